@@ -1,0 +1,3 @@
+using NASiam.Cli;
+
+return NasiamCli.Run(args, Console.Out, Console.Error);

@@ -1,0 +1,68 @@
+using System.Runtime.InteropServices;
+using NASiam.Core.Options;
+using TorchSharp;
+
+namespace NASiam.Core.Engine;
+
+/// <summary>
+/// Process-wide torch set-up: thread count and device resolution. On 2 shared cores OpenMP
+/// spin-waiting can slow training 30x (platform notes 1.3), so the thread count is always set
+/// deliberately and OpenMP waits passively unless the user chose otherwise.
+/// </summary>
+public static class TorchRuntime
+{
+    static readonly object Gate = new();
+    static bool _initialised;
+
+    [DllImport("libc", EntryPoint = "setenv")]
+    static extern int NativeSetEnv(string name, string value, int overwrite);
+
+    /// <summary>
+    /// Call before the first tensor operation. Sets OMP_WAIT_POLICY=PASSIVE in the native
+    /// environment (the OpenMP runtime reads it when libtorch loads; .NET's own
+    /// Environment.SetEnvironmentVariable does not reach native getenv on Unix).
+    /// </summary>
+    public static void Initialise()
+    {
+        lock (Gate)
+        {
+            if (_initialised) return;
+            if (OperatingSystem.IsLinux() && Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is null)
+            {
+                try { NativeSetEnv("OMP_WAIT_POLICY", "PASSIVE", 0); } catch (DllNotFoundException) { }
+            }
+            _initialised = true;
+        }
+    }
+
+    /// <summary>Sets torch's intra-op thread count: <paramref name="threads"/> when positive, else all cores.</summary>
+    public static int SetThreads(int threads)
+    {
+        Initialise();
+        var n = threads > 0 ? threads : Math.Max(1, Environment.ProcessorCount);
+        if (torch.get_num_threads() != n) torch.set_num_threads(n);
+        return n;
+    }
+
+    /// <summary>Resolves auto|cpu|cuda|cuda:N to a torch device; asking for CUDA without it is an error.</summary>
+    public static torch.Device ResolveDevice(string request)
+    {
+        Initialise();
+        if (!DeviceSpec.TryParse(request, out var spec))
+            throw new ArgumentException($"Device '{request}' is not auto, cpu, cuda or cuda:N.");
+        switch (spec.Kind)
+        {
+            case "cpu":
+                return torch.CPU;
+            case "auto":
+                return torch.cuda.is_available() ? torch.CUDA : torch.CPU;
+            default:
+                if (!torch.cuda.is_available())
+                    throw new ArgumentException($"Device '{request}' was requested but CUDA is not available on this host (CPU build of TorchSharp or no GPU).");
+                var index = spec.Index ?? 0;
+                if (index >= torch.cuda.device_count())
+                    throw new ArgumentException($"Device '{request}': this host has {torch.cuda.device_count()} CUDA device(s).");
+                return new torch.Device(DeviceType.CUDA, index);
+        }
+    }
+}

@@ -1,0 +1,11 @@
+using NASiam.Web.Extensions;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddNasiamWeb();
+
+var app = builder.Build();
+app.MapNasiamWeb();
+app.Run();
+
+/// <summary>Public so WebApplicationFactory&lt;Program&gt; can host the app in tests.</summary>
+public partial class Program;
