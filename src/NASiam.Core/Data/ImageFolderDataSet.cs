@@ -84,11 +84,19 @@ public sealed class ImageFolderDataSet : IImageDataSet
         var pixels = new byte[indices.Length * 3L * ImageSize * ImageSize];
         var stride = 3 * ImageSize * ImageSize;
         // Decoding dominates; torch ops inside run single-threaded per image, one image per worker.
-        Parallel.For(0, indices.Length, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, b =>
+        try
         {
-            var chw = DecodeSquare(items[indices[b]].File, ImageSize);
-            Array.Copy(chw, 0, pixels, (long)b * stride, stride);
-        });
+            Parallel.For(0, indices.Length, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, b =>
+            {
+                var chw = DecodeSquare(items[indices[b]].File, ImageSize);
+                Array.Copy(chw, 0, pixels, (long)b * stride, stride);
+            });
+        }
+        catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+        {
+            // Surface the first file's own error (it names the file) rather than a wrapper.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerExceptions[0]);
+        }
         var labels = indices.Select(i => items[i].Label).ToArray();
         return new ImageBatch(tensor(pixels, new long[] { indices.Length, 3, ImageSize, ImageSize }), tensor(labels));
     }
