@@ -1,0 +1,105 @@
+using NASiam.Core.Methods;
+using NASiam.Core.Options;
+using static NASiam.Core.Tests.Methods.ModelTestSupport;
+using static TorchSharp.torch;
+
+namespace NASiam.Core.Tests.Methods;
+
+public class MoCoModelTests
+{
+    static MoCoModel Tiny(bool search = false, int queue = 16, CompatOptions? compat = null) =>
+        (MoCoModel)ModelFactory.Create(Spec(Framework.MoCo, search, search ? null : PresetFor(Framework.MoCo), compat: compat, queue: queue));
+
+    [Fact]
+    public void Constructor_CreatesUnitNormQueueBuffersAndCopiesQueryIntoFrozenKeys()
+    {
+        using var model = Tiny();
+        Assert.Equal(new long[] { 16, 16 }, model.Queue.shape);
+        Assert.True(model.Queue.norm(0).allclose(ones(16), 1e-5, 1e-5));
+        Assert.Equal(0, model.QueuePointer);
+        var state = model.state_dict();
+        Assert.Contains("queue", state.Keys);
+        Assert.Contains("queue_ptr", state.Keys);
+        var q = state.Where(kv => kv.Key.StartsWith("backbone.")).ToArray();
+        Assert.All(q, kv => Assert.True(kv.Value.eq(state["backbone_k." + kv.Key["backbone.".Length..]]).all().item<bool>(), kv.Key));
+        var keySide = model.named_parameters().Where(p => p.name.StartsWith("backbone_k") || p.name.StartsWith("projector_k") || p.name.StartsWith("fc_k")).ToArray();
+        Assert.NotEmpty(keySide);
+        Assert.All(keySide, p => Assert.False(p.parameter.requires_grad));
+        // D2 fix: the key side owns a copy of the cell; the query cell is trainable.
+        Assert.Contains(model.WeightGroups()[0].Parameters, p => p.Handle == model.Projector.parameters().First().Handle);
+    }
+
+    [Fact]
+    public void Enqueue_WritesColumnsAtPointer_AndWrapsModuloK()
+    {
+        using var model = Tiny(queue: 8);
+        for (int step = 0; step < 5; step++)
+        {
+            var keys = full(4, 16, (float)(step + 1));
+            long ptr = model.QueuePointer;
+            model.Enqueue(keys);
+            Assert.Equal((ptr + 4) % 8, model.QueuePointer);
+            Assert.True(model.Queue.narrow(1, ptr, 4).eq(step + 1).all().item<bool>());
+        }
+        Assert.True(model.Queue.narrow(1, 0, 4).eq(5).all().item<bool>()); // step 4 wrapped onto step 2's slot
+        Assert.True(model.Queue.narrow(1, 4, 4).eq(4).all().item<bool>());
+        Assert.Contains("multiple", Assert.Throws<ArgumentException>(() => model.Enqueue(zeros(3, 16))).Message);
+    }
+
+    [Fact]
+    public void MomentumUpdate_FollowsTheEquation()
+    {
+        using var model = Tiny();
+        var q = model.Fc.weight!;
+        var k = model.named_parameters().Single(p => p.name == "fc_k.weight").parameter;
+        using (no_grad()) q.add_(1.0);
+        var before = k.detach().clone();
+        model.MomentumUpdate();
+        var expected = before * model.Momentum + q.detach() * (1 - model.Momentum);
+        Assert.True(k.allclose(expected, 1e-6, 1e-6));
+        Assert.Equal(0.99, model.Momentum);
+    }
+
+    [Fact]
+    public void ComputeLoss_EnqueuesBothViewsKeys_OnWeightStepsOnly_UnlessCompat()
+    {
+        using var model = Tiny(search: true);
+        model.train();
+        var x1 = randn(4, 3, 32, 32);
+        var x2 = randn(4, 3, 32, 32);
+        model.ComputeLoss(x1, x2, StepKind.Architecture);
+        Assert.Equal(0, model.QueuePointer);
+        var keyWeight = model.named_parameters().Single(p => p.name == "fc_k.weight").parameter;
+        var frozen = keyWeight.detach().clone();
+        using (no_grad()) model.Fc.weight!.add_(1.0);
+        model.ComputeLoss(x1, x2, StepKind.Weight);
+        Assert.Equal(8, model.QueuePointer);
+        Assert.False(keyWeight.allclose(frozen)); // the momentum update ran
+        using var compat = Tiny(search: true, compat: new CompatOptions { MocoQueueOnArchStep = true });
+        compat.train();
+        compat.ComputeLoss(x1, x2, StepKind.Architecture);
+        Assert.Equal(8, compat.QueuePointer);
+    }
+
+    [Fact]
+    public void ComputeLoss_Throws_WhenQueueIsNotAMultipleOfTwiceTheBatch()
+    {
+        using var model = Tiny(queue: 12);
+        var e = Assert.Throws<ArgumentException>(() => model.ComputeLoss(randn(4, 3, 32, 32), randn(4, 3, 32, 32), StepKind.Weight));
+        Assert.Contains("K = 12", e.Message);
+        Assert.Equal(0, model.QueuePointer);
+    }
+
+    [Fact]
+    public void ReferenceStateDict_UsesEncoderQAndEncoderKNames()
+    {
+        using var model = Tiny();
+        var keys = model.ReferenceStateDict().Keys.ToHashSet();
+        Assert.Contains("queue", keys);
+        Assert.Contains("encoder_q.conv1.weight", keys);
+        Assert.Contains("encoder_k.layer4.0.bn2.running_mean", keys);
+        Assert.Contains("encoder_q.fc.0._ops.1.0.1.weight", keys); // equal-width avgpool: Sequential(pool, BN)
+        Assert.Contains("encoder_q.fc.1.weight", keys);
+        Assert.Contains("cell_encoder._ops.1.0.1.weight", keys);
+    }
+}
