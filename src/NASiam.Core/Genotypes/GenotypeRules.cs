@@ -21,26 +21,34 @@ public static class GenotypeRules
     public static void Validate(Genotype g, Framework f, int? encoderLayers = null, int? predictorLayers = null)
     {
         var (enc, pred) = DefaultLayers(f);
+        Presence("encoder", g.Encoder, enc is not null, f);
+        Presence("predictor", g.Predictor, pred is not null, f);
         Field("encoder", g.Encoder, enc is not null, encoderLayers ?? enc, f);
         Field("predictor", g.Predictor, pred is not null, predictorLayers ?? pred, f);
     }
 
-    /// <summary>Like <see cref="Validate"/> but accepts any layer count ≥ 1 (custom-depth cells, the 3-layer MoCo history genotype).</summary>
-    public static void ValidateFields(Genotype g, Framework f)
-    {
-        var (enc, pred) = DefaultLayers(f);
-        Field("encoder", g.Encoder, enc is not null, null, f);
-        Field("predictor", g.Predictor, pred is not null, null, f);
-    }
-
-    static void Field(string name, IReadOnlyList<IReadOnlyList<string>>? genes, bool expected, int? layers, Framework f)
+    static void Presence(string name, IReadOnlyList<IReadOnlyList<string>>? genes, bool expected, Framework f)
     {
         var fields = f switch { Framework.SimSiam => "encoder and predictor", Framework.MoCo => "encoder only", _ => "predictor only" };
         if (expected && genes is null)
             throw new GenotypeFormatException($"A {f.ToName()} genotype needs the '{name}' field ({f.ToName()} has {fields}).");
         if (!expected && genes is not null)
             throw new GenotypeFormatException($"A {f.ToName()} genotype has no '{name}' field ({f.ToName()} has {fields}).");
-        if (genes is null) return;
+    }
+
+    /// <summary>Like <see cref="Validate"/> but accepts any layer count ≥ 1 (custom-depth cells, the 3-layer MoCo history genotype).</summary>
+    public static void ValidateFields(Genotype g, Framework f)
+    {
+        var (enc, pred) = DefaultLayers(f);
+        Presence("encoder", g.Encoder, enc is not null, f);
+        Presence("predictor", g.Predictor, pred is not null, f);
+        Field("encoder", g.Encoder, enc is not null, null, f);
+        Field("predictor", g.Predictor, pred is not null, null, f);
+    }
+
+    static void Field(string name, IReadOnlyList<IReadOnlyList<string>>? genes, bool expected, int? layers, Framework f)
+    {
+        if (!expected || genes is null) return;
         if (layers is { } n && genes.Count != n)
             throw new GenotypeFormatException($"The {name} of a {f.ToName()} genotype must have {n} layers, found {genes.Count}.");
         for (int i = 0; i < genes.Count; i++)
