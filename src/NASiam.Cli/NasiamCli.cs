@@ -9,6 +9,7 @@ public static class NasiamCli
     public static IReadOnlyList<ICliCommand> Commands { get; } =
     [
         new GenotypeCommand(),
+        new DatasetsCommand(),
     ];
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken = default)

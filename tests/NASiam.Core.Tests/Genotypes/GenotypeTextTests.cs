@@ -47,7 +47,7 @@ public class GenotypeTextTests
         Assert.Contains("'linear_mish'", e.Message);
         Assert.Contains("encoder layer 1", e.Message);
         Assert.Contains("character 37", e.Message);
-        foreach (var op in Search.OperationNames.SimSiamMoCoOrder) Assert.Contains(op, e.Message);
+        foreach (var op in NASiam.Core.Search.OperationNames.SimSiamMoCoOrder) Assert.Contains(op, e.Message);
     }
 
     [Theory]

@@ -1,0 +1,120 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NASiam.Core.Data.Augmentation;
+
+/// <summary>
+/// Batched colour operators on float images [B, 3, H, W] in [0, 1], with torchvision's formulas
+/// (ITU-R 601 luma; HSV hue rotation) but per-image factors.
+/// </summary>
+public static class ColorOps
+{
+    /// <summary>Luma [B, 1, H, W] = 0.299 R + 0.587 G + 0.114 B.</summary>
+    public static Tensor Grayscale(Tensor x)
+    {
+        var (r, g, b) = (x[.., 0..1], x[.., 1..2], x[.., 2..3]);
+        return r * 0.299 + g * 0.587 + b * 0.114;
+    }
+
+    /// <summary>
+    /// One colour-jitter position for every image at once: image i gets sub-op <paramref name="op"/>[i]
+    /// (0 brightness, 1 contrast, 2 saturation, 3 hue) with its factor from <paramref name="factors"/> [B, 4].
+    /// Brightness, contrast and saturation are all blends f·x + (1 − f)·target (target 0, mean luma,
+    /// per-pixel luma), so they run as one fused pass; hue runs only on the images that draw it.
+    /// </summary>
+    public static Tensor JitterStep(Tensor x, Tensor op, Tensor factors)
+    {
+        using var scope = NewDisposeScope();
+        var b = x.shape[0];
+        var opView = op.view(b, 1, 1, 1);
+        var blendFactor = factors[.., 0..3].gather(1, op.clamp(0, 2).view(b, 1)).view(b, 1, 1, 1);
+        var isBlend = opView < 3;
+        var f = where(isBlend, blendFactor, ones_like(blendFactor));
+        var luma = Grayscale(x);
+        var target = where(opView == 1, luma.mean(new long[] { 2, 3 }, keepdim: true),
+                     where(opView == 2, luma, zeros_like(luma)));
+        var y = (f * x + (1 - f) * target).clamp_(0, 1);
+        var hueRows = ((op == 3) & (factors[.., 3] != 0)).nonzero().view(-1);
+        if (hueRows.numel() > 0)
+        {
+            var shifted = AdjustHue(y.index_select(0, hueRows), factors[.., 3].index_select(0, hueRows));
+            y = y.index_copy(0, hueRows, shifted);
+        }
+        return y.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Rotates hue by <paramref name="shift"/> [B] (fraction of the colour circle) via HSV.</summary>
+    public static Tensor AdjustHue(Tensor x, Tensor shift)
+    {
+        using var scope = NewDisposeScope();
+        var (h, s, v) = RgbToHsv(x);
+        h = (h + shift.view(-1, 1, 1, 1)).remainder(1.0);
+        return HsvToRgb(h, s, v).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>H, S, V each [B, 1, H, W], H in [0, 1).</summary>
+    public static (Tensor H, Tensor S, Tensor V) RgbToHsv(Tensor x)
+    {
+        var (r, g, b) = (x[.., 0..1], x[.., 1..2], x[.., 2..3]);
+        var maxc = x.amax(new long[] { 1 }, keepdim: true);
+        var minc = x.amin(new long[] { 1 }, keepdim: true);
+        var chroma = maxc - minc;
+        var flat = chroma == 0;
+        var one = ones_like(maxc);
+        var s = chroma / where(flat, one, maxc);
+        var div = where(flat, one, chroma);
+        var rc = (maxc - r) / div;
+        var gc = (maxc - g) / div;
+        var bc = (maxc - b) / div;
+        var isR = maxc == r;
+        var isG = (maxc == g) & ~isR;
+        var hue = where(isR, bc - gc, where(isG, 2.0 + rc - bc, 4.0 + gc - rc));
+        hue = (hue / 6.0 + 1.0).remainder(1.0);
+        return (hue, s, maxc);
+    }
+
+    /// <summary>Inverse of <see cref="RgbToHsv"/>: [B, 3, H, W].</summary>
+    public static Tensor HsvToRgb(Tensor h, Tensor s, Tensor v)
+    {
+        var h6 = h * 6.0;
+        var i = h6.floor();
+        var f = h6 - i;
+        var sector = i.remainder(6.0);
+        var p = (v * (1.0 - s)).clamp(0, 1);
+        var q = (v * (1.0 - s * f)).clamp(0, 1);
+        var t = (v * (1.0 - s * (1.0 - f))).clamp(0, 1);
+        Tensor Pick(Tensor c0, Tensor c1, Tensor c2, Tensor c3, Tensor c4, Tensor c5) =>
+            where(sector == 0, c0, where(sector == 1, c1, where(sector == 2, c2, where(sector == 3, c3, where(sector == 4, c4, c5)))));
+        var r = Pick(v, q, p, p, t, v);
+        var g = Pick(t, v, v, q, p, p);
+        var b = Pick(p, p, t, v, v, q);
+        return cat([r, g, b], 1);
+    }
+
+    /// <summary>
+    /// Gaussian blur with a per-image sigma [B] (pixels): separable, kernel 2·ceil(3·max σ)+1,
+    /// reflect padding. Images with sigma 0 are returned unchanged.
+    /// </summary>
+    public static Tensor GaussianBlur(Tensor x, Tensor sigma)
+    {
+        using var scope = NewDisposeScope();
+        sigma = sigma.to(x.device);
+        var rows = (sigma > 0).nonzero().view(-1);
+        if (rows.numel() == 0) return x.alias().MoveToOuterDisposeScope();
+        var sub = x.index_select(0, rows);
+        var sig = sigma.index_select(0, rows);
+        var n = sub.shape[0];
+        var radius = (int)Math.Ceiling(3 * sig.max().item<float>());
+        radius = Math.Max(1, Math.Min(radius, (int)Math.Min(x.shape[2], x.shape[3]) - 1));
+        var offsets = arange(-radius, radius + 1, dtype: ScalarType.Float32, device: x.device);
+        var kernel = (-(offsets.view(1, -1).pow(2)) / (2 * sig.view(-1, 1).pow(2))).exp();
+        kernel = kernel / kernel.sum(1, keepdim: true);                    // [n, K]
+        var k3 = kernel.repeat_interleave(3, 0);                            // one kernel per (image, channel)
+        var flat = sub.reshape(1, n * 3, sub.shape[2], sub.shape[3]);
+        flat = nn.functional.pad(flat, [radius, radius, 0, 0], PaddingModes.Reflect);
+        flat = nn.functional.conv2d(flat, k3.view(n * 3, 1, 1, -1), groups: n * 3);
+        flat = nn.functional.pad(flat, [0, 0, radius, radius], PaddingModes.Reflect);
+        flat = nn.functional.conv2d(flat, k3.view(n * 3, 1, -1, 1), groups: n * 3);
+        return x.index_copy(0, rows, flat.view(n, 3, sub.shape[2], sub.shape[3])).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,54 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NASiam.Core.Data.Augmentation;
+
+/// <summary>
+/// The single-view evaluation transform (kNN memory/queries, linear-eval validation): uint8
+/// [B,3,H,W] → float32 normalised on the device. CIFAR: normalise only. ImageNet recipe
+/// (<see cref="ForImageNet"/>): Resize(round(S·256/224)) → CenterCrop(S), i.e. Resize(256) →
+/// CenterCrop(224) at S = 224, scaled for smaller stored images.
+/// </summary>
+public sealed class EvalTransform
+{
+    public ChannelNormalization Normalization { get; }
+    public Device Device { get; }
+    /// <summary>Resize target of the (square) images before the centre crop; null = no resize.</summary>
+    public int? ResizeTo { get; }
+    /// <summary>Centre-crop side; null = keep the whole image.</summary>
+    public int? CropSize { get; }
+
+    public EvalTransform(ChannelNormalization normalization, Device device, int? resizeTo = null, int? cropSize = null)
+    {
+        Normalization = normalization.EnsureValid();
+        Device = device;
+        (ResizeTo, CropSize) = (resizeTo, cropSize);
+        if (resizeTo is < 1 || cropSize is < 1) throw new ArgumentException("Resize and crop sizes must be positive.");
+    }
+
+    /// <summary>The ImageNet validation transform producing <paramref name="outputSize"/> px.</summary>
+    public static EvalTransform ForImageNet(ChannelNormalization normalization, Device device, int outputSize = 224) =>
+        new(normalization, device, (int)Math.Round(outputSize * 256.0 / 224.0), outputSize);
+
+    public Tensor Apply(Tensor images)
+    {
+        TwoViewAugmenter.CheckImages(images);
+        using var scope = NewDisposeScope();
+        var x = images.to(Device).to_type(ScalarType.Float32).div_(255.0);
+        if (ResizeTo is { } r && (x.shape[2] != r || x.shape[3] != r))
+        {
+            // Shorter side to r, keeping the aspect (stored images are square, so both sides).
+            var scale = (double)r / Math.Min(x.shape[2], x.shape[3]);
+            var size = new long[] { (long)Math.Round(x.shape[2] * scale), (long)Math.Round(x.shape[3] * scale) };
+            x = nn.functional.interpolate(x, size, mode: InterpolationMode.Bilinear, align_corners: false, antialias: true).clamp_(0, 1);
+        }
+        if (CropSize is { } c)
+        {
+            if (c > x.shape[2] || c > x.shape[3]) throw new ArgumentException($"Centre crop {c} px is larger than the {x.shape[2]}x{x.shape[3]} images.");
+            var top = (x.shape[2] - c) / 2;
+            var left = (x.shape[3] - c) / 2;
+            x = x[.., .., TensorIndex.Slice(top, top + c), TensorIndex.Slice(left, left + c)];
+        }
+        return TwoViewAugmenter.Normalize(x, Normalization, Device).contiguous().MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,167 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NASiam.Core.Data.Augmentation;
+
+/// <summary>
+/// Batched SSL augmentation (method doc 6.2) on the run's device: every image draws its own
+/// parameters. Parameters are drawn on the CPU from the caller's <see cref="Generator"/> in a fixed
+/// order, so a seed gives the same views on CPU and CUDA; views drawn one after another from the
+/// same generator are independent.
+/// Differences from torchvision (documented simplifications):
+/// - crop and resize are one bilinear <c>grid_sample</c> without antialiasing (exact for CIFAR, where
+///   crops are never larger than the output; slightly aliased when an ImageNet crop is downscaled);
+/// - the horizontal flip is folded into the crop's affine grid. Flip commutes with the colour ops and
+///   the (symmetric) blur, so this equals the recipes' flip position in every pipeline;
+/// - blur is a separable Gaussian with sigma ~ U[0.1, 2] px, where PIL approximates it with box blurs.
+/// </summary>
+public sealed class TwoViewAugmenter
+{
+    public AugmentationSpec Spec { get; }
+    public ChannelNormalization Normalization { get; }
+    public Device Device { get; }
+    /// <summary>Output side length in px (32 for CIFAR recipes, 224 for ImageNet ones unless given).</summary>
+    public int OutputSize { get; }
+
+    public TwoViewAugmenter(AugmentationRecipe recipe, ChannelNormalization normalization, Device device, int? outputSize = null)
+    {
+        Spec = AugmentationSpec.For(recipe);
+        Normalization = normalization.EnsureValid();
+        Device = device;
+        OutputSize = outputSize ?? (recipe is AugmentationRecipe.ImageNet or AugmentationRecipe.LinearEvalImageNet ? 224 : 32);
+        if (OutputSize < 1) throw new ArgumentException($"Output size must be positive; got {OutputSize}.");
+    }
+
+    /// <summary>Two independent views of uint8 [B,3,H,W] (any device): float32 [B,3,S,S] each, normalised, on <see cref="Device"/>.</summary>
+    public (Tensor View1, Tensor View2) TwoViews(Tensor images, Generator generator)
+    {
+        var first = View(images, generator);
+        return (first, View(images, generator));
+    }
+
+    /// <summary>One augmented view: float32 [B,3,S,S], normalised, on <see cref="Device"/>.</summary>
+    public Tensor View(Tensor images, Generator generator)
+    {
+        CheckImages(images);
+        using var p = Sample(images.shape[0], (int)images.shape[2], (int)images.shape[3], generator);
+        return Apply(images, p);
+    }
+
+    /// <summary>Draws the per-image parameters of one view (CPU tensors) for B images of H×W px.</summary>
+    public AugmentationParameters Sample(long batch, int height, int width, Generator generator)
+    {
+        using var scope = NewDisposeScope();
+        var (top, left, h, w) = SampleCrops(batch, height, width, generator);
+        var flip = rand(batch, generator: generator) < AugmentationSpec.FlipProbability;
+
+        var jitter = zeros(batch, ScalarType.Bool);
+        var factors = tensor(new float[] { 1, 1, 1, 0 }).repeat(batch, 1);
+        var order = arange(4, ScalarType.Int64).repeat(batch, 1);
+        var gray = zeros(batch, ScalarType.Bool);
+        var sigma = zeros(batch);
+        if (Spec.ColorJitter)
+        {
+            jitter = rand(batch, generator: generator) < AugmentationSpec.JitterProbability;
+            var u = rand(batch, 4, generator: generator);
+            var drawn = cat([
+                1 + (u[.., 0..1] * 2 - 1) * AugmentationSpec.Brightness,
+                1 + (u[.., 1..2] * 2 - 1) * AugmentationSpec.Contrast,
+                1 + (u[.., 2..3] * 2 - 1) * AugmentationSpec.Saturation,
+                (u[.., 3..4] * 2 - 1) * AugmentationSpec.Hue], 1);
+            factors = where(jitter.view(-1, 1), drawn, factors);
+            order = rand(batch, 4, generator: generator).argsort(1);      // a random permutation per image
+        }
+        if (Spec.Grayscale) gray = rand(batch, generator: generator) < AugmentationSpec.GrayProbability;
+        if (Spec.Blur)
+        {
+            var apply = rand(batch, generator: generator) < AugmentationSpec.BlurProbability;
+            var s = AugmentationSpec.MinBlurSigma + rand(batch, generator: generator) * (AugmentationSpec.MaxBlurSigma - AugmentationSpec.MinBlurSigma);
+            sigma = where(apply, s, zeros_like(s));
+        }
+        var result = new AugmentationParameters
+        {
+            CropBoxes = stack([top, left, h, w], 1).to_type(ScalarType.Float32).MoveToOuterDisposeScope(),
+            Flip = flip.MoveToOuterDisposeScope(),
+            Jitter = jitter.MoveToOuterDisposeScope(),
+            JitterFactors = factors.MoveToOuterDisposeScope(),
+            JitterOrder = order.MoveToOuterDisposeScope(),
+            Gray = gray.MoveToOuterDisposeScope(),
+            BlurSigma = sigma.MoveToOuterDisposeScope(),
+        };
+        return result;
+    }
+
+    /// <summary>
+    /// RandomResizedCrop boxes, torchvision's algorithm vectorised: 10 attempts of area ~ U(scale)·H·W
+    /// and log-uniform ratio; the first that fits wins; otherwise the whole (ratio-clamped) image.
+    /// </summary>
+    (Tensor Top, Tensor Left, Tensor H, Tensor W) SampleCrops(long batch, int height, int width, Generator generator)
+    {
+        const int attempts = 10;
+        var area = (double)height * width;
+        var target = (Spec.MinScale + rand(batch, attempts, generator: generator) * (Spec.MaxScale - Spec.MinScale)) * area;
+        var (lo, hi) = (Math.Log(AugmentationSpec.MinRatio), Math.Log(AugmentationSpec.MaxRatio));
+        var ratio = (lo + rand(batch, attempts, generator: generator) * (hi - lo)).exp();
+        var w = (target * ratio).sqrt().round();
+        var h = (target / ratio).sqrt().round();
+        var fits = (w > 0) & (w <= width) & (h > 0) & (h <= height);
+        var first = fits.to_type(ScalarType.Int32).argmax(1, keepdim: true);  // first fitting attempt
+        var any = fits.any(1);
+        // Fallback as torchvision: whole image, aspect clamped to the ratio range, centred.
+        var inRatio = (double)width / height;
+        var (fw, fh) = inRatio < AugmentationSpec.MinRatio ? (width, Math.Round(width / AugmentationSpec.MinRatio))
+            : inRatio > AugmentationSpec.MaxRatio ? (Math.Round(height * AugmentationSpec.MaxRatio), height) : ((double)width, (double)height);
+        var wSel = where(any, w.gather(1, first).view(-1), full(batch, fw));
+        var hSel = where(any, h.gather(1, first).view(-1), full(batch, fh));
+        var offsets = rand(batch, 2, generator: generator);
+        var top = where(any, (offsets[.., 0] * (height - hSel + 1)).floor(), ((height - hSel) / 2).floor());
+        var left = where(any, (offsets[.., 1] * (width - wSel + 1)).floor(), ((width - wSel) / 2).floor());
+        return (top, left, hSel, wSel);
+    }
+
+    /// <summary>Applies <paramref name="p"/> to uint8 [B,3,H,W]: float32 [B,3,S,S] normalised on <see cref="Device"/>.</summary>
+    public Tensor Apply(Tensor images, AugmentationParameters p)
+    {
+        CheckImages(images);
+        using var scope = NewDisposeScope();
+        var b = images.shape[0];
+        var (height, width) = (images.shape[2], images.shape[3]);
+        var x = images.to(Device).to_type(ScalarType.Float32).div_(255.0);
+
+        // Crop + resize + flip as one affine sampling grid (align_corners=false pixel-centre convention).
+        var box = p.CropBoxes.to(Device);
+        var (top, left, h, w) = (box[.., 0], box[.., 1], box[.., 2], box[.., 3]);
+        var sign = 1 - 2 * p.Flip.to(Device).to_type(ScalarType.Float32);
+        var zero = zeros_like(top);
+        var theta = stack([
+            stack([w / width * sign, zero, (2 * left + w) / width - 1], 1),
+            stack([zero, h / height, (2 * top + h) / height - 1], 1)], 1);
+        var grid = nn.functional.affine_grid(theta, [b, 3, OutputSize, OutputSize], align_corners: false);
+        x = nn.functional.grid_sample(x, grid, GridSampleMode.Bilinear, GridSamplePaddingMode.Border, align_corners: false);
+
+        if (Spec.ColorJitter)
+        {
+            var order = p.JitterOrder.to(Device);
+            var factors = p.JitterFactors.to(Device);
+            for (int k = 0; k < 4; k++) x = ColorOps.JitterStep(x, order[.., k], factors);
+        }
+        if (Spec.Grayscale)
+            x = where(p.Gray.to(Device).view(-1, 1, 1, 1), ColorOps.Grayscale(x).expand(-1, 3, -1, -1), x);
+        if (Spec.Blur) x = ColorOps.GaussianBlur(x, p.BlurSigma);
+        return Normalize(x, Normalization, Device).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>(x − mean) / std per channel for float [B,3,H,W] in [0,1].</summary>
+    public static Tensor Normalize(Tensor x, ChannelNormalization n, Device device)
+    {
+        using var mean = tensor(n.Mean.Select(v => (float)v).ToArray(), device: device).view(1, 3, 1, 1);
+        using var std = tensor(n.Std.Select(v => (float)v).ToArray(), device: device).view(1, 3, 1, 1);
+        return (x - mean) / std;
+    }
+
+    internal static void CheckImages(Tensor images)
+    {
+        if (images.dtype != ScalarType.Byte || images.dim() != 4 || images.shape[1] != 3)
+            throw new ArgumentException($"Augmentation expects uint8 images [B,3,H,W]; got {images.dtype} [{string.Join(",", images.shape)}].");
+    }
+}

@@ -1,0 +1,116 @@
+namespace NASiam.Core.Data;
+
+/// <summary>
+/// Shuffled mini-batches of indices from an <see cref="IndexRange"/>. Epoch e's order depends only
+/// on (seed, stream, e), so a run resumed at epoch e sees exactly the order it would have seen.
+/// The permutation is a Fisher–Yates shuffle driven by SplitMix64 in C#: identical on every
+/// platform and device, independent of torch's generator.
+/// </summary>
+public sealed class BatchProvider
+{
+    public IndexRange Range { get; }
+    public int BatchSize { get; }
+    public bool DropLast { get; }
+    public long Seed { get; }
+    /// <summary>Separates independent orders drawn from the same seed (e.g. weights = 0, alphas = 1).</summary>
+    public int Stream { get; }
+
+    public BatchProvider(IndexRange range, int batchSize, long seed, int stream = 0, bool dropLast = true)
+    {
+        if (batchSize < 1) throw new ArgumentException($"Batch size must be positive; got {batchSize}.");
+        if (range.Count < 1) throw new ArgumentException($"Index range [{range.Start}, {range.End}) is empty.");
+        if (dropLast && range.Count < batchSize)
+            throw new ArgumentException($"Batch size {batchSize} is larger than the {range.Count} images available; with drop_last there would be no batch.");
+        (Range, BatchSize, DropLast, Seed, Stream) = (range, batchSize, dropLast, seed, stream);
+    }
+
+    /// <summary>Batches per epoch: floor(N / B) with drop_last, else ceil(N / B).</summary>
+    public int BatchesPerEpoch => (int)(DropLast ? Range.Count / BatchSize : (Range.Count + BatchSize - 1) / BatchSize);
+
+    /// <summary>The shuffled indices of pass <paramref name="epoch"/> (absolute, inside <see cref="Range"/>).</summary>
+    public long[] Permutation(long epoch)
+    {
+        var order = new long[Range.Count];
+        for (long i = 0; i < order.Length; i++) order[i] = Range.Start + i;
+        var state = SplitMix.Seed(Seed, Stream, epoch);
+        for (long i = order.Length - 1; i > 0; i--)
+        {
+            var j = (long)(SplitMix.Next(ref state) % (ulong)(i + 1));
+            (order[i], order[j]) = (order[j], order[i]);
+        }
+        return order;
+    }
+
+    /// <summary>The batches of one epoch, in order (the last partial batch dropped when <see cref="DropLast"/>).</summary>
+    public IEnumerable<long[]> Epoch(long epoch, int startBatch = 0)
+    {
+        var order = Permutation(epoch);
+        for (int b = startBatch; b < BatchesPerEpoch; b++)
+        {
+            var start = (long)b * BatchSize;
+            var length = (int)Math.Min(BatchSize, order.Length - start);
+            yield return order.AsSpan((int)start, length).ToArray();
+        }
+    }
+
+    /// <summary>A cycling iterator over this range, starting at <paramref name="state"/> (or the beginning).</summary>
+    public CyclingBatchIterator Cycle(CyclingIteratorState? state = null) => new(this, state ?? default);
+}
+
+/// <summary>Position of a <see cref="CyclingBatchIterator"/>: small, serialisable, saved in checkpoints.</summary>
+public readonly record struct CyclingIteratorState(long Pass, int NextBatch);
+
+/// <summary>
+/// Endless source of batches for the architecture (alpha) step: walks shuffled passes of its
+/// provider one after another. Created once per stage, not per step (the reference re-created
+/// its loader iterator every step); <see cref="State"/> restores it exactly on resume.
+/// Not thread-safe.
+/// </summary>
+public sealed class CyclingBatchIterator
+{
+    readonly BatchProvider _provider;
+    long[]? _order;
+    long _orderPass = -1;
+
+    public CyclingIteratorState State { get; private set; }
+
+    internal CyclingBatchIterator(BatchProvider provider, CyclingIteratorState state)
+    {
+        if (state.Pass < 0 || state.NextBatch < 0 || state.NextBatch > provider.BatchesPerEpoch)
+            throw new ArgumentException($"Cycling iterator state {state} is outside {provider.BatchesPerEpoch} batches per pass.");
+        _provider = provider;
+        State = state;
+    }
+
+    /// <summary>The next batch of absolute indices; moves to a freshly shuffled pass at the end of one.</summary>
+    public long[] Next()
+    {
+        var s = State;
+        if (s.NextBatch >= _provider.BatchesPerEpoch) s = new CyclingIteratorState(s.Pass + 1, 0);
+        if (_orderPass != s.Pass) { _order = _provider.Permutation(s.Pass); _orderPass = s.Pass; }
+        var start = s.NextBatch * _provider.BatchSize;
+        var length = (int)Math.Min(_provider.BatchSize, _order!.Length - start);
+        State = s with { NextBatch = s.NextBatch + 1 };
+        return _order.AsSpan(start, length).ToArray();
+    }
+}
+
+/// <summary>SplitMix64: a tiny, well-mixed deterministic generator for index shuffles.</summary>
+static class SplitMix
+{
+    public static ulong Seed(long seed, int stream, long epoch)
+    {
+        var s = (ulong)seed;
+        s = Mix(s ^ 0x9E3779B97F4A7C15UL * (ulong)(stream + 1));
+        return Mix(s ^ (ulong)epoch * 0xD1B54A32D192ED03UL);
+    }
+
+    public static ulong Next(ref ulong state) => Mix(state += 0x9E3779B97F4A7C15UL);
+
+    static ulong Mix(ulong z)
+    {
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+}

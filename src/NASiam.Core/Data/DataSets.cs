@@ -1,0 +1,74 @@
+using NASiam.Core.Data.Cifar;
+
+namespace NASiam.Core.Data;
+
+/// <summary>Options for <see cref="DataSets.Open"/>.</summary>
+public sealed record DataSetOpenOptions
+{
+    /// <summary>CIFAR-100: the 20 coarse labels instead of the 100 fine ones.</summary>
+    public bool CoarseLabels { get; init; }
+    /// <summary>Synthetic: train images (test gets a fifth).</summary>
+    public int SyntheticTrainSize { get; init; } = 5000;
+    /// <summary>Synthetic: generation seed.</summary>
+    public int SyntheticSeed { get; init; }
+    /// <summary>
+    /// Side length in px the images are stored at: synthetic is drawn at it (default 32); image
+    /// folders are resized (shorter side) and centre-cropped to it (default 64; 256 for the ImageNet
+    /// recipe). CIFAR is always 32 and rejects any other value.
+    /// </summary>
+    public int? ImageSize { get; init; }
+}
+
+/// <summary>Opens data sets by name.</summary>
+public static class DataSets
+{
+    /// <summary>The names <see cref="Open"/> accepts.</summary>
+    public static IReadOnlyList<string> Names { get; } = ["synthetic", "cifar10", "cifar100", "folder"];
+
+    /// <summary>Default stored size of image-folder images when none is given.</summary>
+    public const int DefaultFolderImageSize = 64;
+
+    /// <summary>
+    /// Opens synthetic | cifar10 | cifar100 | folder. <paramref name="path"/> is ignored for synthetic;
+    /// for CIFAR it is the root holding <c>cifar-10-batches-bin/</c>, <c>cifar-10-batches-py/</c>,
+    /// <c>cifar-100-binary/</c> or <c>cifar-100-python/</c> (or that folder itself); for folder it holds
+    /// <c>train/</c> and <c>val/</c> with one sub-folder per class. Errors name the file and what was expected.
+    /// </summary>
+    public static IImageDataSet Open(string name, string? path, DataSetOpenOptions? options = null)
+    {
+        options ??= new DataSetOpenOptions();
+        switch (name)
+        {
+            case "synthetic":
+                return SyntheticShapes.Open(options.SyntheticTrainSize, options.SyntheticSeed, options.ImageSize ?? 32);
+            case "cifar10":
+            case "cifar100":
+                if (options.ImageSize is { } size && size != 32)
+                    throw new ArgumentException($"{name} images are 32 px; image size {size} was requested.");
+                if (options.CoarseLabels && name == "cifar10")
+                    throw new ArgumentException("Coarse labels exist only for cifar100.");
+                return CifarDataSet.Open(name == "cifar100", RequirePath(name, path), options.CoarseLabels);
+            case "folder":
+                return ImageFolderDataSet.Open(RequirePath(name, path), options.ImageSize ?? DefaultFolderImageSize);
+            default:
+                throw new ArgumentException($"Unknown data set '{name}'; valid: {string.Join(", ", Names)}.");
+        }
+    }
+
+    static string RequirePath(string name, string? path) =>
+        string.IsNullOrWhiteSpace(path) ? throw new ArgumentException($"Data set '{name}' needs a data folder (--data DIR).") : path;
+
+    /// <summary>
+    /// Throws <see cref="ArgumentException"/> when the data set's images cannot go
+    /// through a backbone that downsamples by <paramref name="totalStride"/> (8 for the CIFAR stem,
+    /// 32 for the ImageNet stem) or when a two-view crop of <paramref name="cropSize"/> px is larger
+    /// than the stored images.
+    /// </summary>
+    public static void EnsureFits(IImageDataSet dataSet, string backbone, int totalStride, int? cropSize = null)
+    {
+        if (dataSet.ImageSize < totalStride)
+            throw new ArgumentException($"Data set '{dataSet.Name}' has {dataSet.ImageSize} px images; backbone '{backbone}' downsamples by {totalStride} and needs at least {totalStride} px.");
+        if (cropSize is { } c && (c < totalStride || c > dataSet.ImageSize))
+            throw new ArgumentException($"Crop size {c} px does not fit data set '{dataSet.Name}' ({dataSet.ImageSize} px images) and backbone '{backbone}' (at least {totalStride} px).");
+    }
+}

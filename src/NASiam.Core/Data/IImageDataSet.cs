@@ -1,0 +1,54 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NASiam.Core.Data;
+
+/// <summary>
+/// A batch read from a data set: <see cref="Images"/> uint8 [B, 3, H, W] (RGB, 0..255) and
+/// <see cref="Labels"/> int64 [B], both on the CPU. The caller owns and disposes both tensors.
+/// </summary>
+public sealed record ImageBatch(Tensor Images, Tensor Labels) : IDisposable
+{
+    public long Count => Labels.shape[0];
+    public void Dispose() { Images.Dispose(); Labels.Dispose(); }
+}
+
+/// <summary>
+/// A labelled image data set with a train and a test split. Every image has the same square size
+/// <see cref="ImageSize"/>. Batches are read by index on the CPU; augmentation moves them to the
+/// run's device. Implementations are thread-safe for concurrent reads.
+/// </summary>
+public interface IImageDataSet : IDisposable
+{
+    /// <summary>synthetic | cifar10 | cifar100 | folder.</summary>
+    string Name { get; }
+    /// <summary>Side length in pixels of every (square) image.</summary>
+    int ImageSize { get; }
+    int ClassCount { get; }
+    /// <summary>Class names in label order (folder names, CIFAR indices or synthetic shape names).</summary>
+    IReadOnlyList<string> ClassNames { get; }
+    /// <summary>The SimSiam/MoCo normalisation constants for this set (method doc 6.3).</summary>
+    ChannelNormalization Normalization { get; }
+    long TrainCount { get; }
+    long TestCount { get; }
+    /// <summary>Reads train images at <paramref name="indices"/> (each in [0, TrainCount)), in that order.</summary>
+    ImageBatch ReadTrain(long[] indices);
+    /// <summary>Reads test images at <paramref name="indices"/> (each in [0, TestCount)), in that order.</summary>
+    ImageBatch ReadTest(long[] indices);
+}
+
+/// <summary>
+/// A data set held entirely in memory as uint8 tensors (CIFAR, synthetic). The tensors are owned by
+/// the data set: do not dispose them; they live on the CPU.
+/// </summary>
+public interface IInMemoryImageDataSet : IImageDataSet
+{
+    /// <summary>uint8 [TrainCount, 3, H, W].</summary>
+    Tensor TrainImages { get; }
+    /// <summary>int64 [TrainCount].</summary>
+    Tensor TrainLabels { get; }
+    /// <summary>uint8 [TestCount, 3, H, W].</summary>
+    Tensor TestImages { get; }
+    /// <summary>int64 [TestCount].</summary>
+    Tensor TestLabels { get; }
+}

@@ -1,0 +1,111 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NASiam.Core.Data;
+
+/// <summary>
+/// The built-in <c>synthetic</c> data set: 10 classes of shapes and textures drawn with torch ops
+/// (no per-pixel C# loops). The class is decided only by the shape; colour, brightness, position,
+/// scale, rotation, background gradient and noise are random per image, so raw-pixel classifiers
+/// score above chance but far from perfectly, while features invariant to colour and geometry
+/// (what SSL learns) separate the classes. Deterministic for a given seed.
+/// </summary>
+public static class SyntheticShapes
+{
+    /// <summary>Class names in label order.</summary>
+    public static IReadOnlyList<string> ClassNames { get; } =
+        ["circle", "ring", "square", "frame", "triangle", "cross", "crescent", "striped-disk", "checker-square", "bullseye"];
+
+    /// <summary>Images are drawn at this multiple of the output size and box-filtered down (anti-aliasing).</summary>
+    const int Supersample = 2;
+
+    /// <summary>
+    /// Opens the synthetic set: <paramref name="trainCount"/> train images and trainCount/5 (at least
+    /// one per class) test images of <paramref name="imageSize"/> px, uint8 on the CPU. Balanced:
+    /// each class has count/10 images (±1). Normalisation constants are measured on the train split.
+    /// </summary>
+    public static InMemoryImageDataSet Open(int trainCount = 5000, int seed = 0, int imageSize = 32)
+    {
+        if (trainCount < ClassNames.Count)
+            throw new ArgumentException($"Synthetic train size must be at least {ClassNames.Count} (one image per class); got {trainCount}.");
+        if (imageSize < 8 || imageSize > 256)
+            throw new ArgumentException($"Synthetic image size must be in [8, 256] px; got {imageSize}.");
+        var testCount = Math.Max(ClassNames.Count, trainCount / 5);
+        // Distinct streams for train and test so the test set is not a copy of the train prefix.
+        var (trainImages, trainLabels) = Generate(trainCount, Mix(seed, 1), imageSize);
+        var (testImages, testLabels) = Generate(testCount, Mix(seed, 2), imageSize);
+        var normalization = DataSetStatistics.Measure(trainImages);
+        return new InMemoryImageDataSet("synthetic", ClassNames, normalization, trainImages, trainLabels, testImages, testLabels);
+    }
+
+    static ulong Mix(int seed, int stream) => (ulong)(uint)seed * 0x9E3779B97F4A7C15UL ^ (ulong)stream * 0xBF58476D1CE4E5B9UL;
+
+    /// <summary>Draws <paramref name="count"/> images: uint8 [count,3,S,S] and int64 labels [count].</summary>
+    public static (Tensor Images, Tensor Labels) Generate(int count, ulong seed, int imageSize = 32)
+    {
+        using var scope = NewDisposeScope();
+        using var gen = new Generator(seed);
+        int classes = ClassNames.Count;
+        var labels = (arange(count, ScalarType.Int64) % classes).index_select(0, randperm(count, generator: gen));
+
+        var angle = rand(count, generator: gen) * (2 * Math.PI);
+        var scale = 0.42 + rand(count, generator: gen) * 0.3;          // shape radius, in [-1,1] image units
+        var centre = (rand(count, 2, generator: gen) - 0.5) * 0.7;      // keeps most of the shape inside
+        // Foreground and background brightness differ by 0.3..0.7 so the shape is always visible,
+        // but which one is brighter and the hue tint are random.
+        var fgLevel = rand(count, generator: gen);
+        var bgLevel = (fgLevel + 0.3 + rand(count, generator: gen) * 0.4).remainder(1.0);
+        var fg = (fgLevel.unsqueeze(1) + (rand(count, 3, generator: gen) - 0.5) * 0.5).clamp(0, 1);
+        var bg = (bgLevel.unsqueeze(1) + (rand(count, 3, generator: gen) - 0.5) * 0.5).clamp(0, 1);
+        var gradient = (rand(count, 2, generator: gen) - 0.5) * 0.2;
+        var noise = randn(new long[] { count, 3, imageSize, imageSize }, generator: gen) * 0.04;
+
+        var masks = zeros(count, 1, imageSize, imageSize);
+        var big = imageSize * Supersample;
+        var axis = (arange(big, ScalarType.Float32) + 0.5) / big * 2 - 1;   // pixel centres in [-1, 1]
+        var gy = axis.view(1, big, 1);
+        var gx = axis.view(1, 1, big);
+        for (int k = 0; k < classes; k++)
+        {
+            var idx = (labels == k).nonzero().view(-1);
+            if (idx.numel() == 0) continue;
+            var a = angle.index_select(0, idx).view(-1, 1, 1);
+            var s = scale.index_select(0, idx).view(-1, 1, 1);
+            var c = centre.index_select(0, idx);
+            var dx = gx - c[.., 0].view(-1, 1, 1);
+            var dy = gy - c[.., 1].view(-1, 1, 1);
+            var (cos, sin) = (a.cos(), a.sin());
+            var u = (cos * dx + sin * dy) / s;
+            var v = (cos * dy - sin * dx) / s;
+            var mask = ShapeMask(k, u, v).to_type(ScalarType.Float32).unsqueeze(1);
+            masks.index_copy_(0, idx, nn.functional.avg_pool2d(mask, Supersample));
+        }
+
+        var ramp = axis.view(1, big)[.., TensorIndex.Slice(0, big, Supersample)];
+        var shade = gradient[.., 0].view(-1, 1, 1, 1) * ramp.view(1, 1, 1, -1) + gradient[.., 1].view(-1, 1, 1, 1) * ramp.view(1, 1, -1, 1);
+        var image = bg.view(-1, 3, 1, 1) * (1 - masks) + fg.view(-1, 3, 1, 1) * masks + shade + noise;
+        var bytes = (image.clamp(0, 1) * 255).round().to_type(ScalarType.Byte);
+        return (bytes.MoveToOuterDisposeScope(), labels.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Boolean mask of class <paramref name="k"/> in the shape's local frame (radius about 1).</summary>
+    static Tensor ShapeMask(int k, Tensor u, Tensor v)
+    {
+        var r = (u * u + v * v).sqrt();
+        var box = maximum(u.abs(), v.abs());
+        return k switch
+        {
+            0 => r < 0.9,
+            1 => (r > 0.55) & (r < 0.95),
+            2 => box < 0.75,
+            3 => (box > 0.45) & (box < 0.8),
+            4 => (v > -0.5) & (v < 1 - 1.73 * u.abs()),
+            5 => ((u.abs() < 0.28) & (v.abs() < 0.9)) | ((v.abs() < 0.28) & (u.abs() < 0.9)),
+            6 => (r < 0.9) & ((u - 0.4) * (u - 0.4) + v * v > 0.49),
+            7 => (r < 0.95) & ((u * (3 * Math.PI)).sin() > 0),
+            8 => (box < 0.8) & ((u * (2.5 * Math.PI)).sin() * (v * (2.5 * Math.PI)).sin() > 0),
+            9 => (r < 0.3) | ((r > 0.6) & (r < 0.95)),
+            _ => throw new ArgumentOutOfRangeException(nameof(k)),
+        };
+    }
+}

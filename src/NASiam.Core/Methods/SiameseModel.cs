@@ -1,0 +1,109 @@
+using NASiam.Core.Search;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace NASiam.Core.Methods;
+
+/// <summary>
+/// A siamese self-supervised model (SimSiam, MoCo v2 or SimCLR) in search or fixed form, as the
+/// engine drives it. Built on the CPU by <see cref="ModelFactory"/>; the caller moves it with
+/// .to(device) before creating optimizers (the alphas follow the move). Images are
+/// [N, 3, H, W] float tensors on the model's device; every output is on that device.
+/// Not thread-safe; call from one thread inside the caller's dispose scope.
+/// </summary>
+public abstract class SiameseModel : nn.Module
+{
+    protected SiameseModel(string name, Framework framework, bool isSearch, Backbones.ResNet backbone) : base(name)
+    {
+        Framework = framework;
+        IsSearch = isSearch;
+        Backbone = backbone;
+    }
+
+    /// <summary>The framework this model implements.</summary>
+    public Framework Framework { get; }
+
+    /// <summary>True for the search form (SearchCells with alphas).</summary>
+    public bool IsSearch { get; }
+
+    /// <summary>The (query-side) backbone trunk: [N, 3, H, W] → [N, D].</summary>
+    public nn.Module<Tensor, Tensor> Backbone { get; }
+
+    /// <summary>Backbone feature width D.</summary>
+    public int FeatureDim => ((Backbones.ResNet)Backbone).FeatureDim;
+
+    /// <summary>Width of <see cref="Embedding"/>.</summary>
+    public abstract int EmbeddingDim { get; }
+
+    /// <summary>One line saying what <see cref="Embedding"/> returns.</summary>
+    public abstract string EmbeddingDescription { get; }
+
+    /// <summary>The search cells in alpha order; empty in fixed form.</summary>
+    public abstract IReadOnlyList<NamedCell> SearchCells { get; }
+
+    /// <summary>
+    /// Architecture step shortcut switch (default on): on <see cref="StepKind.Architecture"/> the
+    /// backbone runs under no_grad (still in train mode). Alpha gradients are identical; turn it
+    /// off only to compare against the full graph.
+    /// </summary>
+    public bool ArchitectureStepWithoutBackboneGraph { get; set; } = true;
+
+    /// <summary>The alphas ([layers, 7] each), in <see cref="SearchCells"/> order. Never part of <see cref="WeightGroups"/>.</summary>
+    public IReadOnlyList<Parameter> ArchParameters() => SearchCells.Select(c => c.Cell.Alphas).ToArray();
+
+    /// <summary>Trainable weights only (no frozen tensors, no MoCo key side, no alphas).</summary>
+    public abstract IReadOnlyList<WeightGroup> WeightGroups();
+
+    /// <summary>
+    /// The framework's loss for two views x1, x2 ([N, 3, H, W] each); a scalar. MoCo also does its
+    /// momentum update and enqueue here (on weight steps; on architecture steps only with
+    /// Compat.MocoQueueOnArchStep, defect D22).
+    /// </summary>
+    public abstract Tensor ComputeLoss(Tensor x1, Tensor x2, StepKind kind);
+
+    /// <summary>L2-normalised kNN-monitor feature (method doc 6.4): SimSiam z, MoCo q (128-d), SimCLR trunk feature. [N, ·].</summary>
+    public abstract Tensor MonitorFeatures(Tensor x);
+
+    /// <summary>The (not normalised) output whose collapse is measured: SimSiam z, MoCo q, SimCLR projection. [N, EmbeddingDim].</summary>
+    public abstract Tensor Embedding(Tensor x);
+
+    /// <summary>Backbone features for linear evaluation: [N, D].</summary>
+    public Tensor BackboneFeatures(Tensor x) => Backbone.call(x);
+
+    /// <summary>
+    /// The weights and buffers under the reference's PyTorch key names (SimSiam encoder.* /
+    /// cell_encoder.* / predictor.*; MoCo queue, encoder_q.*, encoder_k.*; SimCLR f.* / g.*),
+    /// including the reference's duplicate keys of shared cell modules. Values are the live tensors
+    /// (do not dispose them).
+    /// </summary>
+    public abstract Dictionary<string, Tensor> ReferenceStateDict();
+
+    /// <summary>Backbone output for a step: without autograd on architecture steps (see <see cref="ArchitectureStepWithoutBackboneGraph"/>).</summary>
+    protected Tensor TrunkFeatures(Tensor x, StepKind kind)
+    {
+        if (kind != StepKind.Architecture || !ArchitectureStepWithoutBackboneGraph) return Backbone.call(x);
+        using var _ = no_grad();
+        return Backbone.call(x);
+    }
+
+    /// <summary>Only parameters that require gradients.</summary>
+    protected static IReadOnlyList<Parameter> Trainable(params nn.Module[] modules) =>
+        modules.SelectMany(m => m.parameters()).Where(p => p.requires_grad).ToArray();
+
+    /// <summary>Copies a module's state dict into <paramref name="target"/> under <paramref name="prefix"/>.</summary>
+    protected static void AddState(Dictionary<string, Tensor> target, string prefix, nn.Module module)
+    {
+        foreach (var (key, value) in module.state_dict())
+            target[prefix + key] = value;
+    }
+
+    /// <summary>Adds a cell or a head MLP under each of its reference prefixes.</summary>
+    protected static void AddState(Dictionary<string, Tensor> target, nn.Module module, params string[] prefixes)
+    {
+        foreach (var prefix in prefixes) AddState(target, prefix, module);
+    }
+
+    /// <summary>Registers children explicitly, under reference-like names; properties are never auto-registered.</summary>
+    protected override void RegisterComponents() { }
+}

@@ -1,0 +1,75 @@
+using NASiam.Core.Data;
+
+namespace NASiam.Core.Tests.Data;
+
+public class BatchProviderTests
+{
+    [Fact]
+    public void Epoch_CoversTheRangeOnce_DroppingTheLastPartialBatch()
+    {
+        var p = new BatchProvider(new IndexRange(10, 103), batchSize: 10, seed: 5);
+        var batches = p.Epoch(0).ToList();
+        Assert.Equal(10, batches.Count);
+        Assert.All(batches, b => Assert.Equal(10, b.Length));
+        var seen = batches.SelectMany(b => b).ToList();
+        Assert.Equal(100, seen.Distinct().Count());
+        Assert.All(seen, i => Assert.InRange(i, 10, 112));
+    }
+
+    [Fact]
+    public void Epoch_KeepsThePartialBatch_WhenNotDropLast()
+    {
+        var p = new BatchProvider(new IndexRange(0, 25), batchSize: 10, seed: 1, dropLast: false);
+        var batches = p.Epoch(3).ToList();
+        Assert.Equal(3, batches.Count);
+        Assert.Equal(5, batches[2].Length);
+        Assert.Equal(Enumerable.Range(0, 25).Select(i => (long)i), batches.SelectMany(b => b).Order());
+    }
+
+    [Fact]
+    public void Epoch_IsAFunctionOfSeedAndEpoch()
+    {
+        var a = new BatchProvider(new IndexRange(0, 64), 8, seed: 42);
+        var b = new BatchProvider(new IndexRange(0, 64), 8, seed: 42);
+        Assert.Equal(a.Epoch(2).SelectMany(x => x), b.Epoch(2).SelectMany(x => x));
+        Assert.NotEqual(a.Epoch(2).SelectMany(x => x), a.Epoch(3).SelectMany(x => x));
+        Assert.NotEqual(a.Epoch(2).SelectMany(x => x), new BatchProvider(new IndexRange(0, 64), 8, seed: 43).Epoch(2).SelectMany(x => x));
+        Assert.NotEqual(a.Epoch(0).SelectMany(x => x), Enumerable.Range(0, 64).Select(i => (long)i));
+        // Resuming mid-epoch gives the remaining batches of the same order.
+        Assert.Equal(a.Epoch(2).Skip(3).SelectMany(x => x), a.Epoch(2, startBatch: 3).SelectMany(x => x));
+    }
+
+    [Fact]
+    public void Cycle_WalksFreshPasses_AndResumesFromItsState()
+    {
+        var p = new BatchProvider(new IndexRange(100, 30), 10, seed: 9, stream: 1);
+        var it = p.Cycle();
+        var first = Enumerable.Range(0, 7).Select(_ => it.Next()).ToList();
+        Assert.Equal(p.Epoch(0).Concat(p.Epoch(1)).Concat(p.Epoch(2)).Take(7).SelectMany(x => x), first.SelectMany(x => x));
+        var state = it.State;
+        Assert.Equal(new CyclingIteratorState(2, 1), state);
+        var continued = Enumerable.Range(0, 5).Select(_ => it.Next()).SelectMany(x => x).ToList();
+        var resumed = p.Cycle(state);
+        Assert.Equal(continued, Enumerable.Range(0, 5).Select(_ => resumed.Next()).SelectMany(x => x));
+    }
+
+    [Fact]
+    public void Constructor_Rejects_BatchLargerThanRange_WithDropLast()
+    {
+        var e = Assert.Throws<ArgumentException>(() => new BatchProvider(new IndexRange(0, 5), 8, seed: 0));
+        Assert.Contains("larger than the 5 images", e.Message);
+    }
+
+    [Fact]
+    public void SearchSplit_TakesTheFirstPortionForWeights()
+    {
+        var s = SearchSplit.Compute(50_000, 0.5);
+        Assert.Equal(new IndexRange(0, 25_000), s.Weights);
+        Assert.Equal(new IndexRange(25_000, 25_000), s.Alphas);
+        var q = SearchSplit.Compute(1001, 0.3, quarterOfTrain: true);
+        Assert.Equal(new IndexRange(0, 75), q.Weights);
+        Assert.Equal(new IndexRange(75, 175), q.Alphas);
+        Assert.Throws<ArgumentException>(() => SearchSplit.Compute(1, 0.5));
+        Assert.Throws<ArgumentException>(() => SearchSplit.Compute(100, 1.0));
+    }
+}
