@@ -31,6 +31,8 @@ public sealed record CheckpointState
     public IReadOnlyDictionary<string, double> Metrics { get; init; } = new Dictionary<string, double>();
     /// <summary>The current argmax genotype (search) or the genotype trained (pretrain), reference text.</summary>
     public string? GenotypeText { get; init; }
+    /// <summary>Names of the alpha tensors' cells in order ("encoder", "predictor"); empty without alphas.</summary>
+    public IReadOnlyList<string> AlphaCells { get; init; } = [];
     /// <summary>Next event sequence number, so a resumed run continues its numbering.</summary>
     public long NextSequence { get; init; }
     public DateTimeOffset SavedAt { get; init; } = DateTimeOffset.UtcNow;

@@ -13,6 +13,8 @@ public sealed class CheckpointContent
     public nn.Module? Model { get; init; }
     /// <summary>Architecture parameters, saved explicitly and restored in place (method doc D3).</summary>
     public IReadOnlyList<Parameter>? Alphas { get; init; }
+    /// <summary>When <see cref="Alphas"/> is null: receives the saved alpha tensors (CPU; the caller disposes them).</summary>
+    public IList<Tensor>? AlphasOut { get; init; }
     public OptimizerHelper? WeightOptimizer { get; init; }
     public OptimizerHelper? AlphaOptimizer { get; init; }
     /// <summary>Other tensors by name (RNG states, probe head...). On load, existing targets are overwritten in place.</summary>
@@ -172,6 +174,10 @@ public static class CheckpointStore
                 }
                 break;
             }
+            case "alphas" when c.AlphasOut is not null:
+                foreach (var (_, t) in ReadTensors(r).OrderBy(kv => int.Parse(kv.Key, System.Globalization.CultureInfo.InvariantCulture)))
+                    c.AlphasOut.Add(t);
+                break;
             case "weight_optimizer" when c.WeightOptimizer is not null:
                 c.WeightOptimizer.load_state_dict(r);
                 break;
