@@ -9,6 +9,11 @@ public static class NasiamCli
     public static IReadOnlyList<ICliCommand> Commands { get; } =
     [
         new GenotypeCommand(),
+        new SearchCommand(),
+        new PretrainCommand(),
+        new LinClsCommand(),
+        new PipelineCommand(),
+        new BenchCommand(),
         new DatasetsCommand(),
     ];
 

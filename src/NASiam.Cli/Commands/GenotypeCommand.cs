@@ -1,9 +1,10 @@
 using NASiam.Core;
+using NASiam.Core.Engine.Checkpoints;
 using NASiam.Core.Genotypes;
 
 namespace NASiam.Cli.Commands;
 
-/// <summary><c>nasiam genotype show|presets|convert</c>.</summary>
+/// <summary><c>nasiam genotype show|presets|convert|derive</c>.</summary>
 public sealed class GenotypeCommand : ICliCommand
 {
     public string Name => "genotype";
@@ -17,6 +18,9 @@ public sealed class GenotypeCommand : ICliCommand
               List the published genotypes that ship with NASiam.Web.
           nasiam genotype convert FILE|TEXT|PRESET --to json|txt [--out FILE] [--framework F]
               Convert between the reference text format and JSON.
+          nasiam genotype derive CHECKPOINT [--format txt|json] [--out FILE]
+              Derive the argmax genotype from the alphas saved in a search checkpoint
+              (e.g. OUT/checkpoints/search.ckpt), at whatever epoch it was saved.
 
         --framework simsiam|moco|simclr checks the fields and layer counts for that framework
         (otherwise the framework is inferred from the fields present).
@@ -25,7 +29,7 @@ public sealed class GenotypeCommand : ICliCommand
     public int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
         var a = new CliArgs(args);
-        if (a.Positionals.Count == 0) throw new CliException("missing sub-command: show, presets or convert.");
+        if (a.Positionals.Count == 0) throw new CliException("missing sub-command: show, presets, convert or derive.");
         var sub = a.Positionals[0];
         Framework? framework = a.String("framework") is { } fs ? FrameworkNames.Parse(fs) : null;
         switch (sub)
@@ -55,8 +59,30 @@ public sealed class GenotypeCommand : ICliCommand
                 }
                 return ExitCodes.Ok;
             }
+            case "derive":
+            {
+                if (a.Positionals.Count != 2) throw new CliException("'derive' needs one search checkpoint file.");
+                var format = a.String("format") ?? "txt";
+                if (format is not ("json" or "txt")) throw new CliException($"unknown format '{format}'; use json or txt.");
+                var outPath = a.String("out");
+                a.EnsureAllUsed();
+                var path = a.Positionals[1];
+                if (!File.Exists(path)) throw new CliException($"checkpoint '{path}' does not exist.");
+                var saved = SavedAlphas.Read(path);
+                if (framework is { } fw && fw != saved.Framework)
+                    throw new CliException($"checkpoint '{path}' is a {saved.Framework.ToName()} search, not {fw.ToName()}.");
+                var genotype = saved.Derive();
+                var text = format == "json" ? GenotypeJson.Write(genotype, saved.Framework) : GenotypeText.Write(genotype);
+                if (outPath is null) stdout.WriteLine(text);
+                else
+                {
+                    File.WriteAllText(outPath, text);
+                    stdout.WriteLine($"wrote {outPath} (alphas of epoch {saved.Epoch}, step {saved.Step})");
+                }
+                return ExitCodes.Ok;
+            }
             default:
-                throw new CliException($"unknown sub-command '{sub}': use show, presets or convert.");
+                throw new CliException($"unknown sub-command '{sub}': use show, presets, convert or derive.");
         }
     }
 }

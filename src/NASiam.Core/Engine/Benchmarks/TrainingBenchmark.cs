@@ -1,0 +1,136 @@
+using System.Diagnostics;
+using NASiam.Core.Engine.Optimization;
+using NASiam.Core.Methods;
+using NASiam.Core.Options;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NASiam.Core.Engine.Benchmarks;
+
+/// <summary>What <see cref="TrainingBenchmark"/> measures with.</summary>
+public sealed record TrainingBenchmarkOptions
+{
+    public Framework Framework { get; init; } = Framework.SimSiam;
+    public string Backbone { get; init; } = "resnet18";
+    public int BatchSize { get; init; } = 32;
+    public int Steps { get; init; } = 10;
+    public int Warmup { get; init; } = 2;
+    /// <summary>Torch threads (0 = all cores).</summary>
+    public int Threads { get; init; }
+    public string Device { get; init; } = "cpu";
+    /// <summary>Head widths; null = the framework's reference recipe (SimSiam 2048/512).</summary>
+    public HeadOptions? Heads { get; init; }
+    /// <summary>Measure the search step too (architecture + weight step).</summary>
+    public bool Search { get; init; } = true;
+    /// <summary>Measure the plain pre-training step (baseline heads).</summary>
+    public bool Pretrain { get; init; } = true;
+}
+
+/// <summary>Median timings in seconds, throughput and memory (MiB, from /proc/self/status).</summary>
+public sealed record TrainingBenchmarkResult(
+    double SearchStepSeconds, double ArchStepSeconds, double WeightStepSeconds, double PretrainStepSeconds,
+    double ImagesPerSecond, double SearchImagesPerSecond, double PeakRssMib, double RssBeforeMib, double RssAfterMib, int Threads);
+
+/// <summary>
+/// The model-only benchmark of the issue: random 32×32 inputs (no data pipeline, no augmentation),
+/// CIFAR-stem backbone, the reference optimizers. A search step is one architecture step (alpha
+/// optimizer) followed by one weight step, on two different random batches; a pre-training step is
+/// one weight step of the baseline heads. Each step runs in its own dispose scope.
+/// </summary>
+public static class TrainingBenchmark
+{
+    public static TrainingBenchmarkResult Run(TrainingBenchmarkOptions o, Action<string>? progress = null)
+    {
+        if (o.BatchSize < 2 || o.Steps < 1 || o.Warmup < 0) throw new ArgumentException("Benchmark needs batch >= 2, steps >= 1 and warmup >= 0.");
+        int threads = TorchRuntime.SetThreads(o.Threads);
+        var device = TorchRuntime.ResolveDevice(o.Device);
+        var recipe = RunPresets.ForFramework(o.Framework);
+        var run = recipe with
+        {
+            Backbone = o.Backbone,
+            Heads = (o.Heads ?? recipe.Heads) with { QueueSize = Math.Max(2 * o.BatchSize, (o.Heads ?? recipe.Heads).QueueSize / (2 * o.BatchSize) * 2 * o.BatchSize) },
+            Search = recipe.Search with { BatchSize = o.BatchSize },
+            Pretrain = recipe.Pretrain with { BatchSize = o.BatchSize },
+        };
+        double rssBefore = Rss("VmRSS");
+        double search = double.NaN, arch = double.NaN, weight = double.NaN, pretrain = double.NaN;
+        using var g = new Generator(1);
+        Tensor Input() => randn([o.BatchSize, 3, 32, 32], generator: g).to(device);
+
+        if (o.Search)
+        {
+            using var model = Runs.ModelBuilder.Create(run, true, null, device, cifarStem: true, seed: 0);
+            using var wopt = OptimizerFactory.CreateWeightOptimizer(Runs.ModelBuilder.Groups(model), WeightOptimizerSettings.ForSearch(run.Search));
+            using var aopt = OptimizerFactory.CreateAlphaOptimizer(model.ArchParameters(), run.Search);
+            var archTimes = new List<double>();
+            var weightTimes = new List<double>();
+            model.train();
+            for (int i = 0; i < o.Warmup + o.Steps; i++)
+            {
+                using var scope = NewDisposeScope();
+                var (a1, a2, w1, w2) = (Input(), Input(), Input(), Input());
+                var clock = Stopwatch.StartNew();
+                aopt.ZeroGrad();
+                var archLoss = model.ComputeLoss(a1, a2, StepKind.Architecture);
+                archLoss.backward();
+                aopt.Step();
+                archLoss.item<float>();
+                var archSeconds = clock.Elapsed.TotalSeconds;
+                clock.Restart();
+                wopt.ZeroGrad();
+                var loss = model.ComputeLoss(w1, w2, StepKind.Weight);
+                loss.backward();
+                wopt.Step();
+                loss.item<float>();
+                if (i >= o.Warmup) { archTimes.Add(archSeconds); weightTimes.Add(clock.Elapsed.TotalSeconds); }
+                progress?.Invoke($"search step {i + 1}/{o.Warmup + o.Steps}: {archSeconds + clock.Elapsed.TotalSeconds:0.000}s");
+            }
+            arch = Median(archTimes);
+            weight = Median(weightTimes);
+            search = Median(archTimes.Zip(weightTimes, (x, y) => x + y).ToList());
+        }
+        if (o.Pretrain)
+        {
+            using var model = Runs.ModelBuilder.Create(run, false, null, device, cifarStem: true, seed: 0);
+            using var opt = OptimizerFactory.CreateWeightOptimizer(Runs.ModelBuilder.Groups(model), WeightOptimizerSettings.ForPretrain(run.Pretrain));
+            var times = new List<double>();
+            model.train();
+            for (int i = 0; i < o.Warmup + o.Steps; i++)
+            {
+                using var scope = NewDisposeScope();
+                var (x1, x2) = (Input(), Input());
+                var clock = Stopwatch.StartNew();
+                opt.ZeroGrad();
+                var loss = model.ComputeLoss(x1, x2, StepKind.Weight);
+                loss.backward();
+                opt.Step();
+                loss.item<float>();
+                if (i >= o.Warmup) times.Add(clock.Elapsed.TotalSeconds);
+                progress?.Invoke($"pretrain step {i + 1}/{o.Warmup + o.Steps}: {clock.Elapsed.TotalSeconds:0.000}s");
+            }
+            pretrain = Median(times);
+        }
+        return new TrainingBenchmarkResult(search, arch, weight, pretrain,
+            o.BatchSize / pretrain, o.BatchSize / search, Rss("VmHWM"), rssBefore, Rss("VmRSS"), threads);
+    }
+
+    static double Median(List<double> values)
+    {
+        if (values.Count == 0) return double.NaN;
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    /// <summary>A /proc/self/status field in MiB (VmRSS current, VmHWM peak); NaN where unavailable.</summary>
+    public static double Rss(string field)
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith(field + ":", StringComparison.Ordinal));
+            if (line is null) return double.NaN;
+            var kb = long.Parse(line.Split(':', StringSplitOptions.TrimEntries)[1].Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+            return kb / 1024.0;
+        }
+        catch (IOException) { return double.NaN; }
+    }
+}

@@ -1,0 +1,44 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace NASiam.Core.Engine.Checkpoints;
+
+/// <summary>
+/// The plain-data part of a checkpoint: where the run stands and how it was configured. Tensors
+/// (weights, alphas, optimizer states, RNG states) are stored next to it by <see cref="CheckpointStore"/>.
+/// </summary>
+public sealed record CheckpointState
+{
+    /// <summary>File format version; bumped on incompatible change.</summary>
+    public int FormatVersion { get; init; } = CheckpointStore.FormatVersion;
+    /// <summary>search | pretrain | lincls.</summary>
+    public required string Stage { get; init; }
+    /// <summary>Next epoch to run (0-based); equals the total when the stage is complete.</summary>
+    public required int Epoch { get; init; }
+    /// <summary>Weight steps done so far in the stage.</summary>
+    public required long Step { get; init; }
+    /// <summary>Steps already done inside <see cref="Epoch"/> (a mid-epoch stop, e.g. cancellation).</summary>
+    public int StepInEpoch { get; init; }
+    /// <summary>True once the stage ran to its end.</summary>
+    public bool Completed { get; init; }
+    /// <summary>Schedule position: the epoch the learning rates were last set for.</summary>
+    public int ScheduleEpoch { get; init; }
+    /// <summary>The run options as JSON (<see cref="Options.RunOptions.ToJson"/>).</summary>
+    public required string OptionsJson { get; init; }
+    /// <summary>Data-order state (e.g. the alpha iterator position), opaque to the store.</summary>
+    public IReadOnlyDictionary<string, long> DataState { get; init; } = new Dictionary<string, long>();
+    /// <summary>Headline metrics so far (best kNN top-1, last loss...).</summary>
+    public IReadOnlyDictionary<string, double> Metrics { get; init; } = new Dictionary<string, double>();
+    /// <summary>The current argmax genotype (search) or the genotype trained (pretrain), reference text.</summary>
+    public string? GenotypeText { get; init; }
+    /// <summary>Names of the alpha tensors' cells in order ("encoder", "predictor"); empty without alphas.</summary>
+    public IReadOnlyList<string> AlphaCells { get; init; } = [];
+    /// <summary>Next event sequence number, so a resumed run continues its numbering.</summary>
+    public long NextSequence { get; init; }
+    public DateTimeOffset SavedAt { get; init; } = DateTimeOffset.UtcNow;
+
+    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        Converters = { new JsonStringEnumConverter() },
+    };
+}

@@ -1,0 +1,86 @@
+using NASiam.Core.Engine.Optimization;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace NASiam.Core.Engine.Evaluation;
+
+/// <summary>
+/// The linear classifier of method doc 7 on frozen features: Linear(D→C), weight ~ N(0, 0.01),
+/// bias 0, trained with cross-entropy. The caller produces the features (backbone in eval mode,
+/// no grad), so only this layer learns.
+/// </summary>
+public sealed class LinearProbe : IDisposable
+{
+    readonly Linear _fc;
+
+    /// <param name="featureDim">D, the backbone feature width.</param>
+    /// <param name="classes">C, the class count.</param>
+    /// <param name="device">Device of the features.</param>
+    /// <param name="seed">Seed of the N(0, 0.01) initialisation.</param>
+    public LinearProbe(int featureDim, int classes, Device device, long seed)
+    {
+        if (featureDim < 1 || classes < 2) throw new ArgumentException($"A linear probe needs D >= 1 and at least 2 classes (got D={featureDim}, C={classes}).");
+        _fc = nn.Linear(featureDim, classes);
+        using (no_grad())
+        using (var g = new Generator((ulong)seed))
+        {
+            _fc.weight!.copy_(normal(0, 0.01, [classes, featureDim], generator: g));
+            _fc.bias!.zero_();
+        }
+        _fc.to(device);
+        Classes = classes;
+    }
+
+    public int Classes { get; }
+    /// <summary>The classifier (for optimizer construction and checkpoints).</summary>
+    public Linear Module => _fc;
+
+    /// <summary>The trainable tensors (weight, bias).</summary>
+    public IReadOnlyList<Parameter> Parameters() => _fc.parameters().ToList();
+
+    /// <summary>One SGD/Adam step on a batch of features [B,D] and int64 labels [B]; returns the loss.</summary>
+    public double TrainStep(Tensor features, Tensor labels, ScheduledOptimizer optimizer)
+    {
+        using var scope = NewDisposeScope();
+        _fc.train();
+        optimizer.ZeroGrad();
+        var loss = nn.functional.cross_entropy(_fc.forward(features.detach()), labels);
+        loss.backward();
+        optimizer.Step();
+        return loss.item<float>();
+    }
+
+    /// <summary>Logits [B,C] without grad.</summary>
+    public Tensor Predict(Tensor features)
+    {
+        using var _ = no_grad();
+        _fc.eval();
+        return _fc.forward(features);
+    }
+
+    /// <summary>Counts of top-1 and top-5 hits in a batch (top-5 clamped to C).</summary>
+    public (long Top1, long Top5) CountHits(Tensor features, Tensor labels)
+    {
+        using var scope = NewDisposeScope();
+        var logits = Predict(features);
+        var top = Math.Min(5, Classes);
+        var ranked = logits.topk(top, dim: 1).indexes;
+        var hits = ranked.eq(labels.unsqueeze(1));
+        return (hits.narrow(1, 0, 1).sum().item<long>(), hits.any(1).sum().item<long>());
+    }
+
+    /// <summary>Accuracy in percent over batches of (features, labels).</summary>
+    public Accuracy Evaluate(IEnumerable<(Tensor Features, Tensor Labels)> batches)
+    {
+        long n = 0, t1 = 0, t5 = 0;
+        foreach (var (f, l) in batches)
+        {
+            var (a, b) = CountHits(f, l);
+            t1 += a; t5 += b; n += l.shape[0];
+        }
+        return n == 0 ? new Accuracy(0, 0) : new Accuracy(100.0 * t1 / n, 100.0 * t5 / n);
+    }
+
+    public void Dispose() => _fc.Dispose();
+}

@@ -1,0 +1,119 @@
+using NASiam.Core.Data;
+using NASiam.Core.Engine.Runs;
+using NASiam.Core.Genotypes;
+using NASiam.Core.Methods;
+using NASiam.Core.Options;
+using NASiam.Core.Reporting;
+
+namespace NASiam.Core.Engine;
+
+/// <summary>
+/// The NASiam engine: search, pretrain, lincls, or the whole pipeline (search → derive genotype →
+/// pre-train the discovered heads from scratch → linear evaluation of the kNN-best checkpoint),
+/// synchronously on the calling thread. Artefacts: checkpoints/{search,pretrain,pretrain-best,lincls}.ckpt,
+/// genotype.txt, genotype.json and result.json in the output folder. Re-running with Resume on
+/// continues where a cancelled run stopped and skips completed stages.
+/// </summary>
+public sealed class NasiamEngine : IRunEngine
+{
+    /// <summary>Test seam: runs before each weight step of every stage.</summary>
+    internal Action<SiameseModel, long>? BeforeWeightStep { get; init; }
+
+    public RunResult Run(RunOptions options, RunContext context, ITrainingObserver observer, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(context);
+        options.EnsureValid();
+        if (options.Kind is RunKind.Pretrain) ModelBuilder.ResolveGenotype(options.Pretrain.Genotype, options.Framework); // fail before work
+        if (options.Kind is RunKind.LinCls && options.Linear.Checkpoint is { } ck && !File.Exists(ck))
+            throw new ArgumentException($"Linear.Checkpoint: '{ck}' does not exist.");
+        TorchRuntime.SetThreads(options.Threads);
+        var device = TorchRuntime.ResolveDevice(options.Device);
+        var outDir = Path.GetFullPath(context.OutputDirectory);
+        Directory.CreateDirectory(outDir);
+        var events = new EventEmitter(context.RunId, context.FirstSequence, observer ?? NullObserver.Instance);
+        using var data = DataSets.Open(options.Dataset, options.DataPath, new DataSetOpenOptions
+        {
+            CoarseLabels = options.CoarseLabels, SyntheticTrainSize = options.SyntheticTrainSize, SyntheticSeed = options.Seed,
+        });
+        var env = new StageEnvironment
+        {
+            Options = options, Device = device, Data = data, OutputDirectory = outDir, Events = events,
+            Cancellation = cancellationToken, Resume = context.Resume, BeforeWeightStep = BeforeWeightStep,
+        };
+
+        var stages = new List<StageResult>();
+        string? genotypeText = null;
+        try
+        {
+            switch (options.Kind)
+            {
+                case RunKind.Search:
+                    stages.Add(Search(env, ref genotypeText));
+                    break;
+                case RunKind.Pretrain:
+                    stages.Add(new PretrainStage(env, ModelBuilder.ResolveGenotype(options.Pretrain.Genotype, options.Framework)).Run());
+                    genotypeText = stages[^1].GenotypeText;
+                    break;
+                case RunKind.LinCls:
+                    stages.Add(new LinearEvalStage(env, options.Linear.Checkpoint).Run());
+                    break;
+                case RunKind.Pipeline:
+                    var search = Search(env, ref genotypeText);
+                    stages.Add(search);
+                    if (search.Outcome != RunOutcome.Succeeded) break;
+                    // Pretrain.Genotype null = the searched genotype; otherwise an explicit override (e.g. "standard").
+                    var genotype = options.Pretrain.Genotype is null
+                        ? GenotypeText.Parse(search.GenotypeText!, options.Framework)
+                        : ModelBuilder.ResolveGenotype(options.Pretrain.Genotype, options.Framework);
+                    var pretrain = new PretrainStage(env, genotype).Run();
+                    stages.Add(pretrain);
+                    if (pretrain.Outcome != RunOutcome.Succeeded) break;
+                    var backbone = Path.Combine(outDir, pretrain.BestCheckpoint ?? pretrain.Checkpoint!);
+                    stages.Add(new LinearEvalStage(env, backbone).Run());
+                    break;
+            }
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            var stage = stages.Count == 0 ? options.Kind.ToString().ToLowerInvariant() : "run";
+            stages.Add(new StageResult { Stage = stage, Outcome = RunOutcome.Failed, Message = $"{e.GetType().Name}: {e.Message}" });
+            events.Emit(new StageFinished { RunId = events.RunId, Sequence = events.Next(), At = events.Now, Stage = stage, Outcome = RunOutcome.Failed, Message = e.Message });
+        }
+
+        var outcome = stages.Select(s => s.Outcome).FirstOrDefault(o => o != RunOutcome.Succeeded, RunOutcome.Succeeded);
+        var metrics = new Dictionary<string, double>();
+        var artifacts = new Dictionary<string, string>();
+        foreach (var s in stages)
+        {
+            foreach (var (k, v) in s.Metrics) metrics[k] = v;
+            if (s.Checkpoint is { } c) artifacts[s.Stage] = c;
+            if (s.BestCheckpoint is { } b) artifacts[s.Stage + "-best"] = b;
+        }
+        if (genotypeText is not null)
+        {
+            RunArtifacts.WriteGenotype(outDir, genotypeText, options.Framework);
+            artifacts["genotype"] = RunArtifacts.GenotypeTextFile;
+            artifacts["genotype_json"] = RunArtifacts.GenotypeJsonFile;
+        }
+        artifacts["result"] = RunArtifacts.ResultFile;
+        var result = new RunResult
+        {
+            Outcome = outcome,
+            Message = stages.FirstOrDefault(s => s.Outcome != RunOutcome.Succeeded)?.Message,
+            GenotypeText = genotypeText ?? stages.Select(s => s.GenotypeText).LastOrDefault(g => g is not null),
+            Metrics = metrics,
+            Artifacts = artifacts,
+            NextSequence = events.NextSequence,
+        };
+        RunArtifacts.WriteResult(outDir, context.RunId, options, result, stages);
+        return result;
+    }
+
+    static StageResult Search(StageEnvironment env, ref string? genotypeText)
+    {
+        var result = new SearchStage(env).Run();
+        if (result.Outcome == RunOutcome.Succeeded) genotypeText = result.GenotypeText;
+        return result;
+    }
+}

@@ -1,0 +1,157 @@
+using NASiam.Core.Data;
+using NASiam.Core.Engine.Checkpoints;
+using NASiam.Core.Engine.Evaluation;
+using NASiam.Core.Engine.Optimization;
+using NASiam.Core.Genotypes;
+using NASiam.Core.Methods;
+using NASiam.Core.Options;
+using NASiam.Core.Reporting;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NASiam.Core.Engine.Runs;
+
+/// <summary>
+/// Linear evaluation (method doc 7): the backbone of a pre-training (or search) checkpoint,
+/// frozen and in eval mode (BN running statistics fixed, D13 avoided), feeds a linear classifier
+/// trained on augmented training images; top-1/top-5 on the test split after each epoch. Without
+/// a checkpoint the backbone is untrained (seeded random init): the baseline a trained one must beat.
+/// </summary>
+public sealed class LinearEvalStage(StageEnvironment env, string? backboneCheckpoint) : SslStageBase(env, "lincls")
+{
+    public StageResult Run()
+    {
+        var o = Options;
+        var l = o.Linear;
+        using var model = LoadBackbone();
+        model.eval();
+        foreach (var prm in model.parameters()) prm.requires_grad = false;
+        using var probe = new LinearProbe(model.FeatureDim, Env.Data.ClassCount, Env.Device, o.Seed + 3);
+        using var optimizer = OptimizerFactory.CreateWeightOptimizer([new ParameterGroupSpec("classifier", probe.Parameters(), false)],
+            WeightOptimizerSettings.ForLinear(l));
+        var batches = new BatchProvider(new IndexRange(0, Env.Data.TrainCount), l.BatchSize, o.Seed, stream: 3, dropLast: false);
+        var augmenter = Env.LinearAugmenter();
+        var transform = Env.EvalTransform();
+        using var generator = new Generator(Env.AugmentationSeed(3));
+        var content = new CheckpointContent { Model = probe.Module, WeightOptimizer = optimizer.Optimizer };
+        var position = TryResume(content, generator);
+        if (position.Completed) return Completed(position, null);
+
+        int spe = batches.BatchesPerEpoch;
+        long total = TotalSteps(spe, l.Epochs);
+        Started(l.Epochs, total, spe, position.Step);
+        var clock = new StageClock();
+        long step = position.Step;
+        var metrics = new Dictionary<string, double>(position.Metrics);
+        double best = metrics.GetValueOrDefault("lincls_best_top1", double.NegativeInfinity);
+        var data = new Dictionary<string, long>();
+        try
+        {
+            for (int epoch = position.Epoch; epoch < l.Epochs && step < total; epoch++)
+            {
+                int startBatch = epoch == position.Epoch ? position.StepInEpoch : 0;
+                optimizer.SetEpoch(epoch);
+                int inEpoch = startBatch;
+                double lossSum = 0;
+                int lossCount = 0;
+                foreach (var indices in batches.Epoch(epoch, startBatch))
+                {
+                    if (step >= total) break;
+                    double loss;
+                    using (var scope = NewDisposeScope())
+                    {
+                        clock.StartData();
+                        using var batch = Env.Data.ReadTrain(indices);
+                        var view = augmenter.View(batch.Images, generator);
+                        var labels = batch.Labels.to(Env.Device);
+                        clock.DataDone();
+                        Tensor features;
+                        using (no_grad()) features = model.BackboneFeatures(view);
+                        loss = CheckFinite(probe.TrainStep(features, labels, optimizer), "classifier", step + 1, epoch);
+                        clock.StepDone(indices.Length);
+                    }
+                    step++;
+                    inEpoch++;
+                    lossSum += loss;
+                    lossCount++;
+                    StepLogged(epoch, step, loss, null, optimizer, null);
+                    if (Cancelled)
+                    {
+                        Save(content, generator, epoch, inEpoch, step, false, optimizer.Epoch, data, metrics, null);
+                        return Finish(RunOutcome.Cancelled, $"cancelled at step {step}; resumable from {Env.Relative(CheckpointPath)}", metrics, null);
+                    }
+                }
+                bool last = epoch == l.Epochs - 1 || step >= total;
+                var acc = Evaluate(model, probe, transform);
+                bool isBest = acc.Top1 > best;
+                if (isBest) best = acc.Top1;
+                metrics["lincls_top1"] = acc.Top1;
+                metrics["lincls_top5"] = acc.Top5;
+                metrics["lincls_best_top1"] = best;
+                Events.Emit(new LinearEvalLogged
+                {
+                    RunId = Events.RunId, Sequence = Events.Next(), At = Events.Now, Stage = Stage, Epoch = epoch,
+                    TrainLoss = lossCount > 0 ? lossSum / lossCount : double.NaN, Top1 = acc.Top1, Top5 = acc.Top5, IsBest = isBest,
+                });
+                var (ips, dataPerStep, computePerStep, steps) = clock.TakeEpoch();
+                if (steps > 0)
+                    Events.Emit(new ThroughputLogged
+                    {
+                        RunId = Events.RunId, Sequence = Events.Next(), At = Events.Now, Stage = Stage, Epoch = epoch, Step = step,
+                        ImagesPerSecond = ips, DataSecondsPerStep = dataPerStep, ComputeSecondsPerStep = computePerStep,
+                    });
+                if (last || Cancelled || (epoch + 1) % o.CheckpointEveryEpochs == 0)
+                    Save(content, generator, epoch + 1, 0, step, last, optimizer.Epoch, data, metrics, null);
+                if (Cancelled && !last)
+                    return Finish(RunOutcome.Cancelled, $"cancelled after epoch {epoch}; resumable from {Env.Relative(CheckpointPath)}", metrics, null);
+            }
+        }
+        catch (NonFiniteLossException e)
+        {
+            return Finish(RunOutcome.Failed, e.Message, metrics, null);
+        }
+        return Finish(RunOutcome.Succeeded, null, metrics, null);
+    }
+
+    /// <summary>Top-1/top-5 of the probe on the whole test split (test transform, no augmentation).</summary>
+    Accuracy Evaluate(SiameseModel model, LinearProbe probe, Data.Augmentation.EvalTransform transform, int batchSize = 256)
+    {
+        long n = Env.Data.TestCount, hits1 = 0, hits5 = 0;
+        using var _ = no_grad();
+        for (long start = 0; start < n; start += batchSize)
+        {
+            using var scope = NewDisposeScope();
+            var idx = Enumerable.Range(0, (int)Math.Min(batchSize, n - start)).Select(i => start + i).ToArray();
+            using var batch = Env.Data.ReadTest(idx);
+            var (a, b) = probe.CountHits(model.BackboneFeatures(transform.Apply(batch.Images)), batch.Labels.to(Env.Device));
+            hits1 += a;
+            hits5 += b;
+        }
+        return n == 0 ? new Accuracy(0, 0) : new Accuracy(100.0 * hits1 / n, 100.0 * hits5 / n);
+    }
+
+    /// <summary>The model whose backbone is evaluated: from the checkpoint's own options and genotype, or untrained.</summary>
+    SiameseModel LoadBackbone()
+    {
+        if (backboneCheckpoint is null)
+        {
+            Events.Log(Stage, "info", "no checkpoint given: evaluating an untrained (randomly initialised) backbone");
+            return ModelBuilder.Fixed(Env, null);
+        }
+        var state = CheckpointStore.ReadState(backboneCheckpoint);
+        if (state.Stage is not ("pretrain" or "search"))
+            throw new ArgumentException($"Checkpoint '{backboneCheckpoint}' is from stage '{state.Stage}'; linear evaluation needs a pretrain or search checkpoint.");
+        var saved = RunOptions.FromJson(state.OptionsJson);
+        if (saved.Framework != Options.Framework || saved.Backbone != Options.Backbone)
+            Events.Log(Stage, "info", $"using the checkpoint's framework/backbone ({saved.Framework.ToName()}, {saved.Backbone})");
+        bool search = state.Stage == "search";
+        var genotype = search || state.GenotypeText is null ? null : GenotypeText.Parse(state.GenotypeText, saved.Framework);
+        var model = ModelBuilder.Create(saved, search, genotype, Env.Device, Env.CifarStem, saved.Seed);
+        CheckpointStore.Load(backboneCheckpoint, new CheckpointContent
+        {
+            Model = model, Alphas = search ? model.ArchParameters() : null,
+        });
+        Events.Log(Stage, "info", $"backbone from {backboneCheckpoint} (stage {state.Stage}, epoch {state.Epoch}, step {state.Step})");
+        return model;
+    }
+}

@@ -1,0 +1,94 @@
+using NASiam.Core.Data;
+using NASiam.Core.Data.Augmentation;
+using NASiam.Core.Engine.Evaluation;
+using NASiam.Core.Methods;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NASiam.Core.Engine.Runs;
+
+/// <summary>
+/// A fixed probe batch (the first up-to-256 training images, two SSL views drawn once from a
+/// fixed seed) on which the collapse metrics are measured each epoch, so epochs compare alike.
+/// </summary>
+public sealed class CollapseProbe : IDisposable
+{
+    readonly Tensor _view1, _view2;
+
+    public CollapseProbe(StageEnvironment env, int size = 256)
+    {
+        long n = Math.Min(size, env.Data.TrainCount);
+        using var batch = env.Data.ReadTrain(Enumerable.Range(0, (int)n).Select(i => (long)i).ToArray());
+        using var g = new Generator(env.AugmentationSeed(77));
+        (_view1, _view2) = env.SslAugmenter().TwoViews(batch.Images, g);
+        Size = (int)n;
+    }
+
+    public int Size { get; }
+
+    /// <summary>Collapse metrics of the model's embedding on the probe (eval mode, no grad; the mode is restored).</summary>
+    public CollapseReport Measure(SiameseModel model)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        bool training = model.training;
+        model.eval();
+        try
+        {
+            return CollapseMetrics.Compute(model.Embedding(_view1), model.Embedding(_view2));
+        }
+        finally { model.train(training); }
+    }
+
+    public void Dispose() { _view1.Dispose(); _view2.Dispose(); }
+}
+
+/// <summary>
+/// The kNN monitor of method doc 6.4: bank = the whole training split through the test
+/// transform, queries = the test split, model in eval mode, L2-normalised monitor features.
+/// </summary>
+public static class KnnMonitor
+{
+    /// <summary>Top-1/top-5 and the protocol text ("k=..., weight=..., feature=..., bank=train (N), queries=test (M)").</summary>
+    public static (Accuracy Accuracy, string Protocol) Evaluate(StageEnvironment env, SiameseModel model, int batchSize = 256)
+    {
+        var o = env.Options;
+        var protocol = KnnProtocol.For(o.Framework, o.Pretrain.KnnK, o.Heads.Temperature);
+        var transform = env.EvalTransform();
+        bool training = model.training;
+        model.eval();
+        try
+        {
+            using var bank = Features(env.Data.TrainCount, idx => env.Data.ReadTrain(idx), model, transform, batchSize, env.Device, out var bankLabels);
+            using var queries = Features(env.Data.TestCount, idx => env.Data.ReadTest(idx), model, transform, batchSize, env.Device, out var queryLabels);
+            using (bankLabels)
+            using (queryLabels)
+            {
+                var acc = KnnClassifier.Evaluate(bank, bankLabels, queries, queryLabels, env.Data.ClassCount, protocol);
+                return (acc, $"{protocol}, feature={model.EmbeddingDescription} (l2-normalised), bank=train ({env.Data.TrainCount}), queries=test ({env.Data.TestCount})");
+            }
+        }
+        finally { model.train(training); }
+    }
+
+    /// <summary>Monitor features [count, D] of a split (no grad), labels on the same device.</summary>
+    static Tensor Features(long count, Func<long[], ImageBatch> read, SiameseModel model, EvalTransform transform, int batchSize,
+        Device device, out Tensor labels)
+    {
+        var parts = new List<Tensor>();
+        var labelParts = new List<Tensor>();
+        using var _ = no_grad();
+        for (long start = 0; start < count; start += batchSize)
+        {
+            using var scope = NewDisposeScope();
+            var idx = Enumerable.Range(0, (int)Math.Min(batchSize, count - start)).Select(i => start + i).ToArray();
+            using var batch = read(idx);
+            parts.Add(model.MonitorFeatures(transform.Apply(batch.Images)).MoveToOuterDisposeScope());
+            labelParts.Add(batch.Labels.to(device).MoveToOuterDisposeScope());
+        }
+        labels = cat(labelParts, 0);
+        var features = cat(parts, 0);
+        foreach (var t in parts.Concat(labelParts)) t.Dispose();
+        return features;
+    }
+}

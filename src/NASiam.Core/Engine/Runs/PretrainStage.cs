@@ -1,0 +1,113 @@
+using NASiam.Core.Data;
+using NASiam.Core.Engine.Checkpoints;
+using NASiam.Core.Engine.Optimization;
+using NASiam.Core.Genotypes;
+using NASiam.Core.Methods;
+using NASiam.Core.Reporting;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NASiam.Core.Engine.Runs;
+
+/// <summary>
+/// Pre-training of a fixed architecture from scratch (method doc 6): the derived cells or the
+/// baseline heads, the framework's loss and recipe, the kNN monitor each KnnEveryEpochs epochs
+/// and a copy of the checkpoint as pretrain-best whenever kNN top-1 improves.
+/// </summary>
+public sealed class PretrainStage(StageEnvironment env, Genotype? genotype) : SslStageBase(env, "pretrain")
+{
+    /// <summary>Path of the kNN-best checkpoint.</summary>
+    public string BestPath => Env.CheckpointPath("pretrain-best");
+
+    public StageResult Run()
+    {
+        var o = Options;
+        var p = o.Pretrain;
+        var genotypeText = genotype is null ? null : GenotypeText.Write(genotype);
+        using var model = ModelBuilder.Fixed(Env, genotype);
+        using var optimizer = OptimizerFactory.CreateWeightOptimizer(ModelBuilder.Groups(model), WeightOptimizerSettings.ForPretrain(p));
+        var batches = new BatchProvider(new IndexRange(0, Env.Data.TrainCount), p.BatchSize, o.Seed, stream: 2);
+        var augmenter = Env.SslAugmenter();
+        using var generator = new Generator(Env.AugmentationSeed(2));
+        var content = new CheckpointContent { Model = model, WeightOptimizer = optimizer.Optimizer };
+        var position = TryResume(content, generator);
+        string? BestIfAny() => File.Exists(BestPath) ? Env.Relative(BestPath) : null;
+        if (position.Completed) return Completed(position, genotypeText, BestIfAny());
+
+        int spe = batches.BatchesPerEpoch;
+        long total = TotalSteps(spe, p.Epochs);
+        Started(p.Epochs, total, spe, position.Step);
+        using var probe = new CollapseProbe(Env);
+        var clock = new StageClock();
+        long step = position.Step;
+        var metrics = new Dictionary<string, double>(position.Metrics);
+        double best = metrics.GetValueOrDefault("knn_best_top1", double.NegativeInfinity);
+        double lastLoss = double.NaN;
+
+        try
+        {
+            for (int epoch = position.Epoch; epoch < p.Epochs && step < total; epoch++)
+            {
+                int startBatch = epoch == position.Epoch ? position.StepInEpoch : 0;
+                optimizer.SetEpoch(epoch);
+                int inEpoch = startBatch;
+                foreach (var indices in batches.Epoch(epoch, startBatch))
+                {
+                    if (step >= total) break;
+                    using (var scope = NewDisposeScope())
+                    {
+                        clock.StartData();
+                        using var batch = Env.Data.ReadTrain(indices);
+                        var (x1, x2) = augmenter.TwoViews(batch.Images, generator);
+                        clock.DataDone();
+                        model.train();
+                        Env.BeforeWeightStep?.Invoke(model, step);
+                        optimizer.ZeroGrad();
+                        var loss = model.ComputeLoss(x1, x2, StepKind.Weight);
+                        lastLoss = CheckFinite(loss.item<float>(), "weight", step + 1, epoch);
+                        loss.backward();
+                        optimizer.Step();
+                        clock.StepDone(indices.Length);
+                    }
+                    step++;
+                    inEpoch++;
+                    metrics["pretrain_final_loss"] = lastLoss;
+                    StepLogged(epoch, step, lastLoss, null, optimizer, null);
+                    if (Cancelled)
+                    {
+                        Save(content, generator, epoch, inEpoch, step, false, optimizer.Epoch, new Dictionary<string, long>(), metrics, genotypeText);
+                        return Finish(RunOutcome.Cancelled, $"cancelled at step {step}; resumable from {Env.Relative(CheckpointPath)}", metrics, genotypeText, BestIfAny());
+                    }
+                }
+                bool last = epoch == p.Epochs - 1 || step >= total;
+                bool knn = p.KnnEveryEpochs > 0 && ((epoch + 1) % p.KnnEveryEpochs == 0 || last);
+                bool improved = false;
+                var acc = EpochEnd(model, probe, clock, epoch, step, knn, top1 => improved = top1 > best);
+                if (acc is { } a)
+                {
+                    metrics["knn_top1"] = a.Top1;
+                    metrics["knn_top5"] = a.Top5;
+                    if (improved) metrics["knn_best_top1"] = best = a.Top1;
+                }
+                if (last || improved || Cancelled || (epoch + 1) % o.CheckpointEveryEpochs == 0)
+                    Save(content, generator, epoch + 1, 0, step, last, optimizer.Epoch, new Dictionary<string, long>(), metrics, genotypeText);
+                if (improved) CopyAtomically(CheckpointPath, BestPath);
+                if (Cancelled && !last)
+                    return Finish(RunOutcome.Cancelled, $"cancelled after epoch {epoch}; resumable from {Env.Relative(CheckpointPath)}", metrics, genotypeText, BestIfAny());
+            }
+        }
+        catch (NonFiniteLossException e)
+        {
+            return Finish(RunOutcome.Failed, e.Message, metrics, genotypeText, BestIfAny());
+        }
+        // Without a monitor the last checkpoint is the one to evaluate.
+        return Finish(RunOutcome.Succeeded, null, metrics, genotypeText, BestIfAny());
+    }
+
+    static void CopyAtomically(string from, string to)
+    {
+        var temp = to + ".copy.tmp";
+        File.Copy(from, temp, overwrite: true);
+        File.Move(temp, to, overwrite: true);
+    }
+}

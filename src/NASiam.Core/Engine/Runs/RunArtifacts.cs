@@ -1,0 +1,74 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using NASiam.Core.Genotypes;
+using NASiam.Core.Options;
+
+namespace NASiam.Core.Engine.Runs;
+
+/// <summary>
+/// Files a run leaves in its output folder besides checkpoints and metrics: genotype.txt (the
+/// reference one-line format, no trailing newline), genotype.json, and result.json with the
+/// outcome, headline metrics, the lineage of stages and the options.
+/// </summary>
+public static class RunArtifacts
+{
+    public const string GenotypeTextFile = "genotype.txt";
+    public const string GenotypeJsonFile = "genotype.json";
+    public const string ResultFile = "result.json";
+
+    /// <summary>Writes genotype.txt and genotype.json (atomically, each via a temp file).</summary>
+    public static void WriteGenotype(string directory, string genotypeText, Framework framework)
+    {
+        var genotype = GenotypeText.Parse(genotypeText, framework);
+        WriteAtomically(Path.Combine(directory, GenotypeTextFile), GenotypeText.Write(genotype));
+        WriteAtomically(Path.Combine(directory, GenotypeJsonFile), GenotypeJson.Write(genotype, framework));
+    }
+
+    /// <summary>Writes result.json: run id, outcome, message, genotype, metrics, artefacts, per-stage lineage, options.</summary>
+    public static void WriteResult(string directory, Guid runId, RunOptions options, Engine.RunResult result, IReadOnlyList<StageResult> stages)
+    {
+        var lineage = new JsonArray();
+        string? previousOutput = null;
+        foreach (var s in stages)
+        {
+            var entry = new JsonObject
+            {
+                ["stage"] = s.Stage,
+                ["outcome"] = s.Outcome.ToString().ToLowerInvariant(),
+                ["message"] = s.Message,
+                ["input"] = previousOutput,
+                ["genotype"] = s.GenotypeText,
+                ["checkpoint"] = s.Checkpoint,
+                ["best_checkpoint"] = s.BestCheckpoint,
+                ["metrics"] = Metrics(s.Metrics),
+            };
+            lineage.Add(entry);
+            previousOutput = s.BestCheckpoint ?? s.Checkpoint;
+        }
+        var root = new JsonObject
+        {
+            ["run_id"] = runId.ToString(),
+            ["kind"] = options.Kind.ToString().ToLowerInvariant(),
+            ["framework"] = options.Framework.ToName(),
+            ["outcome"] = result.Outcome.ToString().ToLowerInvariant(),
+            ["message"] = result.Message,
+            ["genotype"] = result.GenotypeText,
+            ["metrics"] = Metrics(result.Metrics),
+            ["artifacts"] = new JsonObject(result.Artifacts.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
+            ["lineage"] = lineage,
+            ["options"] = JsonNode.Parse(options.ToJson()),
+            ["finished_at"] = DateTimeOffset.UtcNow.ToString("O"),
+        };
+        WriteAtomically(Path.Combine(directory, ResultFile), root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    static JsonObject Metrics(IReadOnlyDictionary<string, double> metrics) =>
+        new(metrics.Where(kv => double.IsFinite(kv.Value)).Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value)));
+
+    static void WriteAtomically(string path, string text)
+    {
+        var temp = path + ".tmp";
+        File.WriteAllText(temp, text);
+        File.Move(temp, path, overwrite: true);
+    }
+}

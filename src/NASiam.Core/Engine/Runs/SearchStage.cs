@@ -1,0 +1,170 @@
+using NASiam.Core.Data;
+using NASiam.Core.Engine.Checkpoints;
+using NASiam.Core.Engine.Evaluation;
+using NASiam.Core.Engine.Optimization;
+using NASiam.Core.Genotypes;
+using NASiam.Core.Methods;
+using NASiam.Core.Reporting;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NASiam.Core.Engine.Runs;
+
+/// <summary>
+/// The search stage (method doc 5): first-order DARTS alternation on a 50/50 split of the train
+/// set. Per iteration the architecture step comes first, on a batch from the held-out alpha half
+/// (a persistent cycling iterator, not a fresh one per step, D5), then the weight step. SimCLR
+/// takes one alpha step per weight step unless Compat.SimClrAlphaStepPerEpoch (D7). Ends with
+/// the argmax genotype. Resumable from checkpoints/search.ckpt at any step.
+/// </summary>
+public sealed class SearchStage(StageEnvironment env) : SslStageBase(env, "search")
+{
+    /// <summary>Runs (or resumes, or returns the result of an already completed) search.</summary>
+    public StageResult Run()
+    {
+        var o = Options;
+        var s = o.Search;
+        using var model = ModelBuilder.Search(Env);
+        var alphas = model.ArchParameters();
+        using var weightOpt = OptimizerFactory.CreateWeightOptimizer(ModelBuilder.Groups(model), WeightOptimizerSettings.ForSearch(s));
+        using var alphaOpt = OptimizerFactory.CreateAlphaOptimizer(alphas, s);
+        var split = SearchSplit.Compute(Env.Data.TrainCount, s.TrainPortion, Env.ImageNetStyle);
+        var weightBatches = new BatchProvider(split.Weights, s.BatchSize, o.Seed, stream: 0);
+        var alphaBatches = new BatchProvider(split.Alphas, s.BatchSize, o.Seed, stream: 1);
+        var augmenter = Env.SslAugmenter();
+        using var generator = new Generator(Env.AugmentationSeed(1));
+        bool alphaPerEpoch = o.Framework == Framework.SimClr && o.Compat.SimClrAlphaStepPerEpoch;
+
+        var content = new CheckpointContent { Model = model, Alphas = alphas, WeightOptimizer = weightOpt.Optimizer, AlphaOptimizer = alphaOpt.Optimizer };
+        var position = TryResume(content, generator);
+        if (position.Completed) return Completed(position, DeriveText(model));
+        var alphaIterator = alphaBatches.Cycle(new CyclingIteratorState(position.Data.GetValueOrDefault("alpha_pass"), (int)position.Data.GetValueOrDefault("alpha_next")));
+        IReadOnlyDictionary<string, long> DataState() => new Dictionary<string, long>
+        {
+            ["alpha_pass"] = alphaIterator.State.Pass, ["alpha_next"] = alphaIterator.State.NextBatch,
+        };
+        var cells = model.SearchCells.Select(c => c.Name).ToArray();
+
+        int spe = weightBatches.BatchesPerEpoch;
+        long total = TotalSteps(spe, s.Epochs);
+        Started(s.Epochs, total, spe, position.Step);
+        using var probe = new CollapseProbe(Env);
+        var clock = new StageClock();
+        long step = position.Step;
+        double lastLoss = double.NaN, lastArchLoss = double.NaN;
+        string? lastWarning = null;
+
+        void SaveCheckpoint(int nextEpoch, int stepInEpoch, bool completed) =>
+            Save(content, generator, nextEpoch, stepInEpoch, step, completed, weightOpt.Epoch, DataState(), Metrics(), DeriveText(model), cells);
+        Dictionary<string, double> Metrics() => new() { ["search_final_loss"] = lastLoss, ["search_final_arch_loss"] = lastArchLoss };
+
+        try
+        {
+            for (int epoch = position.Epoch; epoch < s.Epochs && step < total; epoch++)
+            {
+                int startBatch = epoch == position.Epoch ? position.StepInEpoch : 0;
+                weightOpt.SetEpoch(epoch);
+                if (alphaPerEpoch && startBatch == 0) ArchitectureStep(model, alphaOpt, alphaBatches, alphaIterator, augmenter, generator, step);
+                int inEpoch = startBatch;
+                foreach (var indices in weightBatches.Epoch(epoch, startBatch))
+                {
+                    if (step >= total) break;
+                    using (var scope = NewDisposeScope())
+                    {
+                        clock.StartData();
+                        using var batch = Env.Data.ReadTrain(indices);
+                        var (w1, w2) = augmenter.TwoViews(batch.Images, generator);
+                        Tensor? a1 = null, a2 = null;
+                        if (!alphaPerEpoch)
+                        {
+                            using var alphaBatch = Env.Data.ReadTrain(alphaIterator.Next());
+                            (a1, a2) = augmenter.TwoViews(alphaBatch.Images, generator);
+                        }
+                        clock.DataDone();
+                        model.train();
+                        if (a1 is not null)
+                        {
+                            // Architecture step first (5.4); the weight grads it leaves are cleared below.
+                            alphaOpt.ZeroGrad();
+                            var archLoss = model.ComputeLoss(a1, a2!, StepKind.Architecture);
+                            lastArchLoss = CheckFinite(archLoss.item<float>(), "architecture", step + 1, epoch);
+                            archLoss.backward();
+                            alphaOpt.Step();
+                        }
+                        Env.BeforeWeightStep?.Invoke(model, step);
+                        weightOpt.ZeroGrad();
+                        var loss = model.ComputeLoss(w1, w2, StepKind.Weight);
+                        lastLoss = CheckFinite(loss.item<float>(), "weight", step + 1, epoch);
+                        loss.backward();
+                        weightOpt.Step();
+                        clock.StepDone(indices.Length * (a1 is null ? 1 : 2));
+                    }
+                    step++;
+                    inEpoch++;
+                    StepLogged(epoch, step, lastLoss, alphaPerEpoch ? null : lastArchLoss, weightOpt, alphaOpt);
+                    if (step % o.AlphaLogEverySteps == 0) AlphasLogged(model, epoch, step);
+                    if (Cancelled)
+                    {
+                        SaveCheckpoint(epoch, inEpoch, completed: false);
+                        return Finish(RunOutcome.Cancelled, $"cancelled at step {step}; resumable from {Env.Relative(CheckpointPath)}", Metrics(), DeriveText(model));
+                    }
+                }
+                bool last = epoch == s.Epochs - 1 || step >= total;
+                EpochEnd(model, probe, clock, epoch, step, knn: false);
+                lastWarning = ArchitectureWarning(model, step, lastWarning);
+                if (last || Cancelled || (epoch + 1) % o.CheckpointEveryEpochs == 0)
+                    SaveCheckpoint(epoch + 1, 0, completed: last);
+                if (Cancelled && !last)
+                    return Finish(RunOutcome.Cancelled, $"cancelled after epoch {epoch}; resumable from {Env.Relative(CheckpointPath)}", Metrics(), DeriveText(model));
+            }
+        }
+        catch (NonFiniteLossException e)
+        {
+            return Finish(RunOutcome.Failed, e.Message, Metrics(), DeriveText(model));
+        }
+        if (step % o.AlphaLogEverySteps != 0) AlphasLogged(model, Math.Max(0, s.Epochs - 1), step);
+        var text = DeriveText(model);
+        Events.Emit(new GenotypeDerived { RunId = Events.RunId, Sequence = Events.Next(), At = Events.Now, Stage = Stage, GenotypeText = text });
+        return Finish(RunOutcome.Succeeded, null, Metrics(), text);
+    }
+
+    void ArchitectureStep(SiameseModel model, ScheduledOptimizer alphaOpt, BatchProvider alphaBatches, CyclingBatchIterator iterator,
+        Data.Augmentation.TwoViewAugmenter augmenter, Generator generator, long step)
+    {
+        using var scope = NewDisposeScope();
+        using var batch = Env.Data.ReadTrain(iterator.Next());
+        var (a1, a2) = augmenter.TwoViews(batch.Images, generator);
+        model.train();
+        alphaOpt.ZeroGrad();
+        var loss = model.ComputeLoss(a1, a2, StepKind.Architecture);
+        CheckFinite(loss.item<float>(), "architecture", step, -1);
+        loss.backward();
+        alphaOpt.Step();
+    }
+
+    /// <summary>The current argmax genotype in the reference text format.</summary>
+    public static string DeriveText(SiameseModel model) => GenotypeText.Write(Derive(model));
+
+    /// <summary>The current argmax genotype of a search model.</summary>
+    public static Genotype Derive(SiameseModel model) =>
+        AlphaDiagnostics.Derive(model.Framework, model.SearchCells.ToDictionary(c => c.Name, c => c.Cell.AlphaValues()));
+
+    void AlphasLogged(SiameseModel model, int epoch, long step)
+    {
+        var cells = model.SearchCells.Select(c => AlphaDiagnostics.Summarise(c.Name, c.Cell.AlphaValues(), model.Framework)).ToList();
+        Events.Emit(new Reporting.AlphasLogged
+        {
+            RunId = Events.RunId, Sequence = Events.Next(), At = Events.Now, Stage = Stage,
+            Epoch = epoch, Step = step, Cells = cells, GenotypeText = DeriveText(model),
+        });
+    }
+
+    string? ArchitectureWarning(SiameseModel model, long step, string? previous)
+    {
+        var cells = model.SearchCells.Select(c => AlphaDiagnostics.Summarise(c.Name, c.Cell.AlphaValues(), model.Framework));
+        var message = string.Join(" ", AlphaDiagnostics.ArchitectureWarnings(cells));
+        if (message.Length == 0) return null;
+        if (message != previous) Events.Warn(Stage, "architecture", message, step);
+        return message;
+    }
+}

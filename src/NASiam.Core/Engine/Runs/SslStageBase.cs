@@ -1,0 +1,172 @@
+using NASiam.Core.Engine.Checkpoints;
+using NASiam.Core.Engine.Evaluation;
+using NASiam.Core.Engine.Optimization;
+using NASiam.Core.Methods;
+using NASiam.Core.Options;
+using NASiam.Core.Reporting;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NASiam.Core.Engine.Runs;
+
+/// <summary>Where a stage starts: fresh (all zero) or from its checkpoint.</summary>
+public sealed record ResumePosition(int Epoch, int StepInEpoch, long Step, bool Completed,
+    IReadOnlyDictionary<string, long> Data, IReadOnlyDictionary<string, double> Metrics)
+{
+    public static readonly ResumePosition Fresh = new(0, 0, 0, false, new Dictionary<string, long>(), new Dictionary<string, double>());
+}
+
+/// <summary>
+/// What every training stage shares: resume from its checkpoint, atomic checkpoint writes with
+/// RNG state, the stage_started / step / epoch-end / stage_finished events, the step cap,
+/// the non-finite-loss check and cancellation.
+/// </summary>
+public abstract class SslStageBase(StageEnvironment env, string stage)
+{
+    /// <summary>A collapse warning is raised when the normalised-output std ratio falls below this (healthy ≈ 1).</summary>
+    public const double CollapseStdRatioThreshold = 0.1;
+
+    protected StageEnvironment Env { get; } = env;
+    protected RunOptions Options => Env.Options;
+    protected EventEmitter Events => Env.Events;
+    protected string Stage { get; } = stage;
+    protected string CheckpointPath => Env.CheckpointPath(Stage);
+    protected bool Cancelled => Env.Cancellation.IsCancellationRequested;
+
+    /// <summary>Planned weight steps: epochs × steps per epoch, capped by MaxStepsPerStage.</summary>
+    protected long TotalSteps(int stepsPerEpoch, int epochs) => Math.Min((long)stepsPerEpoch * epochs, Options.MaxStepsPerStage ?? long.MaxValue);
+
+    /// <summary>Loads the stage checkpoint into <paramref name="content"/> and the generator when resuming; else a fresh position.</summary>
+    protected ResumePosition TryResume(CheckpointContent content, Generator generator)
+    {
+        if (!Env.Resume || !File.Exists(CheckpointPath)) return ResumePosition.Fresh;
+        var extra = new Dictionary<string, Tensor>();
+        var withExtra = new CheckpointContent
+        {
+            Model = content.Model, Alphas = content.Alphas, WeightOptimizer = content.WeightOptimizer,
+            AlphaOptimizer = content.AlphaOptimizer, Extra = extra,
+        };
+        var state = CheckpointStore.Load(CheckpointPath, withExtra);
+        if (extra.TryGetValue("augmentation_rng", out var rng)) generator.set_state(rng);
+        if (extra.TryGetValue("torch_rng", out var global)) Generator.Default.set_state(global);
+        foreach (var t in extra.Values) t.Dispose();
+        Events.ContinueFrom(state.NextSequence);
+        Events.Log(Stage, "info", $"resumed from {Env.Relative(CheckpointPath)} at epoch {state.Epoch}, step {state.Step}");
+        return new ResumePosition(state.Epoch, state.StepInEpoch, state.Step, state.Completed, state.DataState, state.Metrics);
+    }
+
+    /// <summary>Writes the stage checkpoint atomically (with both RNG states) and reports it.</summary>
+    protected void Save(CheckpointContent content, Generator generator, int nextEpoch, int stepInEpoch, long step, bool completed,
+        int scheduleEpoch, IReadOnlyDictionary<string, long> data, IReadOnlyDictionary<string, double> metrics, string? genotypeText,
+        IReadOnlyList<string>? alphaCells = null)
+    {
+        using var augmentationRng = generator.get_state();
+        using var torchRng = Generator.Default.get_state();
+        var state = new CheckpointState
+        {
+            Stage = Stage, Epoch = nextEpoch, StepInEpoch = stepInEpoch, Step = step, Completed = completed,
+            ScheduleEpoch = scheduleEpoch, OptionsJson = Options.ToJson(), DataState = data, Metrics = metrics,
+            GenotypeText = genotypeText, AlphaCells = alphaCells ?? [],
+            NextSequence = Events.NextSequence + 1, // the checkpoint event below takes one number
+        };
+        CheckpointStore.Save(CheckpointPath, state, new CheckpointContent
+        {
+            Model = content.Model, Alphas = content.Alphas, WeightOptimizer = content.WeightOptimizer, AlphaOptimizer = content.AlphaOptimizer,
+            Extra = new Dictionary<string, Tensor> { ["augmentation_rng"] = augmentationRng, ["torch_rng"] = torchRng },
+        });
+        Events.Emit(new CheckpointSaved
+        {
+            RunId = Events.RunId, Sequence = Events.Next(), At = Events.Now, Stage = Stage,
+            Name = Stage, Path = Env.Relative(CheckpointPath), Epoch = nextEpoch, Step = step,
+        });
+    }
+
+    protected void Started(int epochs, long totalSteps, int stepsPerEpoch, long resumedAt) => Events.Emit(new StageStarted
+    {
+        RunId = Events.RunId, Sequence = Events.Next(), At = Events.Now, Stage = Stage,
+        TotalEpochs = epochs, TotalSteps = totalSteps, StepsPerEpoch = stepsPerEpoch, ResumedAtStep = resumedAt, Device = Env.Device.ToString(),
+    });
+
+    protected void StepLogged(int epoch, long step, double loss, double? archLoss, ScheduledOptimizer weights, ScheduledOptimizer? alphas)
+    {
+        if (step % Options.LogEverySteps != 0) return;
+        var rates = new Dictionary<string, double>(weights.CurrentRates());
+        if (alphas is not null) rates["alpha"] = alphas.CurrentRates()["alpha"];
+        Events.Emit(new Reporting.StepLogged
+        {
+            RunId = Events.RunId, Sequence = Events.Next(), At = Events.Now, Stage = Stage,
+            Epoch = epoch, Step = step, Loss = loss, ArchLoss = archLoss, LearningRates = rates,
+        });
+    }
+
+    /// <summary>Returns the loss, or throws <see cref="NonFiniteLossException"/> naming the step.</summary>
+    protected static double CheckFinite(double loss, string which, long step, int epoch)
+    {
+        if (double.IsFinite(loss)) return loss;
+        throw new NonFiniteLossException($"{which} loss is {(double.IsNaN(loss) ? "NaN" : "infinite")} at step {step}{(epoch >= 0 ? $" (epoch {epoch})" : "")}; " +
+                                         "the last good checkpoint is kept. Lower the learning rate or check the data.");
+    }
+
+    /// <summary>
+    /// Per-epoch monitors: collapse metrics on the probe (+ collapse warning), kNN when asked
+    /// (<paramref name="isBest"/> decides the flag), and throughput. Returns the kNN accuracy if run.
+    /// </summary>
+    protected Accuracy? EpochEnd(SiameseModel model, CollapseProbe probe, StageClock clock, int epoch, long step, bool knn, Func<double, bool>? isBest = null)
+    {
+        var c = probe.Measure(model);
+        Events.Emit(new CollapseLogged
+        {
+            RunId = Events.RunId, Sequence = Events.Next(), At = Events.Now, Stage = Stage, Epoch = epoch, Step = step,
+            Output = model.EmbeddingDescription, Dimension = c.Dimension, NormalizedStd = c.NormalizedStd, StdRatio = c.StdRatio,
+            EffectiveRank = c.EffectiveRank, Alignment = c.Alignment, Uniformity = c.Uniformity, ProbeSize = probe.Size,
+        });
+        if (c.StdRatio < CollapseStdRatioThreshold)
+            Events.Warn(Stage, "collapse", $"possible collapse at epoch {epoch}: normalised-output std ratio {c.StdRatio:0.000} < {CollapseStdRatioThreshold} " +
+                                           $"(effective rank {c.EffectiveRank:0.0} of {c.Dimension}).", step);
+        Accuracy? accuracy = null;
+        if (knn)
+        {
+            var (acc, protocol) = KnnMonitor.Evaluate(Env, model);
+            accuracy = acc;
+            Events.Emit(new KnnLogged
+            {
+                RunId = Events.RunId, Sequence = Events.Next(), At = Events.Now, Stage = Stage, Epoch = epoch,
+                Top1 = acc.Top1, Top5 = acc.Top5, Protocol = protocol, IsBest = isBest?.Invoke(acc.Top1) ?? false,
+            });
+        }
+        var (ips, data, compute, steps) = clock.TakeEpoch();
+        if (steps > 0)
+            Events.Emit(new ThroughputLogged
+            {
+                RunId = Events.RunId, Sequence = Events.Next(), At = Events.Now, Stage = Stage, Epoch = epoch, Step = step,
+                ImagesPerSecond = ips, DataSecondsPerStep = data, ComputeSecondsPerStep = compute,
+            });
+        return accuracy;
+    }
+
+    /// <summary>Emits stage_finished and builds the result.</summary>
+    protected StageResult Finish(RunOutcome outcome, string? message, IReadOnlyDictionary<string, double> metrics, string? genotypeText, string? best = null)
+    {
+        Events.Emit(new StageFinished
+        {
+            RunId = Events.RunId, Sequence = Events.Next(), At = Events.Now, Stage = Stage,
+            Outcome = outcome, Message = message, Metrics = metrics.Where(kv => double.IsFinite(kv.Value)).ToDictionary(),
+        });
+        return new StageResult
+        {
+            Stage = Stage, Outcome = outcome, Message = message, Metrics = metrics, GenotypeText = genotypeText,
+            Checkpoint = File.Exists(CheckpointPath) ? Env.Relative(CheckpointPath) : null, BestCheckpoint = best,
+        };
+    }
+
+    /// <summary>The result of a stage whose checkpoint says it already completed (a resumed pipeline skips it).</summary>
+    protected StageResult Completed(ResumePosition position, string? genotypeText, string? best = null)
+    {
+        Events.Log(Stage, "info", $"stage already completed ({Env.Relative(CheckpointPath)}); skipped");
+        return new StageResult
+        {
+            Stage = Stage, Outcome = RunOutcome.Succeeded, Metrics = position.Metrics, GenotypeText = genotypeText,
+            Checkpoint = Env.Relative(CheckpointPath), BestCheckpoint = best,
+        };
+    }
+}

@@ -1,0 +1,44 @@
+using System.Diagnostics;
+
+namespace NASiam.Core.Engine.Runs;
+
+/// <summary>Accumulates data and compute seconds and images over an epoch for the throughput event.</summary>
+public sealed class StageClock
+{
+    readonly Stopwatch _watch = new();
+    double _data, _compute;
+    long _images;
+    int _steps;
+
+    /// <summary>Starts timing a step's data phase.</summary>
+    public void StartData() => _watch.Restart();
+
+    /// <summary>Ends the data phase and starts the compute phase.</summary>
+    public void DataDone()
+    {
+        _data += _watch.Elapsed.TotalSeconds;
+        _watch.Restart();
+    }
+
+    /// <summary>Ends the step's compute phase; <paramref name="images"/> counts every image the step consumed.</summary>
+    public void StepDone(long images)
+    {
+        _compute += _watch.Elapsed.TotalSeconds;
+        _images += images;
+        _steps++;
+    }
+
+    /// <summary>(images/s, data s/step, compute s/step) since the last reset, then resets.</summary>
+    public (double ImagesPerSecond, double DataPerStep, double ComputePerStep, int Steps) TakeEpoch()
+    {
+        var total = _data + _compute;
+        var result = _steps == 0 ? (0, 0, 0, 0) : (total > 0 ? _images / total : 0, _data / _steps, _compute / _steps, _steps);
+        _data = _compute = 0;
+        _images = 0;
+        _steps = 0;
+        return result;
+    }
+}
+
+/// <summary>Raised inside a stage when a loss is NaN or infinite; the stage ends as failed.</summary>
+public sealed class NonFiniteLossException(string message) : Exception(message);

@@ -1,0 +1,58 @@
+using NASiam.Core.Data;
+using NASiam.Core.Data.Augmentation;
+using NASiam.Core.Methods;
+using NASiam.Core.Options;
+using static TorchSharp.torch;
+
+namespace NASiam.Core.Engine.Runs;
+
+/// <summary>
+/// Everything a stage needs that outlives it: options, device, data set, output folder, event
+/// emitter and cancellation. Owned by <see cref="NasiamEngine"/> for one run.
+/// </summary>
+public sealed class StageEnvironment
+{
+    public required RunOptions Options { get; init; }
+    public required Device Device { get; init; }
+    public required IImageDataSet Data { get; init; }
+    /// <summary>The run's output folder (absolute).</summary>
+    public required string OutputDirectory { get; init; }
+    public required EventEmitter Events { get; init; }
+    public required CancellationToken Cancellation { get; init; }
+    /// <summary>Continue from a stage checkpoint when one exists.</summary>
+    public bool Resume { get; init; } = true;
+
+    /// <summary>Test seam: runs before each weight step (e.g. to corrupt a weight and provoke a NaN loss).</summary>
+    internal Action<SiameseModel, long>? BeforeWeightStep { get; init; }
+
+    public string CheckpointDirectory => Path.Combine(OutputDirectory, "checkpoints");
+    public string CheckpointPath(string name) => Path.Combine(CheckpointDirectory, name + ".ckpt");
+    public string Relative(string path) => Path.GetRelativePath(OutputDirectory, path);
+
+    /// <summary>Image-folder data sets use the ImageNet recipes; CIFAR and synthetic the CIFAR ones.</summary>
+    public bool ImageNetStyle => Data.Name == "folder";
+
+    /// <summary>The normalisation a framework uses on this data set (method doc 6.3).</summary>
+    public ChannelNormalization Normalization => ChannelNormalization.For(Options.Framework, Data.Name, Data.Normalization);
+
+    /// <summary>The SSL two-view augmenter of search and pre-training (method doc 6.2).</summary>
+    public TwoViewAugmenter SslAugmenter() =>
+        new(AugmentationSpec.ForPretraining(Options.Framework, ImageNetStyle), Normalization, Device, OutputSize);
+
+    /// <summary>The linear-evaluation training augmenter.</summary>
+    public TwoViewAugmenter LinearAugmenter() =>
+        new(AugmentationSpec.ForLinearEval(Options.Framework, ImageNetStyle), Normalization, Device, OutputSize);
+
+    /// <summary>The monitor / test transform (no augmentation).</summary>
+    public EvalTransform EvalTransform() =>
+        ImageNetStyle && Data.ImageSize > 224 ? NASiam.Core.Data.Augmentation.EvalTransform.ForImageNet(Normalization, Device) : new EvalTransform(Normalization, Device);
+
+    /// <summary>Crop size of the augmenters: the stored size for CIFAR/synthetic, 224 at most for folders.</summary>
+    int OutputSize => ImageNetStyle ? Math.Min(224, Data.ImageSize) : Data.ImageSize;
+
+    /// <summary>CIFAR-style stem for small images; ResNet-50 on CIFAR keeps the ImageNet stem under compat D18.</summary>
+    public bool CifarStem => !ImageNetStyle && !(Options.Compat.ResNet50ImageNetStemOnCifar && Options.Backbone == "resnet50");
+
+    /// <summary>Seed of a stage's augmentation generator (separate streams per stage).</summary>
+    public ulong AugmentationSeed(int stream) => (ulong)Options.Seed * 1_000_003UL + (ulong)stream;
+}

@@ -1,0 +1,152 @@
+using NASiam.Core.Engine.Checkpoints;
+using NASiam.Core.Engine.Optimization;
+using NASiam.Core.Options;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace NASiam.Core.Tests.Engine.Checkpoints;
+
+public sealed class CheckpointStoreTests : IDisposable
+{
+    readonly string _dir = Directory.CreateTempSubdirectory("nasiam-ckpt-").FullName;
+
+    public void Dispose()
+    {
+        CheckpointStore.WrapStreamForTests = null;
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    /// <summary>A tiny model with weights, BN buffers, alphas and both optimizers, all seeded.</summary>
+    sealed class Rig : IDisposable
+    {
+        public readonly Sequential Model;
+        public readonly Parameter Alpha;
+        public readonly ScheduledOptimizer Weights, Alphas;
+
+        public Rig(int seed)
+        {
+            manual_seed(seed);
+            Model = nn.Sequential(("fc", nn.Linear(4, 3)), ("bn", nn.BatchNorm1d(3)));
+            Alpha = new Parameter(zeros(2, 7), requires_grad: true);
+            Weights = OptimizerFactory.CreateWeightOptimizer([new("encoder", Model.parameters().ToList(), false)],
+                new WeightOptimizerSettings(OptimizerKind.Sgd, 0.1, LrScaling.Absolute, 8, 0.9, 5e-4, LrSchedule.Cosine, 4, false));
+            Alphas = OptimizerFactory.CreateAlphaOptimizer([Alpha], new SearchStageOptions());
+        }
+
+        public void Step(Tensor x)
+        {
+            using var scope = NewDisposeScope();
+            Weights.ZeroGrad(); Alphas.ZeroGrad();
+            var loss = Model.forward(x).pow(2).mean() + (Alpha.softmax(1) * arange(7).to(float32)).sum();
+            loss.backward();
+            Weights.Step(); Alphas.Step();
+        }
+
+        public CheckpointContent Content() => new() { Model = Model, Alphas = [Alpha], WeightOptimizer = Weights.Optimizer, AlphaOptimizer = Alphas.Optimizer };
+
+        public void Dispose() { Weights.Dispose(); Alphas.Dispose(); Model.Dispose(); Alpha.Dispose(); }
+    }
+
+    static CheckpointState State(int epoch) => new() { Stage = "search", Epoch = epoch, Step = epoch * 10L, OptionsJson = new RunOptions().ToJson(), DataState = new Dictionary<string, long> { ["alpha_cursor"] = 7 } };
+
+    [Fact]
+    public void Load_RestoresWeightsAlphasInPlaceAndOptimizerStates_SoTheNextStepMatches()
+    {
+        manual_seed(1);
+        var x = randn(8, 4);
+        var path = Path.Combine(_dir, "a.ckpt");
+        using var original = new Rig(1);
+        original.Step(x);
+        CheckpointStore.Save(path, State(1), original.Content());
+
+        using var restored = new Rig(2);
+        var alphaBefore = restored.Alpha.Handle;
+        var state = CheckpointStore.Load(path, restored.Content());
+
+        Assert.Equal(1, state.Epoch);
+        Assert.Equal(7, state.DataState["alpha_cursor"]);
+        Assert.Equal(alphaBefore, restored.Alpha.Handle); // same tensor object: in place (D3)
+        Assert.True(original.Alpha.allclose(restored.Alpha));
+        // Momentum and Adam moments came back too: one more identical step stays identical.
+        original.Step(x); restored.Step(x);
+        Assert.True(original.Alpha.allclose(restored.Alpha, rtol: 0, atol: 1e-7));
+        foreach (var (a, b) in original.Model.state_dict().Values.Zip(restored.Model.state_dict().Values))
+            Assert.True(a.to(float64).allclose(b.to(float64), rtol: 0, atol: 1e-7));
+    }
+
+    sealed class FailingStream(Stream inner, long failAfter) : Stream
+    {
+        long _written;
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            if (_written + count > failAfter) throw new IOException("simulated disk failure");
+            inner.Write(buffer, offset, count);
+            _written += count;
+        }
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => _written;
+        public override long Position { get => _written; set => throw new NotSupportedException(); }
+        public override void Flush() => inner.Flush();
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+    }
+
+    [Fact]
+    public void Save_LeavesLastGoodCheckpointIntact_WhenWriteFailsMidway()
+    {
+        var path = Path.Combine(_dir, "last.ckpt");
+        using var rig = new Rig(3);
+        CheckpointStore.Save(path, State(1), rig.Content());
+        var goodBytes = File.ReadAllBytes(path);
+
+        rig.Step(randn(8, 4));
+        CheckpointStore.WrapStreamForTests = s => new FailingStream(s, goodBytes.Length / 2);
+        Assert.Throws<IOException>(() => CheckpointStore.Save(path, State(2), rig.Content()));
+        CheckpointStore.WrapStreamForTests = null;
+
+        Assert.Equal(goodBytes, File.ReadAllBytes(path));
+        Assert.Equal(1, CheckpointStore.ReadState(path).Epoch);
+        Assert.Equal(["last.ckpt"], Directory.GetFiles(_dir).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void Load_ThrowsInvalidData_WhenFileIsTruncated()
+    {
+        var path = Path.Combine(_dir, "t.ckpt");
+        using var rig = new Rig(4);
+        CheckpointStore.Save(path, State(1), rig.Content());
+        var bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, bytes[..(bytes.Length - 100)]);
+        Assert.Throws<InvalidDataException>(() => CheckpointStore.Load(path, rig.Content()));
+        Assert.False(CheckpointStore.IsValid(path));
+    }
+
+    [Fact]
+    public void Load_ThrowsInvalidData_WhenFileIsNotACheckpoint()
+    {
+        var path = Path.Combine(_dir, "x.ckpt");
+        File.WriteAllText(path, "hello, not a checkpoint");
+        var e = Assert.Throws<InvalidDataException>(() => CheckpointStore.ReadState(path));
+        Assert.Contains("not a NASiam checkpoint", e.Message);
+    }
+
+    [Fact]
+    public void Load_RestoresExtraTensors_ForExactRngResume()
+    {
+        var path = Path.Combine(_dir, "rng.ckpt");
+        using var g = new Generator(42);
+        rand(3, generator: g).Dispose();
+        CheckpointStore.Save(path, State(0), new CheckpointContent { Extra = new Dictionary<string, Tensor> { ["rng"] = g.get_state() } });
+        var expected = rand(3, generator: g);
+
+        var extra = new Dictionary<string, Tensor>();
+        CheckpointStore.Load(path, new CheckpointContent { Extra = extra });
+        using var g2 = new Generator(7);
+        g2.set_state(extra["rng"]);
+        Assert.True(expected.allclose(rand(3, generator: g2), rtol: 0, atol: 0));
+    }
+}

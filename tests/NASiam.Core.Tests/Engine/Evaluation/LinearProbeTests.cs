@@ -1,0 +1,48 @@
+using NASiam.Core.Engine.Evaluation;
+using NASiam.Core.Engine.Optimization;
+using NASiam.Core.Options;
+using static TorchSharp.torch;
+
+namespace NASiam.Core.Tests.Engine.Evaluation;
+
+public class LinearProbeTests
+{
+    static (Tensor X, Tensor Y) Separable(int n, int seed)
+    {
+        // Label = which of 4 random directions has the largest projection: linearly separable.
+        manual_seed(seed);
+        var directions = randn(8, 4, generator: new Generator(99));
+        var x = randn(n, 8);
+        return (x, x.matmul(directions).argmax(1));
+    }
+
+    [Fact]
+    public void TrainStep_LearnsLinearlySeparableFeatures()
+    {
+        var (x, y) = Separable(512, 1);
+        var (tx, ty) = Separable(256, 2);
+        using var probe = new LinearProbe(8, 4, CPU, seed: 0);
+        using var opt = OptimizerFactory.CreateWeightOptimizer([new("classifier", probe.Parameters(), false)],
+            new WeightOptimizerSettings(OptimizerKind.Sgd, 0.5, LrScaling.Absolute, 64, 0.9, 0, LrSchedule.Constant, 1, false));
+        var before = probe.Evaluate([(tx, ty)]);
+        for (int epoch = 0; epoch < 30; epoch++)
+            for (int i = 0; i < 512; i += 64)
+                probe.TrainStep(x.narrow(0, i, 64), y.narrow(0, i, 64), opt);
+        var after = probe.Evaluate([(tx.narrow(0, 0, 100), ty.narrow(0, 0, 100)), (tx.narrow(0, 100, 156), ty.narrow(0, 100, 156))]);
+        Assert.True(after.Top1 > 95, $"top-1 {after.Top1}");
+        Assert.True(after.Top1 > before.Top1 + 30, $"before {before.Top1}, after {after.Top1}");
+        Assert.Equal(100.0, after.Top5); // 4 classes: the truth is always in the top 5
+    }
+
+    [Fact]
+    public void Constructor_InitialisesWeightsSmallAndBiasZero()
+    {
+        using var probe = new LinearProbe(512, 10, CPU, seed: 3);
+        var std = probe.Module.weight!.std().item<float>();
+        Assert.InRange(std, 0.009, 0.011);
+        Assert.Equal(0f, probe.Module.bias!.abs().sum().item<float>());
+    }
+
+    [Fact]
+    public void Constructor_Throws_ForOneClass() => Assert.Throws<ArgumentException>(() => new LinearProbe(4, 1, CPU, 0));
+}

@@ -1,0 +1,195 @@
+using System.Text.Json;
+using NASiam.Core.Engine;
+using NASiam.Core.Engine.Checkpoints;
+using NASiam.Core.Genotypes;
+using NASiam.Core.Options;
+using NASiam.Core.Reporting;
+using static TorchSharp.torch;
+
+namespace NASiam.Core.Tests.Engine.Runs;
+
+public sealed class NasiamEngineTests : IDisposable
+{
+    readonly string _dir = Directory.CreateTempSubdirectory("nasiam-engine-").FullName;
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    string Dir(string name) => Path.Combine(_dir, name);
+
+    [Theory]
+    [InlineData(Framework.SimSiam)]
+    [InlineData(Framework.MoCo)]
+    [InlineData(Framework.SimClr)]
+    public void Run_Search_EveryFramework_MovesAlphasAndWritesParsableGenotype(Framework framework)
+    {
+        var (result, recorder) = TinyRuns.Run(TinyRuns.Options(framework, RunKind.Search), Dir("s"));
+
+        Assert.Equal(RunOutcome.Succeeded, result.Outcome);
+        var text = File.ReadAllText(Path.Combine(Dir("s"), "genotype.txt"));
+        Assert.True(GenotypeText.Parse(text, framework).SameAs(GenotypeText.Parse(result.GenotypeText!, framework)));
+        Assert.False(text.EndsWith('\n'));
+        Assert.True(File.Exists(Path.Combine(Dir("s"), "genotype.json")));
+        var alphas = SavedAlphas.Read(Path.Combine(Dir("s"), "checkpoints", "search.ckpt"));
+        Assert.Equal(framework, alphas.Framework);
+        Assert.Contains(alphas.Cells.Values.SelectMany(c => c).SelectMany(r => r), v => Math.Abs(v) > 1e-6);
+        Assert.True(GenotypeText.Parse(text, framework).SameAs(alphas.Derive()));
+        var steps = recorder.Events.OfType<StepLogged>().ToList();
+        Assert.Equal(4, steps.Count); // 128 weight images / batch 32
+        Assert.All(steps, s => Assert.Contains("alpha", s.LearningRates.Keys));
+        Assert.All(steps, s => Assert.True(double.IsFinite(s.ArchLoss!.Value)));
+    }
+
+    [Fact]
+    public void Run_Search_EmitsEventsInOrderWithGapFreeSequence()
+    {
+        var (_, recorder) = TinyRuns.Run(TinyRuns.Options(Framework.SimSiam, RunKind.Search), Dir("o"));
+        var events = recorder.Events;
+        Assert.Equal(Enumerable.Range(0, events.Count).Select(i => (long)i), events.Select(e => e.Sequence));
+        Assert.IsType<StageStarted>(events[0]);
+        Assert.IsType<StageFinished>(events[^1]);
+        var types = events.Select(e => e.Type).ToList();
+        // Per epoch: steps (with alphas every 2), then collapse, throughput, checkpoint; genotype before the end.
+        Assert.True(types.IndexOf("collapse") > types.LastIndexOf("step"));
+        Assert.True(types.IndexOf("throughput") > types.IndexOf("collapse"));
+        Assert.True(types.IndexOf("checkpoint") > types.IndexOf("throughput"));
+        Assert.True(types.IndexOf("genotype") > types.IndexOf("checkpoint"));
+        var alphas = events.OfType<AlphasLogged>().ToList();
+        Assert.Equal([2L, 4L], alphas.Select(a => a.Step));
+        Assert.Equal(["encoder", "predictor"], alphas[0].Cells.Select(c => c.Cell));
+        Assert.Equal([6, 4], alphas[0].Cells.Select(c => c.Layers.Count));
+        Assert.All(alphas[0].Cells.SelectMany(c => c.Layers), l => Assert.Equal(1.0, l.Weights.Sum(), 9));
+        var step = events.OfType<StepLogged>().First();
+        Assert.Equal(["alpha", "encoder", "predictor"], step.LearningRates.Keys.Order());
+        Assert.Equal(0.06 * 32 / 256, step.LearningRates["predictor"], 12);
+        var collapse = Assert.Single(events.OfType<CollapseLogged>());
+        Assert.Equal(64, collapse.Dimension);
+        Assert.InRange(collapse.EffectiveRank, 1, 64);
+        Assert.Equal(RunOutcome.Succeeded, ((StageFinished)events[^1]).Outcome);
+    }
+
+    [Fact]
+    public void Run_Search_ResumedAfterEpochOne_EndsWithTheSameAlphasAsAnUninterruptedRun()
+    {
+        var options = TinyRuns.Options(Framework.SimSiam, RunKind.Search, searchEpochs: 2);
+        TinyRuns.Run(options, Dir("full"));
+
+        var stopper = new TinyRuns.CancelWhen(e => e is CheckpointSaved { Epoch: 1 });
+        var (first, _) = TinyRuns.Run(options, Dir("resumed"), stopper.Source.Token, extra: stopper);
+        Assert.Equal(RunOutcome.Cancelled, first.Outcome);
+        var (second, events) = TinyRuns.Run(options, Dir("resumed"));
+        Assert.Equal(RunOutcome.Succeeded, second.Outcome);
+        Assert.Equal(4, events.Events.OfType<StageStarted>().Single().ResumedAtStep);
+
+        AssertSameAlphas(Dir("full"), Dir("resumed"));
+    }
+
+    [Fact]
+    public void Run_CancelledMidEpoch_StopsWithinOneStep_AndResumesToTheSameAlphas()
+    {
+        var options = TinyRuns.Options(Framework.MoCo, RunKind.Search, searchEpochs: 2);
+        TinyRuns.Run(options, Dir("full"));
+
+        var stopper = new TinyRuns.CancelWhen(e => e is StepLogged { Step: 3 });
+        var (cancelled, events) = TinyRuns.Run(options, Dir("cut"), stopper.Source.Token, extra: stopper);
+        Assert.Equal(RunOutcome.Cancelled, cancelled.Outcome);
+        Assert.Equal(3, events.Events.OfType<StepLogged>().Max(s => s.Step));
+        var state = CheckpointStore.ReadState(Path.Combine(Dir("cut"), "checkpoints", "search.ckpt"));
+        Assert.Equal((0, 3, 3L, false), (state.Epoch, state.StepInEpoch, state.Step, state.Completed));
+
+        var (resumed, _) = TinyRuns.Run(options, Dir("cut"));
+        Assert.Equal(RunOutcome.Succeeded, resumed.Outcome);
+        AssertSameAlphas(Dir("full"), Dir("cut"));
+    }
+
+    static void AssertSameAlphas(string a, string b)
+    {
+        var x = SavedAlphas.Read(Path.Combine(a, "checkpoints", "search.ckpt"));
+        var y = SavedAlphas.Read(Path.Combine(b, "checkpoints", "search.ckpt"));
+        Assert.Equal(x.Step, y.Step);
+        foreach (var (cell, rows) in x.Cells)
+            for (int r = 0; r < rows.Length; r++)
+                for (int c = 0; c < rows[r].Length; c++)
+                    Assert.True(Math.Abs(rows[r][c] - y.Cells[cell][r][c]) <= 1e-5, $"{cell}[{r},{c}]: {rows[r][c]} vs {y.Cells[cell][r][c]}");
+        Assert.Contains(x.Cells.Values.SelectMany(v => v).SelectMany(v => v), v => Math.Abs(v) > 1e-6);
+    }
+
+    [Fact]
+    public void Run_NaNLoss_FailsWithStepAndReason_AndKeepsTheLastGoodCheckpoint()
+    {
+        var engine = new NasiamEngine
+        {
+            BeforeWeightStep = (model, step) =>
+            {
+                if (step != 5) return;
+                using var _ = no_grad();
+                model.WeightGroups()[0].Parameters[0].fill_(double.NaN); // a diverged weight
+            },
+        };
+        var (result, recorder) = TinyRuns.Run(TinyRuns.Options(Framework.SimSiam, RunKind.Search, searchEpochs: 2), Dir("nan"), engine: engine);
+
+        Assert.Equal(RunOutcome.Failed, result.Outcome);
+        Assert.Contains("NaN", result.Message);
+        Assert.Contains("step 6", result.Message);
+        var finished = recorder.Events.OfType<StageFinished>().Single();
+        Assert.Equal(RunOutcome.Failed, finished.Outcome);
+        var state = CheckpointStore.ReadState(Path.Combine(Dir("nan"), "checkpoints", "search.ckpt"));
+        Assert.Equal((1, 4L), (state.Epoch, state.Step)); // the epoch-0 checkpoint, intact
+        Assert.False(File.Exists(Path.Combine(Dir("nan"), "genotype.txt")));
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Dir("nan"), "result.json")));
+        Assert.Equal("failed", doc.RootElement.GetProperty("outcome").GetString());
+    }
+
+    [Theory]
+    [InlineData(Framework.SimSiam)]
+    [InlineData(Framework.MoCo)]
+    [InlineData(Framework.SimClr)]
+    public void Run_Pretrain_EveryFramework_ReportsKnnAndKeepsTheBestCheckpoint(Framework framework)
+    {
+        var (result, recorder) = TinyRuns.Run(TinyRuns.Options(framework, RunKind.Pretrain), Dir("p"));
+
+        Assert.Equal(RunOutcome.Succeeded, result.Outcome);
+        var knn = Assert.Single(recorder.Events.OfType<KnnLogged>());
+        Assert.True(knn.IsBest);
+        Assert.InRange(knn.Top1, 0, 100);
+        Assert.True(knn.Top5 >= knn.Top1);
+        Assert.Contains("k=10", knn.Protocol);
+        Assert.Equal(knn.Top1, result.Metrics["knn_best_top1"]);
+        Assert.True(CheckpointStore.IsValid(Path.Combine(Dir("p"), "checkpoints", "pretrain-best.ckpt")));
+        Assert.Single(recorder.Events.OfType<CollapseLogged>());
+    }
+
+    [Fact]
+    public void Run_LinCls_WithoutCheckpoint_EvaluatesAnUntrainedBackbone()
+    {
+        var (result, recorder) = TinyRuns.Run(TinyRuns.Options(Framework.SimSiam, RunKind.LinCls, linearEpochs: 2), Dir("l"));
+        Assert.Equal(RunOutcome.Succeeded, result.Outcome);
+        var evals = recorder.Events.OfType<LinearEvalLogged>().ToList();
+        Assert.Equal(2, evals.Count);
+        Assert.True(evals[0].IsBest);
+        Assert.Equal(evals.Max(e => e.Top1), result.Metrics["lincls_best_top1"]);
+        Assert.All(evals, e => Assert.True(e.Top5 >= e.Top1));
+    }
+
+    [Fact]
+    public void Run_Pipeline_ChainsStagesAndRecordsLineage()
+    {
+        var (result, _) = TinyRuns.Run(TinyRuns.Options(Framework.SimSiam, RunKind.Pipeline), Dir("pipe"));
+
+        Assert.Equal(RunOutcome.Succeeded, result.Outcome);
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Dir("pipe"), "result.json")));
+        var lineage = doc.RootElement.GetProperty("lineage").EnumerateArray().ToList();
+        Assert.Equal(["search", "pretrain", "lincls"], lineage.Select(s => s.GetProperty("stage").GetString()));
+        var searched = lineage[0].GetProperty("genotype").GetString();
+        Assert.Equal(searched, lineage[1].GetProperty("genotype").GetString()); // pre-training used the searched cells
+        Assert.Equal(lineage[1].GetProperty("best_checkpoint").GetString(), lineage[2].GetProperty("input").GetString());
+        Assert.True(result.Metrics.ContainsKey("lincls_top1"));
+        Assert.True(result.Metrics.ContainsKey("knn_top1"));
+    }
+
+    [Fact]
+    public void Run_Throws_BeforeAnyWork_ForInvalidOptions()
+    {
+        var bad = TinyRuns.Options(Framework.SimSiam, RunKind.Search) with { Backbone = "vgg" };
+        var e = Assert.Throws<ArgumentException>(() => TinyRuns.Run(bad, Dir("bad")));
+        Assert.Contains("Backbone", e.Message);
+        Assert.False(Directory.Exists(Dir("bad")));
+    }
+}

@@ -1,0 +1,39 @@
+using NASiam.Core.Reporting;
+
+namespace NASiam.Core.Tests.Reporting;
+
+public class ConsoleProgressObserverTests
+{
+    [Fact]
+    public void On_Interactive_RedrawsOneLineWithBarAndEta()
+    {
+        var output = new StringWriter();
+        var observer = new ConsoleProgressObserver(output, interactive: true);
+        observer.On(ObserverTestEvents.Started(10));
+        observer.On(ObserverTestEvents.Step(5));
+        var text = output.ToString();
+        Assert.Contains("\r[############............]  50%", text);
+        Assert.Contains("ETA", text);
+        Assert.Contains("loss 0.5 arch 0.25", text);
+    }
+
+    [Fact]
+    public void On_NotInteractive_WritesPlainLinesEveryNSteps()
+    {
+        var output = new StringWriter();
+        var observer = new ConsoleProgressObserver(output, interactive: false, plainEvery: 2);
+        observer.On(ObserverTestEvents.Started(4));
+        for (int i = 1; i <= 4; i++) observer.On(ObserverTestEvents.Step(i));
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.DoesNotContain('\r', output.ToString());
+        Assert.Equal(3, lines.Length); // started, step 2, step 4
+        Assert.Contains("step 4/4", lines[2]);
+    }
+
+    [Theory]
+    [InlineData(0, 10, 5, null)]
+    [InlineData(5, 10, 10, "10s")]
+    [InlineData(1, 61, 1, "1m00s")]
+    public void Eta_ExtrapolatesElapsedPerStep(long done, long total, int elapsedSeconds, string? expected) =>
+        Assert.Equal(expected ?? "--", ConsoleProgressObserver.Format(ConsoleProgressObserver.Eta(done, total, TimeSpan.FromSeconds(elapsedSeconds))));
+}
