@@ -16,7 +16,7 @@ public sealed class DeviceWorkers(JobStorage storage, IServiceScopeFactory scope
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        foreach (var device in options.Value.Devices.Select(DeviceQueues.Normalise))
+        foreach (var device in options.Value.EffectiveDevices)
         {
             var queue = DeviceQueues.QueueFor(device);
             _servers.Add(new BackgroundJobServer(new BackgroundJobServerOptions
@@ -36,13 +36,13 @@ public sealed class DeviceWorkers(JobStorage storage, IServiceScopeFactory scope
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         // A stop cancels the running job's token; the job re-queues itself and resumes at the next start.
-        foreach (var s in _servers) s.SendStop();
-        foreach (var s in _servers) await s.WaitForShutdownAsync(cancellationToken);
+        var servers = _servers.ToArray();
+        foreach (var s in servers) s.SendStop();
+        foreach (var s in servers) await s.WaitForShutdownAsync(cancellationToken);
     }
 
     public void Dispose()
     {
-        foreach (var s in _servers) s.Dispose();
-        _servers.Clear();
+        foreach (var s in _servers.ToArray()) s.Dispose();
     }
 }

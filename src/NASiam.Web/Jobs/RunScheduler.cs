@@ -21,7 +21,7 @@ public sealed class RunScheduler(
     RunStore store, RunPaths paths, IBackgroundJobClient jobs, RunExecutionRegistry registry,
     RunStatusBroadcaster status, IOptions<NasiamWebOptions> options, ILogger<RunScheduler> log)
 {
-    public IReadOnlyList<string> Devices => options.Value.Devices.Select(DeviceQueues.Normalise).ToArray();
+    public IReadOnlyList<string> Devices => options.Value.EffectiveDevices;
 
     /// <summary>Validates, stores and queues a run. "auto" takes the first configured device.</summary>
     public ScheduleResult Create(RunOptions runOptions, Guid? parentId = null)

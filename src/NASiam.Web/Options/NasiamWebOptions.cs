@@ -25,8 +25,14 @@ public sealed class NasiamWebOptions : IValidatableObject
     /// <summary>PostgreSQL connection string for Storage = postgresql.</summary>
     public string? ConnectionString { get; set; }
 
-    /// <summary>Compute devices; each gets its own job queue with exactly one worker, so two runs never share a device.</summary>
-    public string[] Devices { get; set; } = ["cpu"];
+    /// <summary>
+    /// Compute devices; each gets its own job queue with exactly one worker, so two runs never
+    /// share a device. Empty means ["cpu"] (the binder appends to a non-empty default).
+    /// </summary>
+    public string[] Devices { get; set; } = [];
+
+    /// <summary>The configured devices, normalised, or cpu when none are configured.</summary>
+    public IReadOnlyList<string> EffectiveDevices => Devices is { Length: > 0 } ? Devices.Select(DeviceQueues.Normalise).ToArray() : ["cpu"];
 
     /// <summary>Torch CPU threads for runs that ask for 0 (auto); 1 leaves a core for the web server on small machines.</summary>
     [Range(1, 256, ErrorMessage = "Nasiam:CpuThreads must be between 1 and 256.")]
@@ -70,14 +76,11 @@ public sealed class NasiamWebOptions : IValidatableObject
             yield return new($"Nasiam:Storage '{Storage}' is not one of {string.Join(", ", StorageKinds)}.", [nameof(Storage)]);
         if (string.Equals(Storage, "postgresql", StringComparison.OrdinalIgnoreCase) && string.IsNullOrWhiteSpace(ConnectionString))
             yield return new("Nasiam:ConnectionString is required when Nasiam:Storage is postgresql.", [nameof(ConnectionString)]);
-        if (Devices is null || Devices.Length == 0)
-            yield return new("Nasiam:Devices needs at least one device (cpu, cuda or cuda:N).", [nameof(Devices)]);
-        else
         {
-            foreach (var d in Devices)
+            foreach (var d in Devices ?? [])
                 if (!DeviceSpec.TryParse(d, out var spec) || spec.Kind == "auto")
                     yield return new($"Nasiam:Devices entry '{d}' is not cpu, cuda or cuda:N.", [nameof(Devices)]);
-            var dup = Devices.GroupBy(DeviceQueues.Normalise).FirstOrDefault(g => g.Count() > 1);
+            var dup = (Devices ?? []).GroupBy(DeviceQueues.Normalise).FirstOrDefault(g => g.Count() > 1);
             if (dup is not null) yield return new($"Nasiam:Devices lists '{dup.Key}' twice.", [nameof(Devices)]);
         }
         if (AccessKey is { Length: > 0 and < 8 })
