@@ -22,16 +22,18 @@ public static class AccessKeyAuthentication
     public const string PolicyName = "nasiam";
     public const string ApiKeyScheme = "nasiam-key";
     public const string SelectorScheme = "nasiam";
+    public const string CookieName = "nasiam.auth";
 
     public static IServiceCollection AddNasiamAccessKey(this IServiceCollection services)
     {
         services.AddAuthentication(SelectorScheme)
             .AddPolicyScheme(SelectorScheme, "header or cookie", o => o.ForwardDefaultSelector = ctx =>
-                ctx.Request.Headers.ContainsKey(HeaderName) || IsMachinePath(ctx.Request.Path) ? ApiKeyScheme : CookieAuthenticationDefaults.AuthenticationScheme)
+                ctx.Request.Headers.ContainsKey(HeaderName) || (IsMachinePath(ctx.Request.Path) && !ctx.Request.Cookies.ContainsKey(CookieName))
+                    ? ApiKeyScheme : CookieAuthenticationDefaults.AuthenticationScheme)
             .AddCookie(o =>
             {
                 o.LoginPath = "/signin";
-                o.Cookie.Name = "nasiam.auth";
+                o.Cookie.Name = CookieName;
                 o.Cookie.HttpOnly = true;
                 o.Cookie.SameSite = SameSiteMode.Strict;
                 o.ExpireTimeSpan = TimeSpan.FromDays(7);
