@@ -87,7 +87,7 @@ public sealed class ScriptedRunEngine(int totalSteps = 12, int stepMilliseconds 
     public static double[] Weights(int layer, long step)
     {
         var logits = Enumerable.Range(0, OperationNames.Count)
-            .Select(o => Math.Sin(layer + 2 * o) + (o == (layer * 3 + 1) % OperationNames.Count ? 0.25 * step : 0)).ToArray();
+            .Select(o => Math.Sin(layer + 2 * o) + (o == (layer * 3 + 1) % OperationNames.Count ? 0.02 * step : 0)).ToArray();
         var max = logits.Max();
         var exp = logits.Select(l => Math.Exp(l - max)).ToArray();
         var sum = exp.Sum();
