@@ -1,7 +1,19 @@
+using Hangfire;
+using Hangfire.InMemory;
+using Hangfire.PostgreSql;
+using Hangfire.Storage.SQLite;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Configuration.Json;
 using Microsoft.Extensions.FileProviders;
+using Microsoft.Extensions.Options;
 using MudBlazor.Services;
+using NASiam.Web.Api;
 using NASiam.Web.Components;
+using NASiam.Web.Hubs;
+using NASiam.Web.Jobs;
+using NASiam.Web.Options;
+using NASiam.Web.Runs;
+using NASiam.Web.Security;
 
 namespace NASiam.Web.Extensions;
 
@@ -13,21 +25,86 @@ public static class WebExtensions
         var appRoot = AppRoot.Find();
         builder.Configuration.AddRootAppSettings(appRoot, builder.Environment.EnvironmentName);
         builder.Services.AddSingleton(new AppRootInfo(appRoot, AppRoot.WebRoot(appRoot)));
+        builder.Services.AddNasiamServices(appRoot);
 
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddMudServices();
+        builder.Services.AddSignalR();
+        builder.Services.AddOpenApi();
+        builder.Services.AddProblemDetails();
+        builder.Services.AddNasiamAccessKey();
+        builder.Services.Configure<FormOptions>(o => o.MultipartBodyLengthLimit = 64L * 1024 * 1024);
         return builder;
+    }
+
+    /// <summary>Options, run store, jobs and live updates (no UI).</summary>
+    public static IServiceCollection AddNasiamServices(this IServiceCollection services, string appRoot)
+    {
+        services.AddOptions<NasiamWebOptions>().BindConfiguration(NasiamWebOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton(sp => new RunPaths(sp.GetRequiredService<IOptions<NasiamWebOptions>>().Value.DataPath(appRoot)));
+        services.AddSingleton(sp => new RunStore(sp.GetRequiredService<RunPaths>().RunDatabase));
+        services.AddSingleton<RunFiles>();
+        services.AddSingleton<GenotypeLibrary>();
+        services.AddSingleton<ProgressChannel>();
+        services.AddSingleton<RunNotificationService>();
+        services.AddSingleton<RunExecutionRegistry>();
+        services.AddSingleton<RunStatusBroadcaster>();
+        services.AddSingleton<RunScheduler>();
+        services.AddTransient<NasiamRunJob>();
+        services.AddRunEngine();
+
+        services.AddHangfire((sp, c) =>
+        {
+            var o = sp.GetRequiredService<IOptions<NasiamWebOptions>>().Value;
+            c.SetDataCompatibilityLevel(CompatibilityLevel.Version_180).UseSimpleAssemblyNameTypeSerializer().UseRecommendedSerializerSettings();
+            var poll = TimeSpan.FromSeconds(o.QueuePollSeconds);
+            var invisible = TimeSpan.FromHours(o.InvisibilityTimeoutHours);
+            switch (o.Storage.Trim().ToLowerInvariant())
+            {
+                case "inmemory":
+                    c.UseInMemoryStorage(new InMemoryStorageOptions());
+                    break;
+                case "postgresql":
+                    c.UsePostgreSqlStorage(b => b.UseNpgsqlConnection(o.ConnectionString), new PostgreSqlStorageOptions
+                    {
+                        QueuePollInterval = poll, InvisibilityTimeout = invisible, PrepareSchemaIfNecessary = true,
+                    });
+                    break;
+                default:
+                    var paths = sp.GetRequiredService<RunPaths>();
+                    Directory.CreateDirectory(paths.DataDirectory);
+                    c.UseSQLiteStorage(paths.JobDatabase, new SQLiteStorageOptions { QueuePollInterval = poll, InvisibilityTimeout = invisible });
+                    break;
+            }
+        });
+        // Start order matters: the pump first (jobs need it), then recovery, then the workers.
+        services.AddHostedService<ProgressPump>();
+        services.AddHostedService<RunRecoveryService>();
+        services.AddHostedService<DeviceWorkers>();
+        return services;
     }
 
     public static WebApplication MapNasiamWeb(this WebApplication app)
     {
         var root = app.Services.GetRequiredService<AppRootInfo>();
         if (!app.Environment.IsDevelopment()) app.UseExceptionHandler("/error", createScopeForErrors: true);
+        app.UseStatusCodePages();
         if (Directory.Exists(root.WebRoot))
             app.UseStaticFiles(new StaticFileOptions { FileProvider = new PhysicalFileProvider(root.WebRoot) });
+        app.UseAuthentication();
+        app.UseAuthorization();
         app.UseAntiforgery();
-        app.MapStaticAssets();
-        app.MapGet("/healthz", () => Results.Ok(new { status = "ok" }));
+        app.MapStaticAssets().AllowAnonymous();
+        app.MapGet("/healthz", () => Results.Ok(new { status = "ok" })).AllowAnonymous().WithTags("Health");
+        app.MapSignIn();
+        app.MapOpenApi();
+        app.MapRunsApi();
+        app.MapGenotypesApi();
+        app.MapHub<RunsHub>("/hubs/runs");
+        app.MapHangfireDashboard("/hangfire", new DashboardOptions
+        {
+            Authorization = [new DashboardAccessFilter()], DashboardTitle = "NASiam jobs", AppPath = "/",
+        });
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         return app;
     }

@@ -1,0 +1,82 @@
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+using NASiam.Core;
+using NASiam.Core.Genotypes;
+using NASiam.Web.Options;
+using NASiam.Web.Runs;
+
+namespace NASiam.Web.Api;
+
+/// <summary>/api/genotypes: the published presets plus discovered and imported genotypes.</summary>
+public static class GenotypesApi
+{
+    public static RouteGroupBuilder MapGenotypesApi(this IEndpointRouteBuilder app)
+    {
+        var g = app.MapGroup("/api/genotypes").WithTags("Genotypes");
+        g.MapGet("/", (GenotypeLibrary lib) => lib.All());
+        g.MapPost("/", Import).WithSummary("Import a genotype: text/plain (reference text) or JSON {name, text, framework}");
+        return g;
+    }
+
+    static async Task<IResult> Import(HttpRequest request, GenotypeLibrary lib, IOptions<NasiamWebOptions> options)
+    {
+        var body = await BodyReader.ReadTextAsync(request, options.Value.MaxUploadBytes);
+        if (body is null) return Results.Problem("The genotype is larger than Nasiam:MaxUploadBytes.", statusCode: StatusCodes.Status413PayloadTooLarge);
+        string? name = null, text = body, framework = null;
+        if (request.ContentType?.StartsWith("application/json", StringComparison.OrdinalIgnoreCase) == true)
+        {
+            try
+            {
+                var req = JsonSerializer.Deserialize<ImportGenotypeRequest>(body, JsonSerializerOptions.Web);
+                (name, text, framework) = (req?.Name, req?.Text, req?.Framework);
+            }
+            catch (JsonException e)
+            {
+                return Results.ValidationProblem(new Dictionary<string, string[]> { ["body"] = [$"malformed JSON: {e.Message}"] });
+            }
+        }
+        var (entry, error) = lib.Import(name, text, framework);
+        return entry is not null
+            ? Results.Created($"/api/genotypes/{entry.Id}", GenotypeLibrary.Info(entry))
+            : Results.ValidationProblem(new Dictionary<string, string[]> { [error!.Value.Field] = [error.Value.Message] });
+    }
+}
+
+/// <summary>Parses (never evaluates) and stores imported genotypes; lists presets and the library.</summary>
+public sealed class GenotypeLibrary(RunStore store)
+{
+    public IReadOnlyList<GenotypeInfo> All() =>
+        GenotypePresets.All.Select(p => new GenotypeInfo(p.Name, p.Name, p.Framework.ToName(), "preset",
+                p.Genotype is null ? null : GenotypeText.Write(p.Genotype), p.Description, null))
+            .Concat(store.Genotypes().Select(Info))
+            .ToArray();
+
+    public static GenotypeInfo Info(GenotypeEntry e) =>
+        new(e.Id.ToString(), e.Name, e.Framework.ToName(), e.Source, e.Text, null, e.RunId);
+
+    /// <summary>Accepts the reference text or the JSON form; returns the entry or the field and message at fault.</summary>
+    public (GenotypeEntry? Entry, (string Field, string Message)? Error) Import(string? name, string? text, string? framework)
+    {
+        if (string.IsNullOrWhiteSpace(text)) return (null, ("text", "the genotype text is empty"));
+        Framework? fw = null;
+        if (!string.IsNullOrWhiteSpace(framework))
+        {
+            if (!FrameworkNames.TryParse(framework, out var f)) return (null, ("framework", $"unknown framework '{framework}'; valid: simsiam, moco, simclr"));
+            fw = f;
+        }
+        Genotype g;
+        try
+        {
+            var t = text.Trim();
+            g = t.StartsWith('{') ? GenotypeJson.Parse(t, fw) : GenotypeText.Parse(t);
+            var inferred = fw ?? GenotypeRules.InferFramework(g);
+            GenotypeRules.ValidateFields(g, inferred);
+            fw = inferred;
+        }
+        catch (GenotypeFormatException e) { return (null, ("text", e.Message)); }
+        var entry = new GenotypeEntry(Guid.NewGuid(), string.IsNullOrWhiteSpace(name) ? $"imported {DateTime.UtcNow:yyyy-MM-dd HH:mm}" : name.Trim(),
+            fw.Value, GenotypeText.Write(g), "imported", null, DateTimeOffset.UtcNow);
+        store.AddGenotype(entry);
+        return (entry, null);
+    }
+}

@@ -1,0 +1,126 @@
+using System.Text.Json;
+using Hangfire;
+using Hangfire.Server;
+using Microsoft.Extensions.Options;
+using NASiam.Core;
+using NASiam.Core.Options;
+using NASiam.Core.Reporting;
+using NASiam.Core.Engine;
+using NASiam.Core.Genotypes;
+using NASiam.Web.Options;
+using NASiam.Web.Runs;
+
+namespace NASiam.Web.Jobs;
+
+/// <summary>
+/// The Hangfire entry point. Its only argument is the run id: the options are loaded from the run
+/// database and validated again, then the engine runs synchronously on this worker thread
+/// (TorchSharp dispose scopes are thread-static). A stop of the app re-queues the job and the
+/// engine resumes from its last checkpoint; a user cancel ends it as Cancelled.
+/// </summary>
+public sealed class NasiamRunJob(
+    RunStore store, RunPaths paths, IRunEngine engine, RunExecutionRegistry registry, ProgressChannel channel,
+    RunStatusBroadcaster status, IHostApplicationLifetime lifetime, IOptions<NasiamWebOptions> options, ILogger<NasiamRunJob> log)
+{
+    [AutomaticRetry(Attempts = 0, OnAttemptsExceeded = AttemptsExceededAction.Fail)]
+    public void Execute(Guid runId, PerformContext? context, CancellationToken cancellationToken)
+    {
+        var run = store.Get(runId);
+        if (run is null) { log.LogInformation("Run {RunId} was deleted; nothing to do", runId); return; }
+        var jobId = context?.BackgroundJob.Id;
+        if (jobId is not null && run.JobId is not null && run.JobId != jobId)
+        {
+            log.LogWarning("Job {JobId} is not the current job {Current} of run {RunId}; skipped", jobId, run.JobId, runId);
+            return;
+        }
+        if (run.CancelRequested) { status.Set(runId, RunStatus.Cancelled, "Cancelled before it started.", finished: true); return; }
+
+        var cts = registry.TryStart(runId);
+        if (cts is null) { log.LogWarning("Run {RunId} is already executing in this process; second start skipped", runId); return; }
+        try
+        {
+            Execute(run, cts, cancellationToken);
+        }
+        finally
+        {
+            registry.Finish(runId, cts);
+        }
+    }
+
+    void Execute(RunRecord run, CancellationTokenSource userCancel, CancellationToken hangfireToken)
+    {
+        var runId = run.Id;
+        Core.Options.RunOptions runOptions;
+        try
+        {
+            runOptions = run.Options();
+            var errors = runOptions.Validate();
+            if (errors.Count > 0) throw new ArgumentException("Invalid run options: " + string.Join("; ", errors));
+        }
+        catch (ArgumentException e)
+        {
+            status.Set(runId, RunStatus.Failed, e.Message, finished: true);
+            return;
+        }
+        if (runOptions.Threads == 0) runOptions = runOptions with { Threads = options.Value.CpuThreads };
+
+        var dir = paths.RunDirectory(runId);
+        Directory.CreateDirectory(dir);
+        long firstSequence = store.PrepareResume(runId, dir);
+        store.MarkStarted(runId);
+        status.Changed(runId);
+
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(userCancel.Token, hangfireToken);
+        var context = new RunContext { RunId = runId, OutputDirectory = dir, Resume = true, FirstSequence = firstSequence };
+        RunResult? result = null;
+        Exception? failure = null;
+        try
+        {
+            result = engine.Run(runOptions, context, new ChannelObserver(channel), linked.Token);
+        }
+        catch (OperationCanceledException) { }
+        catch (Exception e) { failure = e; }
+
+        // Every event of this attempt is stored before the final status is written.
+        if (!channel.Barrier().Wait(TimeSpan.FromSeconds(30)))
+            log.LogWarning("Events of run {RunId} were not all stored within 30 s", runId);
+
+        bool userCancelled = userCancel.IsCancellationRequested || store.Get(runId)?.CancelRequested == true;
+        if (failure is not null)
+        {
+            log.LogError(failure, "Run {RunId} failed", runId);
+            status.Set(runId, RunStatus.Failed, failure.Message, finished: true);
+            return;
+        }
+        if (result is null || result.Outcome == RunOutcome.Cancelled)
+        {
+            if (!userCancelled && (lifetime.ApplicationStopping.IsCancellationRequested || hangfireToken.IsCancellationRequested))
+            {
+                status.Set(runId, RunStatus.Interrupted, "Interrupted by an app stop; resumes from its last checkpoint.");
+                // Throwing on shutdown makes Hangfire re-queue the job instead of marking it done.
+                throw new OperationCanceledException("The app is stopping; the run will resume from its last checkpoint.");
+            }
+            store.Finish(runId, RunStatus.Cancelled, result?.Message ?? "Cancelled.", result?.GenotypeText, Json(result?.Artifacts), Json(result?.Metrics));
+            status.Changed(runId);
+            return;
+        }
+
+        var final = result.Outcome == RunOutcome.Succeeded ? RunStatus.Succeeded : RunStatus.Failed;
+        store.Finish(runId, final, result.Message, result.GenotypeText, Json(result.Artifacts), Json(result.Metrics));
+        if (final == RunStatus.Succeeded && result.GenotypeText is { } text && run.Kind is RunKind.Search or RunKind.Pipeline)
+            AddDiscovered(run, text);
+        status.Changed(runId);
+    }
+
+    void AddDiscovered(RunRecord run, string text)
+    {
+        try
+        {
+            GenotypeText.Parse(text);
+            store.AddGenotype(new GenotypeEntry(Guid.NewGuid(), $"{run.Name} (discovered)", run.Framework, text, "discovered", run.Id, DateTimeOffset.UtcNow));
+        }
+        catch (GenotypeFormatException e) { log.LogWarning("Run {RunId} produced an unreadable genotype: {Message}", run.Id, e.Message); }
+    }
+
+    static string? Json<T>(T? value) where T : class => value is null ? null : JsonSerializer.Serialize(value);
+}

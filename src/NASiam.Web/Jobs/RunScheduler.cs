@@ -1,0 +1,135 @@
+using Hangfire;
+using Hangfire.States;
+using Microsoft.Extensions.Options;
+using NASiam.Core.Options;
+using NASiam.Web.Options;
+using NASiam.Web.Runs;
+
+namespace NASiam.Web.Jobs;
+
+/// <summary>Result of a scheduling request: the run, or the reasons it was refused ("Field: message").</summary>
+public sealed record ScheduleResult(RunRecord? Run, IReadOnlyList<string> Errors)
+{
+    public bool Ok => Run is not null && Errors.Count == 0;
+}
+
+/// <summary>
+/// Creates, cancels, resumes, retries and deletes runs. A run goes on the queue of its device
+/// (one worker per device); the job receives only the run id.
+/// </summary>
+public sealed class RunScheduler(
+    RunStore store, RunPaths paths, IBackgroundJobClient jobs, RunExecutionRegistry registry,
+    RunStatusBroadcaster status, IOptions<NasiamWebOptions> options, ILogger<RunScheduler> log)
+{
+    public IReadOnlyList<string> Devices => options.Value.EffectiveDevices;
+
+    /// <summary>Validates, stores and queues a run. "auto" takes the first configured device.</summary>
+    public ScheduleResult Create(RunOptions runOptions, Guid? parentId = null)
+    {
+        var device = DeviceSpec.TryParse(runOptions.Device, out var spec) && spec.Kind != "auto" ? spec.ToString() : Devices[0];
+        var errors = runOptions.Validate().ToList();
+        if (!Devices.Contains(device))
+            errors.Add($"Device: '{runOptions.Device}' is not a device of this server; configured: {string.Join(", ", Devices)}");
+        if (parentId is { } p && store.Get(p) is null) errors.Add($"ParentId: run {p} does not exist");
+        if (errors.Count > 0) return new(null, errors);
+
+        runOptions = runOptions with { Device = device };
+        var record = new RunRecord
+        {
+            Id = Guid.NewGuid(),
+            Name = string.IsNullOrWhiteSpace(runOptions.Name) ? $"{runOptions.Kind.ToString().ToLowerInvariant()} {runOptions.Framework} {DateTime.UtcNow:MM-dd HH:mm}" : runOptions.Name!,
+            Kind = runOptions.Kind, Framework = runOptions.Framework, Backbone = runOptions.Backbone, Dataset = runOptions.Dataset,
+            Device = device, Status = RunStatus.Queued, OptionsJson = runOptions.ToJson(), CreatedAt = DateTimeOffset.UtcNow, ParentId = parentId,
+        };
+        store.Insert(record);
+        Enqueue(record.Id, device);
+        return new(store.Get(record.Id), []);
+    }
+
+    void Enqueue(Guid runId, string device)
+    {
+        var jobId = jobs.Enqueue<NasiamRunJob>(DeviceQueues.QueueFor(device), j => j.Execute(runId, null, CancellationToken.None));
+        store.SetJob(runId, jobId, RunStatus.Queued);
+        status.Changed(runId);
+    }
+
+    /// <summary>Stops a run: the engine sees the token within a step; a queued run never starts.</summary>
+    public bool Cancel(Guid runId)
+    {
+        var run = store.Get(runId);
+        if (run is null || !run.IsActive) return false;
+        store.RequestCancel(runId);
+        bool signalled = registry.Cancel(runId);
+        if (run.JobId is not null) jobs.Delete(run.JobId);
+        if (!signalled) status.Set(runId, RunStatus.Cancelled, "Cancelled.", finished: true);
+        return true;
+    }
+
+    /// <summary>Queues a stopped run again; the engine continues from its newest checkpoint.</summary>
+    public bool Resume(Guid runId)
+    {
+        var run = store.Get(runId);
+        if (run is null || !run.CanResume || registry.IsRunning(runId)) return false;
+        Enqueue(runId, run.Device);
+        return true;
+    }
+
+    /// <summary>Starts a fresh run with the same options; the old one becomes its parent.</summary>
+    public ScheduleResult Retry(Guid runId)
+    {
+        var run = store.Get(runId);
+        if (run is null) return new(null, [$"Id: run {runId} does not exist"]);
+        return Create(run.Options(), runId);
+    }
+
+    /// <summary>Cancels if needed, then removes the record, its events and its folder.</summary>
+    public bool Delete(Guid runId)
+    {
+        var run = store.Get(runId);
+        if (run is null) return false;
+        if (run.IsActive) Cancel(runId);
+        store.Delete(runId);
+        var dir = paths.RunDirectory(runId);
+        if (!registry.IsRunning(runId) && Directory.Exists(dir))
+        {
+            try { Directory.Delete(dir, recursive: true); }
+            catch (IOException e) { log.LogWarning("Could not delete {Dir}: {Message}", dir, e.Message); }
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// At start-up, before any worker runs: re-queues runs left Running (crash: their job is stuck
+    /// "Processing" until the invisibility timeout) or whose job vanished (in-memory storage). Runs
+    /// whose job is already back in its queue (graceful stop) are left to it.
+    /// </summary>
+    public int RecoverInterrupted(JobStorage storage)
+    {
+        int requeued = 0;
+        using var connection = storage.GetConnection();
+        foreach (var run in store.List().Where(r => r.IsActive))
+        {
+            var state = run.JobId is null ? null : connection.GetStateData(run.JobId)?.Name;
+            if (state == EnqueuedState.StateName || state == ScheduledState.StateName) continue;
+            if (run.JobId is not null && state == ProcessingState.StateName) jobs.Delete(run.JobId);
+            log.LogInformation("Resuming run {RunId} (was {Status}, job state {State})", run.Id, run.Status, state ?? "missing");
+            Enqueue(run.Id, run.Device);
+            requeued++;
+        }
+        return requeued;
+    }
+}
+
+/// <summary>Runs <see cref="RunScheduler.RecoverInterrupted"/> once at start-up (registered before the Hangfire servers).</summary>
+public sealed class RunRecoveryService(RunScheduler scheduler, JobStorage storage, IOptions<NasiamWebOptions> options, ILogger<RunRecoveryService> log) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (!options.Value.ResumeInterruptedRuns) return Task.CompletedTask;
+        var n = scheduler.RecoverInterrupted(storage);
+        if (n > 0) log.LogInformation("Re-queued {Count} interrupted run(s)", n);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

@@ -1,0 +1,105 @@
+using System.ComponentModel.DataAnnotations;
+using NASiam.Core.Options;
+
+namespace NASiam.Web.Options;
+
+/// <summary>
+/// Host settings of the web app (section "Nasiam" of the root appsettings.json, or environment
+/// variables such as Nasiam__AccessKey). They never travel with a run: a run's own settings are
+/// its <see cref="RunOptions"/>. Validated at start-up so a typo stops the app with a clear message.
+/// </summary>
+public sealed class NasiamWebOptions : IValidatableObject
+{
+    public const string Section = "Nasiam";
+
+    /// <summary>Display title of the dashboard.</summary>
+    public string Title { get; set; } = "NASiam.Web";
+
+    /// <summary>Where runs, the run database and the job database live; relative paths are under the app root.</summary>
+    [Required(ErrorMessage = "Nasiam:DataDirectory is required (a folder for runs and databases, e.g. ./data).")]
+    public string DataDirectory { get; set; } = "data";
+
+    /// <summary>Job storage: sqlite (a file in the data directory), postgresql (needs ConnectionString) or inmemory (tests; jobs are lost on restart).</summary>
+    public string Storage { get; set; } = "sqlite";
+
+    /// <summary>PostgreSQL connection string for Storage = postgresql.</summary>
+    public string? ConnectionString { get; set; }
+
+    /// <summary>
+    /// Compute devices; each gets its own job queue with exactly one worker, so two runs never
+    /// share a device. Empty means ["cpu"] (the binder appends to a non-empty default).
+    /// </summary>
+    public string[] Devices { get; set; } = [];
+
+    /// <summary>The configured devices, normalised, or cpu when none are configured.</summary>
+    public IReadOnlyList<string> EffectiveDevices => Devices is { Length: > 0 } ? Devices.Select(DeviceQueues.Normalise).ToArray() : ["cpu"];
+
+    /// <summary>Torch CPU threads for runs that ask for 0 (auto); 1 leaves a core for the web server on small machines.</summary>
+    [Range(1, 256, ErrorMessage = "Nasiam:CpuThreads must be between 1 and 256.")]
+    public int CpuThreads { get; set; } = 1;
+
+    /// <summary>When set, every page, API call, hub connection and /hangfire require this key.</summary>
+    public string? AccessKey { get; set; }
+
+    /// <summary>Largest accepted upload (genotype files, request bodies), in bytes.</summary>
+    [Range(1024, 64L * 1024 * 1024, ErrorMessage = "Nasiam:MaxUploadBytes must be between 1024 and 67108864.")]
+    public long MaxUploadBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>
+    /// Hangfire's invisibility timeout in hours: a job running longer than this would be fetched a
+    /// second time, so it must exceed the longest run. Crash recovery does not wait for it: the app
+    /// re-queues orphaned runs itself at start-up.
+    /// </summary>
+    [Range(1, 24 * 365, ErrorMessage = "Nasiam:InvisibilityTimeoutHours must be between 1 and 8760.")]
+    public double InvisibilityTimeoutHours { get; set; } = 24 * 30;
+
+    /// <summary>How often idle workers poll their queue, in seconds (Hangfire's SQLite default of 15 s delays every start).</summary>
+    [Range(0.05, 60, ErrorMessage = "Nasiam:QueuePollSeconds must be between 0.05 and 60.")]
+    public double QueuePollSeconds { get; set; } = 1;
+
+    /// <summary>Resume runs interrupted by a stop or crash when the app starts.</summary>
+    public bool ResumeInterruptedRuns { get; set; } = true;
+
+    /// <summary>Points per series sent to charts; longer series are downsampled on the server.</summary>
+    [Range(100, 100_000, ErrorMessage = "Nasiam:MaxPointsPerSeries must be between 100 and 100000.")]
+    public int MaxPointsPerSeries { get; set; } = 2000;
+
+    /// <summary>Live updates per run per client per second (coalescing).</summary>
+    [Range(1, 100, ErrorMessage = "Nasiam:MaxUpdatesPerSecond must be between 1 and 100.")]
+    public int MaxUpdatesPerSecond { get; set; } = 10;
+
+    public static readonly string[] StorageKinds = ["sqlite", "postgresql", "inmemory"];
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (!StorageKinds.Contains(Storage?.Trim().ToLowerInvariant()))
+            yield return new($"Nasiam:Storage '{Storage}' is not one of {string.Join(", ", StorageKinds)}.", [nameof(Storage)]);
+        if (string.Equals(Storage, "postgresql", StringComparison.OrdinalIgnoreCase) && string.IsNullOrWhiteSpace(ConnectionString))
+            yield return new("Nasiam:ConnectionString is required when Nasiam:Storage is postgresql.", [nameof(ConnectionString)]);
+        {
+            foreach (var d in Devices ?? [])
+                if (!DeviceSpec.TryParse(d, out var spec) || spec.Kind == "auto")
+                    yield return new($"Nasiam:Devices entry '{d}' is not cpu, cuda or cuda:N.", [nameof(Devices)]);
+            var dup = (Devices ?? []).GroupBy(DeviceQueues.Normalise).FirstOrDefault(g => g.Count() > 1);
+            if (dup is not null) yield return new($"Nasiam:Devices lists '{dup.Key}' twice.", [nameof(Devices)]);
+        }
+        if (AccessKey is { Length: > 0 and < 8 })
+            yield return new("Nasiam:AccessKey must be at least 8 characters (or empty to disable it).", [nameof(AccessKey)]);
+    }
+
+    /// <summary>The data directory as an absolute path.</summary>
+    public string DataPath(string appRoot) =>
+        Path.GetFullPath(Path.IsPathRooted(DataDirectory) ? DataDirectory : Path.Combine(appRoot, DataDirectory));
+
+    public bool AccessKeyRequired => !string.IsNullOrEmpty(AccessKey);
+}
+
+/// <summary>Maps devices to Hangfire queue names (lower-case letters, digits, '-' and '_' only).</summary>
+public static class DeviceQueues
+{
+    public static string Normalise(string device) =>
+        DeviceSpec.TryParse(device, out var s) ? s.ToString() : device.Trim().ToLowerInvariant();
+
+    /// <summary>"cpu" → "device-cpu", "cuda:1" → "device-cuda-1".</summary>
+    public static string QueueFor(string device) => "device-" + Normalise(device).Replace(':', '-');
+}

@@ -1,0 +1,48 @@
+using NASiam.Web.Api;
+
+namespace NASiam.Web.Runs;
+
+/// <summary>
+/// The downloadable files of a run. A download name is looked up in the listing, never joined onto
+/// a path, so "../" and absolute names cannot leave the run's folder.
+/// </summary>
+public sealed class RunFiles(RunPaths paths)
+{
+    static readonly string[] ExportExtensions = [".pt", ".pth", ".safetensors", ".ckpt", ".bin"];
+
+    /// <summary>Files under checkpoints/ and exports (.pt, .pth, .safetensors) anywhere in the run folder; names use '/'.</summary>
+    public IReadOnlyList<CheckpointFile> Checkpoints(Guid runId)
+    {
+        var dir = paths.RunDirectory(runId);
+        if (!Directory.Exists(dir)) return [];
+        var root = Path.GetFullPath(dir);
+        return Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
+            .Where(f =>
+            {
+                var rel = Path.GetRelativePath(root, f).Replace('\\', '/');
+                return rel.StartsWith("checkpoints/", StringComparison.Ordinal) || ExportExtensions.Contains(Path.GetExtension(f));
+            })
+            .Where(f => !f.EndsWith(".tmp", StringComparison.Ordinal))
+            .Select(f => new FileInfo(f))
+            .Select(f => new CheckpointFile(Path.GetRelativePath(root, f.FullName).Replace('\\', '/'), f.Length, f.LastWriteTimeUtc))
+            .OrderBy(f => f.Name, StringComparer.Ordinal)
+            .ToArray();
+    }
+
+    /// <summary>The full path of a listed checkpoint, or null (unknown name, traversal attempt).</summary>
+    public string? Resolve(Guid runId, string name)
+    {
+        var hit = Checkpoints(runId).FirstOrDefault(c => c.Name == name);
+        if (hit is null) return null;
+        var root = Path.GetFullPath(paths.RunDirectory(runId)) + Path.DirectorySeparatorChar;
+        var full = Path.GetFullPath(Path.Combine(root, hit.Name));
+        return full.StartsWith(root, StringComparison.Ordinal) && File.Exists(full) ? full : null;
+    }
+
+    /// <summary>genotype.txt / genotype.json written by the engine, when present.</summary>
+    public string? GenotypeFile(Guid runId, string fileName)
+    {
+        var f = Path.Combine(paths.RunDirectory(runId), fileName);
+        return File.Exists(f) ? f : null;
+    }
+}

@@ -1,0 +1,65 @@
+using System.Net;
+using NASiam.Web.Tests.Fakes;
+
+namespace NASiam.Web.Tests.Jobs;
+
+public class NasiamRunJobTests : IDisposable
+{
+    readonly string _data = Directory.CreateTempSubdirectory("nasiam-job-").FullName;
+
+    [Fact]
+    public async Task Cancel_RunningRun_StopsWithinAStepAndIsResumable()
+    {
+        await using var app = new NasiamAppFactory(_data, new ScriptedRunEngine(totalSteps: 400, stepMilliseconds: 40));
+        using var c = app.Api();
+        var id = await NasiamAppFactory.CreateQuickDemo(c);
+        await NasiamAppFactory.WaitUntil(async () => (await NasiamAppFactory.Events(c, id, "step")).Count >= 3, TimeSpan.FromSeconds(20), "three steps");
+
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Equal(HttpStatusCode.Accepted, (await c.PostAsync($"/api/runs/{id}/cancel", null)).StatusCode);
+        await NasiamAppFactory.WaitForStatus(c, id, "Cancelled", 10);
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(3), $"cancel took {sw.Elapsed}");
+        var after = (await NasiamAppFactory.Events(c, id, "step")).Count;
+        await Task.Delay(300);
+        Assert.Equal(after, (await NasiamAppFactory.Events(c, id, "step")).Count);
+        Assert.True(after < 400);
+
+        // Resume continues from the cancel checkpoint: every step exactly once.
+        Assert.Equal(HttpStatusCode.Accepted, (await c.PostAsync($"/api/runs/{id}/resume", null)).StatusCode);
+        try { await NasiamAppFactory.WaitUntil(async () => (await NasiamAppFactory.Events(c, id, "step")).Count > after + 2, TimeSpan.FromSeconds(20), "resumed steps"); }
+        catch (TimeoutException e) { throw new TimeoutException(e.Message + " " + await NasiamAppFactory.RunJson(c, id)); }
+        await c.PostAsync($"/api/runs/{id}/cancel", null);
+        await NasiamAppFactory.WaitForStatus(c, id, "Cancelled", 10);
+        var steps = (await NasiamAppFactory.Events(c, id, "step")).Select(s => s.Step!.Value).ToList();
+        Assert.Equal(Enumerable.Range(1, steps.Count).Select(i => (long)i), steps);
+    }
+
+    [Fact]
+    public async Task HostRestart_MidRun_ResumesFromCheckpointWithoutLostOrDuplicatedPoints()
+    {
+        var engine = new ScriptedRunEngine(totalSteps: 60, stepMilliseconds: 40, checkpointEvery: 5);
+        Guid id;
+        await using (var first = new NasiamAppFactory(_data, engine, storage: "sqlite"))
+        {
+            using var c = first.Api();
+            id = await NasiamAppFactory.CreateQuickDemo(c);
+            await NasiamAppFactory.WaitUntil(async () => (await NasiamAppFactory.Events(c, id, "step")).Count >= 12, TimeSpan.FromSeconds(30), "twelve steps");
+        } // graceful stop: the job is cancelled by shutdown and re-queued
+
+        await using var second = new NasiamAppFactory(_data, engine, storage: "sqlite");
+        using var c2 = second.Api();
+        await NasiamAppFactory.WaitForStatus(c2, id, "Succeeded", 60);
+        Assert.Equal(2, engine.Calls);
+
+        var all = await NasiamAppFactory.Events(c2, id);
+        Assert.Equal(Enumerable.Range(0, all.Count).Select(i => (long)i), all.Select(e => e.Seq));
+        var steps = all.Where(e => e.Type == "step").Select(e => e.Step!.Value).ToList();
+        Assert.Equal(Enumerable.Range(1, 60).Select(i => (long)i), steps);
+        Assert.Equal(2, all.Count(e => e.Type == "stage_started"));
+    }
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_data, true); } catch (IOException) { }
+    }
+}

@@ -1,0 +1,27 @@
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Options;
+using NASiam.Web.Tests.Fakes;
+
+namespace NASiam.Web.Tests.Options;
+
+public class NasiamWebOptionsTests : IDisposable
+{
+    readonly string _data = Directory.CreateTempSubdirectory("nasiam-opt-").FullName;
+
+    [Theory]
+    [InlineData("Nasiam:Storage", "mongodb", "Nasiam:Storage 'mongodb' is not one of")]
+    [InlineData("Nasiam:Devices:0", "tpu", "Nasiam:Devices entry 'tpu'")]
+    [InlineData("Nasiam:AccessKey", "short", "at least 8 characters")]
+    [InlineData("Nasiam:CpuThreads", "0", "Nasiam:CpuThreads must be between 1 and 256")]
+    public void Startup_InvalidSetting_FailsWithClearMessage(string key, string value, string expected)
+    {
+        using var app = new NasiamAppFactory(_data, new ScriptedRunEngine()).WithWebHostBuilder(b => b.UseSetting(key, value));
+        var ex = Assert.Throws<OptionsValidationException>(() => app.Server);
+        Assert.Contains(expected, ex.Message);
+    }
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_data, true); } catch (IOException) { }
+    }
+}
