@@ -1,3 +1,4 @@
+using TrainingEventJson = NASiam.Web.Runs.TrainingEventJson;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Options;
 using NASiam.Core.Reporting;

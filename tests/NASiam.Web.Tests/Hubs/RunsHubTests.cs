@@ -1,3 +1,4 @@
+using TrainingEventJson = NASiam.Web.Runs.TrainingEventJson;
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Microsoft.AspNetCore.SignalR.Client;
