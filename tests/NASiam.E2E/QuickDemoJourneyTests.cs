@@ -54,6 +54,7 @@ public class QuickDemoJourneyTests : IDisposable
     [ChromiumFact]
     public async Task QuickDemo_LaunchedFromTheBrowser_HeatmapChangesAndGenotypeDownloads()
     {
+        if (Directory.Exists(Artefacts)) Directory.Delete(Artefacts, recursive: true);
         int port = FreePort();
         await using var app = new App(_data, port);
         app.UseKestrel(port);
