@@ -1,0 +1,112 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Playwright;
+using NASiam.Core.Engine;
+using NASiam.Web.Jobs;
+using NASiam.Web.Tests.Fakes;
+
+namespace NASiam.E2E;
+
+/// <summary>Skips only when Debian's chromium is missing (CI installs it with .ci/run).</summary>
+public sealed class ChromiumFactAttribute : FactAttribute
+{
+    public const string Chromium = "/usr/bin/chromium";
+    public ChromiumFactAttribute()
+    {
+        if (!File.Exists(Chromium)) Skip = $"{Chromium} is missing: install Debian's chromium (apt-get install -y chromium; .ci/run does it).";
+    }
+}
+
+/// <summary>The app on a real Kestrel port, driven by chromium.</summary>
+public class QuickDemoJourneyTests : IDisposable
+{
+    readonly string _data = Directory.CreateTempSubdirectory("nasiam-e2e-").FullName;
+    static readonly string Artefacts = Path.Combine(AppContext.BaseDirectory, "artefacts");
+
+    sealed class App(string data, int port) : WebApplicationFactory<Program>
+    {
+        protected override void ConfigureWebHost(IWebHostBuilder builder)
+        {
+            builder.UseSetting("Nasiam:DataDirectory", data);
+            builder.UseSetting("Nasiam:Storage", "inmemory");
+            builder.UseSetting("Nasiam:QueuePollSeconds", "0.1");
+            builder.UseSetting("Kestrel:Endpoints:Http:Url", $"http://127.0.0.1:{port}");
+            // The real engine when it is part of the build; a scripted SimSiam search until then.
+            if (!EngineRegistration.RealEngineAvailable)
+                builder.ConfigureTestServices(s => s.Replace(ServiceDescriptor.Singleton<IRunEngine>(new ScriptedRunEngine(totalSteps: 80, stepMilliseconds: 100))));
+        }
+    }
+
+    static int FreePort()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        int port = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return port;
+    }
+
+    [ChromiumFact]
+    public async Task QuickDemo_LaunchedFromTheBrowser_HeatmapChangesAndGenotypeDownloads()
+    {
+        if (Directory.Exists(Artefacts)) Directory.Delete(Artefacts, recursive: true);
+        int port = FreePort();
+        await using var app = new App(_data, port);
+        app.UseKestrel(port);
+        app.StartServer();
+        var baseUrl = $"http://127.0.0.1:{port}";
+
+        using var pw = await Playwright.CreateAsync();
+        await using var browser = await pw.Chromium.LaunchAsync(new()
+        {
+            ExecutablePath = ChromiumFactAttribute.Chromium, Headless = true,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+        });
+        var context = await browser.NewContextAsync(new() { ViewportSize = new() { Width = 1280, Height = 1000 }, AcceptDownloads = true });
+        var page = await context.NewPageAsync();
+        await page.GotoAsync($"{baseUrl}/runs/new");
+
+        // Blazor Server: the button works only once the circuit is up, so click until the page navigates.
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!page.Url.Contains("/runs/") || page.Url.EndsWith("/runs/new"))
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("the quick demo was not queued from the form");
+            await page.ClickAsync("#submit-run");
+            await page.WaitForTimeoutAsync(500);
+        }
+
+        try { await page.WaitForSelectorAsync("rect.alpha-cell", new() { Timeout = 30_000 }); }
+        catch (TimeoutException)
+        {
+            Directory.CreateDirectory(Artefacts);
+            await page.ScreenshotAsync(new() { Path = Path.Combine(Artefacts, "failure.png"), FullPage = true });
+            throw new TimeoutException("no alpha heatmap on " + page.Url + ": " + await page.InnerTextAsync("body"));
+        }
+        string Snapshot() => "Array.from(document.querySelectorAll('rect.alpha-cell')).map(r => r.getAttribute('data-value')).join(',')";
+        var first = await page.EvaluateAsync<string>(Snapshot());
+        await page.WaitForFunctionAsync($"f => ({Snapshot()}) !== f", first, new() { Timeout = 120_000, PollingInterval = 200 });
+        var second = await page.EvaluateAsync<string>(Snapshot());
+        Assert.NotEqual(first, second);
+
+        await page.WaitForFunctionAsync("() => document.querySelector('#run-status')?.innerText.includes('Succeeded')", null, new() { Timeout = 240_000 });
+        Directory.CreateDirectory(Artefacts);
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Artefacts, "run-page.png"), FullPage = true });
+
+        var download = await page.RunAndWaitForDownloadAsync(() => page.ClickAsync("#download-genotype-txt"));
+        var saved = Path.Combine(Artefacts, "genotype.txt");
+        await download.SaveAsAsync(saved);
+        var genotype = NASiam.Core.Genotypes.GenotypeText.Parse(await File.ReadAllTextAsync(saved));
+        Assert.NotNull(genotype.Encoder);
+        Assert.NotNull(genotype.Predictor);
+    }
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_data, true); } catch (IOException) { }
+    }
+}

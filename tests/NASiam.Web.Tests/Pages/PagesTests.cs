@@ -1,0 +1,51 @@
+using System.Net;
+using NASiam.Web.Tests.Fakes;
+
+namespace NASiam.Web.Tests.Pages;
+
+/// <summary>Every page prerenders on the real host (a broken page fails here with its exception).</summary>
+public class PagesTests : IAsyncLifetime
+{
+    readonly string _data = Directory.CreateTempSubdirectory("nasiam-pages-").FullName;
+    NasiamAppFactory _app = null!;
+
+    public Task InitializeAsync()
+    {
+        _app = new NasiamAppFactory(_data, new ScriptedRunEngine(totalSteps: 8, stepMilliseconds: 5));
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task RunDetail_AfterQuickDemo_ShowsHeatmapGenotypeAndDownloads()
+    {
+        using var c = _app.Api();
+        var id = await NasiamAppFactory.CreateQuickDemo(c);
+        await NasiamAppFactory.WaitForStatus(c, id, "Succeeded");
+        var r = await c.GetAsync($"/runs/{id}");
+        var html = await r.Content.ReadAsStringAsync();
+        Assert.True(r.StatusCode == HttpStatusCode.OK, html);
+        Assert.Contains("alpha-cell", html);
+        Assert.Contains("genotype-op", html);
+        Assert.Contains("download-genotype-txt", html);
+        Assert.Contains("checkpoints/step-0008.ckpt", html);
+    }
+
+    [Theory]
+    [InlineData("/")]
+    [InlineData("/runs")]
+    [InlineData("/runs/new")]
+    [InlineData("/genotypes")]
+    [InlineData("/compare")]
+    public async Task Page_Prerenders(string path)
+    {
+        using var c = _app.Api();
+        var r = await c.GetAsync(path);
+        Assert.True(r.StatusCode == HttpStatusCode.OK, await r.Content.ReadAsStringAsync());
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _app.DisposeAsync();
+        try { Directory.Delete(_data, true); } catch (IOException) { }
+    }
+}
