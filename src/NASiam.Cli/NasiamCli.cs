@@ -14,6 +14,7 @@ public static class NasiamCli
         new LinClsCommand(),
         new PipelineCommand(),
         new BenchCommand(),
+        new ExportCommand(),
         new DatasetsCommand(),
     ];
 

@@ -72,6 +72,7 @@ public sealed class LinearEvalStage(StageEnvironment env, string? backboneCheckp
                     }
                     step++;
                     inEpoch++;
+                    NativeMemory.MaybeCollect(step);
                     lossSum += loss;
                     lossCount++;
                     StepLogged(epoch, step, loss, null, optimizer, null);
@@ -124,6 +125,7 @@ public sealed class LinearEvalStage(StageEnvironment env, string? backboneCheckp
             var idx = Enumerable.Range(0, (int)Math.Min(batchSize, n - start)).Select(i => start + i).ToArray();
             using var batch = Env.Data.ReadTest(idx);
             var (a, b) = probe.CountHits(model.BackboneFeatures(transform.Apply(batch.Images)), batch.Labels.to(Env.Device));
+            NativeMemory.MaybeCollect(start / batchSize + 1);
             hits1 += a;
             hits5 += b;
         }

@@ -85,6 +85,7 @@ public static class KnnMonitor
             using var batch = read(idx);
             parts.Add(model.MonitorFeatures(transform.Apply(batch.Images)).MoveToOuterDisposeScope());
             labelParts.Add(batch.Labels.to(device).MoveToOuterDisposeScope());
+            NativeMemory.MaybeCollect(start / batchSize + 1);
         }
         labels = cat(labelParts, 0);
         var features = cat(parts, 0);

@@ -71,6 +71,7 @@ public sealed class PretrainStage(StageEnvironment env, Genotype? genotype) : Ss
                     }
                     step++;
                     inEpoch++;
+                    NativeMemory.MaybeCollect(step);
                     metrics["pretrain_final_loss"] = lastLoss;
                     StepLogged(epoch, step, lastLoss, null, optimizer, null);
                     if (Cancelled)

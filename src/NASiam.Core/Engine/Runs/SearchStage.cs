@@ -101,6 +101,7 @@ public sealed class SearchStage(StageEnvironment env) : SslStageBase(env, "searc
                     }
                     step++;
                     inEpoch++;
+                    NativeMemory.MaybeCollect(step);
                     StepLogged(epoch, step, lastLoss, alphaPerEpoch ? null : lastArchLoss, weightOpt, alphaOpt);
                     if (step % o.AlphaLogEverySteps == 0) AlphasLogged(model, epoch, step);
                     if (Cancelled)

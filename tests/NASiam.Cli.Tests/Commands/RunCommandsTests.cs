@@ -1,0 +1,97 @@
+using System.Text.Json;
+using NASiam.Core;
+using NASiam.Core.Genotypes;
+
+namespace NASiam.Cli.Tests.Commands;
+
+public sealed class RunCommandsTests : IDisposable
+{
+    readonly string _dir = Directory.CreateTempSubdirectory("nasiam-cli-").FullName;
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    static readonly string[] Tiny = ["--preset", "quick-demo", "--synthetic-size", "256", "--batch-size", "32", "--epochs", "1", "--threads", "2"];
+
+    static (int Code, string Out, string Err) Cli(CancellationToken token = default, params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var code = NasiamCli.Run(args, stdout, stderr, token);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    [Fact]
+    public void Search_WritesEveryArtefact_AndGenotypeDeriveReadsTheCheckpoint()
+    {
+        var outDir = Path.Combine(_dir, "o");
+        var (code, stdout, stderr) = Cli(default, ["search", "--out", outDir, .. Tiny]);
+
+        Assert.True(code == ExitCodes.Ok, stderr);
+        Assert.Contains("genotype: Genotype(", stdout);
+        var text = File.ReadAllText(Path.Combine(outDir, "genotype.txt"));
+        var genotype = GenotypeText.Parse(text, Framework.SimSiam);
+        Assert.True(GenotypeJson.Parse(File.ReadAllText(Path.Combine(outDir, "genotype.json")), Framework.SimSiam).SameAs(genotype));
+        Assert.True(File.Exists(Path.Combine(outDir, "checkpoints", "search.ckpt")));
+        using (var result = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "result.json"))))
+            Assert.Equal("succeeded", result.RootElement.GetProperty("outcome").GetString());
+        var lines = File.ReadAllLines(Path.Combine(outDir, "metrics.jsonl"));
+        var types = lines.Select(l => JsonDocument.Parse(l).RootElement.GetProperty("type").GetString()).ToList();
+        Assert.Equal("stage_started", types[0]);
+        Assert.Equal("stage_finished", types[^1]);
+        Assert.Contains("alphas", types);
+        Assert.Contains("collapse", types);
+
+        var derived = Cli(default, "genotype", "derive", Path.Combine(outDir, "checkpoints", "search.ckpt"));
+        Assert.Equal(ExitCodes.Ok, derived.Code);
+        Assert.True(GenotypeText.Parse(derived.Out.Trim(), Framework.SimSiam).SameAs(genotype));
+    }
+
+    [Fact]
+    public void Search_ExitsCancelledWithResumableCheckpoint_WhenTokenIsCancelled()
+    {
+        var outDir = Path.Combine(_dir, "c");
+        using var cts = new CancellationTokenSource();
+        cts.Cancel();
+        var (code, _, stderr) = Cli(cts.Token, ["search", "--out", outDir, .. Tiny]);
+        Assert.Equal(ExitCodes.Cancelled, code);
+        Assert.Contains("resume", stderr);
+        Assert.True(File.Exists(Path.Combine(outDir, "checkpoints", "search.ckpt")));
+    }
+
+    [Theory]
+    [InlineData("search --out {0} --backbone vgg", "Backbone")]
+    [InlineData("search --backbone resnet-tiny", "--out DIR is required")]
+    [InlineData("search --out {0} --epoch 3", "Unknown option: --epoch")]
+    [InlineData("pipeline --out {0} --framework bert", "Unknown framework 'bert'")]
+    [InlineData("lincls --out {0} --checkpoint /nonexistent/x.ckpt", "does not exist")]
+    [InlineData("search --out {0} --preset nope", "Unknown preset 'nope'")]
+    [InlineData("genotype derive /nonexistent.ckpt", "does not exist")]
+    public void RunVerbs_ExitWithBadInputAndOneLineReason(string commandLine, string expected)
+    {
+        var args = string.Format(commandLine, Path.Combine(_dir, "bad")).Split(' ');
+        var (code, _, stderr) = Cli(default, args);
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Contains(expected, stderr);
+        Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
+    public void Bench_Json_PrintsOneLineWithTheRequiredFields()
+    {
+        var (code, stdout, stderr) = Cli(default, "bench", "--backbone", "resnet-tiny", "--batch-size", "4", "--steps", "1", "--warmup", "0",
+            "--dim", "32", "--pred-dim", "16", "--threads", "2", "--json");
+        Assert.True(code == ExitCodes.Ok, stderr);
+        using var doc = JsonDocument.Parse(stdout.Trim());
+        foreach (var key in new[] { "search_step_s", "pretrain_step_s", "images_per_s", "peak_rss_mib" })
+            Assert.True(doc.RootElement.GetProperty(key).GetDouble() > 0, key);
+    }
+
+    [Fact]
+    public void Help_ListsTheRunVerbs()
+    {
+        var (code, stdout, _) = Cli(default, "--help");
+        Assert.Equal(ExitCodes.Ok, code);
+        foreach (var verb in new[] { "search", "pretrain", "lincls", "pipeline", "bench", "genotype" })
+            Assert.Contains(verb, stdout);
+        Assert.Contains("--max-steps", Cli(default, "pipeline", "--help").Out);
+    }
+}
