@@ -2,13 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.AspNetCore.TestHost;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Playwright;
-using NASiam.Core.Engine;
-using NASiam.Web.Jobs;
-using NASiam.Web.Tests.Fakes;
 
 namespace NASiam.E2E;
 
@@ -36,9 +30,7 @@ public class QuickDemoJourneyTests : IDisposable
             builder.UseSetting("Nasiam:Storage", "inmemory");
             builder.UseSetting("Nasiam:QueuePollSeconds", "0.1");
             builder.UseSetting("Kestrel:Endpoints:Http:Url", $"http://127.0.0.1:{port}");
-            // The real engine when it is part of the build; a scripted SimSiam search until then.
-            if (!EngineRegistration.RealEngineAvailable)
-                builder.ConfigureTestServices(s => s.Replace(ServiceDescriptor.Singleton<IRunEngine>(new ScriptedRunEngine(totalSteps: 80, stepMilliseconds: 100))));
+            // The real engine (NasiamEngine), as registered by the app: nothing is replaced.
         }
     }
 
