@@ -20,16 +20,6 @@ public class NasiamWebOptionsTests : IDisposable
         Assert.Contains(expected, ex.Message);
     }
 
-    [Theory]
-    [InlineData(0)]
-    [InlineData(3)]
-    public void EffectiveCpuThreads_AutomaticOrExplicit_LeavesACoreOnlyWhenAutomatic(int configured)
-    {
-        var o = new NASiam.Web.Options.NasiamWebOptions { CpuThreads = configured };
-        var expected = configured > 0 ? configured : Math.Max(1, Environment.ProcessorCount - 1);
-        Assert.Equal(expected, o.EffectiveCpuThreads);
-    }
-
     public void Dispose()
     {
         try { Directory.Delete(_data, true); } catch (IOException) { }
