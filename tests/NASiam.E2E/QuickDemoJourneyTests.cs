@@ -2,13 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.AspNetCore.TestHost;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Playwright;
-using NASiam.Core.Engine;
-using NASiam.Web.Jobs;
-using NASiam.Web.Tests.Fakes;
 
 namespace NASiam.E2E;
 
@@ -36,11 +30,12 @@ public class QuickDemoJourneyTests : IDisposable
             builder.UseSetting("Nasiam:Storage", "inmemory");
             builder.UseSetting("Nasiam:QueuePollSeconds", "0.1");
             builder.UseSetting("Kestrel:Endpoints:Http:Url", $"http://127.0.0.1:{port}");
-            // The real engine when it is part of the build; a scripted SimSiam search until then.
-            if (!EngineRegistration.RealEngineAvailable)
-                builder.ConfigureTestServices(s => s.Replace(ServiceDescriptor.Singleton<IRunEngine>(new ScriptedRunEngine(totalSteps: 80, stepMilliseconds: 100))));
+            // The real engine (NasiamEngine), as registered by the app: nothing is replaced.
         }
     }
+
+    /// <summary>512 images in the weight half: 8 steps per epoch of 64; 4 epochs would be 32, capped at 24.</summary>
+    const int SyntheticTrainSize = 1024, MaxSteps = 24;
 
     static int FreePort()
     {
@@ -70,15 +65,27 @@ public class QuickDemoJourneyTests : IDisposable
         var context = await browser.NewContextAsync(new() { ViewportSize = new() { Width = 1280, Height = 1000 }, AcceptDownloads = true });
         var page = await context.NewPageAsync();
         await page.GotoAsync($"{baseUrl}/runs/new");
+        // Scripts loaded (blazor.web.js starts the circuit); filling earlier was seen to stall on the swap to interactive.
+        await page.WaitForLoadStateAsync(LoadState.NetworkIdle);
 
-        // Blazor Server: the button works only once the circuit is up, so click until the page navigates.
+        // Blazor Server: the form reacts only once the circuit is up. An invalid value submitted until
+        // the error summary appears proves it is; values typed before that could be lost.
         var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (!page.Url.Contains("/runs/") || page.Url.EndsWith("/runs/new"))
+        while (!await page.IsVisibleAsync(".form-error-summary"))
         {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("the quick demo was not queued from the form");
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("the new-run form never became interactive");
+            await page.FillAsync("[data-field='MaxStepsPerStage'] input", "not a number");
+            await page.PressAsync("[data-field='MaxStepsPerStage'] input", "Tab");
             await page.ClickAsync("#submit-run");
             await page.WaitForTimeoutAsync(500);
         }
+        // The quick demo, shrunk from the form so the real engine finishes in seconds on 2 cores.
+        await page.FillAsync("[data-field='SyntheticTrainSize'] input", SyntheticTrainSize.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await page.PressAsync("[data-field='SyntheticTrainSize'] input", "Tab");
+        await page.FillAsync("[data-field='MaxStepsPerStage'] input", MaxSteps.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await page.PressAsync("[data-field='MaxStepsPerStage'] input", "Tab");
+        await page.ClickAsync("#submit-run");
+        await page.WaitForURLAsync(url => url.Contains("/runs/") && !url.EndsWith("/runs/new"), new() { Timeout = 30_000 });
 
         try { await page.WaitForSelectorAsync("rect.alpha-cell", new() { Timeout = 30_000 }); }
         catch (TimeoutException)
@@ -96,6 +103,13 @@ public class QuickDemoJourneyTests : IDisposable
         await page.WaitForFunctionAsync("() => document.querySelector('#run-status')?.innerText.includes('Succeeded')", null, new() { Timeout = 240_000 });
         Directory.CreateDirectory(Artefacts);
         await page.ScreenshotAsync(new() { Path = Path.Combine(Artefacts, "run-page.png"), FullPage = true });
+
+        // The form's values reached the engine: the run did exactly MaxSteps search steps.
+        using var http = new HttpClient { BaseAddress = new Uri(baseUrl) };
+        var runId = page.Url.TrimEnd('/').Split('/')[^1];
+        var steps = await http.GetStringAsync($"/api/runs/{runId}/metrics?types=step&maxPoints=100000");
+        using (var doc = System.Text.Json.JsonDocument.Parse(steps))
+            Assert.Equal(MaxSteps, doc.RootElement.GetProperty("events").GetArrayLength());
 
         var download = await page.RunAndWaitForDownloadAsync(() => page.ClickAsync("#download-genotype-txt"));
         var saved = Path.Combine(Artefacts, "genotype.txt");

@@ -62,7 +62,8 @@ public sealed class NasiamRunJob(
             status.Set(runId, RunStatus.Failed, e.Message, finished: true);
             return;
         }
-        if (runOptions.Threads == 0) runOptions = runOptions with { Threads = options.Value.CpuThreads };
+        // Torch's default (all cores) would starve Kestrel and SignalR on a small host; see NasiamWebOptions.CpuThreads.
+        if (runOptions.Threads == 0) runOptions = runOptions with { Threads = options.Value.EffectiveCpuThreads };
 
         var dir = paths.RunDirectory(runId);
         Directory.CreateDirectory(dir);

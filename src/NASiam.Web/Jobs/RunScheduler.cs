@@ -46,10 +46,19 @@ public sealed class RunScheduler(
         return new(store.Get(record.Id), []);
     }
 
+    /// <summary>
+    /// Queues the run's job. The job is created parked (scheduled far ahead), its id recorded on the
+    /// run, and only then enqueued: enqueued directly, a worker could fetch it before the id is
+    /// recorded and, seeing the previous job's id on a resumed run, skip it as stale.
+    /// </summary>
     void Enqueue(Guid runId, string device)
     {
-        var jobId = jobs.Enqueue<NasiamRunJob>(DeviceQueues.QueueFor(device), j => j.Execute(runId, null, CancellationToken.None));
+        var queue = DeviceQueues.QueueFor(device);
+        var job = Hangfire.Common.Job.FromExpression<NasiamRunJob>(j => j.Execute(runId, null, CancellationToken.None), queue);
+        var jobId = jobs.Create(job, new ScheduledState(TimeSpan.FromDays(3650)) { Reason = "waiting for its run id to be recorded" });
         store.SetJob(runId, jobId, RunStatus.Queued);
+        if (!jobs.ChangeState(jobId, new EnqueuedState(queue), ScheduledState.StateName))
+            log.LogWarning("Job {JobId} of run {RunId} could not be enqueued", jobId, runId);
         status.Changed(runId);
     }
 
@@ -110,7 +119,10 @@ public sealed class RunScheduler(
         foreach (var run in store.List().Where(r => r.IsActive))
         {
             var state = run.JobId is null ? null : connection.GetStateData(run.JobId)?.Name;
-            if (state == EnqueuedState.StateName || state == ScheduledState.StateName) continue;
+            if (state == EnqueuedState.StateName) continue;
+            // Parked by Enqueue and never released (a stop between the two steps): release it now.
+            if (state == ScheduledState.StateName && jobs.ChangeState(run.JobId!, new EnqueuedState(DeviceQueues.QueueFor(run.Device)), ScheduledState.StateName))
+                continue;
             if (run.JobId is not null && state == ProcessingState.StateName) jobs.Delete(run.JobId);
             log.LogInformation("Resuming run {RunId} (was {Status}, job state {State})", run.Id, run.Status, state ?? "missing");
             Enqueue(run.Id, run.Device);

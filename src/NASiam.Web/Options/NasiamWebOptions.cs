@@ -34,9 +34,19 @@ public sealed class NasiamWebOptions : IValidatableObject
     /// <summary>The configured devices, normalised, or cpu when none are configured.</summary>
     public IReadOnlyList<string> EffectiveDevices => Devices is { Length: > 0 } ? Devices.Select(DeviceQueues.Normalise).ToArray() : ["cpu"];
 
-    /// <summary>Torch CPU threads for runs that ask for 0 (auto); 1 leaves a core for the web server on small machines.</summary>
-    [Range(1, 256, ErrorMessage = "Nasiam:CpuThreads must be between 1 and 256.")]
-    public int CpuThreads { get; set; } = 1;
+    /// <summary>
+    /// Torch intra-op CPU threads for runs that leave RunOptions.Threads at 0. 0 here means
+    /// <see cref="DefaultCpuThreads"/>: every core but one, so Kestrel, SignalR and the progress
+    /// pump keep a core while a run trains (a run using all cores makes the dashboard lag).
+    /// </summary>
+    [Range(0, 256, ErrorMessage = "Nasiam:CpuThreads must be between 0 (automatic: cores - 1) and 256.")]
+    public int CpuThreads { get; set; }
+
+    /// <summary>max(1, cores - 1): one core left to the web server.</summary>
+    public static int DefaultCpuThreads => Math.Max(1, Environment.ProcessorCount - 1);
+
+    /// <summary>The thread count a run that asks for 0 gets.</summary>
+    public int EffectiveCpuThreads => CpuThreads > 0 ? CpuThreads : DefaultCpuThreads;
 
     /// <summary>When set, every page, API call, hub connection and /hangfire require this key.</summary>
     public string? AccessKey { get; set; }

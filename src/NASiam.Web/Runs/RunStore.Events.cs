@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using NASiam.Core;
+using NASiam.Core.Engine.Checkpoints;
 using NASiam.Core.Reporting;
 
 namespace NASiam.Web.Runs;
@@ -87,10 +88,15 @@ public sealed partial class RunStore
     }
 
     /// <summary>
-    /// Before a resume: finds the newest stored checkpoint event whose file still exists, drops the
+    /// Before a resume: finds the newest checkpoint the engine will resume from, drops the stored
     /// events after it (the engine replays them from that checkpoint with the same numbering) and
-    /// returns the first sequence number the engine should use. Without a checkpoint every event is
-    /// dropped and numbering starts again at 0, because the engine starts from scratch.
+    /// returns the first sequence number the engine should use (RunContext.FirstSequence). Without
+    /// a checkpoint every event is dropped and numbering starts again at 0 (a fresh start).
+    /// The newest checkpoint is the later of the newest stored checkpoint event whose file exists
+    /// and the checkpoint files themselves: a crash right after a save can lose the checkpoint
+    /// event (it was still queued for storage) while the file was written, and the engine then
+    /// continues from the file's own NextSequence; numbering from the stored event would drop
+    /// stored points the engine never replays.
     /// </summary>
     public long PrepareResume(Guid runId, string runDirectory)
     {
@@ -107,9 +113,28 @@ public sealed partial class RunStore
                 if (File.Exists(path)) { keepThrough = r.GetInt64(0); break; }
             }
         }
+        keepThrough = Math.Max(keepThrough, NewestCheckpointFileSequence(runDirectory));
         Exec(c, "DELETE FROM events WHERE run_id = $r AND seq > $s", ("$r", runId.ToString()), ("$s", keepThrough));
         tx.Commit();
         return keepThrough + 1;
+    }
+
+    /// <summary>
+    /// The sequence number of the checkpoint event of the newest engine checkpoint file in
+    /// checkpoints/ (its stored NextSequence − 1), or −1 when there is none. Files that are not
+    /// readable engine checkpoints are ignored here; the engine reports them when it resumes.
+    /// </summary>
+    static long NewestCheckpointFileSequence(string runDirectory)
+    {
+        var dir = Path.Combine(runDirectory, "checkpoints");
+        if (!Directory.Exists(dir)) return -1;
+        long newest = -1;
+        foreach (var file in Directory.EnumerateFiles(dir, "*.ckpt"))
+        {
+            try { newest = Math.Max(newest, CheckpointStore.ReadState(file).NextSequence - 1); }
+            catch (Exception e) when (e is InvalidDataException or IOException or JsonException or UnauthorizedAccessException) { }
+        }
+        return newest;
     }
 
     /// <summary>

@@ -11,8 +11,12 @@ using NASiam.Core.Engine;
 
 namespace NASiam.Web.Tests.Fakes;
 
-/// <summary>The real app on a TestServer with its own data directory and a scripted engine.</summary>
-public sealed class NasiamAppFactory(string dataDirectory, IRunEngine engine, string storage = "inmemory", string? accessKey = null)
+/// <summary>
+/// The real app on a TestServer with its own data directory; with <paramref name="engine"/> null it
+/// runs the app's own registration (the real NasiamEngine), else that engine (a scripted one).
+/// </summary>
+public sealed class NasiamAppFactory(string dataDirectory, IRunEngine? engine, string storage = "inmemory", string? accessKey = null,
+    IReadOnlyDictionary<string, string>? settings = null)
     : WebApplicationFactory<Program>
 {
     public string DataDirectory => dataDirectory;
@@ -23,7 +27,8 @@ public sealed class NasiamAppFactory(string dataDirectory, IRunEngine engine, st
         builder.UseSetting("Nasiam:Storage", storage);
         builder.UseSetting("Nasiam:QueuePollSeconds", "0.1");
         builder.UseSetting("Nasiam:AccessKey", accessKey ?? "");
-        builder.ConfigureTestServices(s => s.Replace(ServiceDescriptor.Singleton(engine)));
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>()) builder.UseSetting(key, value);
+        if (engine is not null) builder.ConfigureTestServices(s => s.Replace(ServiceDescriptor.Singleton(engine)));
     }
 
     public HttpClient Api(string? key = null)

@@ -17,11 +17,14 @@ namespace NASiam.Web.Tests.Fakes;
 public sealed class ScriptedRunEngine(int totalSteps = 12, int stepMilliseconds = 10, int checkpointEvery = 4) : IRunEngine
 {
     public int Calls { get; private set; }
+    /// <summary>The options of the latest call, as the job handed them over.</summary>
+    public RunOptions? LastOptions { get; private set; }
 
     public RunResult Run(RunOptions options, RunContext context, ITrainingObserver observer, CancellationToken ct)
     {
         options.EnsureValid();
         Calls++;
+        LastOptions = options;
         var seq = context.FirstSequence;
         var ckptDir = Path.Combine(context.OutputDirectory, "checkpoints");
         Directory.CreateDirectory(ckptDir);

@@ -1,6 +1,3 @@
-using TrainingEventJson = NASiam.Web.Runs.TrainingEventJson;
-using System.Collections.Concurrent;
-using System.Text.Json;
 using Microsoft.AspNetCore.SignalR.Client;
 using NASiam.Core.Reporting;
 using NASiam.Web.Hubs;
@@ -13,51 +10,12 @@ public class RunsHubTests : IDisposable
 {
     readonly string _data = Directory.CreateTempSubdirectory("nasiam-hub-").FullName;
 
-    /// <summary>Merges a snapshot and deltas as a client should: drop anything at or below what it has.</summary>
-    sealed class Feed
-    {
-        public readonly List<TrainingEvent> Events = [];
-        public readonly ConcurrentQueue<RunDelta> Early = new();
-        public int Deltas;
-        long _last = -1;
-        bool _snapshot;
-        public List<long> Duplicates = [];
-
-        public void OnDelta(RunDelta d)
-        {
-            Interlocked.Increment(ref Deltas);
-            lock (this) { if (!_snapshot) { Early.Enqueue(d); return; } Apply(d.Events); }
-        }
-
-        public void OnSnapshot(RunSnapshot s)
-        {
-            lock (this)
-            {
-                Apply(s.Events);
-                _last = Math.Max(_last, s.LastSequence);
-                _snapshot = true;
-                while (Early.TryDequeue(out var d)) Apply(d.Events);
-            }
-        }
-
-        void Apply(IEnumerable<JsonElement> events)
-        {
-            foreach (var e in events.Select(TrainingEventJson.Deserialize).OfType<TrainingEvent>())
-            {
-                if (e.Sequence <= _last) { Duplicates.Add(e.Sequence); continue; }
-                Assert.Equal(_last + 1, e.Sequence); // no gap
-                _last = e.Sequence;
-                Events.Add(e);
-            }
-        }
-    }
-
     [Fact]
     public async Task Subscribe_DuringRun_ReceivesAlphasInOrderWithoutGapsAndLateJoinerGetsTheSameEvents()
     {
         await using var app = new NasiamAppFactory(_data, new ScriptedRunEngine(totalSteps: 40, stepMilliseconds: 25));
         using var c = app.Api();
-        var early = new Feed();
+        var early = new RunFeed();
         await using var conn = app.Hub();
         conn.On<RunDelta>("Delta", early.OnDelta);
         await conn.StartAsync();
@@ -66,7 +24,7 @@ public class RunsHubTests : IDisposable
         early.OnSnapshot(await conn.InvokeAsync<RunSnapshot>("Subscribe", id));
 
         await NasiamAppFactory.WaitUntil(async () => (await NasiamAppFactory.Events(c, id, "step")).Count >= 15, TimeSpan.FromSeconds(20), "fifteen steps");
-        var late = new Feed();
+        var late = new RunFeed();
         await using var lateConn = app.Hub();
         lateConn.On<RunDelta>("Delta", late.OnDelta);
         await lateConn.StartAsync();
@@ -82,6 +40,8 @@ public class RunsHubTests : IDisposable
         Assert.Equal(alphaSteps.Order(), alphaSteps);
         Assert.Equal(stored.Select(s => s.Seq), late.Events.Select(e => e.Sequence));
         Assert.Equal(stored.Select(s => s.Seq), early.Events.Select(e => e.Sequence));
+        Assert.Empty(early.Errors);
+        Assert.Empty(late.Errors);
         // Coalescing: far fewer messages than events (about 1 s of running at <= 10 per second).
         Assert.True(early.Deltas < stored.Count / 2, $"{early.Deltas} deltas for {stored.Count} events");
     }

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using NASiam.Web.Tests.Fakes;
 
 namespace NASiam.Web.Tests.Jobs;
@@ -56,6 +57,25 @@ public class NasiamRunJobTests : IDisposable
         var steps = all.Where(e => e.Type == "step").Select(e => e.Step!.Value).ToList();
         Assert.Equal(Enumerable.Range(1, 60).Select(i => (long)i), steps);
         Assert.Equal(2, all.Count(e => e.Type == "stage_started"));
+    }
+
+    [Theory]
+    [InlineData(null, 0, -1)]  // default: every core but one
+    [InlineData("3", 0, 3)]    // configured host value
+    [InlineData("3", 2, 2)]    // the run's own choice wins
+    public async Task Execute_RunThreads_HostDecidesWhenTheRunLeavesThemAtZero(string? configured, int runThreads, int expected)
+    {
+        var engine = new ScriptedRunEngine(totalSteps: 2, stepMilliseconds: 1);
+        var settings = configured is null ? null : new Dictionary<string, string> { ["Nasiam:CpuThreads"] = configured };
+        await using var app = new NasiamAppFactory(_data, engine, settings: settings);
+        using var c = app.Api();
+        var options = NASiam.Core.Options.RunPresets.QuickDemoFor(NASiam.Core.Framework.SimSiam) with { Threads = runThreads };
+        using var json = System.Text.Json.JsonDocument.Parse(options.ToJson());
+        var created = await c.PostAsJsonAsync("/api/runs", new { options = json.RootElement });
+        var id = (await created.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("id").GetGuid();
+        await NasiamAppFactory.WaitForStatus(c, id, "Succeeded");
+
+        Assert.Equal(expected > 0 ? expected : Math.Max(1, Environment.ProcessorCount - 1), engine.LastOptions!.Threads);
     }
 
     public void Dispose()

@@ -12,7 +12,7 @@ public class NasiamWebOptionsTests : IDisposable
     [InlineData("Nasiam:Storage", "mongodb", "Nasiam:Storage 'mongodb' is not one of")]
     [InlineData("Nasiam:Devices:0", "tpu", "Nasiam:Devices entry 'tpu'")]
     [InlineData("Nasiam:AccessKey", "short", "at least 8 characters")]
-    [InlineData("Nasiam:CpuThreads", "0", "Nasiam:CpuThreads must be between 1 and 256")]
+    [InlineData("Nasiam:CpuThreads", "-1", "Nasiam:CpuThreads must be between 0 (automatic: cores - 1) and 256")]
     public void Startup_InvalidSetting_FailsWithClearMessage(string key, string value, string expected)
     {
         using var app = new NasiamAppFactory(_data, new ScriptedRunEngine()).WithWebHostBuilder(b => b.UseSetting(key, value));
