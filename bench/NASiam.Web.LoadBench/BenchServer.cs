@@ -1,0 +1,73 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace NASiam.Web.LoadBench;
+
+/// <summary>
+/// The built web app started as a child process on 127.0.0.1 with its own temporary data directory
+/// and in-memory job storage, so the benchmark measures the real server, not a test host.
+/// </summary>
+public sealed class BenchServer : IAsyncDisposable
+{
+    readonly Process _process;
+    readonly string _data;
+
+    public Uri BaseAddress { get; }
+
+    BenchServer(Process process, string data, Uri baseAddress) => (_process, _data, BaseAddress) = (process, data, baseAddress);
+
+    public static async Task<BenchServer> StartAsync(string webDll, string appRoot)
+    {
+        if (!File.Exists(webDll)) throw new FileNotFoundException($"Built web app not found at {webDll}; build the solution first or pass --web-dll.", webDll);
+        var data = Directory.CreateTempSubdirectory("nasiam-bench-").FullName;
+        int port = FreePort();
+        var url = new Uri($"http://127.0.0.1:{port}");
+        var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = appRoot, RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(webDll);
+        psi.Environment["NASIAM_APP_ROOT"] = appRoot;
+        psi.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        psi.Environment["Kestrel__Endpoints__Http__Url"] = url.ToString();
+        psi.Environment["Nasiam__DataDirectory"] = data;
+        psi.Environment["Nasiam__Storage"] = "inmemory";
+        psi.Environment["Nasiam__QueuePollSeconds"] = "0.1";
+        psi.Environment["Nasiam__AccessKey"] = "";
+        psi.Environment["Logging__LogLevel__Default"] = "Warning";
+        var p = Process.Start(psi) ?? throw new InvalidOperationException("could not start the web app");
+        p.OutputDataReceived += (_, _) => { };
+        p.ErrorDataReceived += (_, e) => { if (e.Data is { Length: > 0 }) Console.Error.WriteLine("[server] " + e.Data); };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        var server = new BenchServer(p, data, url);
+        using var http = new HttpClient { BaseAddress = url };
+        var until = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            if (p.HasExited) throw new InvalidOperationException($"the web app exited with code {p.ExitCode}");
+            try { if ((await http.GetAsync("/healthz")).IsSuccessStatusCode) return server; }
+            catch (HttpRequestException) { }
+            if (DateTime.UtcNow > until) { await server.DisposeAsync(); throw new TimeoutException("the web app did not answer /healthz within 60 s"); }
+            await Task.Delay(200);
+        }
+    }
+
+    static int FreePort()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        int port = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return port;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+        _process.Dispose();
+        try { Directory.Delete(_data, recursive: true); } catch (IOException) { }
+    }
+}
