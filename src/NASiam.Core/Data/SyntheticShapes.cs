@@ -5,8 +5,9 @@ namespace NASiam.Core.Data;
 
 /// <summary>
 /// The built-in <c>synthetic</c> data set: 10 classes of shapes and textures drawn with torch ops
-/// (no per-pixel C# loops). The class is decided only by the shape; colour, brightness, position,
-/// scale, rotation, background gradient and noise are random per image, so raw-pixel classifiers
+/// (no per-pixel C# loops), each image a rotated lattice of one shape. The class is decided only
+/// by the shape; colour, brightness, lattice phase (position), cell size (scale), rotation,
+/// background gradient and noise are random per image, so raw-pixel classifiers
 /// score above chance but far from perfectly, while features invariant to colour and geometry
 /// (what SSL learns) separate the classes. Deterministic for a given seed.
 /// </summary>
@@ -49,8 +50,13 @@ public static class SyntheticShapes
         var labels = (arange(count, ScalarType.Int64) % classes).index_select(0, randperm(count, generator: gen));
 
         var angle = rand(count, generator: gen) * (2 * Math.PI);
-        var scale = 0.42 + rand(count, generator: gen) * 0.3;          // shape radius, in [-1,1] image units
-        var centre = (rand(count, 2, generator: gen) - 0.5) * 0.7;      // keeps most of the shape inside
+        // The shape is tiled on a rotated lattice of 1.6-2.6 cells per image side (cell 12-20 px),
+        // so every random crop the SSL recipes take (area >= 0.2, side >= 14 px) still shows the
+        // class; with a single shape, small crops of the background made colour the only cue
+        // shared by two views and self-supervision learnt colour instead of shape.
+        var cells = 1.6 + rand(count, generator: gen) * 1.0;
+        var scale = 0.8 + rand(count, generator: gen) * 0.25;          // shape radius within its cell
+        var centre = rand(count, 2, generator: gen) * 2;                // lattice phase, in [-1,1] units
         // Foreground and background brightness differ by 0.3..0.7 so the shape is always visible,
         // but which one is brighter and the hue tint are random.
         var fgLevel = rand(count, generator: gen);
@@ -71,12 +77,14 @@ public static class SyntheticShapes
             if (idx.numel() == 0) continue;
             var a = angle.index_select(0, idx).view(-1, 1, 1);
             var s = scale.index_select(0, idx).view(-1, 1, 1);
+            var n = cells.index_select(0, idx).view(-1, 1, 1);
             var c = centre.index_select(0, idx);
             var dx = gx - c[.., 0].view(-1, 1, 1);
             var dy = gy - c[.., 1].view(-1, 1, 1);
             var (cos, sin) = (a.cos(), a.sin());
-            var u = (cos * dx + sin * dy) / s;
-            var v = (cos * dy - sin * dx) / s;
+            // Lattice coordinates: each cell maps to [-1, 1]², then the shape's radius is s of it.
+            var u = (((cos * dx + sin * dy) * n / 2).remainder(1.0) * 2 - 1) / s;
+            var v = (((cos * dy - sin * dx) * n / 2).remainder(1.0) * 2 - 1) / s;
             var mask = ShapeMask(k, u, v).to_type(ScalarType.Float32).unsqueeze(1);
             masks.index_copy_(0, idx, nn.functional.avg_pool2d(mask, Supersample));
         }

@@ -178,6 +178,12 @@ public sealed record LinearStageOptions
     public double Momentum { get; init; } = 0.9;
     public double WeightDecay { get; init; }
     public LrSchedule Schedule { get; init; } = LrSchedule.Cosine;
+    /// <summary>
+    /// Standardise the frozen features with a non-affine BatchNorm before the classifier (as MAE and
+    /// solo-learn probes do). Off for the reference recipes (method doc 7 has none); the quick demo
+    /// turns it on because resnet-tiny's feature scale makes lr 30 diverge without it.
+    /// </summary>
+    public bool NormalizeFeatures { get; init; }
     /// <summary>Pre-training checkpoint to evaluate (lincls runs); null in a pipeline or for an untrained backbone.</summary>
     public string? Checkpoint { get; init; }
 }

@@ -95,7 +95,11 @@ public static class RunPresets
             Linear = b.Linear with
             {
                 Epochs = 10, BatchSize = 128,
-                Lr = framework == Framework.SimClr ? 1e-2 : b.Linear.Lr,
+                // resnet-tiny's features are not scaled like ResNet-18's: lr 30 diverges on them (initial
+                // loss in the hundreds); standardised features and lr 0.1 train stably (SimCLR keeps Adam).
+                Lr = framework == Framework.SimClr ? 1e-2 : 0.1,
+                LrScaling = LrScaling.Absolute,
+                NormalizeFeatures = true,
             },
         };
     }

@@ -8,17 +8,22 @@ namespace NASiam.Core.Engine.Evaluation;
 /// <summary>
 /// The linear classifier of method doc 7 on frozen features: Linear(D→C), weight ~ N(0, 0.01),
 /// bias 0, trained with cross-entropy. The caller produces the features (backbone in eval mode,
-/// no grad), so only this layer learns.
+/// no grad), so only this layer learns. Optionally the features first pass a BatchNorm1d without
+/// affine parameters (the MAE / solo-learn probe): it only standardises each feature, so the
+/// classifier stays linear in the features, but the reference's lr 30 no longer diverges on
+/// backbones whose feature scale differs from ResNet's.
 /// </summary>
 public sealed class LinearProbe : IDisposable
 {
     readonly Linear _fc;
+    readonly BatchNorm1d? _norm;
 
     /// <param name="featureDim">D, the backbone feature width.</param>
     /// <param name="classes">C, the class count.</param>
     /// <param name="device">Device of the features.</param>
     /// <param name="seed">Seed of the N(0, 0.01) initialisation.</param>
-    public LinearProbe(int featureDim, int classes, Device device, long seed)
+    /// <param name="normalizeFeatures">Standardise features with a non-affine BatchNorm1d (batch statistics in training, running ones in evaluation).</param>
+    public LinearProbe(int featureDim, int classes, Device device, long seed, bool normalizeFeatures = false)
     {
         if (featureDim < 1 || classes < 2) throw new ArgumentException($"A linear probe needs D >= 1 and at least 2 classes (got D={featureDim}, C={classes}).");
         _fc = nn.Linear(featureDim, classes);
@@ -29,12 +34,25 @@ public sealed class LinearProbe : IDisposable
             _fc.bias!.zero_();
         }
         _fc.to(device);
+        if (normalizeFeatures)
+        {
+            _norm = nn.BatchNorm1d(featureDim, eps: 1e-6, affine: false);
+            _norm.to(device);
+        }
         Classes = classes;
     }
 
     public int Classes { get; }
     /// <summary>The classifier (for optimizer construction and checkpoints).</summary>
     public Linear Module => _fc;
+
+    /// <summary>Whether features are standardised before the classifier.</summary>
+    public bool NormalizesFeatures => _norm is not null;
+
+    /// <summary>The feature normaliser's running statistics by name (empty without one), for checkpoints.</summary>
+    public IDictionary<string, Tensor> NormalizerState() => _norm is null
+        ? new Dictionary<string, Tensor>()
+        : new Dictionary<string, Tensor> { ["probe_norm_mean"] = _norm.running_mean!, ["probe_norm_var"] = _norm.running_var! };
 
     /// <summary>The trainable tensors (weight, bias).</summary>
     public IReadOnlyList<Parameter> Parameters() => _fc.parameters().ToList();
@@ -44,8 +62,14 @@ public sealed class LinearProbe : IDisposable
     {
         using var scope = NewDisposeScope();
         _fc.train();
+        var input = features.detach();
+        if (_norm is not null)
+        {
+            _norm.train();
+            input = _norm.forward(input);
+        }
         optimizer.ZeroGrad();
-        var loss = nn.functional.cross_entropy(_fc.forward(features.detach()), labels);
+        var loss = nn.functional.cross_entropy(_fc.forward(input), labels);
         loss.backward();
         optimizer.Step();
         return loss.item<float>();
@@ -56,7 +80,9 @@ public sealed class LinearProbe : IDisposable
     {
         using var _ = no_grad();
         _fc.eval();
-        return _fc.forward(features);
+        if (_norm is null) return _fc.forward(features);
+        _norm.eval();
+        return _fc.forward(_norm.forward(features));
     }
 
     /// <summary>Counts of top-1 and top-5 hits in a batch (top-5 clamped to C).</summary>
@@ -82,5 +108,9 @@ public sealed class LinearProbe : IDisposable
         return n == 0 ? new Accuracy(0, 0) : new Accuracy(100.0 * t1 / n, 100.0 * t5 / n);
     }
 
-    public void Dispose() => _fc.Dispose();
+    public void Dispose()
+    {
+        _fc.Dispose();
+        _norm?.Dispose();
+    }
 }

@@ -26,14 +26,14 @@ public sealed class LinearEvalStage(StageEnvironment env, string? backboneCheckp
         using var model = LoadBackbone();
         model.eval();
         foreach (var prm in model.parameters()) prm.requires_grad = false;
-        using var probe = new LinearProbe(model.FeatureDim, Env.Data.ClassCount, Env.Device, o.Seed + 3);
+        using var probe = new LinearProbe(model.FeatureDim, Env.Data.ClassCount, Env.Device, o.Seed + 3, l.NormalizeFeatures);
         using var optimizer = OptimizerFactory.CreateWeightOptimizer([new ParameterGroupSpec("classifier", probe.Parameters(), false)],
             WeightOptimizerSettings.ForLinear(l));
         var batches = new BatchProvider(new IndexRange(0, Env.Data.TrainCount), l.BatchSize, o.Seed, stream: 3, dropLast: false);
         var augmenter = Env.LinearAugmenter();
         var transform = Env.EvalTransform();
         using var generator = new Generator(Env.AugmentationSeed(3));
-        var content = new CheckpointContent { Model = probe.Module, WeightOptimizer = optimizer.Optimizer };
+        var content = new CheckpointContent { Model = probe.Module, WeightOptimizer = optimizer.Optimizer, Extra = probe.NormalizerState() };
         var position = TryResume(content, generator);
         if (position.Completed) return Completed(position, null);
 

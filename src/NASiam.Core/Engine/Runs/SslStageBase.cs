@@ -40,7 +40,9 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
     protected ResumePosition TryResume(CheckpointContent content, Generator generator)
     {
         if (!Env.Resume || !File.Exists(CheckpointPath)) return ResumePosition.Fresh;
-        var extra = new Dictionary<string, Tensor>();
+        // The stage's own extra tensors (e.g. the probe's normaliser statistics) are restored in place.
+        var own = content.Extra ?? new Dictionary<string, Tensor>();
+        var extra = new Dictionary<string, Tensor>(own);
         var withExtra = new CheckpointContent
         {
             Model = content.Model, Alphas = content.Alphas, WeightOptimizer = content.WeightOptimizer,
@@ -49,7 +51,8 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
         var state = CheckpointStore.Load(CheckpointPath, withExtra);
         if (extra.TryGetValue("augmentation_rng", out var rng)) generator.set_state(rng);
         if (extra.TryGetValue("torch_rng", out var global)) Generator.Default.set_state(global);
-        foreach (var t in extra.Values) t.Dispose();
+        foreach (var (key, t) in extra)
+            if (!own.ContainsKey(key)) t.Dispose();
         Events.ContinueFrom(state.NextSequence);
         Events.Log(Stage, "info", $"resumed from {Env.Relative(CheckpointPath)} at epoch {state.Epoch}, step {state.Step}");
         return new ResumePosition(state.Epoch, state.StepInEpoch, state.Step, state.Completed, state.DataState, state.Metrics);
@@ -72,7 +75,10 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
         CheckpointStore.Save(CheckpointPath, state, new CheckpointContent
         {
             Model = content.Model, Alphas = content.Alphas, WeightOptimizer = content.WeightOptimizer, AlphaOptimizer = content.AlphaOptimizer,
-            Extra = new Dictionary<string, Tensor> { ["augmentation_rng"] = augmentationRng, ["torch_rng"] = torchRng },
+            Extra = new Dictionary<string, Tensor>(content.Extra ?? new Dictionary<string, Tensor>())
+            {
+                ["augmentation_rng"] = augmentationRng, ["torch_rng"] = torchRng,
+            },
         });
         Events.Emit(new CheckpointSaved
         {

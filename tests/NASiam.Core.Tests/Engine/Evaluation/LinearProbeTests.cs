@@ -35,6 +35,32 @@ public class LinearProbeTests
     }
 
     [Fact]
+    public void TrainStep_WithNormalizedFeatures_LearnsBadlyScaledFeaturesAtTheReferenceLr()
+    {
+        // Features 1000x larger and offset: the reference lr 30 works only after standardisation.
+        var (x, y) = Separable(512, 1);
+        var (tx, ty) = Separable(256, 2);
+        using var probe = new LinearProbe(8, 4, CPU, seed: 0, normalizeFeatures: true);
+        using var opt = OptimizerFactory.CreateWeightOptimizer([new("classifier", probe.Parameters(), false)],
+            new WeightOptimizerSettings(OptimizerKind.Sgd, 30, LrScaling.Absolute, 64, 0.9, 0, LrSchedule.Constant, 1, false));
+        for (int epoch = 0; epoch < 10; epoch++)
+            for (int i = 0; i < 512; i += 64)
+                Assert.True(double.IsFinite(probe.TrainStep(x.narrow(0, i, 64) * 1000 + 50, y.narrow(0, i, 64), opt)));
+        var after = probe.Evaluate([(tx * 1000 + 50, ty)]);
+        Assert.True(probe.NormalizesFeatures);
+        Assert.True(after.Top1 > 90, $"top-1 {after.Top1}");
+        Assert.Equal(2, probe.NormalizerState().Count);
+    }
+
+    [Fact]
+    public void NormalizerState_IsEmpty_WithoutNormalization()
+    {
+        using var probe = new LinearProbe(8, 4, CPU, seed: 0);
+        Assert.False(probe.NormalizesFeatures);
+        Assert.Empty(probe.NormalizerState());
+    }
+
+    [Fact]
     public void Constructor_InitialisesWeightsSmallAndBiasZero()
     {
         using var probe = new LinearProbe(512, 10, CPU, seed: 3);
