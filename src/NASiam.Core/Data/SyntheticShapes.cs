@@ -6,7 +6,7 @@ namespace NASiam.Core.Data;
 /// <summary>
 /// The built-in <c>synthetic</c> data set: 10 classes of shapes and textures drawn with torch ops
 /// (no per-pixel C# loops), each image a rotated lattice of one shape. The class is decided only
-/// by the shape; colour, brightness, lattice phase (position), cell size (scale), rotation,
+/// by the shape; a mild colour tint, brightness, lattice phase (position), cell size (scale), rotation,
 /// background gradient and noise are random per image, so raw-pixel classifiers
 /// score above chance but far from perfectly, while features invariant to colour and geometry
 /// (what SSL learns) separate the classes. Deterministic for a given seed.
@@ -57,13 +57,16 @@ public static class SyntheticShapes
         var cells = 1.6 + rand(count, generator: gen) * 1.0;
         var scale = 0.8 + rand(count, generator: gen) * 0.25;          // shape radius within its cell
         var centre = rand(count, 2, generator: gen) * 2;                // lattice phase, in [-1,1] units
-        // Foreground and background brightness differ by 0.3..0.7 so the shape is always visible,
-        // but which one is brighter and the hue tint are random.
-        var fgLevel = rand(count, generator: gen);
-        var bgLevel = (fgLevel + 0.3 + rand(count, generator: gen) * 0.4).remainder(1.0);
-        var fg = (fgLevel.unsqueeze(1) + (rand(count, 3, generator: gen) - 0.5) * 0.5).clamp(0, 1);
-        var bg = (bgLevel.unsqueeze(1) + (rand(count, 3, generator: gen) - 0.5) * 0.5).clamp(0, 1);
-        var gradient = (rand(count, 2, generator: gen) - 0.5) * 0.2;
+        // Colours vary only about as much as the SSL colour jitter (brightness/contrast/saturation
+        // ±40 %, hue ±0.1) and grayscale already perturb them: with widely random colours, the
+        // colour pair was the one factor both views share, and self-supervision learnt colour
+        // instead of shape. Here the shape is always brighter than the background (fixed polarity,
+        // contrast 0.25-0.45) around a mid-grey level, with a mild per-channel tint.
+        var baseLevel = 0.3 + rand(count, generator: gen) * 0.15;
+        var contrast = 0.25 + rand(count, generator: gen) * 0.2;
+        var bg = (baseLevel.unsqueeze(1) + (rand(count, 3, generator: gen) - 0.5) * 0.12).clamp(0, 1);
+        var fg = ((baseLevel + contrast).unsqueeze(1) + (rand(count, 3, generator: gen) - 0.5) * 0.12).clamp(0, 1);
+        var gradient = (rand(count, 2, generator: gen) - 0.5) * 0.1;
         var noise = randn(new long[] { count, 3, imageSize, imageSize }, generator: gen) * 0.04;
 
         var masks = zeros(count, 1, imageSize, imageSize);

@@ -91,7 +91,7 @@ public static class RunPresets
                 QueueSize = 512,
             },
             Search = b.Search with { Epochs = 4, BatchSize = 64 },
-            Pretrain = b.Pretrain with { Epochs = 6, BatchSize = 64, KnnK = 20, Genotype = "standard" },
+            Pretrain = b.Pretrain with { Epochs = 18, BatchSize = 64, KnnK = 20, Genotype = "standard" },
             Linear = b.Linear with
             {
                 Epochs = 10, BatchSize = 128,
