@@ -87,6 +87,16 @@ public abstract class SiameseModel : nn.Module
         return Backbone.call(x);
     }
 
+    /// <summary>
+    /// Lays every ResNet trunk of the model (MoCo's key encoder too) out channels-last: faster
+    /// convolutions on CPU, same results (see <see cref="Backbones.ChannelsLast"/>). Call after
+    /// .to(device) and before creating optimizers.
+    /// </summary>
+    public void UseChannelsLast()
+    {
+        foreach (var trunk in modules().OfType<Backbones.ResNet>()) trunk.UseChannelsLast();
+    }
+
     /// <summary>Only parameters that require gradients.</summary>
     protected static IReadOnlyList<Parameter> Trainable(params nn.Module[] modules) =>
         modules.SelectMany(m => m.parameters()).Where(p => p.requires_grad).ToArray();
