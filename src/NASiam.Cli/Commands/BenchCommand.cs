@@ -71,7 +71,7 @@ public sealed class BenchCommand : ICliCommand
                 ["search_step_s"] = r.SearchStepSeconds, ["arch_step_s"] = r.ArchStepSeconds, ["weight_step_s"] = r.WeightStepSeconds,
                 ["pretrain_step_s"] = r.PretrainStepSeconds, ["images_per_s"] = r.ImagesPerSecond, ["search_images_per_s"] = r.SearchImagesPerSecond,
                 ["peak_rss_mib"] = r.PeakRssMib, ["search_peak_rss_mib"] = r.SearchPeakRssMib, ["rss_before_mib"] = r.RssBeforeMib, ["rss_after_mib"] = r.RssAfterMib,
-                ["channels_last"] = channelsLast, ["gc_every"] = gcEvery,
+                ["channels_last"] = channelsLast, ["gc_every"] = gcEvery, ["gc_s"] = r.CollectSeconds,
                 ["search_weight_phases_s"] = Phases(r.SearchWeightPhases), ["pretrain_phases_s"] = Phases(r.PretrainPhases),
             }.ToDictionary(kv => kv.Key, kv => kv.Value is double d && !double.IsFinite(d) ? null : kv.Value)));
             return ExitCodes.Ok;

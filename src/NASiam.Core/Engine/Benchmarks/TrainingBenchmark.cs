@@ -44,6 +44,8 @@ public sealed record TrainingBenchmarkResult(
     public StepPhases? PretrainPhases { get; init; }
     /// <summary>Peak RSS (MiB) at the end of the search part; the pre-training part runs after it in the same process.</summary>
     public double SearchPeakRssMib { get; init; } = double.NaN;
+    /// <summary>Median seconds of one forced GC + finalizer pass (the engine does one every <see cref="NativeMemory.CollectEvery"/> steps).</summary>
+    public double CollectSeconds { get; init; } = double.NaN;
 }
 
 /// <summary>
@@ -67,6 +69,7 @@ public static class TrainingBenchmark
             Search = recipe.Search with { BatchSize = o.BatchSize },
             Pretrain = recipe.Pretrain with { BatchSize = o.BatchSize },
         };
+        lock (CollectTimes) CollectTimes.Clear();
         double rssBefore = Rss("VmRSS");
         double search = double.NaN, arch = double.NaN, weight = double.NaN, pretrain = double.NaN, searchPeak = double.NaN;
         var searchPhases = new List<StepPhases>();
@@ -89,7 +92,7 @@ public static class TrainingBenchmark
                 var (a1, a2, w1, w2) = (Input(), Input(), Input(), Input());
                 var clock = Stopwatch.StartNew();
                 aopt.ZeroGrad();
-                var archLoss = model.ComputeLoss(a1, a2, StepKind.Architecture);
+                var archLoss = model.ComputeLossForBackward(a1, a2, StepKind.Architecture);
                 archLoss.backward();
                 aopt.Step();
                 archLoss.item<float>();
@@ -99,7 +102,7 @@ public static class TrainingBenchmark
                 var weightSeconds = clock.Elapsed.TotalSeconds;
                 MaybeCollect(o, i);
                 if (i >= o.Warmup) { archTimes.Add(archSeconds); weightTimes.Add(weightSeconds); searchPhases.Add(phases); }
-                progress?.Invoke($"search step {i + 1}/{o.Warmup + o.Steps}: {archSeconds + weightSeconds:0.000}s");
+                progress?.Invoke($"search step {i + 1}/{o.Warmup + o.Steps}: {archSeconds + weightSeconds:0.000}s{Diagnostics()}");
             }
             arch = Median(archTimes);
             weight = Median(weightTimes);
@@ -122,7 +125,7 @@ public static class TrainingBenchmark
                 var seconds = clock.Elapsed.TotalSeconds;
                 MaybeCollect(o, i);
                 if (i >= o.Warmup) { times.Add(seconds); pretrainPhases.Add(phases); }
-                progress?.Invoke($"pretrain step {i + 1}/{o.Warmup + o.Steps}: {seconds:0.000}s");
+                progress?.Invoke($"pretrain step {i + 1}/{o.Warmup + o.Steps}: {seconds:0.000}s{Diagnostics()}");
             }
             pretrain = Median(times);
         }
@@ -132,6 +135,7 @@ public static class TrainingBenchmark
             SearchWeightPhases = MedianPhases(searchPhases),
             PretrainPhases = MedianPhases(pretrainPhases),
             SearchPeakRssMib = searchPeak,
+            CollectSeconds = MedianCollectSeconds(),
         };
     }
 
@@ -140,7 +144,7 @@ public static class TrainingBenchmark
     {
         var clock = Stopwatch.StartNew();
         optimizer.ZeroGrad();
-        var loss = model.ComputeLoss(x1, x2, StepKind.Weight);
+        var loss = model.ComputeLossForBackward(x1, x2, StepKind.Weight);
         var forward = clock.Elapsed.TotalSeconds;
         loss.backward();
         var backward = clock.Elapsed.TotalSeconds - forward;
@@ -155,9 +159,27 @@ public static class TrainingBenchmark
         foreach (var trunk in model.modules().OfType<Backbones.ResNet>()) trunk.UseNchw();
     }
 
+    /// <summary>RSS and TorchSharp's wrapper counts: tensors created outside any dispose scope are left to finalizers.</summary>
+    static string Diagnostics()
+    {
+        var st = DisposeScopeManager.Statistics;
+        return FormattableString.Invariant($"  RSS {Rss("VmRSS"):0} MiB, tensors live {st.ThreadTotalLiveCount}, created outside scopes {st.CreatedOutsideScopeCount}");
+    }
+
+    static readonly List<double> CollectTimes = [];
+
     static void MaybeCollect(TrainingBenchmarkOptions o, int step)
     {
-        if (o.CollectEvery > 0 && (step + 1) % o.CollectEvery == 0) NativeMemory.Collect(); // outside the timed region
+        if (o.CollectEvery <= 0 || (step + 1) % o.CollectEvery != 0) return;
+        var clock = Stopwatch.StartNew();
+        NativeMemory.Collect(); // outside the timed region, but timed itself
+        lock (CollectTimes) CollectTimes.Add(clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Median seconds of one forced collection in the last benchmark (NaN when none ran).</summary>
+    static double MedianCollectSeconds()
+    {
+        lock (CollectTimes) return Median(CollectTimes);
     }
 
     static StepPhases? MedianPhases(List<StepPhases> phases) => phases.Count == 0 ? null :
