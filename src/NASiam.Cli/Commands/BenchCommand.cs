@@ -16,10 +16,13 @@ public sealed class BenchCommand : ICliCommand
     public string Help => """
         Usage:
           nasiam bench [--framework F] [--backbone B] [--batch-size N] [--steps S] [--warmup W]
-                       [--threads T] [--device D] [--dim N] [--pred-dim N] [--json]
+                       [--threads T] [--device D] [--dim N] [--pred-dim N] [--only search|pretrain]
+                       [--gc-every N] [--no-channels-last] [--json]
               Median seconds per search step (architecture + weight step) and per pre-training step,
               images/s and peak RSS, on random 32x32 inputs (no data pipeline). Defaults: simsiam,
               resnet18, batch 32, 10 steps, 2 warm-up, all cores, the framework's head widths.
+              --only measures one part (peak RSS of that part alone); --gc-every N forces a GC every
+              N steps outside the timings (default 1, 0 = never); --no-channels-last keeps NCHW.
           nasiam bench data [--batch-size N] [--steps S] [--warmup W] [--threads T] [--device D] [--json]
               Two-view augmentation throughput per recipe, next to one ResNet-18 pre-training step.
         --json prints one JSON line (search_step_s, pretrain_step_s, images_per_s, peak_rss_mib, ...).
@@ -27,7 +30,7 @@ public sealed class BenchCommand : ICliCommand
 
     public int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
-        var a = new CliArgs(args, new HashSet<string> { "json" });
+        var a = new CliArgs(args, new HashSet<string> { "json", "no-channels-last" });
         bool data = a.Positionals.Count > 0 && a.Positionals[0] == "data";
         if (a.Positionals.Count > (data ? 1 : 0)) throw new CliException($"unexpected argument '{a.Positionals[^1]}'; use 'nasiam bench' or 'nasiam bench data'.");
         var json = a.Flag("json");
@@ -47,21 +50,30 @@ public sealed class BenchCommand : ICliCommand
         var heads = RunPresets.ForFramework(framework).Heads;
         if (a.Int("dim") is { } dim) heads = heads with { Dim = dim };
         if (a.Int("pred-dim") is { } pred) heads = heads with { PredDim = pred };
+        var only = a.String("only");
+        if (only is not null and not "search" and not "pretrain") throw new CliException($"--only must be 'search' or 'pretrain', not '{only}'.");
+        int gcEvery = a.Int("gc-every") ?? 1;
+        if (gcEvery < 0) throw new CliException("--gc-every must be >= 0.");
+        bool channelsLast = !a.Flag("no-channels-last");
         a.EnsureAllUsed();
         var options = new TrainingBenchmarkOptions
         {
             Framework = framework, Backbone = backbone, BatchSize = batch, Steps = steps, Warmup = warmup, Threads = threads, Device = device, Heads = heads,
+            Search = only is null or "search", Pretrain = only is null or "pretrain", CollectEvery = gcEvery, ChannelsLast = channelsLast,
         };
         var r = TrainingBenchmark.Run(options, json ? null : line => stderr.WriteLine(line));
         if (json)
         {
             stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
             {
+                // A part not measured (--only) is NaN; JSON has no NaN, so it is written as null.
                 ["framework"] = framework.ToName(), ["backbone"] = backbone, ["batch_size"] = batch, ["steps"] = steps, ["threads"] = r.Threads,
                 ["search_step_s"] = r.SearchStepSeconds, ["arch_step_s"] = r.ArchStepSeconds, ["weight_step_s"] = r.WeightStepSeconds,
                 ["pretrain_step_s"] = r.PretrainStepSeconds, ["images_per_s"] = r.ImagesPerSecond, ["search_images_per_s"] = r.SearchImagesPerSecond,
-                ["peak_rss_mib"] = r.PeakRssMib, ["rss_before_mib"] = r.RssBeforeMib, ["rss_after_mib"] = r.RssAfterMib,
-            }));
+                ["peak_rss_mib"] = r.PeakRssMib, ["search_peak_rss_mib"] = r.SearchPeakRssMib, ["rss_before_mib"] = r.RssBeforeMib, ["rss_after_mib"] = r.RssAfterMib,
+                ["channels_last"] = channelsLast, ["gc_every"] = gcEvery, ["gc_s"] = r.CollectSeconds,
+                ["search_weight_phases_s"] = Phases(r.SearchWeightPhases), ["pretrain_phases_s"] = Phases(r.PretrainPhases),
+            }.ToDictionary(kv => kv.Key, kv => kv.Value is double d && !double.IsFinite(d) ? null : kv.Value)));
             return ExitCodes.Ok;
         }
         var c = CultureInfo.InvariantCulture;
@@ -71,6 +83,9 @@ public sealed class BenchCommand : ICliCommand
         stdout.WriteLine(string.Format(c, "  peak RSS         {0:0} MiB  (RSS {1:0} → {2:0} MiB)", r.PeakRssMib, r.RssBeforeMib, r.RssAfterMib));
         return ExitCodes.Ok;
     }
+
+    static object Phases(StepPhases? p) => p is null ? new Dictionary<string, double>() :
+        new Dictionary<string, double> { ["forward"] = p.Forward, ["backward"] = p.Backward, ["optimizer"] = p.Optimizer };
 
     static int Data(CliArgs a, int batch, int steps, int warmup, int threads, string device, bool json, TextWriter stdout)
     {

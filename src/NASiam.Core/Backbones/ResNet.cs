@@ -40,6 +40,21 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
     /// <summary>Output feature width D (512 for R18, 2048 for R50).</summary>
     public int FeatureDim => Config.FeatureDim;
 
+    /// <summary>
+    /// True after <see cref="UseChannelsLast"/>: inputs are re-laid channels-last, so libtorch runs
+    /// its NHWC (oneDNN brgemm) convolution and batch-norm kernels and every activation stays NHWC;
+    /// shapes and results are unchanged. The weights themselves stay plain contiguous NCHW (libtorch
+    /// takes the NHWC path when either input or weight is channels-last and returns weight gradients
+    /// in the weight's layout), so checkpoints, optimizer state and state dicts see ordinary tensors.
+    /// </summary>
+    public bool IsChannelsLast { get; private set; }
+
+    /// <summary>Switches the trunk's activations to channels-last (see <see cref="IsChannelsLast"/>).</summary>
+    public void UseChannelsLast() => IsChannelsLast = true;
+
+    /// <summary>Back to NCHW activations (comparison runs).</summary>
+    public void UseNchw() => IsChannelsLast = false;
+
     public ResNet(ResNetConfig config, bool cifarStem, bool zeroInitResidual) : base(config.Name)
     {
         if (config.BlocksPerStage.Count != 4 || config.Planes.Count != 4)
@@ -100,7 +115,8 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
     /// <summary>x: [N, 3, H, W] → [N, D].</summary>
     public override Tensor forward(Tensor x)
     {
-        var y = relu.call(bn1.call(conv1.call(x)));
+        if (IsChannelsLast) x = ChannelsLast.Convert(x);
+        var y = bn1.call(conv1.call(x)).relu_(); // in place: see BasicBlock.forward
         if (maxpool is not null) y = maxpool.call(y);
         y = layer4.call(layer3.call(layer2.call(layer1.call(y))));
         return avgpool.call(y).flatten(1);

@@ -41,9 +41,11 @@ public sealed class BasicBlock : nn.Module<Tensor, Tensor>, IResidualBlock
     public override Tensor forward(Tensor x)
     {
         var identity = downsample is null ? x : downsample.call(x);
-        var y = relu.call(bn1.call(conv1.call(x)));
+        // In place, as torchvision: BN's backward needs its input, not its output, and ReLU's
+        // backward reads its own output, so overwriting the BN output saves a full activation.
+        var y = bn1.call(conv1.call(x)).relu_();
         y = bn2.call(conv2.call(y));
-        return relu.call(y + identity);
+        return y.add_(identity).relu_();
     }
 }
 
@@ -78,9 +80,9 @@ public sealed class Bottleneck : nn.Module<Tensor, Tensor>, IResidualBlock
     public override Tensor forward(Tensor x)
     {
         var identity = downsample is null ? x : downsample.call(x);
-        var y = relu.call(bn1.call(conv1.call(x)));
-        y = relu.call(bn2.call(conv2.call(y)));
+        var y = bn1.call(conv1.call(x)).relu_();
+        y = bn2.call(conv2.call(y)).relu_();
         y = bn3.call(conv3.call(y));
-        return relu.call(y + identity);
+        return y.add_(identity).relu_();
     }
 }

@@ -62,6 +62,20 @@ public abstract class SiameseModel : nn.Module
     /// </summary>
     public abstract Tensor ComputeLoss(Tensor x1, Tensor x2, StepKind kind);
 
+    /// <summary>
+    /// <see cref="ComputeLoss"/> for a step that calls backward next: the forward runs in its own
+    /// dispose scope and only the loss survives it. Autograd keeps what backward needs, so the
+    /// result and gradients are identical; but the wrappers of every intermediate activation are
+    /// released now instead of at the end of the caller's step scope, so backward can free saved
+    /// activations as it goes (lower peak memory), and an architecture step's tensors are gone
+    /// before the weight step starts.
+    /// </summary>
+    public Tensor ComputeLossForBackward(Tensor x1, Tensor x2, StepKind kind)
+    {
+        using var scope = NewDisposeScope();
+        return ComputeLoss(x1, x2, kind).MoveToOuterDisposeScope();
+    }
+
     /// <summary>L2-normalised kNN-monitor feature (method doc 6.4): SimSiam z, MoCo q (128-d), SimCLR trunk feature. [N, ·].</summary>
     public abstract Tensor MonitorFeatures(Tensor x);
 
@@ -85,6 +99,16 @@ public abstract class SiameseModel : nn.Module
         if (kind != StepKind.Architecture || !ArchitectureStepWithoutBackboneGraph) return Backbone.call(x);
         using var _ = no_grad();
         return Backbone.call(x);
+    }
+
+    /// <summary>
+    /// Lays every ResNet trunk of the model (MoCo's key encoder too) out channels-last: faster
+    /// convolutions on CPU, same results (see <see cref="Backbones.ChannelsLast"/>). Call after
+    /// .to(device) and before creating optimizers.
+    /// </summary>
+    public void UseChannelsLast()
+    {
+        foreach (var trunk in modules().OfType<Backbones.ResNet>()) trunk.UseChannelsLast();
     }
 
     /// <summary>Only parameters that require gradients.</summary>

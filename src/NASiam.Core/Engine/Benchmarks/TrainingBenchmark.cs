@@ -24,12 +24,29 @@ public sealed record TrainingBenchmarkOptions
     public bool Search { get; init; } = true;
     /// <summary>Measure the plain pre-training step (baseline heads).</summary>
     public bool Pretrain { get; init; } = true;
+    /// <summary>Keep the model builder's channels-last trunk on CPU (false = back to NCHW, for comparison).</summary>
+    public bool ChannelsLast { get; init; } = true;
+    /// <summary>Steps between forced GCs, outside the timed region (0 = never: shows whether native memory stays flat without them).</summary>
+    public int CollectEvery { get; init; } = 1;
 }
+
+/// <summary>Median seconds of the phases of a weight step: forward (loss), backward, optimizer (zero_grad + step).</summary>
+public sealed record StepPhases(double Forward, double Backward, double Optimizer);
 
 /// <summary>Median timings in seconds, throughput and memory (MiB, from /proc/self/status).</summary>
 public sealed record TrainingBenchmarkResult(
     double SearchStepSeconds, double ArchStepSeconds, double WeightStepSeconds, double PretrainStepSeconds,
-    double ImagesPerSecond, double SearchImagesPerSecond, double PeakRssMib, double RssBeforeMib, double RssAfterMib, int Threads);
+    double ImagesPerSecond, double SearchImagesPerSecond, double PeakRssMib, double RssBeforeMib, double RssAfterMib, int Threads)
+{
+    /// <summary>Phases of the search weight step (null when search was not measured).</summary>
+    public StepPhases? SearchWeightPhases { get; init; }
+    /// <summary>Phases of the pre-training step (null when pre-training was not measured).</summary>
+    public StepPhases? PretrainPhases { get; init; }
+    /// <summary>Peak RSS (MiB) at the end of the search part; the pre-training part runs after it in the same process.</summary>
+    public double SearchPeakRssMib { get; init; } = double.NaN;
+    /// <summary>Median seconds of one forced GC + finalizer pass (the engine does one every <see cref="NativeMemory.CollectEvery"/> steps).</summary>
+    public double CollectSeconds { get; init; } = double.NaN;
+}
 
 /// <summary>
 /// The model-only benchmark of the issue: random 32×32 inputs (no data pipeline, no augmentation),
@@ -52,8 +69,11 @@ public static class TrainingBenchmark
             Search = recipe.Search with { BatchSize = o.BatchSize },
             Pretrain = recipe.Pretrain with { BatchSize = o.BatchSize },
         };
+        lock (CollectTimes) CollectTimes.Clear();
         double rssBefore = Rss("VmRSS");
-        double search = double.NaN, arch = double.NaN, weight = double.NaN, pretrain = double.NaN;
+        double search = double.NaN, arch = double.NaN, weight = double.NaN, pretrain = double.NaN, searchPeak = double.NaN;
+        var searchPhases = new List<StepPhases>();
+        var pretrainPhases = new List<StepPhases>();
         using var g = new Generator(1);
         Tensor Input() => randn([o.BatchSize, 3, 32, 32], generator: g).to(device);
 
@@ -64,6 +84,7 @@ public static class TrainingBenchmark
             using var aopt = OptimizerFactory.CreateAlphaOptimizer(model.ArchParameters(), run.Search);
             var archTimes = new List<double>();
             var weightTimes = new List<double>();
+            if (!o.ChannelsLast) RestoreNchw(model);
             model.train();
             for (int i = 0; i < o.Warmup + o.Steps; i++)
             {
@@ -71,52 +92,99 @@ public static class TrainingBenchmark
                 var (a1, a2, w1, w2) = (Input(), Input(), Input(), Input());
                 var clock = Stopwatch.StartNew();
                 aopt.ZeroGrad();
-                var archLoss = model.ComputeLoss(a1, a2, StepKind.Architecture);
+                var archLoss = model.ComputeLossForBackward(a1, a2, StepKind.Architecture);
                 archLoss.backward();
                 aopt.Step();
                 archLoss.item<float>();
                 var archSeconds = clock.Elapsed.TotalSeconds;
                 clock.Restart();
-                wopt.ZeroGrad();
-                var loss = model.ComputeLoss(w1, w2, StepKind.Weight);
-                loss.backward();
-                wopt.Step();
-                loss.item<float>();
+                var phases = TimedWeightStep(model, wopt, w1, w2);
                 var weightSeconds = clock.Elapsed.TotalSeconds;
-                NativeMemory.Collect(); // outside the timed region
-                if (i >= o.Warmup) { archTimes.Add(archSeconds); weightTimes.Add(weightSeconds); }
-                progress?.Invoke($"search step {i + 1}/{o.Warmup + o.Steps}: {archSeconds + weightSeconds:0.000}s");
+                MaybeCollect(o, i);
+                if (i >= o.Warmup) { archTimes.Add(archSeconds); weightTimes.Add(weightSeconds); searchPhases.Add(phases); }
+                progress?.Invoke($"search step {i + 1}/{o.Warmup + o.Steps}: {archSeconds + weightSeconds:0.000}s{Diagnostics()}");
             }
             arch = Median(archTimes);
             weight = Median(weightTimes);
             search = Median(archTimes.Zip(weightTimes, (x, y) => x + y).ToList());
+            searchPeak = Rss("VmHWM");
         }
         if (o.Pretrain)
         {
             using var model = Runs.ModelBuilder.Create(run, false, null, device, cifarStem: true, seed: 0);
             using var opt = OptimizerFactory.CreateWeightOptimizer(Runs.ModelBuilder.Groups(model), WeightOptimizerSettings.ForPretrain(run.Pretrain));
             var times = new List<double>();
+            if (!o.ChannelsLast) RestoreNchw(model);
             model.train();
             for (int i = 0; i < o.Warmup + o.Steps; i++)
             {
                 using var scope = NewDisposeScope();
                 var (x1, x2) = (Input(), Input());
                 var clock = Stopwatch.StartNew();
-                opt.ZeroGrad();
-                var loss = model.ComputeLoss(x1, x2, StepKind.Weight);
-                loss.backward();
-                opt.Step();
-                loss.item<float>();
+                var phases = TimedWeightStep(model, opt, x1, x2);
                 var seconds = clock.Elapsed.TotalSeconds;
-                NativeMemory.Collect(); // outside the timed region
-                if (i >= o.Warmup) times.Add(seconds);
-                progress?.Invoke($"pretrain step {i + 1}/{o.Warmup + o.Steps}: {seconds:0.000}s");
+                MaybeCollect(o, i);
+                if (i >= o.Warmup) { times.Add(seconds); pretrainPhases.Add(phases); }
+                progress?.Invoke($"pretrain step {i + 1}/{o.Warmup + o.Steps}: {seconds:0.000}s{Diagnostics()}");
             }
             pretrain = Median(times);
         }
         return new TrainingBenchmarkResult(search, arch, weight, pretrain,
-            o.BatchSize / pretrain, o.BatchSize / search, Rss("VmHWM"), rssBefore, Rss("VmRSS"), threads);
+            o.BatchSize / pretrain, o.BatchSize / search, Rss("VmHWM"), rssBefore, Rss("VmRSS"), threads)
+        {
+            SearchWeightPhases = MedianPhases(searchPhases),
+            PretrainPhases = MedianPhases(pretrainPhases),
+            SearchPeakRssMib = searchPeak,
+            CollectSeconds = MedianCollectSeconds(),
+        };
     }
+
+    /// <summary>One weight step, timing its phases; the loss is read back so the step has completed.</summary>
+    static StepPhases TimedWeightStep(SiameseModel model, ScheduledOptimizer optimizer, Tensor x1, Tensor x2)
+    {
+        var clock = Stopwatch.StartNew();
+        optimizer.ZeroGrad();
+        var loss = model.ComputeLossForBackward(x1, x2, StepKind.Weight);
+        var forward = clock.Elapsed.TotalSeconds;
+        loss.backward();
+        var backward = clock.Elapsed.TotalSeconds - forward;
+        optimizer.Step();
+        loss.item<float>();
+        return new StepPhases(forward, backward, clock.Elapsed.TotalSeconds - forward - backward);
+    }
+
+    /// <summary>Undoes the builder's channels-last layout (for comparison runs).</summary>
+    static void RestoreNchw(SiameseModel model)
+    {
+        foreach (var trunk in model.modules().OfType<Backbones.ResNet>()) trunk.UseNchw();
+    }
+
+    /// <summary>RSS and TorchSharp's wrapper counts: tensors created outside any dispose scope are left to finalizers.</summary>
+    static string Diagnostics()
+    {
+        var st = DisposeScopeManager.Statistics;
+        return FormattableString.Invariant($"  RSS {Rss("VmRSS"):0} MiB, tensors live {st.ThreadTotalLiveCount}, created outside scopes {st.CreatedOutsideScopeCount}");
+    }
+
+    static readonly List<double> CollectTimes = [];
+
+    static void MaybeCollect(TrainingBenchmarkOptions o, int step)
+    {
+        if (o.CollectEvery <= 0 || (step + 1) % o.CollectEvery != 0) return;
+        var clock = Stopwatch.StartNew();
+        NativeMemory.Collect(); // outside the timed region, but timed itself
+        lock (CollectTimes) CollectTimes.Add(clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Median seconds of one forced collection in the last benchmark (NaN when none ran).</summary>
+    static double MedianCollectSeconds()
+    {
+        lock (CollectTimes) return Median(CollectTimes);
+    }
+
+    static StepPhases? MedianPhases(List<StepPhases> phases) => phases.Count == 0 ? null :
+        new StepPhases(Median(phases.Select(p => p.Forward).ToList()), Median(phases.Select(p => p.Backward).ToList()),
+            Median(phases.Select(p => p.Optimizer).ToList()));
 
     static double Median(List<double> values)
     {

@@ -63,7 +63,7 @@ public sealed class PretrainStage(StageEnvironment env, Genotype? genotype) : Ss
                         model.train();
                         Env.BeforeWeightStep?.Invoke(model, step);
                         optimizer.ZeroGrad();
-                        var loss = model.ComputeLoss(x1, x2, StepKind.Weight);
+                        var loss = model.ComputeLossForBackward(x1, x2, StepKind.Weight);
                         lastLoss = CheckFinite(loss.item<float>(), "weight", step + 1, epoch);
                         loss.backward();
                         optimizer.Step();

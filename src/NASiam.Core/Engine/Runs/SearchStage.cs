@@ -86,14 +86,14 @@ public sealed class SearchStage(StageEnvironment env) : SslStageBase(env, "searc
                         {
                             // Architecture step first (5.4); the weight grads it leaves are cleared below.
                             alphaOpt.ZeroGrad();
-                            var archLoss = model.ComputeLoss(a1, a2!, StepKind.Architecture);
+                            var archLoss = model.ComputeLossForBackward(a1, a2!, StepKind.Architecture);
                             lastArchLoss = CheckFinite(archLoss.item<float>(), "architecture", step + 1, epoch);
                             archLoss.backward();
                             alphaOpt.Step();
                         }
                         Env.BeforeWeightStep?.Invoke(model, step);
                         weightOpt.ZeroGrad();
-                        var loss = model.ComputeLoss(w1, w2, StepKind.Weight);
+                        var loss = model.ComputeLossForBackward(w1, w2, StepKind.Weight);
                         lastLoss = CheckFinite(loss.item<float>(), "weight", step + 1, epoch);
                         loss.backward();
                         weightOpt.Step();
@@ -137,7 +137,7 @@ public sealed class SearchStage(StageEnvironment env) : SslStageBase(env, "searc
         var (a1, a2) = augmenter.TwoViews(batch.Images, generator);
         model.train();
         alphaOpt.ZeroGrad();
-        var loss = model.ComputeLoss(a1, a2, StepKind.Architecture);
+        var loss = model.ComputeLossForBackward(a1, a2, StepKind.Architecture);
         CheckFinite(loss.item<float>(), "architecture", step, -1);
         loss.backward();
         alphaOpt.Step();
