@@ -18,7 +18,7 @@ public static class RunCommandSupport
                                checkpoints/, result.json. Re-running into the same folder resumes.
           --preset NAME        quick-demo | simsiam-cifar10 | moco-cifar100 | ... (default: the framework's
                                reference recipe); see 'nasiam pipeline --help'
-          --framework F        simsiam | moco | simclr (default simsiam)
+          --framework F        simsiam | moco | simclr (default simsiam; simclr for --preset quick-demo)
           --options FILE       run options JSON (as in result.json "options"); flags below override it
           --backbone B         resnet-tiny | resnet18 | resnet50
           --dataset D          synthetic | cifar10 | cifar100 | folder;  --data DIR  its folder
@@ -42,7 +42,7 @@ public static class RunCommandSupport
             o = RunOptions.FromJson(File.ReadAllText(optionsFile));
             if (frameworkText is not null) o = o with { Framework = framework };
         }
-        else if (preset is not null) o = RunPresets.Get(preset, framework);
+        else if (preset is not null) o = RunPresets.Get(preset, frameworkText is null ? null : framework);
         else o = RunPresets.ForFramework(framework);
         o = o with { Kind = kind };
 

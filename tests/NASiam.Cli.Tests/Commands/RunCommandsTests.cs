@@ -23,7 +23,7 @@ public sealed class RunCommandsTests : IDisposable
     public void Search_WritesEveryArtefact_AndGenotypeDeriveReadsTheCheckpoint()
     {
         var outDir = Path.Combine(_dir, "o");
-        var (code, stdout, stderr) = Cli(default, ["search", "--out", outDir, .. Tiny]);
+        var (code, stdout, stderr) = Cli(default, ["search", "--out", outDir, "--framework", "simsiam", .. Tiny]);
 
         Assert.True(code == ExitCodes.Ok, stderr);
         Assert.Contains("genotype: Genotype(", stdout);
