@@ -62,11 +62,7 @@ public sealed class PretrainStage(StageEnvironment env, Genotype? genotype) : Ss
                         clock.DataDone();
                         model.train();
                         Env.BeforeWeightStep?.Invoke(model, step);
-                        optimizer.ZeroGrad();
-                        var loss = model.ComputeLossForBackward(x1, x2, StepKind.Weight);
-                        lastLoss = CheckFinite(loss.item<float>(), "weight", step + 1, epoch);
-                        loss.backward();
-                        optimizer.Step();
+                        lastLoss = OptimizerStep(model, optimizer, x1, x2, StepKind.Weight, step + 1, epoch);
                         clock.StepDone(indices.Length);
                     }
                     step++;

@@ -85,18 +85,10 @@ public sealed class SearchStage(StageEnvironment env) : SslStageBase(env, "searc
                         if (a1 is not null)
                         {
                             // Architecture step first (5.4); the weight grads it leaves are cleared below.
-                            alphaOpt.ZeroGrad();
-                            var archLoss = model.ComputeLossForBackward(a1, a2!, StepKind.Architecture);
-                            lastArchLoss = CheckFinite(archLoss.item<float>(), "architecture", step + 1, epoch);
-                            archLoss.backward();
-                            alphaOpt.Step();
+                            lastArchLoss = OptimizerStep(model, alphaOpt, a1, a2!, StepKind.Architecture, step + 1, epoch);
                         }
                         Env.BeforeWeightStep?.Invoke(model, step);
-                        weightOpt.ZeroGrad();
-                        var loss = model.ComputeLossForBackward(w1, w2, StepKind.Weight);
-                        lastLoss = CheckFinite(loss.item<float>(), "weight", step + 1, epoch);
-                        loss.backward();
-                        weightOpt.Step();
+                        lastLoss = OptimizerStep(model, weightOpt, w1, w2, StepKind.Weight, step + 1, epoch);
                         clock.StepDone(indices.Length * (a1 is null ? 1 : 2));
                     }
                     step++;
@@ -136,11 +128,7 @@ public sealed class SearchStage(StageEnvironment env) : SslStageBase(env, "searc
         using var batch = Env.Data.ReadTrain(iterator.Next());
         var (a1, a2) = augmenter.TwoViews(batch.Images, generator);
         model.train();
-        alphaOpt.ZeroGrad();
-        var loss = model.ComputeLossForBackward(a1, a2, StepKind.Architecture);
-        CheckFinite(loss.item<float>(), "architecture", step, -1);
-        loss.backward();
-        alphaOpt.Step();
+        OptimizerStep(model, alphaOpt, a1, a2, StepKind.Architecture, step, -1);
     }
 
     /// <summary>The current argmax genotype in the reference text format.</summary>

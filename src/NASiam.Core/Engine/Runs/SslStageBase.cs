@@ -106,6 +106,22 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
     }
 
     /// <summary>Returns the loss, or throws <see cref="NonFiniteLossException"/> naming the step.</summary>
+    /// <summary>
+    /// One optimizer step on a two-view batch: zero the optimizer's grads, loss (forward released
+    /// before backward), finiteness check, backward, step. Returns the loss. Weight and
+    /// architecture steps differ only in the optimizer and <paramref name="kind"/>.
+    /// </summary>
+    protected static double OptimizerStep(SiameseModel model, ScheduledOptimizer optimizer, Tensor x1, Tensor x2,
+        StepKind kind, long step, int epoch)
+    {
+        optimizer.ZeroGrad();
+        var loss = model.ComputeLossForBackward(x1, x2, kind);
+        var value = CheckFinite(loss.item<float>(), kind == StepKind.Weight ? "weight" : "architecture", step, epoch);
+        loss.backward();
+        optimizer.Step();
+        return value;
+    }
+
     protected static double CheckFinite(double loss, string which, long step, int epoch)
     {
         if (double.IsFinite(loss)) return loss;
