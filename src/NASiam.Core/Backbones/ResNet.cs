@@ -28,6 +28,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
 {
     readonly Conv2d conv1;
     readonly BatchNorm2d bn1;
+    // Applied in place in forward, but kept as a child: the reference's index-based keys (SimCLR "f.N") count it.
     readonly ReLU relu = nn.ReLU();
     readonly MaxPool2d? maxpool;
     readonly Sequential layer1, layer2, layer3, layer4;

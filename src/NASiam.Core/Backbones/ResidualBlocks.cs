@@ -14,14 +14,13 @@ public interface IResidualBlock
 /// <summary>
 /// torchvision's BasicBlock: 3x3 conv-BN-ReLU, 3x3 conv-BN, plus the (optionally projected)
 /// shortcut, then ReLU. [N, in, H, W] → [N, planes, H/stride, W/stride]. Children are named as
-/// torchvision's (conv1, bn1, relu, conv2, bn2, downsample.0/1) so state-dict keys match.
+/// torchvision's (conv1, bn1, conv2, bn2, downsample.0/1) so state-dict keys match.
 /// </summary>
 public sealed class BasicBlock : nn.Module<Tensor, Tensor>, IResidualBlock
 {
     public const int Expansion = 1;
     readonly Conv2d conv1, conv2;
     readonly BatchNorm2d bn1, bn2;
-    readonly ReLU relu = nn.ReLU();
     readonly Sequential? downsample;
 
     public BatchNorm2d LastBatchNorm => bn2;
@@ -58,7 +57,6 @@ public sealed class Bottleneck : nn.Module<Tensor, Tensor>, IResidualBlock
     public const int Expansion = 4;
     readonly Conv2d conv1, conv2, conv3;
     readonly BatchNorm2d bn1, bn2, bn3;
-    readonly ReLU relu = nn.ReLU();
     readonly Sequential? downsample;
 
     public BatchNorm2d LastBatchNorm => bn3;

@@ -56,8 +56,6 @@ public sealed record RunOptions
     public int AlphaLogEverySteps { get; init; } = 10;
     /// <summary>Save a checkpoint every N epochs (the last epoch always saves).</summary>
     public int CheckpointEveryEpochs { get; init; } = 1;
-    /// <summary>Channels-last memory format on CPU (a speed choice; same results).</summary>
-    public bool ChannelsLast { get; init; }
 
     public HeadOptions Heads { get; init; } = new();
     public SearchStageOptions Search { get; init; } = new();
