@@ -102,7 +102,7 @@ public static class RunsApi
             return Results.ValidationProblem(new Dictionary<string, string[]> { ["maxPoints"] = ["must be between 10 and 100000"] });
         var typeList = types?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var page = store.Read(id, afterSequence ?? -1, typeList, maxPoints ?? options.Value.MaxPointsPerSeries);
-        return Results.Ok(new MetricsResponse(id, page.LastSequence, page.Downsampled, page.Events.Select(TrainingEventJson.ToElement).ToArray()));
+        return Results.Ok(new MetricsResponse(id, page.LastSequence, page.Downsampled, page.Events.Select(EventWireJson.ToElement).ToArray()));
     }
 
     static IResult Genotype(Guid id, string? format, RunStore store, RunFiles files)

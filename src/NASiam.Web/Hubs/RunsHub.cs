@@ -41,7 +41,7 @@ public sealed class RunsHub(RunStore store, IOptions<NasiamWebOptions> options) 
         await Groups.AddToGroupAsync(Context.ConnectionId, Group(runId));
         var page = store.Read(runId, maxPerType: options.Value.MaxPointsPerSeries);
         return new RunSnapshot(runId, run.Status.ToString(), page.LastSequence, page.Downsampled,
-            page.Events.Select(TrainingEventJson.ToElement).ToArray());
+            page.Events.Select(EventWireJson.ToElement).ToArray());
     }
 
     public Task Unsubscribe(Guid runId) => Groups.RemoveFromGroupAsync(Context.ConnectionId, Group(runId));

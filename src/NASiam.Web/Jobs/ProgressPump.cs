@@ -1,4 +1,3 @@
-using TrainingEventJson = NASiam.Web.Runs.TrainingEventJson;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Options;
 using NASiam.Core.Reporting;
@@ -55,7 +54,7 @@ public sealed class ProgressPump(
                 var record = store.Get(runId);
                 notifications.Publish(new RunUpdate(runId, events, record));
                 var delta = new RunDelta(runId, events[0].Sequence, events[^1].Sequence,
-                    events.Select(TrainingEventJson.ToElement).ToArray());
+                    events.Select(EventWireJson.ToElement).ToArray());
                 await hub.Clients.Group(RunsHub.Group(runId)).Delta(delta);
             }
             catch (Exception ex)

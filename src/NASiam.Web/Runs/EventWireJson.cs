@@ -8,8 +8,9 @@ namespace NASiam.Web.Runs;
 /// <summary>
 /// The wire and storage form of engine events: the event's own properties in camelCase, with its
 /// "type" discriminator and "sequence". The same JSON goes into the database and to SignalR clients.
+/// (metrics.jsonl uses the engine's snake_case form, NASiam.Core.Reporting.TrainingEventJson.)
 /// </summary>
-public static class TrainingEventJson
+public static class EventWireJson
 {
     public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
     {

@@ -35,8 +35,8 @@ public sealed partial class RunStore
             foreach (var e in events)
             {
                 ps.Value = e.Sequence; pt.Value = e.Type; pst.Value = e.Stage;
-                pstep.Value = (object?)TrainingEventJson.StepOf(e) ?? DBNull.Value;
-                pj.Value = TrainingEventJson.Serialize(e);
+                pstep.Value = (object?)EventWireJson.StepOf(e) ?? DBNull.Value;
+                pj.Value = EventWireJson.Serialize(e);
                 added += insert.ExecuteNonQuery();
             }
         }
@@ -108,7 +108,7 @@ public sealed partial class RunStore
         {
             while (r.Read())
             {
-                if (TrainingEventJson.Deserialize(r.GetString(1)) is not CheckpointSaved cp) continue;
+                if (EventWireJson.Deserialize(r.GetString(1)) is not CheckpointSaved cp) continue;
                 var path = Path.IsPathRooted(cp.Path) ? cp.Path : Path.Combine(runDirectory, cp.Path);
                 if (File.Exists(path)) { keepThrough = r.GetInt64(0); break; }
             }
@@ -181,7 +181,7 @@ public sealed partial class RunStore
             using var r = cmd.ExecuteReader();
             while (r.Read()) rows.Add((r.GetInt64(0), r.GetString(1)));
         }
-        var events = rows.OrderBy(x => x.Seq).Select(x => TrainingEventJson.Deserialize(x.Json)).OfType<TrainingEvent>().ToList();
+        var events = rows.OrderBy(x => x.Seq).Select(x => EventWireJson.Deserialize(x.Json)).OfType<TrainingEvent>().ToList();
         return new EventPage(runId, last, thinned, events);
     }
 

@@ -1,4 +1,4 @@
-using TrainingEventJson = NASiam.Web.Runs.TrainingEventJson;
+using NASiam.Web.Runs;
 using System.Collections.Concurrent;
 using System.Text.Json;
 using NASiam.Core.Reporting;
@@ -43,7 +43,7 @@ public sealed class RunFeed
 
     void Apply(IEnumerable<JsonElement> events, bool live)
     {
-        foreach (var e in events.Select(TrainingEventJson.Deserialize).OfType<TrainingEvent>())
+        foreach (var e in events.Select(EventWireJson.Deserialize).OfType<TrainingEvent>())
         {
             if (e.Sequence <= _last) { Duplicates.Add(e.Sequence); continue; }
             // Recorded rather than asserted: this runs on the SignalR receive loop, where a throw is swallowed.
