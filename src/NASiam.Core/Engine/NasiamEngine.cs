@@ -62,8 +62,9 @@ public sealed class NasiamEngine : IRunEngine
                     var search = Search(env, ref genotypeText);
                     stages.Add(search);
                     if (search.Outcome != RunOutcome.Succeeded) break;
-                    // Pretrain.Genotype null = the searched genotype; otherwise an explicit override (e.g. "standard").
-                    var genotype = options.Pretrain.Genotype is null
+                    // "searched" (or null, in options stored before the keyword) = the genotype just found;
+                    // otherwise an explicit choice (e.g. "standard" for a baseline pipeline).
+                    var genotype = GenotypeReference.IsSearched(options.Pretrain.Genotype)
                         ? GenotypeText.Parse(search.GenotypeText!, options.Framework)
                         : ModelBuilder.ResolveGenotype(options.Pretrain.Genotype, options.Framework);
                     var pretrain = new PretrainStage(env, genotype).Run();

@@ -1,15 +1,23 @@
+using NASiam.Core.Genotypes;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace NASiam.Core.Options;
 
-/// <summary>What a run does: one stage, or the whole NASiam pipeline.</summary>
-public enum RunKind { Search, Pretrain, LinCls, Pipeline }
+/// <summary>What a run does: one stage, or the whole NASiam pipeline. Names: search, pretrain, lincls, pipeline.</summary>
+public enum RunKind
+{
+    Search,
+    Pretrain,
+    /// <summary>Linear evaluation (the reference's main_lincls.py).</summary>
+    [JsonStringEnumMemberName("lincls"), EnumAlias("lin-cls"), EnumAlias("linear")] LinCls,
+    Pipeline,
+}
 
-/// <summary>Weight optimizer.</summary>
-public enum OptimizerKind { Sgd, Adam, AdamW }
+/// <summary>Weight optimizer. Names: sgd, adam, adamw.</summary>
+public enum OptimizerKind { Sgd, Adam, [JsonStringEnumMemberName("adamw"), EnumAlias("adam-w")] AdamW }
 
-/// <summary>Learning-rate schedule, stepped once per epoch (method doc 5.3).</summary>
+/// <summary>Learning-rate schedule, stepped once per epoch (method doc 5.3). Names: constant, cosine, step.</summary>
 public enum LrSchedule { Constant, Cosine, Step }
 
 /// <summary>How the configured learning rate becomes the initial one.</summary>
@@ -17,8 +25,8 @@ public enum LrScaling
 {
     /// <summary>The value is used as is.</summary>
     Absolute,
-    /// <summary>The value is per 256 images: initial lr = lr · batch / 256 (SimSiam).</summary>
-    PerBatch256,
+    /// <summary>The value is per 256 images: initial lr = lr · batch / 256 (SimSiam; the linear scaling rule).</summary>
+    [JsonStringEnumMemberName("per256"), EnumAlias("per-batch256"), EnumAlias("perbatch256")] PerBatch256,
 }
 
 /// <summary>
@@ -63,8 +71,11 @@ public sealed record RunOptions
     public LinearStageOptions Linear { get; init; } = new();
     public CompatOptions Compat { get; init; } = new();
 
-    /// <summary>All validation errors, each "Field.Path: message"; empty when valid.</summary>
+    /// <summary>All validation errors as "field.path: message" text; empty when valid.</summary>
     public IReadOnlyList<string> Validate() => RunOptionsValidator.Validate(this);
+
+    /// <summary>All validation errors with their JSON field paths (<c>search.epochs</c>); empty when valid.</summary>
+    public IReadOnlyList<FieldError> ValidateFields() => RunOptionsValidator.ValidateFields(this);
 
     /// <summary>Throws <see cref="ArgumentException"/> with every message when invalid.</summary>
     public RunOptions EnsureValid()
@@ -78,7 +89,8 @@ public sealed record RunOptions
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
         WriteIndented = true,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
+        // One spelling for enum values everywhere (simsiam, lincls, adamw); older kebab-case rows still read.
+        Converters = { new CanonicalEnumConverterFactory() },
     };
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
@@ -154,10 +166,12 @@ public sealed record PretrainStageOptions
     public LrSchedule Schedule { get; init; } = LrSchedule.Cosine;
     public bool FixPredictorLr { get; init; } = true;
     /// <summary>
-    /// The heads: "standard" (baseline), a preset name, genotype text, or a path to a genotype
-    /// file. In a pipeline, null means "the genotype the search produced".
+    /// The heads (a <see cref="GenotypeReference"/>): "searched" (the pipeline default: what the
+    /// search stage just found), "standard" (the framework's baseline heads), a genotype preset
+    /// name, genotype text (reference format or JSON), or a path to a genotype file where the host
+    /// allows paths. Null reads as "searched" in a pipeline (options stored before the keyword existed).
     /// </summary>
-    public string? Genotype { get; init; } = "standard";
+    public string? Genotype { get; init; } = GenotypeReference.Standard;
     /// <summary>Run the kNN monitor every N epochs (0 = never).</summary>
     public int KnnEveryEpochs { get; init; } = 1;
     /// <summary>kNN neighbours (200).</summary>
@@ -193,6 +207,11 @@ public sealed record CompatOptions
     public bool MocoReferenceBatchNorm { get; init; }
     /// <summary>D7: SimCLR takes one alpha step per epoch instead of one per weight step.</summary>
     public bool SimClrAlphaStepPerEpoch { get; init; }
+    /// <summary>
+    /// D2: the final MoCo cell is shared by the query and key heads and never trains (the
+    /// reference freezes it after the head swap, so it stays at its initialisation).
+    /// </summary>
+    public bool MocoFrozenSharedCell { get; init; }
     /// <summary>D22: MoCo momentum update and enqueue also run on alpha-step batches.</summary>
     public bool MocoQueueOnArchStep { get; init; }
     /// <summary>D18: ResNet-50 on CIFAR keeps the ImageNet stem (as the released R50 genotypes were searched).</summary>

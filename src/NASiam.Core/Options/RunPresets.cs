@@ -1,12 +1,33 @@
+using NASiam.Core.Genotypes;
+
 namespace NASiam.Core.Options;
 
 /// <summary>
-/// Named starting points: the CPU quick demo and the reference's CIFAR recipes per framework
-/// (method doc 5.2, 6.1, 7). A preset is a complete <see cref="RunOptions"/>; callers override fields with `with`.
+/// Named starting points (a preset is a complete <see cref="RunOptions"/>; requests override its
+/// fields through <see cref="RunRequestResolver"/>):
+/// <list type="bullet">
+/// <item><c>quick-demo</c>: resnet-tiny on the built-in synthetic set, a few CPU minutes per stage.</item>
+/// <item><c>&lt;framework&gt;-&lt;dataset&gt;</c>: the method's CIFAR pipeline (method doc 5.2, 6.1, 7) with
+/// the reference code's defects fixed (doc 9: D1, D2, D7, D18, D22 all off). The pipeline pre-trains
+/// the genotype it searched (doc 1 step 3).</item>
+/// <item><c>&lt;framework&gt;-&lt;dataset&gt;-reference</c>: the same recipe with every compat switch of
+/// that framework on, to reproduce the conditions under which the released genotypes were found.</item>
+/// </list>
 /// </summary>
 public static class RunPresets
 {
     public const string QuickDemo = "quick-demo";
+    /// <summary>Suffix of the presets that reproduce the reference code's defects.</summary>
+    public const string ReferenceSuffix = "-reference";
+
+    /// <summary>
+    /// The quick demo's framework when a request names none (every door): SimCLR, because in the
+    /// demo's ~2 CPU minutes it is the framework whose searched heads learn clearly (SimSiam's
+    /// searched heads collapse dimensionally on resnet-tiny in that budget).
+    /// </summary>
+    public const Framework QuickDemoDefaultFramework = Framework.SimClr;
+
+    static readonly string[] CifarSets = ["cifar10", "cifar100"];
 
     /// <summary>Preset names with a one-line description.</summary>
     public static IReadOnlyDictionary<string, string> Descriptions { get; } = BuildDescriptions();
@@ -18,8 +39,11 @@ public static class RunPresets
             [QuickDemo] = "resnet-tiny on the built-in synthetic set, CPU, about two minutes per stage",
         };
         foreach (var f in Enum.GetValues<Framework>())
-            foreach (var ds in new[] { "cifar10", "cifar100" })
-                d[$"{f.ToName()}-{ds}"] = $"reference {f.ToName()} recipe on {ds} (search 100 ep, pre-train 800 ep, linear eval)";
+            foreach (var ds in CifarSets)
+            {
+                d[$"{f.ToName()}-{ds}"] = $"{f.ToName()} pipeline on {ds}: the method's recipe (search 100 ep, pre-train the searched heads 800 ep, linear eval), reference defects fixed";
+                d[$"{f.ToName()}-{ds}{ReferenceSuffix}"] = $"as {f.ToName()}-{ds}, with the reference code's defects reproduced ({string.Join(", ", CompatSwitches(f))}) as the released genotypes were found";
+            }
         return d;
     }
 
@@ -98,7 +122,7 @@ public static class RunPresets
             // own recipe) learns shape for every framework (synthetic kNN 38-82 % after 18 epochs).
             Pretrain = b.Pretrain with
             {
-                Epochs = 18, BatchSize = 64, KnnK = 20, Genotype = "standard",
+                Epochs = 18, BatchSize = 64, KnnK = 20, Genotype = GenotypeReference.Searched,
                 Optimizer = OptimizerKind.Adam, Lr = 1e-3, LrScaling = LrScaling.Absolute,
                 WeightDecay = 1e-6, Schedule = LrSchedule.Constant, FixPredictorLr = false,
             },
@@ -114,17 +138,56 @@ public static class RunPresets
         };
     }
 
-    /// <summary>Looks a preset up by name (case-insensitive); an optional framework picks the quick-demo flavour (default SimCLR).</summary>
+    /// <summary>The method-doc 9 defects that <paramref name="framework"/>'s "-reference" presets reproduce.</summary>
+    public static IReadOnlyList<string> CompatSwitches(Framework framework) => framework switch
+    {
+        Framework.SimSiam => ["D18 (ResNet-50 keeps the ImageNet stem on CIFAR)"],
+        Framework.MoCo => ["D1", "D2", "D22", "D18 (ResNet-50)"],
+        Framework.SimClr => ["D7"],
+        _ => [],
+    };
+
+    /// <summary>The compat switches of doc 9 that the reference code had, for one framework (D18 only bites on ResNet-50).</summary>
+    public static CompatOptions ReferenceCompat(Framework framework) => framework switch
+    {
+        Framework.SimSiam => new CompatOptions { ResNet50ImageNetStemOnCifar = true },
+        Framework.MoCo => new CompatOptions
+        {
+            MocoReferenceBatchNorm = true, MocoFrozenSharedCell = true, MocoQueueOnArchStep = true, ResNet50ImageNetStemOnCifar = true,
+        },
+        Framework.SimClr => new CompatOptions { SimClrAlphaStepPerEpoch = true },
+        _ => new CompatOptions(),
+    };
+
+    /// <summary>Every preset name.</summary>
+    public static IEnumerable<string> Names => Descriptions.Keys;
+
+    /// <summary>
+    /// Looks a preset up by name (case-insensitive). <paramref name="framework"/> picks the quick
+    /// demo's flavour (default <see cref="QuickDemoDefaultFramework"/>); for a framework preset it
+    /// must match the preset's own framework.
+    /// </summary>
+    /// <exception cref="ArgumentException">Unknown preset, or a framework that contradicts it.</exception>
     public static RunOptions Get(string name, Framework? framework = null)
     {
         var n = name.Trim().ToLowerInvariant();
-        // SimCLR by default: in the demo's ~2 CPU minutes it is the framework whose searched heads
-        // learn clearly (SimSiam's searched heads collapse dimensionally on resnet-tiny in that budget).
-        if (n == QuickDemo) return QuickDemoFor(framework ?? Framework.SimClr);
+        if (n == QuickDemo) return QuickDemoFor(framework ?? QuickDemoDefaultFramework);
         foreach (var f in Enum.GetValues<Framework>())
-            foreach (var ds in new[] { "cifar10", "cifar100" })
-                if (n == $"{f.ToName()}-{ds}")
-                    return ForFramework(f) with { Name = n, Dataset = ds, Kind = RunKind.Pipeline, Device = "auto" };
+            foreach (var ds in CifarSets)
+            {
+                bool reference = n == $"{f.ToName()}-{ds}{ReferenceSuffix}";
+                if (n != $"{f.ToName()}-{ds}" && !reference) continue;
+                if (framework is { } asked && asked != f)
+                    throw new ArgumentException($"Preset '{n}' is a {f.ToName()} preset; for {asked.ToName()} use '{asked.ToName()}-{ds}{(reference ? ReferenceSuffix : "")}'.");
+                var o = ForFramework(f);
+                return o with
+                {
+                    Name = n, Dataset = ds, Kind = RunKind.Pipeline, Device = "auto",
+                    // A pipeline pre-trains what it searched (method doc 1 step 3).
+                    Pretrain = o.Pretrain with { Genotype = GenotypeReference.Searched },
+                    Compat = reference ? ReferenceCompat(f) : new CompatOptions(),
+                };
+            }
         throw new ArgumentException($"Unknown preset '{name}'. Valid: {string.Join(", ", Descriptions.Keys)}.");
     }
 }

@@ -32,28 +32,8 @@ public static class ModelBuilder
         return model;
     }
 
-    /// <summary>
-    /// Resolves "standard" (null), a preset name ("cifar10_resnet18" or "simsiam/cifar10_resnet18"),
-    /// a file (reference text or JSON) or inline text into a genotype checked against the framework.
-    /// </summary>
-    public static Genotype? ResolveGenotype(string? reference, Framework framework)
-    {
-        if (string.IsNullOrWhiteSpace(reference) || reference.Trim().Equals("standard", StringComparison.OrdinalIgnoreCase)) return null;
-        var preset = GenotypePresets.Find(reference, framework);
-        if (preset is not null)
-        {
-            if (preset.Framework != framework)
-                throw new ArgumentException($"Genotype preset '{preset.Name}' is for {preset.Framework.ToName()}, not {framework.ToName()}.");
-            return preset.Genotype;
-        }
-        var text = reference.Trim();
-        if (File.Exists(text)) text = File.ReadAllText(text).Trim();
-        else if (!text.StartsWith("Genotype", StringComparison.Ordinal) && !text.StartsWith('{'))
-            throw new ArgumentException($"Pretrain.Genotype '{reference}' is not 'standard', a preset, an existing file or genotype text.");
-        var genotype = text.StartsWith('{') ? GenotypeJson.Parse(text, null) : GenotypeText.Parse(text, null);
-        GenotypeRules.ValidateFields(genotype, framework);
-        return genotype;
-    }
+    /// <summary>Resolves a concrete genotype reference (file paths allowed); see <see cref="GenotypeReference.Resolve"/>.</summary>
+    public static Genotype? ResolveGenotype(string? reference, Framework framework) => GenotypeReference.Resolve(reference, framework);
 
     /// <summary>Weight groups as optimizer specs (predictor groups may keep a fixed rate).</summary>
     public static IEnumerable<Optimization.ParameterGroupSpec> Groups(SiameseModel model) =>

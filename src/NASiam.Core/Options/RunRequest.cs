@@ -1,0 +1,54 @@
+using System.Text.Json.Nodes;
+
+namespace NASiam.Core.Options;
+
+/// <summary>
+/// What a user asks for, through any door (the New-run form, <c>POST /api/runs</c>, the CLI),
+/// before <see cref="RunRequestResolver"/> turns it into validated <see cref="RunOptions"/>.
+/// Every member is optional; the resolver fills what is missing from the preset or the framework's
+/// recipe and says so.
+/// </summary>
+public sealed record RunRequest
+{
+    /// <summary>A <see cref="RunPresets"/> name (quick-demo, simsiam-cifar10, moco-cifar100-reference, ...).</summary>
+    public string? Preset { get; init; }
+    /// <summary>simsiam | moco | simclr (case-insensitive). With quick-demo it picks the flavour; with no preset, the framework's recipe.</summary>
+    public string? Framework { get; init; }
+    /// <summary>The run kind; a CLI verb sets it. Overrides may also set <c>kind</c>.</summary>
+    public RunKind? Kind { get; init; }
+    /// <summary>
+    /// Partial options as a JSON merge patch (RFC 7396) on the preset's options document
+    /// (camelCase paths as in result.json's "options": <c>{"search": {"epochs": 2}}</c>).
+    /// Unknown fields are errors naming the field.
+    /// </summary>
+    public JsonObject? Overrides { get; init; }
+    /// <summary>A genotype reference for the pre-training (see <see cref="Genotypes.GenotypeReference"/>); wins over <c>pretrain.genotype</c> in the overrides.</summary>
+    public string? Genotype { get; init; }
+    /// <summary>
+    /// A pre-training (or search) checkpoint to linear-evaluate. Its saved options become the base:
+    /// framework, backbone, heads, data set and the framework's linear recipe come from it.
+    /// </summary>
+    public string? Checkpoint { get; init; }
+}
+
+/// <summary>What the door (host) allows, decided by the host, not by the request.</summary>
+public sealed record RunRequestPolicy
+{
+    /// <summary>Genotype references may be file paths on this machine (the CLI). The web takes library entries, presets or text only.</summary>
+    public bool AllowGenotypeFiles { get; init; }
+
+    /// <summary>The command line: paths are the user's own.</summary>
+    public static RunRequestPolicy Cli { get; } = new() { AllowGenotypeFiles = true };
+    /// <summary>The dashboard and the API: no probing of the server's files.</summary>
+    public static RunRequestPolicy Web { get; } = new() { AllowGenotypeFiles = false };
+}
+
+/// <summary>The resolver's answer: options when there are no errors, plus notices worth showing the user.</summary>
+public sealed record RunResolution(RunOptions? Options, IReadOnlyList<FieldError> Errors, IReadOnlyList<string> Notices)
+{
+    public bool Ok => Options is not null && Errors.Count == 0;
+
+    /// <summary>The options, or <see cref="ArgumentException"/> listing every error.</summary>
+    public RunOptions OptionsOrThrow() => Ok ? Options!
+        : throw new ArgumentException("Invalid run request: " + string.Join("; ", Errors));
+}

@@ -1,0 +1,221 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using NASiam.Core.Engine.Checkpoints;
+using NASiam.Core.Genotypes;
+
+namespace NASiam.Core.Options;
+
+/// <summary>
+/// The one place where a run request becomes <see cref="RunOptions"/>; the form, the API and the
+/// CLI call it and add no rules of their own. Order: base (checkpoint's saved options, else the
+/// preset, else the framework's recipe) → kind → overrides merged as a JSON merge patch →
+/// genotype → checks. Rules that live here:
+/// <list type="bullet">
+/// <item>A pipeline pre-trains the genotype it searched unless the request names another (method doc 1 step 3).</item>
+/// <item>A pre-training that names no genotype uses the framework's standard heads (a notice says so).</item>
+/// <item>A framework given in the overrides is the request's framework: the base recipe follows it, never half of each.</item>
+/// <item>Linear evaluation of a checkpoint takes its identity and recipe from the checkpoint's saved
+/// options; overrides of the recipe are allowed and listed, overrides of the model are errors.</item>
+/// </list>
+/// </summary>
+public static class RunRequestResolver
+{
+    /// <summary>Fields of a checkpoint that fix its model: a linear evaluation cannot change them.</summary>
+    static readonly string[] ModelIdentity = ["framework", "backbone", "heads", "compat"];
+
+    /// <summary>Resolves <paramref name="request"/> under <paramref name="policy"/>; never throws for bad input.</summary>
+    public static RunResolution Resolve(RunRequest request, RunRequestPolicy policy)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(policy);
+        var errors = new List<FieldError>();
+        var notices = new List<string>();
+        var patch = request.Overrides?.DeepClone().AsObject();
+
+        // 1. The framework: the request's, or the overrides' (lifted, so the base recipe follows it).
+        Framework? framework = null;
+        string? frameworkText = request.Framework;
+        if (patch is not null && FindKey(patch, "framework") is { } fwKey)
+        {
+            var fromPatch = patch[fwKey] is JsonValue v && v.TryGetValue<string>(out var t) ? t : null;
+            patch.Remove(fwKey);
+            if (fromPatch is null) errors.Add(new("framework", $"must be one of {string.Join(", ", EnumNames.All<Framework>())} (a string)"));
+            else if (frameworkText is not null && !string.Equals(
+                         FrameworkNames.TryParse(frameworkText, out var a) ? a.ToName() : frameworkText,
+                         FrameworkNames.TryParse(fromPatch, out var b) ? b.ToName() : fromPatch, StringComparison.OrdinalIgnoreCase))
+                errors.Add(new("framework", $"the request says '{frameworkText}' and its options say '{fromPatch}'"));
+            frameworkText ??= fromPatch;
+        }
+        if (frameworkText is not null)
+        {
+            if (FrameworkNames.TryParse(frameworkText, out var f)) framework = f;
+            else errors.Add(new("framework", $"'{frameworkText}' is not one of {string.Join(", ", EnumNames.All<Framework>())}"));
+        }
+        if (errors.Count > 0) return new(null, errors, notices);
+
+        // 2. The base options.
+        RunOptions baseOptions;
+        RunOptions? checkpointOptions = null;
+        if (!string.IsNullOrWhiteSpace(request.Checkpoint))
+        {
+            var path = Path.GetFullPath(request.Checkpoint);
+            if (!File.Exists(path)) return Fail("checkpoint", $"'{request.Checkpoint}' does not exist");
+            try
+            {
+                var state = CheckpointStore.ReadState(path);
+                checkpointOptions = RunOptions.FromJson(state.OptionsJson);
+                if (state.Stage is not ("search" or "pretrain"))
+                    return Fail("checkpoint", $"is a '{state.Stage}' checkpoint; linear evaluation needs a pre-training (or search) checkpoint");
+            }
+            catch (Exception e) when (e is InvalidDataException or IOException or ArgumentException or JsonException)
+            {
+                return Fail("checkpoint", $"cannot be read as a NASiam checkpoint: {e.Message}");
+            }
+            if (request.Preset is not null)
+                return Fail("preset", "give a checkpoint or a preset, not both: a checkpoint brings its own recipe");
+            if (framework is { } asked && asked != checkpointOptions.Framework)
+                return Fail("framework", $"the checkpoint is a {checkpointOptions.Framework.ToName()} model; it cannot be evaluated as {asked.ToName()}");
+            baseOptions = checkpointOptions with
+            {
+                Name = null, Kind = request.Kind ?? RunKind.LinCls, Linear = checkpointOptions.Linear with { Checkpoint = path },
+            };
+            notices.Add($"from the checkpoint: {checkpointOptions.Framework.ToName()}, {checkpointOptions.Backbone}, {checkpointOptions.Dataset}, the {checkpointOptions.Framework.ToName()} linear recipe");
+        }
+        else if (!string.IsNullOrWhiteSpace(request.Preset))
+        {
+            try { baseOptions = RunPresets.Get(request.Preset, framework); }
+            catch (ArgumentException e) { return Fail("preset", e.Message); }
+        }
+        else baseOptions = RunPresets.ForFramework(framework ?? Framework.SimSiam);
+        if (request.Kind is { } kind) baseOptions = baseOptions with { Kind = kind };
+
+        // 3. Overrides as a merge patch on the base document.
+        var document = JsonSerializer.SerializeToNode(baseOptions, RunOptions.Json)!.AsObject();
+        bool genotypeInPatch = false;
+        if (patch is not null)
+        {
+            genotypeInPatch = patch[FindKey(patch, "pretrain") ?? ""] is JsonObject pre && FindKey(pre, "genotype") is not null;
+            MergePatch(document, patch, "", errors);
+        }
+        if (request.Genotype is not null)
+        {
+            document["pretrain"]!.AsObject()["genotype"] = request.Genotype.Trim();
+            genotypeInPatch = true;
+        }
+        if (errors.Count > 0) return new(null, errors, notices);
+
+        RunOptions options;
+        try
+        {
+            options = document.Deserialize<RunOptions>(RunOptions.Json) ?? throw new JsonException("null");
+        }
+        catch (JsonException e)
+        {
+            var path = (e.Path ?? "$").TrimStart('$').TrimStart('.');
+            var why = e.Message.Split(" Path: ")[0];
+            return Fail(path, why.StartsWith("The JSON value could not be converted", StringComparison.Ordinal) ? "has a value of the wrong type" : why);
+        }
+
+        // 4. Genotype rules by kind.
+        if (options.Kind == RunKind.Pipeline && options.Pretrain.Genotype is null)
+            options = options with { Pretrain = options.Pretrain with { Genotype = GenotypeReference.Searched } };
+        if (options.Kind == RunKind.Pretrain && GenotypeReference.IsSearched(options.Pretrain.Genotype) && !genotypeInPatch)
+        {
+            options = options with { Pretrain = options.Pretrain with { Genotype = GenotypeReference.Standard } };
+            notices.Add("pretrain.genotype: none given, so the framework's standard heads are pre-trained");
+        }
+
+        // 5. A checkpoint's model identity cannot change; recipe changes are listed.
+        if (checkpointOptions is not null)
+        {
+            var before = JsonSerializer.SerializeToNode(checkpointOptions with { Kind = options.Kind, Name = options.Name, Linear = checkpointOptions.Linear with { Checkpoint = options.Linear.Checkpoint } }, RunOptions.Json)!.AsObject();
+            var after = JsonSerializer.SerializeToNode(options, RunOptions.Json)!.AsObject();
+            foreach (var (path, was, now) in Differences(before, after, ""))
+            {
+                if (ModelIdentity.Any(m => path == m || path.StartsWith(m + ".", StringComparison.Ordinal)))
+                    errors.Add(new(path, $"the checkpoint's model has {was}; a linear evaluation cannot change it to {now}"));
+                else if (path is not ("device" or "threads" or "seed") && !path.StartsWith("search.", StringComparison.Ordinal) && !path.StartsWith("pretrain.", StringComparison.Ordinal))
+                    notices.Add($"{path}: {was} (checkpoint) → {now} (request)");
+            }
+        }
+
+        // 6. Field checks, then the genotype reference itself.
+        errors.AddRange(options.ValidateFields());
+        bool pretrains = options.Kind is RunKind.Pretrain or RunKind.Pipeline;
+        if (pretrains && !GenotypeReference.IsSearched(options.Pretrain.Genotype) && !errors.Any(e => e.Path == "pretrain.genotype"))
+        {
+            try { GenotypeReference.Resolve(options.Pretrain.Genotype, options.Framework, policy.AllowGenotypeFiles); }
+            catch (Exception e) when (e is ArgumentException or FormatException or IOException or UnauthorizedAccessException)
+            {
+                errors.Add(new("pretrain.genotype", e.Message));
+            }
+        }
+        return errors.Count > 0 ? new(null, errors, notices) : new(options, [], notices);
+
+        RunResolution Fail(string path, string message) => new(null, [.. errors, new FieldError(path, message)], notices);
+    }
+
+    /// <summary>
+    /// RFC 7396 merge of <paramref name="patch"/> into <paramref name="target"/>, matching member
+    /// names case-insensitively against the target's; a member the target lacks is an error (the
+    /// target is a complete options document, so an unknown name is a typo, never a new field).
+    /// </summary>
+    static void MergePatch(JsonObject target, JsonObject patch, string prefix, List<FieldError> errors)
+    {
+        foreach (var (name, value) in patch.ToArray())
+        {
+            var key = FindKey(target, name);
+            var path = prefix + name;
+            if (key is null)
+            {
+                errors.Add(new(path, $"unknown field; valid here: {string.Join(", ", target.Select(p => p.Key))}"));
+                continue;
+            }
+            if (target[key] is JsonObject inner)
+            {
+                if (value is JsonObject innerPatch) MergePatch(inner, innerPatch, path + ".", errors);
+                else if (value is null) target[key] = new JsonObject(); // RFC 7396 null: back to the defaults
+                else errors.Add(new(path, "must be an object"));
+                continue;
+            }
+            if (value is JsonObject or JsonArray) { errors.Add(new(path, "must be a single value, not an object or array")); continue; }
+            target[key] = value?.DeepClone();
+        }
+    }
+
+    static string? FindKey(JsonObject o, string name) =>
+        o.Select(p => p.Key).FirstOrDefault(k => string.Equals(k, name, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>Leaf paths whose values differ between two options documents, with both values as JSON text.</summary>
+    public static IEnumerable<(string Path, string Was, string Now)> Differences(JsonObject a, JsonObject b, string prefix)
+    {
+        foreach (var key in a.Select(p => p.Key).Union(b.Select(p => p.Key)))
+        {
+            var (x, y) = (a[key], b[key]);
+            if (x is JsonObject xo && y is JsonObject yo)
+            {
+                foreach (var d in Differences(xo, yo, prefix + key + ".")) yield return d;
+            }
+            else if (!JsonNode.DeepEquals(x, y))
+                yield return (prefix + key, x?.ToJsonString() ?? "null", y?.ToJsonString() ?? "null");
+        }
+    }
+
+    /// <summary>
+    /// Parses overrides text (a file or a request body): a JSON object, a UTF-8 byte-order mark
+    /// allowed. Errors name <paramref name="field"/>.
+    /// </summary>
+    public static (JsonObject? Overrides, FieldError? Error) ParseOverrides(string text, string field)
+    {
+        text = text.TrimStart('\uFEFF');
+        try
+        {
+            return JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip }) is JsonObject o
+                ? (o, null) : (null, new FieldError(field, "must be a JSON object"));
+        }
+        catch (JsonException e)
+        {
+            return (null, new FieldError(field, $"malformed JSON: {e.Message}"));
+        }
+    }
+}
