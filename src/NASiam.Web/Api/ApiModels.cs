@@ -1,20 +1,37 @@
 using System.Text.Json;
+using NASiam.Core;
 using NASiam.Core.Options;
 using NASiam.Web.Runs;
 
 namespace NASiam.Web.Api;
 
-/// <summary>Body of POST /api/runs: a preset name and/or complete options (options win), plus an optional device and parent.</summary>
-public sealed record CreateRunRequest(string? Preset, string? Framework, JsonElement? Options, string? Device, string? Name, Guid? ParentId);
+/// <summary>
+/// Body of POST /api/runs. Everything is optional, but at least one of preset, framework, kind or
+/// options must be given. The run's options are the preset's (or the framework's recipe), with
+/// <see cref="Options"/> merged onto them as a JSON merge patch (RFC 7396). Unknown members are
+/// errors (400 naming them).
+/// </summary>
+/// <param name="Preset">quick-demo, simsiam-cifar10, moco-cifar100-reference, ... (GET /api/presets lists them).</param>
+/// <param name="Framework">simsiam | moco | simclr; with quick-demo it picks the flavour (default simclr).</param>
+/// <param name="Kind">search | pretrain | lincls | pipeline (default: the preset's).</param>
+/// <param name="Options">Partial options, camelCase as in a run's "options" (e.g. {"search": {"epochs": 2}}).</param>
+/// <param name="Genotype">Genotype for the pre-training: searched (a pipeline's default), standard, a preset name, or genotype text.</param>
+/// <param name="Device">A device of this server (cpu, cuda:0) or auto.</param>
+/// <param name="Name">Display name.</param>
+/// <param name="ParentId">The run this one derives from (lineage).</param>
+public sealed record CreateRunRequest(
+    string? Preset = null, string? Framework = null, string? Kind = null, System.Text.Json.Nodes.JsonObject? Options = null,
+    string? Genotype = null, string? Device = null, string? Name = null, Guid? ParentId = null);
 
 /// <summary>A run as listed by the API.</summary>
 public sealed record RunSummary(
     Guid Id, string Name, string Kind, string Framework, string Backbone, string Dataset, string Device, string Status,
     string? Stage, double Progress, double? ElapsedSeconds, double? EtaSeconds, string? BestMetricName, double? BestMetric,
-    DateTimeOffset CreatedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, string? Message, Guid? ParentId, long Events)
+    DateTimeOffset CreatedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, string? Message, Guid? ParentId, long Events,
+    IReadOnlyList<string>? Notices = null)
 {
     public static RunSummary From(RunRecord r, DateTimeOffset now) => new(
-        r.Id, r.Name, r.Kind.ToString(), r.Framework.ToString(), r.Backbone, r.Dataset, r.Device, r.Status.ToString(), r.Stage,
+        r.Id, r.Name, NASiam.Core.Options.EnumNames.Name(r.Kind), r.Framework.ToName(), r.Backbone, r.Dataset, r.Device, r.Status.ToString(), r.Stage,
         r.Progress, r.Elapsed(now)?.TotalSeconds, r.Eta(now)?.TotalSeconds, r.BestMetricName, r.BestMetric,
         r.CreatedAt, r.StartedAt, r.FinishedAt, r.Message, r.ParentId, r.EventCount);
 }
@@ -35,15 +52,27 @@ public sealed record ImportGenotypeRequest(string? Name, string? Text, string? F
 /// <summary>A genotype for the API: presets and the library.</summary>
 public sealed record GenotypeInfo(string Id, string Name, string Framework, string Source, string? Text, string? Description, Guid? RunId);
 
-/// <summary>Maps "Field.Path: message" strings to a ValidationProblem dictionary.</summary>
-public static class ValidationErrors
+/// <summary>Maps errors to a ValidationProblem's <c>errors</c>: option paths under "options.", request members by name.</summary>
+public static class BodyErrors
 {
-    public static Dictionary<string, string[]> ToDictionary(IEnumerable<string> errors) =>
-        errors.Select(e =>
-            {
-                int i = e.IndexOf(": ", StringComparison.Ordinal);
-                return i > 0 ? (Field: e[..i], Message: e[(i + 2)..]) : (Field: "", Message: e);
-            })
-            .GroupBy(p => p.Field)
-            .ToDictionary(g => g.Key, g => g.Select(p => p.Message).ToArray());
+    static readonly HashSet<string> RequestMembers = ["preset", "framework", "kind", "genotype", "device", "name", "parentId", "checkpoint", "id", "body"];
+
+    /// <summary>Resolver and scheduler errors keyed as the body names them (<c>options.search.epochs</c>, <c>preset</c>).</summary>
+    public static Dictionary<string, string[]> ToDictionary(IEnumerable<FieldError> errors) =>
+        errors.GroupBy(e => e.Path.Length == 0 ? "body" : RequestMembers.Contains(e.Path) ? e.Path : "options." + e.Path)
+            .ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray());
+
+    /// <summary>A body that does not deserialise: the member it failed on, by its JSON path.</summary>
+    public static Dictionary<string, string[]> From(JsonException e)
+    {
+        var path = (e.Path ?? "$").TrimStart('$').TrimStart('.');
+        var message = e.Message;
+        if (message.Contains("could not be mapped to any .NET member", StringComparison.Ordinal))
+        {
+            var name = System.Text.RegularExpressions.Regex.Match(message, "property '([^']+)'").Groups[1].Value;
+            return new() { [path.Length > 0 ? path : name] = ["unknown member; valid: preset, framework, kind, options, genotype, device, name, parentId"] };
+        }
+        var cut = message.IndexOf(" Path: ", StringComparison.Ordinal);
+        return new() { [path.Length > 0 ? path : "body"] = [$"malformed JSON: {(cut > 0 ? message[..cut] : message)}"] };
+    }
 }

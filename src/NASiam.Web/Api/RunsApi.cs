@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.Options;
 using NASiam.Core;
 using NASiam.Core.Genotypes;
@@ -15,31 +16,62 @@ public static class RunsApi
     public static RouteGroupBuilder MapRunsApi(this IEndpointRouteBuilder app)
     {
         var g = app.MapGroup("/api/runs").WithTags("Runs");
-        g.MapPost("/", Create).WithSummary("Queue a run from a preset and/or complete options");
-        g.MapGet("/", (RunStore store) => store.List().Select(r => RunSummary.From(r, DateTimeOffset.UtcNow)).ToArray());
-        g.MapGet("/{id:guid}", Get);
-        g.MapGet("/{id:guid}/metrics", Metrics).WithSummary("Events of a run; series are downsampled to maxPoints per type");
+        g.MapPost("/", Create).WithName("CreateRun")
+            .WithSummary("Queue a run: a preset and/or framework, kind, partial options (JSON merge patch) and a genotype")
+            .WithDescription("The body is resolved exactly as the New-run form and the CLI resolve theirs (NASiam.Core RunRequestResolver). " +
+                             "A pipeline pre-trains the genotype it searched unless 'genotype' names another. Unknown members are 400 errors naming them; a UTF-8 BOM is accepted.")
+            .Accepts<CreateRunRequest>("application/json")
+            .Produces<RunSummary>(StatusCodes.Status201Created)
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
+        g.MapGet("/", (RunStore store) => store.List().Select(r => RunSummary.From(r, DateTimeOffset.UtcNow)).ToArray())
+            .WithName("ListRuns").WithSummary("Every run, newest first");
+        g.MapGet("/{id:guid}", Get).WithName("GetRun").WithSummary("A run with its resolved options, lineage, metrics and files")
+            .Produces<RunDetail>().ProducesProblem(StatusCodes.Status404NotFound);
+        g.MapGet("/{id:guid}/metrics", Metrics).WithName("GetRunMetrics").WithSummary("Events of a run; series are downsampled to maxPoints per type")
+            .Produces<MetricsResponse>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
         g.MapPost("/{id:guid}/cancel", (Guid id, RunScheduler s, RunStore store) =>
-            store.Get(id) is null ? Results.NotFound() : s.Cancel(id) ? Results.Accepted() : Conflict("The run is not active."));
+            store.Get(id) is null ? NotFound(id) : s.Cancel(id) ? Results.Accepted() : Conflict("The run is not active."))
+            .WithName("CancelRun").WithSummary("Stop an active run (it checkpoints within a step)")
+            .Produces(StatusCodes.Status202Accepted).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         g.MapPost("/{id:guid}/resume", (Guid id, RunScheduler s, RunStore store) =>
-            store.Get(id) is null ? Results.NotFound() : s.Resume(id) ? Results.Accepted() : Conflict("Only a cancelled, failed or interrupted run can be resumed."));
+            store.Get(id) is null ? NotFound(id) : s.Resume(id) ? Results.Accepted() : Conflict("Only a cancelled, failed or interrupted run can be resumed."))
+            .WithName("ResumeRun").WithSummary("Queue a stopped run again; it continues from its newest checkpoint")
+            .Produces(StatusCodes.Status202Accepted).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         g.MapPost("/{id:guid}/retry", (Guid id, RunScheduler s) =>
         {
             var r = s.Retry(id);
-            return r.Ok ? Results.Created($"/api/runs/{r.Run!.Id}", RunSummary.From(r.Run, DateTimeOffset.UtcNow)) : Results.ValidationProblem(ValidationErrors.ToDictionary(r.Errors));
-        });
-        g.MapDelete("/{id:guid}", (Guid id, RunScheduler s) => s.Delete(id) ? Results.NoContent() : Results.NotFound());
-        g.MapGet("/{id:guid}/genotype", Genotype).WithSummary("The run's genotype: format=txt (reference text) or json");
+            return r.Ok ? Results.Created($"/api/runs/{r.Run!.Id}", RunSummary.From(r.Run, DateTimeOffset.UtcNow)) : Results.ValidationProblem(BodyErrors.ToDictionary(r.Errors));
+        }).WithName("RetryRun").WithSummary("Start a fresh run with the same options (the old one becomes its parent)")
+            .Produces<RunSummary>(StatusCodes.Status201Created).ProducesValidationProblem();
+        g.MapDelete("/{id:guid}", (Guid id, RunScheduler s) => s.Delete(id) ? Results.NoContent() : NotFound(id))
+            .WithName("DeleteRun").WithSummary("Cancel if needed, then delete the run, its events and its folder")
+            .Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound);
+        g.MapGet("/{id:guid}/genotype", Genotype).WithName("GetRunGenotype").WithSummary("The run's genotype: format=txt (reference text) or json")
+            .Produces<string>(StatusCodes.Status200OK, "text/plain", "application/json").ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
         g.MapGet("/{id:guid}/checkpoints", (Guid id, RunStore store, RunFiles files) =>
-            store.Get(id) is null ? Results.NotFound() : Results.Ok(files.Checkpoints(id)));
+            store.Get(id) is null ? NotFound(id) : Results.Ok(files.Checkpoints(id)))
+            .WithName("ListRunCheckpoints").Produces<IReadOnlyList<CheckpointFile>>().ProducesProblem(StatusCodes.Status404NotFound);
         g.MapGet("/{id:guid}/checkpoints/{**name}", (Guid id, string name, RunFiles files) =>
             files.Resolve(id, name) is { } path
                 ? Results.File(path, "application/octet-stream", Path.GetFileName(path))
-                : Results.NotFound());
+                : NotFound(id))
+            .WithName("DownloadRunCheckpoint").WithSummary("Download a checkpoint file (NASiam format; resumable by the product)")
+            .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream").ProducesProblem(StatusCodes.Status404NotFound);
+        g.MapGet("/{id:guid}/export", Export).WithName("ExportRun")
+            .WithSummary("The run's model as a PyTorch state dict under the reference's key names (torch.load + load_state_dict); stage=pretrain|search")
+            .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream").ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
         return g;
     }
 
     static IResult Conflict(string detail) => Results.Problem(detail, statusCode: StatusCodes.Status409Conflict);
+    static IResult NotFound(Guid id) => Results.Problem($"No run {id}, or no such file in it.", statusCode: StatusCodes.Status404NotFound);
+
+    /// <summary>The API's body rules: Web defaults, and an unknown member is an error rather than ignored.</summary>
+    internal static readonly JsonSerializerOptions BodyJson = new(JsonSerializerOptions.Web)
+    {
+        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
+    };
 
     static async Task<IResult> Create(HttpRequest request, RunScheduler scheduler, IOptions<NasiamWebOptions> options)
     {
@@ -48,41 +80,73 @@ public static class RunsApi
         {
             var text = await BodyReader.ReadTextAsync(request, options.Value.MaxUploadBytes);
             if (text is null) return Results.Problem("The request body is larger than Nasiam:MaxUploadBytes.", statusCode: StatusCodes.Status413PayloadTooLarge);
-            body = JsonSerializer.Deserialize<CreateRunRequest>(text, JsonSerializerOptions.Web);
+            body = JsonSerializer.Deserialize<CreateRunRequest>(text, BodyJson);
         }
         catch (JsonException e)
         {
-            return Results.ValidationProblem(new Dictionary<string, string[]> { ["body"] = [$"malformed JSON: {e.Message}"] });
+            return Results.ValidationProblem(BodyErrors.From(e), title: "The request body is invalid.");
         }
         if (body is null) return Results.ValidationProblem(new Dictionary<string, string[]> { ["body"] = ["a JSON object is required"] });
 
-        RunOptions runOptions;
+        RunKind? kind = null;
+        if (body.Kind is not null)
+        {
+            if (!EnumNames.TryParse<RunKind>(body.Kind, out var k))
+                return Results.ValidationProblem(new Dictionary<string, string[]> { ["kind"] = [$"'{body.Kind}' is not one of {string.Join(", ", EnumNames.All<RunKind>())}"] });
+            kind = k;
+        }
+        if (string.IsNullOrWhiteSpace(body.Preset) && body.Options is null && body.Framework is null && kind is null)
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["preset"] = ["give a preset name, a framework, a kind or options"] });
+
+        // Body members that are options fields travel as overrides, so the resolver checks them like any other.
+        var overrides = body.Options?.DeepClone().AsObject() ?? new JsonObject();
+        if (!string.IsNullOrWhiteSpace(body.Device)) overrides["device"] = body.Device;
+        if (!string.IsNullOrWhiteSpace(body.Name)) overrides["name"] = body.Name;
+        var runRequest = new RunRequest
+        {
+            Preset = body.Preset, Framework = body.Framework, Kind = kind, Genotype = body.Genotype,
+            Overrides = overrides.Count == 0 ? null : overrides,
+        };
+        var result = scheduler.Submit(runRequest, body.ParentId);
+        return result.Ok
+            ? Results.Created($"/api/runs/{result.Run!.Id}", RunSummary.From(result.Run, DateTimeOffset.UtcNow) with { Notices = result.Notices })
+            : Results.ValidationProblem(BodyErrors.ToDictionary(result.Errors), title: "The run request is invalid.");
+    }
+
+    /// <summary>Serialises exports: two requests for the same file must not write it at once.</summary>
+    static readonly SemaphoreSlim ExportGate = new(1, 1);
+
+    static async Task<IResult> Export(Guid id, string? checkpoint, RunStore store, RunFiles files, CancellationToken cancellationToken)
+    {
+        if (store.Get(id) is null) return NotFound(id);
+        var listed = files.Checkpoints(id).Where(c => c.Name.StartsWith("checkpoints/", StringComparison.Ordinal) && c.Name.EndsWith(".ckpt", StringComparison.Ordinal)).ToArray();
+        var name = checkpoint is null
+            ? listed.Select(c => c.Name).FirstOrDefault(n => n == "checkpoints/pretrain.ckpt") ?? listed.Select(c => c.Name).FirstOrDefault(n => n == "checkpoints/search.ckpt")
+            : checkpoint.Contains('/') ? checkpoint : $"checkpoints/{checkpoint.Replace(".ckpt", "")}.ckpt";
+        if (name is null) return Results.Problem("The run has no pre-training or search checkpoint yet.", statusCode: StatusCodes.Status404NotFound);
+        var source = files.Resolve(id, name);
+        if (source is null)
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["checkpoint"] = [$"'{checkpoint}' is not a checkpoint of this run; available: {string.Join(", ", listed.Select(c => c.Name))}"] });
+        var target = Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(source)!)!, "exports", Path.GetFileNameWithoutExtension(source) + ".pt");
+        await ExportGate.WaitAsync(cancellationToken);
         try
         {
-            Framework? fw = body.Framework is null ? null : FrameworkNames.Parse(body.Framework);
-            if (body.Options is { ValueKind: JsonValueKind.Object } o) runOptions = RunOptions.FromJson(o.GetRawText());
-            else if (!string.IsNullOrWhiteSpace(body.Preset)) runOptions = RunPresets.Get(body.Preset, fw);
-            else return Results.ValidationProblem(new Dictionary<string, string[]> { ["preset"] = ["give a preset name or an options object"] });
+            // Cached until the checkpoint changes (a live run rewrites it each epoch).
+            if (!File.Exists(target) || File.GetLastWriteTimeUtc(target) < File.GetLastWriteTimeUtc(source))
+                await Task.Run(() => NASiam.Core.Engine.Checkpoints.CheckpointExport.Export(source, target), cancellationToken);
         }
         catch (ArgumentException e)
         {
-            var field = e.Message.StartsWith("Unknown preset", StringComparison.Ordinal) ? "preset"
-                : e.Message.StartsWith("Unknown framework", StringComparison.Ordinal) ? "framework" : "options";
-            return Results.ValidationProblem(new Dictionary<string, string[]> { [field] = [e.Message] });
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["checkpoint"] = [e.Message] });
         }
-        if (!string.IsNullOrWhiteSpace(body.Device)) runOptions = runOptions with { Device = body.Device };
-        if (!string.IsNullOrWhiteSpace(body.Name)) runOptions = runOptions with { Name = body.Name };
-
-        var result = scheduler.Create(runOptions, body.ParentId);
-        return result.Ok
-            ? Results.Created($"/api/runs/{result.Run!.Id}", RunSummary.From(result.Run, DateTimeOffset.UtcNow))
-            : Results.ValidationProblem(ValidationErrors.ToDictionary(result.Errors), title: "The run options are invalid.");
+        finally { ExportGate.Release(); }
+        return Results.File(target, "application/octet-stream", $"{Path.GetFileNameWithoutExtension(source)}-{id:N}.pt");
     }
 
     static IResult Get(Guid id, RunStore store, RunFiles files)
     {
         var r = store.Get(id);
-        if (r is null) return Results.NotFound();
+        if (r is null) return NotFound(id);
         using var opts = JsonDocument.Parse(r.OptionsJson);
         return Results.Ok(new RunDetail(RunSummary.From(r, DateTimeOffset.UtcNow), opts.RootElement.Clone(), r.GenotypeText, r.ParentId,
             store.List(id).Select(c => c.Id).ToArray(), Parse(r.ArtifactsJson), Parse(r.MetricsJson), files.Checkpoints(id)));
@@ -97,7 +161,7 @@ public static class RunsApi
 
     static IResult Metrics(Guid id, RunStore store, IOptions<NasiamWebOptions> options, string? types, long? afterSequence, int? maxPoints)
     {
-        if (store.Get(id) is null) return Results.NotFound();
+        if (store.Get(id) is null) return NotFound(id);
         if (maxPoints is < 10 or > 100_000)
             return Results.ValidationProblem(new Dictionary<string, string[]> { ["maxPoints"] = ["must be between 10 and 100000"] });
         var typeList = types?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -108,14 +172,14 @@ public static class RunsApi
     static IResult Genotype(Guid id, string? format, RunStore store, RunFiles files)
     {
         var r = store.Get(id);
-        if (r is null) return Results.NotFound();
+        if (r is null) return NotFound(id);
         format = (format ?? "txt").ToLowerInvariant();
         if (format is not ("txt" or "json"))
             return Results.ValidationProblem(new Dictionary<string, string[]> { ["format"] = ["must be txt or json"] });
         var file = files.GenotypeFile(id, format == "txt" ? "genotype.txt" : "genotype.json");
         if (file is not null)
             return Results.File(file, format == "txt" ? "text/plain" : "application/json", $"genotype-{id:N}.{format}");
-        if (r.GenotypeText is not { } text) return Results.NotFound();
+        if (r.GenotypeText is not { } text) return Results.Problem("The run has no genotype (yet).", statusCode: StatusCodes.Status404NotFound);
         var g = GenotypeText.Parse(text);
         return format == "txt"
             ? Results.Text(text, "text/plain")

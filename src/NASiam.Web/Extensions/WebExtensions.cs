@@ -24,6 +24,7 @@ public static class WebExtensions
     {
         var appRoot = AppRoot.Find();
         builder.Configuration.AddRootAppSettings(appRoot, builder.Environment.EnvironmentName);
+        builder.UseDefaultUrlUnlessConfigured();
         builder.Services.AddSingleton(new AppRootInfo(appRoot, AppRoot.WebRoot(appRoot)));
         builder.Services.AddNasiamServices(appRoot);
 
@@ -35,6 +36,22 @@ public static class WebExtensions
         builder.Services.AddNasiamAccessKey();
         builder.Services.Configure<FormOptions>(o => o.MultipartBodyLengthLimit = 64L * 1024 * 1024);
         return builder;
+    }
+
+    /// <summary>The address the app listens on when nobody chose one: loopback only.</summary>
+    public const string DefaultUrl = "http://127.0.0.1:5080";
+
+    /// <summary>
+    /// Listens on <see cref="DefaultUrl"/> unless the user chose an address the ASP.NET Core way:
+    /// <c>--urls</c>, <c>ASPNETCORE_URLS</c>/<c>URLS</c>, <c>ASPNETCORE_HTTP_PORTS</c>/<c>HTTP_PORTS</c>,
+    /// or <c>Kestrel:Endpoints</c>. (A default pinned in appsettings.json would override the first two.)
+    /// </summary>
+    static void UseDefaultUrlUnlessConfigured(this WebApplicationBuilder builder)
+    {
+        var c = builder.Configuration;
+        bool chosen = !string.IsNullOrWhiteSpace(c[WebHostDefaults.ServerUrlsKey]) || !string.IsNullOrWhiteSpace(c[WebHostDefaults.HttpPortsKey])
+                      || !string.IsNullOrWhiteSpace(c[WebHostDefaults.HttpsPortsKey]) || c.GetSection("Kestrel:Endpoints").GetChildren().Any();
+        if (!chosen) builder.WebHost.UseUrls(DefaultUrl);
     }
 
     /// <summary>Options, run store, jobs and live updates (no UI).</summary>

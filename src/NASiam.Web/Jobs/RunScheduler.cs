@@ -1,14 +1,15 @@
 using Hangfire;
 using Hangfire.States;
 using Microsoft.Extensions.Options;
+using NASiam.Core;
 using NASiam.Core.Options;
 using NASiam.Web.Options;
 using NASiam.Web.Runs;
 
 namespace NASiam.Web.Jobs;
 
-/// <summary>Result of a scheduling request: the run, or the reasons it was refused ("Field: message").</summary>
-public sealed record ScheduleResult(RunRecord? Run, IReadOnlyList<string> Errors)
+/// <summary>Result of a scheduling request: the run, or the reasons it was refused; notices either way.</summary>
+public sealed record ScheduleResult(RunRecord? Run, IReadOnlyList<FieldError> Errors, IReadOnlyList<string>? Notices = null)
 {
     public bool Ok => Run is not null && Errors.Count == 0;
 }
@@ -23,21 +24,45 @@ public sealed class RunScheduler(
 {
     public IReadOnlyList<string> Devices => options.Value.EffectiveDevices;
 
-    /// <summary>Validates, stores and queues a run. "auto" takes the first configured device.</summary>
+    /// <summary>
+    /// The web's one entry for new runs (form and API): resolves the request with the same
+    /// <see cref="RunRequestResolver"/> as the CLI (web policy: no server file paths), then
+    /// <see cref="Create"/>s it.
+    /// </summary>
+    public ScheduleResult Submit(RunRequest request, Guid? parentId = null)
+    {
+        // The web's genotype references may also be ids: a library entry or a run (its genotype).
+        if (Guid.TryParse(request.Genotype?.Trim(), out var genotypeId))
+        {
+            var text = store.Genotypes().FirstOrDefault(g => g.Id == genotypeId)?.Text ?? store.Get(genotypeId)?.GenotypeText;
+            if (text is null) return new(null, [new FieldError("genotype", $"no genotype library entry or run with a genotype has id {genotypeId}")]);
+            request = request with { Genotype = text };
+        }
+        var resolution = RunRequestResolver.Resolve(request, RunRequestPolicy.Web);
+        if (!resolution.Ok) return new(null, resolution.Errors, resolution.Notices);
+        var result = Create(resolution.Options!, parentId);
+        return result with { Notices = resolution.Notices };
+    }
+
+    /// <summary>
+    /// Stores and queues resolved options (from <see cref="Submit"/>, or a stored run's for a retry).
+    /// Adds only the host's checks: the device must be one of this server's ("auto" takes the
+    /// first), the parent must exist; the options' own checks ran in the resolver.
+    /// </summary>
     public ScheduleResult Create(RunOptions runOptions, Guid? parentId = null)
     {
         var device = DeviceSpec.TryParse(runOptions.Device, out var spec) && spec.Kind != "auto" ? spec.ToString() : Devices[0];
-        var errors = runOptions.Validate().ToList();
+        var errors = runOptions.ValidateFields().ToList(); // a no-op after the resolver; guards stored options on retry
         if (!Devices.Contains(device))
-            errors.Add($"Device: '{runOptions.Device}' is not a device of this server; configured: {string.Join(", ", Devices)}");
-        if (parentId is { } p && store.Get(p) is null) errors.Add($"ParentId: run {p} does not exist");
+            errors.Add(new("device", $"'{runOptions.Device}' is not a device of this server; configured: {string.Join(", ", Devices)}"));
+        if (parentId is { } p && store.Get(p) is null) errors.Add(new("parentId", $"run {p} does not exist"));
         if (errors.Count > 0) return new(null, errors);
 
         runOptions = runOptions with { Device = device };
         var record = new RunRecord
         {
             Id = Guid.NewGuid(),
-            Name = string.IsNullOrWhiteSpace(runOptions.Name) ? $"{runOptions.Kind.ToString().ToLowerInvariant()} {runOptions.Framework} {DateTime.UtcNow:MM-dd HH:mm}" : runOptions.Name!,
+            Name = string.IsNullOrWhiteSpace(runOptions.Name) ? $"{EnumNames.Name(runOptions.Kind)} {runOptions.Framework.ToName()} {DateTime.UtcNow:MM-dd HH:mm}" : runOptions.Name!,
             Kind = runOptions.Kind, Framework = runOptions.Framework, Backbone = runOptions.Backbone, Dataset = runOptions.Dataset,
             Device = device, Status = RunStatus.Queued, OptionsJson = runOptions.ToJson(), CreatedAt = DateTimeOffset.UtcNow, ParentId = parentId,
         };
@@ -87,7 +112,7 @@ public sealed class RunScheduler(
     public ScheduleResult Retry(Guid runId)
     {
         var run = store.Get(runId);
-        if (run is null) return new(null, [$"Id: run {runId} does not exist"]);
+        if (run is null) return new(null, [new FieldError("id", $"run {runId} does not exist")]);
         return Create(run.Options(), runId);
     }
 

@@ -48,15 +48,105 @@ public class RunsApiTests : IAsyncLifetime
     [Theory]
     [InlineData("{not json", "body")]
     [InlineData("""{"preset":"no-such-preset"}""", "preset")]
-    [InlineData("""{"preset":"quick-demo","device":"cuda:7"}""", "Device")]
-    [InlineData("""{"options":{"kind":"search","search":{"epochs":0,"batchSize":1}}}""", "Search.Epochs")]
-    [InlineData("""{"options":{"backbone":"vgg"}}""", "Backbone")]
+    [InlineData("""{"preset":"quick-demo","device":"cuda:7"}""", "device")]
+    [InlineData("""{"options":{"kind":"search","search":{"epochs":0,"batchSize":1}}}""", "options.search.epochs")]
+    [InlineData("""{"options":{"backbone":"vgg"}}""", "options.backbone")]
+    [InlineData("""{"preset":"quick-demo","batchSize":-1}""", "batchSize")]
+    [InlineData("""{"preset":"quick-demo","options":{"search":{"epoch":2}}}""", "options.search.epoch")]
+    [InlineData("""{"preset":"quick-demo","options":{"search":5}}""", "options.search")]
+    [InlineData("""{"preset":"quick-demo","options":{"search":{"epochs":"two"}}}""", "options.search.epochs")]
+    [InlineData("""{"preset":"simsiam-cifar10","framework":"moco"}""", "preset")]
+    [InlineData("""{"preset":"quick-demo","framework":"byol"}""", "framework")]
+    [InlineData("""{"preset":"quick-demo","kind":"pretrain","genotype":"/etc/passwd"}""", "options.pretrain.genotype")]
+    [InlineData("""{"preset":"quick-demo","kind":"evaluate"}""", "kind")]
     public async Task Create_BadPayload_Returns400NamingTheField(string body, string field)
     {
         var r = await _c.PostAsync("/api/runs", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
         var problem = await r.Content.ReadFromJsonAsync<JsonElement>();
         Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), await r.Content.ReadAsStringAsync());
+    }
+
+    /// <summary>Creates a run from a raw body and returns the options the run was stored with.</summary>
+    async Task<JsonElement> CreatedOptions(string body)
+    {
+        var r = await _c.PostAsync("/api/runs", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+        Assert.True(r.StatusCode == HttpStatusCode.Created, $"{(int)r.StatusCode}: {await r.Content.ReadAsStringAsync()}");
+        var id = (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+        return (await _c.GetFromJsonAsync<JsonElement>($"/api/runs/{id}")).GetProperty("options");
+    }
+
+    [Fact]
+    public async Task Create_PipelinePreset_PretrainsTheSearchedGenotype()
+    {
+        var o = await CreatedOptions("""{"preset":"simsiam-cifar10","options":{"dataPath":"/data/cifar"}}""");
+        Assert.Equal("pipeline", o.GetProperty("kind").GetString());
+        Assert.Equal("searched", o.GetProperty("pretrain").GetProperty("genotype").GetString());
+        Assert.Equal("simsiam", o.GetProperty("framework").GetString());
+        Assert.Equal("cifar10", o.GetProperty("dataset").GetString());
+    }
+
+    [Fact]
+    public async Task Create_PresetFrameworkAndPartialOptions_AllTakeEffect()
+    {
+        // Was: options present → preset and framework dropped, a SimSiam ResNet-18 pipeline on synthetic.
+        var o = await CreatedOptions("""{"preset":"quick-demo","framework":"simclr","options":{"kind":"pipeline","pretrain":{"epochs":2}}}""");
+        var demo = NASiam.Core.Options.RunPresets.Get("quick-demo", NASiam.Core.Framework.SimClr);
+        Assert.Equal("simclr", o.GetProperty("framework").GetString());
+        Assert.Equal("resnet-tiny", o.GetProperty("backbone").GetString());
+        Assert.Equal("synthetic", o.GetProperty("dataset").GetString());
+        Assert.Equal("pipeline", o.GetProperty("kind").GetString());
+        Assert.Equal(2, o.GetProperty("pretrain").GetProperty("epochs").GetInt32());
+        Assert.Equal(demo.Pretrain.BatchSize, o.GetProperty("pretrain").GetProperty("batchSize").GetInt32());
+        Assert.Equal(demo.Heads.Dim, o.GetProperty("heads").GetProperty("dim").GetInt32());
+        Assert.Equal("searched", o.GetProperty("pretrain").GetProperty("genotype").GetString());
+        Assert.Equal("adam", o.GetProperty("search").GetProperty("optimizer").GetString());
+    }
+
+    [Fact]
+    public async Task Create_OneCompatFlagInOptions_KeepsTheFrameworksRecipe()
+    {
+        var o = await CreatedOptions("""{"framework":"moco","options":{"compat":{"mocoReferenceBatchNorm":true}}}""");
+        Assert.Equal(128, o.GetProperty("heads").GetProperty("dim").GetInt32());
+        Assert.True(o.GetProperty("compat").GetProperty("mocoReferenceBatchNorm").GetBoolean());
+        Assert.Equal("moco", o.GetProperty("framework").GetString());
+    }
+
+    [Fact]
+    public async Task Create_BodyWithUtf8ByteOrderMark_IsAccepted()
+    {
+        var json = System.Text.Encoding.UTF8.GetBytes("""{"preset":"quick-demo","options":{"search":{"epochs":2}}}""");
+        var body = new ByteArrayContent([.. System.Text.Encoding.UTF8.Preamble, .. json]);
+        body.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        var r = await _c.PostAsync("/api/runs", body);
+        Assert.True(r.StatusCode == HttpStatusCode.Created, await r.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task Create_EnumValues_UseOneSpellingEverywhere_AndReadAnyCase()
+    {
+        var o = await CreatedOptions("""{"framework":"SimSiam","options":{"kind":"LinCls","linear":{"optimizer":"AdamW"}}}""");
+        Assert.Equal("simsiam", o.GetProperty("framework").GetString());
+        Assert.Equal("lincls", o.GetProperty("kind").GetString());
+        Assert.Equal("adamw", o.GetProperty("linear").GetProperty("optimizer").GetString());
+        Assert.Equal("per256", o.GetProperty("search").GetProperty("lrScaling").GetString());
+    }
+
+    [Fact]
+    public async Task OpenApi_DocumentsTheCreateBody_AndItsResponses()
+    {
+        using var doc = JsonDocument.Parse(await _c.GetStringAsync("/openapi/v1.json"));
+        var post = doc.RootElement.GetProperty("paths").GetProperty("/api/runs").GetProperty("post");
+        var schema = post.GetProperty("requestBody").GetProperty("content").GetProperty("application/json").GetProperty("schema");
+        var reference = schema.GetProperty("$ref").GetString()!;
+        var body = doc.RootElement.GetProperty("components").GetProperty("schemas").GetProperty(reference.Split('/')[^1]);
+        foreach (var member in new[] { "preset", "framework", "kind", "options", "genotype", "device", "name", "parentId" })
+            Assert.True(body.GetProperty("properties").TryGetProperty(member, out _), member);
+        var responses = post.GetProperty("responses");
+        foreach (var code in new[] { "201", "400", "413" }) Assert.True(responses.TryGetProperty(code, out _), code);
+        var cancel = doc.RootElement.GetProperty("paths").GetProperty("/api/runs/{id}/cancel").GetProperty("post").GetProperty("responses");
+        foreach (var code in new[] { "202", "404", "409" }) Assert.True(cancel.TryGetProperty(code, out _), code);
+        Assert.True(doc.RootElement.GetProperty("paths").TryGetProperty("/api/runs/{id}/export", out _));
     }
 
     [Fact]

@@ -25,43 +25,95 @@ static class Bunit
 
 public class RunFormTests
 {
+    /// <summary>What the form submitted, resolved the way the scheduler resolves it.</summary>
+    static RunOptions Resolve(RunRequest request) => RunRequestResolver.Resolve(request, RunRequestPolicy.Web).OptionsOrThrow();
+
+    // MudBlazor inputs and buttons handle events asynchronously, and bUnit's synchronous Change/Click
+    // do not wait for those handlers: the tests await the events and then wait for the effect they
+    // assert, so a slow render cannot make them fail (an earlier version read `submitted` right after
+    // a synchronous Click and failed once in two CI runs).
+    static async Task Type(IRenderedComponent<RunForm> form, string path, string value)
+    {
+        await form.Find($"[data-field='{path}'] input").ChangeAsync(new Microsoft.AspNetCore.Components.ChangeEventArgs { Value = value });
+        form.WaitForAssertion(() => Assert.Equal(value, form.Instance.Model.Values[path]));
+    }
+
+    static Task Submit(IRenderedComponent<RunForm> form) =>
+        form.Find("#submit-run").ClickAsync(new Microsoft.AspNetCore.Components.Web.MouseEventArgs());
+
     [Fact]
     public async Task Submit_InvalidEpochsAndText_ShowsMessagesNextToTheFields_AndDoesNotSubmit()
     {
         await using var ctx = Bunit.Context();
-        RunOptions? submitted = null;
+        RunRequest? submitted = null;
         var form = ctx.Render<RunForm>(p => p.Add(x => x.OnSubmit, o => submitted = o));
-        form.Find("[data-field='Search.Epochs'] input").Change("0");
-        form.Find("[data-field='Search.Lr'] input").Change("fast");
-        form.Find("#submit-run").Click();
+        await Type(form, "search.epochs", "0");
+        await Type(form, "search.lr", "fast");
+        await Submit(form);
 
+        form.WaitForAssertion(() => Assert.Contains("must be a number", form.Find("[data-field='search.lr']").TextContent));
         Assert.Null(submitted);
-        Assert.Contains("must be a number", form.Find("[data-field='Search.Lr']").TextContent);
-        // Epochs is parsed fine, so the engine's own validator is not reached until Lr parses.
-        form.Find("[data-field='Search.Lr'] input").Change("0.05");
-        form.Find("#submit-run").Click();
+        // Once every value reads as its type, the resolver's range checks speak, next to their fields.
+        await Type(form, "search.lr", "0.05");
+        await Submit(form);
+        form.WaitForAssertion(() => Assert.Contains("must be between 1 and 100000", form.Find("[data-field='search.epochs']").TextContent));
         Assert.Null(submitted);
-        Assert.Contains("must be between 1 and 100000", form.Find("[data-field='Search.Epochs']").TextContent);
-        Assert.DoesNotContain("must be", form.Find("[data-field='Search.Lr']").TextContent);
+        Assert.DoesNotContain("must be", form.Find("[data-field='search.lr']").TextContent);
     }
 
     [Fact]
-    public async Task Submit_ValidChanges_SubmitsTheQuickDemoWithThem()
+    public async Task Submit_ValidChanges_SubmitsThePresetWithOnlyTheChangedFields()
     {
         await using var ctx = Bunit.Context();
-        RunOptions? submitted = null;
+        RunRequest? submitted = null;
         var form = ctx.Render<RunForm>(p => p.Add(x => x.OnSubmit, o => submitted = o));
-        form.Find("[data-field='Search.Epochs'] input").Change("2");
-        form.Find("[data-field='Heads.EncoderLayers'] input").Change("3");
-        form.Find("#submit-run").Click();
+        await Type(form, "search.epochs", "2");
+        await Type(form, "heads.encoderLayers", "3");
+        await Submit(form);
 
-        Assert.NotNull(submitted);
-        var expected = RunPresets.QuickDemoFor(NASiam.Core.Framework.SimSiam);
-        Assert.Equal(2, submitted.Search.Epochs);
-        Assert.Equal(3, submitted.Heads.EncoderLayers);
-        Assert.Equal(expected.Backbone, submitted.Backbone);
-        Assert.Equal(expected.Search.BatchSize, submitted.Search.BatchSize);
-        Assert.Equal(expected.Heads.Dim, submitted.Heads.Dim);
+        form.WaitForAssertion(() => Assert.NotNull(submitted));
+        Assert.Equal(RunPresets.QuickDemo, submitted!.Preset);
+        var options = Resolve(submitted);
+        var expected = RunPresets.Get(RunPresets.QuickDemo);
+        Assert.Equal(RunPresets.QuickDemoDefaultFramework, options.Framework);
+        Assert.Equal(2, options.Search.Epochs);
+        Assert.Equal(3, options.Heads.EncoderLayers);
+        Assert.Equal(expected.Backbone, options.Backbone);
+        Assert.Equal(expected.Search.BatchSize, options.Search.BatchSize);
+        Assert.Equal(expected.Heads.Dim, options.Heads.Dim);
+        // Only what the user changed travels as overrides: the rest is the preset's, resolved once.
+        Assert.Equal(["heads", "search"], submitted.Overrides!.Select(p => p.Key).Order().ToArray());
+    }
+
+    [Fact]
+    public async Task PipelinePreset_ShowsSearchedGenotype_AndSubmitsAPipelineThatPretrainsIt()
+    {
+        await using var ctx = Bunit.Context();
+        RunRequest? submitted = null;
+        var form = ctx.Render<RunForm>(p => p.Add(x => x.OnSubmit, o => submitted = o));
+        await form.InvokeAsync(() => form.Instance.ApplyPreset("simsiam-cifar10", NASiam.Core.Framework.SimSiam));
+        form.WaitForAssertion(() => Assert.Equal("searched", form.Instance.Model.Values["pretrain.genotype"]));
+        Assert.Equal("pipeline", form.Instance.Model.Values["kind"]);
+        await Type(form, "dataPath", "/data/cifar");
+        await Submit(form);
+
+        form.WaitForAssertion(() => Assert.NotNull(submitted));
+        var options = Resolve(submitted!);
+        Assert.Equal(RunKind.Pipeline, options.Kind);
+        Assert.Equal(GenotypeReference.Searched, options.Pretrain.Genotype);
+        Assert.Equal(NASiam.Core.Framework.SimSiam, options.Framework);
+    }
+
+    [Fact]
+    public async Task ChangingTheFramework_ReloadsThePresetForIt_NotAMixOfTwoRecipes()
+    {
+        await using var ctx = Bunit.Context();
+        var form = ctx.Render<RunForm>();
+        await form.InvokeAsync(() => form.Instance.Set("framework", "moco"));
+        form.WaitForAssertion(() => Assert.Equal("moco", form.Instance.Model.Values["framework"]));
+        var moco = RunPresets.Get(RunPresets.QuickDemo, NASiam.Core.Framework.MoCo);
+        Assert.Equal(moco.Heads.Dim.ToString(System.Globalization.CultureInfo.InvariantCulture), form.Instance.Model.Values["heads.dim"]);
+        Assert.Equal("adam", form.Instance.Model.Values["search.alphaOptimizer"]);
     }
 }
 
