@@ -15,11 +15,35 @@ public class RunOptionsTests
     }
 
     [Fact]
+    public void EnumValues_AreWrittenInTheOneSpelling_AndOldKebabSpellingsStillRead()
+    {
+        var o = new RunOptions { Kind = RunKind.LinCls, Framework = Framework.MoCo, Linear = new LinearStageOptions { Optimizer = OptimizerKind.AdamW } };
+        var json = System.Text.Json.Nodes.JsonNode.Parse(o.ToJson())!;
+        Assert.Equal("lincls", (string?)json["kind"]);
+        Assert.Equal("moco", (string?)json["framework"]);
+        Assert.Equal("adamw", (string?)json["linear"]!["optimizer"]);
+        Assert.Equal("per256", (string?)json["search"]!["lrScaling"]);
+        Assert.Equal("cosine", (string?)json["search"]!["schedule"]);
+        // Rows and checkpoints written before the spelling was fixed used kebab case.
+        var old = RunOptions.FromJson("""{"kind":"lin-cls","framework":"mo-co","linear":{"optimizer":"adam-w"},"search":{"lrScaling":"per-batch256"}}""");
+        Assert.Equal((RunKind.LinCls, Framework.MoCo, OptimizerKind.AdamW, LrScaling.PerBatch256),
+            (old.Kind, old.Framework, old.Linear.Optimizer, old.Search.LrScaling));
+        var sim = RunOptions.FromJson("""{"framework":"SimClr"}""");
+        Assert.Equal(Framework.SimClr, sim.Framework);
+    }
+
+    [Fact]
     public void EveryPreset_IsValid_ForEveryFramework()
     {
         foreach (var name in RunPresets.Descriptions.Keys)
             foreach (var f in Enum.GetValues<Framework>())
             {
+                if (name != RunPresets.QuickDemo && !name.StartsWith(f.ToName() + "-", StringComparison.Ordinal))
+                {
+                    // A framework preset refuses another framework instead of mixing two recipes.
+                    Assert.Throws<ArgumentException>(() => RunPresets.Get(name, f));
+                    continue;
+                }
                 var preset = RunPresets.Get(name, f);
                 // CIFAR presets need the user's data folder; everything else must already be valid.
                 var o = preset.Dataset == "synthetic" ? preset : preset with { DataPath = "/data/cifar" };
@@ -41,6 +65,28 @@ public class RunOptionsTests
     }
 
     [Fact]
+    public void PipelinePresets_PretrainTheSearchedGenotype_AndReferencePresetsTurnTheCompatSwitchesOn()
+    {
+        foreach (var name in RunPresets.Names.Where(n => n != RunPresets.QuickDemo))
+        {
+            var o = RunPresets.Get(name);
+            Assert.Equal(RunKind.Pipeline, o.Kind);
+            Assert.Equal(NASiam.Core.Genotypes.GenotypeReference.Searched, o.Pretrain.Genotype);
+            bool reference = name.EndsWith(RunPresets.ReferenceSuffix, StringComparison.Ordinal);
+            var c = o.Compat;
+            bool any = c.MocoReferenceBatchNorm || c.MocoFrozenSharedCell || c.MocoQueueOnArchStep || c.SimClrAlphaStepPerEpoch || c.ResNet50ImageNetStemOnCifar;
+            Assert.Equal(reference, any);
+        }
+        var moco = RunPresets.Get("moco-cifar10-reference").Compat;
+        Assert.True(moco.MocoReferenceBatchNorm && moco.MocoFrozenSharedCell && moco.MocoQueueOnArchStep && moco.ResNet50ImageNetStemOnCifar);
+        Assert.False(moco.SimClrAlphaStepPerEpoch);
+        var simclr = RunPresets.Get("simclr-cifar10-reference").Compat;
+        Assert.True(simclr.SimClrAlphaStepPerEpoch);
+        Assert.False(simclr.ResNet50ImageNetStemOnCifar); // D18 is a SimSiam/MoCo defect
+        Assert.True(RunPresets.Get("simsiam-cifar100-reference").Compat.ResNet50ImageNetStemOnCifar);
+    }
+
+    [Fact]
     public void Validate_NamesEachBadField()
     {
         var o = new RunOptions
@@ -49,15 +95,15 @@ public class RunOptionsTests
             Search = new SearchStageOptions { BatchSize = 1, TrainPortion = 1.5 },
             Framework = Framework.MoCo, Heads = new HeadOptions { QueueSize = 1000 },
         };
-        var errors = o.Validate();
-        Assert.Contains(errors, e => e.StartsWith("Backbone:") && e.Contains("resnet-tiny"));
-        Assert.Contains(errors, e => e.StartsWith("DataPath:"));
-        Assert.Contains(errors, e => e.StartsWith("Device:"));
-        Assert.Contains(errors, e => e.StartsWith("Search.BatchSize:"));
-        Assert.Contains(errors, e => e.StartsWith("Search.TrainPortion:"));
-        Assert.Contains(errors, e => e.StartsWith("Heads.QueueSize:") && e.Contains("multiple of 2 x Pretrain.BatchSize"));
+        var errors = o.ValidateFields();
+        Assert.Contains(errors, e => e.Path == "backbone" && e.Message.Contains("resnet-tiny"));
+        Assert.Contains(errors, e => e.Path == "dataPath");
+        Assert.Contains(errors, e => e.Path == "device");
+        Assert.Contains(errors, e => e.Path == "search.batchSize");
+        Assert.Contains(errors, e => e.Path == "search.trainPortion");
+        Assert.Contains(errors, e => e.Path == "heads.queueSize" && e.Message.Contains("multiple of 2 x pretrain.batchSize"));
         var ex = Assert.Throws<ArgumentException>(() => o.EnsureValid());
-        Assert.Contains("Backbone:", ex.Message);
+        Assert.Contains("backbone:", ex.Message);
     }
 
     [Fact]

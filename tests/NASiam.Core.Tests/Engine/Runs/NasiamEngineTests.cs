@@ -189,7 +189,7 @@ public sealed class NasiamEngineTests : IDisposable
     {
         var bad = TinyRuns.Options(Framework.SimSiam, RunKind.Search) with { Backbone = "vgg" };
         var e = Assert.Throws<ArgumentException>(() => TinyRuns.Run(bad, Dir("bad")));
-        Assert.Contains("Backbone", e.Message);
+        Assert.Contains("backbone", e.Message);
         Assert.False(Directory.Exists(Dir("bad")));
     }
 }

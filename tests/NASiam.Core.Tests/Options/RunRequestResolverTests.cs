@@ -1,0 +1,119 @@
+using System.Text.Json.Nodes;
+using NASiam.Core.Engine.Checkpoints;
+using NASiam.Core.Genotypes;
+using NASiam.Core.Options;
+
+namespace NASiam.Core.Tests.Options;
+
+public class RunRequestResolverTests
+{
+    static RunResolution Resolve(RunRequest r, RunRequestPolicy? policy = null) => RunRequestResolver.Resolve(r, policy ?? RunRequestPolicy.Cli);
+    static JsonObject Patch(string json) => JsonNode.Parse(json)!.AsObject();
+
+    [Fact]
+    public void Preset_PlusOverrides_MergesOnlyTheGivenFields()
+    {
+        var r = Resolve(new RunRequest { Preset = "moco-cifar10", Overrides = Patch("""{"dataPath":"/d","search":{"epochs":3},"heads":{"queueSize":8192}}""") });
+        Assert.True(r.Ok, string.Join("; ", r.Errors));
+        var preset = RunPresets.Get("moco-cifar10");
+        var o = r.Options!;
+        Assert.Equal(3, o.Search.Epochs);
+        Assert.Equal(8192, o.Heads.QueueSize);
+        Assert.Equal(preset.Search with { Epochs = 3 }, o.Search);
+        Assert.Equal(preset.Heads.Dim, o.Heads.Dim);
+        Assert.Equal(GenotypeReference.Searched, o.Pretrain.Genotype);
+    }
+
+    [Fact]
+    public void OneCompatFlag_KeepsTheFrameworksRecipe()
+    {
+        // Was: an options file holding one compat flag replaced MoCo's recipe (2048-wide output).
+        var r = Resolve(new RunRequest { Framework = "moco", Overrides = Patch("""{"compat":{"mocoReferenceBatchNorm":true}}""") });
+        Assert.True(r.Ok, string.Join("; ", r.Errors));
+        Assert.Equal(128, r.Options!.Heads.Dim);
+        Assert.True(r.Options.Compat.MocoReferenceBatchNorm);
+        Assert.Equal(RunPresets.ForFramework(Framework.MoCo).Search, r.Options.Search);
+    }
+
+    [Fact]
+    public void FrameworkInTheOverrides_PicksThatFrameworksRecipe_AndAContradictionIsAnError()
+    {
+        var r = Resolve(new RunRequest { Preset = "quick-demo", Overrides = Patch("""{"framework":"moco"}""") });
+        Assert.True(r.Ok);
+        Assert.Equal(RunPresets.Get("quick-demo", Framework.MoCo), r.Options);
+        var bad = Resolve(new RunRequest { Preset = "quick-demo", Framework = "simclr", Overrides = Patch("""{"framework":"moco"}""") });
+        Assert.Contains(bad.Errors, e => e.Path == "framework");
+    }
+
+    [Theory]
+    [InlineData("""{"serch":{"epochs":2}}""", "serch")]
+    [InlineData("""{"search":{"epoch":2}}""", "search.epoch")]
+    [InlineData("""{"search":{"epochs":"two"}}""", "search.epochs")]
+    [InlineData("""{"search":{"epochs":0}}""", "search.epochs")]
+    [InlineData("""{"heads":7}""", "heads")]
+    [InlineData("""{"kind":"dance"}""", "kind")]
+    public void BadOverrides_AreErrorsNamingTheField(string patch, string path)
+    {
+        var r = Resolve(new RunRequest { Preset = "quick-demo", Overrides = Patch(patch) });
+        Assert.False(r.Ok);
+        Assert.Contains(r.Errors, e => e.Path == path);
+    }
+
+    [Fact]
+    public void Pretrain_WithoutGenotype_UsesTheStandardHeads_AndSaysSo_ButExplicitSearchedIsAnError()
+    {
+        var r = Resolve(new RunRequest { Preset = "quick-demo", Kind = RunKind.Pretrain });
+        Assert.True(r.Ok);
+        Assert.Equal(GenotypeReference.Standard, r.Options!.Pretrain.Genotype);
+        Assert.Contains(r.Notices, n => n.Contains("standard heads"));
+        var bad = Resolve(new RunRequest { Preset = "quick-demo", Kind = RunKind.Pretrain, Genotype = "searched" });
+        Assert.Contains(bad.Errors, e => e.Path == "pretrain.genotype");
+    }
+
+    [Fact]
+    public void GenotypeFiles_AreRefusedUnderTheWebPolicy_AndReadUnderTheCli()
+    {
+        var file = Path.Combine(Directory.CreateTempSubdirectory().FullName, "g.txt");
+        File.WriteAllText(file, "\uFEFF" + GenotypeText.Write(GenotypePresets.Find("moco/cifar10_resnet18")!.Genotype!));
+        var request = new RunRequest { Preset = "quick-demo", Framework = "moco", Kind = RunKind.Pretrain, Genotype = file };
+        Assert.True(Resolve(request, RunRequestPolicy.Cli).Ok, string.Join("; ", Resolve(request).Errors));
+        var web = Resolve(request, RunRequestPolicy.Web);
+        Assert.Contains(web.Errors, e => e.Path == "pretrain.genotype" && e.Message.Contains("file paths are not accepted"));
+        // Inline text and presets work under both.
+        Assert.True(Resolve(request with { Genotype = "cifar10_resnet18" }, RunRequestPolicy.Web).Ok);
+        Assert.True(Resolve(request with { Genotype = "Genotype(encoder=[['avgpool_3x3'], ['identity'], ['identity']])" }, RunRequestPolicy.Web).Ok);
+    }
+
+    [Fact]
+    public void ParseOverrides_AcceptsAByteOrderMark_AndNamesTheFieldOnBadJson()
+    {
+        var (o, e) = RunRequestResolver.ParseOverrides("\uFEFF{\"seed\": 3}", "options");
+        Assert.Null(e);
+        Assert.Equal(3, (int)o!["seed"]!);
+        var (_, bad) = RunRequestResolver.ParseOverrides("[1]", "options");
+        Assert.Equal("options", bad!.Path);
+    }
+
+    [Fact]
+    public void Checkpoint_BringsItsIdentityAndRecipe_RecipeOverridesAreListed_ModelChangesRefused()
+    {
+        var dir = Directory.CreateTempSubdirectory().FullName;
+        var saved = RunPresets.Get("quick-demo", Framework.SimClr) with { Kind = RunKind.Pretrain, Pretrain = RunPresets.Get("quick-demo", Framework.SimClr).Pretrain with { Genotype = "standard" } };
+        var ckpt = Path.Combine(dir, "pretrain.ckpt");
+        CheckpointStore.Save(ckpt, new CheckpointState { Stage = "pretrain", Epoch = 1, Step = 1, OptionsJson = saved.ToJson() }, new CheckpointContent());
+
+        var r = Resolve(new RunRequest { Kind = RunKind.LinCls, Checkpoint = ckpt });
+        Assert.True(r.Ok, string.Join("; ", r.Errors));
+        Assert.Equal(Framework.SimClr, r.Options!.Framework);
+        Assert.Equal(saved.Linear with { Checkpoint = Path.GetFullPath(ckpt) }, r.Options.Linear);
+        Assert.Equal(OptimizerKind.Adam, r.Options.Linear.Optimizer);
+
+        var changed = Resolve(new RunRequest { Checkpoint = ckpt, Overrides = Patch("""{"linear":{"epochs":3}}""") });
+        Assert.True(changed.Ok);
+        Assert.Contains(changed.Notices, n => n.StartsWith("linear.epochs:"));
+
+        Assert.Contains(Resolve(new RunRequest { Checkpoint = ckpt, Framework = "simsiam" }).Errors, e => e.Path == "framework");
+        Assert.Contains(Resolve(new RunRequest { Checkpoint = ckpt, Overrides = Patch("""{"heads":{"dim":32}}""") }).Errors, e => e.Path == "heads.dim");
+        Assert.Contains(Resolve(new RunRequest { Checkpoint = Path.Combine(dir, "missing.ckpt") }).Errors, e => e.Path == "checkpoint");
+    }
+}
