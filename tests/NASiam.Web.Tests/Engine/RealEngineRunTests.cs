@@ -86,6 +86,43 @@ public class RealEngineRunTests : IDisposable
         Assert.Equal(12, state.Step);
     }
 
+    [Fact]
+    public async Task PipelinePreset_ThroughTheApi_PretrainsTheGenotypeItSearched()
+    {
+        await using var app = new NasiamAppFactory(_data, engine: null);
+        using var c = app.Api();
+        // The quick demo as a pipeline, shrunk: every stage a few steps. Only the changed fields are sent.
+        var body = """
+            {"preset":"quick-demo","framework":"simsiam","kind":"pipeline",
+             "options":{"syntheticTrainSize":256,"maxStepsPerStage":4,"heads":{"dim":32,"predDim":16},
+                        "search":{"epochs":1,"batchSize":32},"pretrain":{"epochs":1,"batchSize":32,"knnK":5},
+                        "linear":{"epochs":1,"batchSize":32}}}
+            """;
+        var created = await c.PostAsync("/api/runs", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+        Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+        var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+        var run = await NasiamAppFactory.WaitForStatus(c, id, "Succeeded", 150);
+
+        var detail = await c.GetFromJsonAsync<JsonElement>($"/api/runs/{id}");
+        Assert.Equal("searched", detail.GetProperty("options").GetProperty("pretrain").GetProperty("genotype").GetString());
+        var searched = GenotypeText.Parse(await c.GetStringAsync($"/api/runs/{id}/genotype?format=txt"));
+
+        // The pre-training checkpoint records the heads it trained: the searched genotype, not the baseline.
+        var bytes = await c.GetByteArrayAsync($"/api/runs/{id}/checkpoints/checkpoints/pretrain.ckpt");
+        var copy = Path.Combine(_data, "pretrain-downloaded.ckpt");
+        await File.WriteAllBytesAsync(copy, bytes);
+        var state = CheckpointStore.ReadState(copy);
+        Assert.Equal("pretrain", state.Stage);
+        Assert.NotNull(state.GenotypeText);
+        Assert.True(GenotypeText.Parse(state.GenotypeText!).SameAs(searched), $"pre-trained {state.GenotypeText}, searched {GenotypeText.Write(searched)}");
+
+        // The PyTorch export of the pre-trained model is downloadable from the API (the run page links it).
+        var export = await c.GetAsync($"/api/runs/{id}/export");
+        Assert.Equal(HttpStatusCode.OK, export.StatusCode);
+        var pt = await export.Content.ReadAsByteArrayAsync();
+        Assert.True(pt.Length > 1000 && pt[0] == (byte)'P' && pt[1] == (byte)'K', "a torch.save zip archive");
+    }
+
     public void Dispose()
     {
         try { Directory.Delete(_data, true); } catch (IOException) { }
