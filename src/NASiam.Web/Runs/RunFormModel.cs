@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using NASiam.Core;
 using NASiam.Core.Options;
 
 namespace NASiam.Web.Runs;
@@ -149,7 +150,7 @@ public sealed class RunFormModel
             Set(patch, f.Path, node);
         }
         if (Errors.Count > 0) return null;
-        return new RunRequest { Preset = Preset, Framework = Framework.ToString(), Overrides = patch.Count == 0 ? null : patch };
+        return new RunRequest { Preset = Preset, Framework = Framework.ToName(), Overrides = patch.Count == 0 ? null : patch };
     }
 
     static bool SameValue(JsonNode? preset, JsonNode? edited, OptionField f)
