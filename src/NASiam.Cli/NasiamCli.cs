@@ -123,13 +123,4 @@ public static class NasiamCli
                 d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
         return d[a.Length, b.Length];
     }
-
-    /// <summary>Help for one command as text (what <c>--help</c> prints), for tests and docs.</summary>
-    internal static string HelpText(params string[] commandPath)
-    {
-        var output = new StringWriter();
-        var root = CreateRoot(new CliContext(output, output, default));
-        root.Parse([.. commandPath, "--help"]).Invoke(new InvocationConfiguration { Output = output, Error = output });
-        return output.ToString();
-    }
 }
