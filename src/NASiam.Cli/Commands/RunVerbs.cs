@@ -112,7 +112,7 @@ public static class RunVerbs
         {
             var entry = OptionCatalog.Get(path);
             if (entry.TryParseText(text, out var value, out var why)) SetNode(flagPatch, path, value);
-            else errors.Add($"{flagName}: {why}");
+            else if (!errors.Contains($"{flagName}: {why}")) errors.Add($"{flagName}: {why}"); // --epochs sets up to three paths
         }
     }
 
