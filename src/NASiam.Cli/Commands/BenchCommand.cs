@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using NASiam.Core;
@@ -9,53 +10,64 @@ using NASiam.Core.Options;
 namespace NASiam.Cli.Commands;
 
 /// <summary><c>nasiam bench</c>: model step timings on random inputs; <c>nasiam bench data</c>: augmentation throughput.</summary>
-public sealed class BenchCommand : ICliCommand
+public static class BenchCommand
 {
-    public string Name => "bench";
-    public string Summary => "benchmark search/pre-training steps (random 32x32 inputs) or the augmentation";
-    public string Help => """
-        Usage:
-          nasiam bench [--framework F] [--backbone B] [--batch-size N] [--steps S] [--warmup W]
-                       [--threads T] [--device D] [--dim N] [--pred-dim N] [--only search|pretrain]
-                       [--gc-every N] [--no-channels-last] [--json]
-              Median seconds per search step (architecture + weight step) and per pre-training step,
-              images/s and peak RSS, on random 32x32 inputs (no data pipeline). Defaults: simsiam,
-              resnet18, batch 32, 10 steps, 2 warm-up, all cores, the framework's head widths.
-              --only measures one part (peak RSS of that part alone); --gc-every N forces a GC every
-              N steps outside the timings (default 1, 0 = never); --no-channels-last keeps NCHW.
-          nasiam bench data [--batch-size N] [--steps S] [--warmup W] [--threads T] [--device D] [--json]
-              Two-view augmentation throughput per recipe, next to one ResNet-18 pre-training step.
-        --json prints one JSON line (search_step_s, pretrain_step_s, images_per_s, peak_rss_mib, ...).
-        """;
-
-    public int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    /// <summary>The bench verb and its data sub-command.</summary>
+    public static Command Create(CliContext context)
     {
-        var a = new CliArgs(args, new HashSet<string> { "json", "no-channels-last" });
-        bool data = a.Positionals.Count > 0 && a.Positionals[0] == "data";
-        if (a.Positionals.Count > (data ? 1 : 0)) throw new CliException($"unexpected argument '{a.Positionals[^1]}'; use 'nasiam bench' or 'nasiam bench data'.");
-        var json = a.Flag("json");
-        int batch = a.Int("batch-size") ?? (data ? 256 : 32);
-        int steps = a.Int("steps") ?? 10;
-        int warmup = a.Int("warmup") ?? 2;
-        int threads = a.Int("threads") ?? 0;
-        var device = a.String("device") ?? "cpu";
-        if (batch < 2 || steps < 1 || warmup < 0 || threads < 0) throw new CliException("--batch-size must be >= 2, --steps >= 1, --warmup and --threads >= 0.");
-        return data ? Data(a, batch, steps, warmup, threads, device, json, stdout) : Model(a, batch, steps, warmup, threads, device, json, stdout, stderr);
+        Option<int> Batch(int fallback) => new("--batch-size") { HelpName = "N", Description = $"Images per step (default {fallback}).", DefaultValueFactory = _ => fallback };
+        Option<int> Steps() => new("--steps") { HelpName = "S", Description = "Measured steps (default 10).", DefaultValueFactory = _ => 10 };
+        Option<int> Warmup() => new("--warmup") { HelpName = "W", Description = "Warm-up steps, not measured (default 2).", DefaultValueFactory = _ => 2 };
+        Option<int> Threads() => new("--threads") { HelpName = "T", Description = "Torch CPU threads (default 0: all cores)." };
+        Option<string> Device() => new("--device") { HelpName = "auto|cpu|cuda[:N]", Description = "Device (default cpu).", DefaultValueFactory = _ => "cpu" };
+        Option<bool> Json() => new("--json") { Description = "Print one JSON line (search_step_s, pretrain_step_s, images_per_s, peak_rss_mib, ...)." };
+
+        var (batch, steps, warmup, threads, device, json) = (Batch(32), Steps(), Warmup(), Threads(), Device(), Json());
+        var framework = new Option<string>("--framework") { HelpName = string.Join("|", EnumNames.All<Framework>()), Description = "Framework (default simsiam)." };
+        var backbone = new Option<string>("--backbone") { HelpName = string.Join("|", RunOptionsValidator.Backbones), Description = "Backbone (default resnet18).", DefaultValueFactory = _ => "resnet18" };
+        var dim = new Option<int?>("--dim") { HelpName = "N", Description = "Projector output width (default: the framework's)." };
+        var predDim = new Option<int?>("--pred-dim") { HelpName = "N", Description = "Predictor hidden width (default: the framework's)." };
+        var only = new Option<string>("--only") { HelpName = "search|pretrain", Description = "Measure one part only (peak RSS of that part alone)." };
+        only.AcceptOnlyFromAmong("search", "pretrain");
+        var gcEvery = new Option<int>("--gc-every") { HelpName = "N", Description = "Force a GC every N steps outside the timings (default 1, 0 = never).", DefaultValueFactory = _ => 1 };
+        var noChannelsLast = new Option<bool>("--no-channels-last") { Description = "Keep NCHW instead of channels-last." };
+        var command = new Command("bench",
+            "Benchmark search/pre-training steps on random 32x32 inputs (no data pipeline): median seconds per search step " +
+            "(architecture + weight step) and per pre-training step, images/s and peak RSS.")
+        { framework, backbone, batch, steps, warmup, threads, device, dim, predDim, only, gcEvery, noChannelsLast, json };
+        command.SetAction(p =>
+        {
+            Check(p.GetValue(batch), p.GetValue(steps), p.GetValue(warmup), p.GetValue(threads));
+            if (p.GetValue(gcEvery) < 0) throw new CliException("--gc-every must be >= 0.");
+            var fw = p.GetValue(framework) is { } f ? FrameworkNames.Parse(f) : Framework.SimSiam;
+            var heads = RunPresets.ForFramework(fw).Heads;
+            if (p.GetValue(dim) is { } d) heads = heads with { Dim = d };
+            if (p.GetValue(predDim) is { } pd) heads = heads with { PredDim = pd };
+            return Model(context, fw, p.GetValue(backbone)!, heads, p.GetValue(batch), p.GetValue(steps), p.GetValue(warmup), p.GetValue(threads),
+                p.GetValue(device)!, p.GetValue(only), p.GetValue(gcEvery), !p.GetValue(noChannelsLast), p.GetValue(json));
+        });
+
+        var (dBatch, dSteps, dWarmup, dThreads, dDevice, dJson) = (Batch(256), Steps(), Warmup(), Threads(), Device(), Json());
+        var data = new Command("data", "Two-view augmentation throughput per recipe, next to one ResNet-18 pre-training step.")
+        { dBatch, dSteps, dWarmup, dThreads, dDevice, dJson };
+        data.SetAction(p =>
+        {
+            Check(p.GetValue(dBatch), p.GetValue(dSteps), p.GetValue(dWarmup), p.GetValue(dThreads));
+            return Data(context, p.GetValue(dBatch), p.GetValue(dSteps), p.GetValue(dWarmup), p.GetValue(dThreads), p.GetValue(dDevice)!, p.GetValue(dJson));
+        });
+        command.Add(data);
+        return command;
     }
 
-    static int Model(CliArgs a, int batch, int steps, int warmup, int threads, string device, bool json, TextWriter stdout, TextWriter stderr)
+    static void Check(int batch, int steps, int warmup, int threads)
     {
-        var framework = a.String("framework") is { } f ? FrameworkNames.Parse(f) : Framework.SimSiam;
-        var backbone = a.String("backbone") ?? "resnet18";
-        var heads = RunPresets.ForFramework(framework).Heads;
-        if (a.Int("dim") is { } dim) heads = heads with { Dim = dim };
-        if (a.Int("pred-dim") is { } pred) heads = heads with { PredDim = pred };
-        var only = a.String("only");
-        if (only is not null and not "search" and not "pretrain") throw new CliException($"--only must be 'search' or 'pretrain', not '{only}'.");
-        int gcEvery = a.Int("gc-every") ?? 1;
-        if (gcEvery < 0) throw new CliException("--gc-every must be >= 0.");
-        bool channelsLast = !a.Flag("no-channels-last");
-        a.EnsureAllUsed();
+        if (batch < 2 || steps < 1 || warmup < 0 || threads < 0) throw new CliException("--batch-size must be >= 2, --steps >= 1, --warmup and --threads >= 0.");
+    }
+
+    static int Model(CliContext context, Framework framework, string backbone, HeadOptions heads, int batch, int steps, int warmup, int threads,
+        string device, string? only, int gcEvery, bool channelsLast, bool json)
+    {
+        var (stdout, stderr) = (context.Stdout, context.Stderr);
         var options = new TrainingBenchmarkOptions
         {
             Framework = framework, Backbone = backbone, BatchSize = batch, Steps = steps, Warmup = warmup, Threads = threads, Device = device, Heads = heads,
@@ -87,9 +99,9 @@ public sealed class BenchCommand : ICliCommand
     static object Phases(StepPhases? p) => p is null ? new Dictionary<string, double>() :
         new Dictionary<string, double> { ["forward"] = p.Forward, ["backward"] = p.Backward, ["optimizer"] = p.Optimizer };
 
-    static int Data(CliArgs a, int batch, int steps, int warmup, int threads, string device, bool json, TextWriter stdout)
+    static int Data(CliContext context, int batch, int steps, int warmup, int threads, string device, bool json)
     {
-        a.EnsureAllUsed();
+        var stdout = context.Stdout;
         TorchRuntime.SetThreads(threads);
         var dev = TorchRuntime.ResolveDevice(device);
         var results = new[] { AugmentationRecipe.SimSiamCifar, AugmentationRecipe.MoCoCifar, AugmentationRecipe.LinearEvalCifar }

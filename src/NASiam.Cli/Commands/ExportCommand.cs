@@ -1,27 +1,37 @@
+using System.CommandLine;
 using NASiam.Core.Engine.Checkpoints;
 
 namespace NASiam.Cli.Commands;
 
-/// <summary><c>nasiam export CHECKPOINT --out FILE.pt</c>: a PyTorch-loadable state dict with the reference key names.</summary>
-public sealed class ExportCommand : ICliCommand
+/// <summary>
+/// <c>nasiam export CHECKPOINT OUT.pt</c> (or <c>--out OUT.pt</c>): a PyTorch-loadable state dict
+/// with the reference key names. The model's identity (framework, backbone, heads, genotype) comes
+/// from the checkpoint's saved options; there is nothing to choose.
+/// </summary>
+public static class ExportCommand
 {
-    public string Name => "export";
-    public string Summary => "export a search/pretrain checkpoint as a PyTorch state dict (reference key names)";
-    public string Help => """
-        Usage: nasiam export CHECKPOINT --out FILE.pt
-            Writes the model weights and buffers under the reference PyTorch key names
-            (torch.load(FILE) gives the state dict). A search checkpoint also writes
-            FILE.alphas.pt with "alphas.encoder" / "alphas.predictor".
-        """;
-
-    public int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    /// <summary>The export verb.</summary>
+    public static Command Create(CliContext context)
     {
-        var a = new CliArgs(args);
-        if (a.Positionals.Count != 1) throw new CliException("export needs exactly one checkpoint file.");
-        var output = a.String("out") ?? throw new CliException("--out FILE.pt is required.");
-        a.EnsureAllUsed();
-        if (!File.Exists(a.Positionals[0])) throw new CliException($"checkpoint '{a.Positionals[0]}' does not exist.");
-        foreach (var file in CheckpointExport.Export(a.Positionals[0], output)) stdout.WriteLine($"wrote {file}");
-        return ExitCodes.Ok;
+        var checkpoint = new Argument<string>("checkpoint") { Description = "A search or pretrain checkpoint (OUT/checkpoints/*.ckpt)." };
+        var output = new Argument<string?>("output") { Arity = ArgumentArity.ZeroOrOne, Description = "The .pt file to write (or give --out)." };
+        var outOption = new Option<string>("--out") { HelpName = "FILE.pt", Description = "The .pt file to write (same as the second argument)." };
+        var command = new Command("export",
+            "Export a search/pretrain checkpoint as a PyTorch state dict under the reference key names (torch.load(FILE) gives it). " +
+            "Framework, backbone, heads and genotype come from the checkpoint. A search checkpoint also writes FILE.alphas.pt " +
+            "with \"alphas.encoder\" / \"alphas.predictor\".")
+        { checkpoint, output, outOption };
+        command.SetAction(p =>
+        {
+            var (positional, flag) = (p.GetValue(output), p.GetValue(outOption));
+            if (positional is not null && flag is not null && positional != flag)
+                throw new CliException($"two outputs given ('{positional}' and --out '{flag}'); give one.");
+            var target = positional ?? flag ?? throw new CliException("missing the output file: nasiam export CHECKPOINT OUT.pt.");
+            var path = p.GetValue(checkpoint)!;
+            if (!File.Exists(path)) throw new CliException($"checkpoint '{path}' does not exist.");
+            foreach (var file in CheckpointExport.Export(path, target)) context.Stdout.WriteLine($"wrote {file}");
+            return ExitCodes.Ok;
+        });
+        return command;
     }
 }

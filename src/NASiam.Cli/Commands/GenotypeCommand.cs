@@ -1,3 +1,4 @@
+using System.CommandLine;
 using NASiam.Core;
 using NASiam.Core.Engine.Checkpoints;
 using NASiam.Core.Genotypes;
@@ -5,91 +6,104 @@ using NASiam.Core.Genotypes;
 namespace NASiam.Cli.Commands;
 
 /// <summary><c>nasiam genotype show|presets|convert|derive</c>.</summary>
-public sealed class GenotypeCommand : ICliCommand
+public static class GenotypeCommand
 {
-    public string Name => "genotype";
-    public string Summary => "show, list, convert and derive genotypes";
-    public string Help => """
-        Usage:
-          nasiam genotype show FILE|TEXT|PRESET [--framework F] [--format json|txt]
-              Parse a genotype (reference text or JSON, from a file, inline text, or a preset
-              name such as simsiam/cifar10_resnet18) and print it (JSON by default).
-          nasiam genotype presets [--framework F]
-              List the published genotypes that ship with NASiam.Web.
-          nasiam genotype convert FILE|TEXT|PRESET --to json|txt [--out FILE] [--framework F]
-              Convert between the reference text format and JSON.
-          nasiam genotype derive CHECKPOINT [--format txt|json] [--out FILE]
-              Derive the argmax genotype from the alphas saved in a search checkpoint
-              (e.g. OUT/checkpoints/search.ckpt), at whatever epoch it was saved.
-
-        --framework simsiam|moco|simclr checks the fields and layer counts for that framework
-        (otherwise the framework is inferred from the fields present).
-        """;
-
-    public int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    /// <summary>The genotype verb and its sub-commands.</summary>
+    public static Command Create(CliContext context)
     {
-        var a = new CliArgs(args);
-        if (a.Positionals.Count == 0) throw new CliException("missing sub-command: show, presets, convert or derive.");
-        var sub = a.Positionals[0];
-        Framework? framework = a.String("framework") is { } fs ? FrameworkNames.Parse(fs) : null;
-        switch (sub)
+        var command = new Command("genotype", "Show, list, convert and derive genotypes.");
+        Option<string> Framework() => new("--framework")
         {
-            case "presets":
+            HelpName = string.Join("|", Core.Options.EnumNames.All<Framework>()),
+            Description = "Check the fields and layer counts for that framework (otherwise it is inferred from the fields present).",
+        };
+        Argument<string[]> Source() => new("genotype")
+        {
+            Arity = ArgumentArity.OneOrMore,
+            Description = "A genotype file (reference text or JSON), inline text, or a preset name such as simsiam/cifar10_resnet18.",
+        };
+
+        {
+            var framework = Framework();
+            var source = Source();
+            var format = new Option<string>("--format") { HelpName = "json|txt", Description = "Output format (default json).", DefaultValueFactory = _ => "json" };
+            format.AcceptOnlyFromAmong("json", "txt");
+            var show = new Command("show", "Parse a genotype and print it (JSON by default).") { source, framework, format };
+            show.SetAction(p => Print(context, p.GetValue(source)!, ParseFramework(p.GetValue(framework)), p.GetValue(format)!, null));
+            command.Add(show);
+        }
+        {
+            var framework = Framework();
+            var presets = new Command("presets", "List the published genotypes that ship with NASiam.Web.") { framework };
+            presets.SetAction(p =>
             {
-                a.EnsureAllUsed();
-                foreach (var p in GenotypePresets.All.Where(p => framework is null || p.Framework == framework))
-                    stdout.WriteLine($"{p.Name,-28} {p.Description}\n{"",-28} {(p.Genotype is null ? "(baseline heads)" : GenotypeText.Write(p.Genotype))}");
+                var fw = ParseFramework(p.GetValue(framework));
+                foreach (var g in GenotypePresets.All.Where(g => fw is null || g.Framework == fw))
+                    context.Stdout.WriteLine($"{g.Name,-28} {g.Description}\n{"",-28} {(g.Genotype is null ? "(baseline heads)" : GenotypeText.Write(g.Genotype))}");
                 return ExitCodes.Ok;
-            }
-            case "show":
-            case "convert":
+            });
+            command.Add(presets);
+        }
+        {
+            var framework = Framework();
+            var source = Source();
+            var to = new Option<string>("--to") { HelpName = "json|txt", Description = "Output format.", Required = true };
+            to.AcceptOnlyFromAmong("json", "txt");
+            var output = new Option<string>("--out") { HelpName = "FILE", Description = "Write to FILE instead of the console." };
+            var convert = new Command("convert", "Convert between the reference text format and JSON.") { source, to, output, framework };
+            convert.SetAction(p => Print(context, p.GetValue(source)!, ParseFramework(p.GetValue(framework)), p.GetValue(to)!, p.GetValue(output)));
+            command.Add(convert);
+        }
+        {
+            var framework = Framework();
+            var checkpoint = new Argument<string>("checkpoint") { Description = "A search checkpoint, e.g. OUT/checkpoints/search.ckpt." };
+            var format = new Option<string>("--format") { HelpName = "txt|json", Description = "Output format (default txt).", DefaultValueFactory = _ => "txt" };
+            format.AcceptOnlyFromAmong("json", "txt");
+            var output = new Option<string>("--out") { HelpName = "FILE", Description = "Write to FILE instead of the console." };
+            var derive = new Command("derive", "Derive the argmax genotype from the alphas saved in a search checkpoint, at whatever epoch it was saved.")
+                { checkpoint, format, output, framework };
+            derive.SetAction(p =>
             {
-                if (a.Positionals.Count < 2) throw new CliException($"'{sub}' needs a genotype: a file, inline text or a preset name.");
-                var format = sub == "show" ? a.String("format") ?? "json" : a.String("to") ?? throw new CliException("convert needs --to json|txt.");
-                if (format is not ("json" or "txt")) throw new CliException($"unknown format '{format}'; use json or txt.");
-                var outPath = sub == "convert" ? a.String("out") : null;
-                a.EnsureAllUsed();
-                var (genotype, fw) = GenotypeSource.Load(string.Join(" ", a.Positionals.Skip(1)), framework);
-                var text = format == "json" ? GenotypeJson.Write(genotype, fw) : GenotypeText.Write(genotype);
-                if (outPath is null) stdout.WriteLine(text);
-                else
-                {
-                    File.WriteAllText(outPath, text);
-                    stdout.WriteLine($"wrote {outPath}");
-                }
-                return ExitCodes.Ok;
-            }
-            case "derive":
-            {
-                if (a.Positionals.Count != 2) throw new CliException("'derive' needs one search checkpoint file.");
-                var format = a.String("format") ?? "txt";
-                if (format is not ("json" or "txt")) throw new CliException($"unknown format '{format}'; use json or txt.");
-                var outPath = a.String("out");
-                a.EnsureAllUsed();
-                var path = a.Positionals[1];
+                var path = p.GetValue(checkpoint)!;
                 if (!File.Exists(path)) throw new CliException($"checkpoint '{path}' does not exist.");
                 var saved = SavedAlphas.Read(path);
-                if (framework is { } fw && fw != saved.Framework)
+                if (ParseFramework(p.GetValue(framework)) is { } fw && fw != saved.Framework)
                     throw new CliException($"checkpoint '{path}' is a {saved.Framework.ToName()} search, not {fw.ToName()}.");
                 var genotype = saved.Derive();
-                var text = format == "json" ? GenotypeJson.Write(genotype, saved.Framework) : GenotypeText.Write(genotype);
-                if (outPath is null) stdout.WriteLine(text);
-                else
+                var text = p.GetValue(format) == "json" ? GenotypeJson.Write(genotype, saved.Framework) : GenotypeText.Write(genotype);
+                if (p.GetValue(output) is { } outPath)
                 {
                     File.WriteAllText(outPath, text);
-                    stdout.WriteLine($"wrote {outPath} (alphas of epoch {saved.Epoch}, step {saved.Step})");
+                    context.Stdout.WriteLine($"wrote {outPath} (alphas of epoch {saved.Epoch}, step {saved.Step})");
                 }
+                else context.Stdout.WriteLine(text);
                 return ExitCodes.Ok;
-            }
-            default:
-                throw new CliException($"unknown sub-command '{sub}': use show, presets, convert or derive.");
+            });
+            command.Add(derive);
         }
+        return command;
+    }
+
+    static Framework? ParseFramework(string? text) => text is null ? null : FrameworkNames.Parse(text);
+
+    static int Print(CliContext context, string[] source, Framework? framework, string format, string? outPath)
+    {
+        var (genotype, fw) = GenotypeSource.Load(string.Join(" ", source), framework);
+        var text = format == "json" ? GenotypeJson.Write(genotype, fw) : GenotypeText.Write(genotype);
+        if (outPath is null) context.Stdout.WriteLine(text);
+        else
+        {
+            File.WriteAllText(outPath, text);
+            context.Stdout.WriteLine($"wrote {outPath}");
+        }
+        return ExitCodes.Ok;
     }
 }
 
 /// <summary>Loads a genotype from a preset name, a file (text or JSON) or inline text.</summary>
 public static class GenotypeSource
 {
+    /// <summary>The genotype <paramref name="source"/> names, and its framework (given, or inferred from its fields).</summary>
     public static (Genotype Genotype, Framework Framework) Load(string source, Framework? framework)
     {
         var preset = GenotypePresets.Find(source, framework);

@@ -73,7 +73,7 @@ public class DatasetsCommandTests
         Assert.Contains("Unknown data set 'mnist'", err);
         (code, _, err) = Run("datasets", "check");
         Assert.Equal(ExitCodes.BadInput, code);
-        Assert.Contains("--dataset is required", err);
+        Assert.Contains("Option '--dataset' is required", err);
         (code, _, err) = Run("datasets", "check", "--dataset", "cifar10");
         Assert.Equal(ExitCodes.BadInput, code);
         Assert.Contains("--data DIR", err);

@@ -58,13 +58,20 @@ public sealed class RunCommandsTests : IDisposable
     }
 
     [Theory]
-    [InlineData("search --out {0} --backbone vgg", "Backbone")]
+    [InlineData("search --out {0} --backbone vgg", "--backbone: 'vgg' is not one of resnet-tiny, resnet18, resnet50")]
     [InlineData("search --backbone resnet-tiny", "--out DIR is required")]
-    [InlineData("search --out {0} --epoch 3", "Unknown option: --epoch")]
-    [InlineData("pipeline --out {0} --framework bert", "Unknown framework 'bert'")]
-    [InlineData("lincls --out {0} --checkpoint /nonexistent/x.ckpt", "does not exist")]
+    [InlineData("search --out {0} --epoch 3", "Unrecognized command or argument '--epoch'")]
+    [InlineData("search --out {0} --epoch 3", "Did you mean --epochs?")]
+    [InlineData("search --out {0} --pretrain-epochs 3", "Unrecognized command or argument '--pretrain-epochs'")]
+    [InlineData("search --out {0} --search-epochs two", "--search-epochs: must be a whole number (got 'two')")]
+    [InlineData("pipeline --out {0} --epochs two", "--epochs: must be a whole number (got 'two')")]
+    [InlineData("search --out {0} --search-epochs 0", "search.epochs: must be between 1 and 100000 (--epochs, --search-epochs)")]
+    [InlineData("pipeline --out {0} --framework bert", "framework: 'bert' is not one of simsiam, moco, simclr (--framework)")]
+    [InlineData("lincls --out {0} --checkpoint /nonexistent/x.ckpt", "checkpoint: '/nonexistent/x.ckpt' does not exist (--checkpoint)")]
     [InlineData("search --out {0} --preset nope", "Unknown preset 'nope'")]
+    [InlineData("search --out {0} --options /nonexistent/o.json", "--options: file '/nonexistent/o.json' does not exist")]
     [InlineData("genotype derive /nonexistent.ckpt", "does not exist")]
+    [InlineData("export /nonexistent.ckpt out.pt", "checkpoint '/nonexistent.ckpt' does not exist")]
     public void RunVerbs_ExitWithBadInputAndOneLineReason(string commandLine, string expected)
     {
         var args = string.Format(commandLine, Path.Combine(_dir, "bad")).Split(' ');
@@ -86,12 +93,21 @@ public sealed class RunCommandsTests : IDisposable
     }
 
     [Fact]
-    public void Help_ListsTheRunVerbs()
+    public void Help_ListsEveryVerb_AndTheCatalogFlags()
     {
         var (code, stdout, _) = Cli(default, "--help");
         Assert.Equal(ExitCodes.Ok, code);
-        foreach (var verb in new[] { "search", "pretrain", "lincls", "pipeline", "bench", "genotype" })
-            Assert.Contains(verb, stdout);
-        Assert.Contains("--max-steps", Cli(default, "pipeline", "--help").Out);
+        foreach (var verb in new[] { "search", "pretrain", "lincls", "pipeline", "genotype", "export", "bench", "datasets", "options" })
+            Assert.Matches($"(?m)^  {verb} ", stdout);
+        var pipeline = Cli(default, "pipeline", "--help");
+        Assert.Equal(ExitCodes.Ok, pipeline.Code);
+        foreach (var flag in new[] { "--max-steps", "--search-epochs", "--heads-dim", "--compat-moco-reference-batch-norm", "--print-options", "--options <FILE>", "--genotype" })
+            Assert.Contains(flag, pipeline.Out);
+        Assert.Contains("--checkpoint <FILE>", Cli(default, "lincls", "--help").Out);
+        Assert.Contains("<output>", Cli(default, "export", "--help").Out);
+        // No arguments: the help, but as bad input (a script that forgot its verb must not pass).
+        var none = Cli(default);
+        Assert.Equal(ExitCodes.BadInput, none.Code);
+        Assert.Contains("pipeline", none.Out);
     }
 }

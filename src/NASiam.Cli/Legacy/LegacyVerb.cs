@@ -1,4 +1,45 @@
+using System.CommandLine;
+
 namespace NASiam.Cli;
+
+// Legacy verbs: the pre-System.CommandLine verb style, kept only so a verb written that way (the
+// `doctor` verb, added in parallel) still mounts as one line in NasiamCli.Verbs:
+//     LegacyVerb.Mount(new DoctorCommand(), context),
+// Port such a verb to a `static Command Create(CliContext)` (see Commands/ExportCommand.cs), then
+// delete this folder: nothing else uses it.
+
+/// <summary>One verb in the pre-System.CommandLine style: it parses its own arguments with <see cref="CliArgs"/>.</summary>
+public interface ICliCommand
+{
+    /// <summary>The verb, e.g. "doctor".</summary>
+    string Name { get; }
+    /// <summary>One line for the top-level help.</summary>
+    string Summary { get; }
+    /// <summary>Full help text for <c>nasiam VERB --help</c>.</summary>
+    string Help { get; }
+    /// <summary>Runs the verb; returns the exit code. Throws <see cref="CliException"/> for bad input.</summary>
+    int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken);
+}
+
+/// <summary>Mounts an <see cref="ICliCommand"/> under the System.CommandLine root: its arguments reach it untouched and in order.</summary>
+public static class LegacyVerb
+{
+    /// <summary>A <see cref="Command"/> that hands every token after the verb to <paramref name="verb"/>.</summary>
+    public static Command Mount(ICliCommand verb, CliContext context)
+    {
+        ArgumentNullException.ThrowIfNull(verb);
+        var rest = new Argument<string[]>("arguments") { Arity = ArgumentArity.ZeroOrMore, Description = "See the usage above." };
+        var command = new Command(verb.Name, verb.Summary + "\n" + verb.Help.Trim()) { rest };
+        command.TreatUnmatchedTokensAsErrors = false;
+        command.SetAction(parse =>
+        {
+            var tokens = parse.Tokens.Select(t => t.Value).ToList();
+            var args = tokens.Skip(tokens.IndexOf(verb.Name) + 1).ToList();
+            return verb.Run(args, context.Stdout, context.Stderr, context.CancellationToken);
+        });
+        return command;
+    }
+}
 
 /// <summary>
 /// Minimal POSIX-style argument reader: positionals, <c>--name value</c>, <c>--name=value</c> and
@@ -74,20 +115,3 @@ public sealed class CliArgs
     }
 }
 
-/// <summary>A user error: printed as one line, exit code <see cref="ExitCode"/>.</summary>
-public sealed class CliException(string message, int exitCode = ExitCodes.BadInput) : Exception(message)
-{
-    public int ExitCode { get; } = exitCode;
-}
-
-/// <summary>Process exit codes of the nasiam command.</summary>
-public static class ExitCodes
-{
-    public const int Ok = 0;
-    /// <summary>The run failed (NaN loss, I/O error during training).</summary>
-    public const int RunFailed = 1;
-    /// <summary>Bad arguments, options or input files.</summary>
-    public const int BadInput = 2;
-    /// <summary>Cancelled (Ctrl-C); a resumable checkpoint was left.</summary>
-    public const int Cancelled = 130;
-}
