@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using NASiam.Core;
@@ -7,18 +5,9 @@ using NASiam.Core.Options;
 
 namespace NASiam.Web.Runs;
 
-/// <summary>One editable engine option: its JSON path ("search.epochs", as <see cref="FieldError"/> names it) and its type.</summary>
-public sealed record OptionField(string Path, string Group, string Label, Type Type, bool Nullable)
-{
-    public Type ValueType => System.Nullable.GetUnderlyingType(Type) ?? Type;
-    public bool IsBool => ValueType == typeof(bool);
-    public bool IsEnum => ValueType.IsEnum;
-    public string Id => "opt-" + Path.Replace('.', '-');
-}
-
 /// <summary>
-/// The New-run form's model: every <see cref="RunOptions"/> field (so a new engine option shows up
-/// without UI work), edited as text, grouped by its nested record. The form decides nothing about
+/// The New-run form's model: every <see cref="RunOptions"/> field as the <see cref="OptionCatalog"/>
+/// describes it (label, unit, help, choices; a new engine option shows up without UI work), edited as text. The form decides nothing about
 /// what a run means: <see cref="ToRequest"/> turns the edits into a <see cref="RunRequest"/> — the
 /// preset plus a merge patch of the fields that differ from it — which the same
 /// <see cref="RunRequestResolver"/> as the API and the CLI resolves. Errors come back as
@@ -26,9 +15,8 @@ public sealed record OptionField(string Path, string Group, string Label, Type T
 /// </summary>
 public sealed class RunFormModel
 {
-    static readonly string[] Groups = ["General", "Heads", "Search", "Pretrain", "Linear", "Compat"];
-
-    public static IReadOnlyList<OptionField> Fields { get; } = Discover();
+    /// <summary>Every field, in catalog order.</summary>
+    public static IReadOnlyList<OptionEntry> Fields => OptionCatalog.Entries;
 
     /// <summary>Field values as text ("true"/"false" for switches, canonical enum names, "" for null).</summary>
     public Dictionary<string, string> Values { get; } = new();
@@ -45,33 +33,11 @@ public sealed class RunFormModel
     /// <summary>The framework the preset was loaded for (picks the quick demo's flavour).</summary>
     public NASiam.Core.Framework Framework { get; private set; } = RunPresets.QuickDemoDefaultFramework;
 
-    public static IEnumerable<IGrouping<string, OptionField>> Grouped =>
-        Fields.GroupBy(f => f.Group).OrderBy(g => Array.IndexOf(Groups, g.Key));
+    /// <summary>Fields by catalog group, in the group's order.</summary>
+    public static IEnumerable<IGrouping<OptionGroup, OptionEntry>> Grouped => Fields.GroupBy(f => f.Group).OrderBy(g => g.Key);
 
-    static List<OptionField> Discover()
-    {
-        var list = new List<OptionField>();
-        foreach (var p in typeof(RunOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite))
-        {
-            if (IsNested(p.PropertyType))
-                foreach (var q in p.PropertyType.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(q => q.CanWrite))
-                    list.Add(Field($"{Camel(p.Name)}.{Camel(q.Name)}", p.Name, q));
-            else
-                list.Add(Field(Camel(p.Name), "General", p));
-        }
-        return list;
-    }
-
-    static string Camel(string name) => JsonNamingPolicy.CamelCase.ConvertName(name);
-
-    static bool IsNested(Type t) => t.IsClass && t != typeof(string);
-
-    static OptionField Field(string path, string group, PropertyInfo p) =>
-        new(path, group, Label(p.Name), p.PropertyType,
-            System.Nullable.GetUnderlyingType(p.PropertyType) is not null || new NullabilityInfoContext().Create(p).WriteState == NullabilityState.Nullable);
-
-    static string Label(string name) =>
-        string.Concat(name.Select((ch, i) => i > 0 && char.IsUpper(ch) && !char.IsUpper(name[i - 1]) ? " " + char.ToLowerInvariant(ch) : ch.ToString()));
+    /// <summary>The DOM id of a field's input.</summary>
+    public static string InputId(OptionEntry f) => "opt-" + f.Path.Replace('.', '-');
 
     /// <summary>The options of <paramref name="preset"/> for <paramref name="framework"/>.</summary>
     public static RunOptions PresetOptions(string preset, NASiam.Core.Framework framework) =>
@@ -85,18 +51,7 @@ public sealed class RunFormModel
         Values.Clear();
         Errors.Clear();
         Notices.Clear();
-        var document = JsonSerializer.SerializeToNode(options, RunOptions.Json)!.AsObject();
-        foreach (var f in Fields)
-        {
-            var node = Node(document, f.Path);
-            Values[f.Path] = node switch
-            {
-                null => "",
-                JsonValue v when v.TryGetValue<bool>(out var b) => b ? "true" : "false",
-                JsonValue v when v.TryGetValue<string>(out var s) => s,
-                _ => node.ToJsonString(),
-            };
-        }
+        foreach (var f in Fields) Values[f.Path] = f.ReadText(options) ?? "";
     }
 
     static JsonNode? Node(JsonObject root, string path)
@@ -119,33 +74,7 @@ public sealed class RunFormModel
         var patch = new JsonObject();
         foreach (var f in Fields)
         {
-            var text = Values.GetValueOrDefault(f.Path, "").Trim();
-            JsonNode? node;
-            if (text.Length == 0)
-            {
-                if (!f.Nullable && f.ValueType != typeof(string)) { AddError(f.Path, "is required"); continue; }
-                node = null;
-            }
-            else if (f.ValueType == typeof(string)) node = JsonValue.Create(text);
-            else if (f.IsBool) node = JsonValue.Create(text == "true");
-            else if (f.IsEnum)
-            {
-                if (EnumNames.TryParse(f.ValueType, text) is null) { AddError(f.Path, $"'{text}' is not one of {string.Join(", ", EnumNames.All(f.ValueType))}"); continue; }
-                node = JsonValue.Create(text);
-            }
-            else if (f.ValueType == typeof(int) || f.ValueType == typeof(long))
-            {
-                if (!long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) || (f.ValueType == typeof(int) && n is > int.MaxValue or < int.MinValue))
-                { AddError(f.Path, "must be a whole number"); continue; }
-                node = JsonValue.Create(n);
-            }
-            else if (f.ValueType == typeof(double))
-            {
-                if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) || !double.IsFinite(d))
-                { AddError(f.Path, "must be a number"); continue; }
-                node = JsonValue.Create(d);
-            }
-            else continue;
+            if (!f.TryParseText(Values.GetValueOrDefault(f.Path, ""), out var node, out var error)) { AddError(f.Path, error); continue; }
             if (SameValue(Node(basis, f.Path), node, f)) continue;
             Set(patch, f.Path, node);
         }
@@ -153,14 +82,16 @@ public sealed class RunFormModel
         return new RunRequest { Preset = Preset, Framework = Framework.ToName(), Overrides = patch.Count == 0 ? null : patch };
     }
 
-    static bool SameValue(JsonNode? preset, JsonNode? edited, OptionField f)
+    static bool SameValue(JsonNode? preset, JsonNode? edited, OptionEntry f)
     {
         if (preset is null || edited is null) return preset is null && edited is null;
-        if (f.IsEnum) return Equals(EnumNames.TryParse(f.ValueType, preset.GetValue<string>()), EnumNames.TryParse(f.ValueType, edited.GetValue<string>()));
-        if (f.ValueType == typeof(double)) return preset.GetValue<double>() == edited.GetValue<double>();
-        if (f.ValueType == typeof(int) || f.ValueType == typeof(long)) return preset.GetValue<long>() == edited.GetValue<long>();
+        if (f.ClrType.IsEnum) return Equals(EnumNames.TryParse(f.ClrType, preset.GetValue<string>()), EnumNames.TryParse(f.ClrType, edited.GetValue<string>()));
+        // Numbers compare by value: the preset's node may hold an int where the edit holds a long or double.
+        if (f.Type is OptionValueType.Number or OptionValueType.Integer) return Number(preset) == Number(edited);
         return JsonNode.DeepEquals(preset, edited);
     }
+
+    static double Number(JsonNode n) => double.Parse(n.ToJsonString(), System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Shows a resolution's errors next to their fields and keeps its notices.</summary>
     public void Show(IEnumerable<FieldError> errors, IEnumerable<string>? notices = null)
