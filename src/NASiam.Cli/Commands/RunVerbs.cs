@@ -45,8 +45,9 @@ public static class RunVerbs
             "the baseline a pre-training must beat. --epochs/--batch-size/--lr set linear.*.",
         RunKind.Pipeline =>
             "Search, pre-train the searched heads, evaluate linearly; result.json records the lineage.\n" +
-            "--epochs/--batch-size/--lr apply to every stage. Presets: " +
-            string.Join("; ", RunPresets.Descriptions.Select(kv => $"{kv.Key}: {kv.Value}")) + ".",
+            "--epochs/--batch-size/--lr apply to every stage. Presets: quick-demo (resnet-tiny, synthetic, minutes on a CPU), " +
+            "<framework>-<dataset> (the method's CIFAR recipe, reference defects fixed) and <framework>-<dataset>-reference " +
+            "(the defects reproduced); 'nasiam options --preset NAME' shows one's defaults.",
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 
