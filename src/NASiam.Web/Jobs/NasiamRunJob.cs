@@ -9,17 +9,21 @@ using NASiam.Core.Engine;
 using NASiam.Core.Genotypes;
 using NASiam.Web.Options;
 using NASiam.Web.Runs;
+using NASiam.Web.Worker;
 
 namespace NASiam.Web.Jobs;
 
 /// <summary>
 /// The Hangfire entry point. Its only argument is the run id: the options are loaded from the run
-/// database and validated again, then the engine runs synchronously on this worker thread
-/// (TorchSharp dispose scopes are thread-static). A stop of the app re-queues the job and the
-/// engine resumes from its last checkpoint; a user cancel ends it as Cancelled.
+/// database and validated again, then the engine runs: by default in a child process supervised
+/// from this worker thread (<see cref="ProcessRunEngine"/>: a native crash fails this run only,
+/// named by its signal), or with Nasiam:RunIsolation=inprocess synchronously on this thread
+/// (TorchSharp dispose scopes are thread-static). Either way its events go through the same
+/// observer. A stop of the app re-queues the job and the engine resumes from its last checkpoint;
+/// a user cancel ends it as Cancelled.
 /// </summary>
 public sealed class NasiamRunJob(
-    RunStore store, RunPaths paths, IRunEngine engine, RunExecutionRegistry registry, ProgressChannel channel,
+    RunStore store, RunPaths paths, IRunEngine engine, ProcessRunEngine processEngine, RunExecutionRegistry registry, ProgressChannel channel,
     RunStatusBroadcaster status, IHostApplicationLifetime lifetime, IOptions<NasiamWebOptions> options, ILogger<NasiamRunJob> log)
 {
     [AutomaticRetry(Attempts = 0, OnAttemptsExceeded = AttemptsExceededAction.Fail)]
@@ -77,7 +81,8 @@ public sealed class NasiamRunJob(
         Exception? failure = null;
         try
         {
-            result = engine.Run(runOptions, context, new ChannelObserver(channel), linked.Token);
+            var runner = options.Value.RunsInChildProcess ? processEngine : engine;
+            result = runner.Run(runOptions, context, new ChannelObserver(channel), linked.Token);
         }
         catch (OperationCanceledException) { }
         catch (Exception e) { failure = e; }
