@@ -107,9 +107,9 @@ public sealed class ProcessRunEngine(RunProcessLauncher launcher, RunExecutionRe
         var last = stderr.Last is { } l ? $" Its last output: {Truncate(l, 300)}" : "";
         if (signal is { } s)
         {
-            var hint = s == 9 ? " (killed from outside: often the kernel's out-of-memory killer, see dmesg)" : "";
+            var hint = s == 9 ? " SIGKILL comes from outside the process: often the kernel's out-of-memory killer (see dmesg)." : last;
             throw new RunProcessException(
-                $"The run's process (pid {pid}) died with {ExitStatus.Describe(s)}{hint} {progress.Where()}. Resume continues from its last checkpoint.{(s == 9 ? "" : last)}",
+                $"The run's process (pid {pid}) died with {ExitStatus.Describe(s)} {progress.Where()}. Resume continues from its last checkpoint.{hint}",
                 exitCode, s);
         }
         throw new RunProcessException(
@@ -137,6 +137,8 @@ public sealed class ProcessRunEngine(RunProcessLauncher launcher, RunExecutionRe
                 log.LogError("Run {RunId}: unreadable line from process {Pid} ({Error}): {Line}", runId, pid, ex.Message, Truncate(line, 500));
                 return;
             }
+            if (progress.Events == 0)
+                log.LogInformation("Run {RunId}: first event from process {Pid} {Seconds:0.00} s after its start", runId, pid, started.Elapsed.TotalSeconds);
             progress.Saw(e);
             try { observer.On(e); }
             catch (Exception ex) { log.LogError(ex, "Run {RunId}: the observer failed on event {Sequence}", runId, e.Sequence); }
