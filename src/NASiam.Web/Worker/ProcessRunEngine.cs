@@ -46,7 +46,8 @@ public sealed class ProcessRunEngine(RunProcessLauncher launcher, RunExecutionRe
         process.ErrorDataReceived += (_, e) =>
         {
             if (e.Data is not { } line) return;
-            stderr.Add(line);
+            // The child's own notes ("run-child: ...") are not what a failure message should quote.
+            if (!line.StartsWith(RunWorker.NotePrefix, StringComparison.Ordinal)) stderr.Add(line);
             log.LogInformation("Run {RunId} [pid {Pid}]: {Line}", runId, SafeId(process), line);
         };
         var started = Stopwatch.StartNew();

@@ -21,6 +21,9 @@ public static class RunWorker
     /// <summary>Exit codes of a child that ended on its own (a result or error line was written first).</summary>
     public const int ExitOk = 0, ExitFailed = 1, ExitBadInput = 2;
 
+    /// <summary>Starts the child's own informational stderr lines (the server logs them but does not quote them as errors).</summary>
+    public const string NotePrefix = "run-child: ";
+
     /// <summary>
     /// Called first thing in Program.cs: when <paramref name="args"/> start with the hidden child
     /// argument, runs the run and exits the process; otherwise returns at once and the web app starts.
@@ -55,6 +58,9 @@ public static class RunWorker
         if (args.Length > 1 && args[1] != spec.RunId.ToString())
             throw new ArgumentException($"The command line names run {args[1]} but the spec is for run {spec.RunId}.");
         var options = RunOptions.FromJson(spec.OptionsJson);
+        // Start-up cost of isolation, for the server log: process launch to here is .NET's own start.
+        var sinceLaunch = DateTime.Now - System.Diagnostics.Process.GetCurrentProcess().StartTime;
+        Console.Error.WriteLine($"{NotePrefix}run {spec.RunId} read its spec {sinceLaunch.TotalSeconds:0.00} s after launch; starting the engine");
 
         using var cancel = new CancellationTokenSource();
         // SIGTERM (kill, a service stop) and SIGINT/SIGQUIT (Ctrl-C reaches the whole process group)
@@ -76,7 +82,7 @@ public static class RunWorker
         void Cancel(PosixSignalContext c)
         {
             c.Cancel = true;
-            Console.Error.WriteLine($"run-child: {c.Signal} received; cancelling (the run checkpoints and exits).");
+            Console.Error.WriteLine($"{NotePrefix}{c.Signal} received; cancelling (the run checkpoints and exits).");
             try { cancel.Cancel(); } catch (ObjectDisposedException) { }
         }
     }
@@ -88,9 +94,9 @@ public static class RunWorker
             while (stdin.ReadLine() is { } line)
             {
                 if (line.Trim() == RunWorkerProtocol.CancelCommand) { cancel.Cancel(); continue; }
-                Console.Error.WriteLine($"run-child: unknown command '{line}' ignored (known: {RunWorkerProtocol.CancelCommand}).");
+                Console.Error.WriteLine($"{NotePrefix}unknown command '{line}' ignored (known: {RunWorkerProtocol.CancelCommand}).");
             }
-            Console.Error.WriteLine("run-child: stdin closed (the server is gone); cancelling.");
+            Console.Error.WriteLine(NotePrefix + "stdin closed (the server is gone); cancelling.");
             cancel.Cancel();
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException)

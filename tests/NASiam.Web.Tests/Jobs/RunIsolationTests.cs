@@ -15,8 +15,8 @@ using NASiam.Web.Tests.Fakes;
 namespace NASiam.Web.Tests.Jobs;
 
 /// <summary>
-/// Process isolation in the web host with the real engine on a tiny search (resnet-tiny, 256
-/// synthetic images, 4 steps per epoch, a checkpoint per epoch): runs execute in a child process
+/// Process isolation in the web host with the real engine on a tiny search (resnet-tiny, 128
+/// synthetic images, 2 steps per epoch, a checkpoint per epoch): runs execute in a child process
 /// whose events and result land exactly as in-process ones; a child killed by a signal fails its
 /// run with the signal named while the server stays up, and a resume finishes the run from the
 /// last checkpoint; cancel reaches the child, which checkpoints and exits.
@@ -25,10 +25,13 @@ public class RunIsolationTests : IDisposable
 {
     readonly string _data = Directory.CreateTempSubdirectory("nasiam-iso-").FullName;
 
+    const int StepsPerEpoch = 2;
+
     static RunOptions Tiny(int epochs) => RealEngineRunTests.TinySearch() with
     {
         Name = $"isolation {epochs} epochs",
-        MaxStepsPerStage = 4 * epochs,
+        SyntheticTrainSize = 128,
+        MaxStepsPerStage = StepsPerEpoch * epochs,
         Search = RealEngineRunTests.TinySearch().Search with { Epochs = epochs },
     };
 
@@ -127,7 +130,7 @@ public class RunIsolationTests : IDisposable
 
             var events = await StoredEvents(c, id);
             Assert.Equal(Enumerable.Range(0, events.Count).Select(i => (long)i), events.Select(e => e.Sequence));
-            Assert.Equal([1L, 2, 3, 4], events.OfType<StepLogged>().Select(s => s.Step));
+            Assert.Equal([1L, 2], events.OfType<StepLogged>().Select(s => s.Step));
             // Event for event the same bytes as the in-process run: losses, alphas, genotype, collapse, kNN.
             Assert.Equal(inProcess, events.Select(Comparable).ToList());
 
@@ -146,13 +149,23 @@ public class RunIsolationTests : IDisposable
     {
         await using var app = new NasiamAppFactory(_data, engine: null);
         using var c = app.Api();
-        var id = await Create(c, Tiny(epochs: 3));
+        var id = await Create(c, Tiny(epochs: 4));
 
-        foreach (var (signal, name, killAfterStep) in new[] { (SIGSEGV, "SIGSEGV (signal 11)", 5L), (SIGKILL, "SIGKILL (signal 9)", 9L) })
+        int attempt = 0;
+        foreach (var (signal, name) in new[] { (SIGSEGV, "SIGSEGV (signal 11)"), (SIGKILL, "SIGKILL (signal 9)") })
         {
-            // Past a checkpoint (one per epoch of 4 steps), so the resume has something to continue from.
-            await NasiamAppFactory.WaitUntil(async () => (await StoredEvents(c, id)).OfType<StepLogged>().Any(s => s.Step >= killAfterStep),
-                TimeSpan.FromSeconds(60), $"step {killAfterStep}");
+            // One step past this attempt's start (and, the first time, past the first checkpoint), so the kill
+            // lands mid-training and the resume has a checkpoint to continue from.
+            attempt++;
+            long killAfter = 0;
+            await NasiamAppFactory.WaitUntil(async () =>
+            {
+                var events = await StoredEvents(c, id);
+                var starts = events.OfType<StageStarted>().ToList();
+                if (starts.Count < attempt) return false;
+                killAfter = attempt == 1 ? StepsPerEpoch + 1 : starts[^1].ResumedAtStep + 1;
+                return events.OfType<StepLogged>().Any(s => s.Step >= killAfter);
+            }, TimeSpan.FromSeconds(60), $"attempt {attempt} to train");
             var pid = await WaitForProcess(app, id);
             Assert.NotEqual(Environment.ProcessId, pid);
 
@@ -162,9 +175,9 @@ public class RunIsolationTests : IDisposable
             var failed = await NasiamAppFactory.WaitForStatus(c, id, "Failed", 15);
             var detect = sw.Elapsed;
             var message = failed.GetProperty("message").GetString() ?? "";
-            Assert.Contains($"died with {name}", message);
-            Assert.Contains("during search, after step", message);
+            Assert.Contains($"died with {name} during search, after step", message);
             Assert.False(Alive(pid));
+            Assert.Null(app.Services.GetRequiredService<RunExecutionRegistry>().ProcessId(id));
             Assert.Equal(HttpStatusCode.OK, (await c.GetAsync("/healthz")).StatusCode);
             Console.WriteLine($"{name}: run marked Failed {detect.TotalMilliseconds:0} ms after the kill: {message}");
 
@@ -172,17 +185,20 @@ public class RunIsolationTests : IDisposable
         }
 
         await NasiamAppFactory.WaitForStatus(c, id, "Succeeded", 60);
-        var events = await StoredEvents(c, id);
+        var all = await StoredEvents(c, id);
         // Resumed from the last checkpoint each time: every step exactly once, numbering without gaps.
-        Assert.Equal(Enumerable.Range(1, 12).Select(i => (long)i), events.OfType<StepLogged>().Select(s => s.Step));
-        Assert.Equal(Enumerable.Range(0, events.Count).Select(i => (long)i), events.Select(e => e.Sequence));
-        var starts = events.OfType<StageStarted>().ToList();
-        Assert.Equal(3, starts.Count);
-        Assert.Equal(0, starts[0].ResumedAtStep);
-        Assert.All(starts.Skip(1), s => Assert.True(s.ResumedAtStep is 4 or 8, $"resumed at {s.ResumedAtStep}"));
+        Assert.Equal(Enumerable.Range(1, 4 * StepsPerEpoch).Select(i => (long)i), all.OfType<StepLogged>().Select(s => s.Step));
+        Assert.Equal(Enumerable.Range(0, all.Count).Select(i => (long)i), all.Select(e => e.Sequence));
+        // A start that resumed from the same checkpoint as a later one was rolled back with its attempt's
+        // events, so 2 or 3 starts remain: the first, then one per checkpoint resumed from.
+        var resumedAt = all.OfType<StageStarted>().Select(s => s.ResumedAtStep).ToList();
+        Assert.InRange(resumedAt.Count, 2, 3);
+        Assert.Equal(0, resumedAt[0]);
+        Assert.All(resumedAt.Skip(1), r => Assert.True(r > 0 && r % StepsPerEpoch == 0, $"resumed at step {r}, not at an epoch checkpoint"));
+        Assert.Equal(resumedAt.Order().Distinct(), resumedAt);
         var state = CheckpointStore.ReadState(Path.Combine(app.Services.GetRequiredService<RunPaths>().RunDirectory(id), "checkpoints", "search.ckpt"));
         Assert.True(state.Completed);
-        Assert.Equal(12, state.Step);
+        Assert.Equal(4 * StepsPerEpoch, state.Step);
     }
 
     [Fact]
@@ -190,7 +206,7 @@ public class RunIsolationTests : IDisposable
     {
         await using var app = new NasiamAppFactory(_data, engine: null);
         using var c = app.Api();
-        var id = await Create(c, Tiny(epochs: 25));
+        var id = await Create(c, Tiny(epochs: 50));
         await NasiamAppFactory.WaitUntil(async () => (await StoredEvents(c, id)).OfType<StepLogged>().Any(s => s.Step >= 2),
             TimeSpan.FromSeconds(60), "step 2");
         var pid = await WaitForProcess(app, id);
