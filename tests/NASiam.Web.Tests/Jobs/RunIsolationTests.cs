@@ -226,6 +226,44 @@ public class RunIsolationTests : IDisposable
         Assert.Equal(lastStep, state.Step);
     }
 
+    /// <summary>
+    /// The server dies (SIGKILL, OOM) while a run trains: its child sees stdin close and stops as on a
+    /// cancel, leaving a checkpoint for the restarted server's resume instead of training on, orphaned.
+    /// </summary>
+    [Fact]
+    public async Task ChildWhoseServerIsGone_CancelsItselfWithACheckpoint()
+    {
+        var launcher = new NASiam.Web.Worker.RunProcessLauncher();
+        var dir = Path.Combine(_data, "orphan");
+        var spec = new NASiam.Web.Worker.RunWorkerSpec { RunId = Guid.NewGuid(), OptionsJson = Tiny(epochs: 50).ToJson(), OutputDirectory = dir };
+        using var child = Process.Start(launcher.StartInfo(spec.RunId))!;
+        var stderr = child.StandardError.ReadToEndAsync();
+        await child.StandardInput.WriteLineAsync(NASiam.Web.Worker.RunWorkerProtocol.SpecLine(spec));
+        await child.StandardInput.FlushAsync();
+
+        var messages = new List<NASiam.Web.Worker.RunWorkerMessage>();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (await child.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+        {
+            messages.Add(NASiam.Web.Worker.RunWorkerProtocol.ParseLine(line));
+            if (messages[^1].EventType == "step") break;
+        }
+        child.StandardInput.Close(); // what the kernel does to the pipe when the server process dies
+        while (await child.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+            messages.Add(NASiam.Web.Worker.RunWorkerProtocol.ParseLine(line));
+        await child.WaitForExitAsync(timeout.Token);
+
+        Assert.Equal(0, child.ExitCode);
+        Assert.Contains("stdin closed", await stderr);
+        var result = Assert.Single(messages, m => m.Kind == NASiam.Web.Worker.RunWorkerMessage.ResultKind).Result!;
+        Assert.Equal(RunOutcome.Cancelled, result.Outcome);
+        var lastStep = messages.Where(m => m.EventType == "step").Select(m => ((StepLogged)NASiam.Web.Worker.RunWorkerProtocol.ReadEvent(m)).Step).Max();
+        Assert.True(lastStep < 100);
+        var state = CheckpointStore.ReadState(Path.Combine(dir, "checkpoints", "search.ckpt"));
+        Assert.Equal(lastStep, state.Step);
+        Assert.False(state.Completed);
+    }
+
     public void Dispose()
     {
         try { Directory.Delete(_data, true); } catch (IOException) { }
