@@ -28,6 +28,9 @@ public sealed class ProcessRunEngine(RunProcessLauncher launcher, RunExecutionRe
     /// </summary>
     public TimeSpan CancelGrace { get; init; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>How long a child that has closed its output may take to exit before it is killed.</summary>
+    public static readonly TimeSpan ExitWait = TimeSpan.FromSeconds(60);
+
     public RunResult Run(RunOptions options, RunContext context, ITrainingObserver observer, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -72,7 +75,15 @@ public sealed class ProcessRunEngine(RunProcessLauncher launcher, RunExecutionRe
                 while (process.StandardOutput.ReadLine() is { } line)
                     Handle(line);
             }
-            process.WaitForExit(); // also drains stderr
+            // Stdout closes when the child closes its protocol stream, just before it exits; a child
+            // that then hangs in native teardown must not hold the job (and the device) forever.
+            if (process.WaitForExit(ExitWait)) process.WaitForExit(); // the second call drains stderr
+            else
+            {
+                log.LogError("Run {RunId}: process {Pid} closed its output but did not exit within {Wait}; killing it", runId, pid, ExitWait);
+                TryKill(process);
+                process.WaitForExit();
+            }
         }
         finally
         {

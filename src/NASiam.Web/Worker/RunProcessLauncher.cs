@@ -39,6 +39,7 @@ public sealed class RunProcessLauncher
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             WorkingDirectory = Environment.CurrentDirectory,
+            StandardInputEncoding = new System.Text.UTF8Encoding(false),
             StandardOutputEncoding = new System.Text.UTF8Encoding(false),
             StandardErrorEncoding = new System.Text.UTF8Encoding(false),
         };

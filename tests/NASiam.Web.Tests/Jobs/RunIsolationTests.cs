@@ -75,8 +75,8 @@ public class RunIsolationTests : IDisposable
     /// Kills <paramref name="pid"/> with SIGSEGV from outside. A real fault in native code (what this
     /// stands for) kills a .NET process at once: the runtime's handler finds no managed frame, puts
     /// the default action back and returns, and the faulting instruction faults again. A SIGSEGV sent
-    /// by kill() has no instruction to repeat, so the first one only puts the default action back,
-    /// and if it lands on a thread in managed code the runtime makes it a NullReferenceException. So:
+    /// by kill() has no instruction to repeat, so the first one only puts the default action back
+    /// (and, landing on a thread in managed code, it may be taken for a NullReferenceException). So:
     /// the first goes to the child's stdin reader thread, which always sits in read(); the second,
     /// to the process, then kills it as the repeated fault would.
     /// </summary>
