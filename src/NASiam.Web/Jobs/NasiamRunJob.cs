@@ -71,6 +71,7 @@ public sealed class NasiamRunJob(
 
         var dir = paths.RunDirectory(runId);
         Directory.CreateDirectory(dir);
+        ImportJournal(runId, dir);
         long firstSequence = store.PrepareResume(runId, dir);
         store.MarkStarted(runId);
         status.Changed(runId);
@@ -116,6 +117,28 @@ public sealed class NasiamRunJob(
         if (final == RunStatus.Succeeded && result.GenotypeText is { } text && run.Kind is RunKind.Search or RunKind.Pipeline)
             AddDiscovered(run, text);
         status.Changed(runId);
+    }
+
+    /// <summary>
+    /// Stores the events a run's previous child wrote to its journal but the server never stored
+    /// (the server died while the child finished its checkpoint), so the resume continues the
+    /// numbering without a hole. See <see cref="RunEventJournal"/>.
+    /// </summary>
+    void ImportJournal(Guid runId, string dir)
+    {
+        try
+        {
+            var pending = RunEventJournal.Read(dir);
+            if (pending.Count == 0) return;
+            int added = store.Append(runId, pending);
+            if (added > 0) log.LogWarning("Run {RunId}: stored {Added} event(s) from its last process's journal that the server had missed", runId, added);
+            // Imported once: a later in-process attempt reuses these sequence numbers.
+            RunEventJournal.Delete(dir);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            log.LogError(e, "Run {RunId}: could not import its event journal; the stored events may have a gap before the checkpoint it resumes from", runId);
+        }
     }
 
     void AddDiscovered(RunRecord run, string text)

@@ -75,7 +75,8 @@ public static class RunWorker
         {
             RunId = spec.RunId, OutputDirectory = spec.OutputDirectory, Resume = spec.Resume, FirstSequence = spec.FirstSequence,
         };
-        var result = new NasiamEngine().Run(options, context, new ProtocolObserver(protocol), cancel.Token);
+        using var journal = RunEventJournal.Create(spec.OutputDirectory);
+        var result = new NasiamEngine().Run(options, context, new ProtocolObserver(protocol, journal), cancel.Token);
         protocol.Write(RunWorkerProtocol.ResultLine(result));
         return ExitOk;
 
@@ -151,10 +152,33 @@ public static class RunWorker
         }
     }
 
-    /// <summary>Forwards every engine event to the parent (a write error is swallowed by the engine's emitter).</summary>
-    sealed class ProtocolObserver(ProtocolWriter writer) : ITrainingObserver
+    /// <summary>
+    /// Writes every engine event to the run's journal, then to the parent. The journal comes first
+    /// and a failure there is reported once and otherwise ignored: it is a safety net for a dead
+    /// server, not a reason to stop training. A failed write to the parent (gone) is swallowed by
+    /// the engine's emitter; the journal keeps the events.
+    /// </summary>
+    sealed class ProtocolObserver(ProtocolWriter writer, StreamWriter journal) : ITrainingObserver
     {
-        public void On(TrainingEvent e) => writer.Write(RunWorkerProtocol.EventLine(e));
+        bool _journalFailed;
+
+        public void On(TrainingEvent e)
+        {
+            var line = RunWorkerProtocol.EventLine(e);
+            lock (journal)
+            {
+                if (!_journalFailed)
+                {
+                    try { journal.WriteLine(line); }
+                    catch (IOException ex)
+                    {
+                        _journalFailed = true;
+                        Console.Error.WriteLine($"{NotePrefix}event journal write failed ({ex.Message}); events now go to the server only.");
+                    }
+                }
+            }
+            writer.Write(line);
+        }
     }
 }
 

@@ -262,6 +262,12 @@ public class RunIsolationTests : IDisposable
         var state = CheckpointStore.ReadState(Path.Combine(dir, "checkpoints", "search.ckpt"));
         Assert.Equal(lastStep, state.Step);
         Assert.False(state.Completed);
+
+        // Every event, also those written after its server was gone, is in the journal the next job imports.
+        var events = messages.Where(m => m.Kind == NASiam.Web.Worker.RunWorkerMessage.EventKind).Select(NASiam.Web.Worker.RunWorkerProtocol.ReadEvent).ToList();
+        var journal = NASiam.Web.Worker.RunEventJournal.Read(dir);
+        Assert.Equal(events.Select(NASiam.Web.Worker.RunWorkerProtocol.EventLine), journal.Select(NASiam.Web.Worker.RunWorkerProtocol.EventLine));
+        Assert.Contains(journal, e => e is CheckpointSaved c && c.Step == lastStep);
     }
 
     public void Dispose()
