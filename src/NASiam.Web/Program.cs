@@ -1,5 +1,6 @@
 using NASiam.Web.Extensions;
 
+NASiam.Web.Worker.RunWorker.TryRunAsChild(args); // a run's child process: runs the engine and exits, no web host
 var builder = WebApplication.CreateBuilder(args);
 builder.AddNasiamWeb();
 

@@ -9,17 +9,21 @@ using NASiam.Core.Engine;
 using NASiam.Core.Genotypes;
 using NASiam.Web.Options;
 using NASiam.Web.Runs;
+using NASiam.Web.Worker;
 
 namespace NASiam.Web.Jobs;
 
 /// <summary>
 /// The Hangfire entry point. Its only argument is the run id: the options are loaded from the run
-/// database and validated again, then the engine runs synchronously on this worker thread
-/// (TorchSharp dispose scopes are thread-static). A stop of the app re-queues the job and the
-/// engine resumes from its last checkpoint; a user cancel ends it as Cancelled.
+/// database and validated again, then the engine runs: by default in a child process supervised
+/// from this worker thread (<see cref="ProcessRunEngine"/>: a native crash fails this run only,
+/// named by its signal), or with Nasiam:RunIsolation=inprocess synchronously on this thread
+/// (TorchSharp dispose scopes are thread-static). Either way its events go through the same
+/// observer. A stop of the app re-queues the job and the engine resumes from its last checkpoint;
+/// a user cancel ends it as Cancelled.
 /// </summary>
 public sealed class NasiamRunJob(
-    RunStore store, RunPaths paths, IRunEngine engine, RunExecutionRegistry registry, ProgressChannel channel,
+    RunStore store, RunPaths paths, IRunEngine engine, ProcessRunEngine processEngine, RunExecutionRegistry registry, ProgressChannel channel,
     RunStatusBroadcaster status, IHostApplicationLifetime lifetime, IOptions<NasiamWebOptions> options, ILogger<NasiamRunJob> log)
 {
     [AutomaticRetry(Attempts = 0, OnAttemptsExceeded = AttemptsExceededAction.Fail)]
@@ -67,6 +71,7 @@ public sealed class NasiamRunJob(
 
         var dir = paths.RunDirectory(runId);
         Directory.CreateDirectory(dir);
+        ImportJournal(runId, dir);
         long firstSequence = store.PrepareResume(runId, dir);
         store.MarkStarted(runId);
         status.Changed(runId);
@@ -77,7 +82,8 @@ public sealed class NasiamRunJob(
         Exception? failure = null;
         try
         {
-            result = engine.Run(runOptions, context, new ChannelObserver(channel), linked.Token);
+            var runner = options.Value.RunsInChildProcess ? processEngine : engine;
+            result = runner.Run(runOptions, context, new ChannelObserver(channel), linked.Token);
         }
         catch (OperationCanceledException) { }
         catch (Exception e) { failure = e; }
@@ -111,6 +117,28 @@ public sealed class NasiamRunJob(
         if (final == RunStatus.Succeeded && result.GenotypeText is { } text && run.Kind is RunKind.Search or RunKind.Pipeline)
             AddDiscovered(run, text);
         status.Changed(runId);
+    }
+
+    /// <summary>
+    /// Stores the events a run's previous child wrote to its journal but the server never stored
+    /// (the server died while the child finished its checkpoint), so the resume continues the
+    /// numbering without a hole. See <see cref="RunEventJournal"/>.
+    /// </summary>
+    void ImportJournal(Guid runId, string dir)
+    {
+        try
+        {
+            var pending = RunEventJournal.Read(dir);
+            if (pending.Count == 0) return;
+            int added = store.Append(runId, pending);
+            if (added > 0) log.LogWarning("Run {RunId}: stored {Added} event(s) from its last process's journal that the server had missed", runId, added);
+            // Imported once: a later in-process attempt reuses these sequence numbers.
+            RunEventJournal.Delete(dir);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            log.LogError(e, "Run {RunId}: could not import its event journal; the stored events may have a gap before the checkpoint it resumes from", runId);
+        }
     }
 
     void AddDiscovered(RunRecord run, string text)

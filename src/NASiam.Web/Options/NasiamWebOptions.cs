@@ -48,6 +48,20 @@ public sealed class NasiamWebOptions : IValidatableObject
     /// <summary>The thread count a run that asks for 0 gets.</summary>
     public int EffectiveCpuThreads => CpuThreads > 0 ? CpuThreads : DefaultCpuThreads;
 
+    /// <summary>
+    /// Where runs execute: "process" (default) starts each run in its own child process (the app's
+    /// executable with a hidden argument), so a native crash in libtorch (SIGFPE/SIGSEGV, the OOM
+    /// killer) fails only that run, named by its signal, and a finished run's memory goes back to
+    /// the system. "inprocess" runs the registered engine on the job's thread, as tests with a
+    /// scripted engine need (a crash then takes the whole server down).
+    /// </summary>
+    public string RunIsolation { get; set; } = "process";
+
+    public static readonly string[] RunIsolationKinds = ["process", "inprocess"];
+
+    /// <summary>True when runs execute in child processes.</summary>
+    public bool RunsInChildProcess => string.Equals(RunIsolation?.Trim(), "process", StringComparison.OrdinalIgnoreCase);
+
     /// <summary>When set, every page, API call, hub connection and /hangfire require this key.</summary>
     public string? AccessKey { get; set; }
 
@@ -93,6 +107,8 @@ public sealed class NasiamWebOptions : IValidatableObject
             var dup = (Devices ?? []).GroupBy(DeviceQueues.Normalise).FirstOrDefault(g => g.Count() > 1);
             if (dup is not null) yield return new($"Nasiam:Devices lists '{dup.Key}' twice.", [nameof(Devices)]);
         }
+        if (!RunIsolationKinds.Contains(RunIsolation?.Trim().ToLowerInvariant()))
+            yield return new($"Nasiam:RunIsolation '{RunIsolation}' is not one of {string.Join(", ", RunIsolationKinds)}.", [nameof(RunIsolation)]);
         if (AccessKey is { Length: > 0 and < 8 })
             yield return new("Nasiam:AccessKey must be at least 8 characters (or empty to disable it).", [nameof(AccessKey)]);
     }

@@ -13,7 +13,9 @@ namespace NASiam.Web.Tests.Fakes;
 
 /// <summary>
 /// The real app on a TestServer with its own data directory; with <paramref name="engine"/> null it
-/// runs the app's own registration (the real NasiamEngine), else that engine (a scripted one).
+/// runs the app's own registration (the real NasiamEngine, each run in a child process), else that
+/// engine (a scripted one) inside the test process (Nasiam:RunIsolation=inprocess; a setting passed
+/// in <paramref name="settings"/> wins).
 /// </summary>
 public sealed class NasiamAppFactory(string dataDirectory, IRunEngine? engine, string storage = "inmemory", string? accessKey = null,
     IReadOnlyDictionary<string, string>? settings = null)
@@ -27,6 +29,7 @@ public sealed class NasiamAppFactory(string dataDirectory, IRunEngine? engine, s
         builder.UseSetting("Nasiam:Storage", storage);
         builder.UseSetting("Nasiam:QueuePollSeconds", "0.1");
         builder.UseSetting("Nasiam:AccessKey", accessKey ?? "");
+        if (engine is not null) builder.UseSetting("Nasiam:RunIsolation", "inprocess");
         foreach (var (key, value) in settings ?? new Dictionary<string, string>()) builder.UseSetting(key, value);
         if (engine is not null) builder.ConfigureTestServices(s => s.Replace(ServiceDescriptor.Singleton(engine)));
     }
