@@ -16,6 +16,7 @@ public static class NasiamCli
         new BenchCommand(),
         new ExportCommand(),
         new DatasetsCommand(),
+        new DoctorCommand(),
     ];
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken = default)

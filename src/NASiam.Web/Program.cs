@@ -1,5 +1,6 @@
 using NASiam.Web.Extensions;
 
+NASiam.Core.Engine.Numerics.KernelProbe.TryRunAsChild(args); // exits here when re-launched as a kernel-probe child
 var builder = WebApplication.CreateBuilder(args);
 builder.AddNasiamWeb();
 
