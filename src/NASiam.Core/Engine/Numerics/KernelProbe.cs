@@ -113,6 +113,16 @@ public static class KernelProbe
     [DllImport("libc", EntryPoint = "raise")]
     static extern int Raise(int signal);
 
+    [DllImport("libc", EntryPoint = "signal")]
+    static extern IntPtr Signal(int signal, IntPtr handler);
+
+    /// <summary>Dies from SIGFPE as a faulting kernel does. The runtime's own SIGFPE handler would swallow a raised (not hardware) signal, so the default action is restored first.</summary>
+    static void RaiseSigfpe()
+    {
+        Signal(8, IntPtr.Zero); // SIG_DFL
+        Raise(8);
+    }
+
     static void Emit(ProbeEvent e) => Console.Out.WriteLine(LinePrefix + JsonSerializer.Serialize(e, Json));
 
     /// <summary>Runs the probe of <paramref name="specPath"/>; every result line is flushed before the next kernel runs, so a crash names its shape.</summary>
@@ -135,7 +145,7 @@ public static class KernelProbe
         for (int i = 0; i < spec.Shapes.Count; i++)
         {
             Emit(new ProbeEvent("start", i));
-            if (spec.InjectCrash && OperatingSystem.IsLinux()) Raise(8); // fault injection: die as the real SIGFPE does
+            if (spec.InjectCrash && OperatingSystem.IsLinux()) RaiseSigfpe(); // fault injection
             var (y, dx, dw) = CheckShape(spec.Shapes[i], setting, spec.Batch, seed: 1000 + i);
             Emit(new ProbeEvent("shape", i, y, dx, dw));
             allOk &= Math.Max(y, Math.Max(dx, dw)) <= spec.Tolerance;

@@ -374,7 +374,9 @@ public static class KernelSelfCheck
         if (!done && exitCode > 128 && OperatingSystem.IsLinux())
         {
             int sig = exitCode - 128; // .NET reports a child killed by signal S as 128 + S
-            return new CandidateResult(setting, CandidateStatus.Crashed, maxErr, $"{SignalName(sig)} {Where()}", null, shapes, sig);
+            int wrongBefore = shapes.Count(s => !(s.MaxError <= o.Tolerance));
+            return new CandidateResult(setting, CandidateStatus.Crashed, maxErr,
+                $"{SignalName(sig)} {Where()}" + (wrongBefore > 0 ? $"; {wrongBefore} shape(s) checked before it were wrong" : ""), null, shapes, sig);
         }
         if (!done)
             return new CandidateResult(setting, CandidateStatus.Failed, maxErr,
