@@ -35,7 +35,7 @@ rc |= Conv(false, 8, 256, 512, 1, 2, 0, 8, backward: false);
 [
     ("[2a] NCHW 1x1 s2 512->1024 on 16x16, fwd+bwd (ResNet-50 layer3.0.downsample)", ["conv", "nchw", "8", "512", "1024", "1", "2", "0", "16", "bwd"]),
     ("[2b] NCHW 1x1 s2 1024->2048 on 8x8, fwd+bwd (ResNet-50 layer4.0.downsample)", ["conv", "nchw", "8", "1024", "2048", "1", "2", "0", "8", "bwd"]),
-    ("[2c] channels-last 1x1 s1 1024->256 on 16x16, fwd+bwd (ResNet-50 layer3.x.conv1)", ["conv", "cl", "8", "1024", "256", "1", "1", "0", "16", "bwd"]),
+    ("[2c] channels-last 1x1 s1 256->1024 on 8x8, fwd+bwd (ResNet-50 layer3.x.conv3)", ["conv", "cl", "8", "256", "1024", "1", "1", "0", "8", "bwd"]),
 ];
 foreach (var (name, childArgs) in crashes)
 {
