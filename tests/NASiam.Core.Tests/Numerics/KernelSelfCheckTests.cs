@@ -178,3 +178,35 @@ public sealed class KernelSelfCheckTests : IDisposable
         Assert.Contains("Valid settings: nchw, nchw+s1x1", e.Message);
     }
 }
+
+/// <summary>The engine's model builder applies the self-check's CPU choice (it used to force channels-last).</summary>
+public class ModelBuilderKernelChoiceTests
+{
+    [Fact]
+    public void Create_OnCpu_AppliesTheSelfChecksChoiceToEveryTrunk()
+    {
+        // Default options and cache, as a run: the first test run on a host pays the check, later ones read the cache.
+        var options = NASiam.Core.Options.RunPresets.ForFramework(Framework.MoCo) with { Backbone = "resnet-tiny" };
+        var notices = new List<string>();
+        var saved = KernelSelfCheck.Notice;
+        KernelSelfCheck.Notice = notices.Add;
+        try
+        {
+            KernelSelfCheck.ClearMemo();
+            using var model = NASiam.Core.Engine.Runs.ModelBuilder.Create(options, false, null, CPU, cifarStem: true, seed: 1);
+            var choice = KernelSelfCheck.ChooseForCpu("resnet-tiny", cifarStem: true);
+            var trunks = model.modules().OfType<ResNet>().ToList();
+            Assert.Equal(2, trunks.Count); // MoCo: query and key encoders
+            Assert.All(trunks, t =>
+            {
+                Assert.Equal(choice.Layout == ConvLayout.ChannelsLast, t.IsChannelsLast);
+                Assert.Equal(choice.Strided1x1Workaround, t.UsesStrided1x1Workaround);
+            });
+            Assert.Contains(notices, n => n.Contains($"convolution setting for resnet-tiny (CIFAR stem, 32 px) on the CPU: {choice.Name}"));
+        }
+        finally
+        {
+            KernelSelfCheck.Notice = saved;
+        }
+    }
+}
