@@ -23,7 +23,7 @@ public sealed record KernelCheckOptions
     public IReadOnlyList<KernelSetting>? Candidates { get; init; }
     /// <summary>Largest accepted max|float32 − float64| / max|float64| per output, grad-input and grad-weight.</summary>
     public double Tolerance { get; init; } = 1e-4;
-    /// <summary>Timed whole-trunk forward+backward passes per correct candidate (after one warm-up); 0 = no timing, the cheap rule picks (first correct in <see cref="KernelSetting.All"/> order).</summary>
+    /// <summary>Timed whole-trunk forward+backward passes per correct candidate (after one warm-up); the fastest median wins, timings within 5% of it tie and go to the earlier candidate. 0 = no timing: the cheap rule picks the first correct candidate in <see cref="Candidates"/> order (<see cref="KernelSetting.All"/>: NCHW before channels-last, without the workaround before with it).</summary>
     public int TimingPasses { get; init; } = 2;
     /// <summary>Batch of the timed passes.</summary>
     public int TimingBatch { get; init; } = 8;
@@ -123,7 +123,7 @@ public static class KernelSelfCheck
     /// <summary>Overrides the default cache directory.</summary>
     public const string CacheVariable = "NASIAM_CACHE_DIR";
     /// <summary>Bumped when what is checked changes, so older cache files are not reused.</summary>
-    const int CheckVersion = 1;
+    const int CheckVersion = 2;
 
     static readonly object Gate = new();
     static readonly Dictionary<string, KernelCheckReport> Memo = new(StringComparer.Ordinal);
@@ -293,10 +293,13 @@ public static class KernelSelfCheck
         if (correct.Count == 0) rule = "no candidate is correct";
         else if (o.TimingPasses > 0 && correct.All(r => r.PassSeconds is not null))
         {
-            var best = correct.MinBy(r => r.PassSeconds!.Value)!;
+            // Timings within 5% of the fastest count as a tie, won by the earlier candidate (the
+            // simpler setting): two timed passes cannot separate them, and the choice stays stable.
+            double fastest = correct.Min(r => r.PassSeconds!.Value);
+            var best = correct.First(r => r.PassSeconds!.Value <= fastest * 1.05);
             choice = best.Setting;
-            rule = string.Format(CultureInfo.InvariantCulture, "fastest correct: {0:0.000} s per forward+backward pass, batch {1} at {2} px",
-                best.PassSeconds, o.TimingBatch, sizes[0]);
+            rule = string.Format(CultureInfo.InvariantCulture, "fastest correct: {0:0.000} s per forward+backward pass, batch {1} at {2} px{3}",
+                best.PassSeconds, o.TimingBatch, sizes[0], best.PassSeconds > fastest ? $", within 5% of the fastest {fastest:0.000} s" : "");
         }
         else
         {
