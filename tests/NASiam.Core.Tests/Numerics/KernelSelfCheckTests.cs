@@ -136,6 +136,29 @@ public sealed class KernelSelfCheckTests : IDisposable
         Assert.Contains(first.Key, File.ReadAllText(first.CachePath!));
     }
 
+    [Fact]
+    public void FaultsVariable_InjectsCrashesAndWrongResults_AndRejectsUnknownNames()
+    {
+        var saved = Environment.GetEnvironmentVariable(KernelSelfCheck.FaultsVariable);
+        try
+        {
+            Environment.SetEnvironmentVariable(KernelSelfCheck.FaultsVariable, "crash:nchw, wrong:channels-last");
+            var report = KernelSelfCheck.Run(Options("resnet-tiny", Nchw, Cl, NchwS1));
+            Assert.Equal(CandidateStatus.Crashed, report.Candidates[0].Status);
+            Assert.Equal(CandidateStatus.Wrong, report.Candidates[1].Status);
+            Assert.Equal(CandidateStatus.Correct, report.Candidates[2].Status);
+            Assert.Equal(NchwS1, report.Choice);
+
+            Environment.SetEnvironmentVariable(KernelSelfCheck.FaultsVariable, "crash:nhwc");
+            var e = Assert.Throws<ArgumentException>(() => KernelSelfCheck.Run(Options("resnet-tiny", Nchw)));
+            Assert.Contains("Unknown convolution setting 'nhwc'", e.Message);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(KernelSelfCheck.FaultsVariable, saved);
+        }
+    }
+
     [Theory]
     [InlineData("resnet-tiny", true, 32)]
     [InlineData("resnet18", true, 32)]
