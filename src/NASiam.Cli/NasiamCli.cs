@@ -28,7 +28,7 @@ public static class NasiamCli
         BenchCommand.Create(context),
         DatasetsCommand.Create(context),
         OptionsCommand.Create(context),
-        // doctor goes here: LegacyVerb.Mount(new DoctorCommand(), context) while it is an ICliCommand
+        LegacyVerb.Mount(new DoctorCommand(), context), // still an ICliCommand; port to System.CommandLine
         // (see Legacy/LegacyVerb.cs), DoctorCommand.Create(context) once ported.
     ];
 

@@ -1,5 +1,6 @@
 using NASiam.Cli;
 
+NASiam.Core.Engine.Numerics.KernelProbe.TryRunAsChild(args); // exits here when re-launched as a kernel-probe child
 // First Ctrl-C cancels the run cleanly (a resumable checkpoint is written within one step);
 // a second one terminates the process as usual.
 using var cancellation = new CancellationTokenSource();

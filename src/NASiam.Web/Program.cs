@@ -1,5 +1,6 @@
 using NASiam.Web.Extensions;
 
+NASiam.Core.Engine.Numerics.KernelProbe.TryRunAsChild(args); // exits here when re-launched as a kernel-probe child
 NASiam.Web.Worker.RunWorker.TryRunAsChild(args); // a run's child process: runs the engine and exits, no web host
 var builder = WebApplication.CreateBuilder(args);
 builder.AddNasiamWeb();

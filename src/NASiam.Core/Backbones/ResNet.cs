@@ -56,6 +56,21 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
     /// <summary>Back to NCHW activations (comparison runs).</summary>
     public void UseNchw() => IsChannelsLast = false;
 
+    /// <summary>
+    /// True when every strided 1x1 projection shortcut (downsample.0 of the first block of
+    /// layer2..4) runs as a stride-1 convolution on the subsampled input. Same function, same
+    /// parameters and state-dict keys; chosen by the kernel self-check on hosts where libtorch's
+    /// strided 1x1 kernels are wrong or crash (see <see cref="Strided1x1"/>).
+    /// </summary>
+    public bool UsesStrided1x1Workaround { get; private set; }
+
+    /// <summary>Turns the strided-1x1 workaround (see <see cref="UsesStrided1x1Workaround"/>) on or off in every block.</summary>
+    public void UseStrided1x1Workaround(bool on)
+    {
+        foreach (var block in modules().OfType<IResidualBlock>()) block.Strided1x1Workaround = on;
+        UsesStrided1x1Workaround = on;
+    }
+
     public ResNet(ResNetConfig config, bool cifarStem, bool zeroInitResidual) : base(config.Name)
     {
         if (config.BlocksPerStage.Count != 4 || config.Planes.Count != 4)

@@ -9,6 +9,46 @@ public interface IResidualBlock
 {
     /// <summary>The BN closing the residual branch (bn2 for basic, bn3 for bottleneck blocks).</summary>
     BatchNorm2d LastBatchNorm { get; }
+
+    /// <summary>
+    /// When true, a strided 1x1 projection shortcut runs as a 1x1 stride-1 convolution on the
+    /// subsampled input (<see cref="Strided1x1.Forward"/>): the same function and the same
+    /// parameters (state-dict keys unchanged), but it avoids libtorch 2.10's faulty oneDNN strided
+    /// 1x1 kernels on some AVX-512 CPUs (docs/kernel-faults.md). Off by default.
+    /// </summary>
+    bool Strided1x1Workaround { get; set; }
+}
+
+/// <summary>
+/// The identity behind the strided-1x1 workaround: a 1x1 convolution with stride s and no padding
+/// reads only the pixels (s·i, s·j), so it equals a 1x1 stride-1 convolution on x[:, :, ::s, ::s]
+/// (same sums per output element). On the ResNet-18/50 shortcut shapes in float64 the tests find
+/// outputs and input gradients bit-identical and weight gradients equal to 1e-13 (their reduction
+/// order may differ). Gradients follow through the slice (zeros at the skipped pixels), as for the
+/// strided convolution.
+/// </summary>
+public static class Strided1x1
+{
+    /// <summary>True when <paramref name="conv"/> is a 1x1, stride &gt; 1, unpadded, undilated, ungrouped convolution.</summary>
+    public static bool Applies(Conv2d conv) => Applies(conv.kernel_size, conv.stride, conv.padding, conv.dilation, conv.groups);
+
+    /// <summary>Shape test behind <see cref="Applies(Conv2d)"/> (square kernels, strides and paddings as libtorch's long[2]).</summary>
+    public static bool Applies(long[] kernel, long[] stride, long[]? padding, long[] dilation, long groups) =>
+        kernel.All(k => k == 1) && stride.Any(s => s > 1) && (padding is null || padding.All(p => p == 0)) && dilation.All(d => d == 1) && groups == 1;
+
+    /// <summary>
+    /// conv2d(x, weight, stride) for a 1x1 unpadded weight [Cout, Cin, 1, 1], computed as a stride-1
+    /// convolution of x[:, :, ::sh, ::sw]. x: [N, Cin, H, W] (any layout) → [N, Cout, ⌈H/sh⌉, ⌈W/sw⌉].
+    /// </summary>
+    public static Tensor Forward(Tensor x, Tensor weight, long strideH, long strideW, Tensor? bias = null)
+    {
+        using var sub = x[TensorIndex.Colon, TensorIndex.Colon, TensorIndex.Slice(null, null, strideH), TensorIndex.Slice(null, null, strideW)];
+        return nn.functional.conv2d(sub, weight, bias);
+    }
+
+    /// <summary>Runs a projection shortcut (Sequential of conv, BN): through the workaround when it applies, else as it is.</summary>
+    internal static Tensor Shortcut(Sequential downsample, Conv2d conv, BatchNorm2d bn, Tensor x, bool workaround) =>
+        workaround && Applies(conv) ? bn.call(Forward(x, conv.weight!, conv.stride[0], conv.stride[1], conv.bias)) : downsample.call(x);
 }
 
 /// <summary>
@@ -22,8 +62,11 @@ public sealed class BasicBlock : nn.Module<Tensor, Tensor>, IResidualBlock
     readonly Conv2d conv1, conv2;
     readonly BatchNorm2d bn1, bn2;
     readonly Sequential? downsample;
+    // The shortcut's modules, reachable without re-registering them (a field of a non-module type is not a child).
+    readonly ShortcutParts? parts;
 
     public BatchNorm2d LastBatchNorm => bn2;
+    public bool Strided1x1Workaround { get; set; }
 
     public BasicBlock(int inPlanes, int planes, int stride) : base(nameof(BasicBlock))
     {
@@ -32,14 +75,16 @@ public sealed class BasicBlock : nn.Module<Tensor, Tensor>, IResidualBlock
         conv2 = nn.Conv2d(planes, planes, 3, stride: 1, padding: 1, bias: false);
         bn2 = nn.BatchNorm2d(planes);
         if (stride != 1 || inPlanes != planes * Expansion)
-            downsample = nn.Sequential(nn.Conv2d(inPlanes, planes * Expansion, 1, stride: stride, bias: false),
-                nn.BatchNorm2d(planes * Expansion));
+        {
+            parts = new ShortcutParts(nn.Conv2d(inPlanes, planes * Expansion, 1, stride: stride, bias: false), nn.BatchNorm2d(planes * Expansion));
+            downsample = nn.Sequential(parts.Conv, parts.Bn);
+        }
         RegisterComponents();
     }
 
     public override Tensor forward(Tensor x)
     {
-        var identity = downsample is null ? x : downsample.call(x);
+        var identity = downsample is null ? x : Strided1x1.Shortcut(downsample, parts!.Conv, parts.Bn, x, Strided1x1Workaround);
         // In place, as torchvision: BN's backward needs its input, not its output, and ReLU's
         // backward reads its own output, so overwriting the BN output saves a full activation.
         var y = bn1.call(conv1.call(x)).relu_();
@@ -58,8 +103,10 @@ public sealed class Bottleneck : nn.Module<Tensor, Tensor>, IResidualBlock
     readonly Conv2d conv1, conv2, conv3;
     readonly BatchNorm2d bn1, bn2, bn3;
     readonly Sequential? downsample;
+    readonly ShortcutParts? parts;
 
     public BatchNorm2d LastBatchNorm => bn3;
+    public bool Strided1x1Workaround { get; set; }
 
     public Bottleneck(int inPlanes, int planes, int stride) : base(nameof(Bottleneck))
     {
@@ -70,17 +117,22 @@ public sealed class Bottleneck : nn.Module<Tensor, Tensor>, IResidualBlock
         conv3 = nn.Conv2d(planes, planes * Expansion, 1, bias: false);
         bn3 = nn.BatchNorm2d(planes * Expansion);
         if (stride != 1 || inPlanes != planes * Expansion)
-            downsample = nn.Sequential(nn.Conv2d(inPlanes, planes * Expansion, 1, stride: stride, bias: false),
-                nn.BatchNorm2d(planes * Expansion));
+        {
+            parts = new ShortcutParts(nn.Conv2d(inPlanes, planes * Expansion, 1, stride: stride, bias: false), nn.BatchNorm2d(planes * Expansion));
+            downsample = nn.Sequential(parts.Conv, parts.Bn);
+        }
         RegisterComponents();
     }
 
     public override Tensor forward(Tensor x)
     {
-        var identity = downsample is null ? x : downsample.call(x);
+        var identity = downsample is null ? x : Strided1x1.Shortcut(downsample, parts!.Conv, parts.Bn, x, Strided1x1Workaround);
         var y = bn1.call(conv1.call(x)).relu_();
         y = bn2.call(conv2.call(y)).relu_();
         y = bn3.call(conv3.call(y));
         return y.add_(identity).relu_();
     }
 }
+
+/// <summary>The conv and BN of a projection shortcut (held outside the module tree; the Sequential owns them).</summary>
+sealed record ShortcutParts(Conv2d Conv, BatchNorm2d Bn);

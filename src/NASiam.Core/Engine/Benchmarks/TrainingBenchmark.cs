@@ -24,8 +24,15 @@ public sealed record TrainingBenchmarkOptions
     public bool Search { get; init; } = true;
     /// <summary>Measure the plain pre-training step (baseline heads).</summary>
     public bool Pretrain { get; init; } = true;
-    /// <summary>Keep the model builder's channels-last trunk on CPU (false = back to NCHW, for comparison).</summary>
+    /// <summary>
+    /// True: keep the model builder's trunk setting (on CPU the kernel self-check's choice, see
+    /// <see cref="Numerics.KernelSelfCheck"/>). False: force the NCHW layout, with the strided-1x1
+    /// workaround when the self-check found plain NCHW wrong or crashing on this host (a
+    /// <see cref="Numerics.KernelCheckException"/> when no NCHW setting is correct).
+    /// </summary>
     public bool ChannelsLast { get; init; } = true;
+    /// <summary>Force this exact CPU setting, unchecked (comparison runs; a wrong setting gives wrong timings of wrong numbers, a crashing one kills the process). Null = as <see cref="ChannelsLast"/> says.</summary>
+    public Numerics.KernelSetting? Setting { get; init; }
     /// <summary>Steps between forced GCs, outside the timed region (0 = never: shows whether native memory stays flat without them).</summary>
     public int CollectEvery { get; init; } = 1;
 }
@@ -46,6 +53,8 @@ public sealed record TrainingBenchmarkResult(
     public double SearchPeakRssMib { get; init; } = double.NaN;
     /// <summary>Median seconds of one forced GC + finalizer pass (the engine does one every <see cref="NativeMemory.CollectEvery"/> steps).</summary>
     public double CollectSeconds { get; init; } = double.NaN;
+    /// <summary>The convolution setting the trunks ran with ("nchw", "channels-last+s1x1", ...; see <see cref="Numerics.KernelSetting.Name"/>).</summary>
+    public string ConvSetting { get; init; } = "";
 }
 
 /// <summary>
@@ -74,6 +83,7 @@ public static class TrainingBenchmark
         double search = double.NaN, arch = double.NaN, weight = double.NaN, pretrain = double.NaN, searchPeak = double.NaN;
         var searchPhases = new List<StepPhases>();
         var pretrainPhases = new List<StepPhases>();
+        string convSetting = "";
         using var g = new Generator(1);
         Tensor Input() => randn([o.BatchSize, 3, 32, 32], generator: g).to(device);
 
@@ -84,7 +94,7 @@ public static class TrainingBenchmark
             using var aopt = OptimizerFactory.CreateAlphaOptimizer(model.ArchParameters(), run.Search);
             var archTimes = new List<double>();
             var weightTimes = new List<double>();
-            if (!o.ChannelsLast) RestoreNchw(model);
+            convSetting = ApplySetting(o, model, device);
             model.train();
             for (int i = 0; i < o.Warmup + o.Steps; i++)
             {
@@ -114,7 +124,7 @@ public static class TrainingBenchmark
             using var model = Runs.ModelBuilder.Create(run, false, null, device, cifarStem: true, seed: 0);
             using var opt = OptimizerFactory.CreateWeightOptimizer(Runs.ModelBuilder.Groups(model), WeightOptimizerSettings.ForPretrain(run.Pretrain));
             var times = new List<double>();
-            if (!o.ChannelsLast) RestoreNchw(model);
+            convSetting = ApplySetting(o, model, device);
             model.train();
             for (int i = 0; i < o.Warmup + o.Steps; i++)
             {
@@ -136,6 +146,7 @@ public static class TrainingBenchmark
             PretrainPhases = MedianPhases(pretrainPhases),
             SearchPeakRssMib = searchPeak,
             CollectSeconds = MedianCollectSeconds(),
+            ConvSetting = convSetting,
         };
     }
 
@@ -153,10 +164,31 @@ public static class TrainingBenchmark
         return new StepPhases(forward, backward, clock.Elapsed.TotalSeconds - forward - backward);
     }
 
-    /// <summary>Undoes the builder's channels-last layout (for comparison runs).</summary>
-    static void RestoreNchw(SiameseModel model)
+    /// <summary>Applies a forced setting (see <see cref="TrainingBenchmarkOptions.ChannelsLast"/> and <see cref="TrainingBenchmarkOptions.Setting"/>); returns the setting the trunks run with.</summary>
+    static string ApplySetting(TrainingBenchmarkOptions o, SiameseModel model, Device device)
     {
-        foreach (var trunk in model.modules().OfType<Backbones.ResNet>()) trunk.UseNchw();
+        var trunks = model.modules().OfType<Backbones.ResNet>().ToList();
+        Numerics.KernelSetting? forced = o.Setting;
+        if (forced is null && !o.ChannelsLast)
+        {
+            if (device.type == DeviceType.CPU)
+            {
+                // NCHW forced: the fastest NCHW candidate the self-check found correct on this host.
+                var report = Numerics.KernelSelfCheck.Run(new Numerics.KernelCheckOptions { Backbone = o.Backbone, CifarStem = true });
+                var nchw = report.Candidates.Where(c => c.Status == Numerics.CandidateStatus.Correct && c.Setting.Layout == Numerics.ConvLayout.Nchw)
+                    .OrderBy(c => c.PassSeconds ?? double.MaxValue).FirstOrDefault()
+                    ?? throw new Numerics.KernelCheckException($"NCHW was forced, but no NCHW setting computes {report.Subject} correctly on this CPU: " +
+                        string.Join("; ", report.Candidates.Select(c => $"{c.Setting.Name} {c.Status.ToString().ToLowerInvariant()}: {c.Detail}")));
+                forced = nchw.Setting;
+            }
+            else
+            {
+                forced = new Numerics.KernelSetting(Numerics.ConvLayout.Nchw, false);
+            }
+        }
+        if (forced is not null) foreach (var t in trunks) forced.ApplyTo(t);
+        var t0 = trunks.FirstOrDefault();
+        return t0 is null ? "" : new Numerics.KernelSetting(t0.IsChannelsLast ? Numerics.ConvLayout.ChannelsLast : Numerics.ConvLayout.Nchw, t0.UsesStrided1x1Workaround).Name;
     }
 
     /// <summary>RSS and TorchSharp's wrapper counts: tensors created outside any dispose scope are left to finalizers.</summary>
