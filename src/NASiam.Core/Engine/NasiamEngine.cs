@@ -9,7 +9,8 @@ namespace NASiam.Core.Engine;
 
 /// <summary>
 /// The NASiam engine: search, pretrain, lincls, or the whole pipeline (search → derive genotype →
-/// pre-train the discovered heads from scratch → linear evaluation of the kNN-best checkpoint),
+/// pre-train the discovered heads from scratch → linear evaluation of the kNN-best checkpoint for
+/// SimSiam and MoCo, of the last one for SimCLR; see <see cref="EvaluatesBestCheckpoint"/>),
 /// synchronously on the calling thread. Artefacts: checkpoints/{search,pretrain,pretrain-best,lincls}.ckpt,
 /// genotype.txt, genotype.json and result.json in the output folder. Re-running with Resume on
 /// continues where a cancelled run stopped and skips completed stages.
@@ -63,14 +64,19 @@ public sealed class NasiamEngine : IRunEngine
                     stages.Add(search);
                     if (search.Outcome != RunOutcome.Succeeded) break;
                     // Pretrain.Genotype null = the searched genotype; otherwise an explicit override (e.g. "standard").
+                    // The searched genotype at its own depth (Heads.EncoderLayers/PredictorLayers may differ from the default).
                     var genotype = options.Pretrain.Genotype is null
-                        ? GenotypeText.Parse(search.GenotypeText!, options.Framework)
+                        ? GenotypeRules.ParseAnyDepth(search.GenotypeText!, options.Framework)
                         : ModelBuilder.ResolveGenotype(options.Pretrain.Genotype, options.Framework);
                     var pretrain = new PretrainStage(env, genotype).Run();
                     stages.Add(pretrain);
                     if (pretrain.Outcome != RunOutcome.Succeeded) break;
-                    var backbone = Path.Combine(outDir, pretrain.BestCheckpoint ?? pretrain.Checkpoint!);
-                    stages.Add(new LinearEvalStage(env, backbone).Run());
+                    bool best = EvaluatesBestCheckpoint(options) && pretrain.BestCheckpoint is not null;
+                    var backbone = best ? pretrain.BestCheckpoint! : pretrain.Checkpoint!;
+                    events.Log("lincls", "info", best
+                        ? $"evaluating the kNN-best pre-training checkpoint {backbone} (selected on the test split; Linear.UseBestCheckpoint = false for the last)"
+                        : $"evaluating the last pre-training checkpoint {backbone}");
+                    stages.Add(new LinearEvalStage(env, Path.Combine(outDir, backbone)).Run());
                     break;
             }
         }
@@ -109,6 +115,15 @@ public sealed class NasiamEngine : IRunEngine
         RunArtifacts.WriteResult(outDir, context.RunId, options, result, stages);
         return result;
     }
+
+    /// <summary>
+    /// Whether a pipeline linear-evaluates the kNN-best pre-training checkpoint (true) or the last
+    /// one (false): Linear.UseBestCheckpoint when set, else the reference's choice per framework:
+    /// best for SimSiam and MoCo (their READMEs; method doc 6.4, 7), last for SimCLR, which has no
+    /// best-selection (method doc 5.6, D21). A run without kNN monitor has no best and uses the last.
+    /// </summary>
+    public static bool EvaluatesBestCheckpoint(RunOptions options) =>
+        options.Linear.UseBestCheckpoint ?? options.Framework != Framework.SimClr;
 
     static StageResult Search(StageEnvironment env, ref string? genotypeText)
     {

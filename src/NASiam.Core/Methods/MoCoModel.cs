@@ -110,6 +110,7 @@ public sealed class MoCoModel : SiameseModel
 
     public override int EmbeddingDim => Dim;
     public override string EmbeddingDescription => $"q: query encoder output (fc), {Dim}-d, before L2 normalisation";
+    public override string MonitorFeatureDescription => $"q: query encoder output (fc), {Dim}-d";
     public override IReadOnlyList<NamedCell> SearchCells => _searchCells;
 
     nn.Module[] QueryModules => [(nn.Module)Backbone, _projectorQ, _fcQ];

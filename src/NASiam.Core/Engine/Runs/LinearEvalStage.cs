@@ -19,7 +19,10 @@ namespace NASiam.Core.Engine.Runs;
 /// </summary>
 public sealed class LinearEvalStage(StageEnvironment env, string? backboneCheckpoint) : SslStageBase(env, "lincls")
 {
-    public StageResult Run()
+    /// <summary>Runs (or resumes) the evaluation; the result names the evaluated checkpoint as its input.</summary>
+    public StageResult Run() => RunCore() with { Input = backboneCheckpoint is null ? null : Env.Relative(Path.GetFullPath(backboneCheckpoint)) };
+
+    StageResult RunCore()
     {
         var o = Options;
         var l = o.Linear;
@@ -147,8 +150,9 @@ public sealed class LinearEvalStage(StageEnvironment env, string? backboneCheckp
         if (saved.Framework != Options.Framework || saved.Backbone != Options.Backbone)
             Events.Log(Stage, "info", $"using the checkpoint's framework/backbone ({saved.Framework.ToName()}, {saved.Backbone})");
         bool search = state.Stage == "search";
-        var genotype = search || state.GenotypeText is null ? null : GenotypeText.Parse(state.GenotypeText, saved.Framework);
-        var model = ModelBuilder.Create(saved, search, genotype, Env.Device, Env.CifarStem, saved.Seed);
+        // The checkpoint's own genotype depth (method doc 2.6) and its own stem rule (its options, not this run's).
+        var genotype = search || state.GenotypeText is null ? null : GenotypeRules.ParseAnyDepth(state.GenotypeText, saved.Framework);
+        var model = ModelBuilder.Create(saved, search, genotype, Env.Device, ModelBuilder.CifarStem(saved), saved.Seed);
         CheckpointStore.Load(backboneCheckpoint, new CheckpointContent
         {
             Model = model, Alphas = search ? model.ArchParameters() : null,

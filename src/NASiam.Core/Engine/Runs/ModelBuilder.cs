@@ -33,6 +33,17 @@ public static class ModelBuilder
     }
 
     /// <summary>
+    /// The one stem rule (method doc 3, defect D18): the CIFAR stem (3x3 stride-1 conv, no
+    /// max-pool) for CIFAR and synthetic data, the ImageNet stem for image folders. Under
+    /// Compat.ResNet50ImageNetStemOnCifar, SimSiam and MoCo on ResNet-50 keep the ImageNet stem on
+    /// CIFAR too (the reference converts only "resnet18"); SimCLR's reference trunk is always
+    /// CIFAR-style, so the switch leaves it alone. Stages and checkpoint export both call this.
+    /// </summary>
+    public static bool CifarStem(RunOptions o) =>
+        o.Dataset != "folder" &&
+        !(o.Compat.ResNet50ImageNetStemOnCifar && o.Backbone == "resnet50" && o.Framework is (Framework.SimSiam or Framework.MoCo));
+
+    /// <summary>
     /// Resolves "standard" (null), a preset name ("cifar10_resnet18" or "simsiam/cifar10_resnet18"),
     /// a file (reference text or JSON) or inline text into a genotype checked against the framework.
     /// </summary>

@@ -151,6 +151,8 @@ public sealed class NasiamEngineTests : IDisposable
         Assert.InRange(knn.Top1, 0, 100);
         Assert.True(knn.Top5 >= knn.Top1);
         Assert.Contains("k=10", knn.Protocol);
+        // SimCLR's monitor feature is the trunk feature (method doc 4.3), not the projection.
+        Assert.Contains(framework == Framework.SimClr ? "feature=backbone trunk feature, 128-d" : "feature=" + (framework == Framework.MoCo ? "q:" : "z:"), knn.Protocol);
         Assert.Equal(knn.Top1, result.Metrics["knn_best_top1"]);
         Assert.True(CheckpointStore.IsValid(Path.Combine(Dir("p"), "checkpoints", "pretrain-best.ckpt")));
         Assert.Single(recorder.Events.OfType<CollapseLogged>());
@@ -182,6 +184,45 @@ public sealed class NasiamEngineTests : IDisposable
         Assert.Equal(lineage[1].GetProperty("best_checkpoint").GetString(), lineage[2].GetProperty("input").GetString());
         Assert.True(result.Metrics.ContainsKey("lincls_top1"));
         Assert.True(result.Metrics.ContainsKey("knn_top1"));
+    }
+
+    [Fact]
+    public void Run_Pipeline_SimClr_EvaluatesTheLastCheckpoint_AsTheReference()
+    {
+        var (result, recorder) = TinyRuns.Run(TinyRuns.Options(Framework.SimClr, RunKind.Pipeline, pretrainEpochs: 2), Dir("simclr"));
+
+        Assert.Equal(RunOutcome.Succeeded, result.Outcome);
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Dir("simclr"), "result.json")));
+        var lineage = doc.RootElement.GetProperty("lineage").EnumerateArray().ToList();
+        Assert.Equal("checkpoints/pretrain-best.ckpt", lineage[1].GetProperty("best_checkpoint").GetString()); // a best exists...
+        Assert.Equal("checkpoints/pretrain.ckpt", lineage[2].GetProperty("input").GetString()); // ...but the last is evaluated
+        Assert.Contains(recorder.Events.OfType<LogMessage>(), m => m.Message.StartsWith("evaluating the last pre-training checkpoint"));
+    }
+
+    [Fact]
+    public void Run_ThreeLayerMoCoGenotype_PretrainsWritesLoadsInLinClsAndExports()
+    {
+        // Genotype depth is the genotype's own (method doc 2.6): the reference's earlier 3-layer MoCo genotype.
+        const string text = "Genotype(encoder=[['avgpool_3x3'], ['identity'], ['identity']])";
+        var options = TinyRuns.Options(Framework.MoCo, RunKind.Pretrain);
+        options = options with { MaxStepsPerStage = 2, Pretrain = options.Pretrain with { Genotype = text } };
+        var (pretrain, _) = TinyRuns.Run(options, Dir("g3"));
+        Assert.Equal(RunOutcome.Succeeded, pretrain.Outcome);
+        Assert.Equal(text, File.ReadAllText(Path.Combine(Dir("g3"), "genotype.txt")));
+        Assert.Equal(3, GenotypeJson.Parse(File.ReadAllText(Path.Combine(Dir("g3"), "genotype.json"))).Encoder!.Count);
+
+        var checkpoint = Path.Combine(Dir("g3"), "checkpoints", "pretrain.ckpt");
+        var lincls = TinyRuns.Options(Framework.MoCo, RunKind.LinCls) with { MaxStepsPerStage = 2 };
+        lincls = lincls with { Linear = lincls.Linear with { Checkpoint = checkpoint } };
+        var (evaluated, events) = TinyRuns.Run(lincls, Dir("g3-lincls"));
+        Assert.Equal(RunOutcome.Succeeded, evaluated.Outcome);
+        Assert.Contains(events.Events.OfType<LogMessage>(), m => m.Message.StartsWith("backbone from"));
+
+        var written = CheckpointExport.Export(checkpoint, Path.Combine(_dir, "g3.pt"));
+        Assert.True(File.Exists(written.Single()));
+        using var model = CheckpointExport.LoadModel(checkpoint);
+        var cell = Assert.IsType<NASiam.Core.Search.Cell>(((NASiam.Core.Methods.MoCoModel)model).Projector);
+        Assert.Equal(["avgpool_3x3", "identity", "identity"], cell.LayerOps);
     }
 
     [Fact]
