@@ -13,7 +13,9 @@ namespace NASiam.Core.Engine;
 /// SimSiam and MoCo, of the last one for SimCLR; see <see cref="EvaluatesBestCheckpoint"/>),
 /// synchronously on the calling thread. Artefacts: checkpoints/{search,pretrain,pretrain-best,lincls}.ckpt,
 /// genotype.txt, genotype.json and result.json in the output folder. Re-running with Resume on
-/// continues where a cancelled run stopped and skips completed stages.
+/// continues where a cancelled run stopped and skips completed stages; a checkpoint made with other
+/// options is refused before any work (<see cref="ResumeGuard"/>), except that more epochs extend
+/// a stage. A stage whose input changed (another genotype, another backbone checkpoint) starts afresh.
 /// </summary>
 public sealed class NasiamEngine : IRunEngine
 {
@@ -28,9 +30,10 @@ public sealed class NasiamEngine : IRunEngine
         if (options.Kind is RunKind.Pretrain) ModelBuilder.ResolveGenotype(options.Pretrain.Genotype, options.Framework); // fail before work
         if (options.Kind is RunKind.LinCls && options.Linear.Checkpoint is { } ck && !File.Exists(ck))
             throw new ArgumentException($"Linear.Checkpoint: '{ck}' does not exist.");
+        var outDir = Path.GetFullPath(context.OutputDirectory);
+        if (context.Resume) CheckResumable(options, outDir); // refuse before any work, so nothing in the folder changes
         TorchRuntime.SetThreads(options.Threads);
         var device = TorchRuntime.ResolveDevice(options.Device);
-        var outDir = Path.GetFullPath(context.OutputDirectory);
         Directory.CreateDirectory(outDir);
         var events = new EventEmitter(context.RunId, context.FirstSequence, observer ?? NullObserver.Instance);
         using var data = DataSets.Open(options.Dataset, options.DataPath, new DataSetOpenOptions
@@ -114,6 +117,31 @@ public sealed class NasiamEngine : IRunEngine
         };
         RunArtifacts.WriteResult(outDir, context.RunId, options, result, stages);
         return result;
+    }
+
+    /// <summary>
+    /// Checks every stage checkpoint this run would resume against its options; throws
+    /// <see cref="ResumeRefusedException"/> for the first refused one. A damaged checkpoint is left
+    /// to its stage, which reports it as a failed run.
+    /// </summary>
+    static void CheckResumable(RunOptions options, string outDir)
+    {
+        string[] stages = options.Kind switch
+        {
+            RunKind.Search => ["search"],
+            RunKind.Pretrain => ["pretrain"],
+            RunKind.LinCls => ["lincls"],
+            _ => ["search", "pretrain", "lincls"],
+        };
+        foreach (var stage in stages)
+        {
+            var path = StageEnvironment.CheckpointPathIn(outDir, stage);
+            if (!File.Exists(path)) continue;
+            Checkpoints.CheckpointState state;
+            try { state = Checkpoints.CheckpointStore.ReadState(path); }
+            catch (Exception e) when (e is InvalidDataException or IOException or System.Text.Json.JsonException) { continue; }
+            ResumeGuard.Check(Path.GetRelativePath(outDir, path), state, options);
+        }
     }
 
     /// <summary>

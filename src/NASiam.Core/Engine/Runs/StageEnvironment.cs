@@ -26,7 +26,9 @@ public sealed class StageEnvironment
     internal Action<SiameseModel, long>? BeforeWeightStep { get; init; }
 
     public string CheckpointDirectory => Path.Combine(OutputDirectory, "checkpoints");
-    public string CheckpointPath(string name) => Path.Combine(CheckpointDirectory, name + ".ckpt");
+    public string CheckpointPath(string name) => CheckpointPathIn(OutputDirectory, name);
+    /// <summary>Where a run folder keeps a stage's checkpoint: checkpoints/{name}.ckpt.</summary>
+    public static string CheckpointPathIn(string outputDirectory, string name) => Path.Combine(outputDirectory, "checkpoints", name + ".ckpt");
     public string Relative(string path) => Path.GetRelativePath(OutputDirectory, path);
 
     /// <summary>Image-folder data sets use the ImageNet recipes; CIFAR and synthetic the CIFAR ones.</summary>

@@ -226,6 +226,66 @@ public sealed class NasiamEngineTests : IDisposable
     }
 
     [Fact]
+    public void Run_IntoAFolderOfAnotherFramework_IsRefusedBeforeAnyWork_NamingTheFields()
+    {
+        TinyRuns.Run(TinyRuns.Options(Framework.SimSiam, RunKind.Search), Dir("r"));
+        var result = File.ReadAllText(Path.Combine(Dir("r"), "result.json"));
+        var checkpoint = File.ReadAllBytes(Path.Combine(Dir("r"), "checkpoints", "search.ckpt"));
+
+        var e = Assert.Throws<NASiam.Core.Engine.Runs.ResumeRefusedException>(() => TinyRuns.Run(TinyRuns.Options(Framework.MoCo, RunKind.Search), Dir("r")));
+        Assert.Contains("Framework", e.Changes.Select(c => c.Path));
+        Assert.Contains("Heads.Dim: 64 → 32", e.Message);
+        Assert.DoesNotContain("state_dict", e.Message);
+        Assert.Equal(result, File.ReadAllText(Path.Combine(Dir("r"), "result.json"))); // nothing rewritten
+        Assert.Equal(checkpoint, File.ReadAllBytes(Path.Combine(Dir("r"), "checkpoints", "search.ckpt")));
+    }
+
+    [Fact]
+    public void Run_FinishedSearchAskedForMoreEpochs_IsExtended_AndResultJsonTellsTheTruth()
+    {
+        TinyRuns.Run(TinyRuns.Options(Framework.SimSiam, RunKind.Search, searchEpochs: 2), Dir("full"));
+        TinyRuns.Run(TinyRuns.Options(Framework.SimSiam, RunKind.Search, searchEpochs: 1), Dir("ext"));
+
+        // Name and LogEverySteps do not change the numbers and may differ.
+        var more = TinyRuns.Options(Framework.SimSiam, RunKind.Search, searchEpochs: 2) with { Name = "extended", LogEverySteps = 2 };
+        var (result, events) = TinyRuns.Run(more, Dir("ext"));
+
+        Assert.Equal(RunOutcome.Succeeded, result.Outcome);
+        var started = events.Events.OfType<StageStarted>().Single();
+        Assert.Equal((4L, 2, 8L), (started.ResumedAtStep, started.TotalEpochs, started.TotalSteps));
+        Assert.Contains(events.Events.OfType<LogMessage>(), m => m.Message.StartsWith("Search.Epochs 1 → 2: extending") && m.Message.Contains("recomputed"));
+        Assert.DoesNotContain(events.Events.OfType<LogMessage>(), m => m.Message.Contains("already completed"));
+        var state = CheckpointStore.ReadState(Path.Combine(Dir("ext"), "checkpoints", "search.ckpt"));
+        Assert.Equal((2, 8L, true), (state.Epoch, state.Step, state.Completed));
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Dir("ext"), "result.json")));
+        Assert.Equal(2, doc.RootElement.GetProperty("options").GetProperty("search").GetProperty("epochs").GetInt32());
+        Assert.Equal(result.GenotypeText, doc.RootElement.GetProperty("genotype").GetString());
+        // Cosine over 2 epochs starts at factor 1 like cosine over 1, so the extension equals a 2-epoch run.
+        AssertSameAlphas(Dir("full"), Dir("ext"));
+
+        var fewer = Assert.Throws<NASiam.Core.Engine.Runs.ResumeRefusedException>(() =>
+            TinyRuns.Run(TinyRuns.Options(Framework.SimSiam, RunKind.Search, searchEpochs: 1), Dir("ext")));
+        Assert.Contains("Search.Epochs: 2 → 1 (fewer than the 2 epochs already done)", fewer.Message);
+    }
+
+    [Fact]
+    public void Run_PipelineWithMorePretrainEpochs_ExtendsPretrain_AndReevaluatesTheNewBackbone()
+    {
+        TinyRuns.Run(TinyRuns.Options(Framework.SimClr, RunKind.Pipeline), Dir("pipe2"));
+        var (result, events) = TinyRuns.Run(TinyRuns.Options(Framework.SimClr, RunKind.Pipeline, pretrainEpochs: 2), Dir("pipe2"));
+
+        Assert.Equal(RunOutcome.Succeeded, result.Outcome);
+        var starts = events.Events.OfType<StageStarted>().ToDictionary(s => s.Stage);
+        Assert.False(starts.ContainsKey("search")); // finished and unchanged: skipped
+        Assert.Equal(2, starts["pretrain"].TotalEpochs);
+        Assert.True(starts["pretrain"].ResumedAtStep > 0);
+        Assert.Equal(0, starts["lincls"].ResumedAtStep); // SimCLR evaluates the last checkpoint, which changed
+        Assert.Contains(events.Events.OfType<WarningRaised>(), w => w.Stage == "lincls" && w.Message.Contains("evaluated backbone changed"));
+        var pretrain = CheckpointStore.ReadState(Path.Combine(Dir("pipe2"), "checkpoints", "pretrain.ckpt"));
+        Assert.Equal((2, true), (pretrain.Epoch, pretrain.Completed));
+    }
+
+    [Fact]
     public void Run_Throws_BeforeAnyWork_ForInvalidOptions()
     {
         var bad = TinyRuns.Options(Framework.SimSiam, RunKind.Search) with { Backbone = "vgg" };
