@@ -15,9 +15,6 @@ public sealed record ResumePosition(int Epoch, int StepInEpoch, long Step, bool 
 {
     public static readonly ResumePosition Fresh = new(0, 0, 0, false, new Dictionary<string, long>(), new Dictionary<string, double>());
 
-    /// <summary>When the run asks for another epoch count than the checkpoint's: how the stage is extended (logged at start).</summary>
-    public string? EpochsNote { get; init; }
-
     /// <summary>
     /// True when nothing is left to run: the checkpoint completed the stage and its steps reach
     /// <paramref name="totalSteps"/> (the plan now). A completed stage asked for more epochs is not done.
@@ -46,6 +43,7 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
     /// <summary>Planned weight steps: epochs × steps per epoch, capped by MaxStepsPerStage.</summary>
     protected long TotalSteps(int stepsPerEpoch, int epochs) => Math.Min((long)stepsPerEpoch * epochs, Options.MaxStepsPerStage ?? long.MaxValue);
 
+    // Set by TryResume when the run changed the stage's epoch count; logged by Started (a skipped stage logs nothing).
     string? _epochsNote;
 
     /// <summary>
@@ -82,7 +80,7 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
         Events.ContinueFrom(state.NextSequence);
         Events.Log(Stage, "info", $"resumed from {Env.Relative(CheckpointPath)} at epoch {state.Epoch}, step {state.Step}");
         _epochsNote = plan.Note;
-        return new ResumePosition(state.Epoch, state.StepInEpoch, state.Step, state.Completed, state.DataState, state.Metrics) { EpochsNote = plan.Note };
+        return new ResumePosition(state.Epoch, state.StepInEpoch, state.Step, state.Completed, state.DataState, state.Metrics);
     }
 
     /// <summary>Writes the stage checkpoint atomically (with both RNG states) and reports it.</summary>
