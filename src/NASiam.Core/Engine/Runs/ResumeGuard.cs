@@ -60,8 +60,10 @@ public static class ResumeGuard
 {
     /// <summary>
     /// Top-level options that never change a stage's numbers: display, placement, logging and
-    /// checkpoint cadence, the step cap (a capped stage is continued like a shorter one), and Kind
-    /// (a search is the same search inside a pipeline).
+    /// checkpoint cadence, Kind (a search is the same search inside a pipeline), and the step cap
+    /// MaxStepsPerStage, a demo and test device: a stage its cap finished is done while its steps
+    /// reach the new cap; raising the cap continues it from the epoch after the one the cap cut
+    /// (the rest of that epoch is not run).
     /// </summary>
     public static readonly IReadOnlySet<string> FreeFields = new HashSet<string>(StringComparer.Ordinal)
     {
