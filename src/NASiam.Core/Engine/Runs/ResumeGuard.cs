@@ -109,7 +109,7 @@ public static class ResumeGuard
         catch (ArgumentException e)
         {
             throw new ResumeRefusedException($"Cannot resume from '{checkpointPath}': its saved options are unreadable ({e.Message}). " +
-                                             "Use another output folder, or turn resume off to start afresh.",
+                                             "Use another output folder, or turn resume off (the CLI's --fresh) to start afresh.",
                 [new OptionChange("(options)", "unreadable", "current")]);
         }
         var section = SectionOf(state.Stage);
@@ -127,7 +127,7 @@ public static class ResumeGuard
                 $"Cannot resume the {state.Stage} stage from '{checkpointPath}': it was made with other options ({string.Join("; ", refused)}). " +
                 "Only more epochs may be asked of a stage (it is then extended); fields that do not change the numbers " +
                 $"({string.Join(", ", FreeFields)}) may differ. Use another output folder, run with the checkpoint's options, " +
-                "or turn resume off to start afresh.", refused);
+                "or turn resume off (the CLI's --fresh) to start afresh.", refused);
         if (savedEpochs == nowEpochs) return new ResumePlan(savedEpochs, nowEpochs, null);
         return new ResumePlan(savedEpochs, nowEpochs, ExtensionNote(epochsPath, state, savedEpochs, nowEpochs, schedule));
     }
