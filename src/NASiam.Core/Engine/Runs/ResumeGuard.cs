@@ -112,6 +112,7 @@ public static class ResumeGuard
                                              "Use another output folder, or turn resume off (the CLI's --fresh) to start afresh.",
                 [new OptionChange("(options)", "unreadable", "current")]);
         }
+        saved = WithLegacyDefaults(saved, state);
         var section = SectionOf(state.Stage);
         var epochsPath = section + ".Epochs";
         var changes = Compare(saved, current, state.Stage);
@@ -130,6 +131,39 @@ public static class ResumeGuard
                 "or turn resume off (the CLI's --fresh) to start afresh.", refused);
         if (savedEpochs == nowEpochs) return new ResumePlan(savedEpochs, nowEpochs, null);
         return new ResumePlan(savedEpochs, nowEpochs, ExtensionNote(epochsPath, state, savedEpochs, nowEpochs, schedule));
+    }
+
+    /// <summary>
+    /// Options a checkpoint predates stand for the behaviour of the build that wrote it, which is
+    /// not always today's default: a MoCo search checkpoint written before
+    /// Compat.MocoMomentumKeyCellInSearch existed holds a momentum key cell (projector_k), so it is
+    /// compared as if the switch were on and a run with it off is refused by name, not by a
+    /// state-dict error.
+    /// </summary>
+    static RunOptions WithLegacyDefaults(RunOptions saved, CheckpointState state)
+    {
+        if (state.Stage != "search" || saved.Framework != Framework.MoCo || saved.Compat.MocoMomentumKeyCellInSearch) return saved;
+        // The switch's JSON key path in whatever naming the options use: the one leaf that differs when it is set.
+        var on = new RunOptions { Compat = new CompatOptions { MocoMomentumKeyCellInSearch = true } };
+        var paths = new List<string[]>();
+        LeafPaths(JsonNode.Parse(new RunOptions().ToJson()), JsonNode.Parse(on.ToJson()), [], paths);
+        if (paths.Count != 1) return saved;
+        JsonNode? node = JsonNode.Parse(state.OptionsJson);
+        foreach (var key in paths[0])
+            node = node is JsonObject o && o.TryGetPropertyValue(key, out var child) ? child : null;
+        return node is null ? saved with { Compat = saved.Compat with { MocoMomentumKeyCellInSearch = true } } : saved;
+    }
+
+    /// <summary>The raw JSON key paths of the leaves where <paramref name="a"/> and <paramref name="b"/> differ.</summary>
+    static void LeafPaths(JsonNode? a, JsonNode? b, string[] path, List<string[]> found)
+    {
+        if (a is JsonObject oa && b is JsonObject ob)
+        {
+            foreach (var (key, value) in oa)
+                LeafPaths(value, ob[key], [.. path, key], found);
+            return;
+        }
+        if (Text(a) != Text(b)) found.Add(path);
     }
 
     /// <summary>The stage's epoch count and schedule in <paramref name="o"/>.</summary>

@@ -44,6 +44,22 @@ public class ResumeGuardTests
     }
 
     [Fact]
+    public void Check_AMoCoSearchCheckpointFromBeforeTheSharedCell_IsRefusedByName()
+    {
+        // Written before Compat.MocoMomentumKeyCellInSearch existed: its key side is a momentum copy (projector_k).
+        var saved = Base;
+        var json = System.Text.Json.Nodes.JsonNode.Parse(saved.ToJson())!.AsObject();
+        var compat = json["compat"]!.AsObject();
+        Assert.True(compat.Remove("mocoMomentumKeyCellInSearch"));
+        var old = State(saved, "search", 1, true) with { OptionsJson = json.ToJsonString() };
+        var e = Assert.Throws<ResumeRefusedException>(() => ResumeGuard.Check("s", old, saved));
+        Assert.Equal("Compat.MocoMomentumKeyCellInSearch: true → false", Assert.Single(e.Changes).ToString());
+        Assert.Null(ResumeGuard.Check("s", old, saved with { Compat = saved.Compat with { MocoMomentumKeyCellInSearch = true } }).Note);
+        // A checkpoint that records the switch is taken at its word.
+        Assert.Null(ResumeGuard.Check("s", State(saved, "search", 1, true), saved).Note);
+    }
+
+    [Fact]
     public void Check_MoreEpochsExtend_WithTheRecomputedScheduleInTheNote_FewerThanDoneAreRefused()
     {
         var saved = Base with { Pretrain = Base.Pretrain with { Epochs = 4 } };
