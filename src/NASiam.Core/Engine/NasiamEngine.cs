@@ -9,10 +9,13 @@ namespace NASiam.Core.Engine;
 
 /// <summary>
 /// The NASiam engine: search, pretrain, lincls, or the whole pipeline (search → derive genotype →
-/// pre-train the discovered heads from scratch → linear evaluation of the kNN-best checkpoint),
+/// pre-train the discovered heads from scratch → linear evaluation of the kNN-best checkpoint for
+/// SimSiam and MoCo, of the last one for SimCLR; see <see cref="EvaluatesBestCheckpoint"/>),
 /// synchronously on the calling thread. Artefacts: checkpoints/{search,pretrain,pretrain-best,lincls}.ckpt,
 /// genotype.txt, genotype.json and result.json in the output folder. Re-running with Resume on
-/// continues where a cancelled run stopped and skips completed stages.
+/// continues where a cancelled run stopped and skips completed stages; a checkpoint made with other
+/// options is refused before any work (<see cref="ResumeGuard"/>), except that more epochs extend
+/// a stage. A stage whose input changed (another genotype, another backbone checkpoint) starts afresh.
 /// </summary>
 public sealed class NasiamEngine : IRunEngine
 {
@@ -27,9 +30,10 @@ public sealed class NasiamEngine : IRunEngine
         if (options.Kind is RunKind.Pretrain) ModelBuilder.ResolveGenotype(options.Pretrain.Genotype, options.Framework); // fail before work
         if (options.Kind is RunKind.LinCls && options.Linear.Checkpoint is { } ck && !File.Exists(ck))
             throw new ArgumentException($"Linear.Checkpoint: '{ck}' does not exist.");
+        var outDir = Path.GetFullPath(context.OutputDirectory);
+        if (context.Resume) CheckResumable(options, outDir); // refuse before any work, so nothing in the folder changes
         TorchRuntime.SetThreads(options.Threads);
         var device = TorchRuntime.ResolveDevice(options.Device);
-        var outDir = Path.GetFullPath(context.OutputDirectory);
         Directory.CreateDirectory(outDir);
         var events = new EventEmitter(context.RunId, context.FirstSequence, observer ?? NullObserver.Instance);
         using var data = DataSets.Open(options.Dataset, options.DataPath, new DataSetOpenOptions
@@ -62,20 +66,24 @@ public sealed class NasiamEngine : IRunEngine
                     var search = Search(env, ref genotypeText);
                     stages.Add(search);
                     if (search.Outcome != RunOutcome.Succeeded) break;
-                    // "searched" (or null, in options stored before the keyword) = the genotype just found;
-                    // otherwise an explicit choice (e.g. "standard" for a baseline pipeline).
+                    // "searched" (or null, in options stored before the keyword) = the genotype just found, at its
+                    // own depth; otherwise an explicit choice (e.g. "standard" for a baseline pipeline).
                     var genotype = GenotypeReference.IsSearched(options.Pretrain.Genotype)
-                        ? GenotypeText.Parse(search.GenotypeText!, options.Framework)
+                        ? GenotypeRules.ParseAnyDepth(search.GenotypeText!, options.Framework)
                         : ModelBuilder.ResolveGenotype(options.Pretrain.Genotype, options.Framework);
                     var pretrain = new PretrainStage(env, genotype).Run();
                     stages.Add(pretrain);
                     if (pretrain.Outcome != RunOutcome.Succeeded) break;
-                    var backbone = Path.Combine(outDir, pretrain.BestCheckpoint ?? pretrain.Checkpoint!);
-                    stages.Add(new LinearEvalStage(env, backbone).Run());
+                    bool best = EvaluatesBestCheckpoint(options) && pretrain.BestCheckpoint is not null;
+                    var backbone = best ? pretrain.BestCheckpoint! : pretrain.Checkpoint!;
+                    events.Log("lincls", "info", best
+                        ? $"evaluating the kNN-best pre-training checkpoint {backbone} (selected on the test split; linear.useBestCheckpoint = false for the last)"
+                        : $"evaluating the last pre-training checkpoint {backbone}");
+                    stages.Add(new LinearEvalStage(env, Path.Combine(outDir, backbone)).Run());
                     break;
             }
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or Numerics.KernelCheckException)
         {
             var stage = stages.Count == 0 ? options.Kind.ToString().ToLowerInvariant() : "run";
             stages.Add(new StageResult { Stage = stage, Outcome = RunOutcome.Failed, Message = $"{e.GetType().Name}: {e.Message}" });
@@ -110,6 +118,40 @@ public sealed class NasiamEngine : IRunEngine
         RunArtifacts.WriteResult(outDir, context.RunId, options, result, stages);
         return result;
     }
+
+    /// <summary>
+    /// Checks every stage checkpoint this run would resume against its options; throws
+    /// <see cref="ResumeRefusedException"/> for the first refused one. A damaged checkpoint is left
+    /// to its stage, which reports it as a failed run.
+    /// </summary>
+    static void CheckResumable(RunOptions options, string outDir)
+    {
+        string[] stages = options.Kind switch
+        {
+            RunKind.Search => ["search"],
+            RunKind.Pretrain => ["pretrain"],
+            RunKind.LinCls => ["lincls"],
+            _ => ["search", "pretrain", "lincls"],
+        };
+        foreach (var stage in stages)
+        {
+            var path = StageEnvironment.CheckpointPathIn(outDir, stage);
+            if (!File.Exists(path)) continue;
+            Checkpoints.CheckpointState state;
+            try { state = Checkpoints.CheckpointStore.ReadState(path); }
+            catch (Exception e) when (e is InvalidDataException or IOException or System.Text.Json.JsonException) { continue; }
+            ResumeGuard.Check(Path.GetRelativePath(outDir, path), state, options);
+        }
+    }
+
+    /// <summary>
+    /// Whether a pipeline linear-evaluates the kNN-best pre-training checkpoint (true) or the last
+    /// one (false): Linear.UseBestCheckpoint when set, else the reference's choice per framework:
+    /// best for SimSiam and MoCo (their READMEs; method doc 6.4, 7), last for SimCLR, which has no
+    /// best-selection (method doc 5.6, D21). A run without kNN monitor has no best and uses the last.
+    /// </summary>
+    public static bool EvaluatesBestCheckpoint(RunOptions options) =>
+        options.Linear.UseBestCheckpoint ?? options.Framework != Framework.SimClr;
 
     static StageResult Search(StageEnvironment env, ref string? genotypeText)
     {

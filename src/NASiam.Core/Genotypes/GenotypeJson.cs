@@ -48,8 +48,8 @@ public static class GenotypeJson
             declared = FrameworkNames.TryParse(fv.GetValue<string>(), out var df) ? df
                 : throw new GenotypeFormatException($"Unknown framework '{fv}' in genotype JSON; valid: simsiam, moco, simclr.");
         var check = framework ?? declared;
-        if (check is { } f) GenotypeRules.Validate(g, f);
-        else GenotypeRules.ValidateFields(g, GenotypeRules.InferFramework(g));
+        // Any depth: a genotype.json a run wrote for a custom-depth genotype must read back (method doc 2.6).
+        GenotypeRules.ValidateFields(g, check ?? GenotypeRules.InferFramework(g));
         return g;
     }
 

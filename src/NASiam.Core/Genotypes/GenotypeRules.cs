@@ -17,6 +17,8 @@ public static class GenotypeRules
     /// <summary>
     /// Checks that the genotype has exactly the framework's fields and the expected layer counts
     /// (null = the framework's default depth). Throws <see cref="GenotypeFormatException"/> naming the field.
+    /// Strict on depth; the engine builds a genotype at its own depth (<see cref="ValidateFields"/>,
+    /// <see cref="ParseAnyDepth"/>).
     /// </summary>
     public static void Validate(Genotype g, Framework f, int? encoderLayers = null, int? predictorLayers = null)
     {
@@ -44,6 +46,20 @@ public static class GenotypeRules
         Presence("predictor", g.Predictor, pred is not null, f);
         Field("encoder", g.Encoder, enc is not null, null, f);
         Field("predictor", g.Predictor, pred is not null, null, f);
+    }
+
+    /// <summary>
+    /// Parses reference text (method doc 5.7) and checks its fields and op names against
+    /// <paramref name="f"/> at the genotype's own depth (any layer count ≥ 1; method doc 2.6: a
+    /// derived cell has as many layers as genes). For genotypes that already ran or were searched
+    /// with custom depths: checkpoints, search results, genotype files written by a run.
+    /// Throws <see cref="GenotypeFormatException"/> naming the field.
+    /// </summary>
+    public static Genotype ParseAnyDepth(string text, Framework f)
+    {
+        var g = GenotypeText.Parse(text, null);
+        ValidateFields(g, f);
+        return g;
     }
 
     static void Field(string name, IReadOnlyList<IReadOnlyList<string>>? genes, bool expected, int? layers, Framework f)

@@ -51,17 +51,24 @@ public static class ModelFactory
             }
             case Framework.MoCo:
             {
+                // Key-side projector (method doc 4.2): the search cell is shared live, as the
+                // reference's search model; the derived cell gets a momentum copy (D2 fixed) unless
+                // Compat.MocoFrozenSharedCell asks for the reference's frozen shared cell.
                 nn.Module<Tensor, Tensor> projectorQ, projectorK;
+                bool freeze = false;
                 if (spec.Search)
                 {
                     var cell = new SearchCell(ops, d, encoderLayers);
                     projectorQ = cell;
-                    projectorK = new SearchCell(ops, d, encoderLayers, shareAlphasWith: cell);
+                    projectorK = spec.Compat.MocoMomentumKeyCellInSearch
+                        ? new SearchCell(ops, d, encoderLayers, shareAlphasWith: cell)
+                        : cell;
                 }
                 else if (genotype is not null)
                 {
                     projectorQ = new Cell(ops, d, genotype.Encoder!);
-                    projectorK = new Cell(ops, d, genotype.Encoder!);
+                    freeze = spec.Compat.MocoFrozenSharedCell;
+                    projectorK = freeze ? projectorQ : new Cell(ops, d, genotype.Encoder!);
                 }
                 else
                 {
@@ -69,7 +76,7 @@ public static class ModelFactory
                     projectorK = Baselines.MoCoProjector(d);
                 }
                 return new MoCoModel(backbone, NewBackbone(), spec.Search, projectorQ, projectorK, heads.Dim,
-                    heads.QueueSize, spec.MocoMomentum, heads.Temperature, spec.Compat.MocoQueueOnArchStep);
+                    heads.QueueSize, spec.MocoMomentum, heads.Temperature, spec.Compat.MocoQueueOnArchStep, freeze);
             }
             case Framework.SimClr:
             {

@@ -25,7 +25,7 @@ public enum StepKind
 /// <param name="Search">True: search form (SearchCells with alphas); false: fixed form.</param>
 /// <param name="Genotype">Fixed form only: the derived cells; null = the standard baseline heads.</param>
 /// <param name="Heads">Widths, depths, queue size and temperature.</param>
-/// <param name="Compat">Reference-defect switches (D1, D22 matter here).</param>
+/// <param name="Compat">Reference-defect switches (D1, D2, D22 and the MoCo search key-cell choice matter here).</param>
 /// <param name="CifarStem">3x3 stride-1 stem without max-pool (32-pixel inputs); false = ImageNet stem.</param>
 /// <param name="MocoMomentum">MoCo key-encoder momentum m (search 0.999, pre-training 0.99).</param>
 public sealed record ModelSpec(Framework Framework, string Backbone, bool Search, Genotype? Genotype, HeadOptions Heads,

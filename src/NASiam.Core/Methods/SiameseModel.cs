@@ -79,6 +79,9 @@ public abstract class SiameseModel : nn.Module
     /// <summary>L2-normalised kNN-monitor feature (method doc 6.4): SimSiam z, MoCo q (128-d), SimCLR trunk feature. [N, ·].</summary>
     public abstract Tensor MonitorFeatures(Tensor x);
 
+    /// <summary>One line saying what <see cref="MonitorFeatures"/> returns (before its L2 normalisation), for the kNN protocol text.</summary>
+    public abstract string MonitorFeatureDescription { get; }
+
     /// <summary>The (not normalised) output whose collapse is measured: SimSiam z, MoCo q, SimCLR projection. [N, EmbeddingDim].</summary>
     public abstract Tensor Embedding(Tensor x);
 

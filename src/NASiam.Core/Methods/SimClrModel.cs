@@ -40,6 +40,8 @@ public sealed class SimClrModel : SiameseModel
 
     public override int EmbeddingDim => Dim;
     public override string EmbeddingDescription => $"projection head output, {Dim}-d, before L2 normalisation";
+    // Method doc 4.3: the reference monitor uses the trunk feature, not the projection.
+    public override string MonitorFeatureDescription => $"backbone trunk feature, {FeatureDim}-d (not the projection)";
     public override IReadOnlyList<NamedCell> SearchCells => _searchCells;
 
     public override IReadOnlyList<WeightGroup> WeightGroups() => [new("encoder", Trainable((nn.Module)Backbone, _head), false)];

@@ -53,6 +53,7 @@ public sealed class SimSiamModel : SiameseModel
 
     public override int EmbeddingDim => Dim;
     public override string EmbeddingDescription => $"z: projector output after fc and BN (affine=false), {Dim}-d";
+    public override string MonitorFeatureDescription => EmbeddingDescription;
     public override IReadOnlyList<NamedCell> SearchCells => _searchCells;
 
     /// <summary>z = f(x) from backbone features h: [N, D] → [N, dim].</summary>

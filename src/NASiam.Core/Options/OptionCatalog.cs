@@ -315,12 +315,14 @@ public static class OptionCatalog
         Add("linear.weightDecay", OptionGroup.Linear, "Linear weight decay", null, "Weight decay of the classifier: 0, SimCLR 1e-6 (doc 7).", Evaluates);
         Add("linear.schedule", OptionGroup.Linear, "Linear LR schedule", null, "Learning-rate schedule: SimSiam cosine, MoCo step (x0.1 at 60 and 80), SimCLR constant (doc 5.3, 7).", Evaluates);
         Add("linear.normalizeFeatures", OptionGroup.Linear, "Standardise features", null, "Standardise the frozen features with a non-affine batch norm before the classifier; off in the reference recipes (doc 7).", Evaluates);
+        Add("linear.useBestCheckpoint", OptionGroup.Linear, "Evaluate the kNN-best checkpoint", null, "In a pipeline: true = the kNN-best pre-training checkpoint, false = the last; empty = the framework's choice (SimSiam/MoCo best, SimCLR last) (doc 6.4, 9 D21).", [RunKind.Pipeline]);
         Add("linear.checkpoint", OptionGroup.Linear, "Checkpoint to evaluate", null, "Pre-training (or search) checkpoint whose backbone is evaluated; empty in a pipeline or for an untrained backbone (doc 7).", Evaluates);
 
         // Compat
         Add("compat.mocoReferenceBatchNorm", OptionGroup.Compat, "D1: MoCo reference batch norm", null, "MoCo linear ops use Lin(b) → BN(in_dim, eps = out_dim) as the reference code does (doc 9 D1).", Trains);
         Add("compat.simClrAlphaStepPerEpoch", OptionGroup.Compat, "D7: SimCLR one architecture step per epoch", null, "SimCLR takes one architecture step per epoch instead of one per weight step (doc 9 D7).", Searches);
         Add("compat.mocoFrozenSharedCell", OptionGroup.Compat, "D2: MoCo frozen shared cell", null, "The final MoCo cell is shared by the query and key heads and stays at its initialisation (doc 9 D2).", Pretrains);
+        Add("compat.mocoMomentumKeyCellInSearch", OptionGroup.Compat, "MoCo momentum key cell in the search", null, "NASiam.Web's earlier MoCo search: the key side holds a momentum copy of the search cell instead of the shared live cell (doc 4.2); not a reference defect.", Searches);
         Add("compat.mocoQueueOnArchStep", OptionGroup.Compat, "D22: MoCo queue on architecture steps", null, "MoCo's momentum update and enqueue also run on architecture-step batches (doc 5.4, 9 D22).", Searches);
         Add("compat.resNet50ImageNetStemOnCifar", OptionGroup.Compat, "D18: ResNet-50 ImageNet stem on CIFAR", null, "ResNet-50 on CIFAR keeps the ImageNet stem, as the released ResNet-50 genotypes were searched (doc 3, 9 D18).", All);
 

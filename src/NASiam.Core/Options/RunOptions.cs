@@ -198,6 +198,14 @@ public sealed record LinearStageOptions
     public bool NormalizeFeatures { get; init; }
     /// <summary>Pre-training checkpoint to evaluate (lincls runs); null in a pipeline or for an untrained backbone.</summary>
     public string? Checkpoint { get; init; }
+    /// <summary>
+    /// Which pre-training checkpoint a pipeline evaluates: true = the kNN-best one (pretrain-best,
+    /// selected on the test split, as the SimSiam and MoCo READMEs recommend), false = the last one
+    /// (as the reference SimCLR does, which has no best-selection; method doc 5.6, 6.4, 9 D21).
+    /// Null = the framework's reference choice: best for SimSiam and MoCo, last for SimCLR. Without a
+    /// kNN monitor (Pretrain.KnnEveryEpochs = 0) there is no best and the last is evaluated.
+    /// </summary>
+    public bool? UseBestCheckpoint { get; init; }
 }
 
 /// <summary>Reproduce a defect of the reference code on purpose (method doc 9). All off by default.</summary>
@@ -207,13 +215,27 @@ public sealed record CompatOptions
     public bool MocoReferenceBatchNorm { get; init; }
     /// <summary>D7: SimCLR takes one alpha step per epoch instead of one per weight step.</summary>
     public bool SimClrAlphaStepPerEpoch { get; init; }
-    /// <summary>
-    /// D2: the final MoCo cell is shared by the query and key heads and never trains (the
-    /// reference freezes it after the head swap, so it stays at its initialisation).
-    /// </summary>
-    public bool MocoFrozenSharedCell { get; init; }
     /// <summary>D22: MoCo momentum update and enqueue also run on alpha-step batches.</summary>
     public bool MocoQueueOnArchStep { get; init; }
-    /// <summary>D18: ResNet-50 on CIFAR keeps the ImageNet stem (as the released R50 genotypes were searched).</summary>
+    /// <summary>
+    /// D18: SimSiam and MoCo with ResNet-50 on CIFAR keep the ImageNet stem (7x7 stride-2 conv and
+    /// max-pool, a 1x1 map at layer4), as the released R50 genotypes were searched (method doc 3).
+    /// SimCLR keeps its CIFAR stem either way: the reference SimCLR trunk is always CIFAR-style.
+    /// </summary>
     public bool ResNet50ImageNetStemOnCifar { get; init; }
+    /// <summary>
+    /// D2: the final (pre-training) MoCo model shares ONE derived cell between the query and key
+    /// heads and freezes its weights at initialisation, as the reference's MoCo builder does (its
+    /// requires_grad-off loop runs after the head swap, method doc 4.2, 9 D2). The cell's BN running
+    /// statistics still move (train mode, both passes). Off: the cell trains on the query side and
+    /// the key side holds a momentum copy. No effect on search models or the "standard" baseline.
+    /// </summary>
+    public bool MocoFrozenSharedCell { get; init; }
+    /// <summary>
+    /// Not a reference defect: NASiam.Web's earlier MoCo search, kept to reproduce runs made with
+    /// it. The key side holds a momentum copy of the search cell (mixing with the query cell's
+    /// alphas, detached) instead of the reference's one live cell shared by both sides (method doc
+    /// 4.2). Off by default. No effect on pre-training models.
+    /// </summary>
+    public bool MocoMomentumKeyCellInSearch { get; init; }
 }

@@ -11,8 +11,9 @@ namespace NASiam.Core.Search;
 /// The alphas are deliberately NOT a registered parameter: they are absent from parameters()
 /// and state_dict(), so a weight optimizer built from parameters() never sees them (no weight
 /// decay from it); save them explicitly. They follow the module on .to(device).
-/// A cell built with <c>shareAlphasWith</c> (MoCo's momentum key copy) mixes with that cell's
-/// alphas, detached, and owns none.
+/// A cell built with <c>shareAlphasWith</c> mixes with that cell's alphas, detached, and owns
+/// none: MoCo's momentum key copy under Compat.MocoMomentumKeyCellInSearch only (by default the
+/// MoCo key side runs the query cell itself, as the reference, method doc 4.2).
 /// </summary>
 public sealed class SearchCell : nn.Module<Tensor, Tensor>
 {

@@ -85,4 +85,15 @@ public class GenotypeTextTests
         Assert.Throws<GenotypeFormatException>(() => GenotypeRules.Validate(g, Framework.MoCo));
         GenotypeRules.Validate(g, Framework.MoCo, encoderLayers: 3);
     }
+
+    [Fact]
+    public void ParseAnyDepth_KeepsTheGenotypesOwnDepth_ButChecksFieldsAndNames()
+    {
+        // The reference's earlier 3-layer MoCo genotype (method doc 2.7).
+        var g = GenotypeRules.ParseAnyDepth("Genotype(encoder=[['avgpool_3x3'], ['identity'], ['identity']])", Framework.MoCo);
+        Assert.Equal(3, g.Encoder!.Count);
+        Assert.Contains("needs the 'predictor' field", Assert.Throws<GenotypeFormatException>(() =>
+            GenotypeRules.ParseAnyDepth("Genotype(encoder=[['identity']])", Framework.SimSiam)).Message);
+        Assert.Throws<GenotypeFormatException>(() => GenotypeRules.ParseAnyDepth("Genotype(encoder=[['conv_3x3']])", Framework.MoCo));
+    }
 }

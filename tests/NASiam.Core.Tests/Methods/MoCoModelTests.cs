@@ -30,6 +30,89 @@ public class MoCoModelTests
     }
 
     [Fact]
+    public void SearchModel_KeySideRunsTheSameLiveCell_WithoutGradients()
+    {
+        // Method doc 4.2: one search cell serves both sides; keys see every query-side update at once.
+        using var model = Tiny(search: true);
+        Assert.True(model.SharesProjector);
+        Assert.False(model.ProjectorFrozen);
+        Assert.DoesNotContain(model.state_dict().Keys, k => k.StartsWith("projector_k"));
+        var cellParams = model.Projector.parameters().ToArray();
+        var trainable = model.WeightGroups()[0].Parameters.Select(p => p.Handle).ToHashSet();
+        Assert.All(cellParams, p => Assert.Contains(p.Handle, trainable));
+        Assert.Equal(cellParams.Length, model.parameters().Count(p => cellParams.Any(c => c.Handle == p.Handle))); // registered once
+        model.eval();
+        var x = randn(4, 3, 32, 32);
+        var before = model.Keys(x);
+        Assert.False(before.requires_grad);
+        using (no_grad()) foreach (var p in cellParams) p.add_(0.5);
+        Assert.False(model.Keys(x).allclose(before, 1e-5, 1e-5)); // no momentum lag: the key side is the live cell
+
+        // The momentum-copy variant (NASiam.Web's earlier choice) keeps its own, lagging copy.
+        using var copy = Tiny(search: true, compat: new CompatOptions { MocoMomentumKeyCellInSearch = true });
+        Assert.False(copy.SharesProjector);
+        Assert.Contains(copy.state_dict().Keys, k => k.StartsWith("projector_k"));
+        copy.eval();
+        var copyBefore = copy.Keys(x);
+        using (no_grad()) foreach (var p in copy.Projector.parameters()) p.add_(0.5);
+        Assert.True(copy.Keys(x).allclose(copyBefore, 1e-6, 1e-6));
+    }
+
+    [Fact]
+    public void SearchModel_AlphaGradient_ComesFromTheQuerySideOnly()
+    {
+        using var model = Tiny(search: true);
+        model.train();
+        var alphas = model.ArchParameters().Single();
+        using (no_grad()) alphas.copy_(randn(alphas.shape));
+        model.ComputeLoss(randn(4, 3, 32, 32), randn(4, 3, 32, 32), StepKind.Architecture).backward();
+        Assert.True(alphas.grad!.abs().sum().item<float>() > 0);
+        Assert.All(model.named_parameters().Where(p => p.name.StartsWith("backbone_k") || p.name.StartsWith("fc_k")),
+            p => Assert.Null(p.parameter.grad));
+    }
+
+    [Fact]
+    public void FrozenSharedCellCompat_FinalModelSharesOneCellFrozenAtInit_AsTheReference()
+    {
+        // Method doc 9 D2: the reference's final MoCo cell never trains; its BN running stats still move.
+        var compat = new CompatOptions { MocoFrozenSharedCell = true };
+        using var model = Tiny(compat: compat);
+        Assert.True(model.SharesProjector);
+        Assert.True(model.ProjectorFrozen);
+        var cell = model.Projector.named_parameters().ToArray();
+        Assert.NotEmpty(cell);
+        Assert.All(cell, p => Assert.False(p.parameter.requires_grad));
+        var trainable = model.WeightGroups()[0].Parameters.Select(p => p.Handle).ToHashSet();
+        Assert.All(cell, p => Assert.DoesNotContain(p.parameter.Handle, trainable));
+        Assert.Contains(model.Fc.weight!.Handle, trainable);
+        var cellBefore = cell.Select(p => p.parameter.detach().clone()).ToArray();
+        var stats = model.Projector.named_buffers().Where(b => b.name.EndsWith("running_mean")).ToArray();
+        Assert.NotEmpty(stats);
+        var statsBefore = stats.Select(b => b.buffer.clone()).ToArray();
+        var fcBefore = model.Fc.weight!.detach().clone();
+
+        model.train();
+        using var sgd = optim.SGD(model.WeightGroups()[0].Parameters, 0.5);
+        sgd.zero_grad();
+        model.ComputeLoss(randn(4, 3, 32, 32), randn(4, 3, 32, 32), StepKind.Weight).backward();
+        sgd.step();
+
+        for (int i = 0; i < cell.Length; i++)
+            Assert.True(cell[i].parameter.allclose(cellBefore[i], 0, 0), cell[i].name);
+        Assert.Contains(stats.Zip(statsBefore), s => !s.First.buffer.allclose(s.Second, 0, 0));
+        Assert.False(model.Fc.weight!.allclose(fcBefore, 0, 0));
+
+        // The default final model trains the query cell and keeps a momentum copy on the key side.
+        using var fixedDefault = Tiny();
+        Assert.False(fixedDefault.SharesProjector);
+        Assert.All(fixedDefault.Projector.parameters(), p => Assert.True(p.requires_grad));
+        // The switch leaves the search model alone (the reference's search cell trains).
+        using var search = Tiny(search: true, compat: compat);
+        Assert.False(search.ProjectorFrozen);
+        Assert.All(search.Projector.parameters(), p => Assert.True(p.requires_grad));
+    }
+
+    [Fact]
     public void Enqueue_WritesColumnsAtPointer_AndWrapsModuloK()
     {
         using var model = Tiny(queue: 8);

@@ -121,6 +121,33 @@ public class ModelFactoryTests
     }
 
     [Fact]
+    public void MoCoR18_CountsTheSharedCellOnce_AsTheReference()
+    {
+        // Method doc 2.8: R18 trunk 11,168,832; MoCo search cell (4 x 512) 4,218,880; fc 512→128 65,664.
+        // Doc 4.2: one cell object serves the query and key encoders, so it is counted once.
+        var heads = new HeadOptions { Dim = 128 };
+        const long trunks = 2 * 11_168_832L, fcs = 2 * 65_664L;
+        using (var search = ModelFactory.Create(new ModelSpec(Framework.MoCo, "resnet18", true, null, heads, new CompatOptions())))
+            Assert.Equal(trunks + 4_218_880 + fcs, ParamCount(search));
+        using (var copy = ModelFactory.Create(new ModelSpec(Framework.MoCo, "resnet18", true, null, heads,
+                   new CompatOptions { MocoMomentumKeyCellInSearch = true })))
+            Assert.Equal(trunks + 2 * 4_218_880L + fcs, ParamCount(copy));
+        // Final all-avgpool cell (released cifar10_resnet18): 4,096 BN affine parameters; D2 shares it once.
+        var genotype = GenotypePresets.Find("moco/cifar10_resnet18")!.Genotype;
+        using (var frozen = ModelFactory.Create(new ModelSpec(Framework.MoCo, "resnet18", false, genotype, heads,
+                   new CompatOptions { MocoFrozenSharedCell = true })))
+        {
+            Assert.Equal(trunks + 4_096 + fcs, ParamCount(frozen));
+            Assert.Equal(11_168_832L + 65_664, frozen.WeightGroups().Sum(g => g.Parameters.Sum(p => p.numel())));
+        }
+        using (var fixedDefault = ModelFactory.Create(new ModelSpec(Framework.MoCo, "resnet18", false, genotype, heads, new CompatOptions())))
+        {
+            Assert.Equal(trunks + 2 * 4_096L + fcs, ParamCount(fixedDefault));
+            Assert.Equal(11_168_832L + 4_096 + 65_664, fixedDefault.WeightGroups().Sum(g => g.Parameters.Sum(p => p.numel())));
+        }
+    }
+
+    [Fact]
     public void SearchModel_UsesHeadOptionLayerCounts_WhenSet()
     {
         var heads = TinyHeads(Framework.SimSiam) with { EncoderLayers = 2, PredictorLayers = 3 };

@@ -21,9 +21,9 @@ public static class CheckpointExport
             throw new ArgumentException($"Checkpoint '{checkpointPath}' is from stage '{state.Stage}'; only search and pretrain checkpoints hold a model.");
         var options = RunOptions.FromJson(state.OptionsJson);
         bool search = state.Stage == "search";
-        var genotype = search || state.GenotypeText is null ? null : GenotypeText.Parse(state.GenotypeText, options.Framework);
-        bool cifarStem = options.Dataset != "folder" && !(options.Compat.ResNet50ImageNetStemOnCifar && options.Backbone == "resnet50");
-        var model = ModelBuilder.Create(options, search, genotype, CPU, cifarStem, options.Seed);
+        // The genotype's own depth (method doc 2.6), which need not be the search default.
+        var genotype = search || state.GenotypeText is null ? null : GenotypeRules.ParseAnyDepth(state.GenotypeText, options.Framework);
+        var model = ModelBuilder.Create(options, search, genotype, CPU, ModelBuilder.CifarStem(options), options.Seed);
         CheckpointStore.Load(checkpointPath, new CheckpointContent { Model = model, Alphas = search ? model.ArchParameters() : null });
         return model;
     }

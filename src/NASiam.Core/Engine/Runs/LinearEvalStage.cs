@@ -19,11 +19,15 @@ namespace NASiam.Core.Engine.Runs;
 /// </summary>
 public sealed class LinearEvalStage(StageEnvironment env, string? backboneCheckpoint) : SslStageBase(env, "lincls")
 {
-    public StageResult Run()
+    /// <summary>Runs (or resumes) the evaluation; the result names the evaluated checkpoint as its input.</summary>
+    public StageResult Run() => RunCore() with { Input = backboneCheckpoint is null ? null : Env.Relative(Path.GetFullPath(backboneCheckpoint)) };
+
+    StageResult RunCore()
     {
         var o = Options;
         var l = o.Linear;
-        using var model = LoadBackbone();
+        var (loaded, backbone) = LoadBackbone();
+        using var model = loaded;
         model.eval();
         foreach (var prm in model.parameters()) prm.requires_grad = false;
         using var probe = new LinearProbe(model.FeatureDim, Env.Data.ClassCount, Env.Device, o.Seed + 3, l.NormalizeFeatures);
@@ -34,17 +38,18 @@ public sealed class LinearEvalStage(StageEnvironment env, string? backboneCheckp
         var transform = Env.EvalTransform();
         using var generator = new Generator(Env.AugmentationSeed(3));
         var content = new CheckpointContent { Model = probe.Module, WeightOptimizer = optimizer.Optimizer, Extra = probe.NormalizerState() };
-        var position = TryResume(content, generator);
-        if (position.Completed) return Completed(position, null);
-
+        // An evaluation of another backbone (in a pipeline: the pre-training was extended) is stale: start afresh.
+        var position = TryResume(content, generator, saved => BackboneChange(saved.DataState, backbone));
         int spe = batches.BatchesPerEpoch;
         long total = TotalSteps(spe, l.Epochs);
+        if (position.IsDone(total)) return Completed(position, null);
+
         Started(l.Epochs, total, spe, position.Step);
         var clock = new StageClock();
         long step = position.Step;
         var metrics = new Dictionary<string, double>(position.Metrics);
         double best = metrics.GetValueOrDefault("lincls_best_top1", double.NegativeInfinity);
-        var data = new Dictionary<string, long>();
+        var data = new Dictionary<string, long>(backbone);
         try
         {
             for (int epoch = position.Epoch; epoch < l.Epochs && step < total; epoch++)
@@ -132,13 +137,35 @@ public sealed class LinearEvalStage(StageEnvironment env, string? backboneCheckp
         return n == 0 ? new Accuracy(0, 0) : new Accuracy(100.0 * hits1 / n, 100.0 * hits5 / n);
     }
 
-    /// <summary>The model whose backbone is evaluated: from the checkpoint's own options and genotype, or untrained.</summary>
-    SiameseModel LoadBackbone()
+    const string BackboneStep = "backbone_step", BackboneSavedAt = "backbone_saved_at";
+
+    /// <summary>
+    /// Why a lincls checkpoint does not belong to <paramref name="backbone"/> (the identity of the
+    /// checkpoint evaluated now: its step and save time, recorded in the lincls checkpoint's data
+    /// state), or null when it does.
+    /// </summary>
+    static string? BackboneChange(IReadOnlyDictionary<string, long> saved, IReadOnlyDictionary<string, long> backbone)
+    {
+        bool same = backbone.All(kv => saved.TryGetValue(kv.Key, out var v) && v == kv.Value);
+        if (same) return null;
+        string Describe(IReadOnlyDictionary<string, long> d) =>
+            !d.TryGetValue(BackboneStep, out var step) ? "an unrecorded backbone"
+            : step < 0 ? "an untrained backbone"
+            : $"the backbone at step {step} saved {new DateTimeOffset(d.GetValueOrDefault(BackboneSavedAt), TimeSpan.Zero):O}";
+        return $"the evaluated backbone changed since the last linear evaluation ({Describe(saved)} → {Describe(backbone)})";
+    }
+
+    /// <summary>
+    /// The model whose backbone is evaluated (from the checkpoint's own options and genotype, or
+    /// untrained) and the backbone's identity for the resume check: step and save time of its
+    /// checkpoint ("backbone_step" = -1 when untrained).
+    /// </summary>
+    (SiameseModel Model, Dictionary<string, long> Identity) LoadBackbone()
     {
         if (backboneCheckpoint is null)
         {
             Events.Log(Stage, "info", "no checkpoint given: evaluating an untrained (randomly initialised) backbone");
-            return ModelBuilder.Fixed(Env, null);
+            return (ModelBuilder.Fixed(Env, null), new Dictionary<string, long> { [BackboneStep] = -1 });
         }
         var state = CheckpointStore.ReadState(backboneCheckpoint);
         if (state.Stage is not ("pretrain" or "search"))
@@ -147,13 +174,14 @@ public sealed class LinearEvalStage(StageEnvironment env, string? backboneCheckp
         if (saved.Framework != Options.Framework || saved.Backbone != Options.Backbone)
             Events.Log(Stage, "info", $"using the checkpoint's framework/backbone ({saved.Framework.ToName()}, {saved.Backbone})");
         bool search = state.Stage == "search";
-        var genotype = search || state.GenotypeText is null ? null : GenotypeText.Parse(state.GenotypeText, saved.Framework);
-        var model = ModelBuilder.Create(saved, search, genotype, Env.Device, Env.CifarStem, saved.Seed);
+        // The checkpoint's own genotype depth (method doc 2.6) and its own stem rule (its options, not this run's).
+        var genotype = search || state.GenotypeText is null ? null : GenotypeRules.ParseAnyDepth(state.GenotypeText, saved.Framework);
+        var model = ModelBuilder.Create(saved, search, genotype, Env.Device, ModelBuilder.CifarStem(saved), saved.Seed);
         CheckpointStore.Load(backboneCheckpoint, new CheckpointContent
         {
             Model = model, Alphas = search ? model.ArchParameters() : null,
         });
         Events.Log(Stage, "info", $"backbone from {backboneCheckpoint} (stage {state.Stage}, epoch {state.Epoch}, step {state.Step})");
-        return model;
+        return (model, new Dictionary<string, long> { [BackboneStep] = state.Step, [BackboneSavedAt] = state.SavedAt.UtcTicks });
     }
 }

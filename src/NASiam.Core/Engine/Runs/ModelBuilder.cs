@@ -32,6 +32,17 @@ public static class ModelBuilder
         return model;
     }
 
+    /// <summary>
+    /// The one stem rule (method doc 3, defect D18): the CIFAR stem (3x3 stride-1 conv, no
+    /// max-pool) for CIFAR and synthetic data, the ImageNet stem for image folders. Under
+    /// Compat.ResNet50ImageNetStemOnCifar, SimSiam and MoCo on ResNet-50 keep the ImageNet stem on
+    /// CIFAR too (the reference converts only "resnet18"); SimCLR's reference trunk is always
+    /// CIFAR-style, so the switch leaves it alone. Stages and checkpoint export both call this.
+    /// </summary>
+    public static bool CifarStem(RunOptions o) =>
+        o.Dataset != "folder" &&
+        !(o.Compat.ResNet50ImageNetStemOnCifar && o.Backbone == "resnet50" && o.Framework is (Framework.SimSiam or Framework.MoCo));
+
     /// <summary>Resolves a concrete genotype reference (file paths allowed); see <see cref="GenotypeReference.Resolve"/>.</summary>
     public static Genotype? ResolveGenotype(string? reference, Framework framework) => GenotypeReference.Resolve(reference, framework);
 

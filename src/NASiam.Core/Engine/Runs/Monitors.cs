@@ -65,7 +65,7 @@ public static class KnnMonitor
             using (queryLabels)
             {
                 var acc = KnnClassifier.Evaluate(bank, bankLabels, queries, queryLabels, env.Data.ClassCount, protocol);
-                return (acc, $"{protocol}, feature={model.EmbeddingDescription} (l2-normalised), bank=train ({env.Data.TrainCount}), queries=test ({env.Data.TestCount})");
+                return (acc, $"{protocol}, feature={model.MonitorFeatureDescription} (l2-normalised), bank=train ({env.Data.TrainCount}), queries=test ({env.Data.TestCount})");
             }
         }
         finally { model.train(training); }

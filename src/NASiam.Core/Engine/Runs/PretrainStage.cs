@@ -12,7 +12,8 @@ namespace NASiam.Core.Engine.Runs;
 /// <summary>
 /// Pre-training of a fixed architecture from scratch (method doc 6): the derived cells or the
 /// baseline heads, the framework's loss and recipe, the kNN monitor each KnnEveryEpochs epochs
-/// and a copy of the checkpoint as pretrain-best whenever kNN top-1 improves.
+/// and a copy of the checkpoint as pretrain-best whenever kNN top-1 improves. More epochs on a
+/// finished stage extend it (<see cref="ResumeGuard"/>); the best so far stays the best to beat.
 /// </summary>
 public sealed class PretrainStage(StageEnvironment env, Genotype? genotype) : SslStageBase(env, "pretrain")
 {
@@ -30,12 +31,17 @@ public sealed class PretrainStage(StageEnvironment env, Genotype? genotype) : Ss
         var augmenter = Env.SslAugmenter();
         using var generator = new Generator(Env.AugmentationSeed(2));
         var content = new CheckpointContent { Model = model, WeightOptimizer = optimizer.Optimizer };
-        var position = TryResume(content, generator);
+        // A checkpoint of other heads (in a pipeline: the search was extended and derived another
+        // genotype) belongs to no input of this run: start afresh rather than skip or mix.
+        var position = TryResume(content, generator, saved => saved.GenotypeText == genotypeText ? null
+            : $"{Env.Relative(CheckpointPath)} pre-trained {saved.GenotypeText ?? "the baseline heads"}, this run pre-trains {genotypeText ?? "the baseline heads"}");
+        // A fresh stage must not report an earlier run's best checkpoint as its own.
+        if (position.Step == 0 && File.Exists(BestPath)) File.Delete(BestPath);
         string? BestIfAny() => File.Exists(BestPath) ? Env.Relative(BestPath) : null;
-        if (position.Completed) return Completed(position, genotypeText, BestIfAny());
-
         int spe = batches.BatchesPerEpoch;
         long total = TotalSteps(spe, p.Epochs);
+        if (position.IsDone(total)) return Completed(position, genotypeText, BestIfAny());
+
         Started(p.Epochs, total, spe, position.Step);
         using var probe = new CollapseProbe(Env);
         var clock = new StageClock();

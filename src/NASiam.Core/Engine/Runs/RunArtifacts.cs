@@ -19,7 +19,7 @@ public static class RunArtifacts
     /// <summary>Writes genotype.txt and genotype.json (atomically, each via a temp file).</summary>
     public static void WriteGenotype(string directory, string genotypeText, Framework framework)
     {
-        var genotype = GenotypeText.Parse(genotypeText, framework);
+        var genotype = GenotypeRules.ParseAnyDepth(genotypeText, framework);
         WriteAtomically(Path.Combine(directory, GenotypeTextFile), GenotypeText.Write(genotype));
         WriteAtomically(Path.Combine(directory, GenotypeJsonFile), GenotypeJson.Write(genotype, framework));
     }
@@ -36,7 +36,7 @@ public static class RunArtifacts
                 ["stage"] = s.Stage,
                 ["outcome"] = s.Outcome.ToString().ToLowerInvariant(),
                 ["message"] = s.Message,
-                ["input"] = previousOutput,
+                ["input"] = s.Input ?? previousOutput,
                 ["genotype"] = s.GenotypeText,
                 ["checkpoint"] = s.Checkpoint,
                 ["best_checkpoint"] = s.BestCheckpoint,

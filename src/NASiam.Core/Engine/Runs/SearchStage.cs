@@ -15,7 +15,8 @@ namespace NASiam.Core.Engine.Runs;
 /// set. Per iteration the architecture step comes first, on a batch from the held-out alpha half
 /// (a persistent cycling iterator, not a fresh one per step, D5), then the weight step. SimCLR
 /// takes one alpha step per weight step unless Compat.SimClrAlphaStepPerEpoch (D7). Ends with
-/// the argmax genotype. Resumable from checkpoints/search.ckpt at any step.
+/// the argmax genotype. Resumable from checkpoints/search.ckpt at any step; a finished search asked
+/// for more epochs continues from it (<see cref="ResumeGuard"/>).
 /// </summary>
 public sealed class SearchStage(StageEnvironment env) : SslStageBase(env, "search")
 {
@@ -37,7 +38,9 @@ public sealed class SearchStage(StageEnvironment env) : SslStageBase(env, "searc
 
         var content = new CheckpointContent { Model = model, Alphas = alphas, WeightOptimizer = weightOpt.Optimizer, AlphaOptimizer = alphaOpt.Optimizer };
         var position = TryResume(content, generator);
-        if (position.Completed) return Completed(position, DeriveText(model));
+        int spe = weightBatches.BatchesPerEpoch;
+        long total = TotalSteps(spe, s.Epochs);
+        if (position.IsDone(total)) return Completed(position, DeriveText(model));
         var alphaIterator = alphaBatches.Cycle(new CyclingIteratorState(position.Data.GetValueOrDefault("alpha_pass"), (int)position.Data.GetValueOrDefault("alpha_next")));
         IReadOnlyDictionary<string, long> DataState() => new Dictionary<string, long>
         {
@@ -45,8 +48,6 @@ public sealed class SearchStage(StageEnvironment env) : SslStageBase(env, "searc
         };
         var cells = model.SearchCells.Select(c => c.Name).ToArray();
 
-        int spe = weightBatches.BatchesPerEpoch;
-        long total = TotalSteps(spe, s.Epochs);
         Started(s.Epochs, total, spe, position.Step);
         using var probe = new CollapseProbe(Env);
         var clock = new StageClock();

@@ -14,12 +14,19 @@ public sealed record ResumePosition(int Epoch, int StepInEpoch, long Step, bool 
     IReadOnlyDictionary<string, long> Data, IReadOnlyDictionary<string, double> Metrics)
 {
     public static readonly ResumePosition Fresh = new(0, 0, 0, false, new Dictionary<string, long>(), new Dictionary<string, double>());
+
+    /// <summary>
+    /// True when nothing is left to run: the checkpoint completed the stage and its steps reach
+    /// <paramref name="totalSteps"/> (the plan now). A completed stage asked for more epochs is not done.
+    /// </summary>
+    public bool IsDone(long totalSteps) => Completed && Step >= totalSteps;
 }
 
 /// <summary>
-/// What every training stage shares: resume from its checkpoint, atomic checkpoint writes with
-/// RNG state, the stage_started / step / epoch-end / stage_finished events, the step cap,
-/// the non-finite-loss check and cancellation.
+/// What every training stage shares: resume from its checkpoint (guarded by <see cref="ResumeGuard"/>:
+/// other options are refused, more epochs extend the stage), atomic checkpoint writes with RNG
+/// state, the stage_started / step / epoch-end / stage_finished events, the step cap, the
+/// non-finite-loss check and cancellation.
 /// </summary>
 public abstract class SslStageBase(StageEnvironment env, string stage)
 {
@@ -36,10 +43,27 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
     /// <summary>Planned weight steps: epochs × steps per epoch, capped by MaxStepsPerStage.</summary>
     protected long TotalSteps(int stepsPerEpoch, int epochs) => Math.Min((long)stepsPerEpoch * epochs, Options.MaxStepsPerStage ?? long.MaxValue);
 
-    /// <summary>Loads the stage checkpoint into <paramref name="content"/> and the generator when resuming; else a fresh position.</summary>
-    protected ResumePosition TryResume(CheckpointContent content, Generator generator)
+    // Set by TryResume when the run changed the stage's epoch count; logged by Started (a skipped stage logs nothing).
+    string? _epochsNote;
+
+    /// <summary>
+    /// Loads the stage checkpoint into <paramref name="content"/> and the generator when resuming;
+    /// else a fresh position. First the checkpoint's options are checked against the run's
+    /// (<see cref="ResumeGuard.Check"/>; throws <see cref="ResumeRefusedException"/> before loading
+    /// anything). Then <paramref name="inputChanged"/> (the stage's own check of its input, e.g. the
+    /// genotype or the backbone checkpoint) may name a reason why the checkpoint no longer belongs
+    /// to this run's input: the stage then starts afresh, with a warning, and overwrites it.
+    /// </summary>
+    protected ResumePosition TryResume(CheckpointContent content, Generator generator, Func<CheckpointState, string?>? inputChanged = null)
     {
         if (!Env.Resume || !File.Exists(CheckpointPath)) return ResumePosition.Fresh;
+        var saved = CheckpointStore.ReadState(CheckpointPath);
+        var plan = ResumeGuard.Check(Env.Relative(CheckpointPath), saved, Options);
+        if (inputChanged?.Invoke(saved) is { } reason)
+        {
+            Events.Warn(Stage, "resume", $"{reason}: the {Stage} stage starts afresh and overwrites {Env.Relative(CheckpointPath)}.", 0);
+            return ResumePosition.Fresh;
+        }
         // The stage's own extra tensors (e.g. the probe's normaliser statistics) are restored in place.
         var own = content.Extra ?? new Dictionary<string, Tensor>();
         var extra = new Dictionary<string, Tensor>(own);
@@ -55,6 +79,7 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
             if (!own.ContainsKey(key)) t.Dispose();
         Events.ContinueFrom(state.NextSequence);
         Events.Log(Stage, "info", $"resumed from {Env.Relative(CheckpointPath)} at epoch {state.Epoch}, step {state.Step}");
+        _epochsNote = plan.Note;
         return new ResumePosition(state.Epoch, state.StepInEpoch, state.Step, state.Completed, state.DataState, state.Metrics);
     }
 
@@ -87,11 +112,16 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
         });
     }
 
-    protected void Started(int epochs, long totalSteps, int stepsPerEpoch, long resumedAt) => Events.Emit(new StageStarted
+    /// <summary>Emits stage_started, preceded by the extension note when the run changed the stage's epoch count.</summary>
+    protected void Started(int epochs, long totalSteps, int stepsPerEpoch, long resumedAt)
     {
-        RunId = Events.RunId, Sequence = Events.Next(), At = Events.Now, Stage = Stage,
-        TotalEpochs = epochs, TotalSteps = totalSteps, StepsPerEpoch = stepsPerEpoch, ResumedAtStep = resumedAt, Device = Env.Device.ToString(),
-    });
+        if (_epochsNote is { } note) Events.Log(Stage, "info", note);
+        Events.Emit(new StageStarted
+        {
+            RunId = Events.RunId, Sequence = Events.Next(), At = Events.Now, Stage = Stage,
+            TotalEpochs = epochs, TotalSteps = totalSteps, StepsPerEpoch = stepsPerEpoch, ResumedAtStep = resumedAt, Device = Env.Device.ToString(),
+        });
+    }
 
     protected void StepLogged(int epoch, long step, double loss, double? archLoss, ScheduledOptimizer weights, ScheduledOptimizer? alphas)
     {
@@ -105,7 +135,6 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
         });
     }
 
-    /// <summary>Returns the loss, or throws <see cref="NonFiniteLossException"/> naming the step.</summary>
     /// <summary>
     /// One optimizer step on a two-view batch: zero the optimizer's grads, loss (forward released
     /// before backward), finiteness check, backward, step. Returns the loss. Weight and
@@ -122,6 +151,7 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
         return value;
     }
 
+    /// <summary>Returns the loss, or throws <see cref="NonFiniteLossException"/> naming the step.</summary>
     protected static double CheckFinite(double loss, string which, long step, int epoch)
     {
         if (double.IsFinite(loss)) return loss;

@@ -26,7 +26,9 @@ public sealed class StageEnvironment
     internal Action<SiameseModel, long>? BeforeWeightStep { get; init; }
 
     public string CheckpointDirectory => Path.Combine(OutputDirectory, "checkpoints");
-    public string CheckpointPath(string name) => Path.Combine(CheckpointDirectory, name + ".ckpt");
+    public string CheckpointPath(string name) => CheckpointPathIn(OutputDirectory, name);
+    /// <summary>Where a run folder keeps a stage's checkpoint: checkpoints/{name}.ckpt.</summary>
+    public static string CheckpointPathIn(string outputDirectory, string name) => Path.Combine(outputDirectory, "checkpoints", name + ".ckpt");
     public string Relative(string path) => Path.GetRelativePath(OutputDirectory, path);
 
     /// <summary>Image-folder data sets use the ImageNet recipes; CIFAR and synthetic the CIFAR ones.</summary>
@@ -50,8 +52,8 @@ public sealed class StageEnvironment
     /// <summary>Crop size of the augmenters: the stored size for CIFAR/synthetic, 224 at most for folders.</summary>
     int OutputSize => ImageNetStyle ? Math.Min(224, Data.ImageSize) : Data.ImageSize;
 
-    /// <summary>CIFAR-style stem for small images; ResNet-50 on CIFAR keeps the ImageNet stem under compat D18.</summary>
-    public bool CifarStem => !ImageNetStyle && !(Options.Compat.ResNet50ImageNetStemOnCifar && Options.Backbone == "resnet50");
+    /// <summary>The stem of this run's models: <see cref="ModelBuilder.CifarStem"/> (method doc 3, D18).</summary>
+    public bool CifarStem => ModelBuilder.CifarStem(Options);
 
     /// <summary>Seed of a stage's augmentation generator (separate streams per stage).</summary>
     public ulong AugmentationSeed(int stream) => (ulong)Options.Seed * 1_000_003UL + (ulong)stream;

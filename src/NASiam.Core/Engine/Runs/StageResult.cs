@@ -15,4 +15,6 @@ public sealed record StageResult
     public string? Checkpoint { get; init; }
     /// <summary>The kNN-best checkpoint (pretrain), relative to the output directory.</summary>
     public string? BestCheckpoint { get; init; }
+    /// <summary>The checkpoint the stage read (lincls: the evaluated backbone), relative to the output directory; null = none or the previous stage's output.</summary>
+    public string? Input { get; init; }
 }

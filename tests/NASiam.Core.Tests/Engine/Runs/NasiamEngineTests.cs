@@ -151,6 +151,8 @@ public sealed class NasiamEngineTests : IDisposable
         Assert.InRange(knn.Top1, 0, 100);
         Assert.True(knn.Top5 >= knn.Top1);
         Assert.Contains("k=10", knn.Protocol);
+        // SimCLR's monitor feature is the trunk feature (method doc 4.3), not the projection.
+        Assert.Contains(framework == Framework.SimClr ? "feature=backbone trunk feature, 128-d" : "feature=" + (framework == Framework.MoCo ? "q:" : "z:"), knn.Protocol);
         Assert.Equal(knn.Top1, result.Metrics["knn_best_top1"]);
         Assert.True(CheckpointStore.IsValid(Path.Combine(Dir("p"), "checkpoints", "pretrain-best.ckpt")));
         Assert.Single(recorder.Events.OfType<CollapseLogged>());
@@ -182,6 +184,105 @@ public sealed class NasiamEngineTests : IDisposable
         Assert.Equal(lineage[1].GetProperty("best_checkpoint").GetString(), lineage[2].GetProperty("input").GetString());
         Assert.True(result.Metrics.ContainsKey("lincls_top1"));
         Assert.True(result.Metrics.ContainsKey("knn_top1"));
+    }
+
+    [Fact]
+    public void Run_Pipeline_SimClr_EvaluatesTheLastCheckpoint_AsTheReference()
+    {
+        var (result, recorder) = TinyRuns.Run(TinyRuns.Options(Framework.SimClr, RunKind.Pipeline, pretrainEpochs: 2), Dir("simclr"));
+
+        Assert.Equal(RunOutcome.Succeeded, result.Outcome);
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Dir("simclr"), "result.json")));
+        var lineage = doc.RootElement.GetProperty("lineage").EnumerateArray().ToList();
+        Assert.Equal("checkpoints/pretrain-best.ckpt", lineage[1].GetProperty("best_checkpoint").GetString()); // a best exists...
+        Assert.Equal("checkpoints/pretrain.ckpt", lineage[2].GetProperty("input").GetString()); // ...but the last is evaluated
+        Assert.Contains(recorder.Events.OfType<LogMessage>(), m => m.Message.StartsWith("evaluating the last pre-training checkpoint"));
+    }
+
+    [Fact]
+    public void Run_ThreeLayerMoCoGenotype_PretrainsWritesLoadsInLinClsAndExports()
+    {
+        // Genotype depth is the genotype's own (method doc 2.6): the reference's earlier 3-layer MoCo genotype.
+        const string text = "Genotype(encoder=[['avgpool_3x3'], ['identity'], ['identity']])";
+        var options = TinyRuns.Options(Framework.MoCo, RunKind.Pretrain);
+        options = options with { MaxStepsPerStage = 2, Pretrain = options.Pretrain with { Genotype = text } };
+        var (pretrain, _) = TinyRuns.Run(options, Dir("g3"));
+        Assert.Equal(RunOutcome.Succeeded, pretrain.Outcome);
+        Assert.Equal(text, File.ReadAllText(Path.Combine(Dir("g3"), "genotype.txt")));
+        Assert.Equal(3, GenotypeJson.Parse(File.ReadAllText(Path.Combine(Dir("g3"), "genotype.json"))).Encoder!.Count);
+
+        var checkpoint = Path.Combine(Dir("g3"), "checkpoints", "pretrain.ckpt");
+        var lincls = TinyRuns.Options(Framework.MoCo, RunKind.LinCls) with { MaxStepsPerStage = 2 };
+        lincls = lincls with { Linear = lincls.Linear with { Checkpoint = checkpoint } };
+        var (evaluated, events) = TinyRuns.Run(lincls, Dir("g3-lincls"));
+        Assert.Equal(RunOutcome.Succeeded, evaluated.Outcome);
+        Assert.Contains(events.Events.OfType<LogMessage>(), m => m.Message.StartsWith("backbone from"));
+
+        var written = CheckpointExport.Export(checkpoint, Path.Combine(_dir, "g3.pt"));
+        Assert.True(File.Exists(written.Single()));
+        using var model = CheckpointExport.LoadModel(checkpoint);
+        var cell = Assert.IsType<NASiam.Core.Search.Cell>(((NASiam.Core.Methods.MoCoModel)model).Projector);
+        Assert.Equal(["avgpool_3x3", "identity", "identity"], cell.LayerOps);
+    }
+
+    [Fact]
+    public void Run_IntoAFolderOfAnotherFramework_IsRefusedBeforeAnyWork_NamingTheFields()
+    {
+        TinyRuns.Run(TinyRuns.Options(Framework.SimSiam, RunKind.Search), Dir("r"));
+        var result = File.ReadAllText(Path.Combine(Dir("r"), "result.json"));
+        var checkpoint = File.ReadAllBytes(Path.Combine(Dir("r"), "checkpoints", "search.ckpt"));
+
+        var e = Assert.Throws<NASiam.Core.Engine.Runs.ResumeRefusedException>(() => TinyRuns.Run(TinyRuns.Options(Framework.MoCo, RunKind.Search), Dir("r")));
+        Assert.Contains("Framework", e.Changes.Select(c => c.Path));
+        Assert.Contains("Heads.Dim: 64 → 32", e.Message);
+        Assert.DoesNotContain("state_dict", e.Message);
+        Assert.Equal(result, File.ReadAllText(Path.Combine(Dir("r"), "result.json"))); // nothing rewritten
+        Assert.Equal(checkpoint, File.ReadAllBytes(Path.Combine(Dir("r"), "checkpoints", "search.ckpt")));
+    }
+
+    [Fact]
+    public void Run_FinishedSearchAskedForMoreEpochs_IsExtended_AndResultJsonTellsTheTruth()
+    {
+        TinyRuns.Run(TinyRuns.Options(Framework.SimSiam, RunKind.Search, searchEpochs: 2), Dir("full"));
+        TinyRuns.Run(TinyRuns.Options(Framework.SimSiam, RunKind.Search, searchEpochs: 1), Dir("ext"));
+
+        // Name and LogEverySteps do not change the numbers and may differ.
+        var more = TinyRuns.Options(Framework.SimSiam, RunKind.Search, searchEpochs: 2) with { Name = "extended", LogEverySteps = 2 };
+        var (result, events) = TinyRuns.Run(more, Dir("ext"));
+
+        Assert.Equal(RunOutcome.Succeeded, result.Outcome);
+        var started = events.Events.OfType<StageStarted>().Single();
+        Assert.Equal((4L, 2, 8L), (started.ResumedAtStep, started.TotalEpochs, started.TotalSteps));
+        Assert.Contains(events.Events.OfType<LogMessage>(), m => m.Message.StartsWith("Search.Epochs 1 → 2: extending") && m.Message.Contains("recomputed"));
+        Assert.DoesNotContain(events.Events.OfType<LogMessage>(), m => m.Message.Contains("already completed"));
+        var state = CheckpointStore.ReadState(Path.Combine(Dir("ext"), "checkpoints", "search.ckpt"));
+        Assert.Equal((2, 8L, true), (state.Epoch, state.Step, state.Completed));
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Dir("ext"), "result.json")));
+        Assert.Equal(2, doc.RootElement.GetProperty("options").GetProperty("search").GetProperty("epochs").GetInt32());
+        Assert.Equal(result.GenotypeText, doc.RootElement.GetProperty("genotype").GetString());
+        // Cosine over 2 epochs starts at factor 1 like cosine over 1, so the extension equals a 2-epoch run.
+        AssertSameAlphas(Dir("full"), Dir("ext"));
+
+        var fewer = Assert.Throws<NASiam.Core.Engine.Runs.ResumeRefusedException>(() =>
+            TinyRuns.Run(TinyRuns.Options(Framework.SimSiam, RunKind.Search, searchEpochs: 1), Dir("ext")));
+        Assert.Contains("Search.Epochs: 2 → 1 (fewer than the 2 epochs already done)", fewer.Message);
+    }
+
+    [Fact]
+    public void Run_PipelineWithMorePretrainEpochs_ExtendsPretrain_AndReevaluatesTheNewBackbone()
+    {
+        TinyRuns.Run(TinyRuns.Options(Framework.SimClr, RunKind.Pipeline), Dir("pipe2"));
+        var (result, events) = TinyRuns.Run(TinyRuns.Options(Framework.SimClr, RunKind.Pipeline, pretrainEpochs: 2), Dir("pipe2"));
+
+        Assert.Equal(RunOutcome.Succeeded, result.Outcome);
+        var starts = events.Events.OfType<StageStarted>().ToDictionary(s => s.Stage);
+        Assert.False(starts.ContainsKey("search")); // finished and unchanged: skipped
+        Assert.Equal(2, starts["pretrain"].TotalEpochs);
+        Assert.True(starts["pretrain"].ResumedAtStep > 0);
+        Assert.Equal(0, starts["lincls"].ResumedAtStep); // SimCLR evaluates the last checkpoint, which changed
+        Assert.Contains(events.Events.OfType<WarningRaised>(), w => w.Stage == "lincls" && w.Message.Contains("evaluated backbone changed"));
+        var pretrain = CheckpointStore.ReadState(Path.Combine(Dir("pipe2"), "checkpoints", "pretrain.ckpt"));
+        Assert.Equal((2, true), (pretrain.Epoch, pretrain.Completed));
     }
 
     [Fact]

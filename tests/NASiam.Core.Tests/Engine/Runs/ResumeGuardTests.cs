@@ -1,0 +1,84 @@
+using NASiam.Core.Engine.Checkpoints;
+using NASiam.Core.Engine.Runs;
+using NASiam.Core.Options;
+
+namespace NASiam.Core.Tests.Engine.Runs;
+
+public class ResumeGuardTests
+{
+    static RunOptions Base => RunPresets.ForFramework(Framework.MoCo) with { Kind = RunKind.Pipeline };
+
+    static CheckpointState State(RunOptions saved, string stage, int epoch, bool completed, int stepInEpoch = 0) => new()
+    {
+        Stage = stage, Epoch = epoch, Step = epoch * 10L + stepInEpoch, StepInEpoch = stepInEpoch, Completed = completed, OptionsJson = saved.ToJson(),
+    };
+
+    [Fact]
+    public void Compare_ListsEveryComputationField_AndIgnoresFreeFieldsAndOtherStages()
+    {
+        var saved = Base;
+        var now = RunPresets.ForFramework(Framework.SimClr) with
+        {
+            Kind = RunKind.Search, Name = "renamed", Threads = 7, LogEverySteps = 9, MaxStepsPerStage = 3,
+            Pretrain = saved.Pretrain with { Epochs = 5 }, // another stage's section
+        };
+        var changes = ResumeGuard.Compare(saved, now, "search");
+        var paths = changes.Select(c => c.Path).ToList();
+        Assert.Contains("Framework", paths);
+        Assert.Contains("Heads.Temperature", paths);
+        Assert.DoesNotContain(paths, p => p is "Name" or "Kind" or "Threads" or "LogEverySteps" or "MaxStepsPerStage" || p.StartsWith("Pretrain.") || p.StartsWith("Linear."));
+        var temperature = changes.Single(c => c.Path == "Heads.Temperature");
+        Assert.Equal("Heads.Temperature: 0.1 → 0.5", temperature.ToString());
+        Assert.Empty(ResumeGuard.Compare(saved, saved with { Name = "x", Device = "cpu", CheckpointEveryEpochs = 4 }, "pretrain"));
+    }
+
+    [Fact]
+    public void Check_RefusesOtherOptions_NamingEachField()
+    {
+        var saved = Base;
+        var now = saved with { Framework = Framework.SimClr, Heads = saved.Heads with { Dim = 2048 } };
+        var e = Assert.Throws<ResumeRefusedException>(() => ResumeGuard.Check("checkpoints/search.ckpt", State(saved, "search", 3, false), now));
+        Assert.Equal(["Framework", "Heads.Dim"], e.Changes.Select(c => c.Path));
+        Assert.Contains("Heads.Dim: 128 → 2048", e.Message);
+        Assert.Contains("checkpoints/search.ckpt", e.Message);
+    }
+
+    [Fact]
+    public void Check_AMoCoSearchCheckpointFromBeforeTheSharedCell_IsRefusedByName()
+    {
+        // Written before Compat.MocoMomentumKeyCellInSearch existed: its key side is a momentum copy (projector_k).
+        var saved = Base;
+        var json = System.Text.Json.Nodes.JsonNode.Parse(saved.ToJson())!.AsObject();
+        var compat = json["compat"]!.AsObject();
+        Assert.True(compat.Remove("mocoMomentumKeyCellInSearch"));
+        var old = State(saved, "search", 1, true) with { OptionsJson = json.ToJsonString() };
+        var e = Assert.Throws<ResumeRefusedException>(() => ResumeGuard.Check("s", old, saved));
+        Assert.Equal("Compat.MocoMomentumKeyCellInSearch: true → false", Assert.Single(e.Changes).ToString());
+        Assert.Null(ResumeGuard.Check("s", old, saved with { Compat = saved.Compat with { MocoMomentumKeyCellInSearch = true } }).Note);
+        // A checkpoint that records the switch is taken at its word.
+        Assert.Null(ResumeGuard.Check("s", State(saved, "search", 1, true), saved).Note);
+    }
+
+    [Fact]
+    public void Check_MoreEpochsExtend_WithTheRecomputedScheduleInTheNote_FewerThanDoneAreRefused()
+    {
+        var saved = Base with { Pretrain = Base.Pretrain with { Epochs = 4 } };
+        var state = State(saved, "pretrain", 4, completed: true);
+        Assert.Null(ResumeGuard.Check("p", state, saved).Note);
+
+        var plan = ResumeGuard.Check("p", state, saved with { Pretrain = saved.Pretrain with { Epochs = 8 } });
+        Assert.True(plan.EpochsChanged);
+        // Cosine: the old schedule ended at ½(1+cos(3π/4)) ≈ 0.1464 in epoch 3; epoch 4 of 8 runs at ½(1+cos(π/2)) = 0.5.
+        Assert.Contains("Pretrain.Epochs 4 → 8: extending", plan.Note);
+        Assert.Contains("recomputed over the new total of 8 epochs", plan.Note);
+        Assert.Contains("epoch 4 runs at 0.5 ×", plan.Note);
+        Assert.Contains("ended at 0.1464 in epoch 3", plan.Note);
+
+        var e = Assert.Throws<ResumeRefusedException>(() => ResumeGuard.Check("p", state, saved with { Pretrain = saved.Pretrain with { Epochs = 3 } }));
+        Assert.Contains("Pretrain.Epochs: 4 → 3 (fewer than the 4 epochs already done)", e.Message);
+        // An unfinished stage stopped inside epoch 2 cannot end after 2 epochs.
+        var partial = State(saved, "pretrain", 2, completed: false, stepInEpoch: 3);
+        Assert.Throws<ResumeRefusedException>(() => ResumeGuard.Check("p", partial, saved with { Pretrain = saved.Pretrain with { Epochs = 2 } }));
+        Assert.NotNull(ResumeGuard.Check("p", partial, saved with { Pretrain = saved.Pretrain with { Epochs = 3 } }).Note);
+    }
+}
