@@ -4,7 +4,11 @@ namespace NASiam.Core.Data;
 /// Shuffled mini-batches of indices from an <see cref="IndexRange"/>. Epoch e's order depends only
 /// on (seed, stream, e), so a run resumed at epoch e sees exactly the order it would have seen.
 /// The permutation is a Fisher–Yates shuffle driven by SplitMix64 in C#: identical on every
-/// platform and device, independent of torch's generator.
+/// platform and device, independent of torch's generator. Without drop_last the last partial batch
+/// is kept, except a last batch of a single sample, which is dropped (for batch sizes above 1):
+/// batch statistics of one sample are undefined (a BatchNorm in training turns its unbiased
+/// variance, 0/0, into NaN running statistics; PyTorch's Python layer refuses such a batch, so the
+/// reference's training would fail there), e.g. 1,025 images at batch 128 give 8 batches, not 9.
 /// </summary>
 public sealed class BatchProvider
 {
@@ -21,11 +25,21 @@ public sealed class BatchProvider
         if (range.Count < 1) throw new ArgumentException($"Index range [{range.Start}, {range.End}) is empty.");
         if (dropLast && range.Count < batchSize)
             throw new ArgumentException($"Batch size {batchSize} is larger than the {range.Count} images available; with drop_last there would be no batch.");
+        if (!dropLast && range.Count == 1 && batchSize > 1)
+            throw new ArgumentException($"Index range [{range.Start}, {range.End}) holds a single image; a training batch needs at least 2 (batch statistics of one sample are undefined).");
         (Range, BatchSize, DropLast, Seed, Stream) = (range, batchSize, dropLast, seed, stream);
     }
 
-    /// <summary>Batches per epoch: floor(N / B) with drop_last, else ceil(N / B).</summary>
-    public int BatchesPerEpoch => (int)(DropLast ? Range.Count / BatchSize : (Range.Count + BatchSize - 1) / BatchSize);
+    /// <summary>
+    /// Batches per epoch: floor(N / B) with drop_last, else ceil(N / B) less one when the last batch
+    /// would hold a single sample (N mod B = 1, B &gt; 1).
+    /// </summary>
+    public int BatchesPerEpoch => (int)(DropLast || (BatchSize > 1 && Range.Count % BatchSize == 1)
+        ? Range.Count / BatchSize
+        : (Range.Count + BatchSize - 1) / BatchSize);
+
+    /// <summary>Samples one epoch visits: N less what drop_last or the single-sample rule leaves out.</summary>
+    public long SamplesPerEpoch => Math.Min(Range.Count, (long)BatchesPerEpoch * BatchSize);
 
     /// <summary>The shuffled indices of pass <paramref name="epoch"/> (absolute, inside <see cref="Range"/>).</summary>
     public long[] Permutation(long epoch)
@@ -41,7 +55,7 @@ public sealed class BatchProvider
         return order;
     }
 
-    /// <summary>The batches of one epoch, in order (the last partial batch dropped when <see cref="DropLast"/>).</summary>
+    /// <summary>The batches of one epoch, in order (the last partial batch dropped when <see cref="DropLast"/> or when it would hold one sample).</summary>
     public IEnumerable<long[]> Epoch(long epoch, int startBatch = 0)
     {
         var order = Permutation(epoch);

@@ -26,6 +26,30 @@ public class BatchProviderTests
         Assert.Equal(Enumerable.Range(0, 25).Select(i => (long)i), batches.SelectMany(b => b).Order());
     }
 
+    [Theory]
+    [InlineData(1025, 128, 8, 128)]   // 1,025 = 8·128 + 1: the single last image is dropped
+    [InlineData(1026, 128, 9, 2)]     // a last batch of 2 is kept
+    [InlineData(21, 10, 2, 10)]
+    [InlineData(5, 1, 5, 1)]          // batch size 1 was asked for: every batch has one sample
+    public void Epoch_NeverEndsInASingleSampleBatch_WhenNotDropLast(int n, int batchSize, int batches, int lastLength)
+    {
+        var p = new BatchProvider(new IndexRange(0, n), batchSize, seed: 3, stream: 3, dropLast: false);
+        Assert.Equal(batches, p.BatchesPerEpoch);
+        foreach (var epoch in new[] { 0, 1 })
+        {
+            var list = p.Epoch(epoch).ToList();
+            Assert.Equal(batches, list.Count);
+            Assert.Equal(lastLength, list[^1].Length);
+            Assert.Equal(p.SamplesPerEpoch, list.Sum(b => b.Length));
+            Assert.Equal(list.SelectMany(b => b).Count(), list.SelectMany(b => b).Distinct().Count());
+        }
+        var cycle = p.Cycle();
+        for (int i = 0; i < 2 * batches; i++) Assert.True(cycle.Next().Length > 1 || batchSize == 1);
+        Assert.Equal(new CyclingIteratorState(1, batches), cycle.State);
+        var e = Assert.Throws<ArgumentException>(() => new BatchProvider(new IndexRange(4, 1), 8, seed: 0, dropLast: false));
+        Assert.Contains("single image", e.Message);
+    }
+
     [Fact]
     public void Epoch_IsAFunctionOfSeedAndEpoch()
     {
