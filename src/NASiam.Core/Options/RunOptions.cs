@@ -216,4 +216,11 @@ public sealed record CompatOptions
     public bool MocoQueueOnArchStep { get; init; }
     /// <summary>D18: ResNet-50 on CIFAR keeps the ImageNet stem (as the released R50 genotypes were searched).</summary>
     public bool ResNet50ImageNetStemOnCifar { get; init; }
+    /// <summary>
+    /// D20: an image-folder (ImageNet) search uses the first quarter of the train split by index, i.e.
+    /// the first quarter of the sorted classes, split by index into weight and alpha halves with
+    /// disjoint classes (the reference). Off: a random, class-balanced quarter (seeded by the run seed)
+    /// whose halves both hold every class.
+    /// </summary>
+    public bool ImageNetSearchFirstQuarter { get; init; }
 }

@@ -196,4 +196,23 @@ public class ImageFolderDataSetTests
         var missing = Assert.Throws<DirectoryNotFoundException>(() => DataSets.Open("folder", dir.Path));
         Assert.Contains("val/", missing.Message);
     }
+
+    [Fact]
+    public void SearchProviders_UseARandomBalancedQuarter_OrTheReferencesFirstQuarterUnderCompat()
+    {
+        using var dir = new TempDir();
+        foreach (var cls in new[] { "a", "b" })
+        {
+            for (int i = 0; i < 16; i++) WritePng(Path.Combine(dir.Path, "train", cls, $"{i:00}.png"), 8, 8, 1, 1, 1);
+            WritePng(Path.Combine(dir.Path, "val", cls, "v.png"), 8, 8, 1, 1, 1);
+        }
+        using var ds = (ImageFolderDataSet)DataSets.Open("folder", dir.Path, new DataSetOpenOptions { ImageSize = 8 });
+        long LabelOf(long i) => ds.TrainImages[(int)i].Label;
+        var (w, a) = SearchSplit.Providers(ds, 0.5, imageNetStyle: true, firstQuarterByIndex: false, batchSize: 2, seed: 3);
+        Assert.Equal(new long[] { 2, 2 }, new long[] { 0, 1 }.Select(c => (long)w.Indices!.Count(i => LabelOf(i) == c)));
+        Assert.Equal(new long[] { 2, 2 }, new long[] { 0, 1 }.Select(c => (long)a.Indices!.Count(i => LabelOf(i) == c)));
+        var (rw, ra) = SearchSplit.Providers(ds, 0.5, imageNetStyle: true, firstQuarterByIndex: true, batchSize: 2, seed: 3);
+        Assert.Equal((new IndexRange(0, 4), new IndexRange(4, 4)), (rw.Range, ra.Range));
+        Assert.All(rw.Epoch(0).Concat(ra.Epoch(0)).SelectMany(b => b), i => Assert.Equal(0, LabelOf(i)));
+    }
 }
