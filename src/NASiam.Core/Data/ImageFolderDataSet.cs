@@ -142,7 +142,10 @@ public sealed class ImageFolderDataSet : IImageDataSet
         {
             var name = Path.GetFileName(dir);
             if (!labelOf.TryGetValue(name, out var label))
-                throw new InvalidDataException($"Class folder '{dir}' has no counterpart in train/; classes are taken from train/.");
+                throw new InvalidDataException($"Class folder '{dir}' has no counterpart in train/; classes are taken from train/" +
+                    (split == "val" && Directory.GetFiles(splitDir).Any(f => Path.GetExtension(f).Equals(".txt", StringComparison.OrdinalIgnoreCase))
+                        ? $" (a val/ of loose images with an annotation file, as Tiny-ImageNet's and ImageNet's, must first be sorted into class folders using '{Path.GetFileName(Directory.GetFiles(splitDir, "*.txt")[0])}')."
+                        : "."));
             var before = items.Count;
             var ignored = skipped.Count;
             Walk(root, dir, label, items, skipped, undecodable);

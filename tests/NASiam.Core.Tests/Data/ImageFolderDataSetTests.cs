@@ -129,6 +129,12 @@ public class ImageFolderDataSetTests
         WritePng(Path.Combine(val, "ILSVRC2012_val_00000002.png"), 8, 8, 1, 2, 3);
         var e = Assert.Throws<InvalidDataException>(() => DataSets.Open("folder", dir.Path));
         Assert.Contains($"'{val}' has no class folders (it holds 2 images directly)", e.Message);
+        // Tiny-ImageNet's val/: images/ plus val_annotations.txt.
+        foreach (var f in Directory.GetFiles(val)) File.Move(f, Path.Combine(Directory.CreateDirectory(Path.Combine(val, "images")).FullName, Path.GetFileName(f)));
+        File.WriteAllText(Path.Combine(val, "val_annotations.txt"), "ILSVRC2012_val_00000001.png\tcats");
+        e = Assert.Throws<InvalidDataException>(() => DataSets.Open("folder", dir.Path));
+        Assert.Contains($"Class folder '{Path.Combine(val, "images")}' has no counterpart in train/", e.Message);
+        Assert.Contains("must first be sorted into class folders using 'val_annotations.txt'", e.Message);
         Directory.Delete(Path.Combine(dir.Path, "train", "dogs"), true);
         e = Assert.Throws<InvalidDataException>(() => DataSets.Open("folder", dir.Path));
         Assert.Contains("has 1 class folder(s); expected at least 2", e.Message);
