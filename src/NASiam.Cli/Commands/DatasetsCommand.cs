@@ -6,7 +6,13 @@ using NASiam.Core.Options;
 
 namespace NASiam.Cli.Commands;
 
-/// <summary><c>nasiam datasets check --dataset NAME [--data DIR]</c>: one-line JSON summary of a data set.</summary>
+/// <summary>
+/// <c>nasiam datasets check --dataset NAME [--data DIR] [--sample N]</c>: one line of JSON summarising a
+/// data set. For an image folder it also decodes every image of both splits (or N per class and
+/// split) and reports the files it ignored (counted by reason, with the notices) and every image
+/// that did not decode; it exits <see cref="ExitCodes.BadInput"/> when a split is unusable (the
+/// folder cannot be opened, or an image is truncated or corrupt), naming the files on stderr.
+/// </summary>
 public static class DatasetsCommand
 {
     /// <summary>The datasets verb and its check sub-command.</summary>
@@ -20,10 +26,14 @@ public static class DatasetsCommand
         var seed = new Option<int>("--seed") { HelpName = "N", Description = "Synthetic set seed (default 0)." };
         var download = new Option<bool>("--download") { Description = "Fetch the official CIFAR python archive into --data when it is missing (MD5-checked, extracted atomically)." };
         var maxImages = new Option<long>("--max-images") { HelpName = "N", Description = "Measure mean/std over at most N images (default 10000).", DefaultValueFactory = _ => 10_000 };
+        var sample = new Option<int>("--sample") { HelpName = "N", Description = "Folder: decode only N images per class and split (evenly spaced) instead of all; for huge sets." };
+        sample.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 0) r.AddError("--sample must be 0 (all images) or positive."); });
         var check = new Command("check",
             "Open a data set and print one line of JSON: train and test counts, classes, image size and the measured " +
-            "per-channel mean and std of the train split (on the [0,1] scale).")
-        { dataset, data, coarse, imageSize, syntheticSize, seed, download, maxImages };
+            "per-channel mean and std of the train split (on the [0,1] scale). An image folder is decoded in full " +
+            "(or --sample N per class): the files it ignored and any truncated or corrupt image are reported, and a " +
+            "corrupt image makes the exit code 2.")
+        { dataset, data, coarse, imageSize, syntheticSize, seed, download, maxImages, sample };
         check.SetAction(p =>
         {
             var name = p.GetValue(dataset)!;
@@ -44,7 +54,15 @@ public static class DatasetsCommand
                 catch (DirectoryNotFoundException) { CifarDownloader.EnsureAsync(archive, folder, null, context.CancellationToken).GetAwaiter().GetResult(); }
             }
             using var ds = DataSets.Open(name, folder, options);
-            var stats = DataSetStatistics.Measure(ds, p.GetValue(maxImages));
+            foreach (var notice in ds.Notices) context.Stderr.WriteLine($"notice: {notice}");
+            ImageFolderCheckReport? report = null;
+            if (ds is ImageFolderDataSet folderSet)
+            {
+                report = ImageFolderCheck.Run(folderSet, p.GetValue(sample), context.CancellationToken);
+                foreach (var bad in report.Unreadable) context.Stderr.WriteLine($"unreadable: {bad.Error}");
+            }
+            else if (p.GetValue(sample) > 0) throw new CliException("--sample applies only to image folders (--dataset folder).");
+            var stats = report is { Ok: false } ? null : DataSetStatistics.Measure(ds, p.GetValue(maxImages));
             context.Stdout.WriteLine(JsonSerializer.Serialize(new
             {
                 dataset = ds.Name,
@@ -52,11 +70,22 @@ public static class DatasetsCommand
                 test = ds.TestCount,
                 classes = ds.ClassCount,
                 imageSize = ds.ImageSize,
-                mean = stats.Mean.Select(v => Math.Round(v, 5)).ToArray(),
-                std = stats.Std.Select(v => Math.Round(v, 5)).ToArray(),
-            }));
+                mean = stats?.Mean.Select(v => Math.Round(v, 5)).ToArray(),
+                std = stats?.Std.Select(v => Math.Round(v, 5)).ToArray(),
+                decoded = report is null ? null : new { train = report.TrainDecoded, test = report.TestDecoded },
+                skipped = (ds as ImageFolderDataSet)?.Skipped.GroupBy(f => f.Reason).ToDictionary(g => g.Key, g => g.Count()),
+                notices = ds.Notices,
+                unreadable = report?.Unreadable.Select(u => new { path = u.Path, error = u.Error }).ToArray(),
+            }, JsonOptions));
+            if (report is { Ok: false })
+            {
+                context.Stderr.WriteLine($"nasiam datasets check: {report.Unreadable.Count} image(s) could not be decoded; a run would stop at the first of them. Replace or delete them.");
+                return ExitCodes.BadInput;
+            }
             return ExitCodes.Ok;
         });
         return new Command("datasets", "Check a data set and print its summary.") { check };
     }
+
+    static readonly JsonSerializerOptions JsonOptions = new() { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
 }

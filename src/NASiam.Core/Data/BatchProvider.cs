@@ -4,16 +4,28 @@ namespace NASiam.Core.Data;
 /// Shuffled mini-batches of indices from an <see cref="IndexRange"/>. Epoch e's order depends only
 /// on (seed, stream, e), so a run resumed at epoch e sees exactly the order it would have seen.
 /// The permutation is a Fisher–Yates shuffle driven by SplitMix64 in C#: identical on every
-/// platform and device, independent of torch's generator.
+/// platform and device, independent of torch's generator. Without drop_last the last partial batch
+/// is kept, except a last batch of a single sample, which is dropped (for batch sizes above 1):
+/// batch statistics of one sample are undefined (a BatchNorm in training turns its unbiased
+/// variance, 0/0, into NaN running statistics; PyTorch's Python layer refuses such a batch, so the
+/// reference's training would fail there), e.g. 1,025 images at batch 128 give 8 batches, not 9.
 /// </summary>
 public sealed class BatchProvider
 {
+    /// <summary>
+    /// The contiguous range the batches are drawn from; for a provider over an explicit index list
+    /// (<see cref="Indices"/> not null) it is [0, count), the positions in that list.
+    /// </summary>
     public IndexRange Range { get; }
+    /// <summary>The explicit (absolute) indices the batches are drawn from, or null for a contiguous <see cref="Range"/>.</summary>
+    public IReadOnlyList<long>? Indices => _indices;
     public int BatchSize { get; }
     public bool DropLast { get; }
     public long Seed { get; }
     /// <summary>Separates independent orders drawn from the same seed (e.g. weights = 0, alphas = 1).</summary>
     public int Stream { get; }
+
+    readonly long[]? _indices;
 
     public BatchProvider(IndexRange range, int batchSize, long seed, int stream = 0, bool dropLast = true)
     {
@@ -21,27 +33,47 @@ public sealed class BatchProvider
         if (range.Count < 1) throw new ArgumentException($"Index range [{range.Start}, {range.End}) is empty.");
         if (dropLast && range.Count < batchSize)
             throw new ArgumentException($"Batch size {batchSize} is larger than the {range.Count} images available; with drop_last there would be no batch.");
+        if (!dropLast && range.Count == 1 && batchSize > 1)
+            throw new ArgumentException($"Index range [{range.Start}, {range.End}) holds a single image; a training batch needs at least 2 (batch statistics of one sample are undefined).");
         (Range, BatchSize, DropLast, Seed, Stream) = (range, batchSize, dropLast, seed, stream);
     }
 
-    /// <summary>Batches per epoch: floor(N / B) with drop_last, else ceil(N / B).</summary>
-    public int BatchesPerEpoch => (int)(DropLast ? Range.Count / BatchSize : (Range.Count + BatchSize - 1) / BatchSize);
+    /// <summary>
+    /// Batches over an explicit list of absolute indices (e.g. a class-balanced subset, <see cref="SearchSplit.Balanced"/>):
+    /// each epoch shuffles the list's positions exactly as the range form shuffles its range and
+    /// yields the indices at them. The list is copied; duplicates are refused.
+    /// </summary>
+    public BatchProvider(IReadOnlyList<long> indices, int batchSize, long seed, int stream = 0, bool dropLast = true)
+        : this(new IndexRange(0, indices?.Count ?? 0), batchSize, seed, stream, dropLast)
+    {
+        _indices = indices!.ToArray();
+        if (_indices.Distinct().Count() != _indices.Length) throw new ArgumentException("A batch provider's index list holds duplicates.");
+        if (_indices.Any(i => i < 0)) throw new ArgumentException("A batch provider's index list holds a negative index.");
+    }
 
-    /// <summary>The shuffled indices of pass <paramref name="epoch"/> (absolute, inside <see cref="Range"/>).</summary>
+    /// <summary>
+    /// Batches per epoch: floor(N / B) with drop_last, else ceil(N / B) less one when the last batch
+    /// would hold a single sample (N mod B = 1, B &gt; 1).
+    /// </summary>
+    public int BatchesPerEpoch => (int)(DropLast || (BatchSize > 1 && Range.Count % BatchSize == 1)
+        ? Range.Count / BatchSize
+        : (Range.Count + BatchSize - 1) / BatchSize);
+
+    /// <summary>Samples one epoch visits: N less what drop_last or the single-sample rule leaves out.</summary>
+    public long SamplesPerEpoch => Math.Min(Range.Count, (long)BatchesPerEpoch * BatchSize);
+
+    /// <summary>The shuffled indices of pass <paramref name="epoch"/> (absolute: inside <see cref="Range"/>, or drawn from <see cref="Indices"/>).</summary>
     public long[] Permutation(long epoch)
     {
         var order = new long[Range.Count];
         for (long i = 0; i < order.Length; i++) order[i] = Range.Start + i;
-        var state = SplitMix.Seed(Seed, Stream, epoch);
-        for (long i = order.Length - 1; i > 0; i--)
-        {
-            var j = (long)(SplitMix.Next(ref state) % (ulong)(i + 1));
-            (order[i], order[j]) = (order[j], order[i]);
-        }
+        SplitMix.Shuffle(order, SplitMix.Seed(Seed, Stream, epoch));
+        if (_indices is not null)
+            for (long i = 0; i < order.Length; i++) order[i] = _indices[order[i]];
         return order;
     }
 
-    /// <summary>The batches of one epoch, in order (the last partial batch dropped when <see cref="DropLast"/>).</summary>
+    /// <summary>The batches of one epoch, in order (the last partial batch dropped when <see cref="DropLast"/> or when it would hold one sample).</summary>
     public IEnumerable<long[]> Epoch(long epoch, int startBatch = 0)
     {
         var order = Permutation(epoch);
@@ -106,6 +138,16 @@ static class SplitMix
     }
 
     public static ulong Next(ref ulong state) => Mix(state += 0x9E3779B97F4A7C15UL);
+
+    /// <summary>Fisher–Yates shuffle of <paramref name="items"/> in place from <paramref name="state"/>.</summary>
+    public static void Shuffle(long[] items, ulong state)
+    {
+        for (long i = items.Length - 1; i > 0; i--)
+        {
+            var j = (long)(Next(ref state) % (ulong)(i + 1));
+            (items[i], items[j]) = (items[j], items[i]);
+        }
+    }
 
     static ulong Mix(ulong z)
     {

@@ -32,7 +32,9 @@ public static class DataSets
     /// Opens synthetic | cifar10 | cifar100 | folder. <paramref name="path"/> is ignored for synthetic;
     /// for CIFAR it is the root holding <c>cifar-10-batches-bin/</c>, <c>cifar-10-batches-py/</c>,
     /// <c>cifar-100-binary/</c> or <c>cifar-100-python/</c> (or that folder itself); for folder it holds
-    /// <c>train/</c> and <c>val/</c> with one sub-folder per class. Errors name the file and what was expected.
+    /// <c>train/</c> and <c>val/</c> with one sub-folder per class, read as torchvision's ImageFolder reads it
+    /// (see <see cref="ImageFolderDataSet"/>; files it ignores are counted in <see cref="IImageDataSet.Notices"/>).
+    /// Errors name the file and what was expected.
     /// </summary>
     public static IImageDataSet Open(string name, string? path, DataSetOpenOptions? options = null)
     {

@@ -35,6 +35,12 @@ public interface IImageDataSet : IDisposable
     ImageBatch ReadTrain(long[] indices);
     /// <summary>Reads test images at <paramref name="indices"/> (each in [0, TestCount)), in that order.</summary>
     ImageBatch ReadTest(long[] indices);
+    /// <summary>
+    /// What the user must be told about how the set was read, one sentence each (an image folder's
+    /// ignored files, counted per split and reason); empty for CIFAR and synthetic. Whoever opens
+    /// the set shows them: the engine as warnings when a run starts, <c>nasiam datasets check</c> in its report.
+    /// </summary>
+    IReadOnlyList<string> Notices => [];
 }
 
 /// <summary>

@@ -1,23 +1,50 @@
-using StbImageSharp;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace NASiam.Core.Data;
 
+/// <summary>One image of an image folder: its path and label (index into the sorted class names).</summary>
+public readonly record struct FolderImage(string Path, long Label);
+
+/// <summary>A file an image folder left out, with the reason (one of <see cref="ImageFolderDataSet"/>'s Skip* texts).</summary>
+public sealed record SkippedFile(string Path, string Reason);
+
 /// <summary>
-/// An ImageNet-style folder: <c>root/train/CLASS/*.png|jpg</c> and <c>root/val/CLASS/...</c>. Only
-/// the file list is held in memory; <see cref="ReadTrain"/>/<see cref="ReadTest"/> decode the
-/// requested files (StbImageSharp), resize the shorter side to <see cref="ImageSize"/> (bilinear,
-/// antialiased) and centre-crop to a square, in parallel. Labels are the sorted train class folders.
+/// An ImageNet-style folder read as torchvision's ImageFolder reads it: <c>root/train/CLASS/**</c>
+/// and <c>root/val/CLASS/**</c>; classes are the sorted (ordinal) train sub-folders, and every file
+/// under a class folder, at any depth (Tiny-ImageNet's <c>train/CLASS/images/*.JPEG</c>), whose
+/// extension is one of torchvision's <see cref="ImageExtensions"/> (case-insensitive) is an image
+/// of that class, in sorted path order. Left out, and counted in <see cref="Notices"/> and
+/// <see cref="Skipped"/> (never silently): other files (Thumbs.db, desktop.ini, README, .gif ...),
+/// hidden files and folders (names starting with '.': .DS_Store, macOS "._x.jpg" forks — torchvision
+/// would try to read these), and files directly in train/ or val/ outside the class folders.
+/// Errors (<see cref="InvalidDataException"/>, naming the folder or file): a split without class
+/// folders, a class folder without an image, a val class that is not a train class, TIFF/WebP files
+/// (torchvision images this build cannot decode). Only the file list is held in memory;
+/// <see cref="ReadTrain"/>/<see cref="ReadTest"/> decode the requested files strictly
+/// (<see cref="ImageDecoder"/>: a truncated or corrupt file is an error naming it, never filled in),
+/// resize the shorter side to <see cref="ImageSize"/> (bilinear, antialiased) and centre-crop to a
+/// square, in parallel.
 /// </summary>
 public sealed class ImageFolderDataSet : IImageDataSet
 {
-    /// <summary>File extensions read as images (case-insensitive).</summary>
+    /// <summary>torchvision's IMG_EXTENSIONS: the extensions (case-insensitive) that make a file an image.</summary>
     public static IReadOnlySet<string> ImageExtensions { get; } =
-        new HashSet<string>(StringComparer.OrdinalIgnoreCase) { ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tga" };
+        new HashSet<string>(StringComparer.OrdinalIgnoreCase) { ".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp" };
 
-    readonly (string File, long Label)[] _train;
-    readonly (string File, long Label)[] _test;
+    /// <summary>The <see cref="ImageExtensions"/> this build decodes (JPEG, PNG, BMP by StbImageSharp; binary PPM/PGM by <see cref="ImageDecoder"/>).</summary>
+    public static IReadOnlySet<string> DecodableExtensions { get; } =
+        new HashSet<string>(StringComparer.OrdinalIgnoreCase) { ".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm" };
+
+    /// <summary>Reason of a file whose extension is not an image extension.</summary>
+    public const string SkipNotImage = "not an image extension";
+    /// <summary>Reason of a hidden file or of the files under a hidden folder.</summary>
+    public const string SkipHidden = "hidden";
+    /// <summary>Reason of a file directly in train/ or val/, outside every class folder.</summary>
+    public const string SkipOutsideClass = "outside class folders";
+
+    readonly FolderImage[] _train;
+    readonly FolderImage[] _test;
 
     public string Name => "folder";
     public string Root { get; }
@@ -27,15 +54,43 @@ public sealed class ImageFolderDataSet : IImageDataSet
     public ChannelNormalization Normalization => ChannelNormalization.ImageNet;
     public long TrainCount => _train.Length;
     public long TestCount => _test.Length;
+    /// <summary>The train images in index order.</summary>
+    public IReadOnlyList<FolderImage> TrainImages => _train;
+    /// <summary>The val images in index order.</summary>
+    public IReadOnlyList<FolderImage> TestImages => _test;
+    /// <summary>Every file left out while listing, with its reason (paths relative to <see cref="Root"/>).</summary>
+    public IReadOnlyList<SkippedFile> Skipped { get; }
+    /// <summary>One line per split and reason counting the files left out, with a few examples; empty when none.</summary>
+    public IReadOnlyList<string> Notices { get; }
 
-    ImageFolderDataSet(string root, int imageSize, IReadOnlyList<string> classes, (string, long)[] train, (string, long)[] test)
+    ImageFolderDataSet(string root, int imageSize, IReadOnlyList<string> classes, FolderImage[] train, FolderImage[] test, List<SkippedFile> skipped)
     {
-        (Root, ImageSize, ClassNames, _train, _test) = (root, imageSize, classes, train, test);
+        (Root, ImageSize, ClassNames, _train, _test, Skipped) = (root, imageSize, classes, train, test, skipped);
+        Notices = skipped.GroupBy(f => (Split: f.Path.Split('/')[0], f.Reason))
+            .Select(g => $"{g.Key.Split}/: ignored {g.Count()} file(s) ({Explain(g.Key.Reason)}): {Examples(g.Select(f => f.Path))}.")
+            .ToList();
+    }
+
+    static string Explain(string reason) => reason switch
+    {
+        SkipNotImage => $"not torchvision image extensions {string.Join(" ", ImageExtensions)}",
+        SkipHidden => "hidden: names starting with '.'",
+        SkipOutsideClass => "outside the class folders",
+        _ => reason,
+    };
+
+    static string Examples(IEnumerable<string> paths)
+    {
+        var list = paths.ToList();
+        var shown = string.Join(", ", list.Take(5));
+        return list.Count > 5 ? $"{shown} and {list.Count - 5} more" : shown;
     }
 
     /// <summary>
-    /// Lists the folder. Throws when root, train/ or val/ is missing, a class folder is empty, a
-    /// val class is not a train class, or a non-image file sits in a class folder (hidden files are skipped).
+    /// Lists the folder (no image is decoded). Throws <see cref="DirectoryNotFoundException"/> when
+    /// root, train/ or val/ is missing and <see cref="InvalidDataException"/> naming the folder or file
+    /// when train/ has fewer than 2 class folders, val/ has none, a class folder holds no image, a val
+    /// class is not a train class, or an image is TIFF/WebP.
     /// </summary>
     public static ImageFolderDataSet Open(string root, int imageSize)
     {
@@ -45,39 +100,105 @@ public sealed class ImageFolderDataSet : IImageDataSet
         var valDir = Path.Combine(root, "val");
         foreach (var d in new[] { trainDir, valDir })
             if (!Directory.Exists(d)) throw new DirectoryNotFoundException($"Image folder '{root}' has no '{Path.GetFileName(d)}/' sub-folder; expected train/ and val/ with one sub-folder per class.");
-        var classes = Directory.GetDirectories(trainDir).Select(Path.GetFileName).OfType<string>()
-            .Where(n => !n.StartsWith('.')).Order(StringComparer.Ordinal).ToList();
-        if (classes.Count < 2) throw new InvalidDataException($"Image folder '{trainDir}' has {classes.Count} class folder(s); expected at least 2.");
+        var skipped = new List<SkippedFile>();
+        // List records train/'s loose files itself; this first pass only names the classes.
+        var classes = ClassFolders(root, trainDir, []).Select(Path.GetFileName).OfType<string>().ToList();
+        if (classes.Count < 2) throw new InvalidDataException($"Image folder '{trainDir}' has {classes.Count} class folder(s); expected at least 2 (one sub-folder per class, as torchvision's ImageFolder reads them).");
         var labelOf = classes.Select((c, i) => (c, i)).ToDictionary(x => x.c, x => (long)x.i, StringComparer.Ordinal);
-        var train = List(trainDir, labelOf, requireAll: true);
-        var test = List(valDir, labelOf, requireAll: false);
-        return new ImageFolderDataSet(root, imageSize, classes, train, test);
+        var train = List(root, trainDir, labelOf, skipped);
+        var test = List(root, valDir, labelOf, skipped);
+        return new ImageFolderDataSet(root, imageSize, classes, train, test, skipped);
     }
 
-    static (string, long)[] List(string splitDir, Dictionary<string, long> labelOf, bool requireAll)
+    /// <summary>The visible sub-folders of a split in ordinal order; files beside them and hidden folders are recorded as skipped.</summary>
+    static List<string> ClassFolders(string root, string splitDir, List<SkippedFile> skipped)
     {
-        var items = new List<(string, long)>();
-        var dirs = Directory.GetDirectories(splitDir).Where(d => !Path.GetFileName(d).StartsWith('.')).Order(StringComparer.Ordinal);
+        var dirs = new List<string>();
+        foreach (var entry in Directory.GetFileSystemEntries(splitDir).Order(StringComparer.Ordinal))
+        {
+            var name = Path.GetFileName(entry);
+            if (Directory.Exists(entry))
+            {
+                if (name.StartsWith('.')) SkipTree(root, entry, SkipHidden, skipped);
+                else dirs.Add(entry);
+            }
+            else skipped.Add(new SkippedFile(Relative(root, entry), name.StartsWith('.') ? SkipHidden : SkipOutsideClass));
+        }
+        return dirs;
+    }
+
+    static FolderImage[] List(string root, string splitDir, Dictionary<string, long> labelOf, List<SkippedFile> skipped)
+    {
+        var split = Path.GetFileName(splitDir);
+        var items = new List<FolderImage>();
+        var dirs = ClassFolders(root, splitDir, skipped);
+        if (dirs.Count == 0)
+        {
+            var loose = Directory.GetFiles(splitDir).Count(f => ImageExtensions.Contains(Path.GetExtension(f)));
+            throw new InvalidDataException($"'{splitDir}' has no class folders{(loose > 0 ? $" (it holds {loose} images directly)" : "")}; expected one sub-folder per class, named as in train/ (ImageNet's val/ must first be sorted into class folders).");
+        }
+        var undecodable = new List<string>();
         foreach (var dir in dirs)
         {
             var name = Path.GetFileName(dir);
             if (!labelOf.TryGetValue(name, out var label))
-                throw new InvalidDataException($"Class folder '{dir}' has no counterpart in train/; classes are taken from train/.");
-            var files = Directory.GetFiles(dir).Where(f => !Path.GetFileName(f).StartsWith('.')).Order(StringComparer.Ordinal).ToList();
-            var stray = files.FirstOrDefault(f => !ImageExtensions.Contains(Path.GetExtension(f)));
-            if (stray is not null)
-                throw new InvalidDataException($"'{stray}' is not an image file; expected only {string.Join("/", ImageExtensions)} files in class folders.");
-            if (files.Count == 0) throw new InvalidDataException($"Class folder '{dir}' is empty; expected at least one image.");
-            items.AddRange(files.Select(f => (f, label)));
+                throw new InvalidDataException($"Class folder '{dir}' has no counterpart in train/; classes are taken from train/" +
+                    (split == "val" && Directory.GetFiles(splitDir).Any(f => Path.GetExtension(f).Equals(".txt", StringComparison.OrdinalIgnoreCase))
+                        ? $" (a val/ of loose images with an annotation file, as Tiny-ImageNet's and ImageNet's, must first be sorted into class folders using '{Path.GetFileName(Directory.GetFiles(splitDir, "*.txt")[0])}')."
+                        : "."));
+            var before = items.Count;
+            var ignored = skipped.Count;
+            Walk(root, dir, label, items, skipped, undecodable);
+            if (items.Count == before)
+                throw new InvalidDataException($"Class folder '{dir}' holds no image (searched all its sub-folders for {string.Join(" ", ImageExtensions)}{(skipped.Count > ignored ? $"; ignored {skipped.Count - ignored} other file(s) such as '{skipped[ignored].Path}'" : "")}).");
         }
-        if (requireAll && items.Count == 0) throw new InvalidDataException($"'{splitDir}' holds no images.");
+        if (undecodable.Count > 0)
+            throw new InvalidDataException($"'{splitDir}' holds {undecodable.Count} TIFF/WebP image(s), which torchvision counts but this build cannot decode (JPEG, PNG, BMP, PPM and PGM only): {Examples(undecodable)}. Convert them to PNG or JPEG.");
         return items.ToArray();
     }
+
+    /// <summary>Every file under <paramref name="dir"/>, recursively, as torchvision's sorted os.walk orders them (directory path, then file name).</summary>
+    static void Walk(string root, string dir, long label, List<FolderImage> items, List<SkippedFile> skipped, List<string> undecodable)
+    {
+        var pending = new List<string> { dir };
+        var visited = new HashSet<string>(StringComparer.Ordinal);
+        var all = new List<string>();
+        while (pending.Count > 0)
+        {
+            var d = pending[^1];
+            pending.RemoveAt(pending.Count - 1);
+            var real = new DirectoryInfo(d).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? Path.GetFullPath(d);
+            if (!visited.Add(real)) continue; // a symbolic-link cycle
+            all.Add(d);
+            foreach (var sub in Directory.GetDirectories(d))
+            {
+                if (Path.GetFileName(sub).StartsWith('.')) SkipTree(root, sub, SkipHidden, skipped);
+                else pending.Add(sub);
+            }
+        }
+        foreach (var d in all.Order(StringComparer.Ordinal))
+            foreach (var file in Directory.GetFiles(d).Order(StringComparer.Ordinal))
+            {
+                var name = Path.GetFileName(file);
+                if (name.StartsWith('.')) skipped.Add(new SkippedFile(Relative(root, file), SkipHidden));
+                else if (!ImageExtensions.Contains(Path.GetExtension(name))) skipped.Add(new SkippedFile(Relative(root, file), SkipNotImage));
+                else if (!DecodableExtensions.Contains(Path.GetExtension(name))) undecodable.Add(Relative(root, file));
+                else items.Add(new FolderImage(file, label));
+            }
+    }
+
+    static void SkipTree(string root, string dir, string reason, List<SkippedFile> skipped)
+    {
+        foreach (var file in Directory.EnumerateFiles(dir, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = true }).Order(StringComparer.Ordinal))
+            skipped.Add(new SkippedFile(Relative(root, file), reason));
+    }
+
+    static string Relative(string root, string path) => Path.GetRelativePath(root, path).Replace('\\', '/');
 
     public ImageBatch ReadTrain(long[] indices) => Read(_train, indices, "train");
     public ImageBatch ReadTest(long[] indices) => Read(_test, indices, "val");
 
-    ImageBatch Read((string File, long Label)[] items, long[] indices, string split)
+    ImageBatch Read(FolderImage[] items, long[] indices, string split)
     {
         foreach (var i in indices)
             if (i < 0 || i >= items.Length) throw new ArgumentOutOfRangeException(nameof(indices), $"{split} index {i} is outside [0, {items.Length}).");
@@ -88,7 +209,7 @@ public sealed class ImageFolderDataSet : IImageDataSet
         {
             Parallel.For(0, indices.Length, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, b =>
             {
-                var chw = DecodeSquare(items[indices[b]].File, ImageSize);
+                var chw = DecodeSquare(items[indices[b]].Path, ImageSize);
                 Array.Copy(chw, 0, pixels, (long)b * stride, stride);
             });
         }
@@ -101,22 +222,15 @@ public sealed class ImageFolderDataSet : IImageDataSet
         return new ImageBatch(tensor(pixels, new long[] { indices.Length, 3, ImageSize, ImageSize }), tensor(labels));
     }
 
-    /// <summary>Decodes one file to CHW uint8 bytes of size 3·S·S (shorter side resized to S, centre crop).</summary>
+    /// <summary>
+    /// Decodes one file to CHW uint8 bytes of size 3·S·S (shorter side resized to S, centre crop).
+    /// Throws <see cref="InvalidDataException"/> naming the file when it is truncated, corrupt or not decodable.
+    /// </summary>
     public static byte[] DecodeSquare(string file, int size)
     {
-        ImageResult image;
-        try
-        {
-            image = ImageResult.FromMemory(File.ReadAllBytes(file), ColorComponents.RedGreenBlue);
-        }
-        catch (Exception e) when (e is not IOException and not UnauthorizedAccessException)
-        {
-            throw new InvalidDataException($"Image '{file}' could not be decoded ({e.Message}); expected a PNG/JPEG/BMP/GIF/TGA image.", e);
-        }
-        if (image is null || image.Width < 1 || image.Height < 1)
-            throw new InvalidDataException($"Image '{file}' could not be decoded; expected a PNG/JPEG/BMP/GIF/TGA image.");
+        var image = ImageDecoder.Decode(file);
         using var scope = NewDisposeScope();
-        var hwc = tensor(image.Data, new long[] { image.Height, image.Width, 3 });
+        var hwc = tensor(image.Rgb, new long[] { image.Height, image.Width, 3 });
         var x = hwc.permute(2, 0, 1).unsqueeze(0).to_type(ScalarType.Float32);
         var scale = (double)size / Math.Min(image.Width, image.Height);
         var h = Math.Max(size, (int)Math.Round(image.Height * scale));

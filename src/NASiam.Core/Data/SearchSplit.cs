@@ -13,10 +13,12 @@ public readonly record struct IndexRange(long Start, long Count)
 /// for ImageNet-style folders), split = floor(train_portion · num_train); weights train on
 /// [0, split), alphas on [split, num_train). Taking index prefixes is only unbiased when the
 /// indices are not class-sorted: CIFAR files and the synthetic set are shuffled, so both halves
-/// hold every class; an ImageNet folder is class-sorted, so its halves hold disjoint classes, as
-/// in the reference.
+/// hold every class; an ImageNet folder is class-sorted, so its prefix quarter holds the first
+/// quarter of the classes and its halves disjoint classes, as in the reference (D20; kept behind
+/// compat switch <c>Compat.ImageNetSearchFirstQuarter</c>). <see cref="Balanced"/> is the fix: a
+/// random, class-balanced subset.
 /// </summary>
-public sealed record SearchSplit(IndexRange Weights, IndexRange Alphas)
+public sealed partial record SearchSplit(IndexRange Weights, IndexRange Alphas)
 {
     /// <summary>Computes the split; both halves must hold at least one image.</summary>
     public static SearchSplit Compute(long trainCount, double trainPortion, bool quarterOfTrain = false)
@@ -28,5 +30,70 @@ public sealed record SearchSplit(IndexRange Weights, IndexRange Alphas)
         if (split < 1 || numTrain - split < 1)
             throw new ArgumentException($"train_portion {trainPortion} of {numTrain} images leaves an empty weight or alpha split.");
         return new SearchSplit(new IndexRange(0, split), new IndexRange(split, numTrain - split));
+    }
+}
+
+/// <summary>A search split over explicit train indices (ascending): weights and alphas are disjoint.</summary>
+public sealed record SearchIndices(long[] Weights, long[] Alphas)
+{
+    /// <summary>The two batch providers of the search stage (streams 0 and 1, drop_last), as the range form gets them.</summary>
+    public (BatchProvider Weights, BatchProvider Alphas) Providers(int batchSize, long seed) =>
+        (new BatchProvider(Weights, batchSize, seed, stream: 0), new BatchProvider(Alphas, batchSize, seed, stream: 1));
+}
+
+public sealed partial record SearchSplit
+{
+    /// <summary>
+    /// The search stage's weight and alpha batch providers (streams 0 and 1, drop_last) for a data
+    /// set. An ImageNet-style folder searches on a quarter of its train split: by default the random,
+    /// class-balanced <see cref="Balanced"/> quarter (seeded by <paramref name="seed"/>); with
+    /// <paramref name="firstQuarterByIndex"/> (compat D20) the reference's first quarter by index,
+    /// i.e. the first quarter of the sorted classes. Other sets split their whole (shuffled) train split by index.
+    /// </summary>
+    public static (BatchProvider Weights, BatchProvider Alphas) Providers(IImageDataSet data, double trainPortion, bool imageNetStyle,
+        bool firstQuarterByIndex, int batchSize, long seed)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        if (imageNetStyle && !firstQuarterByIndex && data is ImageFolderDataSet folder)
+            return Balanced(folder.TrainImages.Select(i => i.Label).ToList(), 0.25, trainPortion, seed).Providers(batchSize, seed);
+        var split = Compute(data.TrainCount, trainPortion, imageNetStyle);
+        return (new BatchProvider(split.Weights, batchSize, seed, stream: 0), new BatchProvider(split.Alphas, batchSize, seed, stream: 1));
+    }
+
+    /// <summary>
+    /// The D20 fix: a random, class-balanced search subset. From every class c (labels[i] is image
+    /// i's class) it draws, by a seeded shuffle that depends only on (seed, c), ⌊fraction·|c|⌋ images
+    /// — at least one while the class has any — and gives ⌊train_portion·n_c⌋ of them to the
+    /// weights, the rest to the alphas, so both halves hold every class in the same proportions.
+    /// <paramref name="fraction"/> is 0.25 for ImageNet (the reference's quarter). Throws
+    /// <see cref="ArgumentException"/> when a half would be empty.
+    /// </summary>
+    public static SearchIndices Balanced(IReadOnlyList<long> labels, double fraction, double trainPortion, long seed)
+    {
+        ArgumentNullException.ThrowIfNull(labels);
+        if (!(fraction > 0 && fraction <= 1)) throw new ArgumentException($"The search subset fraction must be in (0, 1]; got {fraction}.");
+        if (!(trainPortion > 0 && trainPortion < 1)) throw new ArgumentException($"train_portion must be in (0, 1); got {trainPortion}.");
+        var weights = new List<long>();
+        var alphas = new List<long>();
+        var byClass = new SortedDictionary<long, List<long>>();
+        for (int i = 0; i < labels.Count; i++)
+        {
+            if (!byClass.TryGetValue(labels[i], out var list)) byClass[labels[i]] = list = [];
+            list.Add(i);
+        }
+        foreach (var (label, members) in byClass)
+        {
+            var shuffled = members.ToArray();
+            SplitMix.Shuffle(shuffled, SplitMix.Seed(seed, 20, label));
+            var take = Math.Max(1, (int)Math.Floor(fraction * shuffled.Length));
+            var toWeights = (int)Math.Floor(trainPortion * take);
+            weights.AddRange(shuffled.Take(toWeights));
+            alphas.AddRange(shuffled.Skip(toWeights).Take(take - toWeights));
+        }
+        if (weights.Count == 0 || alphas.Count == 0)
+            throw new ArgumentException($"train_portion {trainPortion} of a {fraction:0.##} class-balanced subset of {labels.Count} images leaves an empty weight or alpha split.");
+        weights.Sort();
+        alphas.Sort();
+        return new SearchIndices(weights.ToArray(), alphas.ToArray());
     }
 }

@@ -40,6 +40,8 @@ public sealed class NasiamEngine : IRunEngine
         {
             CoarseLabels = options.CoarseLabels, SyntheticTrainSize = options.SyntheticTrainSize, SyntheticSeed = options.Seed,
         });
+        // What the data set left out (metadata files, hidden files) is said, not silently dropped.
+        foreach (var notice in data.Notices) events.Warn(options.Kind.ToString().ToLowerInvariant(), "data", notice, 0);
         var env = new StageEnvironment
         {
             Options = options, Device = device, Data = data, OutputDirectory = outDir, Events = events,

@@ -196,7 +196,7 @@ public static class OptionCatalog
             // Brand names stay one word: simclr, resnet50, imagenet.
             var s = segment.Replace("SimClr", "Simclr", StringComparison.Ordinal).Replace("simClr", "simclr", StringComparison.Ordinal)
                 .Replace("ResNet", "Resnet", StringComparison.Ordinal).Replace("resNet", "resnet", StringComparison.Ordinal)
-                .Replace("ImageNet", "Imagenet", StringComparison.Ordinal);
+                .Replace("ImageNet", "Imagenet", StringComparison.Ordinal).Replace("imageNet", "imagenet", StringComparison.Ordinal);
             for (int i = 0; i < s.Length; i++)
             {
                 if (char.IsUpper(s[i]) && i > 0) sb.Append('-');
@@ -325,6 +325,7 @@ public static class OptionCatalog
         Add("compat.mocoMomentumKeyCellInSearch", OptionGroup.Compat, "MoCo momentum key cell in the search", null, "NASiam.Web's earlier MoCo search: the key side holds a momentum copy of the search cell instead of the shared live cell (doc 4.2); not a reference defect.", Searches);
         Add("compat.mocoQueueOnArchStep", OptionGroup.Compat, "D22: MoCo queue on architecture steps", null, "MoCo's momentum update and enqueue also run on architecture-step batches (doc 5.4, 9 D22).", Searches);
         Add("compat.resNet50ImageNetStemOnCifar", OptionGroup.Compat, "D18: ResNet-50 ImageNet stem on CIFAR", null, "ResNet-50 on CIFAR keeps the ImageNet stem, as the released ResNet-50 genotypes were searched (doc 3, 9 D18).", All);
+        Add("compat.imageNetSearchFirstQuarter", OptionGroup.Compat, "D20: ImageNet search on the first quarter by index", null, "An image-folder search uses the first quarter of the train split by index (the first quarter of the sorted classes, weight and alpha halves with disjoint classes) as the reference does; off, a random class-balanced quarter (doc 5.1, 9 D20).", Searches);
 
         return list;
     }

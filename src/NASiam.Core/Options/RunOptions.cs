@@ -238,4 +238,11 @@ public sealed record CompatOptions
     /// 4.2). Off by default. No effect on pre-training models.
     /// </summary>
     public bool MocoMomentumKeyCellInSearch { get; init; }
+    /// <summary>
+    /// D20: an image-folder (ImageNet) search uses the first quarter of the train split by index, i.e.
+    /// the first quarter of the sorted classes, split by index into weight and alpha halves with
+    /// disjoint classes (the reference). Off: a random, class-balanced quarter (seeded by the run seed)
+    /// whose halves both hold every class.
+    /// </summary>
+    public bool ImageNetSearchFirstQuarter { get; init; }
 }

@@ -141,21 +141,22 @@ public static class RunPresets
     /// <summary>The method-doc 9 defects that <paramref name="framework"/>'s "-reference" presets reproduce.</summary>
     public static IReadOnlyList<string> CompatSwitches(Framework framework) => framework switch
     {
-        Framework.SimSiam => ["D18 (ResNet-50 keeps the ImageNet stem on CIFAR)"],
-        Framework.MoCo => ["D1", "D2", "D22", "D18 (ResNet-50)"],
-        Framework.SimClr => ["D7"],
+        Framework.SimSiam => ["D18 (ResNet-50 keeps the ImageNet stem on CIFAR)", "D20 (image folders)"],
+        Framework.MoCo => ["D1", "D2", "D22", "D18 (ResNet-50)", "D20 (image folders)"],
+        Framework.SimClr => ["D7", "D20 (image folders)"],
         _ => [],
     };
 
     /// <summary>The compat switches of doc 9 that the reference code had, for one framework (D18 only bites on ResNet-50).</summary>
     public static CompatOptions ReferenceCompat(Framework framework) => framework switch
     {
-        Framework.SimSiam => new CompatOptions { ResNet50ImageNetStemOnCifar = true },
+        Framework.SimSiam => new CompatOptions { ResNet50ImageNetStemOnCifar = true, ImageNetSearchFirstQuarter = true },
         Framework.MoCo => new CompatOptions
         {
             MocoReferenceBatchNorm = true, MocoFrozenSharedCell = true, MocoQueueOnArchStep = true, ResNet50ImageNetStemOnCifar = true,
+            ImageNetSearchFirstQuarter = true,
         },
-        Framework.SimClr => new CompatOptions { SimClrAlphaStepPerEpoch = true },
+        Framework.SimClr => new CompatOptions { SimClrAlphaStepPerEpoch = true, ImageNetSearchFirstQuarter = true },
         _ => new CompatOptions(),
     };
 

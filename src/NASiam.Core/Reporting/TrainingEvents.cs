@@ -117,11 +117,11 @@ public sealed record LinearEvalLogged : TrainingEvent
     public required bool IsBest { get; init; }
 }
 
-/// <summary>A collapse or architecture warning.</summary>
+/// <summary>A warning the user should see: collapse, architecture, resume or data (docs/metrics-schema.md).</summary>
 public sealed record WarningRaised : TrainingEvent
 {
     public override string Type => "warning";
-    /// <summary>"collapse" or "architecture".</summary>
+    /// <summary>"collapse", "architecture", "resume" or "data" (files a data set left out, counted).</summary>
     public required string Kind { get; init; }
     public required string Message { get; init; }
     public long Step { get; init; }

@@ -78,4 +78,127 @@ public class DatasetsCommandTests
         Assert.Equal(ExitCodes.BadInput, code);
         Assert.Contains("--data DIR", err);
     }
+
+    /// <summary>An image folder of solid-colour PNGs: train 3 per class, val 1 per class, in two classes.</summary>
+    static string ImageFolder()
+    {
+        var root = Directory.CreateTempSubdirectory("nasiam-cli-folder-").FullName;
+        foreach (var (split, n) in new[] { ("train", 3), ("val", 1) })
+            foreach (var cls in new[] { "cats", "dogs" })
+            {
+                var dir = Path.Combine(root, split, cls);
+                Directory.CreateDirectory(dir);
+                for (int i = 0; i < n; i++) File.WriteAllBytes(Path.Combine(dir, $"{i}.png"), Png(cls == "cats" ? (byte)255 : (byte)0));
+            }
+        return root;
+    }
+
+    /// <summary>A valid 8×8 RGB PNG of one grey level.</summary>
+    static byte[] Png(byte level)
+    {
+        var raw = new MemoryStream();
+        for (int y = 0; y < 8; y++) { raw.WriteByte(0); for (int x = 0; x < 24; x++) raw.WriteByte(level); }
+        var z = new MemoryStream();
+        using (var zs = new System.IO.Compression.ZLibStream(z, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true)) zs.Write(raw.ToArray());
+        var png = new MemoryStream();
+        png.Write([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]);
+        void Chunk(string type, byte[] data)
+        {
+            var len = new byte[4];
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(len, data.Length);
+            png.Write(len);
+            var body = System.Text.Encoding.ASCII.GetBytes(type).Concat(data).ToArray();
+            png.Write(body);
+            uint c = 0xFFFFFFFF;
+            foreach (var d in body) { c ^= d; for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320 ^ (c >> 1) : c >> 1; }
+            var crc = new byte[4];
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(crc, ~c);
+            png.Write(crc);
+        }
+        Chunk("IHDR", [0, 0, 0, 8, 0, 0, 0, 8, 8, 2, 0, 0, 0]);
+        Chunk("IDAT", z.ToArray());
+        Chunk("IEND", []);
+        return png.ToArray();
+    }
+
+    [Fact]
+    public void Check_DecodesAFolder_AndReportsWhatItIgnored()
+    {
+        var root = ImageFolder();
+        try
+        {
+            File.WriteAllText(Path.Combine(root, "train", "cats", "Thumbs.db"), "x");
+            File.WriteAllText(Path.Combine(root, "train", "dogs", "desktop.ini"), "x");
+            File.WriteAllText(Path.Combine(root, "val", "dogs", ".DS_Store"), "x");
+            var (code, output, err) = Run("datasets", "check", "--dataset", "folder", "--data", root, "--image-size", "8");
+            Assert.True(code == 0, err);
+            using var json = JsonDocument.Parse(output);
+            var r = json.RootElement;
+            Assert.Equal(6, r.GetProperty("train").GetInt64());
+            Assert.Equal(6, r.GetProperty("decoded").GetProperty("train").GetInt64());
+            Assert.Equal(2, r.GetProperty("decoded").GetProperty("test").GetInt64());
+            Assert.Equal(2, r.GetProperty("skipped").GetProperty("not an image extension").GetInt32());
+            Assert.Equal(1, r.GetProperty("skipped").GetProperty("hidden").GetInt32());
+            Assert.Equal(2, r.GetProperty("notices").GetArrayLength());
+            Assert.Equal(0, r.GetProperty("unreadable").GetArrayLength());
+            Assert.Equal(0.5, r.GetProperty("mean")[0].GetDouble(), 5); // half the images white, half black
+            Assert.Contains("notice: train/: ignored 2 file(s)", err);
+            Assert.Contains("train/cats/Thumbs.db", err);
+        }
+        finally { Directory.Delete(root, true); }
+    }
+
+    [Fact]
+    public void Check_ExitsBadInput_NamingEveryTruncatedImage()
+    {
+        var root = ImageFolder();
+        try
+        {
+            foreach (var f in new[] { "train/cats/1.png", "val/dogs/0.png" })
+            {
+                var path = Path.Combine(root, f);
+                var bytes = File.ReadAllBytes(path);
+                File.WriteAllBytes(path, bytes[..(bytes.Length - 20)]);
+            }
+            var (code, output, err) = Run("datasets", "check", "--dataset", "folder", "--data", root, "--image-size", "8");
+            Assert.Equal(ExitCodes.BadInput, code);
+            using var json = JsonDocument.Parse(output);
+            var unreadable = json.RootElement.GetProperty("unreadable").EnumerateArray().Select(u => u.GetProperty("path").GetString()).ToList();
+            Assert.Equal(["train/cats/1.png", "val/dogs/0.png"], unreadable);
+            Assert.False(json.RootElement.TryGetProperty("mean", out _));
+            Assert.Contains($"unreadable: Image '{Path.Combine(root, "train", "cats", "1.png")}' is truncated", err);
+            Assert.Contains("2 image(s) could not be decoded", err);
+            // One image per class and split: the first of each, so train/cats/1.png is not checked, val/dogs/0.png (its only image) is.
+            (code, output, _) = Run("datasets", "check", "--dataset", "folder", "--data", root, "--image-size", "8", "--sample", "1");
+            Assert.Equal(ExitCodes.BadInput, code);
+            using var sampled = JsonDocument.Parse(output);
+            Assert.Equal(2, sampled.RootElement.GetProperty("decoded").GetProperty("train").GetInt64());
+            Assert.Equal("val/dogs/0.png", Assert.Single(sampled.RootElement.GetProperty("unreadable").EnumerateArray()).GetProperty("path").GetString());
+        }
+        finally { Directory.Delete(root, true); }
+    }
+
+    [Fact]
+    public void Check_ExitsBadInput_OnASplitWithoutClassFolders_OrAnEmptyClass()
+    {
+        var root = ImageFolder();
+        try
+        {
+            var empty = Path.Combine(root, "train", "birds");
+            Directory.CreateDirectory(empty);
+            var (code, output, err) = Run("datasets", "check", "--dataset", "folder", "--data", root);
+            Assert.Equal(ExitCodes.BadInput, code);
+            Assert.Empty(output);
+            Assert.Contains($"Class folder '{empty}' holds no image", err);
+            Directory.Delete(empty);
+            foreach (var d in Directory.GetDirectories(Path.Combine(root, "val"))) Directory.Delete(d, true);
+            (code, _, err) = Run("datasets", "check", "--dataset", "folder", "--data", root);
+            Assert.Equal(ExitCodes.BadInput, code);
+            Assert.Contains("val' has no class folders", err);
+            (code, _, err) = Run("datasets", "check", "--dataset", "synthetic", "--sample", "3");
+            Assert.Equal(ExitCodes.BadInput, code);
+            Assert.Contains("--sample applies only to image folders", err);
+        }
+        finally { Directory.Delete(root, true); }
+    }
 }

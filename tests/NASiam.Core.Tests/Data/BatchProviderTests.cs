@@ -26,6 +26,30 @@ public class BatchProviderTests
         Assert.Equal(Enumerable.Range(0, 25).Select(i => (long)i), batches.SelectMany(b => b).Order());
     }
 
+    [Theory]
+    [InlineData(1025, 128, 8, 128)]   // 1,025 = 8·128 + 1: the single last image is dropped
+    [InlineData(1026, 128, 9, 2)]     // a last batch of 2 is kept
+    [InlineData(21, 10, 2, 10)]
+    [InlineData(5, 1, 5, 1)]          // batch size 1 was asked for: every batch has one sample
+    public void Epoch_NeverEndsInASingleSampleBatch_WhenNotDropLast(int n, int batchSize, int batches, int lastLength)
+    {
+        var p = new BatchProvider(new IndexRange(0, n), batchSize, seed: 3, stream: 3, dropLast: false);
+        Assert.Equal(batches, p.BatchesPerEpoch);
+        foreach (var epoch in new[] { 0, 1 })
+        {
+            var list = p.Epoch(epoch).ToList();
+            Assert.Equal(batches, list.Count);
+            Assert.Equal(lastLength, list[^1].Length);
+            Assert.Equal(p.SamplesPerEpoch, list.Sum(b => b.Length));
+            Assert.Equal(list.SelectMany(b => b).Count(), list.SelectMany(b => b).Distinct().Count());
+        }
+        var cycle = p.Cycle();
+        for (int i = 0; i < 2 * batches; i++) Assert.True(cycle.Next().Length > 1 || batchSize == 1);
+        Assert.Equal(new CyclingIteratorState(1, batches), cycle.State);
+        var e = Assert.Throws<ArgumentException>(() => new BatchProvider(new IndexRange(4, 1), 8, seed: 0, dropLast: false));
+        Assert.Contains("single image", e.Message);
+    }
+
     [Fact]
     public void Epoch_IsAFunctionOfSeedAndEpoch()
     {
@@ -71,5 +95,46 @@ public class BatchProviderTests
         Assert.Equal(new IndexRange(75, 175), q.Alphas);
         Assert.Throws<ArgumentException>(() => SearchSplit.Compute(1, 0.5));
         Assert.Throws<ArgumentException>(() => SearchSplit.Compute(100, 1.0));
+    }
+
+    [Fact]
+    public void Balanced_DrawsARandomClassBalancedQuarter_WithEveryClassInBothHalves()
+    {
+        // 4 classes of 40, 40, 80, 8 images, class-sorted as an ImageNet folder is.
+        var labels = new[] { (0L, 40), (1L, 40), (2L, 80), (3L, 8) }.SelectMany(c => Enumerable.Repeat(c.Item1, c.Item2)).ToList();
+        var s = SearchSplit.Balanced(labels, 0.25, 0.5, seed: 7);
+        long[] Count(long[] idx, long c) => [idx.Count(i => labels[(int)i] == c)];
+        Assert.Equal(new long[] { 5, 5, 10, 1 }, Enumerable.Range(0, 4).SelectMany(c => Count(s.Weights, c)));
+        Assert.Equal(new long[] { 5, 5, 10, 1 }, Enumerable.Range(0, 4).SelectMany(c => Count(s.Alphas, c)));
+        Assert.Empty(s.Weights.Intersect(s.Alphas));
+        Assert.Equal(s.Weights.Order(), s.Weights);
+        // Random, not a prefix of each class, and a function of the seed.
+        Assert.NotEqual(Enumerable.Range(0, 5).Select(i => (long)i), s.Weights.Take(5));
+        Assert.Equal(s.Weights, SearchSplit.Balanced(labels, 0.25, 0.5, seed: 7).Weights);
+        Assert.NotEqual(s.Weights, SearchSplit.Balanced(labels, 0.25, 0.5, seed: 8).Weights);
+        // The reference's first quarter by index (42 of 168) holds only the first classes: weights all class 0, classes 2 and 3 absent.
+        var q = SearchSplit.Compute(labels.Count, 0.5, quarterOfTrain: true);
+        var quarter = Enumerable.Range(0, (int)(q.Weights.Count + q.Alphas.Count)).Select(i => labels[i]).ToList();
+        Assert.Equal(42, quarter.Count);
+        Assert.Equal([0L, 1L], quarter.Distinct());
+        Assert.All(Enumerable.Range(0, (int)q.Weights.Count), i => Assert.Equal(0, labels[i]));
+        Assert.Throws<ArgumentException>(() => SearchSplit.Balanced([0, 1], 0.25, 0.5, 0));
+    }
+
+    [Fact]
+    public void Providers_OverAnIndexList_DrawOnlyThoseIndices_AndFollowTheCompatSwitch()
+    {
+        var provider = new BatchProvider([3, 9, 27, 81, 243], batchSize: 2, seed: 1);
+        Assert.Equal(2, provider.BatchesPerEpoch);
+        var seen = provider.Epoch(0).SelectMany(b => b).ToList();
+        Assert.Equal(4, seen.Distinct().Count());
+        Assert.All(seen, i => Assert.Contains(i, new long[] { 3, 9, 27, 81, 243 }));
+        Assert.Equal(provider.Permutation(4), new BatchProvider([3, 9, 27, 81, 243], 2, seed: 1).Permutation(4));
+        Assert.Throws<ArgumentException>(() => new BatchProvider([1, 1, 2], 1, 0));
+
+        using var synthetic = SyntheticShapes.Open(400, 0, 32);
+        var (w, a) = SearchSplit.Providers(synthetic, 0.5, imageNetStyle: false, firstQuarterByIndex: false, batchSize: 10, seed: 0);
+        Assert.Equal((new IndexRange(0, 200), new IndexRange(200, 200)), (w.Range, a.Range));
+        Assert.Null(w.Indices);
     }
 }

@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.IO.Compression;
 using NASiam.Core.Data;
 using TorchSharp;
 
@@ -7,46 +5,10 @@ namespace NASiam.Core.Tests.Data;
 
 public class ImageFolderDataSetTests
 {
-    /// <summary>Writes an 8-bit RGB PNG (filter 0 rows, zlib, CRC-32) of a solid colour.</summary>
     static void WritePng(string file, int width, int height, byte r, byte g, byte b)
     {
-        var raw = new MemoryStream();
-        for (int y = 0; y < height; y++) { raw.WriteByte(0); for (int x = 0; x < width; x++) { raw.WriteByte(r); raw.WriteByte(g); raw.WriteByte(b); } }
-        var z = new MemoryStream();
-        using (var zs = new ZLibStream(z, CompressionLevel.Fastest, leaveOpen: true)) zs.Write(raw.ToArray());
-        var png = new MemoryStream();
-        png.Write([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]);
-        var ihdr = new byte[13];
-        BinaryPrimitives.WriteInt32BigEndian(ihdr, width);
-        BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(4), height);
-        ihdr[8] = 8; ihdr[9] = 2;
-        Chunk(png, "IHDR", ihdr);
-        Chunk(png, "IDAT", z.ToArray());
-        Chunk(png, "IEND", []);
-        File.WriteAllBytes(file, png.ToArray());
-    }
-
-    static void Chunk(Stream s, string type, byte[] data)
-    {
-        var len = new byte[4];
-        BinaryPrimitives.WriteInt32BigEndian(len, data.Length);
-        s.Write(len);
-        var body = System.Text.Encoding.ASCII.GetBytes(type).Concat(data).ToArray();
-        s.Write(body);
-        var crc = new byte[4];
-        BinaryPrimitives.WriteUInt32BigEndian(crc, Crc32(body));
-        s.Write(crc);
-    }
-
-    static uint Crc32(byte[] data)
-    {
-        uint c = 0xFFFFFFFF;
-        foreach (var d in data)
-        {
-            c ^= d;
-            for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320 ^ (c >> 1) : c >> 1;
-        }
-        return ~c;
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        TestImages.WritePng(file, width, height, r, g, b);
     }
 
     static string MakeFolder(TempDir dir)
@@ -83,14 +45,134 @@ public class ImageFolderDataSetTests
     }
 
     [Fact]
-    public void Open_ReportsANonImageFile()
+    public void Open_IgnoresMetadataFiles_AndCountsThemInNotices()
     {
         using var dir = new TempDir();
         MakeFolder(dir);
-        var stray = Path.Combine(dir.Path, "train", "dogs", "notes.txt");
-        File.WriteAllText(stray, "hello");
+        foreach (var f in new[] { "train/dogs/Thumbs.db", "train/dogs/desktop.ini", "train/cats/README", "train/cats/notes.txt", "train/cats/anim.gif" })
+            File.WriteAllText(Path.Combine(dir.Path, f), "metadata");
+        foreach (var f in new[] { "train/cats/.DS_Store", "train/cats/._c0.png", "val/dogs/.hidden/x.png" })
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(dir.Path, f))!);
+            File.WriteAllText(Path.Combine(dir.Path, f), "mac fork");
+        }
+        File.WriteAllText(Path.Combine(dir.Path, "train", "LICENSE.txt"), "cc-by");
+        using var ds = (ImageFolderDataSet)DataSets.Open("folder", dir.Path, new DataSetOpenOptions { ImageSize = 8 });
+        Assert.Equal(6, ds.TrainCount);
+        Assert.Equal(2, ds.TestCount);
+        Assert.Equal(
+            ["train/LICENSE.txt: outside class folders", "train/cats/.DS_Store: hidden", "train/cats/._c0.png: hidden",
+             "train/cats/README: not an image extension", "train/cats/anim.gif: not an image extension", "train/cats/notes.txt: not an image extension",
+             "train/dogs/Thumbs.db: not an image extension", "train/dogs/desktop.ini: not an image extension", "val/dogs/.hidden/x.png: hidden"],
+            ds.Skipped.Select(f => $"{f.Path}: {f.Reason}").Order(StringComparer.Ordinal));
+        Assert.Equal(4, ds.Notices.Count);
+        var metadata = Assert.Single(ds.Notices, n => n.Contains("not torchvision image extensions"));
+        Assert.StartsWith("train/: ignored 5 file(s)", metadata);
+        Assert.Contains("train/dogs/Thumbs.db", metadata);
+        Assert.Contains(ds.Notices, n => n.StartsWith("val/: ignored 1 file(s) (hidden"));
+        Assert.Equal(ds.Notices, ((IImageDataSet)ds).Notices);
+        // Nothing is ignored in a clean folder, so nothing is said.
+        using var clean = new TempDir();
+        using var plain = DataSets.Open("folder", MakeFolder(clean));
+        Assert.Empty(plain.Notices);
+    }
+
+    [Fact]
+    public void Open_WalksClassFoldersRecursively_LikeTorchvision()
+    {
+        using var dir = new TempDir();
+        // Tiny-ImageNet: train/<class>/images/*.JPEG next to a boxes file; a class holding only a sub-folder.
+        WritePng(Path.Combine(dir.Path, "train", "n01", "images", "n01_0.JPEG.png"), 8, 8, 10, 0, 0);
+        WritePng(Path.Combine(dir.Path, "train", "n01", "images", "deeper", "n01_2.png"), 8, 8, 30, 0, 0);
+        WritePng(Path.Combine(dir.Path, "train", "n01", "images", "n01_1.PNG"), 8, 8, 20, 0, 0);
+        WritePng(Path.Combine(dir.Path, "train", "n01", "top.png"), 8, 8, 5, 0, 0);
+        File.WriteAllText(Path.Combine(dir.Path, "train", "n01", "n01_boxes.txt"), "n01_0.JPEG 0 0 8 8");
+        WritePng(Path.Combine(dir.Path, "train", "n02", "only", "sub", "a.png"), 8, 8, 40, 0, 0);
+        WritePng(Path.Combine(dir.Path, "val", "n02", "v.png"), 8, 8, 50, 0, 0);
+        using var ds = (ImageFolderDataSet)DataSets.Open("folder", dir.Path, new DataSetOpenOptions { ImageSize = 8 });
+        Assert.Equal(["n01", "n02"], ds.ClassNames);
+        // sorted(os.walk(class)): the class folder's own files, then each sub-folder in path order.
+        Assert.Equal(["train/n01/top.png", "train/n01/images/n01_0.JPEG.png", "train/n01/images/n01_1.PNG", "train/n01/images/deeper/n01_2.png", "train/n02/only/sub/a.png"],
+            ds.TrainImages.Select(i => Path.GetRelativePath(dir.Path, i.Path)));
+        Assert.Equal(new long[] { 0, 0, 0, 0, 1 }, ds.TrainImages.Select(i => i.Label));
+        using var batch = ds.ReadTrain([3, 4]);
+        Assert.Equal(new byte[] { 30, 40 }, new[] { batch.Images[0, 0, 4, 4].item<byte>(), batch.Images[1, 0, 4, 4].item<byte>() });
+        Assert.Equal("train/n01/n01_boxes.txt", Assert.Single(ds.Skipped).Path);
+    }
+
+    [Fact]
+    public void Open_NamesAClassWithNoImage()
+    {
+        using var dir = new TempDir();
+        MakeFolder(dir);
+        var metadataOnly = Path.Combine(dir.Path, "train", "zebras");
+        Directory.CreateDirectory(Path.Combine(metadataOnly, "sub"));
+        File.WriteAllText(Path.Combine(metadataOnly, "sub", "Thumbs.db"), "x");
         var e = Assert.Throws<InvalidDataException>(() => DataSets.Open("folder", dir.Path));
-        Assert.Contains(stray, e.Message);
+        Assert.Contains($"Class folder '{metadataOnly}' holds no image", e.Message);
+        Assert.Contains("ignored 1 other file(s) such as 'train/zebras/sub/Thumbs.db'", e.Message);
+        Directory.Delete(metadataOnly, true);
+        var macOnly = Path.Combine(dir.Path, "val", "cats");
+        foreach (var f in Directory.GetFiles(macOnly)) File.Move(f, Path.Combine(macOnly, "._" + Path.GetFileName(f)));
+        e = Assert.Throws<InvalidDataException>(() => DataSets.Open("folder", dir.Path));
+        Assert.Contains($"Class folder '{macOnly}' holds no image", e.Message);
+    }
+
+    [Fact]
+    public void Open_NamesASplitWithoutClassFolders()
+    {
+        using var dir = new TempDir();
+        MakeFolder(dir);
+        var val = Path.Combine(dir.Path, "val");
+        Directory.Delete(val, true);
+        WritePng(Path.Combine(val, "ILSVRC2012_val_00000001.png"), 8, 8, 1, 2, 3);
+        WritePng(Path.Combine(val, "ILSVRC2012_val_00000002.png"), 8, 8, 1, 2, 3);
+        var e = Assert.Throws<InvalidDataException>(() => DataSets.Open("folder", dir.Path));
+        Assert.Contains($"'{val}' has no class folders (it holds 2 images directly)", e.Message);
+        // Tiny-ImageNet's val/: images/ plus val_annotations.txt.
+        foreach (var f in Directory.GetFiles(val)) File.Move(f, Path.Combine(Directory.CreateDirectory(Path.Combine(val, "images")).FullName, Path.GetFileName(f)));
+        File.WriteAllText(Path.Combine(val, "val_annotations.txt"), "ILSVRC2012_val_00000001.png\tcats");
+        e = Assert.Throws<InvalidDataException>(() => DataSets.Open("folder", dir.Path));
+        Assert.Contains($"Class folder '{Path.Combine(val, "images")}' has no counterpart in train/", e.Message);
+        Assert.Contains("must first be sorted into class folders using 'val_annotations.txt'", e.Message);
+        Directory.Delete(Path.Combine(dir.Path, "train", "dogs"), true);
+        e = Assert.Throws<InvalidDataException>(() => DataSets.Open("folder", dir.Path));
+        Assert.Contains("has 1 class folder(s); expected at least 2", e.Message);
+    }
+
+    [Fact]
+    public void Open_RefusesTiffAndWebP_WhichTorchvisionCountsButThisBuildCannotDecode()
+    {
+        using var dir = new TempDir();
+        MakeFolder(dir);
+        File.WriteAllBytes(Path.Combine(dir.Path, "train", "cats", "scan.TIF"), "II*\0"u8.ToArray());
+        File.WriteAllBytes(Path.Combine(dir.Path, "train", "dogs", "photo.webp"), "RIFF\0\0\0\0WEBP"u8.ToArray());
+        var e = Assert.Throws<InvalidDataException>(() => DataSets.Open("folder", dir.Path));
+        Assert.Contains("holds 2 TIFF/WebP image(s)", e.Message);
+        Assert.Contains("train/cats/scan.TIF, train/dogs/photo.webp", e.Message);
+        Assert.Contains("Convert them to PNG or JPEG", e.Message);
+    }
+
+    [Fact]
+    public void ReadTrain_NamesATruncatedJpeg_InsteadOfFillingItWithGrey()
+    {
+        using var dir = new TempDir();
+        MakeFolder(dir);
+        var jpeg = TestImages.Jpeg(32, 32, (x, y) => y < 16 ? ((byte)220, (byte)20, (byte)20) : ((byte)20, (byte)20, (byte)220));
+        var good = Path.Combine(dir.Path, "train", "cats", "c3.jpg");
+        var cut = Path.Combine(dir.Path, "train", "cats", "c4.JPEG");
+        File.WriteAllBytes(good, jpeg);
+        File.WriteAllBytes(cut, jpeg[..(jpeg.Length * 3 / 4)]);
+        using var ds = (ImageFolderDataSet)DataSets.Open("folder", dir.Path, new DataSetOpenOptions { ImageSize = 32 });
+        var at = ds.TrainImages.Select(i => i.Path).ToList();
+        using (var batch = ds.ReadTrain([at.IndexOf(good)]))
+        {
+            Assert.InRange(batch.Images[0, 0, 4, 4].item<byte>(), 215, 225);   // red top
+            Assert.InRange(batch.Images[0, 2, 28, 28].item<byte>(), 215, 225); // blue bottom
+        }
+        var e = Assert.Throws<InvalidDataException>(() => ds.ReadTrain([at.IndexOf(cut)]));
+        Assert.Contains($"'{cut}' is truncated", e.Message);
+        Assert.Contains("end-of-image marker (FFD9)", e.Message);
     }
 
     [Fact]
@@ -103,6 +185,7 @@ public class ImageFolderDataSetTests
         using var ds = DataSets.Open("folder", dir.Path, new DataSetOpenOptions { ImageSize = 8 });
         var e = Assert.Throws<InvalidDataException>(() => ds.ReadTrain([0, 1]));
         Assert.Contains(bad, e.Message);
+        Assert.Contains("is not a JPEG, PNG, BMP, PPM, PGM, TIFF or WebP image", e.Message);
     }
 
     [Fact]
@@ -118,5 +201,24 @@ public class ImageFolderDataSetTests
         Directory.Delete(Path.Combine(dir.Path, "val"), true);
         var missing = Assert.Throws<DirectoryNotFoundException>(() => DataSets.Open("folder", dir.Path));
         Assert.Contains("val/", missing.Message);
+    }
+
+    [Fact]
+    public void SearchProviders_UseARandomBalancedQuarter_OrTheReferencesFirstQuarterUnderCompat()
+    {
+        using var dir = new TempDir();
+        foreach (var cls in new[] { "a", "b" })
+        {
+            for (int i = 0; i < 16; i++) WritePng(Path.Combine(dir.Path, "train", cls, $"{i:00}.png"), 8, 8, 1, 1, 1);
+            WritePng(Path.Combine(dir.Path, "val", cls, "v.png"), 8, 8, 1, 1, 1);
+        }
+        using var ds = (ImageFolderDataSet)DataSets.Open("folder", dir.Path, new DataSetOpenOptions { ImageSize = 8 });
+        long LabelOf(long i) => ds.TrainImages[(int)i].Label;
+        var (w, a) = SearchSplit.Providers(ds, 0.5, imageNetStyle: true, firstQuarterByIndex: false, batchSize: 2, seed: 3);
+        Assert.Equal(new long[] { 2, 2 }, new long[] { 0, 1 }.Select(c => (long)w.Indices!.Count(i => LabelOf(i) == c)));
+        Assert.Equal(new long[] { 2, 2 }, new long[] { 0, 1 }.Select(c => (long)a.Indices!.Count(i => LabelOf(i) == c)));
+        var (rw, ra) = SearchSplit.Providers(ds, 0.5, imageNetStyle: true, firstQuarterByIndex: true, batchSize: 2, seed: 3);
+        Assert.Equal((new IndexRange(0, 4), new IndexRange(4, 4)), (rw.Range, ra.Range));
+        Assert.All(rw.Epoch(0).Concat(ra.Epoch(0)).SelectMany(b => b), i => Assert.Equal(0, LabelOf(i)));
     }
 }

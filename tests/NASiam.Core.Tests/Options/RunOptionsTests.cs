@@ -74,7 +74,7 @@ public class RunOptionsTests
             Assert.Equal(NASiam.Core.Genotypes.GenotypeReference.Searched, o.Pretrain.Genotype);
             bool reference = name.EndsWith(RunPresets.ReferenceSuffix, StringComparison.Ordinal);
             var c = o.Compat;
-            bool any = c.MocoReferenceBatchNorm || c.MocoFrozenSharedCell || c.MocoQueueOnArchStep || c.SimClrAlphaStepPerEpoch || c.ResNet50ImageNetStemOnCifar;
+            bool any = c.MocoReferenceBatchNorm || c.MocoFrozenSharedCell || c.MocoQueueOnArchStep || c.SimClrAlphaStepPerEpoch || c.ResNet50ImageNetStemOnCifar || c.ImageNetSearchFirstQuarter;
             Assert.Equal(reference, any);
         }
         var moco = RunPresets.Get("moco-cifar10-reference").Compat;

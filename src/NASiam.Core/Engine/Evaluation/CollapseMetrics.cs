@@ -1,3 +1,4 @@
+using NASiam.Core.Engine.Runs;
 using static TorchSharp.torch;
 
 namespace NASiam.Core.Engine.Evaluation;
@@ -21,7 +22,9 @@ public static class CollapseMetrics
     /// <summary>
     /// Metrics of <paramref name="view1"/> and <paramref name="view2"/>, the embeddings [N,d] of the
     /// two views of the same N images (N ≥ 2). A batch with (numerically) zero variance has effective
-    /// rank reported as 1: all its mass is in at most one direction.
+    /// rank reported as 1: all its mass is in at most one direction. Throws
+    /// <see cref="NonFiniteLossException"/> naming the view when an embedding holds NaN or infinity,
+    /// and naming the metric when one comes out non-finite.
     /// </summary>
     public static CollapseReport Compute(Tensor view1, Tensor view2)
     {
@@ -30,6 +33,12 @@ public static class CollapseMetrics
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         int d = (int)view1.shape[1];
+        foreach (var (view, name) in new[] { (view1, "first"), (view2, "second") })
+        {
+            var bad = view.isfinite().logical_not().sum().item<long>();
+            if (bad > 0)
+                throw new NonFiniteLossException($"Collapse metrics: {bad} of {view.numel()} values of the {name} view's embeddings are not finite (NaN or infinite); the model's eval-mode output has diverged (check its BatchNorm running statistics).");
+        }
         var n1 = nn.functional.normalize(view1.to(float64), dim: 1);
         var n2 = nn.functional.normalize(view2.to(float64), dim: 1);
 
@@ -54,6 +63,9 @@ public static class CollapseMetrics
         var offDiagonal = ones(n, n, dtype: ScalarType.Bool).triu(1);
         double uniformity = Math.Log(sq.masked_select(offDiagonal).mul(-2).exp().mean().item<double>());
 
+        foreach (var (value, name) in new[] { (std, "normalised std"), (rank, "effective rank"), (alignment, "alignment"), (uniformity, "uniformity") })
+            if (!double.IsFinite(value))
+                throw new NonFiniteLossException($"Collapse metrics: {name} is {value} on finite embeddings.");
         return new CollapseReport(d, std, std * Math.Sqrt(d), rank, alignment, uniformity);
     }
 }

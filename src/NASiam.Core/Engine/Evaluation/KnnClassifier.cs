@@ -1,3 +1,4 @@
+using NASiam.Core.Engine.Runs;
 using static TorchSharp.torch;
 
 namespace NASiam.Core.Engine.Evaluation;
@@ -37,7 +38,9 @@ public static class KnnClassifier
     /// <summary>
     /// Accuracy of <paramref name="queries"/> [M,D] against <paramref name="bank"/> [N,D] (both
     /// L2-normalised, same device) with int64 labels [N] and [M] in [0, classes).
-    /// k is clamped to N; top-5 is clamped to the class count.
+    /// k is clamped to N; top-5 is clamped to the class count. Throws <see cref="NonFiniteLossException"/>
+    /// naming the bank or the queries when a feature is NaN or infinite (NaN similarities rank
+    /// arbitrarily and would give a chance-level accuracy silently).
     /// </summary>
     public static Accuracy Evaluate(Tensor bank, Tensor bankLabels, Tensor queries, Tensor queryLabels, int classes,
         KnnProtocol protocol, int chunk = 512)
@@ -45,6 +48,8 @@ public static class KnnClassifier
         if (bank.dim() != 2 || queries.dim() != 2 || bank.shape[1] != queries.shape[1])
             throw new ArgumentException($"kNN needs [N,D] bank and [M,D] queries with the same D; got [{string.Join(",", bank.shape)}] and [{string.Join(",", queries.shape)}].");
         if (classes < 1) throw new ArgumentException("kNN needs at least one class.");
+        RequireFiniteRows(bank, "bank features (train split)");
+        RequireFiniteRows(queries, "query features (test split)");
         int k = (int)Math.Min(protocol.K, bank.shape[0]);
         int top = Math.Min(5, classes);
         long m = queries.shape[0];
@@ -68,5 +73,16 @@ public static class KnnClassifier
             correct5 += hits.any(1).sum().item<long>();
         }
         return new Accuracy(100.0 * correct1 / m, 100.0 * correct5 / m);
+    }
+
+    static void RequireFiniteRows(Tensor features, string what)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var badRows = features.isfinite().all(1).logical_not();
+        var count = badRows.sum().item<long>();
+        if (count == 0) return;
+        var first = badRows.nonzero()[0, 0].item<long>();
+        throw new NonFiniteLossException($"kNN monitor: {count} of {features.shape[0]} {what} are not finite (NaN or infinite), the first at row {first}; the model's eval-mode output has diverged (check its BatchNorm running statistics).");
     }
 }

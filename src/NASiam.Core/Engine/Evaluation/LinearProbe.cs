@@ -1,4 +1,5 @@
 using NASiam.Core.Engine.Optimization;
+using NASiam.Core.Engine.Runs;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -11,7 +12,10 @@ namespace NASiam.Core.Engine.Evaluation;
 /// no grad), so only this layer learns. Optionally the features first pass a BatchNorm1d without
 /// affine parameters (the MAE / solo-learn probe): it only standardises each feature, so the
 /// classifier stays linear in the features, but the reference's lr 30 no longer diverges on
-/// backbones whose feature scale differs from ResNet's.
+/// backbones whose feature scale differs from ResNet's. Nothing non-finite passes silently: a
+/// training step refuses non-finite input features and checks the classifier's weights and the
+/// normaliser's running statistics after the update, and evaluation refuses non-finite logits, each
+/// with a <see cref="NonFiniteLossException"/> naming the tensor (the stages end as failed on it).
 /// </summary>
 public sealed class LinearProbe : IDisposable
 {
@@ -57,10 +61,19 @@ public sealed class LinearProbe : IDisposable
     /// <summary>The trainable tensors (weight, bias).</summary>
     public IReadOnlyList<Parameter> Parameters() => _fc.parameters().ToList();
 
-    /// <summary>One SGD/Adam step on a batch of features [B,D] and int64 labels [B]; returns the loss.</summary>
+    /// <summary>
+    /// One SGD/Adam step on a batch of features [B,D] and int64 labels [B]; returns the loss.
+    /// Throws <see cref="ArgumentException"/> for a batch of one sample when features are normalised
+    /// (its variance is undefined and would make the running variance NaN), and
+    /// <see cref="NonFiniteLossException"/> when a feature is NaN/infinite or when, after the step,
+    /// a classifier weight or a running statistic is.
+    /// </summary>
     public double TrainStep(Tensor features, Tensor labels, ScheduledOptimizer optimizer)
     {
         using var scope = NewDisposeScope();
+        if (_norm is not null && features.shape[0] < 2)
+            throw new ArgumentException($"The linear probe's feature normalisation needs training batches of at least 2 samples; got {features.shape[0]} (one sample's variance is undefined and would turn the running variance into NaN).");
+        RequireFinite(features, "input features of a training batch (the frozen backbone's output)");
         _fc.train();
         var input = features.detach();
         if (_norm is not null)
@@ -72,7 +85,27 @@ public sealed class LinearProbe : IDisposable
         var loss = nn.functional.cross_entropy(_fc.forward(input), labels);
         loss.backward();
         optimizer.Step();
+        using (no_grad())
+        {
+            RequireFinite(_fc.weight!, "classifier weight after the step");
+            RequireFinite(_fc.bias!, "classifier bias after the step");
+            if (_norm is not null)
+            {
+                RequireFinite(_norm.running_mean!, "feature normaliser running_mean (probe_norm_mean)");
+                RequireFinite(_norm.running_var!, "feature normaliser running_var (probe_norm_var)");
+            }
+        }
         return loss.item<float>();
+    }
+
+    /// <summary>Throws <see cref="NonFiniteLossException"/> naming <paramref name="what"/> when any element of <paramref name="t"/> is NaN or infinite.</summary>
+    internal static void RequireFinite(Tensor t, string what)
+    {
+        using var scope = NewDisposeScope();
+        var bad = t.isfinite().logical_not().sum().item<long>();
+        if (bad == 0) return;
+        var nan = t.isnan().sum().item<long>();
+        throw new NonFiniteLossException($"Linear probe: {bad} of {t.numel()} values of the {what} are not finite ({nan} NaN, {bad - nan} infinite); the stage stops rather than report a meaningless accuracy.");
     }
 
     /// <summary>Logits [B,C] without grad.</summary>
@@ -85,11 +118,15 @@ public sealed class LinearProbe : IDisposable
         return _fc.forward(_norm.forward(features));
     }
 
-    /// <summary>Counts of top-1 and top-5 hits in a batch (top-5 clamped to C).</summary>
+    /// <summary>
+    /// Counts of top-1 and top-5 hits in a batch (top-5 clamped to C). Throws
+    /// <see cref="NonFiniteLossException"/> when a logit is NaN or infinite (a NaN ranks arbitrarily and would give a chance-level accuracy).
+    /// </summary>
     public (long Top1, long Top5) CountHits(Tensor features, Tensor labels)
     {
         using var scope = NewDisposeScope();
         var logits = Predict(features);
+        RequireFinite(logits, "logits of an evaluation batch");
         var top = Math.Min(5, Classes);
         var ranked = logits.topk(top, dim: 1).indexes;
         var hits = ranked.eq(labels.unsqueeze(1));

@@ -29,9 +29,9 @@ public sealed class SearchStage(StageEnvironment env) : SslStageBase(env, "searc
         var alphas = model.ArchParameters();
         using var weightOpt = OptimizerFactory.CreateWeightOptimizer(ModelBuilder.Groups(model), WeightOptimizerSettings.ForSearch(s));
         using var alphaOpt = OptimizerFactory.CreateAlphaOptimizer(alphas, s);
-        var split = SearchSplit.Compute(Env.Data.TrainCount, s.TrainPortion, Env.ImageNetStyle);
-        var weightBatches = new BatchProvider(split.Weights, s.BatchSize, o.Seed, stream: 0);
-        var alphaBatches = new BatchProvider(split.Alphas, s.BatchSize, o.Seed, stream: 1);
+        // Disjoint weight/alpha halves (method doc 5.1); on image folders a random class-balanced quarter
+        // unless Compat.ImageNetSearchFirstQuarter reproduces the reference's first quarter by index (D20).
+        var (weightBatches, alphaBatches) = SearchSplit.Providers(Env.Data, s.TrainPortion, Env.ImageNetStyle, o.Compat.ImageNetSearchFirstQuarter, s.BatchSize, o.Seed);
         var augmenter = Env.SslAugmenter();
         using var generator = new Generator(Env.AugmentationSeed(1));
         bool alphaPerEpoch = o.Framework == Framework.SimClr && o.Compat.SimClrAlphaStepPerEpoch;

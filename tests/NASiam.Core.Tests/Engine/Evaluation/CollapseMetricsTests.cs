@@ -1,4 +1,5 @@
 using NASiam.Core.Engine.Evaluation;
+using NASiam.Core.Engine.Runs;
 using static TorchSharp.torch;
 
 namespace NASiam.Core.Tests.Engine.Evaluation;
@@ -15,6 +16,17 @@ public class CollapseMetricsTests
         Assert.True(r.EffectiveRank > 28, $"rank {r.EffectiveRank}");
         Assert.True(r.Alignment < 0.01, $"alignment {r.Alignment}");
         Assert.Equal(32, r.Dimension);
+    }
+
+    [Fact]
+    public void Compute_RefusesNonFiniteEmbeddings_NamingTheView()
+    {
+        manual_seed(2);
+        var z = randn(16, 8);
+        var bad = z.clone();
+        bad[4, 4] = tensor(float.NaN);
+        var e = Assert.Throws<NonFiniteLossException>(() => CollapseMetrics.Compute(z, bad));
+        Assert.Contains("1 of 128 values of the second view's embeddings are not finite", e.Message);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using NASiam.Core.Engine.Evaluation;
+using NASiam.Core.Engine.Runs;
 using static TorchSharp.torch;
 
 namespace NASiam.Core.Tests.Engine.Evaluation;
@@ -24,6 +25,23 @@ public class KnnClassifierTests
         var acc = KnnClassifier.Evaluate(bank, bankLabels, queries, queryLabels, 6, new KnnProtocol(20, weighting, 0.1), chunk: 7);
         Assert.Equal(100.0, acc.Top1);
         Assert.Equal(100.0, acc.Top5);
+    }
+
+    [Fact]
+    public void Evaluate_RefusesNonFiniteFeatures_NamingBankOrQueries()
+    {
+        var (bank, bankLabels) = Clusters(5, 3, 4, 0.05, 1);
+        var (queries, queryLabels) = Clusters(2, 3, 4, 0.05, 2);
+        var protocol = new KnnProtocol(3, KnnWeighting.Similarity, 1);
+        var nanBank = bank.clone();
+        nanBank[7, 1] = tensor(float.NaN);
+        nanBank[9] = tensor(float.PositiveInfinity);
+        var e = Assert.Throws<NonFiniteLossException>(() => KnnClassifier.Evaluate(nanBank, bankLabels, queries, queryLabels, 3, protocol));
+        Assert.Contains("2 of 15 bank features (train split) are not finite (NaN or infinite), the first at row 7", e.Message);
+        var nanQueries = queries.clone();
+        nanQueries[0, 0] = tensor(float.NaN);
+        e = Assert.Throws<NonFiniteLossException>(() => KnnClassifier.Evaluate(bank, bankLabels, nanQueries, queryLabels, 3, protocol));
+        Assert.Contains("1 of 6 query features (test split)", e.Message);
     }
 
     [Fact]
