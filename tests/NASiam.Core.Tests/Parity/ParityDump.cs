@@ -85,8 +85,10 @@ public static class ParityDump
         Stage("backward");
         loss.backward();
         var backward = new Dictionary<string, Tensor>();
+        // One entry per parameter, under its first reference key (compare.py resolves the aliases).
+        var seen = new HashSet<Parameter>(ReferenceEqualityComparer.Instance);
         foreach (var (key, value) in reference)
-            if (value is Parameter { grad: { } g }) backward["grad." + key] = g;
+            if (value is Parameter { grad: { } g } p && seen.Add(p)) backward["grad." + key] = g;
         foreach (var cell in model.SearchCells)
             backward["alphagrad." + cell.Name] = cell.Cell.Alphas.grad
                 ?? throw new InvalidOperationException($"{c.Name}: the {cell.Name} alphas got no gradient.");
