@@ -210,7 +210,7 @@ def main():
     parser.add_argument("--tolerance", type=float, default=1e-4)
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     dirs = sorted(os.path.join(args.cases, d) for d in os.listdir(args.cases)
                   if os.path.isdir(os.path.join(args.cases, d)))
     if not dirs:

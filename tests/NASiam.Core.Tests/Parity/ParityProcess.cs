@@ -55,7 +55,8 @@ public static class ParityProcess
         if ((result.ExitCode != 0 || result.TimedOut) && !File.Exists(error))
         {
             Directory.CreateDirectory(dir);
-            File.WriteAllText(error, $"C# process {result.Describe()}; last output: {Tail(result.Output, 600)}");
+            var last = string.Join(" / ", Tail(result.Output, 600).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            File.WriteAllText(error, $"C# process {result.Describe()}; last output: {last}");
         }
         return result;
     }
