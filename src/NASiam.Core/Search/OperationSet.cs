@@ -51,7 +51,14 @@ public sealed class OperationSet
         };
     }
 
-    /// <summary>Pooling / identity wrapper: reduction Lin(nb)-BN-ReLU-op, expansion Lin(b)-op, equal: op alone.</summary>
+    /// <summary>
+    /// Pooling / identity wrapper (method doc 2.2): reduction Lin(nb)-BN-ReLU-op, expansion Lin(b)-op,
+    /// equal widths: the op alone. For identity the reference's op is an nn.Identity inside the same
+    /// Sequential, so an expanding identity is Sequential(Lin(b), Identity) with keys "0.weight" and
+    /// "0.bias" (not a bare Linear, whose keys "weight"/"bias" do not load into the reference); a
+    /// reducing identity is Sequential(Lin, BN, ReLU), whose keys equal the reference's
+    /// Sequential(Lin, BN, ReLU, Identity) because the trailing Identity holds nothing.
+    /// </summary>
     static nn.Module<Tensor, Tensor> Wrap(int inDim, int outDim, nn.Module<Tensor, Tensor>? op)
     {
         if (inDim > outDim)
@@ -59,7 +66,7 @@ public sealed class OperationSet
                 ? Seq(nn.Linear(inDim, outDim, hasBias: false), nn.BatchNorm1d(outDim), nn.ReLU())
                 : Seq(nn.Linear(inDim, outDim, hasBias: false), nn.BatchNorm1d(outDim), nn.ReLU(), op);
         if (inDim < outDim)
-            return op is null ? nn.Linear(inDim, outDim) : Seq(nn.Linear(inDim, outDim), op);
+            return Seq(nn.Linear(inDim, outDim), op ?? nn.Identity());
         return op ?? nn.Identity();
     }
 

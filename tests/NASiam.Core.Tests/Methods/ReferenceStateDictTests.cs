@@ -30,6 +30,37 @@ public class ReferenceStateDictTests
         Assert.Contains("predictor.3.bias", s);
     }
 
+    /// <summary>
+    /// Method doc 2.2: in an expansion layer the reference's identity op is Sequential(Lin(b), Identity),
+    /// so its keys are "_ops.2.0.weight"/"_ops.2.0.bias" (a bare Linear gave "_ops.2.weight", which a
+    /// strict load into the reference rejects); the linear_* ops there stay a bare Linear ("_ops.3.weight").
+    /// Search (SimSiam C_p's last layer, pred→dim) and derived cells alike.
+    /// </summary>
+    [Fact]
+    public void IdentityInAnExpansionLayer_ExportsUnderTheReferenceSequentialKeys()
+    {
+        using var search = ModelFactory.Create(Spec(Framework.SimSiam, true));
+        var s = search.ReferenceStateDict().Keys.ToHashSet();
+        foreach (var prefix in new[] { "predictor.0._ops.3.", "cell_predictor._ops.3." })
+        {
+            Assert.Contains(prefix + "_ops.2.0.weight", s);
+            Assert.Contains(prefix + "_ops.2.0.bias", s);
+            Assert.DoesNotContain(prefix + "_ops.2.weight", s);
+            Assert.Contains(prefix + "_ops.3.weight", s); // linear_relu: plain Linear
+            Assert.Contains(prefix + "_ops.1.0.weight", s); // avgpool: Sequential(Lin(b), Sequential(pool, BN))
+            Assert.Contains(prefix + "_ops.1.1.1.running_mean", s);
+        }
+
+        var genotype = new NASiam.Core.Genotypes.Genotype([["identity"], ["identity"]], [["identity"], ["identity"]]);
+        using var derived = ModelFactory.Create(Spec(Framework.SimSiam, false, genotype));
+        var d = derived.ReferenceStateDict().Keys.ToHashSet();
+        Assert.Contains("predictor.0._ops.1.0.0.weight", d); // layer 1 (8→32): identity expands
+        Assert.Contains("predictor.0._ops.1.0.0.bias", d);
+        Assert.Contains("predictor.0._ops.0.0.0.weight", d); // layer 0 (32→8): identity reduces, Lin-BN-ReLU
+        Assert.Contains("predictor.0._ops.0.0.1.running_var", d);
+        Assert.DoesNotContain(d, k => k.StartsWith("encoder.fc.0.", StringComparison.Ordinal)); // equal width: no parameters
+    }
+
     [Fact]
     public void SimClr_UsesTrunkIndicesAndG()
     {
