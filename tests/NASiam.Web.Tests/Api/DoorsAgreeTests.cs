@@ -1,0 +1,64 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Bunit;
+using NASiam.Core.Options;
+using NASiam.Web.Components.Shared;
+using NASiam.Web.Tests.Fakes;
+
+namespace NASiam.Web.Tests.Api;
+
+/// <summary>
+/// One run contract: the same request through the New-run form and through POST /api/runs gives
+/// byte-identical options (the CLI's --print-options is checked against the same resolver in
+/// NASiam.Cli.Tests).
+/// </summary>
+public class DoorsAgreeTests : IAsyncLifetime
+{
+    readonly string _data = Directory.CreateTempSubdirectory("nasiam-doors-").FullName;
+    NasiamAppFactory _app = null!;
+    HttpClient _c = null!;
+
+    public Task InitializeAsync()
+    {
+        _app = new NasiamAppFactory(_data, new ScriptedRunEngine(totalSteps: 2, stepMilliseconds: 1));
+        _c = _app.Api();
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task FormAndApi_SameRequest_SameOptionsJson()
+    {
+        // The API: a MoCo quick-demo pipeline with 2 pre-training epochs.
+        var r = await _c.PostAsync("/api/runs", new StringContent(
+            """{"preset":"quick-demo","framework":"moco","kind":"pipeline","options":{"pretrain":{"epochs":2}}}""",
+            System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Created, r.StatusCode);
+        var id = (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+        var viaApi = RunOptions.FromJson((await _c.GetFromJsonAsync<JsonElement>($"/api/runs/{id}")).GetProperty("options").GetRawText());
+
+        // The form: the same choices, made as a user makes them.
+        await using var ctx = Components.Bunit.Context();
+        RunRequest? submitted = null;
+        var form = ctx.Render<RunForm>(p => p.Add(x => x.OnSubmit, o => submitted = o));
+        await form.InvokeAsync(() => form.Instance.Set("framework", "moco"));
+        await form.InvokeAsync(() => form.Instance.Set("kind", "pipeline"));
+        await form.Find("[data-field='pretrain.epochs'] input").ChangeAsync(new Microsoft.AspNetCore.Components.ChangeEventArgs { Value = "2" });
+        form.WaitForAssertion(() => Assert.Equal("2", form.Instance.Model.Values["pretrain.epochs"]));
+        await form.Find("#submit-run").ClickAsync(new Microsoft.AspNetCore.Components.Web.MouseEventArgs());
+        form.WaitForAssertion(() => Assert.NotNull(submitted));
+        var viaForm = RunRequestResolver.Resolve(submitted!, RunRequestPolicy.Web).OptionsOrThrow();
+
+        Assert.Equal(viaApi.ToJson(), viaForm.ToJson());
+        Assert.Equal(RunKind.Pipeline, viaForm.Kind);
+        Assert.Equal("searched", viaForm.Pretrain.Genotype);
+        Assert.Equal(2, viaForm.Pretrain.Epochs);
+    }
+
+    public async Task DisposeAsync()
+    {
+        _c.Dispose();
+        await _app.DisposeAsync();
+        try { Directory.Delete(_data, true); } catch (IOException) { }
+    }
+}
