@@ -27,7 +27,7 @@ public sealed class NasiamEngine : IRunEngine
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(context);
         options.EnsureValid();
-        if (options.Kind is RunKind.Pretrain) ModelBuilder.ResolveGenotype(options.Pretrain.Genotype, options.Framework); // fail before work
+        if (options.Kind is RunKind.Pretrain) GenotypeReference.Resolve(options.Pretrain.Genotype, options.Framework); // fail before work
         if (options.Kind is RunKind.LinCls && options.Linear.Checkpoint is { } ck && !File.Exists(ck))
             throw new ArgumentException($"Linear.Checkpoint: '{ck}' does not exist.");
         var outDir = Path.GetFullPath(context.OutputDirectory);
@@ -58,7 +58,7 @@ public sealed class NasiamEngine : IRunEngine
                     stages.Add(Search(env, ref genotypeText));
                     break;
                 case RunKind.Pretrain:
-                    stages.Add(new PretrainStage(env, ModelBuilder.ResolveGenotype(options.Pretrain.Genotype, options.Framework)).Run());
+                    stages.Add(new PretrainStage(env, GenotypeReference.Resolve(options.Pretrain.Genotype, options.Framework)).Run());
                     genotypeText = stages[^1].GenotypeText;
                     break;
                 case RunKind.LinCls:
@@ -72,7 +72,7 @@ public sealed class NasiamEngine : IRunEngine
                     // own depth; otherwise an explicit choice (e.g. "standard" for a baseline pipeline).
                     var genotype = GenotypeReference.IsSearched(options.Pretrain.Genotype)
                         ? GenotypeRules.ParseAnyDepth(search.GenotypeText!, options.Framework)
-                        : ModelBuilder.ResolveGenotype(options.Pretrain.Genotype, options.Framework);
+                        : GenotypeReference.Resolve(options.Pretrain.Genotype, options.Framework);
                     var pretrain = new PretrainStage(env, genotype).Run();
                     stages.Add(pretrain);
                     if (pretrain.Outcome != RunOutcome.Succeeded) break;

@@ -39,10 +39,9 @@ public static class RunRequestResolver
         {
             var fromPatch = patch[fwKey] is JsonValue v && v.TryGetValue<string>(out var t) ? t : null;
             patch.Remove(fwKey);
-            if (fromPatch is null) errors.Add(new("framework", $"must be one of {string.Join(", ", EnumNames.All<Framework>())} (a string)"));
-            else if (frameworkText is not null && !string.Equals(
-                         FrameworkNames.TryParse(frameworkText, out var a) ? a.ToName() : frameworkText,
-                         FrameworkNames.TryParse(fromPatch, out var b) ? b.ToName() : fromPatch, StringComparison.OrdinalIgnoreCase))
+            if (fromPatch is null)
+                errors.Add(new("framework", $"must be one of {string.Join(", ", EnumNames.All<Framework>())} (a string)"));
+            else if (frameworkText is not null && FrameworkNames.TryParse(frameworkText, out var asked) && FrameworkNames.TryParse(fromPatch, out var given) && asked != given)
                 errors.Add(new("framework", $"the request says '{frameworkText}' and its options say '{fromPatch}'"));
             frameworkText ??= fromPatch;
         }

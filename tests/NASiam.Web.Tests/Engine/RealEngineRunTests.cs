@@ -101,7 +101,7 @@ public class RealEngineRunTests : IDisposable
         var created = await c.PostAsync("/api/runs", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
         Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
         var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
-        var run = await NasiamAppFactory.WaitForStatus(c, id, "Succeeded", 150);
+        await NasiamAppFactory.WaitForStatus(c, id, "Succeeded", 150);
 
         var detail = await c.GetFromJsonAsync<JsonElement>($"/api/runs/{id}");
         Assert.Equal("searched", detail.GetProperty("options").GetProperty("pretrain").GetProperty("genotype").GetString());

@@ -43,8 +43,6 @@ public static class ModelBuilder
         o.Dataset != "folder" &&
         !(o.Compat.ResNet50ImageNetStemOnCifar && o.Backbone == "resnet50" && o.Framework is (Framework.SimSiam or Framework.MoCo));
 
-    /// <summary>Resolves a concrete genotype reference (file paths allowed); see <see cref="GenotypeReference.Resolve"/>.</summary>
-    public static Genotype? ResolveGenotype(string? reference, Framework framework) => GenotypeReference.Resolve(reference, framework);
 
     /// <summary>Weight groups as optimizer specs (predictor groups may keep a fixed rate).</summary>
     public static IEnumerable<Optimization.ParameterGroupSpec> Groups(SiameseModel model) =>
