@@ -39,10 +39,6 @@ public sealed class RunFormModel
     /// <summary>The DOM id of a field's input.</summary>
     public static string InputId(OptionEntry f) => "opt-" + f.Path.Replace('.', '-');
 
-    /// <summary>The options of <paramref name="preset"/> for <paramref name="framework"/>.</summary>
-    public static RunOptions PresetOptions(string preset, NASiam.Core.Framework framework) =>
-        preset == RunPresets.QuickDemo ? RunPresets.Get(preset, framework) : RunPresets.Get(preset);
-
     /// <summary>Shows <paramref name="options"/>, remembering which preset and framework they came from.</summary>
     public void Load(RunOptions options, string preset, NASiam.Core.Framework framework)
     {
@@ -70,7 +66,7 @@ public sealed class RunFormModel
     {
         Errors.Clear();
         Notices.Clear();
-        var basis = JsonSerializer.SerializeToNode(PresetOptions(Preset, Framework), RunOptions.Json)!.AsObject();
+        var basis = JsonSerializer.SerializeToNode(RunPresets.Get(Preset, Framework), RunOptions.Json)!.AsObject();
         var patch = new JsonObject();
         foreach (var f in Fields)
         {

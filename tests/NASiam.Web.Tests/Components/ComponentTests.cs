@@ -105,6 +105,16 @@ public class RunFormTests
     }
 
     [Fact]
+    public async Task ChoosingAFrameworkPreset_LoadsThatPresetWithItsOwnFramework()
+    {
+        await using var ctx = Bunit.Context();
+        var form = ctx.Render<RunForm>(); // the quick demo, SimCLR by default
+        await form.InvokeAsync(() => form.Instance.SelectPreset("simsiam-cifar10"));
+        form.WaitForAssertion(() => Assert.Equal("simsiam-cifar10", form.Instance.Model.Preset));
+        Assert.Equal("simsiam", form.Instance.Model.Values["framework"]);
+    }
+
+    [Fact]
     public async Task ChangingTheFramework_ReloadsThePresetForIt_NotAMixOfTwoRecipes()
     {
         await using var ctx = Bunit.Context();
