@@ -15,7 +15,7 @@ public static class NasiamCli
 
     /// <summary>
     /// Every verb, in help order. A new verb is a <c>static Command Create(CliContext)</c> added
-    /// here (the <c>doctor</c> verb goes at the marked place).
+    /// here.
     /// </summary>
     public static IReadOnlyList<Command> Verbs(CliContext context) =>
     [
@@ -28,8 +28,7 @@ public static class NasiamCli
         BenchCommand.Create(context),
         DatasetsCommand.Create(context),
         OptionsCommand.Create(context),
-        LegacyVerb.Mount(new DoctorCommand(), context), // still an ICliCommand; port to System.CommandLine
-        // (see Legacy/LegacyVerb.cs), DoctorCommand.Create(context) once ported.
+        DoctorCommand.Create(context),
     ];
 
     /// <summary>The root command with every verb, writing to <paramref name="context"/>'s writers.</summary>

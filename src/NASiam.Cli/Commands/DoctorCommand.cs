@@ -1,47 +1,50 @@
+using System.CommandLine;
 using NASiam.Core.Engine.Numerics;
 
 namespace NASiam.Cli.Commands;
 
 /// <summary><c>nasiam doctor</c>: the host and the kernel self-check per backbone (logic in <see cref="KernelDoctor"/>).</summary>
-public sealed class DoctorCommand : ICliCommand
+public static class DoctorCommand
 {
-    public string Name => "doctor";
-    public string Summary => "check this CPU's convolution kernels per backbone and show the chosen setting";
-    public string Help => """
-        Usage:
-          nasiam doctor [--backbone B[,B...]] [--imagenet] [--threads T] [--no-timing] [--recheck]
-                        [--cache-dir DIR] [--json]
-              Prints the host (CPU model, ISA flags, libtorch version, threads) and, for each
-              backbone (default resnet-tiny, resnet18, resnet50; CIFAR stem), every candidate
-              setting (nchw, nchw+s1x1, channels-last, channels-last+s1x1) with correct / wrong /
-              crashed, its max relative error against float64, its seconds per forward+backward
-              pass, and the setting runs will use. Each candidate runs in a child process.
-              --imagenet also checks the ImageNet stem (224 px; slow on few cores).
-              --no-timing picks the first correct candidate instead of the fastest.
-              --recheck ignores and overwrites the cached result.
-              Exit code 1 when some backbone has no correct setting.
-        """;
-
-    public int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    /// <summary>The doctor verb. Exit code 1 (<see cref="ExitCodes.RunFailed"/>) when some backbone has no correct setting.</summary>
+    public static Command Create(CliContext context)
     {
-        var a = new CliArgs(args, new HashSet<string> { "imagenet", "no-timing", "recheck", "json" });
-        if (a.Positionals.Count > 0) throw new CliException($"unexpected argument '{a.Positionals[0]}'.");
-        var backbones = a.String("backbone")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        var imagenet = a.Flag("imagenet");
-        var threads = a.Int("threads") ?? 0;
-        var noTiming = a.Flag("no-timing");
-        var recheck = a.Flag("recheck");
-        var cacheDir = a.String("cache-dir");
-        var json = a.Flag("json");
-        a.EnsureAllUsed();
-        if (threads < 0) throw new CliException("--threads must be >= 0.");
-        var check = new KernelCheckOptions { CacheDirectory = cacheDir, TimingPasses = noTiming ? 0 : 2 };
-        var options = new KernelDoctorOptions
+        var backbone = new Option<string?>("--backbone")
         {
-            Backbones = backbones, Stems = imagenet ? [true, false] : [true], Threads = threads,
-            Check = recheck ? check with { UseCache = false } : check,
+            HelpName = "B[,B...]",
+            Description = "Backbones to check (default resnet-tiny, resnet18, resnet50; CIFAR stem).",
         };
-        var ok = KernelDoctor.Run(options, stdout, json, line => stderr.WriteLine(line));
-        return ok ? ExitCodes.Ok : ExitCodes.RunFailed;
+        var imagenet = new Option<bool>("--imagenet") { Description = "Also check the ImageNet stem (224 px; slow on few cores)." };
+        var threads = new Option<int>("--threads") { HelpName = "T", Description = "Intra-op threads (0 = libtorch's default)." };
+        threads.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 0) r.AddError("--threads must be >= 0."); });
+        var noTiming = new Option<bool>("--no-timing") { Description = "Pick the first correct candidate instead of the fastest." };
+        var recheck = new Option<bool>("--recheck") { Description = "Ignore and overwrite the cached result." };
+        var cacheDir = new Option<string?>("--cache-dir") { HelpName = "DIR", Description = "Where the result is cached (default $NASIAM_CACHE_DIR or ~/.cache/nasiam)." };
+        var json = new Option<bool>("--json") { Description = "Print the report as JSON." };
+        var command = new Command("doctor",
+            "Check this CPU's convolution kernels per backbone and show the chosen setting. Prints the host (CPU model, " +
+            "ISA flags, libtorch version, threads) and, for each backbone, every candidate setting (nchw, nchw+s1x1, " +
+            "channels-last, channels-last+s1x1) with correct / wrong / crashed, its max relative error against float64, " +
+            "its seconds per forward+backward pass, and the setting runs will use. Each candidate runs in a child process. " +
+            "Exit code 1 when some backbone has no correct setting.")
+        { backbone, imagenet, threads, noTiming, recheck, cacheDir, json };
+        command.SetAction(p =>
+        {
+            var backbones = p.GetValue(backbone)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var unknown = backbones?.Where(b => !Core.Backbones.BackboneFactory.Names.Contains(b)).ToList() ?? [];
+            if (unknown.Count > 0)
+                throw new CliException($"unknown backbone{(unknown.Count > 1 ? "s" : "")} {string.Join(", ", unknown.Select(u => $"'{u}'"))}; known: {string.Join(", ", Core.Backbones.BackboneFactory.Names)}.");
+            var check = new KernelCheckOptions { CacheDirectory = p.GetValue(cacheDir), TimingPasses = p.GetValue(noTiming) ? 0 : 2 };
+            var options = new KernelDoctorOptions
+            {
+                Backbones = backbones,
+                Stems = p.GetValue(imagenet) ? [true, false] : [true],
+                Threads = p.GetValue(threads),
+                Check = p.GetValue(recheck) ? check with { UseCache = false } : check,
+            };
+            var ok = KernelDoctor.Run(options, context.Stdout, p.GetValue(json), line => context.Stderr.WriteLine(line));
+            return ok ? ExitCodes.Ok : ExitCodes.RunFailed;
+        });
+        return command;
     }
 }
