@@ -37,6 +37,14 @@ SYSTEM_DIRS = ["/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "
                "/lib", "/usr/lib", "/lib/aarch64-linux-gnu", "/usr/lib/aarch64-linux-gnu"]
 
 
+# Symbols of the last object read_dynamic parsed that a relocation other than a PLT jump slot refers to
+# (GLOB_DAT, 64-bit absolute: data, vtable entries, function addresses). The loader binds those when the
+# object is loaded, so a missing one makes dlopen itself fail; symbols reached only through PLT jump
+# slots bind lazily at their first call (the wrapper is not linked with -z now).
+EAGER_SYMBOLS = set()
+JUMP_SLOT = {62: 7, 183: 1026}  # e_machine -> R_*_JUMP_SLOT (x86-64, AArch64)
+
+
 class ElfError(Exception):
     pass
 
@@ -58,13 +66,18 @@ def read_dynamic(path):
         name, stype, flags, addr, off, size, link, info, align, entsize = struct.unpack_from("<IIQQQQIIQQ", data, base)
         sections.append((stype, off, size, link, entsize))
     undefined, defined, needed, soname = {}, set(), [], None
-    for stype, off, size, link, entsize in sections:
+    machine, = struct.unpack_from("<H", data, 0x12)
+    symnames, dynsym_index = {}, None
+    for index, (stype, off, size, link, entsize) in enumerate(sections):
         if stype == 11:  # SHT_DYNSYM
+            dynsym_index = index
             str_off = sections[link][1]
             for k in range(1, size // 24):
                 st_name, st_info, st_other, st_shndx, _, _ = struct.unpack_from("<IBBHQQ", data, off + k * 24)
                 if st_name == 0:
                     continue
+                end0 = data.find(b"\0", str_off + st_name)
+                symnames[k] = data[str_off + st_name:end0].decode("ascii", "replace")
                 end = data.find(b"\0", str_off + st_name)
                 name = data[str_off + st_name:end].decode("ascii", "replace")
                 bind = st_info >> 4
@@ -73,6 +86,8 @@ def read_dynamic(path):
                         undefined[name] = "weak" if bind == 2 else "global"
                 elif bind in (1, 2, 10) and (st_other & 3) in (0, 3):
                     defined.add(name)
+        elif stype == 4 and entsize == 24:  # SHT_RELA (read below, once the dynsym names are known)
+            pass
         elif stype == 6:  # SHT_DYNAMIC
             str_off = sections[link][1]
             for k in range(size // 16):
@@ -86,6 +101,15 @@ def read_dynamic(path):
                         needed.append(s)
                     else:
                         soname = s
+    EAGER_SYMBOLS.clear()
+    slot = JUMP_SLOT.get(machine)
+    for stype, off, size, link, entsize in sections:
+        if stype == 4 and entsize == 24 and link == dynsym_index:
+            for k in range(size // 24):
+                _, r_info, _ = struct.unpack_from("<QQq", data, off + k * 24)
+                sym, rtype = r_info >> 32, r_info & 0xFFFFFFFF
+                if sym and rtype != slot and sym in symnames:
+                    EAGER_SYMBOLS.add(symnames[sym])
     return undefined, defined, needed, soname
 
 
@@ -201,6 +225,7 @@ def main(argv=None):
 
     try:
         undefined, _, needed, _ = read_dynamic(wrapper)
+        eager = set(EAGER_SYMBOLS)
     except (OSError, ElfError) as e:
         print(f"abi-check: {e}", file=sys.stderr)
         return 2
@@ -244,13 +269,15 @@ def main(argv=None):
     groups = OrderedDict(sorted(groups.items(), key=lambda kv: -len(kv[1])))
 
     version = version or torch_version(libdir)
+    data_missing = [n for n in torch_missing if n in eager]
     summary = (f"ABI-CHECK required={len(required)} missing={len(torch_missing)} weak_missing={len(weak_missing)} "
-               f"system_missing={len(system_missing)} torch={version.replace(' ', '_')} libtorch={libdir} wrapper={wrapper}")
+               f"system_missing={len(system_missing)} load_time_missing={len(data_missing)} torch={version.replace(' ', '_')} libtorch={libdir} wrapper={wrapper}")
     if a.json:
         print(json.dumps({
             "wrapper": wrapper, "libtorch": libdir, "torch": version, "torch_files": torch_files,
             "system_files": system_files, "required": len(required), "missing": len(torch_missing),
             "weak_missing": len(weak_missing), "system_missing": len(system_missing),
+            "load_time_missing": [names[n] for n in data_missing],
             "soname_mismatch": soname_mismatch,
             "missing_by_namespace": {k: [names[n] for n in v] for k, v in groups.items()},
             "system_missing_symbols": [names[n] for n in system_missing],
@@ -273,6 +300,10 @@ def main(argv=None):
                         break
                     print(f"    [{ns}] {names[n]}")
                     shown += 1
+        if torch_missing:
+            print(f"  of these, bound at load time (data relocations: dlopen fails on them): {len(data_missing)}"
+                  + (": " + "; ".join(names[n] for n in data_missing[:8]) if data_missing else
+                     " -- the wrapper may load (lazy binding) and fail only when a missing function is first called"))
         if system_missing:
             print(f"  missing from the C/C++ runtime ({len(system_missing)}): " + ", ".join(names[n] for n in system_missing[:10]))
         if not torch_missing:

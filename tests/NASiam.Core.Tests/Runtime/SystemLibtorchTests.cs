@@ -93,10 +93,14 @@ public class SystemLibtorchTests(ITestOutputHelper output)
     [Fact]
     public void AbiSummary_Parses_TheScriptsSummaryLine()
     {
-        var s = AbiSummary.Parse("noise\nABI-CHECK required=1314 missing=304 weak_missing=5 system_missing=1 torch=1.13.0a0 libtorch=/usr/lib/x lib wrapper=/a/libLibTorchSharp.so\n  torch libraries: ...");
+        var s = AbiSummary.Parse("noise\nABI-CHECK required=1314 missing=304 weak_missing=5 system_missing=1 load_time_missing=3 torch=1.13.0a0 libtorch=/usr/lib/x lib wrapper=/a/libLibTorchSharp.so\n  torch libraries: ...");
         Assert.Equal(1314, s.Required);
         Assert.Equal(304, s.Missing);
+        Assert.Equal(5, s.WeakMissing);
         Assert.Equal(1, s.SystemMissing);
+        Assert.Equal(3, s.LoadTimeMissing);
+        Assert.Equal("/a/libLibTorchSharp.so", s.Wrapper);
+        Assert.Throws<FormatException>(() => AbiSummary.Parse("ABI-CHECK required=1 libtorch=/x wrapper=/y"));
         Assert.Equal("1.13.0a0", s.Torch);
         Assert.Equal("/usr/lib/x lib", s.Libtorch);
         Assert.Throws<FormatException>(() => AbiSummary.Parse("abi-check: no libtorch_cpu.so in /tmp"));
@@ -111,6 +115,7 @@ public class SystemLibtorchTests(ITestOutputHelper output)
         var s = AbiSummary.Parse(r.Output);
         Assert.Equal(0, r.ExitCode);
         Assert.Equal(0, s.Missing);
+        Assert.Equal(0, s.LoadTimeMissing);
         Assert.True(s.Required > 1000, $"the wrapper imports {s.Required} symbols; expected > 1000 (the parse or the ELF reader is wrong)");
     }
 
@@ -253,25 +258,23 @@ public class SystemLibtorchTests(ITestOutputHelper output)
     sealed record ProcessResult(int ExitCode, bool TimedOut, string Output);
 }
 
-/// <summary>The summary line of tools/libtorch-abi-check.py: <c>ABI-CHECK required=N missing=N weak_missing=N system_missing=N torch=V libtorch=DIR wrapper=PATH</c>.</summary>
-public sealed record AbiSummary(int Required, int Missing, int WeakMissing, int SystemMissing, string Torch, string Libtorch, string Wrapper)
+/// <summary>The summary line of tools/libtorch-abi-check.py: <c>ABI-CHECK required=N missing=N weak_missing=N system_missing=N load_time_missing=N torch=V libtorch=DIR wrapper=PATH</c>.</summary>
+public sealed record AbiSummary(int Required, int Missing, int WeakMissing, int SystemMissing, int LoadTimeMissing, string Torch, string Libtorch, string Wrapper)
 {
     /// <summary>Parses the first summary line in <paramref name="text"/>.</summary>
-    /// <exception cref="FormatException">No summary line.</exception>
+    /// <exception cref="FormatException">No summary line, or a count is missing.</exception>
     public static AbiSummary Parse(string text)
     {
-        var line = text.Split('\n').FirstOrDefault(l => l.StartsWith("ABI-CHECK ", StringComparison.Ordinal))
+        var line = text.Split('\n').FirstOrDefault(l => l.StartsWith("ABI-CHECK ", StringComparison.Ordinal))?.TrimEnd()
             ?? throw new FormatException($"no ABI-CHECK line in: {text.Trim()}");
-        // libtorch= and wrapper= are paths (may hold spaces): split on the known keys, in order.
-        string Field(string key, string? next)
-        {
-            var start = line.IndexOf(" " + key + "=", StringComparison.Ordinal) + key.Length + 2;
-            var end = next is null ? line.Length : line.IndexOf(" " + next + "=", start, StringComparison.Ordinal);
-            return line[start..end].Trim();
-        }
-        int Int(string key, string next) => int.Parse(Field(key, next), CultureInfo.InvariantCulture);
-        return new AbiSummary(Int("required", "missing"), Int("missing", "weak_missing"), Int("weak_missing", "system_missing"),
-            Int("system_missing", "torch"), Field("torch", "libtorch"), Field("libtorch", "wrapper"), Field("wrapper", null));
+        // libtorch= and wrapper= are paths (may hold spaces) and come last; the rest are key=value words.
+        int lib = line.IndexOf(" libtorch=", StringComparison.Ordinal), wrap = line.IndexOf(" wrapper=", StringComparison.Ordinal);
+        if (lib < 0 || wrap < lib) throw new FormatException($"ABI-CHECK line without libtorch=/wrapper=: {line}");
+        var fields = line["ABI-CHECK ".Length..lib].Split(' ', StringSplitOptions.RemoveEmptyEntries)
+            .Select(w => w.Split('=', 2)).Where(kv => kv.Length == 2).ToDictionary(kv => kv[0], kv => kv[1]);
+        int Int(string key) => fields.TryGetValue(key, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : throw new FormatException($"ABI-CHECK line without {key}=: {line}");
+        return new AbiSummary(Int("required"), Int("missing"), Int("weak_missing"), Int("system_missing"), Int("load_time_missing"),
+            fields.GetValueOrDefault("torch", "unknown"), line[(lib + " libtorch=".Length)..wrap], line[(wrap + " wrapper=".Length)..]);
     }
 }
 
