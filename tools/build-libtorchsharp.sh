@@ -9,13 +9,14 @@
 # Options: --src DIR (a TorchSharp checkout, default artifacts/gpu-check/torchsharp-src or the fetched mirror,
 #   which must be the 0.107.0 sources: the managed TorchSharp.dll's P/Invoke signatures must match),
 #   --out FILE (default artifacts/libtorchsharp/libLibTorchSharp.so), --jobs N (default nproc),
-#   --syntax-only (compile each file with -fsyntax-only: a quick "does it compile" answer, no .so).
+#   --syntax-only (compile each file with -fsyntax-only: a quick "does it compile" answer, no .so),
+#   --files "A.cpp B.c" (only these sources: for trying one file, or the script itself).
 # Needs: g++ (C++17) and gcc; no cmake (TorchConfig.cmake of a CUDA wheel wants the CUDA toolkit, which the
 #   wrapper does not use: it links libtorch, libtorch_cpu and libc10 only).
 # Then: copy FILE over the published libLibTorchSharp.so (tools/gpu-check.sh does with LIBTORCHSHARP=FILE).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-py="" torch="" inc="" lib="" src="" out="$root/artifacts/libtorchsharp/libLibTorchSharp.so" jobs=$(nproc) syntax=0
+py="" torch="" inc="" lib="" src="" out="$root/artifacts/libtorchsharp/libLibTorchSharp.so" jobs=$(nproc) syntax=0 only=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --python) py=$2; shift 2 ;;
@@ -26,6 +27,7 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
     --syntax-only) syntax=1; shift ;;
+    --files) only=$2; shift 2 ;;
     *) echo "build-libtorchsharp: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -48,6 +50,7 @@ fi
 native=$src/src/Native/LibTorchSharp
 # The source list of TorchSharp's own CMakeLists.txt (THSConvolution.cpp, e.g., is in the folder but not built).
 mapfile -t files < <(sed -n '/set(SOURCES/,/)/p' "$native/CMakeLists.txt" | grep -oE '[A-Za-z0-9_]+\.(cpp|c)\b')
+[ -n "$only" ] && read -r -a files <<<"$only"
 echo "${#files[@]} sources from $native; libtorch headers $inc, libraries $lib; $jobs jobs"
 
 obj=$(mktemp -d)
