@@ -195,13 +195,22 @@ public static class SystemLibtorch
         var plan = Plan(dir);
         var loaded = new List<string>();
         string? cudaError = null;
+        bool nvidiaPreloaded = false;
         foreach (var file in plan)
         {
             var name = Path.GetFileName(file);
             // RTLD_GLOBAL as PyTorch does for libtorch_global_deps.so (the CUDA libraries' symbols for later dlopens).
             if (DlOpen(file, RtldLazy | RtldGlobal) != IntPtr.Zero) { loaded.Add(file); continue; }
+            bool cuda = name is "libtorch_global_deps.so" or "libc10_cuda.so" or "libtorch_cuda.so";
+            if (cuda && !nvidiaPreloaded)
+            {
+                // As torch/__init__.py does when its first load fails: the CUDA runtime libraries of the
+                // wheel's nvidia-* packages (site-packages/nvidia/*/lib), then the same file again.
+                nvidiaPreloaded = true;
+                if (PreloadNvidia(dir) > 0 && DlOpen(file, RtldLazy | RtldGlobal) != IntPtr.Zero) { loaded.Add(file); continue; }
+            }
             var error = LoadError(file);
-            if (name is "libtorch_global_deps.so" or "libc10_cuda.so" or "libtorch_cuda.so") { cudaError ??= error; continue; }
+            if (cuda) { cudaError ??= $"{name}: {error}"; continue; }
             throw new ArgumentException($"System libtorch {version} in {dir}: {name} did not load: {error}");
         }
         var wrapper = FindWrapper() ?? throw new ArgumentException(
@@ -215,6 +224,28 @@ public static class SystemLibtorch
         }
         Loaded = new SystemLibtorchLoad(dir, version, loaded, wrapper, MappedFrom("libtorch_cpu.so"), cudaError);
         return Loaded;
+    }
+
+    /// <summary>
+    /// Loads (RTLD_GLOBAL) every library of a pip wheel's nvidia-* packages next to torch
+    /// (site-packages/nvidia/*/lib and nvidia/cu*/lib), in passes until a pass loads nothing more,
+    /// since their order is not known here. Returns how many loaded; 0 when there are none.
+    /// </summary>
+    internal static int PreloadNvidia(string torchLib)
+    {
+        var root = Path.GetFullPath(Path.Combine(torchLib, "..", "..", "nvidia"));
+        if (!Directory.Exists(root)) return 0;
+        var pending = Directory.EnumerateDirectories(root, "lib", SearchOption.AllDirectories)
+            .Where(d => Path.GetRelativePath(root, d).Count(c => c == Path.DirectorySeparatorChar) <= 2)
+            .SelectMany(d => Directory.EnumerateFiles(d, "*.so*")).Order(StringComparer.Ordinal).ToList();
+        int count = 0;
+        for (bool progress = true; progress && pending.Count > 0;)
+        {
+            progress = false;
+            foreach (var f in pending.ToList())
+                if (DlOpen(f, RtldLazy | RtldGlobal) != IntPtr.Zero) { pending.Remove(f); count++; progress = true; }
+        }
+        return count;
     }
 
     /// <summary>The file a library is actually mapped from in this process (/proc/self/maps), or null.</summary>

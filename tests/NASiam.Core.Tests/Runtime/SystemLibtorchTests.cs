@@ -66,6 +66,23 @@ public class SystemLibtorchTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void PreloadNvidia_LoadsTheWheelsNvidiaLibraries_AndStopsWhenNothingMoreLoads()
+    {
+        var dir = TempDir("nvidia");
+        try
+        {
+            var lib = Directory.CreateDirectory(Path.Combine(dir, "site-packages", "torch", "lib")).FullName;
+            Assert.Equal(0, SystemLibtorch.PreloadNvidia(lib)); // no nvidia folder: nothing to do
+            var cu = Directory.CreateDirectory(Path.Combine(dir, "site-packages", "nvidia", "cu13", "lib")).FullName;
+            File.Copy("/lib/x86_64-linux-gnu/libz.so.1", Path.Combine(cu, "libnasiamtestz.so.1")); // a real library
+            File.WriteAllText(Path.Combine(cu, "libbroken.so"), "not an ELF file");            // never loads
+            Assert.Equal(1, SystemLibtorch.PreloadNvidia(lib));
+            Assert.NotNull(SystemLibtorch.MappedFrom("libnasiamtestz.so.1"));
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
     public void Version_IsReadFromTorchVersionPy_OrThePath()
     {
         var dir = TempDir("ver");
