@@ -77,7 +77,7 @@ prepare() {
   staged=$(du -scb "$stage/publish" "$stage/ref" "$stage/refbench" "$stage/torchsharp-src" | tail -1 | cut -f1)
   echo "publish: $(size_mib "$stage/publish") MiB ($(ls "$stage/publish" | wc -l) files); ref: $(size_mib "$stage/ref") MiB; torchsharp-src: $(size_mib "$stage/torchsharp-src") MiB"
   echo "carried: working tree (not ignored) $((tracked / 1024)) KiB + staged $((staged / 1024)) KiB = $(( (tracked + staged) / 1048576 )) MiB (limit 64)"
-  echo "device call: carry=[\"artifacts/gpu-check/publish\",\"artifacts/gpu-check/ref\",\"artifacts/gpu-check/refbench\",\"artifacts/gpu-check/torchsharp-src\"], command: OUT=\$OUT bash tools/gpu-check.sh run"
+  echo "device call: carry=[\"artifacts/gpu-check/publish\",\"artifacts/gpu-check/ref\",\"artifacts/gpu-check/refbench\",\"artifacts/gpu-check/torchsharp-src\"], command: bash tools/gpu-check.sh run (timeout_s 590)"
 }
 
 # ---------------------------------------------------------------------------------------------
