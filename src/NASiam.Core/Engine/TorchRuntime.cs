@@ -20,8 +20,12 @@ public static class TorchRuntime
     /// <summary>
     /// Call before the first tensor operation. Sets OMP_WAIT_POLICY=PASSIVE in the native
     /// environment (the OpenMP runtime reads it when libtorch loads; .NET's own
-    /// Environment.SetEnvironmentVariable does not reach native getenv on Unix).
+    /// Environment.SetEnvironmentVariable does not reach native getenv on Unix). In a
+    /// TorchBackend=system build it then loads the installed PyTorch's libtorch
+    /// (<see cref="SystemLibtorch"/>) and writes one line saying which to stderr.
     /// </summary>
+    /// <exception cref="ArgumentException">System build: the libtorch could not be found or loaded;
+    /// other builds: <c>NASIAM_LIBTORCH_DIR</c> is set although this build bundles its own libtorch.</exception>
     public static void Initialise()
     {
         lock (Gate)
@@ -31,6 +35,11 @@ public static class TorchRuntime
             {
                 try { NativeSetEnv("OMP_WAIT_POLICY", "PASSIVE", 0); } catch (DllNotFoundException) { }
             }
+            if (SystemLibtorch.Active)
+                Console.Error.WriteLine($"NASiam: {SystemLibtorch.Load()}");
+            else if (Environment.GetEnvironmentVariable(SystemLibtorch.DirVariable) is { Length: > 0 } dir)
+                // Loading a second libtorch next to the bundled one would give two c10 registries in one process.
+                throw new ArgumentException($"{SystemLibtorch.DirVariable}={dir} is set, but this build bundles libtorch (TorchBackend={SystemLibtorch.BuildBackend}); build with -p:TorchBackend=system to use an installed PyTorch (docs/gpu.md).");
             _initialised = true;
         }
     }
