@@ -82,7 +82,7 @@ public sealed partial class ImageFolderDataSet
                 {
                     CropDecoder.DecodeCrops(items[indices[b]].Path, size, (w, h) => boxes(w, h, b), buffer);
                     for (int v = 0; v < views; v++)
-                        target.CopyFrom(buffer, (int)(v * one), ((long)v * indices.Length + b) * one);
+                        target.CopyFrom(new ReadOnlySpan<byte>(buffer, (int)(v * one), (int)one), 0, ((long)v * indices.Length + b) * one);
                 }
                 finally { ArrayPool<byte>.Shared.Return(buffer); }
             });
