@@ -12,6 +12,7 @@ from PIL import ImageFilter
 p = argparse.ArgumentParser()
 p.add_argument("folder"); p.add_argument("--workers", type=int, default=2); p.add_argument("--batch", type=int, default=64)
 p.add_argument("--size", type=int, default=224); p.add_argument("--epochs", type=int, default=1)
+p.add_argument("--batches", type=int, default=0, help="stop after N timed batches (0 = whole epochs)")
 a = p.parse_args()
 
 class GaussianBlur:
@@ -58,6 +59,8 @@ for epoch in range(a.epochs):
         images += v1.shape[0]
         now = time.perf_counter() - t0
         if now - last >= 2: last = now; rss.append("%.1fs:%dMB" % (now, rss_mb()))
+        if a.batches and images >= a.batches * a.batch: break
+    if a.batches and images >= a.batches * a.batch: break
 dt = time.perf_counter() - t0
 rss.append("%.1fs:%dMB" % (dt, rss_mb()))
 print(f"torchvision {__import__('torchvision').__version__}: {images / dt:.1f} images/s (two views of {a.size} px each, batch {a.batch}, "

@@ -26,6 +26,9 @@ public static class CropDecoder
         var c = Configuration.Default.Clone();
         c.MaxDegreeOfParallelism = 1;
         c.PreferContiguousImageBuffers = true;
+        // ImageSharp's default pool may retain a large share of the host's memory; a streamed epoch needs
+        // only a few images' worth (a 500x375 RGB image is 0.56 MB), so RSS stays flat over the data set.
+        c.MemoryAllocator = SixLabors.ImageSharp.Memory.MemoryAllocator.Create(new SixLabors.ImageSharp.Memory.MemoryAllocatorOptions { MaximumPoolSizeMegabytes = 64 });
         return c;
     }
 
