@@ -12,11 +12,14 @@ public sealed record DataSetOpenOptions
     /// <summary>Synthetic: generation seed.</summary>
     public int SyntheticSeed { get; init; }
     /// <summary>
-    /// Side length in px the images are stored at: synthetic is drawn at it (default 32); image
-    /// folders are resized (shorter side) and centre-cropped to it (default 64; 256 for the ImageNet
-    /// recipe). CIFAR is always 32 and rejects any other value.
+    /// Side length in px of the images a batch holds: synthetic is drawn at it (default 32); image
+    /// folders are streamed from the original files and cut to it per batch (default 224, the ImageNet
+    /// recipe: RandomResizedCrop(S) for training views, Resize(round(S·256/224)) + CenterCrop(S) for
+    /// evaluation). CIFAR is always 32 and rejects any other value.
     /// </summary>
     public int? ImageSize { get; init; }
+    /// <summary>Image folders: decode threads per batch; 0 = one per core.</summary>
+    public int Workers { get; init; }
 }
 
 /// <summary>Opens data sets by name.</summary>
@@ -25,8 +28,16 @@ public static class DataSets
     /// <summary>The names <see cref="Open"/> accepts.</summary>
     public static IReadOnlyList<string> Names { get; } = ["synthetic", "cifar10", "cifar100", "folder"];
 
-    /// <summary>Default stored size of image-folder images when none is given.</summary>
-    public const int DefaultFolderImageSize = 64;
+    /// <summary>Default crop size of image-folder batches when none is given (the ImageNet recipe's 224).</summary>
+    public const int DefaultFolderImageSize = 224;
+
+    /// <summary>
+    /// Which path a data set takes (one rule): image folders are always streamed from disk at full
+    /// resolution (<see cref="ImageFolderDataSet"/>: file list in memory, decode per batch, crop before
+    /// resize); CIFAR and synthetic sets, small by construction (60,000 images of 32 px at most), are
+    /// held in memory as uint8 tensors and cropped on the run's device.
+    /// </summary>
+    public static bool IsStreamed(string name) => name == "folder";
 
     /// <summary>
     /// Opens synthetic | cifar10 | cifar100 | folder. <paramref name="path"/> is ignored for synthetic;
@@ -51,7 +62,7 @@ public static class DataSets
                     throw new ArgumentException("Coarse labels exist only for cifar100.");
                 return CifarDataSet.Open(name == "cifar100", RequirePath(name, path), options.CoarseLabels);
             case "folder":
-                return ImageFolderDataSet.Open(RequirePath(name, path), options.ImageSize ?? DefaultFolderImageSize);
+                return ImageFolderDataSet.Open(RequirePath(name, path), options.ImageSize ?? DefaultFolderImageSize, options.Workers);
             default:
                 throw new ArgumentException($"Unknown data set '{name}'; valid: {string.Join(", ", Names)}.");
         }

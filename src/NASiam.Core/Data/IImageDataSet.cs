@@ -5,12 +5,20 @@ namespace NASiam.Core.Data;
 
 /// <summary>
 /// A batch read from a data set: <see cref="Images"/> uint8 [B, 3, H, W] (RGB, 0..255) and
-/// <see cref="Labels"/> int64 [B], both on the CPU. The caller owns and disposes both tensors.
+/// <see cref="Labels"/> int64 [B], both on the CPU. The caller owns and disposes the tensors.
+/// A streamed image folder's training read (<see cref="ImageFolderDataSet.ReadTrainViews"/>) returns
+/// views already cut by RandomResizedCrop from the original images (<see cref="Cropped"/>): then
+/// <see cref="Images"/> is view 1 and <see cref="SecondView"/> view 2 (null for one view), and the
+/// augmenter applies only the rest of its recipe.
 /// </summary>
 public sealed record ImageBatch(Tensor Images, Tensor Labels) : IDisposable
 {
+    /// <summary>uint8 [B, 3, S, S]: the second pre-cropped view, or null.</summary>
+    public Tensor? SecondView { get; init; }
+    /// <summary>True when the crop + resize of the recipe is already applied (streamed folders).</summary>
+    public bool Cropped { get; init; }
     public long Count => Labels.shape[0];
-    public void Dispose() { Images.Dispose(); Labels.Dispose(); }
+    public void Dispose() { Images.Dispose(); Labels.Dispose(); SecondView?.Dispose(); }
 }
 
 /// <summary>

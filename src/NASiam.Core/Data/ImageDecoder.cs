@@ -44,6 +44,34 @@ public static class ImageDecoder
     /// </summary>
     public static DecodedImage Decode(string file) => Decode(File.ReadAllBytes(file), file);
 
+    /// <summary>
+    /// The structural check alone (no pixel decoding), for decoders that fill in missing data
+    /// themselves (<see cref="Streaming.CropDecoder"/>): returns the format (JPEG, PNG, BMP or PNM)
+    /// or throws <see cref="InvalidDataException"/> naming <paramref name="source"/> exactly as
+    /// <see cref="Decode(byte[], string)"/> does for empty, truncated, corrupt, unknown, TIFF, WebP and GIF files.
+    /// </summary>
+    public static ImageFormat Check(byte[] bytes, string source)
+    {
+        InvalidDataException Bad(string why) => new($"Image '{source}' {why}.");
+        if (bytes.Length == 0) throw Bad("is empty (0 bytes)");
+        var format = Sniff(bytes);
+        switch (format)
+        {
+            case ImageFormat.Jpeg: CheckJpeg(bytes, Bad); break;
+            case ImageFormat.Png: CheckPng(bytes, Bad); break;
+            case ImageFormat.Bmp: CheckBmp(bytes, Bad); break;
+            case ImageFormat.Pnm: CheckPnm(bytes, Bad); break;
+            case ImageFormat.Tiff:
+            case ImageFormat.WebP:
+                throw Bad($"is a {format} image, which this build cannot decode (JPEG, PNG, BMP, PPM and PGM only); convert it to PNG or JPEG");
+            case ImageFormat.Gif:
+                throw Bad("is a GIF image under an image extension; torchvision's folders hold JPEG/PNG/BMP/PPM/PGM/TIFF/WebP; convert it to PNG");
+            default:
+                throw Bad($"is not a JPEG, PNG, BMP, PPM, PGM, TIFF or WebP image (its first bytes are {Convert.ToHexString(bytes.AsSpan(0, Math.Min(8, bytes.Length)))})");
+        }
+        return format;
+    }
+
     /// <summary>As <see cref="Decode(string)"/> on the file's bytes; <paramref name="source"/> names it in errors.</summary>
     public static DecodedImage Decode(byte[] bytes, string source)
     {
@@ -180,6 +208,9 @@ public static class ImageDecoder
         }
         if (needed > b.Length) throw bad($"is truncated: the BMP needs {needed} bytes, the file has {b.Length}");
     }
+
+    /// <summary>The PNM checks of <see cref="DecodePnm"/> without keeping the pixels.</summary>
+    static void CheckPnm(byte[] b, Func<string, InvalidDataException> bad) => DecodePnm(b, bad);
 
     /// <summary>Binary PPM (P6) / PGM (P5), maxval 1..65535 (16-bit samples big-endian), scaled to 0..255.</summary>
     static DecodedImage DecodePnm(byte[] b, Func<string, InvalidDataException> bad)

@@ -20,13 +20,19 @@ public sealed record SkippedFile(string Path, string Reason);
 /// would try to read these), and files directly in train/ or val/ outside the class folders.
 /// Errors (<see cref="InvalidDataException"/>, naming the folder or file): a split without class
 /// folders, a class folder without an image, a val class that is not a train class, TIFF/WebP files
-/// (torchvision images this build cannot decode). Only the file list is held in memory;
-/// <see cref="ReadTrain"/>/<see cref="ReadTest"/> decode the requested files strictly
-/// (<see cref="ImageDecoder"/>: a truncated or corrupt file is an error naming it, never filled in),
-/// resize the shorter side to <see cref="ImageSize"/> (bilinear, antialiased) and centre-crop to a
-/// square, in parallel.
+/// (torchvision images this build cannot decode).
+/// <para>
+/// The set is streamed: only the file list (paths and labels) is held in memory, so memory does not
+/// grow with the number of images. Every read decodes the requested files from disk strictly
+/// (<see cref="ImageDecoder.Check"/>: a truncated or corrupt file is an error naming it, never filled
+/// in) on <see cref="Workers"/> threads and cuts <see cref="ImageSize"/>-px squares from the ORIGINAL
+/// pixels (<see cref="Streaming.CropDecoder"/>): <see cref="ReadTrain"/>/<see cref="ReadTest"/> with the
+/// evaluation geometry Resize(round(S·256/224)) + CenterCrop(S), <see cref="ReadTrainViews"/> with
+/// RandomResizedCrop(S) per view (method doc 6.2). The training loops read ahead through
+/// <see cref="Streaming.BatchPrefetcher"/>.
+/// </para>
 /// </summary>
-public sealed class ImageFolderDataSet : IImageDataSet
+public sealed partial class ImageFolderDataSet : IImageDataSet
 {
     /// <summary>torchvision's IMG_EXTENSIONS: the extensions (case-insensitive) that make a file an image.</summary>
     public static IReadOnlySet<string> ImageExtensions { get; } =
@@ -63,9 +69,9 @@ public sealed class ImageFolderDataSet : IImageDataSet
     /// <summary>One line per split and reason counting the files left out, with a few examples; empty when none.</summary>
     public IReadOnlyList<string> Notices { get; }
 
-    ImageFolderDataSet(string root, int imageSize, IReadOnlyList<string> classes, FolderImage[] train, FolderImage[] test, List<SkippedFile> skipped)
+    ImageFolderDataSet(string root, int imageSize, int workers, IReadOnlyList<string> classes, FolderImage[] train, FolderImage[] test, List<SkippedFile> skipped)
     {
-        (Root, ImageSize, ClassNames, _train, _test, Skipped) = (root, imageSize, classes, train, test, skipped);
+        (Root, ImageSize, Workers, ClassNames, _train, _test, Skipped) = (root, imageSize, workers, classes, train, test, skipped);
         Notices = skipped.GroupBy(f => (Split: f.Path.Split('/')[0], f.Reason))
             .Select(g => $"{g.Key.Split}/: ignored {g.Count()} file(s) ({Explain(g.Key.Reason)}): {Examples(g.Select(f => f.Path))}.")
             .ToList();
@@ -90,11 +96,14 @@ public sealed class ImageFolderDataSet : IImageDataSet
     /// Lists the folder (no image is decoded). Throws <see cref="DirectoryNotFoundException"/> when
     /// root, train/ or val/ is missing and <see cref="InvalidDataException"/> naming the folder or file
     /// when train/ has fewer than 2 class folders, val/ has none, a class folder holds no image, a val
-    /// class is not a train class, or an image is TIFF/WebP.
+    /// class is not a train class, or an image is TIFF/WebP. <paramref name="imageSize"/> is the side of
+    /// every batch's images (crops); <paramref name="workers"/> the decode threads (0 = one per core).
     /// </summary>
-    public static ImageFolderDataSet Open(string root, int imageSize)
+    public static ImageFolderDataSet Open(string root, int imageSize, int workers = 0)
     {
         if (imageSize < 8 || imageSize > 1024) throw new ArgumentException($"Image-folder image size must be in [8, 1024] px; got {imageSize}.");
+        if (workers < 0 || workers > 256) throw new ArgumentException($"Decode workers must be in [0, 256] (0 = one per core); got {workers}.");
+        if (workers == 0) workers = Environment.ProcessorCount;
         if (!Directory.Exists(root)) throw new DirectoryNotFoundException($"Image folder '{root}' does not exist.");
         var trainDir = Path.Combine(root, "train");
         var valDir = Path.Combine(root, "val");
@@ -107,7 +116,7 @@ public sealed class ImageFolderDataSet : IImageDataSet
         var labelOf = classes.Select((c, i) => (c, i)).ToDictionary(x => x.c, x => (long)x.i, StringComparer.Ordinal);
         var train = List(root, trainDir, labelOf, skipped);
         var test = List(root, valDir, labelOf, skipped);
-        return new ImageFolderDataSet(root, imageSize, classes, train, test, skipped);
+        return new ImageFolderDataSet(root, imageSize, workers, classes, train, test, skipped);
     }
 
     /// <summary>The visible sub-folders of a split in ordinal order; files beside them and hidden folders are recorded as skipped.</summary>
@@ -194,55 +203,6 @@ public sealed class ImageFolderDataSet : IImageDataSet
     }
 
     static string Relative(string root, string path) => Path.GetRelativePath(root, path).Replace('\\', '/');
-
-    public ImageBatch ReadTrain(long[] indices) => Read(_train, indices, "train");
-    public ImageBatch ReadTest(long[] indices) => Read(_test, indices, "val");
-
-    ImageBatch Read(FolderImage[] items, long[] indices, string split)
-    {
-        foreach (var i in indices)
-            if (i < 0 || i >= items.Length) throw new ArgumentOutOfRangeException(nameof(indices), $"{split} index {i} is outside [0, {items.Length}).");
-        var pixels = new byte[indices.Length * 3L * ImageSize * ImageSize];
-        var stride = 3 * ImageSize * ImageSize;
-        // Decoding dominates; torch ops inside run single-threaded per image, one image per worker.
-        try
-        {
-            Parallel.For(0, indices.Length, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, b =>
-            {
-                var chw = DecodeSquare(items[indices[b]].Path, ImageSize);
-                Array.Copy(chw, 0, pixels, (long)b * stride, stride);
-            });
-        }
-        catch (AggregateException e) when (e.InnerExceptions.Count > 0)
-        {
-            // Surface the first file's own error (it names the file) rather than a wrapper.
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerExceptions[0]);
-        }
-        var labels = indices.Select(i => items[i].Label).ToArray();
-        return new ImageBatch(tensor(pixels, new long[] { indices.Length, 3, ImageSize, ImageSize }), tensor(labels));
-    }
-
-    /// <summary>
-    /// Decodes one file to CHW uint8 bytes of size 3·S·S (shorter side resized to S, centre crop).
-    /// Throws <see cref="InvalidDataException"/> naming the file when it is truncated, corrupt or not decodable.
-    /// </summary>
-    public static byte[] DecodeSquare(string file, int size)
-    {
-        var image = ImageDecoder.Decode(file);
-        using var scope = NewDisposeScope();
-        var hwc = tensor(image.Rgb, new long[] { image.Height, image.Width, 3 });
-        var x = hwc.permute(2, 0, 1).unsqueeze(0).to_type(ScalarType.Float32);
-        var scale = (double)size / Math.Min(image.Width, image.Height);
-        var h = Math.Max(size, (int)Math.Round(image.Height * scale));
-        var w = Math.Max(size, (int)Math.Round(image.Width * scale));
-        if (h != image.Height || w != image.Width)
-            x = nn.functional.interpolate(x, new long[] { h, w }, mode: InterpolationMode.Bilinear, align_corners: false, antialias: true);
-        var top = (h - size) / 2;
-        var left = (w - size) / 2;
-        var crop = x[.., .., TensorIndex.Slice(top, top + size), TensorIndex.Slice(left, left + size)];
-        var bytes = crop.round().clamp(0, 255).to_type(ScalarType.Byte).contiguous();
-        return bytes.data<byte>().ToArray();
-    }
 
     public void Dispose() { }
 }

@@ -39,6 +39,7 @@ public sealed class NasiamEngine : IRunEngine
         using var data = DataSets.Open(options.Dataset, options.DataPath, new DataSetOpenOptions
         {
             CoarseLabels = options.CoarseLabels, SyntheticTrainSize = options.SyntheticTrainSize, SyntheticSeed = options.Seed,
+            ImageSize = options.Data.ImageSize, Workers = options.Data.Workers,
         });
         // What the data set left out (metadata files, hidden files) is said, not silently dropped.
         foreach (var notice in data.Notices) events.Warn(options.Kind.ToString().ToLowerInvariant(), "data", notice, 0);

@@ -263,6 +263,8 @@ public static class OptionCatalog
         Add("dataPath", OptionGroup.Data, "Data folder", null, "Folder holding the data set (CIFAR root or image folder); not needed for synthetic.", All);
         Add("coarseLabels", OptionGroup.Data, "CIFAR-100 coarse labels", null, "Use the 20 CIFAR-100 superclasses instead of the 100 fine classes.", All);
         Add("syntheticTrainSize", OptionGroup.Data, "Synthetic set size", "images", "Training images of the synthetic set; its test split is a fifth of it.", All);
+        Add("data.imageSize", OptionGroup.Data, "Image size", "px", "Side of the images the model sees, 32-1024; empty = the data set's own (CIFAR and synthetic 32, image folders 224: RandomResizedCrop 224 on the original image, Resize 256 + CenterCrop 224 for evaluation) (doc 6.2). Image folders are streamed from disk; CIFAR and synthetic are held in memory.", All);
+        Add("data.workers", OptionGroup.Data, "Decode workers", "threads", "Image folders: threads decoding each batch from disk (read ahead by 2 batches); 0 = one per core.", All);
 
         // Heads
         Add("heads.dim", OptionGroup.Heads, "Output width", "features", "Projector output width: 2048 for SimSiam, 128 for MoCo and SimCLR (doc 5.2, 6.1).", Trains);

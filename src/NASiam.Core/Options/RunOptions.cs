@@ -50,6 +50,8 @@ public sealed record RunOptions
     public bool CoarseLabels { get; init; }
     /// <summary>Synthetic data set size (train images); test is a fifth of it.</summary>
     public int SyntheticTrainSize { get; init; } = 5000;
+    /// <summary>Image size and decode workers (<c>data.imageSize</c>, <c>data.workers</c>).</summary>
+    public DataOptions Data { get; init; } = new();
     /// <summary>Seed for weights, data order and augmentation.</summary>
     public int Seed { get; init; } = 0;
     /// <summary>auto (CUDA when available, else CPU) | cpu | cuda | cuda:N.</summary>
@@ -108,6 +110,22 @@ public sealed record RunOptions
             throw new ArgumentException($"Run options JSON is malformed: {e.Message}", e);
         }
     }
+}
+
+/// <summary>
+/// How images reach the model. Image folders are streamed from disk (<see cref="NASiam.Core.Data.DataSets.IsStreamed"/>);
+/// CIFAR and synthetic sets are held in memory.
+/// </summary>
+public sealed record DataOptions
+{
+    /// <summary>
+    /// Side in px of the images the model sees; null = the data set's own (CIFAR and synthetic 32,
+    /// image folders 224 = the ImageNet recipe: RandomResizedCrop 224, Resize 256 + CenterCrop 224).
+    /// CIFAR accepts only 32.
+    /// </summary>
+    public int? ImageSize { get; init; }
+    /// <summary>Image folders: decode threads reading each batch; 0 = one per core.</summary>
+    public int Workers { get; init; }
 }
 
 /// <summary>Head dimensions and loss hyper-parameters (method doc 4).</summary>

@@ -16,6 +16,9 @@ public static class RunOptionsValidator
     /// <summary>Data-set names (owned by <see cref="DataSets"/>).</summary>
     public static IReadOnlyList<string> Datasets => DataSets.Names;
 
+    /// <summary>Range of <c>data.imageSize</c> in px: the ImageNet stem downsamples by 32; above 1024 a batch of crops would not fit a host.</summary>
+    public const int MinImageSize = 32, MaxImageSize = 1024;
+
     /// <summary>Every problem as "path: message" text (for logs and exceptions).</summary>
     public static IReadOnlyList<string> Validate(RunOptions o) => ValidateFields(o).Select(e => e.ToString()).ToArray();
 
@@ -31,6 +34,15 @@ public static class RunOptionsValidator
         Check(Datasets.Contains(o.Dataset), "dataset", $"unknown data set '{o.Dataset}'; valid: {string.Join(", ", Datasets)}");
         Check(o.Dataset is "synthetic" || !string.IsNullOrWhiteSpace(o.DataPath), "dataPath", $"is required for data set '{o.Dataset}'");
         Check(o.SyntheticTrainSize is >= 100 and <= 1_000_000, "syntheticTrainSize", "must be between 100 and 1000000");
+        Check(o.Data is not null, "data", "must be an object ({\"imageSize\": ..., \"workers\": ...})");
+        if (o.Data is { } d)
+        {
+            Check(d.ImageSize is null or (>= MinImageSize and <= MaxImageSize), "data.imageSize",
+                $"must be between {MinImageSize} and {MaxImageSize} px (224 for the ImageNet recipe), or empty for the data set's own; got {d.ImageSize}");
+            Check(d.ImageSize is null or 32 || o.Dataset is not ("cifar10" or "cifar100"), "data.imageSize",
+                $"CIFAR images are 32 px; leave it empty or 32 for {o.Dataset} (got {d.ImageSize})");
+            Check(d.Workers is >= 0 and <= 64, "data.workers", "must be between 0 (one per core) and 64");
+        }
         Check(o.Seed >= 0, "seed", "must be >= 0");
         Check(DeviceSpec.TryParse(o.Device, out _), "device", $"'{o.Device}' is not auto, cpu, cuda or cuda:N");
         Check(o.Threads is >= 0 and <= 256, "threads", "must be between 0 (auto) and 256");

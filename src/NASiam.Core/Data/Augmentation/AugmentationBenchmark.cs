@@ -11,7 +11,7 @@ public sealed record AugmentationBenchmarkResult(AugmentationRecipe Recipe, int 
     public double ImagesPerSecond => BatchSize / (MillisecondsPerBatch / 1000.0);
 }
 
-/// <summary>Times <see cref="TwoViewAugmenter.TwoViews"/> on random uint8 CIFAR-sized batches.</summary>
+/// <summary>Times <see cref="TwoViewAugmenter.TwoViews(TorchSharp.torch.Tensor, TorchSharp.torch.Generator)"/> on random uint8 CIFAR-sized batches.</summary>
 public static class AugmentationBenchmark
 {
     /// <summary>

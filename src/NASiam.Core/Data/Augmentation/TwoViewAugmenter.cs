@@ -39,6 +39,37 @@ public sealed class TwoViewAugmenter
         return (first, View(images, generator));
     }
 
+    /// <summary>
+    /// Two views of a batch. A pre-cropped batch (<see cref="ImageBatch.Cropped"/>: a streamed image
+    /// folder, RandomResizedCrop already applied to the original files at decode) gets only the rest of
+    /// the recipe (flip, colour jitter, grayscale, blur, normalisation) on its two views; any other batch
+    /// gets the whole recipe as <see cref="TwoViews(Tensor, Generator)"/>. The generator is drawn in the
+    /// same order either way.
+    /// </summary>
+    public (Tensor View1, Tensor View2) TwoViews(ImageBatch batch, Generator generator)
+    {
+        if (!batch.Cropped) return TwoViews(batch.Images, generator);
+        var second = batch.SecondView ?? throw new ArgumentException("A pre-cropped batch needs two views for a two-view augmentation; it holds one.");
+        var first = View(batch, generator);
+        return (first, ViewOf(second, generator, cropped: true));
+    }
+
+    /// <summary>One view of a batch: its first pre-cropped view when <see cref="ImageBatch.Cropped"/>, else the whole recipe on its images.</summary>
+    public Tensor View(ImageBatch batch, Generator generator) => ViewOf(batch.Images, generator, batch.Cropped);
+
+    Tensor ViewOf(Tensor images, Generator generator, bool cropped)
+    {
+        if (!cropped) return View(images, generator);
+        CheckImages(images);
+        if (images.shape[2] != OutputSize || images.shape[3] != OutputSize)
+            throw new ArgumentException($"Pre-cropped views are {images.shape[2]}x{images.shape[3]} px; this augmenter outputs {OutputSize} px.");
+        using var p = Sample(images.shape[0], (int)images.shape[2], (int)images.shape[3], generator);
+        return Apply(images, p, cropped: true);
+    }
+
+    /// <summary>Crop scale range (area fraction) of this recipe's RandomResizedCrop: (min, max).</summary>
+    public (double Min, double Max) CropScale => (Spec.MinScale, Spec.MaxScale);
+
     /// <summary>One augmented view: float32 [B,3,S,S], normalised, on <see cref="Device"/>.</summary>
     public Tensor View(Tensor images, Generator generator)
     {
@@ -119,8 +150,12 @@ public sealed class TwoViewAugmenter
         return (top, left, hSel, wSel);
     }
 
-    /// <summary>Applies <paramref name="p"/> to uint8 [B,3,H,W]: float32 [B,3,S,S] normalised on <see cref="Device"/>.</summary>
-    public Tensor Apply(Tensor images, AugmentationParameters p)
+    /// <summary>
+    /// Applies <paramref name="p"/> to uint8 [B,3,H,W]: float32 [B,3,S,S] normalised on <see cref="Device"/>.
+    /// With <paramref name="cropped"/> the images are already the crops (S×S): the crop boxes are
+    /// ignored and only the flip of the geometric part is applied.
+    /// </summary>
+    public Tensor Apply(Tensor images, AugmentationParameters p, bool cropped = false)
     {
         CheckImages(images);
         using var scope = NewDisposeScope();
@@ -128,16 +163,20 @@ public sealed class TwoViewAugmenter
         var (height, width) = (images.shape[2], images.shape[3]);
         var x = images.to(Device).to_type(ScalarType.Float32).div_(255.0);
 
-        // Crop + resize + flip as one affine sampling grid (align_corners=false pixel-centre convention).
-        var box = p.CropBoxes.to(Device);
-        var (top, left, h, w) = (box[.., 0], box[.., 1], box[.., 2], box[.., 3]);
-        var sign = 1 - 2 * p.Flip.to(Device).to_type(ScalarType.Float32);
-        var zero = zeros_like(top);
-        var theta = stack([
-            stack([w / width * sign, zero, (2 * left + w) / width - 1], 1),
-            stack([zero, h / height, (2 * top + h) / height - 1], 1)], 1);
-        var grid = nn.functional.affine_grid(theta, [b, 3, OutputSize, OutputSize], align_corners: false);
-        x = nn.functional.grid_sample(x, grid, GridSampleMode.Bilinear, GridSamplePaddingMode.Border, align_corners: false);
+        if (cropped) x = where(p.Flip.to(Device).view(-1, 1, 1, 1), x.flip(3), x);
+        else
+        {
+            // Crop + resize + flip as one affine sampling grid (align_corners=false pixel-centre convention).
+            var box = p.CropBoxes.to(Device);
+            var (top, left, h, w) = (box[.., 0], box[.., 1], box[.., 2], box[.., 3]);
+            var sign = 1 - 2 * p.Flip.to(Device).to_type(ScalarType.Float32);
+            var zero = zeros_like(top);
+            var theta = stack([
+                stack([w / width * sign, zero, (2 * left + w) / width - 1], 1),
+                stack([zero, h / height, (2 * top + h) / height - 1], 1)], 1);
+            var grid = nn.functional.affine_grid(theta, [b, 3, OutputSize, OutputSize], align_corners: false);
+            x = nn.functional.grid_sample(x, grid, GridSampleMode.Bilinear, GridSamplePaddingMode.Border, align_corners: false);
+        }
 
         if (Spec.ColorJitter)
         {

@@ -59,21 +59,21 @@ public sealed class LinearEvalStage(StageEnvironment env, string? backboneCheckp
                 int inEpoch = startBatch;
                 double lossSum = 0;
                 int lossCount = 0;
-                foreach (var indices in batches.Epoch(epoch, startBatch))
+                foreach (var batch in Env.TrainBatches(batches, epoch, startBatch, augmenter, stream: 3, views: 1))
                 {
+                    using var owned = batch;
                     if (step >= total) break;
                     double loss;
                     using (var scope = NewDisposeScope())
                     {
                         clock.StartData();
-                        using var batch = Env.Data.ReadTrain(indices);
-                        var view = augmenter.View(batch.Images, generator);
+                        var view = augmenter.View(batch, generator);
                         var labels = batch.Labels.to(Env.Device);
                         clock.DataDone();
                         Tensor features;
                         using (no_grad()) features = model.BackboneFeatures(view);
                         loss = CheckFinite(probe.TrainStep(features, labels, optimizer), "classifier", step + 1, epoch);
-                        clock.StepDone(indices.Length);
+                        clock.StepDone((int)batch.Count);
                     }
                     step++;
                     inEpoch++;

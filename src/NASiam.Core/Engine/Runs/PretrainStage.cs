@@ -57,19 +57,19 @@ public sealed class PretrainStage(StageEnvironment env, Genotype? genotype) : Ss
                 int startBatch = epoch == position.Epoch ? position.StepInEpoch : 0;
                 optimizer.SetEpoch(epoch);
                 int inEpoch = startBatch;
-                foreach (var indices in batches.Epoch(epoch, startBatch))
+                foreach (var batch in Env.TrainBatches(batches, epoch, startBatch, augmenter, stream: 2))
                 {
+                    using var owned = batch;
                     if (step >= total) break;
                     using (var scope = NewDisposeScope())
                     {
                         clock.StartData();
-                        using var batch = Env.Data.ReadTrain(indices);
-                        var (x1, x2) = augmenter.TwoViews(batch.Images, generator);
+                        var (x1, x2) = augmenter.TwoViews(batch, generator);
                         clock.DataDone();
                         model.train();
                         Env.BeforeWeightStep?.Invoke(model, step);
                         lastLoss = OptimizerStep(model, optimizer, x1, x2, StepKind.Weight, step + 1, epoch);
-                        clock.StepDone(indices.Length);
+                        clock.StepDone((int)batch.Count);
                     }
                     step++;
                     inEpoch++;

@@ -67,19 +67,19 @@ public sealed class SearchStage(StageEnvironment env) : SslStageBase(env, "searc
                 weightOpt.SetEpoch(epoch);
                 if (alphaPerEpoch && startBatch == 0) ArchitectureStep(model, alphaOpt, alphaBatches, alphaIterator, augmenter, generator, step);
                 int inEpoch = startBatch;
-                foreach (var indices in weightBatches.Epoch(epoch, startBatch))
+                foreach (var batch in Env.TrainBatches(weightBatches, epoch, startBatch, augmenter, stream: 1))
                 {
+                    using var owned = batch;
                     if (step >= total) break;
                     using (var scope = NewDisposeScope())
                     {
                         clock.StartData();
-                        using var batch = Env.Data.ReadTrain(indices);
-                        var (w1, w2) = augmenter.TwoViews(batch.Images, generator);
+                        var (w1, w2) = augmenter.TwoViews(batch, generator);
                         Tensor? a1 = null, a2 = null;
                         if (!alphaPerEpoch)
                         {
-                            using var alphaBatch = Env.Data.ReadTrain(alphaIterator.Next());
-                            (a1, a2) = augmenter.TwoViews(alphaBatch.Images, generator);
+                            using var alphaBatch = ReadAlphaBatch(alphaIterator, augmenter);
+                            (a1, a2) = augmenter.TwoViews(alphaBatch, generator);
                         }
                         clock.DataDone();
                         model.train();
@@ -90,7 +90,7 @@ public sealed class SearchStage(StageEnvironment env) : SslStageBase(env, "searc
                         }
                         Env.BeforeWeightStep?.Invoke(model, step);
                         lastLoss = OptimizerStep(model, weightOpt, w1, w2, StepKind.Weight, step + 1, epoch);
-                        clock.StepDone(indices.Length * (a1 is null ? 1 : 2));
+                        clock.StepDone((int)batch.Count * (a1 is null ? 1 : 2));
                     }
                     step++;
                     inEpoch++;
@@ -122,12 +122,19 @@ public sealed class SearchStage(StageEnvironment env) : SslStageBase(env, "searc
         return Finish(RunOutcome.Succeeded, null, Metrics(), text);
     }
 
+    /// <summary>The next architecture batch; a streamed folder's crops are keyed by the iterator's position (stream 11), so they survive a resume.</summary>
+    ImageBatch ReadAlphaBatch(CyclingBatchIterator iterator, Data.Augmentation.TwoViewAugmenter augmenter)
+    {
+        var at = iterator.State;
+        return Env.ReadTrainViews(iterator.Next(), augmenter, Env.CropKey(11, at.Pass, at.NextBatch));
+    }
+
     void ArchitectureStep(SiameseModel model, ScheduledOptimizer alphaOpt, BatchProvider alphaBatches, CyclingBatchIterator iterator,
         Data.Augmentation.TwoViewAugmenter augmenter, Generator generator, long step)
     {
         using var scope = NewDisposeScope();
-        using var batch = Env.Data.ReadTrain(iterator.Next());
-        var (a1, a2) = augmenter.TwoViews(batch.Images, generator);
+        using var batch = ReadAlphaBatch(iterator, augmenter);
+        var (a1, a2) = augmenter.TwoViews(batch, generator);
         model.train();
         OptimizerStep(model, alphaOpt, a1, a2, StepKind.Architecture, step, -1);
     }

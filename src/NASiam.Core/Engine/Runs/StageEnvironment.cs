@@ -1,5 +1,6 @@
 using NASiam.Core.Data;
 using NASiam.Core.Data.Augmentation;
+using NASiam.Core.Data.Streaming;
 using NASiam.Core.Methods;
 using NASiam.Core.Options;
 using static TorchSharp.torch;
@@ -45,12 +46,46 @@ public sealed class StageEnvironment
     public TwoViewAugmenter LinearAugmenter() =>
         new(AugmentationSpec.ForLinearEval(Options.Framework, ImageNetStyle), Normalization, Device, OutputSize);
 
-    /// <summary>The monitor / test transform (no augmentation).</summary>
+    /// <summary>
+    /// The monitor / test transform (no augmentation): normalisation only; a streamed folder's reads
+    /// already apply Resize(round(S·256/224)) + CenterCrop(S) to the original images.
+    /// </summary>
     public EvalTransform EvalTransform() =>
-        ImageNetStyle && Data.ImageSize > 224 ? NASiam.Core.Data.Augmentation.EvalTransform.ForImageNet(Normalization, Device) : new EvalTransform(Normalization, Device);
+        ImageNetStyle && Data is not ImageFolderDataSet && Data.ImageSize > 224 ? NASiam.Core.Data.Augmentation.EvalTransform.ForImageNet(Normalization, Device) : new EvalTransform(Normalization, Device);
 
-    /// <summary>Crop size of the augmenters: the stored size for CIFAR/synthetic, 224 at most for folders.</summary>
-    int OutputSize => ImageNetStyle ? Math.Min(224, Data.ImageSize) : Data.ImageSize;
+    /// <summary>Crop size of the augmenters: the batch size of the images (data.imageSize for streamed folders).</summary>
+    int OutputSize => ImageNetStyle && Data is not ImageFolderDataSet ? Math.Min(224, Data.ImageSize) : Data.ImageSize;
+
+    /// <summary>
+    /// The training batches of one epoch for <paramref name="augmenter"/>. A streamed image folder
+    /// decodes them ahead on a background task (<see cref="BatchPrefetcher"/>, 2 batches) with
+    /// RandomResizedCrop applied to the original files (<paramref name="views"/> per image, crop keys
+    /// from (stage <paramref name="stream"/>, epoch, batch) so they survive a resume); in-memory sets
+    /// read each batch when asked. The caller disposes every batch.
+    /// </summary>
+    public IEnumerable<ImageBatch> TrainBatches(BatchProvider batches, long epoch, int startBatch, TwoViewAugmenter augmenter, int stream, int views = 2)
+    {
+        if (Data is not ImageFolderDataSet)
+            return batches.Epoch(epoch, startBatch).Select(indices =>
+            {
+                // Read in the loop's MoveNext: keep the batch out of any dispose scope there; the loop disposes it.
+                var batch = Data.ReadTrain(indices);
+                batch.Images.DetachFromDisposeScope();
+                batch.Labels.DetachFromDisposeScope();
+                return batch;
+            });
+        return BatchPrefetcher.Prefetch(batches.Epoch(epoch, startBatch),
+            (indices, ordinal) => ReadTrainViews(indices, augmenter, CropKey(stream, epoch, startBatch + ordinal), views), cancellationToken: Cancellation);
+    }
+
+    /// <summary>One training batch (no read-ahead), e.g. the search's architecture batches; <paramref name="key"/> picks a streamed folder's crops.</summary>
+    public ImageBatch ReadTrainViews(long[] indices, TwoViewAugmenter augmenter, ulong key, int views = 2) =>
+        Data is ImageFolderDataSet folder
+            ? folder.ReadTrainViews(indices, augmenter.CropScale.Min, augmenter.CropScale.Max, key, views)
+            : Data.ReadTrain(indices);
+
+    /// <summary>The crop key of batch <paramref name="batch"/> of pass <paramref name="epoch"/> in a stage's <paramref name="stream"/>.</summary>
+    public ulong CropKey(int stream, long epoch, long batch) => AugmentationSeed(stream) * 0x9E3779B97F4A7C15UL ^ (ulong)epoch * 0xD1B54A32D192ED03UL ^ (ulong)batch * 0xA24BAED4963EE407UL;
 
     /// <summary>The stem of this run's models: <see cref="ModelBuilder.CifarStem"/> (method doc 3, D18).</summary>
     public bool CifarStem => ModelBuilder.CifarStem(Options);
