@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Options;
+using NASiam.Core.Reporting;
 using NASiam.Web.Options;
 using NASiam.Web.Runs;
 
@@ -41,7 +42,7 @@ public sealed class RunsHub(RunStore store, IOptions<NasiamWebOptions> options) 
         await Groups.AddToGroupAsync(Context.ConnectionId, Group(runId));
         var page = store.Read(runId, maxPerType: options.Value.MaxPointsPerSeries);
         return new RunSnapshot(runId, run.Status.ToString(), page.LastSequence, page.Downsampled,
-            page.Events.Select(EventWireJson.ToElement).ToArray());
+            page.Events.Select(TrainingEventJson.ToElement).ToArray());
     }
 
     public Task Unsubscribe(Guid runId) => Groups.RemoveFromGroupAsync(Context.ConnectionId, Group(runId));

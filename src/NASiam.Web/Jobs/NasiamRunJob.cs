@@ -71,13 +71,13 @@ public sealed class NasiamRunJob(
 
         var dir = paths.RunDirectory(runId);
         Directory.CreateDirectory(dir);
-        ImportJournal(runId, dir);
-        long firstSequence = store.PrepareResume(runId, dir);
+        ImportFolderEvents(runId, dir);
         store.MarkStarted(runId);
         status.Changed(runId);
 
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(userCancel.Token, hangfireToken);
-        var context = new RunContext { RunId = runId, OutputDirectory = dir, Resume = true, FirstSequence = firstSequence };
+        // The engine numbers the attempt's events itself (after its newest checkpoint) and says so in run_started.
+        var context = new RunContext { RunId = runId, OutputDirectory = dir, Resume = true };
         RunResult? result = null;
         Exception? failure = null;
         try
@@ -120,24 +120,20 @@ public sealed class NasiamRunJob(
     }
 
     /// <summary>
-    /// Stores the events a run's previous child wrote to its journal but the server never stored
-    /// (the server died while the child finished its checkpoint), so the resume continues the
-    /// numbering without a hole. See <see cref="RunEventJournal"/>.
+    /// Stores the events the run's folder holds and the server missed (it died while the child
+    /// finished its checkpoint), so the resume continues the numbering without a hole; see
+    /// <see cref="RunEventJournal"/>.
     /// </summary>
-    void ImportJournal(Guid runId, string dir)
+    void ImportFolderEvents(Guid runId, string dir)
     {
         try
         {
-            var pending = RunEventJournal.Read(dir);
-            if (pending.Count == 0) return;
-            int added = store.Append(runId, pending);
-            if (added > 0) log.LogWarning("Run {RunId}: stored {Added} event(s) from its last process's journal that the server had missed", runId, added);
-            // Imported once: a later in-process attempt reuses these sequence numbers.
-            RunEventJournal.Delete(dir);
+            int added = RunEventJournal.Reconcile(store, runId, dir);
+            if (added > 0) log.LogWarning("Run {RunId}: stored {Added} event(s) from its folder that the server had missed", runId, added);
         }
         catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
         {
-            log.LogError(e, "Run {RunId}: could not import its event journal; the stored events may have a gap before the checkpoint it resumes from", runId);
+            log.LogError(e, "Run {RunId}: could not import the events of its folder; the stored events may have a gap before the checkpoint it resumes from", runId);
         }
     }
 

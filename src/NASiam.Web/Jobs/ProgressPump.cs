@@ -54,7 +54,7 @@ public sealed class ProgressPump(
                 var record = store.Get(runId);
                 notifications.Publish(new RunUpdate(runId, events, record));
                 var delta = new RunDelta(runId, events[0].Sequence, events[^1].Sequence,
-                    events.Select(EventWireJson.ToElement).ToArray());
+                    events.Select(TrainingEventJson.ToElement).ToArray());
                 await hub.Clients.Group(RunsHub.Group(runId)).Delta(delta);
             }
             catch (Exception ex)

@@ -43,7 +43,7 @@ public sealed class RunFeed
 
     void Apply(IEnumerable<JsonElement> events, bool live)
     {
-        foreach (var e in events.Select(EventWireJson.Deserialize).OfType<TrainingEvent>())
+        foreach (var e in events.Select(TrainingEventJson.Deserialize))
         {
             if (e.Sequence <= _last) { Duplicates.Add(e.Sequence); continue; }
             // Recorded rather than asserted: this runs on the SignalR receive loop, where a throw is swallowed.
