@@ -24,7 +24,7 @@ namespace NASiam.Web.Jobs;
 /// </summary>
 public sealed class NasiamRunJob(
     RunStore store, RunPaths paths, IRunEngine engine, ProcessRunEngine processEngine, RunExecutionRegistry registry, ProgressChannel channel,
-    RunStatusBroadcaster status, IHostApplicationLifetime lifetime, IOptions<NasiamWebOptions> options, ILogger<NasiamRunJob> log)
+    RunLifecycle lifecycle, IHostApplicationLifetime lifetime, IOptions<NasiamWebOptions> options, ILogger<NasiamRunJob> log)
 {
     [AutomaticRetry(Attempts = 0, OnAttemptsExceeded = AttemptsExceededAction.Fail)]
     public void Execute(Guid runId, PerformContext? context, CancellationToken cancellationToken)
@@ -37,7 +37,7 @@ public sealed class NasiamRunJob(
             log.LogWarning("Job {JobId} is not the current job {Current} of run {RunId}; skipped", jobId, run.JobId, runId);
             return;
         }
-        if (run.CancelRequested) { status.Set(runId, RunStatus.Cancelled, "Cancelled before it started.", finished: true); return; }
+        if (run.CancelRequested) { lifecycle.Ended(runId, RunStatus.Cancelled, "Cancelled before it started."); return; }
 
         var cts = registry.TryStart(runId);
         if (cts is null) { log.LogWarning("Run {RunId} is already executing in this process; second start skipped", runId); return; }
@@ -63,7 +63,7 @@ public sealed class NasiamRunJob(
         }
         catch (ArgumentException e)
         {
-            status.Set(runId, RunStatus.Failed, e.Message, finished: true);
+            lifecycle.Ended(runId, RunStatus.Failed, e.Message);
             return;
         }
         // Torch's default (all cores) would starve Kestrel and SignalR on a small host; see NasiamWebOptions.CpuThreads.
@@ -72,8 +72,7 @@ public sealed class NasiamRunJob(
         var dir = paths.RunDirectory(runId);
         Directory.CreateDirectory(dir);
         ImportFolderEvents(runId, dir);
-        store.MarkStarted(runId);
-        status.Changed(runId);
+        lifecycle.Started(runId);
 
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(userCancel.Token, hangfireToken);
         // The engine numbers the attempt's events itself (after its newest checkpoint) and says so in run_started.
@@ -96,27 +95,25 @@ public sealed class NasiamRunJob(
         if (failure is not null)
         {
             log.LogError(failure, "Run {RunId} failed", runId);
-            status.Set(runId, RunStatus.Failed, failure.Message, finished: true);
+            lifecycle.Ended(runId, RunStatus.Failed, failure.Message);
             return;
         }
         if (result is null || result.Outcome == RunOutcome.Cancelled)
         {
             if (!userCancelled && (lifetime.ApplicationStopping.IsCancellationRequested || hangfireToken.IsCancellationRequested))
             {
-                status.Set(runId, RunStatus.Interrupted, "Interrupted by an app stop; resumes from its last checkpoint.");
+                lifecycle.Interrupted(runId, "Interrupted by an app stop; resumes from its last checkpoint.");
                 // Throwing on shutdown makes Hangfire re-queue the job instead of marking it done.
                 throw new OperationCanceledException("The app is stopping; the run will resume from its last checkpoint.");
             }
-            store.Finish(runId, RunStatus.Cancelled, result?.Message ?? "Cancelled.", result?.GenotypeText, Json(result?.Artifacts), Json(result?.Metrics));
-            status.Changed(runId);
+            lifecycle.Finished(runId, RunStatus.Cancelled, result?.Message ?? "Cancelled.", result?.GenotypeText, Json(result?.Artifacts), Json(result?.Metrics));
             return;
         }
 
         var final = result.Outcome == RunOutcome.Succeeded ? RunStatus.Succeeded : RunStatus.Failed;
-        store.Finish(runId, final, result.Message, result.GenotypeText, Json(result.Artifacts), Json(result.Metrics));
+        lifecycle.Finished(runId, final, result.Message, result.GenotypeText, Json(result.Artifacts), Json(result.Metrics));
         if (final == RunStatus.Succeeded && result.GenotypeText is { } text && run.Kind is RunKind.Search or RunKind.Pipeline)
             AddDiscovered(run, text);
-        status.Changed(runId);
     }
 
     /// <summary>

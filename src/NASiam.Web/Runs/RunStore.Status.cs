@@ -1,26 +1,26 @@
 namespace NASiam.Web.Runs;
 
 /// <summary>
-/// Status columns of a run. Only the lifecycle owner (<see cref="RunStatusBroadcaster"/>) and the
-/// scheduler's queueing call these.
+/// Status columns of a run. Only the lifecycle owner, <see cref="RunLifecycle"/>, calls
+/// these.
 /// </summary>
 public sealed partial class RunStore
 {
-    public void SetJob(Guid id, string jobId, RunStatus status)
+    internal void SetJob(Guid id, string jobId, RunStatus status)
     {
         using var c = Open();
         Exec(c, "UPDATE runs SET job_id = $job, status = $st, cancel_requested = 0, message = NULL WHERE id = $id",
             ("$id", id.ToString()), ("$job", jobId), ("$st", status.ToString()));
     }
 
-    public void SetStatus(Guid id, RunStatus status, string? message = null, bool finished = false)
+    internal void SetStatus(Guid id, RunStatus status, string? message = null, bool finished = false)
     {
         using var c = Open();
         Exec(c, "UPDATE runs SET status = $st, message = $msg, finished_at = CASE WHEN $fin THEN $now ELSE finished_at END WHERE id = $id",
             ("$id", id.ToString()), ("$st", status.ToString()), ("$msg", message), ("$fin", finished ? 1 : 0), ("$now", Iso(DateTimeOffset.UtcNow)));
     }
 
-    public void MarkStarted(Guid id)
+    internal void MarkStarted(Guid id)
     {
         using var c = Open();
         Exec(c, """
@@ -29,13 +29,13 @@ public sealed partial class RunStore
             """, ("$id", id.ToString()), ("$now", Iso(DateTimeOffset.UtcNow)));
     }
 
-    public void RequestCancel(Guid id)
+    internal void RequestCancel(Guid id)
     {
         using var c = Open();
         Exec(c, "UPDATE runs SET cancel_requested = 1 WHERE id = $id", ("$id", id.ToString()));
     }
 
-    public void Finish(Guid id, RunStatus status, string? message, string? genotypeText,
+    internal void Finish(Guid id, RunStatus status, string? message, string? genotypeText,
         string? artifactsJson, string? metricsJson)
     {
         using var c = Open();

@@ -1,3 +1,5 @@
+using System.Net.Http.Json;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using Bunit;
 using Microsoft.Extensions.DependencyInjection;
@@ -53,6 +55,35 @@ public sealed class RunDetailLiveTests : IAsyncLifetime
         // What the page drew is what the polyline holds.
         var loss = page.Find("polyline.chart-line[data-name='loss']");
         Assert.Equal(final["loss"], Regex.Matches(loss.GetAttribute("points")!, @"\S+").Count);
+    }
+
+    [Fact]
+    public async Task CancelOnThePage_StopsTheEngineWithinAStep_AndThePageShowsCancelled()
+    {
+        await using var app = new NasiamAppFactory(Directory.CreateTempSubdirectory("nasiam-cancel-").FullName,
+            new ScriptedRunEngine(totalSteps: 400, stepMilliseconds: 40));
+        using var c = app.Api();
+        await using var ctx = Bunit.Context();
+        ctx.Services.AddFallbackServiceProvider(app.Services);
+        var id = await NasiamAppFactory.CreateQuickDemo(c);
+        await NasiamAppFactory.WaitUntil(async () => (await NasiamAppFactory.Events(c, id, "step")).Count >= 3, TimeSpan.FromSeconds(20), "three steps");
+        var page = ctx.Render<RunDetail>(p => p.Add(x => x.Id, id));
+        page.WaitForAssertion(() => Assert.Contains("Running", page.Find("#run-status").TextContent), TimeSpan.FromSeconds(10));
+
+        var clicked = DateTimeOffset.UtcNow;
+        await page.Find("#cancel-run").ClickAsync(new Microsoft.AspNetCore.Components.Web.MouseEventArgs());
+        var returned = DateTimeOffset.UtcNow;
+        page.WaitForAssertion(() => Assert.Contains("Cancelled", page.Find("#run-status").TextContent), TimeSpan.FromSeconds(10));
+
+        // The engine stopped within a step: at most the step in flight at the click was logged after it.
+        var steps = (await c.GetFromJsonAsync<JsonElement>($"/api/runs/{id}/metrics?types=step&maxPoints=100000"))
+            .GetProperty("events").EnumerateArray().Select(e => e.GetProperty("at").GetDateTimeOffset()).ToList();
+        // (On a loaded host the click's own round trip can take longer than a 40 ms step: bounded by it.)
+        int afterClick = steps.Count(at => at > clicked), afterReturn = steps.Count(at => at > returned);
+        var why = $"{afterClick} steps after the click, {afterReturn} after it returned {(returned - clicked).TotalMilliseconds:0} ms later";
+        Assert.True(afterReturn <= 1, why);
+        Assert.True(afterClick <= 1 + (returned - clicked).TotalMilliseconds / 40, why);
+        Assert.True(steps.Count < 400);
     }
 
     public async Task DisposeAsync()
