@@ -17,16 +17,31 @@ public sealed class BenchServer : IAsyncDisposable
 
     BenchServer(Process process, string data, Uri baseAddress) => (_process, _data, BaseAddress) = (process, data, baseAddress);
 
-    public static async Task<BenchServer> StartAsync(string webDll, string appRoot)
+    /// <summary>Resident memory of the server process now (Linux /proc), bytes.</summary>
+    public long RssBytes()
+    {
+        foreach (var line in File.ReadLines($"/proc/{_process.Id}/status"))
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+        return 0;
+    }
+
+    /// <param name="seed">Writes into the data directory before the server starts (e.g. a synthetic finished run).</param>
+    /// <param name="environment">
+    /// Development for page benchmarks: a build output (not a publish) serves blazor.web.js and the
+    /// other static web assets only with the build's static-asset manifest, which Development loads.
+    /// </param>
+    public static async Task<BenchServer> StartAsync(string webDll, string appRoot, Action<string>? seed = null, string environment = "Production")
     {
         if (!File.Exists(webDll)) throw new FileNotFoundException($"Built web app not found at {webDll}; build the solution first or pass --web-dll.", webDll);
         var data = Directory.CreateTempSubdirectory("nasiam-bench-").FullName;
+        seed?.Invoke(data);
         int port = FreePort();
         var url = new Uri($"http://127.0.0.1:{port}");
         var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = appRoot, RedirectStandardOutput = true, RedirectStandardError = true };
         psi.ArgumentList.Add(webDll);
         psi.Environment["NASIAM_APP_ROOT"] = appRoot;
-        psi.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        psi.Environment["ASPNETCORE_ENVIRONMENT"] = environment;
         psi.Environment["Kestrel__Endpoints__Http__Url"] = url.ToString();
         psi.Environment["Nasiam__DataDirectory"] = data;
         psi.Environment["Nasiam__Storage"] = "inmemory";

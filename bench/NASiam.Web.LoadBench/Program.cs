@@ -10,6 +10,7 @@ using NASiam.Web.LoadBench;
 // run; (b) training steps/s of one quick-demo run while 0..N dashboards are subscribed to it.
 // Usage: dotnet run -c Release --project bench/NASiam.Web.LoadBench -- [--clients 0,1,10,50,100,200]
 //        [--steps 24] [--skip-latency] [--web-dll PATH]
+//   or  ... -- --pages [--viewers 0,1,10,50] [--steps 24] [--opens 5]: the run page in headless Chromium (PageBench).
 var inv = CultureInfo.InvariantCulture;
 string Arg(string name, string fallback) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback; }
 var clientCounts = Arg("--clients", "0,1,10,50,100,200").Split(',').Select(s => int.Parse(s, inv)).ToArray();
@@ -18,8 +19,19 @@ long loadSteps = long.Parse(Arg("--steps", "24"), inv);
 var appRoot = FindAppRoot();
 var webDll = Arg("--web-dll", Path.Combine(appRoot, "src", "NASiam.Web", "bin", BuildConfiguration(), "net10.0", "NASiam.Web.dll"));
 
-Console.WriteLine($"NASiam.Web load benchmark · {Environment.ProcessorCount} cores · server {webDll}");
-await using var server = await BenchServer.StartAsync(webDll, appRoot);
+Console.WriteLine($"NASiam.Web load benchmark · {Environment.ProcessorCount} cores · load average {File.ReadAllText("/proc/loadavg").Trim()} · server {webDll}");
+bool pages = args.Contains("--pages");
+Guid longRun = Guid.Empty;
+await using var server = await BenchServer.StartAsync(webDll, appRoot, pages ? data => longRun = PageBench.SeedLongRun(data) : null,
+    pages ? "Development" : "Production");
+if (pages)
+{
+    // The run page users watch (headless Chromium circuits) instead of the hub.
+    var viewers = Arg("--viewers", "0,1,10,50").Split(',').Select(s => int.Parse(s, inv)).ToArray();
+    await PageBench.RunAsync(server, longRun, viewers, loadSteps, int.Parse(Arg("--opens", "5"), inv));
+    Console.WriteLine($"load average after: {File.ReadAllText("/proc/loadavg").Trim()}");
+    return 0;
+}
 using var http = new HttpClient { BaseAddress = server.BaseAddress, Timeout = TimeSpan.FromMinutes(5) };
 var demo = RunPresets.QuickDemoFor(Framework.SimSiam);
 

@@ -179,13 +179,13 @@ public static class RunVerbs
 
         bool interactive = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected;
         RunResult result;
-        using (var metrics = new BackgroundObserver(new MetricsJsonlObserver(Path.Combine(outDir, "metrics.jsonl"))))
+        // metrics.jsonl is the engine's own (every door writes it).
         using (var progress = new BackgroundObserver(new ConsoleProgressObserver(stdout, interactive)))
         {
             stdout.WriteLine($"{verb}: {options.Framework.ToName()}, {options.Backbone}, {options.Dataset} → {outDir}");
             stdout.WriteLine($"options: {Path.Combine(outDir, "result.json")} (\"options\"); --print-options shows them without running");
             result = new NasiamEngine().Run(options, new RunContext { RunId = Guid.NewGuid(), OutputDirectory = outDir, Resume = true },
-                new CompositeObserver(metrics, progress), context.CancellationToken);
+                progress, context.CancellationToken);
         }
         if (result.GenotypeText is { } g) stdout.WriteLine($"genotype: {g}");
         foreach (var (k, v) in result.Metrics.OrderBy(kv => kv.Key))

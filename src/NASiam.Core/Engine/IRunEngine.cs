@@ -11,7 +11,9 @@ public interface IRunEngine
 {
     /// <summary>
     /// Executes <paramref name="options"/>. Artefacts go to <see cref="RunContext.OutputDirectory"/>:
-    /// genotype.txt, genotype.json, metrics.jsonl (when the caller asks), checkpoints/, result.json.
+    /// genotype.txt, genotype.json, metrics.jsonl (always: every event, docs/metrics-schema.md), checkpoints/, result.json.
+    /// The first event of every attempt is <see cref="RunStarted"/>; the engine numbers events itself
+    /// across resumes (after the newest checkpoint's events).
     /// When <see cref="RunContext.Resume"/> is set and a checkpoint exists there, the run continues
     /// from it as if it had never stopped. Cancellation stops within one step and leaves a resumable
     /// checkpoint; the result then has <see cref="RunOutcome.Cancelled"/>. Bad options throw
@@ -28,7 +30,10 @@ public sealed record RunContext
     public required string OutputDirectory { get; init; }
     /// <summary>Continue from the newest checkpoint in <see cref="OutputDirectory"/> if there is one.</summary>
     public bool Resume { get; init; } = true;
-    /// <summary>First sequence number to use for events (a resumed run continues its numbering).</summary>
+    /// <summary>
+    /// Lowest first sequence number for this attempt. A resume starts after the newest checkpoint's
+    /// events whatever this says (the engine owns the numbering); 0 suits every caller.
+    /// </summary>
     public long FirstSequence { get; init; }
 }
 

@@ -35,14 +35,29 @@ public sealed class NasiamEngine : IRunEngine
         TorchRuntime.SetThreads(options.Threads);
         var device = TorchRuntime.ResolveDevice(options.Device);
         Directory.CreateDirectory(outDir);
-        var events = new EventEmitter(context.RunId, context.FirstSequence, observer ?? NullObserver.Instance);
+        // The engine owns the numbering and metrics.jsonl: an attempt starts after the newest
+        // checkpoint it resumes from, and what it replays from there is written again.
+        var (firstSequence, resumedFrom) = FirstSequence(context, outDir);
+        var metricsPath = MetricsJsonl.PathIn(outDir);
+        string? damagedMetrics = null;
+        try { MetricsJsonl.KeepBefore(metricsPath, firstSequence); }
+        catch (InvalidDataException e)
+        {
+            damagedMetrics = $"{MetricsJsonl.FileName} was unreadable and was moved aside to {MetricsJsonl.FileName}.damaged ({e.Message})";
+            File.Move(metricsPath, metricsPath + ".damaged", overwrite: true);
+        }
+        using var metricsFile = new BackgroundObserver(new MetricsJsonlObserver(metricsPath));
+        var events = new EventEmitter(context.RunId, firstSequence,
+            observer is null ? metricsFile : new CompositeObserver(metricsFile, observer));
+        events.Emit("run", new RunStarted { Kind = options.Kind.ToString().ToLowerInvariant(), ResumedFrom = resumedFrom });
+        if (damagedMetrics is not null) events.Warn("run", "resume", damagedMetrics, 0);
         using var data = DataSets.Open(options.Dataset, options.DataPath, new DataSetOpenOptions
         {
             CoarseLabels = options.CoarseLabels, SyntheticTrainSize = options.SyntheticTrainSize, SyntheticSeed = options.Seed,
             ImageSize = options.Data.ImageSize, Workers = options.Data.Workers,
         });
         // What the data set left out (metadata files, hidden files) is said, not silently dropped.
-        foreach (var notice in data.Notices) events.Warn(options.Kind.ToString().ToLowerInvariant(), "data", notice, 0);
+        foreach (var notice in data.Notices) events.Warn("run", "data", notice, 0);
         var env = new StageEnvironment
         {
             Options = options, Device = device, Data = data, OutputDirectory = outDir, Events = events,
@@ -90,7 +105,7 @@ public sealed class NasiamEngine : IRunEngine
         {
             var stage = stages.Count == 0 ? options.Kind.ToString().ToLowerInvariant() : "run";
             stages.Add(new StageResult { Stage = stage, Outcome = RunOutcome.Failed, Message = $"{e.GetType().Name}: {e.Message}" });
-            events.Emit(new StageFinished { RunId = events.RunId, Sequence = events.Next(), At = events.Now, Stage = stage, Outcome = RunOutcome.Failed, Message = e.Message });
+            events.Emit(stage, new StageFinished { Outcome = RunOutcome.Failed, Message = e.Message });
         }
 
         var outcome = stages.Select(s => s.Outcome).FirstOrDefault(o => o != RunOutcome.Succeeded, RunOutcome.Succeeded);
@@ -145,6 +160,28 @@ public sealed class NasiamEngine : IRunEngine
             catch (Exception e) when (e is InvalidDataException or IOException or System.Text.Json.JsonException) { continue; }
             ResumeGuard.Check(Path.GetRelativePath(outDir, path), state, options);
         }
+    }
+
+    /// <summary>
+    /// Where this attempt's numbering starts: the caller's <see cref="RunContext.FirstSequence"/>,
+    /// or, when resuming, the NextSequence of the newest checkpoint in checkpoints/ if later (its
+    /// own checkpoint event is the last one kept). Unreadable checkpoint files are left to their
+    /// stage, which reports them.
+    /// </summary>
+    static (long First, string? ResumedFrom) FirstSequence(RunContext context, string outDir)
+    {
+        long first = context.FirstSequence;
+        string? from = null;
+        var dir = Path.Combine(outDir, "checkpoints");
+        if (!context.Resume || !Directory.Exists(dir)) return (first, from);
+        foreach (var file in Directory.EnumerateFiles(dir, "*.ckpt"))
+        {
+            long next;
+            try { next = Checkpoints.CheckpointStore.ReadState(file).NextSequence; }
+            catch (Exception e) when (e is InvalidDataException or IOException or System.Text.Json.JsonException or UnauthorizedAccessException) { continue; }
+            if (next > first) (first, from) = (next, Path.GetRelativePath(outDir, file));
+        }
+        return (first, from);
     }
 
     /// <summary>

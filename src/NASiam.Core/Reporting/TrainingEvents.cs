@@ -1,26 +1,78 @@
-using NASiam.Core.Genotypes;
+using System.Text.Json.Serialization;
 
 namespace NASiam.Core.Reporting;
 
 /// <summary>
 /// Everything the engine reports while a run works. Plain data only: no tensor ever leaves the
-/// engine. <see cref="Sequence"/> increases by one per event within a run (0-based), so
-/// consumers can de-duplicate and detect gaps. <see cref="Stage"/> is search | pretrain | lincls.
+/// engine. One JSON form serves metrics.jsonl, the web database and the wire
+/// (<see cref="TrainingEventJson"/>, docs/events.schema.v1.json): the "type" discriminator comes
+/// from the <see cref="JsonDerivedTypeAttribute"/> list below, the single table of event types.
+/// The envelope (<see cref="RunId"/>, <see cref="Sequence"/>, <see cref="At"/>, <see cref="Stage"/>)
+/// is stamped by the engine's emitter (NASiam.Core.Engine.Runs.EventEmitter), not by the code that
+/// builds an event. <see cref="Sequence"/> increases by one per event within a run (0-based), so
+/// consumers can de-duplicate and detect gaps; a <see cref="RunStarted"/> whose sequence is at or
+/// below one already seen starts a new attempt that replays from there (docs/metrics-schema.md).
+/// <see cref="Stage"/> is search | pretrain | lincls, or "run" for events about the whole run.
 /// </summary>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "type", UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FailSerialization)]
+[JsonDerivedType(typeof(RunStarted), "run_started")]
+[JsonDerivedType(typeof(StageStarted), "stage_started")]
+[JsonDerivedType(typeof(StepLogged), "step")]
+[JsonDerivedType(typeof(AlphasLogged), "alphas")]
+[JsonDerivedType(typeof(CollapseLogged), "collapse")]
+[JsonDerivedType(typeof(KnnLogged), "knn")]
+[JsonDerivedType(typeof(ThroughputLogged), "throughput")]
+[JsonDerivedType(typeof(LinearEvalLogged), "lincls")]
+[JsonDerivedType(typeof(WarningRaised), "warning")]
+[JsonDerivedType(typeof(CheckpointSaved), "checkpoint")]
+[JsonDerivedType(typeof(LogMessage), "log")]
+[JsonDerivedType(typeof(GenotypeDerived), "genotype")]
+[JsonDerivedType(typeof(StageFinished), "stage_finished")]
 public abstract record TrainingEvent
 {
-    public required Guid RunId { get; init; }
-    public required long Sequence { get; init; }
-    public required DateTimeOffset At { get; init; }
-    public required string Stage { get; init; }
-    /// <summary>Stable discriminator written as "type" in metrics.jsonl and on the wire.</summary>
-    public abstract string Type { get; }
+    // The envelope is written first, right after "type" (derived properties would come first otherwise).
+    [JsonPropertyOrder(-4)] public Guid RunId { get; init; }
+    [JsonPropertyOrder(-3)] public long Sequence { get; init; }
+    [JsonPropertyOrder(-2)] public DateTimeOffset At { get; init; }
+    [JsonPropertyOrder(-1)] public string Stage { get; init; } = "";
+
+    /// <summary>The stable discriminator written as "type" (from the <see cref="JsonDerivedTypeAttribute"/> table).</summary>
+    [JsonIgnore]
+    public string Type => TrainingEventJson.TypeName(GetType());
+
+    /// <summary>The weight step the event belongs to, when it has one (charts, de-duplication, progress).</summary>
+    [JsonIgnore]
+    public long? StepOrNull => this switch
+    {
+        StepLogged s => s.Step,
+        AlphasLogged a => a.Step,
+        CollapseLogged c => c.Step,
+        ThroughputLogged t => t.Step,
+        CheckpointSaved k => k.Step,
+        WarningRaised w => w.Step,
+        _ => null,
+    };
+}
+
+/// <summary>
+/// The engine began an attempt of a run: always the attempt's first event, with stage "run". Its
+/// sequence is where this attempt's numbering starts: 0 for a fresh start, otherwise the
+/// NextSequence of the newest checkpoint it resumes from. Stored events with this sequence or a
+/// later one belong to an earlier attempt that this one replays from the checkpoint; readers drop them.
+/// </summary>
+public sealed record RunStarted : TrainingEvent
+{
+    /// <summary>Version of the event contract (docs/events.schema.v{N}.json).</summary>
+    public int SchemaVersion { get; init; } = TrainingEventJson.SchemaVersion;
+    /// <summary>search, pretrain, lincls or pipeline.</summary>
+    public required string Kind { get; init; }
+    /// <summary>The checkpoint the attempt resumes from (relative to the run folder), or null for a fresh start.</summary>
+    public string? ResumedFrom { get; init; }
 }
 
 /// <summary>A stage started; <see cref="TotalSteps"/> is the planned number of weight steps.</summary>
 public sealed record StageStarted : TrainingEvent
 {
-    public override string Type => "stage_started";
     public required int TotalEpochs { get; init; }
     public required long TotalSteps { get; init; }
     public required int StepsPerEpoch { get; init; }
@@ -32,7 +84,6 @@ public sealed record StageStarted : TrainingEvent
 /// <summary>Per weight step: loss and learning rates (one entry per optimizer group, plus "alpha").</summary>
 public sealed record StepLogged : TrainingEvent
 {
-    public override string Type => "step";
     public required int Epoch { get; init; }
     public required long Step { get; init; }
     public required double Loss { get; init; }
@@ -51,7 +102,6 @@ public sealed record CellAlphas(string Cell, IReadOnlyList<string> Operations, I
 /// <summary>Every N steps during search: softmax alphas of every cell and the current argmax genotype.</summary>
 public sealed record AlphasLogged : TrainingEvent
 {
-    public override string Type => "alphas";
     public required int Epoch { get; init; }
     public required long Step { get; init; }
     public required IReadOnlyList<CellAlphas> Cells { get; init; }
@@ -62,7 +112,6 @@ public sealed record AlphasLogged : TrainingEvent
 /// <summary>Collapse metrics on a fixed probe batch (per epoch).</summary>
 public sealed record CollapseLogged : TrainingEvent
 {
-    public override string Type => "collapse";
     public required int Epoch { get; init; }
     public required long Step { get; init; }
     /// <summary>Which output was measured, e.g. "z (projector output, 2048-d)".</summary>
@@ -84,7 +133,6 @@ public sealed record CollapseLogged : TrainingEvent
 /// <summary>kNN monitor result (per epoch).</summary>
 public sealed record KnnLogged : TrainingEvent
 {
-    public override string Type => "knn";
     public required int Epoch { get; init; }
     public required double Top1 { get; init; }
     public required double Top5 { get; init; }
@@ -96,7 +144,6 @@ public sealed record KnnLogged : TrainingEvent
 /// <summary>Throughput over the last epoch (or log window).</summary>
 public sealed record ThroughputLogged : TrainingEvent
 {
-    public override string Type => "throughput";
     public required int Epoch { get; init; }
     public required long Step { get; init; }
     public required double ImagesPerSecond { get; init; }
@@ -109,7 +156,6 @@ public sealed record ThroughputLogged : TrainingEvent
 /// <summary>Per epoch of linear evaluation.</summary>
 public sealed record LinearEvalLogged : TrainingEvent
 {
-    public override string Type => "lincls";
     public required int Epoch { get; init; }
     public required double TrainLoss { get; init; }
     public required double Top1 { get; init; }
@@ -120,7 +166,6 @@ public sealed record LinearEvalLogged : TrainingEvent
 /// <summary>A warning the user should see: collapse, architecture, resume or data (docs/metrics-schema.md).</summary>
 public sealed record WarningRaised : TrainingEvent
 {
-    public override string Type => "warning";
     /// <summary>"collapse", "architecture", "resume" or "data" (files a data set left out, counted).</summary>
     public required string Kind { get; init; }
     public required string Message { get; init; }
@@ -130,7 +175,6 @@ public sealed record WarningRaised : TrainingEvent
 /// <summary>A checkpoint was written (atomically).</summary>
 public sealed record CheckpointSaved : TrainingEvent
 {
-    public override string Type => "checkpoint";
     public required string Name { get; init; }
     public required string Path { get; init; }
     public required int Epoch { get; init; }
@@ -140,7 +184,6 @@ public sealed record CheckpointSaved : TrainingEvent
 /// <summary>A free-form log line.</summary>
 public sealed record LogMessage : TrainingEvent
 {
-    public override string Type => "log";
     public required string Level { get; init; }
     public required string Message { get; init; }
 }
@@ -148,7 +191,6 @@ public sealed record LogMessage : TrainingEvent
 /// <summary>A stage produced a genotype (search end).</summary>
 public sealed record GenotypeDerived : TrainingEvent
 {
-    public override string Type => "genotype";
     public required string GenotypeText { get; init; }
 }
 
@@ -158,7 +200,6 @@ public enum RunOutcome { Succeeded, Cancelled, Failed }
 /// <summary>A stage ended.</summary>
 public sealed record StageFinished : TrainingEvent
 {
-    public override string Type => "stage_finished";
     public required RunOutcome Outcome { get; init; }
     public string? Message { get; init; }
     /// <summary>Headline metrics of the stage (e.g. knn_top1, lincls_top1, final_loss).</summary>

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using NASiam.Core;
 using NASiam.Core.Genotypes;
 using NASiam.Core.Options;
+using NASiam.Core.Reporting;
 using NASiam.Web.Jobs;
 using NASiam.Web.Options;
 using NASiam.Web.Runs;
@@ -165,8 +166,13 @@ public static class RunsApi
         if (maxPoints is < 10 or > 100_000)
             return Results.ValidationProblem(new Dictionary<string, string[]> { ["maxPoints"] = ["must be between 10 and 100000"] });
         var typeList = types?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (typeList?.Except(TrainingEventJson.TypeNames).ToArray() is { Length: > 0 } unknown)
+            return Results.ValidationProblem(new Dictionary<string, string[]>
+            {
+                ["types"] = [$"unknown event type(s) {string.Join(", ", unknown)}; known: {string.Join(", ", TrainingEventJson.TypeNames)}"],
+            });
         var page = store.Read(id, afterSequence ?? -1, typeList, maxPoints ?? options.Value.MaxPointsPerSeries);
-        return Results.Ok(new MetricsResponse(id, page.LastSequence, page.Downsampled, page.Events.Select(EventWireJson.ToElement).ToArray()));
+        return Results.Ok(new MetricsResponse(id, page.LastSequence, page.Downsampled, page.Events.Select(TrainingEventJson.ToElement).ToArray()));
     }
 
     static IResult Genotype(Guid id, string? format, RunStore store, RunFiles files)

@@ -65,7 +65,7 @@ public static class WebExtensions
         services.AddSingleton<ProgressChannel>();
         services.AddSingleton<RunNotificationService>();
         services.AddSingleton<RunExecutionRegistry>();
-        services.AddSingleton<RunStatusBroadcaster>();
+        services.AddSingleton<RunLifecycle>();
         services.AddSingleton<RunScheduler>();
         services.AddTransient<NasiamRunJob>();
         services.AddRunEngine();

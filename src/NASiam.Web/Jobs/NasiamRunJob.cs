@@ -24,7 +24,7 @@ namespace NASiam.Web.Jobs;
 /// </summary>
 public sealed class NasiamRunJob(
     RunStore store, RunPaths paths, IRunEngine engine, ProcessRunEngine processEngine, RunExecutionRegistry registry, ProgressChannel channel,
-    RunStatusBroadcaster status, IHostApplicationLifetime lifetime, IOptions<NasiamWebOptions> options, ILogger<NasiamRunJob> log)
+    RunLifecycle lifecycle, IHostApplicationLifetime lifetime, IOptions<NasiamWebOptions> options, ILogger<NasiamRunJob> log)
 {
     [AutomaticRetry(Attempts = 0, OnAttemptsExceeded = AttemptsExceededAction.Fail)]
     public void Execute(Guid runId, PerformContext? context, CancellationToken cancellationToken)
@@ -37,7 +37,7 @@ public sealed class NasiamRunJob(
             log.LogWarning("Job {JobId} is not the current job {Current} of run {RunId}; skipped", jobId, run.JobId, runId);
             return;
         }
-        if (run.CancelRequested) { status.Set(runId, RunStatus.Cancelled, "Cancelled before it started.", finished: true); return; }
+        if (run.CancelRequested) { lifecycle.Ended(runId, RunStatus.Cancelled, "Cancelled before it started."); return; }
 
         var cts = registry.TryStart(runId);
         if (cts is null) { log.LogWarning("Run {RunId} is already executing in this process; second start skipped", runId); return; }
@@ -63,7 +63,7 @@ public sealed class NasiamRunJob(
         }
         catch (ArgumentException e)
         {
-            status.Set(runId, RunStatus.Failed, e.Message, finished: true);
+            lifecycle.Ended(runId, RunStatus.Failed, e.Message);
             return;
         }
         // Torch's default (all cores) would starve Kestrel and SignalR on a small host; see NasiamWebOptions.CpuThreads.
@@ -71,13 +71,12 @@ public sealed class NasiamRunJob(
 
         var dir = paths.RunDirectory(runId);
         Directory.CreateDirectory(dir);
-        ImportJournal(runId, dir);
-        long firstSequence = store.PrepareResume(runId, dir);
-        store.MarkStarted(runId);
-        status.Changed(runId);
+        ImportFolderEvents(runId, dir);
+        lifecycle.Started(runId);
 
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(userCancel.Token, hangfireToken);
-        var context = new RunContext { RunId = runId, OutputDirectory = dir, Resume = true, FirstSequence = firstSequence };
+        // The engine numbers the attempt's events itself (after its newest checkpoint) and says so in run_started.
+        var context = new RunContext { RunId = runId, OutputDirectory = dir, Resume = true };
         RunResult? result = null;
         Exception? failure = null;
         try
@@ -96,48 +95,42 @@ public sealed class NasiamRunJob(
         if (failure is not null)
         {
             log.LogError(failure, "Run {RunId} failed", runId);
-            status.Set(runId, RunStatus.Failed, failure.Message, finished: true);
+            lifecycle.Ended(runId, RunStatus.Failed, failure.Message);
             return;
         }
         if (result is null || result.Outcome == RunOutcome.Cancelled)
         {
             if (!userCancelled && (lifetime.ApplicationStopping.IsCancellationRequested || hangfireToken.IsCancellationRequested))
             {
-                status.Set(runId, RunStatus.Interrupted, "Interrupted by an app stop; resumes from its last checkpoint.");
+                lifecycle.Interrupted(runId, "Interrupted by an app stop; resumes from its last checkpoint.");
                 // Throwing on shutdown makes Hangfire re-queue the job instead of marking it done.
                 throw new OperationCanceledException("The app is stopping; the run will resume from its last checkpoint.");
             }
-            store.Finish(runId, RunStatus.Cancelled, result?.Message ?? "Cancelled.", result?.GenotypeText, Json(result?.Artifacts), Json(result?.Metrics));
-            status.Changed(runId);
+            lifecycle.Finished(runId, RunStatus.Cancelled, result?.Message ?? "Cancelled.", result?.GenotypeText, Json(result?.Artifacts), Json(result?.Metrics));
             return;
         }
 
         var final = result.Outcome == RunOutcome.Succeeded ? RunStatus.Succeeded : RunStatus.Failed;
-        store.Finish(runId, final, result.Message, result.GenotypeText, Json(result.Artifacts), Json(result.Metrics));
+        lifecycle.Finished(runId, final, result.Message, result.GenotypeText, Json(result.Artifacts), Json(result.Metrics));
         if (final == RunStatus.Succeeded && result.GenotypeText is { } text && run.Kind is RunKind.Search or RunKind.Pipeline)
             AddDiscovered(run, text);
-        status.Changed(runId);
     }
 
     /// <summary>
-    /// Stores the events a run's previous child wrote to its journal but the server never stored
-    /// (the server died while the child finished its checkpoint), so the resume continues the
-    /// numbering without a hole. See <see cref="RunEventJournal"/>.
+    /// Stores the events the run's folder holds and the server missed (it died while the child
+    /// finished its checkpoint), so the resume continues the numbering without a hole; see
+    /// <see cref="RunEventJournal"/>.
     /// </summary>
-    void ImportJournal(Guid runId, string dir)
+    void ImportFolderEvents(Guid runId, string dir)
     {
         try
         {
-            var pending = RunEventJournal.Read(dir);
-            if (pending.Count == 0) return;
-            int added = store.Append(runId, pending);
-            if (added > 0) log.LogWarning("Run {RunId}: stored {Added} event(s) from its last process's journal that the server had missed", runId, added);
-            // Imported once: a later in-process attempt reuses these sequence numbers.
-            RunEventJournal.Delete(dir);
+            int added = RunEventJournal.Reconcile(store, runId, dir);
+            if (added > 0) log.LogWarning("Run {RunId}: stored {Added} event(s) from its folder that the server had missed", runId, added);
         }
         catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
         {
-            log.LogError(e, "Run {RunId}: could not import its event journal; the stored events may have a gap before the checkpoint it resumes from", runId);
+            log.LogError(e, "Run {RunId}: could not import the events of its folder; the stored events may have a gap before the checkpoint it resumes from", runId);
         }
     }
 

@@ -9,7 +9,8 @@ namespace NASiam.Web.Jobs;
 
 /// <summary>
 /// Drains <see cref="ProgressChannel"/>: stores each batch (so a reload or late subscriber sees
-/// everything), then sends one delta per run to the hub group and to in-process pages. It sends at
+/// everything), then hands the same in-memory events to in-process pages and one delta per run to
+/// the hub group. Status changes travel separately (<see cref="RunLifecycle"/>). It sends at
 /// most MaxUpdatesPerSecond batches per run, which coalesces fast runs instead of flooding browsers.
 /// </summary>
 public sealed class ProgressPump(
@@ -50,11 +51,12 @@ public sealed class ProgressPump(
         {
             try
             {
+                // Stored first (a page or hub client that subscribes and then reads the store misses
+                // nothing), then handed to pages in memory as they are: no read back.
                 store.Append(runId, events);
-                var record = store.Get(runId);
-                notifications.Publish(new RunUpdate(runId, events, record));
+                notifications.Publish(new RunUpdate(runId, events, null));
                 var delta = new RunDelta(runId, events[0].Sequence, events[^1].Sequence,
-                    events.Select(EventWireJson.ToElement).ToArray());
+                    events.Select(TrainingEventJson.ToElement).ToArray());
                 await hub.Clients.Group(RunsHub.Group(runId)).Delta(delta);
             }
             catch (Exception ex)

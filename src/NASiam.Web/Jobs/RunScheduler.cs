@@ -20,7 +20,7 @@ public sealed record ScheduleResult(RunRecord? Run, IReadOnlyList<FieldError> Er
 /// </summary>
 public sealed class RunScheduler(
     RunStore store, RunPaths paths, IBackgroundJobClient jobs, RunExecutionRegistry registry,
-    RunStatusBroadcaster status, IOptions<NasiamWebOptions> options, ILogger<RunScheduler> log)
+    RunLifecycle lifecycle, IOptions<NasiamWebOptions> options, ILogger<RunScheduler> log)
 {
     public IReadOnlyList<string> Devices => options.Value.EffectiveDevices;
 
@@ -81,23 +81,13 @@ public sealed class RunScheduler(
         var queue = DeviceQueues.QueueFor(device);
         var job = Hangfire.Common.Job.FromExpression<NasiamRunJob>(j => j.Execute(runId, null, CancellationToken.None), queue);
         var jobId = jobs.Create(job, new ScheduledState(TimeSpan.FromDays(3650)) { Reason = "waiting for its run id to be recorded" });
-        store.SetJob(runId, jobId, RunStatus.Queued);
+        lifecycle.Queued(runId, jobId);
         if (!jobs.ChangeState(jobId, new EnqueuedState(queue), ScheduledState.StateName))
             log.LogWarning("Job {JobId} of run {RunId} could not be enqueued", jobId, runId);
-        status.Changed(runId);
     }
 
-    /// <summary>Stops a run: the engine sees the token within a step; a queued run never starts.</summary>
-    public bool Cancel(Guid runId)
-    {
-        var run = store.Get(runId);
-        if (run is null || !run.IsActive) return false;
-        store.RequestCancel(runId);
-        bool signalled = registry.Cancel(runId);
-        if (run.JobId is not null) jobs.Delete(run.JobId);
-        if (!signalled) status.Set(runId, RunStatus.Cancelled, "Cancelled.", finished: true);
-        return true;
-    }
+    /// <summary>Stops a run through the one cancel path (<see cref="RunLifecycle.Cancel"/>): the engine stops within a step; a queued run never starts.</summary>
+    public bool Cancel(Guid runId) => lifecycle.Cancel(runId);
 
     /// <summary>Queues a stopped run again; the engine continues from its newest checkpoint.</summary>
     public bool Resume(Guid runId)

@@ -1,18 +1,22 @@
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
-using NASiam.Core;
-using NASiam.Core.Engine.Checkpoints;
 using NASiam.Core.Reporting;
 
 namespace NASiam.Web.Runs;
 
-/// <summary>Stored events of a run: what a chart or a late subscriber starts from.</summary>
-public sealed record EventPage(Guid RunId, long LastSequence, bool Downsampled, IReadOnlyList<TrainingEvent> Events);
+/// <summary>
+/// Stored events of a run: what a chart or a late subscriber starts from. <see cref="Unreadable"/>
+/// counts stored rows that did not read as an event (a newer app's event type): shown, not hidden.
+/// </summary>
+public sealed record EventPage(Guid RunId, long LastSequence, bool Downsampled, IReadOnlyList<TrainingEvent> Events)
+{
+    public int Unreadable { get; init; }
+}
 
 public sealed partial class RunStore
 {
     /// <summary>Event types that are never thinned out: they are few and each one matters.</summary>
-    static readonly HashSet<string> KeepAll = ["stage_started", "stage_finished", "checkpoint", "genotype", "warning"];
+    static readonly HashSet<string> KeepAll = ["run_started", "stage_started", "stage_finished", "checkpoint", "genotype", "warning"];
 
     /// <summary>
     /// Stores a batch of one run's events (duplicates by sequence are ignored) and updates the run's
@@ -34,9 +38,12 @@ public sealed partial class RunStore
             var pj = insert.Parameters.Add("$j", SqliteType.Text);
             foreach (var e in events)
             {
+                // A new attempt replays from its first sequence: what an earlier attempt stored from there goes.
+                if (e is RunStarted)
+                    Exec(c, "DELETE FROM events WHERE run_id = $r AND seq >= $s", ("$r", runId.ToString()), ("$s", e.Sequence));
                 ps.Value = e.Sequence; pt.Value = e.Type; pst.Value = e.Stage;
-                pstep.Value = (object?)EventWireJson.StepOf(e) ?? DBNull.Value;
-                pj.Value = EventWireJson.Serialize(e);
+                pstep.Value = (object?)e.StepOrNull ?? DBNull.Value;
+                pj.Value = TrainingEventJson.Serialize(e);
                 added += insert.ExecuteNonQuery();
             }
         }
@@ -88,53 +95,24 @@ public sealed partial class RunStore
     }
 
     /// <summary>
-    /// Before a resume: finds the newest checkpoint the engine will resume from, drops the stored
-    /// events after it (the engine replays them from that checkpoint with the same numbering) and
-    /// returns the first sequence number the engine should use (RunContext.FirstSequence). Without
-    /// a checkpoint every event is dropped and numbering starts again at 0 (a fresh start).
-    /// The newest checkpoint is the later of the newest stored checkpoint event whose file exists
-    /// and the checkpoint files themselves: a crash right after a save can lose the checkpoint
-    /// event (it was still queued for storage) while the file was written, and the engine then
-    /// continues from the file's own NextSequence; numbering from the stored event would drop
-    /// stored points the engine never replays.
+    /// Every stored event after <paramref name="afterSequence"/> in sequence order, one at a time
+    /// (a page folds them without holding them all). Rows that do not read as an event are
+    /// counted in the return value, not dropped silently.
     /// </summary>
-    public long PrepareResume(Guid runId, string runDirectory)
+    public int ReadEach(Guid runId, long afterSequence, Action<TrainingEvent> each)
     {
         using var c = Open();
-        using var tx = c.BeginTransaction();
-        long keepThrough = -1;
-        using (var cmd = Command(c, "SELECT seq, json FROM events WHERE run_id = $r AND type = 'checkpoint' ORDER BY seq DESC", ("$r", runId.ToString())))
-        using (var r = cmd.ExecuteReader())
+        using var cmd = Command(c, "SELECT json FROM events WHERE run_id = $r AND seq > $a ORDER BY seq", ("$r", runId.ToString()), ("$a", afterSequence));
+        using var r = cmd.ExecuteReader();
+        int unreadable = 0;
+        while (r.Read())
         {
-            while (r.Read())
-            {
-                if (EventWireJson.Deserialize(r.GetString(1)) is not CheckpointSaved cp) continue;
-                var path = Path.IsPathRooted(cp.Path) ? cp.Path : Path.Combine(runDirectory, cp.Path);
-                if (File.Exists(path)) { keepThrough = r.GetInt64(0); break; }
-            }
+            TrainingEvent e;
+            try { e = TrainingEventJson.Deserialize(r.GetString(0)); }
+            catch (JsonException) { unreadable++; continue; }
+            each(e);
         }
-        keepThrough = Math.Max(keepThrough, NewestCheckpointFileSequence(runDirectory));
-        Exec(c, "DELETE FROM events WHERE run_id = $r AND seq > $s", ("$r", runId.ToString()), ("$s", keepThrough));
-        tx.Commit();
-        return keepThrough + 1;
-    }
-
-    /// <summary>
-    /// The sequence number of the checkpoint event of the newest engine checkpoint file in
-    /// checkpoints/ (its stored NextSequence − 1), or −1 when there is none. Files that are not
-    /// readable engine checkpoints are ignored here; the engine reports them when it resumes.
-    /// </summary>
-    static long NewestCheckpointFileSequence(string runDirectory)
-    {
-        var dir = Path.Combine(runDirectory, "checkpoints");
-        if (!Directory.Exists(dir)) return -1;
-        long newest = -1;
-        foreach (var file in Directory.EnumerateFiles(dir, "*.ckpt"))
-        {
-            try { newest = Math.Max(newest, CheckpointStore.ReadState(file).NextSequence - 1); }
-            catch (Exception e) when (e is InvalidDataException or IOException or JsonException or UnauthorizedAccessException) { }
-        }
-        return newest;
+        return unreadable;
     }
 
     /// <summary>
@@ -181,37 +159,13 @@ public sealed partial class RunStore
             using var r = cmd.ExecuteReader();
             while (r.Read()) rows.Add((r.GetInt64(0), r.GetString(1)));
         }
-        var events = rows.OrderBy(x => x.Seq).Select(x => EventWireJson.Deserialize(x.Json)).OfType<TrainingEvent>().ToList();
-        return new EventPage(runId, last, thinned, events);
+        var events = new List<TrainingEvent>(rows.Count);
+        int unreadable = 0;
+        foreach (var (_, json) in rows.OrderBy(x => x.Seq))
+        {
+            try { events.Add(TrainingEventJson.Deserialize(json)); }
+            catch (JsonException) { unreadable++; }
+        }
+        return new EventPage(runId, last, thinned, events) { Unreadable = unreadable };
     }
-
-    // ---- genotype library --------------------------------------------------------------------
-
-    public void AddGenotype(GenotypeEntry g)
-    {
-        using var c = Open();
-        Exec(c, "INSERT OR REPLACE INTO genotypes (id, name, framework, text, source, run_id, created_at) VALUES ($id, $n, $f, $t, $s, $r, $at)",
-            ("$id", g.Id.ToString()), ("$n", g.Name), ("$f", g.Framework.ToString()), ("$t", g.Text), ("$s", g.Source),
-            ("$r", g.RunId?.ToString()), ("$at", Iso(g.CreatedAt)));
-    }
-
-    public IReadOnlyList<GenotypeEntry> Genotypes()
-    {
-        using var c = Open();
-        using var cmd = Command(c, "SELECT id, name, framework, text, source, run_id, created_at FROM genotypes ORDER BY created_at DESC");
-        using var r = cmd.ExecuteReader();
-        var list = new List<GenotypeEntry>();
-        while (r.Read())
-            list.Add(new GenotypeEntry(Guid.Parse(r.GetString(0)), r.GetString(1), Enum.Parse<Framework>(r.GetString(2)), r.GetString(3),
-                r.GetString(4), r.IsDBNull(5) ? null : Guid.Parse(r.GetString(5)), ReadTime(r, 6)!.Value));
-        return list;
-    }
-
-    public void DeleteGenotype(Guid id)
-    {
-        using var c = Open();
-        Exec(c, "DELETE FROM genotypes WHERE id = $id", ("$id", id.ToString()));
-    }
-
-    internal static string? ToJson<T>(T? value) where T : class => value is null ? null : JsonSerializer.Serialize(value);
 }

@@ -12,81 +12,136 @@ public sealed record ChartLine(string Name, IReadOnlyList<ChartPoint> Points);
 public sealed record ChartMarker(double X, string Label);
 
 /// <summary>
-/// Everything the run page shows, folded from the run's events. Events are applied in sequence
-/// order and any sequence already seen is ignored, so a snapshot plus overlapping live batches is safe.
+/// Everything the run page shows, folded from the run's events, in memory bounded by a point
+/// budget however long the run: every series is a <see cref="SeriesBuffer"/> (min/max buckets,
+/// the same for history and live events); lists that would grow with the run keep their newest
+/// entries only. Events are applied in sequence order and a sequence already seen is ignored,
+/// so a snapshot plus overlapping live batches is safe. A <see cref="RunStarted"/> at or below
+/// the last sequence (a resume that replays) sets <see cref="NeedsReload"/>: the owner rebuilds
+/// the view from the store. Not thread-safe: the page applies and renders on its own dispatcher.
 /// </summary>
-public sealed class RunView
+public sealed class RunView(int pointsPerSeries = 500)
 {
-    public long LastSequence { get; private set; } = -1;
-    public List<StepLogged> Steps { get; } = [];
-    public List<AlphasLogged> Alphas { get; } = [];
-    public List<CollapseLogged> Collapse { get; } = [];
-    public List<KnnLogged> Knn { get; } = [];
-    public List<ThroughputLogged> Throughput { get; } = [];
-    public List<LinearEvalLogged> Linear { get; } = [];
-    public List<WarningRaised> Warnings { get; } = [];
-    public List<CheckpointSaved> Checkpoints { get; } = [];
-    public List<TrainingEvent> Log { get; } = [];
-    public string? GenotypeText { get; private set; }
+    /// <summary>Newest log lines, warnings and winner-change markers kept.</summary>
+    public const int KeepNewest = 200;
 
-    public AlphasLogged? LatestAlphas => Alphas.Count > 0 ? Alphas[^1] : null;
+    readonly Dictionary<string, SeriesBuffer> _series = [];
+    readonly Dictionary<(string Cell, int Layer), (IReadOnlyList<string> Ops, SeriesBuffer[] Weights, List<ChartMarker> Changes, string? Winner)> _ops = [];
+
+    public int PointsPerSeries { get; } = pointsPerSeries;
+    public long LastSequence { get; private set; } = -1;
+    /// <summary>Events applied (after de-duplication).</summary>
+    public long Applied { get; private set; }
+    public bool NeedsReload { get; private set; }
+
+    public AlphasLogged? LatestAlphas { get; private set; }
+    public CollapseLogged? LatestCollapse { get; private set; }
+    public ThroughputLogged? LatestThroughput { get; private set; }
+    public string? GenotypeText { get; private set; }
+    public List<WarningRaised> Warnings { get; } = [];
+    public List<TrainingEvent> Log { get; } = [];
+
+    /// <summary>The current stage and its progress, from the events (no database read).</summary>
+    public string? Stage { get; private set; }
+    public long StageTotalSteps { get; private set; }
+    public long StageDoneSteps { get; private set; }
 
     /// <summary>Applies new events; returns how many were new.</summary>
     public int Apply(IEnumerable<TrainingEvent> events)
     {
         int n = 0;
-        foreach (var e in events.OrderBy(e => e.Sequence))
-        {
-            if (e.Sequence <= LastSequence) continue;
-            LastSequence = e.Sequence;
-            n++;
-            switch (e)
-            {
-                case StepLogged s: Steps.Add(s); break;
-                case AlphasLogged a: Alphas.Add(a); GenotypeText = a.GenotypeText; break;
-                case CollapseLogged c: Collapse.Add(c); break;
-                case KnnLogged k: Knn.Add(k); break;
-                case ThroughputLogged t: Throughput.Add(t); break;
-                case LinearEvalLogged l: Linear.Add(l); break;
-                case WarningRaised w: Warnings.Add(w); Log.Add(w); break;
-                case CheckpointSaved c: Checkpoints.Add(c); Log.Add(c); break;
-                case GenotypeDerived g: GenotypeText = g.GenotypeText; Log.Add(g); break;
-                default: Log.Add(e); break;
-            }
-        }
+        foreach (var e in events.OrderBy(e => e.Sequence)) if (Apply(e)) n++;
         return n;
     }
 
-    /// <summary>X = step (or event index when steps restart per stage).</summary>
-    public ChartLine LossLine() => new("loss", Steps.Select(s => new ChartPoint(s.Step, s.Loss)).ToArray());
+    /// <summary>Applies one event (in sequence order); false when it was already seen.</summary>
+    public bool Apply(TrainingEvent e)
+    {
+        if (e.Sequence <= LastSequence)
+        {
+            if (e is RunStarted) NeedsReload = true;
+            return false;
+        }
+        LastSequence = e.Sequence;
+        Applied++;
+        switch (e)
+        {
+            case StageStarted s: Stage = s.Stage; StageTotalSteps = s.TotalSteps; StageDoneSteps = s.ResumedAtStep; AddLog(e); break;
+            case StepLogged s:
+                StageDoneSteps = Math.Max(StageDoneSteps, s.Step);
+                Series("loss").Add(s.Step, s.Loss);
+                foreach (var (group, rate) in s.LearningRates) Series("lr " + group).Add(s.Step, rate);
+                break;
+            case AlphasLogged a: ApplyAlphas(a); break;
+            case CollapseLogged c:
+                LatestCollapse = c;
+                Series("std ratio").Add(c.Step, c.StdRatio);
+                Series("effective rank").Add(c.Step, c.EffectiveRank);
+                break;
+            case KnnLogged k: Series("knn top1").Add(k.Epoch, k.Top1); break;
+            case ThroughputLogged t: LatestThroughput = t; Series("images/s").Add(t.Step, t.ImagesPerSecond); break;
+            case LinearEvalLogged l: Series("linear top1").Add(l.Epoch, l.Top1); break;
+            case WarningRaised w: Keep(Warnings, w); AddLog(w); break;
+            case GenotypeDerived g: GenotypeText = g.GenotypeText; AddLog(g); break;
+            default: AddLog(e); break;
+        }
+        return true;
+    }
+
+    void AddLog(TrainingEvent e) => Keep(Log, e);
+
+    static void Keep<T>(List<T> list, T item)
+    {
+        list.Add(item);
+        if (list.Count > KeepNewest) list.RemoveRange(0, list.Count - KeepNewest);
+    }
+
+    SeriesBuffer Series(string name)
+    {
+        if (!_series.TryGetValue(name, out var s)) _series[name] = s = new SeriesBuffer(PointsPerSeries);
+        return s;
+    }
+
+    void ApplyAlphas(AlphasLogged a)
+    {
+        LatestAlphas = a;
+        GenotypeText = a.GenotypeText;
+        foreach (var cell in a.Cells)
+        foreach (var layer in cell.Layers)
+        {
+            var key = (cell.Cell, layer.Layer);
+            if (!_ops.TryGetValue(key, out var row))
+                row = (cell.Operations, cell.Operations.Select(_ => new SeriesBuffer(PointsPerSeries)).ToArray(), [], null);
+            for (int o = 0; o < row.Weights.Length && o < layer.Weights.Count; o++) row.Weights[o].Add(a.Step, layer.Weights[o]);
+            if (row.Winner is not null && row.Winner != layer.Winner) Keep(row.Changes, new ChartMarker(a.Step, layer.Winner));
+            _ops[key] = row with { Winner = layer.Winner };
+        }
+    }
+
+    /// <summary>The line of a named series (see <see cref="SeriesNames"/>), empty when it has no points yet.</summary>
+    public ChartLine Line(string name, string? label = null) =>
+        new(label ?? name, _series.TryGetValue(name, out var s) ? s.Points() : []);
+
+    public IReadOnlyCollection<string> SeriesNames => _series.Keys;
+
+    /// <summary>Points of every series the view draws (each within <see cref="PointsPerSeries"/>).</summary>
+    public IEnumerable<(string Name, int Points)> SeriesSizes() =>
+        _series.Select(kv => (kv.Key, kv.Value.Points().Count))
+            .Concat(_ops.SelectMany(kv => kv.Value.Weights.Select((w, i) => ($"{kv.Key.Cell}/{kv.Key.Layer}/{kv.Value.Ops[i]}", w.Points().Count))));
+
+    /// <summary>X = step.</summary>
+    public ChartLine LossLine() => Line("loss");
 
     public IReadOnlyList<ChartLine> LearningRateLines() =>
-        Steps.SelectMany(s => s.LearningRates.Select(kv => (kv.Key, P: new ChartPoint(s.Step, kv.Value))))
-            .GroupBy(x => x.Key).Select(g => new ChartLine($"lr {g.Key}", g.Select(x => x.P).ToArray())).ToArray();
+        _series.Where(kv => kv.Key.StartsWith("lr ", StringComparison.Ordinal)).Select(kv => new ChartLine(kv.Key, kv.Value.Points())).ToArray();
 
     /// <summary>Per-op softmax weight over time for one layer of one cell.</summary>
-    public IReadOnlyList<ChartLine> OpLines(string cell, int layer)
-    {
-        var rows = Alphas.Select(a => (a.Step, Cell: a.Cells.FirstOrDefault(c => c.Cell == cell)))
-            .Where(x => x.Cell is not null && layer < x.Cell.Layers.Count).ToList();
-        if (rows.Count == 0) return [];
-        var ops = rows[0].Cell!.Operations;
-        return ops.Select((op, i) => new ChartLine(op, rows.Select(r => new ChartPoint(r.Step, r.Cell!.Layers[layer].Weights[i])).ToArray())).ToArray();
-    }
+    public IReadOnlyList<ChartLine> OpLines(string cell, int layer) =>
+        _ops.TryGetValue((cell, layer), out var row)
+            ? row.Ops.Select((op, i) => new ChartLine(op, row.Weights[i].Points())).ToArray()
+            : [];
 
-    /// <summary>Steps where the layer's winning op changed, labelled with the new winner.</summary>
-    public IReadOnlyList<ChartMarker> WinnerChanges(string cell, int layer)
-    {
-        var markers = new List<ChartMarker>();
-        string? previous = null;
-        foreach (var a in Alphas)
-        {
-            var c = a.Cells.FirstOrDefault(x => x.Cell == cell);
-            if (c is null || layer >= c.Layers.Count) continue;
-            var w = c.Layers[layer].Winner;
-            if (previous is not null && w != previous) markers.Add(new ChartMarker(a.Step, w));
-            previous = w;
-        }
-        return markers;
-    }
+    /// <summary>Steps where the layer's winning op changed, labelled with the new winner (the newest <see cref="KeepNewest"/>).</summary>
+    public IReadOnlyList<ChartMarker> WinnerChanges(string cell, int layer) =>
+        _ops.TryGetValue((cell, layer), out var row) ? row.Changes.ToArray() : [];
 }

@@ -12,8 +12,9 @@ using NASiam.Web.Options;
 namespace NASiam.Web.Security;
 
 /// <summary>
-/// Optional access key. When Nasiam:AccessKey is set, browsers sign in once (cookie) and API/hub
-/// clients send the X-Api-Key header; every endpoint, the hub and /hangfire require one of them.
+/// Optional access key. When Nasiam:AccessKey is set, browsers sign in once (cookie), API clients
+/// send the X-Api-Key header and hub clients the header or the key as their SignalR access token;
+/// every endpoint, the hub and /hangfire require one of them.
 /// Without a key the app is open (it listens on localhost by default).
 /// </summary>
 public static class AccessKeyAuthentication
@@ -75,7 +76,11 @@ public sealed class AccessKeyRequirementHandler(IOptions<NasiamWebOptions> optio
     }
 }
 
-/// <summary>Authenticates requests carrying the right X-Api-Key header (or access_key query value for WebSocket clients).</summary>
+/// <summary>
+/// Authenticates requests carrying the right key: the X-Api-Key header anywhere; on /hubs also
+/// "Authorization: Bearer KEY" or the access_token query parameter (how SignalR clients send an
+/// access token; docs/hub.md).
+/// </summary>
 public sealed class ApiKeyHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> schemeOptions, ILoggerFactory logger, UrlEncoder encoder, IOptions<NasiamWebOptions> options)
     : AuthenticationHandler<AuthenticationSchemeOptions>(schemeOptions, logger, encoder)
@@ -83,7 +88,15 @@ public sealed class ApiKeyHandler(
     protected override Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         string? given = Request.Headers[AccessKeyAuthentication.HeaderName];
-        if (given is null && Request.Path.StartsWithSegments("/hubs")) given = Request.Query["access_key"];
+        if (given is null && Request.Path.StartsWithSegments("/hubs"))
+        {
+            // SignalR clients given an access token (accessTokenFactory / AccessTokenProvider) send it as
+            // "Authorization: Bearer" on negotiate and, since browsers cannot set WebSocket headers, as
+            // the access_token query parameter on the WebSocket (and SSE) request. access_key: older clients.
+            var auth = Request.Headers.Authorization.ToString();
+            if (auth.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) given = auth["Bearer ".Length..].Trim();
+            given ??= Request.Query["access_token"].FirstOrDefault() ?? Request.Query["access_key"].FirstOrDefault();
+        }
         if (given is null) return Task.FromResult(AuthenticateResult.NoResult());
         return Task.FromResult(AccessKeyAuthentication.Matches(options.Value.AccessKey, given)
             ? AuthenticateResult.Success(new AuthenticationTicket(AccessKeyAuthentication.Principal(Scheme.Name), Scheme.Name))

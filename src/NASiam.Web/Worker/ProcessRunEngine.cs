@@ -224,7 +224,7 @@ public sealed class ProcessRunEngine(RunProcessLauncher launcher, RunExecutionRe
             else if (e is StepLogged or CheckpointSaved or AlphasLogged)
             {
                 _stage = e.Stage;
-                _step = Math.Max(_step ?? 0, EventWireJson.StepOf(e) ?? 0);
+                _step = Math.Max(_step ?? 0, e.StepOrNull ?? 0);
             }
         }
 

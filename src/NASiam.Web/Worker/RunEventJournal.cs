@@ -1,31 +1,67 @@
 using System.Text.Json;
 using NASiam.Core.Reporting;
+using NASiam.Web.Runs;
 
 namespace NASiam.Web.Worker;
 
 /// <summary>
-/// A run's child writes every event it emits to <c>.worker-events.jsonl</c> in the run's folder as
-/// well as to the server. Why: when the server itself dies (SIGKILL, OOM) its child cancels,
-/// writes a checkpoint and exits on its own, and the events of that last stretch (and any the
-/// server had received but not yet stored) would be lost, leaving a hole in the run's numbering
-/// right before the checkpoint the run resumes from. The next job of the run imports the journal
-/// before it prepares the resume (duplicates are ignored by sequence), then deletes it; the next
-/// child starts a fresh one. Lines are protocol lines (<see cref="RunWorkerProtocol"/>).
+/// Reconciles a run's stored events with its folder before an attempt. The engine writes every
+/// event to the run's metrics.jsonl itself (in the child process too), so when the server dies
+/// (SIGKILL, OOM) while its child cancels, checkpoints and exits on its own, the events of that
+/// last stretch are in the file though the server never stored them. The next job imports them
+/// (duplicates are ignored by sequence; a run_started drops what it replays) before the engine
+/// starts, so the numbering has no hole before the checkpoint the run resumes from.
+/// Runs stored before every run wrote metrics.jsonl get the file written from the database, so
+/// the engine's file of the run is complete. A child of an older version left a
+/// <c>.worker-events.jsonl</c> journal of protocol lines instead; it is imported once and deleted.
 /// </summary>
 public static class RunEventJournal
 {
-    public const string FileName = ".worker-events.jsonl";
-
-    public static string PathFor(string runDirectory) => Path.Combine(runDirectory, FileName);
+    /// <summary>The journal file of versions before every run wrote metrics.jsonl.</summary>
+    public const string LegacyFileName = ".worker-events.jsonl";
 
     /// <summary>
-    /// The events in <paramref name="runDirectory"/>'s journal, or none. A last line cut short by a
-    /// crash is skipped; any other unreadable line is an error (the journal is ours).
+    /// Stores what the folder has and the database lacks, then writes metrics.jsonl from the
+    /// database when the folder has none. Returns how many events were newly stored.
+    /// Throws <see cref="InvalidDataException"/> for a damaged file (not its cut last line).
     /// </summary>
-    public static IReadOnlyList<TrainingEvent> Read(string runDirectory)
+    public static int Reconcile(RunStore store, Guid runId, string runDirectory)
     {
-        var path = PathFor(runDirectory);
-        if (!File.Exists(path)) return [];
+        int added = 0;
+        var legacy = Path.Combine(runDirectory, LegacyFileName);
+        if (File.Exists(legacy))
+        {
+            added += Append(store, runId, ReadLegacy(legacy));
+            File.Delete(legacy);
+        }
+        var metrics = MetricsJsonl.PathIn(runDirectory);
+        if (File.Exists(metrics))
+        {
+            // From the file's last attempt on the file is the truth (its run_started clears what the
+            // database holds from there); before it, only what the database lacks is added.
+            var events = MetricsJsonl.Read(metrics);
+            long from = store.NextSequence(runId);
+            if (events.LastOrDefault(e => e is RunStarted) is { } last) from = Math.Min(from, last.Sequence);
+            added += Append(store, runId, events.Where(e => e.Sequence >= from).ToList());
+        }
+        else if (store.NextSequence(runId) > 0)
+        {
+            Directory.CreateDirectory(runDirectory);
+            using var w = new MetricsJsonlObserver(metrics);
+            store.ReadEach(runId, -1, w.On);
+        }
+        return added;
+    }
+
+    static int Append(RunStore store, Guid runId, IReadOnlyList<TrainingEvent> events) =>
+        events.Count == 0 ? 0 : store.Append(runId, events);
+
+    /// <summary>
+    /// The events of an old journal (protocol lines). A last line cut short by a crash is
+    /// skipped; any other unreadable line is an error (the journal is ours).
+    /// </summary>
+    public static IReadOnlyList<TrainingEvent> ReadLegacy(string path)
+    {
         var lines = File.ReadAllLines(path);
         var events = new List<TrainingEvent>(lines.Length);
         for (int i = 0; i < lines.Length; i++)
@@ -45,15 +81,5 @@ public static class RunEventJournal
             }
         }
         return events;
-    }
-
-    public static void Delete(string runDirectory) => File.Delete(PathFor(runDirectory));
-
-    /// <summary>Creates (truncates) the journal for a new attempt: written line by line, flushed per line.</summary>
-    public static StreamWriter Create(string runDirectory)
-    {
-        Directory.CreateDirectory(runDirectory);
-        var file = new FileStream(PathFor(runDirectory), FileMode.Create, FileAccess.Write, FileShare.Read);
-        return new StreamWriter(file, new System.Text.UTF8Encoding(false)) { AutoFlush = true, NewLine = "\n" };
     }
 }

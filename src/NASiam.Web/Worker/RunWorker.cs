@@ -75,8 +75,7 @@ public static class RunWorker
         {
             RunId = spec.RunId, OutputDirectory = spec.OutputDirectory, Resume = spec.Resume, FirstSequence = spec.FirstSequence,
         };
-        using var journal = RunEventJournal.Create(spec.OutputDirectory);
-        var result = new NasiamEngine().Run(options, context, new ProtocolObserver(protocol, journal), cancel.Token);
+        var result = new NasiamEngine().Run(options, context, new ProtocolObserver(protocol), cancel.Token);
         protocol.Write(RunWorkerProtocol.ResultLine(result));
         return ExitOk;
 
@@ -153,32 +152,13 @@ public static class RunWorker
     }
 
     /// <summary>
-    /// Writes every engine event to the run's journal, then to the parent. The journal comes first
-    /// and a failure there is reported once and otherwise ignored: it is a safety net for a dead
-    /// server, not a reason to stop training. A failed write to the parent (gone) is swallowed by
-    /// the engine's emitter; the journal keeps the events.
+    /// Writes every engine event to the parent. A failed write (the parent is gone) is swallowed
+    /// by the engine's emitter; the engine's own metrics.jsonl in the run folder keeps every event,
+    /// and the next job of the run imports what the server missed from it.
     /// </summary>
-    sealed class ProtocolObserver(ProtocolWriter writer, StreamWriter journal) : ITrainingObserver
+    sealed class ProtocolObserver(ProtocolWriter writer) : ITrainingObserver
     {
-        bool _journalFailed;
-
-        public void On(TrainingEvent e)
-        {
-            var line = RunWorkerProtocol.EventLine(e);
-            lock (journal)
-            {
-                if (!_journalFailed)
-                {
-                    try { journal.WriteLine(line); }
-                    catch (IOException ex)
-                    {
-                        _journalFailed = true;
-                        Console.Error.WriteLine($"{NotePrefix}event journal write failed ({ex.Message}); events now go to the server only.");
-                    }
-                }
-            }
-            writer.Write(line);
-        }
+        public void On(TrainingEvent e) => writer.Write(RunWorkerProtocol.EventLine(e));
     }
 }
 

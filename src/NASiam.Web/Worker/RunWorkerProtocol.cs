@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using NASiam.Core.Engine;
@@ -41,12 +40,10 @@ public sealed record RunWorkerMessage
 }
 
 /// <summary>
-/// The wire between a run's child process and its job: one JSON object per line. Its own
-/// serializer settings because this hop must be lossless: NaN and infinite doubles (a resumed
-/// linear-eval epoch with no batches reports a NaN loss) are written as named literals, where
-/// the web's storage JSON would refuse them. Event types are found by reflection over the
-/// engine's assembly, so a new event type needs no table here; the child and the parent are the
-/// same binary, so an unknown type is a bug and is reported, never dropped silently.
+/// The wire between a run's child process and its job: one JSON object per line. Events travel in
+/// their one JSON form (TrainingEventJson, lossless for NaN and infinite doubles); the envelope
+/// and the result use this class's settings, which also write non-finite doubles as named
+/// literals. An unknown event type is a bug (child and parent are the same binary) and is reported.
 /// </summary>
 public static class RunWorkerProtocol
 {
@@ -63,13 +60,10 @@ public static class RunWorkerProtocol
         WriteIndented = false,
     };
 
-    static readonly Dictionary<string, Type> EventTypes = typeof(TrainingEvent).Assembly.GetTypes()
-        .Where(t => t.IsSubclassOf(typeof(TrainingEvent)) && !t.IsAbstract)
-        .ToDictionary(t => ((TrainingEvent)RuntimeHelpers.GetUninitializedObject(t)).Type);
-
+    /// <summary>The event travels in its one JSON form (<see cref="TrainingEventJson"/>).</summary>
     public static string EventLine(TrainingEvent e) => JsonSerializer.Serialize(new RunWorkerMessage
     {
-        Kind = RunWorkerMessage.EventKind, EventType = e.Type, Event = JsonSerializer.SerializeToElement(e, e.GetType(), Json),
+        Kind = RunWorkerMessage.EventKind, EventType = e.Type, Event = TrainingEventJson.ToElement(e),
     }, Json);
 
     public static string ResultLine(RunResult result) =>
@@ -84,14 +78,18 @@ public static class RunWorkerProtocol
     public static RunWorkerMessage ParseLine(string line) =>
         JsonSerializer.Deserialize<RunWorkerMessage>(line, Json) ?? throw new JsonException("A protocol line was JSON null.");
 
-    /// <summary>The engine event carried by an "event" message.</summary>
+    /// <summary>
+    /// The engine event carried by an "event" message; an unknown type throws (the child and the
+    /// parent are the same binary, so it is a bug, never dropped). Journals left by versions before
+    /// contract v1 carry the old camelCase form, which is still read.
+    /// </summary>
     public static TrainingEvent ReadEvent(RunWorkerMessage message)
     {
         if (message.EventType is not { } type || message.Event is not { } body)
             throw new JsonException("An event message lacks its eventType or event.");
-        if (!EventTypes.TryGetValue(type, out var t))
-            throw new JsonException($"Unknown event type '{type}' (known: {string.Join(", ", EventTypes.Keys.Order())}).");
-        return (TrainingEvent?)body.Deserialize(t, Json) ?? throw new JsonException($"Event '{type}' was JSON null.");
+        if (!TrainingEventJson.TypeNames.Contains(type))
+            throw new JsonException($"Unknown event type '{type}' (known: {string.Join(", ", TrainingEventJson.TypeNames.Order())}).");
+        return TrainingEventJson.DeserializeAnyVersion(body.GetRawText());
     }
 
     public static string SpecLine(RunWorkerSpec spec) => JsonSerializer.Serialize(spec, Json);

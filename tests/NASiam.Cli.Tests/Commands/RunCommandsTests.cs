@@ -35,7 +35,7 @@ public sealed class RunCommandsTests : IDisposable
             Assert.Equal("succeeded", result.RootElement.GetProperty("outcome").GetString());
         var lines = File.ReadAllLines(Path.Combine(outDir, "metrics.jsonl"));
         var types = lines.Select(l => JsonDocument.Parse(l).RootElement.GetProperty("type").GetString()).ToList();
-        Assert.Equal("stage_started", types[0]);
+        Assert.Equal(["run_started", "stage_started"], types.Take(2));
         Assert.Equal("stage_finished", types[^1]);
         Assert.Contains("alphas", types);
         Assert.Contains("collapse", types);

@@ -77,6 +77,17 @@ public class RunsApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Metrics_UnknownEventType_Is400NamingIt_NotAnEmptyList()
+    {
+        var id = await NasiamAppFactory.CreateQuickDemo(_c);
+        var r = await _c.GetAsync($"/api/runs/{id}/metrics?types=step,stepz");
+        Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
+        var body = await r.Content.ReadAsStringAsync();
+        Assert.Contains("stepz", body);
+        Assert.Contains("run_started", body); // the known types are listed
+    }
+
+    [Fact]
     public async Task Create_PipelinePreset_PretrainsTheSearchedGenotype()
     {
         var o = await CreatedOptions("""{"preset":"simsiam-cifar10","options":{"dataPath":"/data/cifar"}}""");

@@ -171,7 +171,7 @@ public class LineChartTests
         var cut = ctx.Render<LineChart>(p => p.Add(x => x.Title, "ops").Add(x => x.Lines, lines).Add(x => x.Markers, markers));
         var polylines = cut.FindAll("polyline.chart-line");
         Assert.Equal(7, polylines.Count);
-        Assert.All(polylines, pl => Assert.Equal(20, pl.GetAttribute("points")!.Split(' ').Length));
+        Assert.All(polylines, pl => Assert.Equal(20, pl.GetAttribute("points")!.Split(' ').Length)); // 20 alpha rows: under the budget, every point
         Assert.Equal(markers.Count, cut.FindAll("line.chart-marker").Count);
     }
 

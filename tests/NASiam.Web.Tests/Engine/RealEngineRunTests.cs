@@ -7,7 +7,9 @@ using NASiam.Core.Engine.Checkpoints;
 using NASiam.Core.Genotypes;
 using NASiam.Core.Options;
 using NASiam.Core.Reporting;
+using Microsoft.Extensions.DependencyInjection;
 using NASiam.Web.Hubs;
+using NASiam.Web.Runs;
 using NASiam.Web.Tests.Fakes;
 
 namespace NASiam.Web.Tests.Engine;
@@ -65,6 +67,14 @@ public class RealEngineRunTests : IDisposable
         Assert.All(alphas, a => Assert.Contains(a.Sequence, feed.Live));
         Assert.All(alphas, a => Assert.Equal(["encoder", "predictor"], a.Cells.Select(cell => cell.Cell)));
         Assert.True(feed.Deltas > 1, $"only {feed.Deltas} delta(s): the run was not streamed");
+
+        // A dashboard-started run writes metrics.jsonl in its folder too: the same events, in the same one JSON form as the API's.
+        var dir = app.Services.GetRequiredService<RunPaths>().RunDirectory(id);
+        var lines = await File.ReadAllLinesAsync(Path.Combine(dir, "metrics.jsonl"));
+        var api = await c.GetFromJsonAsync<JsonElement>($"/api/runs/{id}/metrics?maxPoints=100000");
+        var served = api.GetProperty("events").EnumerateArray().Select(e => e.GetRawText()).ToList();
+        Assert.Equal(served.Count, lines.Length);
+        for (int i = 0; i < lines.Length; i++) Assert.Equal(served[i], lines[i]);
 
         // Genotype: the engine's files, served as text and JSON, agreeing with the run record.
         var text = await c.GetStringAsync($"/api/runs/{id}/genotype?format=txt");

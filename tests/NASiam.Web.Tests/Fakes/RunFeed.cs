@@ -41,9 +41,15 @@ public sealed class RunFeed
 
     public int Count { get { lock (this) return Events.Count; } }
 
+    /// <summary>The last sequence held (what a reconnecting client passes to SubscribeAfter).</summary>
+    public long Last { get { lock (this) return _last; } }
+
+    /// <summary>Before a reconnect's SubscribeAfter: deltas queue until its snapshot is applied.</summary>
+    public void BeginResubscribe() { lock (this) _snapshot = false; }
+
     void Apply(IEnumerable<JsonElement> events, bool live)
     {
-        foreach (var e in events.Select(EventWireJson.Deserialize).OfType<TrainingEvent>())
+        foreach (var e in events.Select(TrainingEventJson.Deserialize))
         {
             if (e.Sequence <= _last) { Duplicates.Add(e.Sequence); continue; }
             // Recorded rather than asserted: this runs on the SignalR receive loop, where a throw is swallowed.

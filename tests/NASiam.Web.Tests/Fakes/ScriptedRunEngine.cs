@@ -25,11 +25,14 @@ public sealed class ScriptedRunEngine(int totalSteps = 12, int stepMilliseconds 
         options.EnsureValid();
         Calls++;
         LastOptions = options;
-        var seq = context.FirstSequence;
         var ckptDir = Path.Combine(context.OutputDirectory, "checkpoints");
         Directory.CreateDirectory(ckptDir);
-        long start = context.Resume ? NewestCheckpointStep(ckptDir) : 0;
+        // Like the engine: the attempt numbers its events after its newest checkpoint's and says so first.
+        var (start, seq) = context.Resume ? NewestCheckpoint(ckptDir) : (0, 0);
+        seq = Math.Max(seq, context.FirstSequence);
         void Emit(TrainingEvent e) => observer.On(e);
+        Emit(new RunStarted { RunId = context.RunId, Sequence = seq++, At = DateTimeOffset.UtcNow, Stage = "run", Kind = "search",
+            ResumedFrom = start > 0 ? "checkpoints" : null });
 
         Emit(new StageStarted { RunId = context.RunId, Sequence = seq++, At = DateTimeOffset.UtcNow, Stage = "search",
             TotalEpochs = totalSteps / checkpointEvery, TotalSteps = totalSteps, StepsPerEpoch = checkpointEvery, ResumedAtStep = start, Device = "cpu" });
@@ -77,14 +80,16 @@ public sealed class ScriptedRunEngine(int totalSteps = 12, int stepMilliseconds 
         {
             var name = $"step-{step:D4}.ckpt";
             var path = Path.Combine(ckptDir, name);
-            File.WriteAllText(path, step.ToString(CultureInfo.InvariantCulture));
+            File.WriteAllText(path, string.Create(CultureInfo.InvariantCulture, $"{step} {seq + 1}")); // step, NextSequence
             Emit(new CheckpointSaved { RunId = context.RunId, Sequence = seq++, At = DateTimeOffset.UtcNow, Stage = "search",
                 Name = name, Path = Path.Combine("checkpoints", name), Epoch = (int)(step / checkpointEvery), Step = step });
         }
     }
 
-    static long NewestCheckpointStep(string dir) =>
-        Directory.EnumerateFiles(dir, "step-*.ckpt").Select(f => long.Parse(File.ReadAllText(f), CultureInfo.InvariantCulture)).DefaultIfEmpty(0).Max();
+    static (long Step, long NextSequence) NewestCheckpoint(string dir) =>
+        Directory.EnumerateFiles(dir, "step-*.ckpt")
+            .Select(f => File.ReadAllText(f).Split(' ').Select(x => long.Parse(x, CultureInfo.InvariantCulture)).ToArray())
+            .Select(v => (v[0], v[1])).DefaultIfEmpty((0, 0)).MaxBy(v => v.Item1);
 
     /// <summary>Softmax rows that drift: each layer's winner moves from its initial op to a favoured op.</summary>
     public static double[] Weights(int layer, long step)

@@ -46,6 +46,39 @@ public class RunsHubTests : IDisposable
         Assert.True(early.Deltas < stored.Count / 2, $"{early.Deltas} deltas for {stored.Count} events");
     }
 
+    [Fact]
+    public async Task ReconnectingClient_SubscribeAfterItsLastSequence_MissesNothingAndHoldsNothingTwice()
+    {
+        await using var app = new NasiamAppFactory(_data, new ScriptedRunEngine(totalSteps: 60, stepMilliseconds: 25));
+        using var c = app.Api();
+        var feed = new RunFeed();
+        var conn = app.Hub();
+        conn.On<RunDelta>("Delta", feed.OnDelta);
+        await conn.StartAsync();
+        var id = await NasiamAppFactory.CreateQuickDemo(c);
+        feed.OnSnapshot(await conn.InvokeAsync<RunSnapshot>("SubscribeAfter", id, -1L));
+
+        await NasiamAppFactory.WaitUntil(() => Task.FromResult(feed.Events.OfType<StepLogged>().Count() >= 10), TimeSpan.FromSeconds(20), "ten live steps");
+        await conn.DisposeAsync(); // the network drops
+        long heldAtDrop = feed.Last;
+        await NasiamAppFactory.WaitUntil(async () => (await NasiamAppFactory.Events(c, id)).Count > heldAtDrop + 15, TimeSpan.FromSeconds(20), "the run to go on");
+
+        await using var again = app.Hub();
+        again.On<RunDelta>("Delta", feed.OnDelta);
+        await again.StartAsync();
+        feed.BeginResubscribe();
+        var missed = await again.InvokeAsync<RunSnapshot>("SubscribeAfter", id, feed.Last);
+        Assert.True(missed.Events.Count > 0 && !missed.Downsampled);
+        Assert.Equal(heldAtDrop + 1, missed.Events[0].GetProperty("sequence").GetInt64());
+        feed.OnSnapshot(missed);
+
+        await NasiamAppFactory.WaitForStatus(c, id, "Succeeded");
+        var stored = await NasiamAppFactory.Events(c, id);
+        await NasiamAppFactory.WaitUntil(() => Task.FromResult(feed.Count == stored.Count), TimeSpan.FromSeconds(10), "the client to catch up");
+        Assert.Empty(feed.Errors); // no gap
+        Assert.Equal(stored.Select(s => s.Seq), feed.Events.Select(e => e.Sequence)); // every event once, in order
+    }
+
     public void Dispose()
     {
         try { Directory.Delete(_data, true); } catch (IOException) { }

@@ -46,7 +46,7 @@ public class RunIsolationTests : IDisposable
     static async Task<List<TrainingEvent>> StoredEvents(HttpClient c, Guid id)
     {
         var m = await c.GetFromJsonAsync<JsonElement>($"/api/runs/{id}/metrics?maxPoints=100000");
-        return m.GetProperty("events").EnumerateArray().Select(e => EventWireJson.Deserialize(e) ?? throw new InvalidDataException(e.GetRawText())).ToList();
+        return m.GetProperty("events").EnumerateArray().Select(e => TrainingEventJson.Deserialize(e)).ToList();
     }
 
     static async Task<int> WaitForProcess(NasiamAppFactory app, Guid id)
@@ -99,7 +99,7 @@ public class RunIsolationTests : IDisposable
     /// <summary>The event as the dashboard stores it, without what legitimately differs between two runs (run id, time, speed).</summary>
     static string Comparable(TrainingEvent e) => e is ThroughputLogged t
         ? $"throughput {t.Stage} {t.Epoch} {t.Step}"
-        : EventWireJson.Serialize(e with { RunId = Guid.Empty, At = default });
+        : TrainingEventJson.Serialize(e with { RunId = Guid.Empty, At = default });
 
     [Fact]
     public async Task Run_InChildProcess_StoresTheSameEventsAndResultAsInProcess()
@@ -263,10 +263,10 @@ public class RunIsolationTests : IDisposable
         Assert.Equal(lastStep, state.Step);
         Assert.False(state.Completed);
 
-        // Every event, also those written after its server was gone, is in the journal the next job imports.
+        // Every event, also those written after its server was gone, is in the run's metrics.jsonl, which the next job imports.
         var events = messages.Where(m => m.Kind == NASiam.Web.Worker.RunWorkerMessage.EventKind).Select(NASiam.Web.Worker.RunWorkerProtocol.ReadEvent).ToList();
-        var journal = NASiam.Web.Worker.RunEventJournal.Read(dir);
-        Assert.Equal(events.Select(NASiam.Web.Worker.RunWorkerProtocol.EventLine), journal.Select(NASiam.Web.Worker.RunWorkerProtocol.EventLine));
+        var journal = MetricsJsonl.Read(MetricsJsonl.PathIn(dir));
+        Assert.Equal(events.Select(TrainingEventJson.Serialize), journal.Select(TrainingEventJson.Serialize));
         Assert.Contains(journal, e => e is CheckpointSaved c && c.Step == lastStep);
     }
 

@@ -1,5 +1,7 @@
 using System.Net;
+using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Client;
+using NASiam.Web.Hubs;
 using NASiam.Web.Tests.Fakes;
 
 namespace NASiam.Web.Tests.Security;
@@ -56,6 +58,43 @@ public class AccessKeyAuthenticationTests : IAsyncLifetime
         await using var keyed = _app.Hub(Key);
         await keyed.StartAsync();
         Assert.Equal(HubConnectionState.Connected, keyed.State);
+    }
+
+    /// <summary>
+    /// A hub client that sends the key the way SignalR clients send an access token: a browser's
+    /// WebSocket carries it only as the access_token query parameter (no negotiate, no headers);
+    /// the .NET and JavaScript clients' negotiate carries "Authorization: Bearer".
+    /// </summary>
+    HubConnection TokenHub(string key, bool queryOnly) => new HubConnectionBuilder()
+        .WithUrl(new Uri(_app.Server.BaseAddress, queryOnly ? $"/hubs/runs?access_token={Uri.EscapeDataString(key)}" : "/hubs/runs"), o =>
+        {
+            o.Transports = Microsoft.AspNetCore.Http.Connections.HttpTransportType.WebSockets;
+            o.SkipNegotiation = queryOnly;
+            if (!queryOnly) o.AccessTokenProvider = () => Task.FromResult<string?>(key);
+            o.HttpMessageHandlerFactory = _ => _app.Server.CreateHandler();
+            o.WebSocketFactory = async (ctx, ct) =>
+            {
+                var ws = _app.Server.CreateWebSocketClient();
+                // What the .NET client's own factory does with the token (a browser cannot: it uses the query).
+                if (!queryOnly) ws.ConfigureRequest = r => r.Headers.Authorization = $"Bearer {key}";
+                return await ws.ConnectAsync(ctx.Uri, ct);
+            };
+        }).Build();
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Hub_AcceptsTheKeyAsSignalRAccessToken_AndRefusesAWrongOne(bool queryOnly)
+    {
+        await using var keyed = TokenHub(Key, queryOnly);
+        await keyed.StartAsync();
+        Assert.Equal(HubConnectionState.Connected, keyed.State);
+        var missing = await Assert.ThrowsAsync<HubException>(() => keyed.InvokeAsync<RunSnapshot>("Subscribe", Guid.NewGuid()));
+        Assert.Contains("does not exist", missing.Message); // authorised: the hub itself answered
+
+        await using var wrong = TokenHub("wrong-key-wrong", queryOnly);
+        await Assert.ThrowsAnyAsync<Exception>(() => wrong.StartAsync());
+        Assert.NotEqual(HubConnectionState.Connected, wrong.State);
     }
 
     [Fact]

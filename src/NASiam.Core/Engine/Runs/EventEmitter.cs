@@ -3,8 +3,10 @@ using NASiam.Core.Reporting;
 namespace NASiam.Core.Engine.Runs;
 
 /// <summary>
-/// Stamps events with the run id, a gap-free sequence number and the time, and hands them to the
-/// observer. Observer exceptions are swallowed: reporting never breaks training.
+/// The one place that stamps an event's envelope: the run id, a gap-free sequence number, the
+/// time and the stage, then hands it to the observer. Code that reports builds the event's own
+/// fields only and calls <see cref="Emit"/>. Observer exceptions are swallowed: reporting never
+/// breaks training. Events are emitted from one thread at a time (the training thread).
 /// </summary>
 public sealed class EventEmitter(Guid runId, long firstSequence, ITrainingObserver observer)
 {
@@ -13,9 +15,6 @@ public sealed class EventEmitter(Guid runId, long firstSequence, ITrainingObserv
     public Guid RunId { get; } = runId;
     /// <summary>The sequence number the next event gets.</summary>
     public long NextSequence => Interlocked.Read(ref _next);
-    /// <summary>Takes the next sequence number (use once per event).</summary>
-    public long Next() => Interlocked.Increment(ref _next) - 1;
-    public DateTimeOffset Now => DateTimeOffset.UtcNow;
 
     /// <summary>Continues numbering after a resumed run's last event.</summary>
     public void ContinueFrom(long sequence)
@@ -23,19 +22,17 @@ public sealed class EventEmitter(Guid runId, long firstSequence, ITrainingObserv
         if (sequence > NextSequence) Interlocked.Exchange(ref _next, sequence);
     }
 
-    public void Emit(TrainingEvent e)
+    /// <summary>Stamps <paramref name="e"/> (envelope fields set by the caller are replaced) and emits it.</summary>
+    public TrainingEvent Emit(string stage, TrainingEvent e)
     {
-        try { observer.On(e); }
+        var stamped = e with { RunId = RunId, Sequence = Interlocked.Increment(ref _next) - 1, At = DateTimeOffset.UtcNow, Stage = stage };
+        try { observer.On(stamped); }
         catch { /* an observer must never break training */ }
+        return stamped;
     }
 
-    public void Log(string stage, string level, string message) => Emit(new LogMessage
-    {
-        RunId = RunId, Sequence = Next(), At = Now, Stage = stage, Level = level, Message = message,
-    });
+    public void Log(string stage, string level, string message) => Emit(stage, new LogMessage { Level = level, Message = message });
 
-    public void Warn(string stage, string kind, string message, long step) => Emit(new WarningRaised
-    {
-        RunId = RunId, Sequence = Next(), At = Now, Stage = stage, Kind = kind, Message = message, Step = step,
-    });
+    public void Warn(string stage, string kind, string message, long step) =>
+        Emit(stage, new WarningRaised { Kind = kind, Message = message, Step = step });
 }

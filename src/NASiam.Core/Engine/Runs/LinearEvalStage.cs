@@ -94,16 +94,16 @@ public sealed class LinearEvalStage(StageEnvironment env, string? backboneCheckp
                 metrics["lincls_top1"] = acc.Top1;
                 metrics["lincls_top5"] = acc.Top5;
                 metrics["lincls_best_top1"] = best;
-                Events.Emit(new LinearEvalLogged
+                Events.Emit(Stage, new LinearEvalLogged
                 {
-                    RunId = Events.RunId, Sequence = Events.Next(), At = Events.Now, Stage = Stage, Epoch = epoch,
+                    Epoch = epoch,
                     TrainLoss = lossCount > 0 ? lossSum / lossCount : double.NaN, Top1 = acc.Top1, Top5 = acc.Top5, IsBest = isBest,
                 });
                 var (ips, dataPerStep, computePerStep, steps) = clock.TakeEpoch();
                 if (steps > 0)
-                    Events.Emit(new ThroughputLogged
+                    Events.Emit(Stage, new ThroughputLogged
                     {
-                        RunId = Events.RunId, Sequence = Events.Next(), At = Events.Now, Stage = Stage, Epoch = epoch, Step = step,
+                        Epoch = epoch, Step = step,
                         ImagesPerSecond = ips, DataSecondsPerStep = dataPerStep, ComputeSecondsPerStep = computePerStep,
                     });
                 if (last || Cancelled || (epoch + 1) % o.CheckpointEveryEpochs == 0)

@@ -118,7 +118,7 @@ public sealed class SearchStage(StageEnvironment env) : SslStageBase(env, "searc
         }
         if (step % o.AlphaLogEverySteps != 0) AlphasLogged(model, Math.Max(0, s.Epochs - 1), step);
         var text = DeriveText(model);
-        Events.Emit(new GenotypeDerived { RunId = Events.RunId, Sequence = Events.Next(), At = Events.Now, Stage = Stage, GenotypeText = text });
+        Events.Emit(Stage, new GenotypeDerived { GenotypeText = text });
         return Finish(RunOutcome.Succeeded, null, Metrics(), text);
     }
 
@@ -149,9 +149,8 @@ public sealed class SearchStage(StageEnvironment env) : SslStageBase(env, "searc
     void AlphasLogged(SiameseModel model, int epoch, long step)
     {
         var cells = model.SearchCells.Select(c => AlphaDiagnostics.Summarise(c.Name, c.Cell.AlphaValues(), model.Framework)).ToList();
-        Events.Emit(new Reporting.AlphasLogged
+        Events.Emit(Stage, new Reporting.AlphasLogged
         {
-            RunId = Events.RunId, Sequence = Events.Next(), At = Events.Now, Stage = Stage,
             Epoch = epoch, Step = step, Cells = cells, GenotypeText = DeriveText(model),
         });
     }

@@ -105,9 +105,8 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
                 ["augmentation_rng"] = augmentationRng, ["torch_rng"] = torchRng,
             },
         });
-        Events.Emit(new CheckpointSaved
+        Events.Emit(Stage, new CheckpointSaved
         {
-            RunId = Events.RunId, Sequence = Events.Next(), At = Events.Now, Stage = Stage,
             Name = Stage, Path = Env.Relative(CheckpointPath), Epoch = nextEpoch, Step = step,
         });
     }
@@ -116,9 +115,8 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
     protected void Started(int epochs, long totalSteps, int stepsPerEpoch, long resumedAt)
     {
         if (_epochsNote is { } note) Events.Log(Stage, "info", note);
-        Events.Emit(new StageStarted
+        Events.Emit(Stage, new StageStarted
         {
-            RunId = Events.RunId, Sequence = Events.Next(), At = Events.Now, Stage = Stage,
             TotalEpochs = epochs, TotalSteps = totalSteps, StepsPerEpoch = stepsPerEpoch, ResumedAtStep = resumedAt, Device = Env.Device.ToString(),
         });
     }
@@ -128,9 +126,8 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
         if (step % Options.LogEverySteps != 0) return;
         var rates = new Dictionary<string, double>(weights.CurrentRates());
         if (alphas is not null) rates["alpha"] = alphas.CurrentRates()["alpha"];
-        Events.Emit(new Reporting.StepLogged
+        Events.Emit(Stage, new Reporting.StepLogged
         {
-            RunId = Events.RunId, Sequence = Events.Next(), At = Events.Now, Stage = Stage,
             Epoch = epoch, Step = step, Loss = loss, ArchLoss = archLoss, LearningRates = rates,
         });
     }
@@ -166,9 +163,9 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
     protected Accuracy? EpochEnd(SiameseModel model, CollapseProbe probe, StageClock clock, int epoch, long step, bool knn, Func<double, bool>? isBest = null)
     {
         var c = probe.Measure(model);
-        Events.Emit(new CollapseLogged
+        Events.Emit(Stage, new CollapseLogged
         {
-            RunId = Events.RunId, Sequence = Events.Next(), At = Events.Now, Stage = Stage, Epoch = epoch, Step = step,
+            Epoch = epoch, Step = step,
             Output = model.EmbeddingDescription, Dimension = c.Dimension, NormalizedStd = c.NormalizedStd, StdRatio = c.StdRatio,
             EffectiveRank = c.EffectiveRank, Alignment = c.Alignment, Uniformity = c.Uniformity, ProbeSize = probe.Size,
         });
@@ -180,17 +177,17 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
         {
             var (acc, protocol) = KnnMonitor.Evaluate(Env, model);
             accuracy = acc;
-            Events.Emit(new KnnLogged
+            Events.Emit(Stage, new KnnLogged
             {
-                RunId = Events.RunId, Sequence = Events.Next(), At = Events.Now, Stage = Stage, Epoch = epoch,
+                Epoch = epoch,
                 Top1 = acc.Top1, Top5 = acc.Top5, Protocol = protocol, IsBest = isBest?.Invoke(acc.Top1) ?? false,
             });
         }
         var (ips, data, compute, steps) = clock.TakeEpoch();
         if (steps > 0)
-            Events.Emit(new ThroughputLogged
+            Events.Emit(Stage, new ThroughputLogged
             {
-                RunId = Events.RunId, Sequence = Events.Next(), At = Events.Now, Stage = Stage, Epoch = epoch, Step = step,
+                Epoch = epoch, Step = step,
                 ImagesPerSecond = ips, DataSecondsPerStep = data, ComputeSecondsPerStep = compute,
             });
         return accuracy;
@@ -199,9 +196,8 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
     /// <summary>Emits stage_finished and builds the result.</summary>
     protected StageResult Finish(RunOutcome outcome, string? message, IReadOnlyDictionary<string, double> metrics, string? genotypeText, string? best = null)
     {
-        Events.Emit(new StageFinished
+        Events.Emit(Stage, new StageFinished
         {
-            RunId = Events.RunId, Sequence = Events.Next(), At = Events.Now, Stage = Stage,
             Outcome = outcome, Message = message, Metrics = metrics.Where(kv => double.IsFinite(kv.Value)).ToDictionary(),
         });
         return new StageResult

@@ -43,7 +43,8 @@ public sealed class NasiamEngineTests : IDisposable
         var (_, recorder) = TinyRuns.Run(TinyRuns.Options(Framework.SimSiam, RunKind.Search), Dir("o"));
         var events = recorder.Events;
         Assert.Equal(Enumerable.Range(0, events.Count).Select(i => (long)i), events.Select(e => e.Sequence));
-        Assert.IsType<StageStarted>(events[0]);
+        Assert.Equal("search", Assert.IsType<RunStarted>(events[0]).Kind);
+        Assert.IsType<StageStarted>(events[1]);
         Assert.IsType<StageFinished>(events[^1]);
         var types = events.Select(e => e.Type).ToList();
         // Per epoch: steps (with alphas every 2), then collapse, throughput, checkpoint; genotype before the end.

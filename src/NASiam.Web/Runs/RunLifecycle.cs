@@ -1,0 +1,77 @@
+using Microsoft.AspNetCore.SignalR;
+using NASiam.Web.Hubs;
+using NASiam.Web.Jobs;
+
+namespace NASiam.Web.Runs;
+
+/// <summary>
+/// The one owner of a run's lifecycle: every status write (queued, running, interrupted, and the
+/// three ends) and the one cancel path go through here, and each change is told to the run's
+/// pages (in process) and to its hub group. Queued → Running → Succeeded | Failed | Cancelled,
+/// or Interrupted (app stop; the job resumes at the next start) → Running again.
+/// </summary>
+public sealed class RunLifecycle(
+    RunStore store, RunExecutionRegistry registry, IHubContext<RunsHub, IRunsClient> hub, RunNotificationService notifications)
+{
+    /// <summary>The run's job <paramref name="jobId"/> was created: Queued (a new cancel request may follow).</summary>
+    public void Queued(Guid runId, string jobId)
+    {
+        store.SetJob(runId, jobId, RunStatus.Queued);
+        Changed(runId);
+    }
+
+    /// <summary>An attempt starts executing: Running, attempts + 1.</summary>
+    public void Started(Guid runId)
+    {
+        store.MarkStarted(runId);
+        Changed(runId);
+    }
+
+    /// <summary>The app is stopping mid-run: Interrupted (not finished; the job is re-queued).</summary>
+    public void Interrupted(Guid runId, string message) => Set(runId, RunStatus.Interrupted, message, finished: false);
+
+    /// <summary>Ends the run without engine output (bad options, cancelled before it started, a crash).</summary>
+    public void Ended(Guid runId, RunStatus status, string? message) => Set(runId, status, message, finished: true);
+
+    /// <summary>Ends the run with what the engine produced (artefacts and metrics as JSON).</summary>
+    public void Finished(Guid runId, RunStatus status, string? message, string? genotypeText, string? artifactsJson, string? metricsJson)
+    {
+        store.Finish(runId, status, message, genotypeText, artifactsJson, metricsJson);
+        Changed(runId);
+    }
+
+    /// <summary>
+    /// The one cancel path (page, API, delete). Records the request on the run (a queued job then
+    /// ends as Cancelled before it starts, whichever process fetches it) and signals the engine
+    /// executing it in this process, which stops within a step, checkpoints and ends the run as
+    /// Cancelled. A run not executing here is marked Cancelled at once. False when the run does not
+    /// exist or is not active.
+    /// </summary>
+    public bool Cancel(Guid runId)
+    {
+        var run = store.Get(runId);
+        if (run is null || !run.IsActive) return false;
+        // The executing engine first (it stops within a step, before any database write can wait),
+        // then the durable request; a job that started in between is caught by the second signal.
+        bool signalled = registry.Cancel(runId);
+        store.RequestCancel(runId);
+        signalled |= registry.Cancel(runId);
+        if (!signalled) Ended(runId, RunStatus.Cancelled, "Cancelled.");
+        return true;
+    }
+
+    void Set(Guid runId, RunStatus status, string? message, bool finished)
+    {
+        store.SetStatus(runId, status, message, finished);
+        Changed(runId);
+    }
+
+    /// <summary>Tells pages and hub clients the run's record changed.</summary>
+    void Changed(Guid runId)
+    {
+        var record = store.Get(runId);
+        if (record is null) return;
+        notifications.Publish(new RunUpdate(runId, [], record));
+        _ = hub.Clients.Group(RunsHub.Group(runId)).Status(new RunStatusMessage(runId, record.Status.ToString(), record.Message, record.Progress));
+    }
+}

@@ -1,0 +1,94 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Bunit;
+using Microsoft.Extensions.DependencyInjection;
+using NASiam.Web.Components.Pages;
+using NASiam.Web.Runs;
+using NASiam.Web.Tests.Fakes;
+
+namespace NASiam.Web.Tests.Components;
+
+/// <summary>The run page on the real app's services (store, pump, notifications) while a long run streams in.</summary>
+public sealed class RunDetailLiveTests : IAsyncLifetime
+{
+    readonly string _data = Directory.CreateTempSubdirectory("nasiam-live-").FullName;
+    NasiamAppFactory _app = null!;
+    const int Steps = 3000; // 3000 steps, alphas every 2: 1500 alpha rows per op series
+
+    public Task InitializeAsync()
+    {
+        _app = new NasiamAppFactory(_data, new ScriptedRunEngine(totalSteps: Steps, stepMilliseconds: 1, checkpointEvery: 500));
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task LongRunStreamingIn_EverySeriesStaysWithinThePointBudget_AndThePageMissesNoEvent()
+    {
+        using var c = _app.Api();
+        await using var ctx = Bunit.Context();
+        ctx.Services.AddFallbackServiceProvider(_app.Services);
+        var id = await NasiamAppFactory.CreateQuickDemo(c);
+        var page = ctx.Render<RunDetail>(p => p.Add(x => x.Id, id));
+
+        int budget = 0, samples = 0, maxSeen = 0;
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while ((await NasiamAppFactory.RunJson(c, id)).GetProperty("status").GetString() != "Succeeded")
+        {
+            Assert.True(DateTime.UtcNow < until, "the run did not finish in 60 s");
+            page.Render();
+            var counts = page.FindAll("polyline.chart-line").Select(p => int.Parse(p.GetAttribute("data-points")!)).ToList();
+            if (counts.Count > 0) { maxSeen = Math.Max(maxSeen, counts.Max()); samples++; }
+            await Task.Delay(100);
+        }
+        var stored = await NasiamAppFactory.Events(c, id);
+        // Every stored event reached the page (live, in memory), none twice: "N events" counts the view's sequence.
+        page.WaitForAssertion(() => Assert.Contains($"· {stored.Count} events", page.Find("#run-progress").TextContent), TimeSpan.FromSeconds(10));
+
+        budget = Math.Min(_app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<NASiam.Web.Options.NasiamWebOptions>>().Value.MaxPointsPerSeries, 600);
+        var final = page.FindAll("polyline.chart-line").ToDictionary(p => p.GetAttribute("data-name")!, p => int.Parse(p.GetAttribute("data-points")!));
+        Assert.True(samples > 3, $"only {samples} samples while the run streamed");
+        Assert.InRange(maxSeen, 1, budget);
+        Assert.All(final.Values, n => Assert.InRange(n, 0, budget)); // 0: "linear top-1" of a search
+        // The loss has 3000 points, drawn as min/max buckets that fill most of the budget (not thinned to a handful).
+        Assert.InRange(final["loss"], budget / 2, budget);
+        // What the page drew is what the polyline holds.
+        var loss = page.Find("polyline.chart-line[data-name='loss']");
+        Assert.Equal(final["loss"], Regex.Matches(loss.GetAttribute("points")!, @"\S+").Count);
+    }
+
+    [Fact]
+    public async Task CancelOnThePage_StopsTheEngineWithinAStep_AndThePageShowsCancelled()
+    {
+        await using var app = new NasiamAppFactory(Directory.CreateTempSubdirectory("nasiam-cancel-").FullName,
+            new ScriptedRunEngine(totalSteps: 400, stepMilliseconds: 40));
+        using var c = app.Api();
+        await using var ctx = Bunit.Context();
+        ctx.Services.AddFallbackServiceProvider(app.Services);
+        var id = await NasiamAppFactory.CreateQuickDemo(c);
+        await NasiamAppFactory.WaitUntil(async () => (await NasiamAppFactory.Events(c, id, "step")).Count >= 3, TimeSpan.FromSeconds(20), "three steps");
+        var page = ctx.Render<RunDetail>(p => p.Add(x => x.Id, id));
+        page.WaitForAssertion(() => Assert.Contains("Running", page.Find("#run-status").TextContent), TimeSpan.FromSeconds(10));
+
+        var clicked = DateTimeOffset.UtcNow;
+        await page.Find("#cancel-run").ClickAsync(new Microsoft.AspNetCore.Components.Web.MouseEventArgs());
+        var returned = DateTimeOffset.UtcNow;
+        page.WaitForAssertion(() => Assert.Contains("Cancelled", page.Find("#run-status").TextContent), TimeSpan.FromSeconds(10));
+
+        // The engine stopped within a step: at most the step in flight at the click was logged after it.
+        var steps = (await c.GetFromJsonAsync<JsonElement>($"/api/runs/{id}/metrics?types=step&maxPoints=100000"))
+            .GetProperty("events").EnumerateArray().Select(e => e.GetProperty("at").GetDateTimeOffset()).ToList();
+        // (On a loaded host the click's own round trip can take longer than a 40 ms step: bounded by it.)
+        int afterClick = steps.Count(at => at > clicked), afterReturn = steps.Count(at => at > returned);
+        var why = $"{afterClick} steps after the click, {afterReturn} after it returned {(returned - clicked).TotalMilliseconds:0} ms later";
+        Assert.True(afterReturn <= 1, why);
+        Assert.True(afterClick <= 1 + (returned - clicked).TotalMilliseconds / 40, why);
+        Assert.True(steps.Count < 400);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _app.DisposeAsync();
+        try { Directory.Delete(_data, true); } catch (IOException) { }
+    }
+}
