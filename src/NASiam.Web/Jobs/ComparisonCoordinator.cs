@@ -262,19 +262,18 @@ public sealed class ComparisonService(ComparisonStore comparisons, RunStore runs
                 var linEvents = linRun is null ? [] : runs.Read(linRun.Id, types: ["stage_started", "stage_finished"]).Events;
                 var preMetrics = Metrics(preRun);
                 var linMetrics = Metrics(linRun);
-                var curve = preEvents.OfType<KnnLogged>().GroupBy(k => k.Epoch).Select(g => g.Last()).OrderBy(k => k.Epoch)
-                    .Select(k => new KnnPoint(k.Epoch, k.Top1)).ToArray();
-                var throughput = preEvents.OfType<ThroughputLogged>().Select(t => t.ImagesPerSecond).Where(double.IsFinite).ToArray();
+                var pm = ChildMeasures.From(preEvents);
+                var lm = ChildMeasures.From(linEvents);
                 rows.Add(new ComparisonSeedResult
                 {
                     Seed = seed, Arm = arm,
                     LinclsTop1 = linRun?.Status == RunStatus.Succeeded ? Get(linMetrics, "lincls_top1") : null,
                     LinclsTop5 = linRun?.Status == RunStatus.Succeeded ? Get(linMetrics, "lincls_top5") : null,
-                    KnnTop1 = preRun?.Status == RunStatus.Succeeded ? Get(preMetrics, "knn_top1") ?? curve.LastOrDefault()?.Top1 : null,
-                    PretrainSeconds = preRun?.Status == RunStatus.Succeeded ? WallSeconds(preEvents) : null,
-                    LinclsSeconds = linRun?.Status == RunStatus.Succeeded ? WallSeconds(linEvents) : null,
-                    ImagesPerSecond = throughput.Length > 0 ? throughput.Average() : null,
-                    PretrainRunId = preRun?.Id, LinclsRunId = linRun?.Id, KnnCurve = curve,
+                    KnnTop1 = preRun?.Status == RunStatus.Succeeded ? Get(preMetrics, "knn_top1") ?? pm.KnnCurve.LastOrDefault()?.Top1 : null,
+                    PretrainSeconds = preRun?.Status == RunStatus.Succeeded ? pm.WallSeconds : null,
+                    LinclsSeconds = linRun?.Status == RunStatus.Succeeded ? lm.WallSeconds : null,
+                    ImagesPerSecond = pm.ImagesPerSecond,
+                    PretrainRunId = preRun?.Id, LinclsRunId = linRun?.Id, KnnCurve = pm.KnnCurve,
                 });
             }
         SearchStabilityReport? stability = null;
@@ -293,20 +292,6 @@ public sealed class ComparisonService(ComparisonStore comparisons, RunStore runs
             Complete = rows.All(r => r.LinclsTop1 is not null && r.KnnTop1 is not null), Notices = notices,
             FinishedAt = finished ? DateTimeOffset.UtcNow : c.FinishedAt,
         }.WithStatistics();
-    }
-
-    /// <summary>Wall seconds of a run's stage work: each attempt from stage_started to stage_finished (resume gaps excluded).</summary>
-    static double? WallSeconds(IReadOnlyList<TrainingEvent> events)
-    {
-        double total = 0;
-        bool any = false;
-        DateTimeOffset? start = null;
-        foreach (var e in events)
-        {
-            if (e is StageStarted) start = e.At;
-            else if (e is StageFinished && start is { } s) { total += (e.At - s).TotalSeconds; any = true; start = null; }
-        }
-        return any ? total : null;
     }
 
     static Dictionary<string, double> Metrics(RunRecord? r) =>
