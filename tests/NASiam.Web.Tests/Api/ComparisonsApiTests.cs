@@ -52,10 +52,16 @@ public class ComparisonsApiTests : IDisposable
     {
         await using var app = new NasiamAppFactory(_data, new ScriptedRunEngine());
         using var c = app.Api();
-        var doc = await c.GetStringAsync("/openapi/v1.json");
-        Assert.Contains("/api/comparisons", doc);
-        Assert.Contains("CreateComparison", doc);
-        Assert.Contains("seeds", doc);
+        using var doc = JsonDocument.Parse(await c.GetStringAsync("/openapi/v1.json"));
+        var paths = doc.RootElement.GetProperty("paths");
+        var post = paths.GetProperty("/api/comparisons").GetProperty("post");
+        var reference = post.GetProperty("requestBody").GetProperty("content").GetProperty("application/json").GetProperty("schema").GetProperty("$ref").GetString()!;
+        var body = doc.RootElement.GetProperty("components").GetProperty("schemas").GetProperty(reference.Split('/')[^1]);
+        foreach (var member in new[] { "preset", "framework", "options", "genotype", "sourceRunId", "seeds", "searchSeeds", "device", "name" })
+            Assert.True(body.GetProperty("properties").TryGetProperty(member, out _), member);
+        foreach (var code in new[] { "201", "400" }) Assert.True(post.GetProperty("responses").TryGetProperty(code, out _), code);
+        foreach (var path in new[] { "/api/comparisons/{id}", "/api/comparisons/{id}/cancel", "/api/comparisons/{id}/resume", "/api/comparisons/{id}/files/{name}" })
+            Assert.True(paths.TryGetProperty(path, out _), path);
     }
 
     static async Task<JsonElement> Comparison(HttpClient c, Guid id) => await c.GetFromJsonAsync<JsonElement>($"/api/comparisons/{id}");
