@@ -80,7 +80,9 @@ public static class ComparisonsApi
     /// <summary>A comparison as the API and the page show it.</summary>
     public static ComparisonView View(ComparisonRecord c, ComparisonService service, RunStore runs, IReadOnlyList<string>? notices = null)
     {
-        var report = service.Report(c);
+        // A finished comparison is served as written (cheap: no child events to read); otherwise the results so far.
+        var file = Path.Combine(service.Directory(c.Id), ComparisonReport.JsonFile);
+        var report = c.Status == RunStatus.Succeeded && System.IO.File.Exists(file) ? ComparisonReport.FromJson(System.IO.File.ReadAllText(file)) with { Status = "succeeded" } : service.Report(c);
         var children = service.Children(c.Id).Select(ch => runs.Get(ch.RunId) is { } r
             ? new ComparisonChildView(ch.RunId, ch.Role, ch.Arm, ch.Seed, r.Status.ToString(), r.Name)
             : new ComparisonChildView(ch.RunId, ch.Role, ch.Arm, ch.Seed, "Deleted", "")).ToArray();
