@@ -23,6 +23,7 @@ public static class NasiamCli
         RunVerbs.Create(Core.Options.RunKind.Pretrain, context),
         RunVerbs.Create(Core.Options.RunKind.LinCls, context),
         RunVerbs.Create(Core.Options.RunKind.Pipeline, context),
+        CompareCommand.Create(context),
         GenotypeCommand.Create(context),
         ExportCommand.Create(context),
         BenchCommand.Create(context),

@@ -68,6 +68,8 @@ public static class WebExtensions
         services.AddSingleton<RunLifecycle>();
         services.AddSingleton<RunScheduler>();
         services.AddTransient<NasiamRunJob>();
+        services.AddSingleton(sp => new ComparisonStore(sp.GetRequiredService<RunPaths>().RunDatabase));
+        services.AddSingleton<ComparisonService>();
         services.AddRunEngine();
 
         services.AddHangfire((sp, c) =>
@@ -98,6 +100,7 @@ public static class WebExtensions
         services.AddHostedService<ProgressPump>();
         services.AddHostedService<RunRecoveryService>();
         services.AddHostedService<DeviceWorkers>();
+        services.AddHostedService<ComparisonCoordinator>();
         return services;
     }
 
@@ -117,6 +120,7 @@ public static class WebExtensions
         app.MapOpenApi();
         app.MapRunsApi();
         app.MapGenotypesApi();
+        app.MapComparisonsApi();
         app.MapHub<RunsHub>("/hubs/runs");
         app.MapHangfireDashboard("/hangfire", new DashboardOptions
         {

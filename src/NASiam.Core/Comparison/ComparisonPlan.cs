@@ -1,0 +1,215 @@
+using System.Text.Json.Nodes;
+using NASiam.Core.Genotypes;
+using NASiam.Core.Options;
+
+namespace NASiam.Core.Comparison;
+
+/// <summary>
+/// A request for a genotype-versus-baseline comparison, as every door (form, API, CLI) gives it.
+/// The recipe (preset, framework, overrides) is a <see cref="RunRequest"/>'s; the comparison adds
+/// what is compared and over which seeds.
+/// </summary>
+public sealed record ComparisonRequest
+{
+    public string? Name { get; init; }
+    /// <summary>A <see cref="RunPresets"/> name, or <see cref="ComparisonPresets.QuickCompare"/>.</summary>
+    public string? Preset { get; init; }
+    public string? Framework { get; init; }
+    /// <summary>Partial run options (JSON merge patch) applied to every child, as in <see cref="RunRequest.Overrides"/>.</summary>
+    public JsonObject? Overrides { get; init; }
+    /// <summary>
+    /// The genotype to compare (a <see cref="GenotypeReference"/>: preset name, text, JSON, a file where
+    /// allowed; the web also takes a run or library id). Null or "searched" = a fresh search first.
+    /// </summary>
+    public string? Genotype { get; init; }
+    /// <summary>Seeds of the paired pre-trainings; null = the preset's (quick comparison) or [0, 1, 2].</summary>
+    public IReadOnlyList<int>? Seeds { get; init; }
+    /// <summary>Seeds of the fresh searches (only without a genotype); null = the first comparison seed. Two or more give a stability analysis and the modal genotype is compared.</summary>
+    public IReadOnlyList<int>? SearchSeeds { get; init; }
+}
+
+/// <summary>A validated comparison: the resolved genotype (or the searches that will find it) and the recipe's request.</summary>
+public sealed record ComparisonPlan
+{
+    public required string Name { get; init; }
+    public required Framework Framework { get; init; }
+    public required IReadOnlyList<int> Seeds { get; init; }
+    /// <summary>Searches to run first (fresh search); empty when the genotype is given.</summary>
+    public required IReadOnlyList<int> SearchSeeds { get; init; }
+    /// <summary>The compared genotype in reference text; null until the searches have found it.</summary>
+    public string? GenotypeText { get; init; }
+    /// <summary>The run preset the children start from (a comparison preset resolves to its run preset).</summary>
+    public string? Preset { get; init; }
+    /// <summary>The overrides every child gets (the comparison preset's, then the request's).</summary>
+    public JsonObject? Overrides { get; init; }
+    /// <summary>The baseline pre-training of the first seed: the recipe both arms share (for display and files).</summary>
+    public required RunOptions Recipe { get; init; }
+    public IReadOnlyList<string> Notices { get; init; } = [];
+}
+
+/// <summary>The result of planning: the plan, or every field error; notices either way.</summary>
+public sealed record ComparisonPlanResult(ComparisonPlan? Plan, IReadOnlyList<FieldError> Errors, IReadOnlyList<string> Notices)
+{
+    public bool Ok => Plan is not null && Errors.Count == 0;
+}
+
+/// <summary>
+/// Named comparison starting points. <c>quick-compare</c>: the quick demo's recipe on the built-in
+/// synthetic set, 2 seeds, a search first when no genotype is given: 1 search, 4 pre-trainings and 4
+/// linear evaluations, about ten minutes on 2 quiet CPU cores for SimCLR (README "Genotype versus baseline").
+/// </summary>
+public static class ComparisonPresets
+{
+    public const string QuickCompare = "quick-compare";
+
+    public static IReadOnlyDictionary<string, string> Descriptions { get; } = new Dictionary<string, string>
+    {
+        [QuickCompare] = "the quick demo's recipe on the synthetic set, 2 seeds: about 10 minutes on 2 CPU cores (SimCLR)",
+    };
+
+    /// <summary>The run preset, default seeds and overrides of a comparison preset; null when <paramref name="name"/> is not one.</summary>
+    public static (string RunPreset, int[] Seeds, JsonObject Overrides)? Find(string? name)
+    {
+        if (!string.Equals(name?.Trim(), QuickCompare, StringComparison.OrdinalIgnoreCase)) return null;
+        // The quick demo's recipe as is (18 pre-training epochs of 32 steps, 10 linear epochs, resnet-tiny): with 8
+        // pre-training epochs MoCo stayed near the untrained level (README, genotype vs baseline).
+        return (RunPresets.QuickDemo, [0, 1], new JsonObject());
+    }
+}
+
+/// <summary>
+/// Turns a <see cref="ComparisonRequest"/> into the options of each child run. Every child's options
+/// come from <see cref="RunRequestResolver"/> (the one place a run's meaning is decided): the two arms
+/// of a seed differ only in <c>pretrain.genotype</c> (the genotype versus "standard"), so recipe,
+/// data order and seed are identical. Linear evaluations resolve from their pre-training checkpoint.
+/// </summary>
+public static class ComparisonPlanner
+{
+    /// <summary>The most seeds one comparison may have (each seed is two pre-trainings).</summary>
+    public const int MaxSeeds = 20;
+
+    /// <summary>Validates <paramref name="request"/> under <paramref name="policy"/>; never throws for bad input.</summary>
+    public static ComparisonPlanResult Plan(ComparisonRequest request, RunRequestPolicy policy)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var errors = new List<FieldError>();
+        var notices = new List<string>();
+        string? preset = request.Preset;
+        JsonObject? overrides = request.Overrides?.DeepClone().AsObject();
+        int[] seeds = request.Seeds?.ToArray() ?? [0, 1, 2];
+        if (ComparisonPresets.Find(request.Preset) is { } cp)
+        {
+            preset = cp.RunPreset;
+            if (request.Seeds is null) seeds = cp.Seeds;
+            var merged = cp.Overrides;
+            if (overrides is not null) MergeInto(merged, overrides);
+            overrides = merged;
+        }
+
+        if (seeds.Length == 0) errors.Add(new("seeds", "give at least one seed"));
+        if (seeds.Length > MaxSeeds) errors.Add(new("seeds", $"at most {MaxSeeds} seeds"));
+        if (seeds.Distinct().Count() != seeds.Length) errors.Add(new("seeds", "seeds must be distinct (a repeated seed is the same pair twice)"));
+        if (seeds.Any(s => s < 0)) errors.Add(new("seeds", "seeds must be 0 or more"));
+
+        bool fresh = GenotypeReference.IsSearched(request.Genotype) || string.IsNullOrWhiteSpace(request.Genotype);
+        int[] searchSeeds = fresh ? request.SearchSeeds?.ToArray() ?? (seeds.Length > 0 ? [seeds[0]] : []) : [];
+        if (!fresh && request.SearchSeeds is { Count: > 0 })
+            errors.Add(new("searchSeeds", "only with a fresh search (no genotype given)"));
+        if (fresh && (searchSeeds.Length == 0 || searchSeeds.Length > MaxSeeds || searchSeeds.Distinct().Count() != searchSeeds.Length || searchSeeds.Any(s => s < 0)))
+            errors.Add(new("searchSeeds", $"give 1 to {MaxSeeds} distinct seeds, each 0 or more"));
+
+        // The recipe: the baseline pre-training of the first seed, through the resolver.
+        var recipe = RunRequestResolver.Resolve(ChildRequest(preset, request.Framework, overrides, RunKind.Pretrain, seeds.FirstOrDefault(), GenotypeReference.Standard), policy);
+        notices.AddRange(recipe.Notices.Where(n => !n.StartsWith("pretrain.genotype", StringComparison.Ordinal)));
+        if (!recipe.Ok) return new(null, [.. errors, .. recipe.Errors], notices);
+        var options = recipe.Options!;
+        if (options.Kind != RunKind.Pretrain)
+            return new(null, [.. errors, new FieldError("overrides.kind", "a comparison decides its children's kinds; leave kind out")], notices);
+
+        string? genotypeText = null;
+        if (!fresh)
+        {
+            try
+            {
+                var g = GenotypeReference.Resolve(request.Genotype, options.Framework, policy.AllowGenotypeFiles);
+                if (g is null) errors.Add(new("genotype", "'standard' is the baseline itself; give the genotype to compare with it (or none for a fresh search)"));
+                else genotypeText = GenotypeText.Write(g);
+            }
+            catch (Exception e) when (e is ArgumentException or FormatException or IOException or UnauthorizedAccessException)
+            {
+                errors.Add(new("genotype", e.Message));
+            }
+        }
+        else
+        {
+            var search = RunRequestResolver.Resolve(ChildRequest(preset, request.Framework, overrides, RunKind.Search, searchSeeds.FirstOrDefault(), null), policy);
+            if (!search.Ok) errors.AddRange(search.Errors);
+            notices.Add(searchSeeds.Length > 1
+                ? $"no genotype given: {searchSeeds.Length} searches run first; their modal genotype is compared"
+                : "no genotype given: a search runs first and its genotype is compared");
+        }
+        if (errors.Count > 0) return new(null, errors, notices);
+        if (seeds.Length == 1) notices.Add("one seed: the difference will have no confidence interval; use 2 or more seeds");
+
+        var name = string.IsNullOrWhiteSpace(request.Name) ? $"compare {options.Framework.ToName()} {options.Backbone} {options.Dataset}" : request.Name.Trim();
+        return new(new ComparisonPlan
+        {
+            Name = name, Framework = options.Framework, Seeds = seeds, SearchSeeds = searchSeeds, GenotypeText = genotypeText,
+            Preset = preset, Overrides = overrides, Recipe = options, Notices = notices,
+        }, [], notices);
+    }
+
+    /// <summary>Options of the search child for <paramref name="seed"/>.</summary>
+    public static RunResolution SearchOptions(ComparisonPlan plan, int seed) =>
+        RunRequestResolver.Resolve(ChildRequest(plan.Preset, plan.Framework.ToName(), plan.Overrides, RunKind.Search, seed, null, $"{plan.Name} · search seed {seed}"), RunRequestPolicy.Cli);
+
+    /// <summary>
+    /// Options of the pre-training child of <paramref name="arm"/> for <paramref name="seed"/>; the
+    /// genotype arm needs <see cref="ComparisonPlan.GenotypeText"/> (set once the searches finished).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The genotype arm before the genotype is known.</exception>
+    public static RunResolution PretrainOptions(ComparisonPlan plan, int seed, string arm)
+    {
+        string genotype = arm == ComparisonArms.Baseline ? GenotypeReference.Standard
+            : plan.GenotypeText ?? throw new InvalidOperationException("The comparison's genotype is not known yet (its searches have not finished).");
+        return RunRequestResolver.Resolve(ChildRequest(plan.Preset, plan.Framework.ToName(), plan.Overrides, RunKind.Pretrain, seed, genotype, $"{plan.Name} · seed {seed} · {arm} pre-train"), RunRequestPolicy.Cli);
+    }
+
+    /// <summary>
+    /// Options of the linear evaluation of a finished pre-training: its checkpoint is the base (the
+    /// recipe, the seed and the linear settings are the pre-training's own).
+    /// </summary>
+    public static RunResolution LinearOptions(ComparisonPlan plan, int seed, string arm, string checkpointPath) =>
+        RunRequestResolver.Resolve(new RunRequest
+        {
+            Kind = RunKind.LinCls, Checkpoint = checkpointPath,
+            Overrides = new JsonObject { ["name"] = $"{plan.Name} · seed {seed} · {arm} linear eval" },
+        }, RunRequestPolicy.Cli);
+
+    /// <summary>
+    /// Which checkpoint of a finished pre-training the linear evaluation reads: the kNN-best or the
+    /// last, by the same rule as a pipeline (<see cref="Engine.NasiamEngine.EvaluatesBestCheckpoint"/>),
+    /// so both arms are evaluated alike. Paths are relative to the pre-training's folder.
+    /// </summary>
+    public static string EvaluatedCheckpoint(RunOptions pretrainOptions, IReadOnlyDictionary<string, string> artifacts) =>
+        Engine.NasiamEngine.EvaluatesBestCheckpoint(pretrainOptions) && artifacts.TryGetValue("pretrain-best", out var best) ? best
+            : artifacts.TryGetValue("pretrain", out var last) ? last
+            : throw new InvalidDataException("the pre-training left no checkpoint");
+
+    static RunRequest ChildRequest(string? preset, string? framework, JsonObject? overrides, RunKind kind, int seed, string? genotype, string? name = null)
+    {
+        var patch = overrides?.DeepClone().AsObject() ?? new JsonObject();
+        patch["seed"] = seed;
+        if (name is not null) patch["name"] = name;
+        return new RunRequest { Preset = preset, Framework = framework, Kind = kind, Overrides = patch, Genotype = genotype };
+    }
+
+    static void MergeInto(JsonObject target, JsonObject patch)
+    {
+        foreach (var (k, v) in patch.ToArray())
+        {
+            if (v is JsonObject inner && target[k] is JsonObject t) MergeInto(t, inner);
+            else target[k] = v?.DeepClone();
+        }
+    }
+}

@@ -1,0 +1,143 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Options;
+using NASiam.Core;
+using NASiam.Core.Comparison;
+using NASiam.Core.Options;
+using NASiam.Web.Jobs;
+using NASiam.Web.Options;
+using NASiam.Web.Runs;
+
+namespace NASiam.Web.Api;
+
+/// <summary>
+/// Body of POST /api/comparisons. The recipe is given as for a run (preset, framework, options as a
+/// JSON merge patch); the comparison adds the genotype and the seeds. Unknown members are errors.
+/// </summary>
+/// <param name="Name">Display name.</param>
+/// <param name="Preset">quick-compare (2 seeds, ~10 CPU minutes), quick-demo, simsiam-cifar10, ...</param>
+/// <param name="Framework">simsiam | moco | simclr.</param>
+/// <param name="Options">Partial run options applied to every child (e.g. {"pretrain": {"epochs": 50}}).</param>
+/// <param name="Genotype">The genotype to compare: a preset name, genotype text, a library entry id or a run id; none (and no sourceRunId) = a fresh search.</param>
+/// <param name="SourceRunId">A finished search or pipeline whose genotype is compared (its children descend from it).</param>
+/// <param name="Seeds">Seeds of the paired pre-trainings (default: the preset's, else 0, 1, 2).</param>
+/// <param name="SearchSeeds">Fresh search only: one search per seed; with 2 or more the modal genotype is compared.</param>
+/// <param name="Device">A device of this server or auto.</param>
+public sealed record CreateComparisonRequest(
+    string? Name = null, string? Preset = null, string? Framework = null, JsonObject? Options = null, string? Genotype = null,
+    Guid? SourceRunId = null, int[]? Seeds = null, int[]? SearchSeeds = null, string? Device = null);
+
+/// <summary>One child run of a comparison.</summary>
+public sealed record ComparisonChildView(Guid RunId, string Role, string Arm, int Seed, string Status, string Name);
+
+/// <summary>A comparison: its state, its children and its report (live until it finishes, then as written to comparison.json).</summary>
+public sealed record ComparisonView(
+    Guid Id, string Name, string Status, string? Message, string Framework, string Backbone, string Dataset,
+    IReadOnlyList<int> Seeds, IReadOnlyList<int> SearchSeeds, string? GenotypeText, Guid? SourceRunId,
+    DateTimeOffset CreatedAt, DateTimeOffset? FinishedAt, IReadOnlyList<ComparisonChildView> Children, ComparisonReport Report,
+    IReadOnlyList<string>? Notices = null);
+
+/// <summary>/api/comparisons: genotype versus the framework's standard heads over seeds.</summary>
+public static class ComparisonsApi
+{
+    static readonly HashSet<string> Members = ["name", "preset", "framework", "genotype", "sourceRunId", "seeds", "searchSeeds", "device", "body"];
+
+    public static RouteGroupBuilder MapComparisonsApi(this IEndpointRouteBuilder app)
+    {
+        var g = app.MapGroup("/api/comparisons").WithTags("Comparisons");
+        g.MapPost("/", Create).WithName("CreateComparison")
+            .WithSummary("Compare a genotype with the framework's standard heads: per seed, both are pre-trained under the identical recipe and linear-evaluated")
+            .WithDescription("Children are ordinary runs on the device queues. The recipe resolves as a run's does (NASiam.Core RunRequestResolver). " +
+                             "Errors are 400 problem documents naming the field (seeds, genotype, options.pretrain.epochs, ...).")
+            .Accepts<CreateComparisonRequest>("application/json")
+            .Produces<ComparisonView>(StatusCodes.Status201Created).ProducesValidationProblem();
+        g.MapGet("/", (ComparisonStore store, ComparisonService service, RunStore runs) => store.List().Select(c => View(c, service, runs)).ToArray())
+            .WithName("ListComparisons").WithSummary("Every comparison, newest first");
+        g.MapGet("/{id:guid}", (Guid id, ComparisonStore store, ComparisonService service, RunStore runs) =>
+                store.Get(id) is { } c ? Results.Ok(View(c, service, runs)) : NotFound(id))
+            .WithName("GetComparison").WithSummary("A comparison with its children, per-seed results, means ± std and the paired difference with its 95 % CI")
+            .Produces<ComparisonView>().ProducesProblem(StatusCodes.Status404NotFound);
+        g.MapPost("/{id:guid}/cancel", (Guid id, ComparisonStore store, ComparisonService service) =>
+                store.Get(id) is null ? NotFound(id) : service.Cancel(id) ? Results.Accepted() : Conflict("The comparison is not active."))
+            .WithName("CancelComparison").WithSummary("Cancel the active children; finished children are kept")
+            .Produces(StatusCodes.Status202Accepted).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        g.MapPost("/{id:guid}/resume", (Guid id, ComparisonStore store, ComparisonService service) =>
+                store.Get(id) is null ? NotFound(id) : service.Resume(id) ? Results.Accepted() : Conflict("Only a cancelled or failed comparison can be resumed."))
+            .WithName("ResumeComparison").WithSummary("Continue: stopped children resume from their checkpoints, finished ones are not re-run")
+            .Produces(StatusCodes.Status202Accepted).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        g.MapDelete("/{id:guid}", (Guid id, ComparisonService service) => service.Delete(id) ? Results.NoContent() : NotFound(id))
+            .WithName("DeleteComparison").WithSummary("Cancel if needed and delete the comparison and its files; the child runs stay")
+            .Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound);
+        g.MapGet("/{id:guid}/files/{name}", File).WithName("DownloadComparisonFile")
+            .WithSummary("comparison.json or comparison.csv (as written when it finished; before that, the results so far)")
+            .Produces<string>(StatusCodes.Status200OK, "application/json", "text/csv").ProducesProblem(StatusCodes.Status404NotFound);
+        return g;
+    }
+
+    static IResult Conflict(string detail) => Results.Problem(detail, statusCode: StatusCodes.Status409Conflict);
+    static IResult NotFound(Guid id) => Results.Problem($"No comparison {id}, or no such file.", statusCode: StatusCodes.Status404NotFound);
+
+    /// <summary>A comparison as the API and the page show it.</summary>
+    public static ComparisonView View(ComparisonRecord c, ComparisonService service, RunStore runs, IReadOnlyList<string>? notices = null)
+    {
+        // A finished comparison is served as written (cheap: no child events to read); otherwise the results so far.
+        var file = Path.Combine(service.Directory(c.Id), ComparisonReport.JsonFile);
+        var report = c.Status == RunStatus.Succeeded && System.IO.File.Exists(file) ? ComparisonReport.FromJson(System.IO.File.ReadAllText(file)) with { Status = "succeeded" } : service.Report(c);
+        var children = service.Children(c.Id).Select(ch => runs.Get(ch.RunId) is { } r
+            ? new ComparisonChildView(ch.RunId, ch.Role, ch.Arm, ch.Seed, r.Status.ToString(), r.Name)
+            : new ComparisonChildView(ch.RunId, ch.Role, ch.Arm, ch.Seed, "Deleted", "")).ToArray();
+        var o = c.Plan.Recipe;
+        return new ComparisonView(c.Id, c.Name, c.Status.ToString(), c.Message, o.Framework.ToName(), o.Backbone, o.Dataset, c.Plan.Seeds,
+            c.Plan.SearchSeeds, c.Plan.GenotypeText, c.SourceRunId, c.CreatedAt, c.FinishedAt, children, report, notices);
+    }
+
+    static async Task<IResult> Create(HttpRequest request, ComparisonService service, ComparisonStore store, RunStore runs, IOptions<NasiamWebOptions> options)
+    {
+        CreateComparisonRequest? body;
+        try
+        {
+            var text = await BodyReader.ReadTextAsync(request, options.Value.MaxUploadBytes);
+            if (text is null) return Results.Problem("The request body is larger than Nasiam:MaxUploadBytes.", statusCode: StatusCodes.Status413PayloadTooLarge);
+            body = JsonSerializer.Deserialize<CreateComparisonRequest>(text, RunsApi.BodyJson);
+        }
+        catch (JsonException e)
+        {
+            var path = (e.Path ?? "$").TrimStart('$').TrimStart('.');
+            var message = e.Message.Contains("could not be mapped", StringComparison.Ordinal)
+                ? $"unknown member; valid: {string.Join(", ", Members.Where(m => m != "body").Append("options"))}"
+                : "malformed JSON or a value of the wrong type: " + e.Message.Split(" Path: ")[0];
+            return Results.ValidationProblem(new Dictionary<string, string[]> { [path.Length > 0 ? path : "body"] = [message] }, title: "The comparison request is invalid.");
+        }
+        if (body is null) return Results.ValidationProblem(new Dictionary<string, string[]> { ["body"] = ["a JSON object is required"] });
+
+        var overrides = body.Options?.DeepClone().AsObject() ?? new JsonObject();
+        if (!string.IsNullOrWhiteSpace(body.Device)) overrides["device"] = body.Device;
+        var result = service.Create(new ComparisonRequest
+        {
+            Name = body.Name, Preset = body.Preset, Framework = body.Framework, Genotype = body.Genotype,
+            Seeds = body.Seeds, SearchSeeds = body.SearchSeeds, Overrides = overrides.Count == 0 ? null : overrides,
+        }, body.SourceRunId);
+        if (!result.Ok)
+            return Results.ValidationProblem(Errors(result.Errors), title: "The comparison request is invalid.");
+        return Results.Created($"/api/comparisons/{result.Comparison!.Id}", View(result.Comparison, service, runs, result.Notices));
+    }
+
+    /// <summary>Errors keyed as the body names them: request members by name, option paths under "options.".</summary>
+    public static Dictionary<string, string[]> Errors(IEnumerable<FieldError> errors) =>
+        errors.GroupBy(e => e.Path.Length == 0 ? "body"
+                : Members.Contains(e.Path) ? e.Path
+                : e.Path.StartsWith("overrides.", StringComparison.Ordinal) ? "options." + e.Path["overrides.".Length..]
+                : "options." + e.Path)
+            .ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray());
+
+    static IResult File(Guid id, string name, ComparisonStore store, ComparisonService service)
+    {
+        var c = store.Get(id);
+        if (c is null || name is not (ComparisonReport.JsonFile or ComparisonReport.CsvFile)) return NotFound(id);
+        var path = Path.Combine(service.Directory(id), name);
+        var type = name.EndsWith(".json", StringComparison.Ordinal) ? "application/json" : "text/csv";
+        if (System.IO.File.Exists(path)) return Results.File(path, type, name);
+        var report = service.Report(c);
+        return Results.Text(name == ComparisonReport.JsonFile ? report.ToJson() : report.ToCsv(), type);
+    }
+}

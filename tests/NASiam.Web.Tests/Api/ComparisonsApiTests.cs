@@ -1,0 +1,194 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using NASiam.Core;
+using NASiam.Core.Comparison;
+using NASiam.Core.Engine.Checkpoints;
+using NASiam.Core.Engine.Runs;
+using NASiam.Core.Genotypes;
+using NASiam.Core.Options;
+using NASiam.Web.Tests.Fakes;
+using static TorchSharp.torch;
+
+namespace NASiam.Web.Tests.Api;
+
+/// <summary>
+/// Comparisons through the API: validation (400 naming fields) and a tiny comparison end to end
+/// with the real engine (in-process isolation for speed), cancelled and resumed mid-way.
+/// </summary>
+public class ComparisonsApiTests : IDisposable
+{
+    readonly string _data = Directory.CreateTempSubdirectory("nasiam-cmp-").FullName;
+
+    // SimCLR (the quick demo's default framework) searches a 6-layer predictor; this one differs from the standard MLP head.
+    const string Genotype = "Genotype(predictor=[['linear_relu'], ['identity'], ['linear_silu'], ['identity'], ['linear_elu'], ['identity']])";
+
+    static StringContent Json(string s) => new(s, Encoding.UTF8, "application/json");
+
+    [Theory]
+    [InlineData("""{"preset":"quick-demo","seeds":[]}""", "seeds")]
+    [InlineData("""{"preset":"quick-demo","genotype":"standard"}""", "genotype")]
+    [InlineData("""{"preset":"quick-demo","genotype":"Genotype(predictor=[['nope']])"}""", "genotype")]
+    [InlineData("""{"preset":"quick-demo","options":{"pretrain":{"epochs":0}}}""", "options.pretrain.epochs")]
+    [InlineData("""{"preset":"quick-demo","options":{"kind":"search"}}""", "options.kind")]
+    [InlineData("""{"preset":"quick-demo","seeds":"1"}""", "seeds")]
+    [InlineData("""{"preset":"quick-demo","colour":"red"}""", "colour")]
+    [InlineData("""{"preset":"nope"}""", "preset")]
+    [InlineData("""{"preset":"quick-demo","device":"cuda:7"}""", "device")]
+    public async Task BadRequests_Are400ProblemsNamingTheField(string body, string field)
+    {
+        await using var app = new NasiamAppFactory(_data, new ScriptedRunEngine());
+        using var c = app.Api();
+        var r = await c.PostAsync("/api/comparisons", Json(body));
+        var text = await r.Content.ReadAsStringAsync();
+        Assert.True(r.StatusCode == HttpStatusCode.BadRequest, text);
+        var errors = JsonDocument.Parse(text).RootElement.GetProperty("errors");
+        Assert.True(errors.TryGetProperty(field, out _), $"no error for '{field}' in {text}");
+    }
+
+    [Fact]
+    public async Task OpenApi_DescribesTheComparisonsEndpoints()
+    {
+        await using var app = new NasiamAppFactory(_data, new ScriptedRunEngine());
+        using var c = app.Api();
+        using var doc = JsonDocument.Parse(await c.GetStringAsync("/openapi/v1.json"));
+        var paths = doc.RootElement.GetProperty("paths");
+        var post = paths.GetProperty("/api/comparisons").GetProperty("post");
+        var reference = post.GetProperty("requestBody").GetProperty("content").GetProperty("application/json").GetProperty("schema").GetProperty("$ref").GetString()!;
+        var body = doc.RootElement.GetProperty("components").GetProperty("schemas").GetProperty(reference.Split('/')[^1]);
+        foreach (var member in new[] { "preset", "framework", "options", "genotype", "sourceRunId", "seeds", "searchSeeds", "device", "name" })
+            Assert.True(body.GetProperty("properties").TryGetProperty(member, out _), member);
+        foreach (var code in new[] { "201", "400" }) Assert.True(post.GetProperty("responses").TryGetProperty(code, out _), code);
+        foreach (var path in new[] { "/api/comparisons/{id}", "/api/comparisons/{id}/cancel", "/api/comparisons/{id}/resume", "/api/comparisons/{id}/files/{name}" })
+            Assert.True(paths.TryGetProperty(path, out _), path);
+    }
+
+    static async Task<JsonElement> Comparison(HttpClient c, Guid id) => await c.GetFromJsonAsync<JsonElement>($"/api/comparisons/{id}");
+
+    static IEnumerable<(Guid RunId, string Role, string Arm, int Seed, string Status)> Children(JsonElement cmp) =>
+        cmp.GetProperty("children").EnumerateArray().Select(x => (x.GetProperty("runId").GetGuid(), x.GetProperty("role").GetString()!,
+            x.GetProperty("arm").GetString()!, x.GetProperty("seed").GetInt32(), x.GetProperty("status").GetString()!));
+
+    [Fact]
+    public async Task TinyComparison_RealEngine_TrainsBothArms_CancelResumeKeepsFinishedChildren_AndWritesComparisonJson()
+    {
+        await using var app = new NasiamAppFactory(_data, engine: null, settings: new Dictionary<string, string> { ["Nasiam:RunIsolation"] = "inprocess" });
+        using var c = app.Api();
+        var body = """
+            {"preset":"quick-demo","framework":"simclr","seeds":[0,1],"name":"tiny compare","genotype":"GENOTYPE",
+             "options":{"syntheticTrainSize":256,"maxStepsPerStage":3,"heads":{"dim":32,"predDim":16},
+                        "pretrain":{"epochs":1,"batchSize":32,"knnK":5},"linear":{"epochs":1,"batchSize":32}}}
+            """.Replace("GENOTYPE", Genotype);
+        var created = await c.PostAsync("/api/comparisons", Json(body));
+        var createdText = await created.Content.ReadAsStringAsync();
+        Assert.True(created.StatusCode == HttpStatusCode.Created, createdText);
+        var id = JsonDocument.Parse(createdText).RootElement.GetProperty("id").GetGuid();
+
+        // Mid-way: once the first child has finished, cancel the comparison.
+        JsonElement cmp = default;
+        await NasiamAppFactory.WaitUntil(async () => Children(cmp = await Comparison(c, id)).Any(x => x.Status == "Succeeded"),
+            TimeSpan.FromSeconds(120), "a first child to finish");
+        Assert.Equal(HttpStatusCode.Accepted, (await c.PostAsync($"/api/comparisons/{id}/cancel", null)).StatusCode);
+        await NasiamAppFactory.WaitUntil(async () => Children(cmp = await Comparison(c, id)).All(x => x.Status is "Succeeded" or "Cancelled"),
+            TimeSpan.FromSeconds(60), "the children to stop");
+        Assert.Equal("Cancelled", cmp.GetProperty("status").GetString());
+        var finishedBefore = new Dictionary<Guid, (DateTimeOffset? At, int Attempts)>();
+        foreach (var ch in Children(cmp).Where(x => x.Status == "Succeeded"))
+        {
+            var run = await NasiamAppFactory.RunJson(c, ch.RunId);
+            finishedBefore[ch.RunId] = (run.GetProperty("finishedAt").GetDateTimeOffset(), 1);
+        }
+        Assert.NotEmpty(finishedBefore);
+        Assert.True(Children(cmp).Count() < 8, "the comparison had finished before the cancel; nothing was tested");
+
+        Assert.Equal(HttpStatusCode.Accepted, (await c.PostAsync($"/api/comparisons/{id}/resume", null)).StatusCode);
+        await NasiamAppFactory.WaitUntil(async () => (cmp = await Comparison(c, id)).GetProperty("status").GetString() is "Succeeded" or "Failed",
+            TimeSpan.FromSeconds(300), "the comparison to finish");
+        Assert.True(cmp.GetProperty("status").GetString() == "Succeeded", cmp.GetProperty("message").ToString());
+
+        // Children: per seed and arm one pre-training and one linear evaluation; lineage lincls -> pretrain.
+        var children = Children(cmp).ToArray();
+        Assert.Equal(8, children.Length);
+        foreach (var seed in new[] { 0, 1 })
+            foreach (var arm in ComparisonArms.All)
+            {
+                var pre = children.Single(x => x.Role == "pretrain" && x.Arm == arm && x.Seed == seed);
+                var lin = children.Single(x => x.Role == "lincls" && x.Arm == arm && x.Seed == seed);
+                var linRun = await NasiamAppFactory.RunJson(c, lin.RunId);
+                Assert.Equal(pre.RunId, linRun.GetProperty("parentId").GetGuid());
+                Assert.Equal("lincls", linRun.GetProperty("kind").GetString());
+            }
+
+        // Finished children were not re-run by the resume: same finish time, no second attempt.
+        foreach (var (runId, before) in finishedBefore)
+        {
+            var run = await NasiamAppFactory.RunJson(c, runId);
+            Assert.Equal(before.At, run.GetProperty("finishedAt").GetDateTimeOffset());
+            var starts = (await NasiamAppFactory.Events(c, runId, "stage_started")).Count;
+            Assert.Equal(1, starts);
+        }
+
+        // The arms differ only in the heads: identical recipe and seed; the baseline trains the standard heads, the genotype arm the genotype.
+        var g0 = children.Single(x => x.Role == "pretrain" && x.Arm == "genotype" && x.Seed == 1).RunId;
+        var b0 = children.Single(x => x.Role == "pretrain" && x.Arm == "baseline" && x.Seed == 1).RunId;
+        var gOpt = RunOptions.FromJson((await c.GetFromJsonAsync<JsonElement>($"/api/runs/{g0}")).GetProperty("options").GetRawText());
+        var bOpt = RunOptions.FromJson((await c.GetFromJsonAsync<JsonElement>($"/api/runs/{b0}")).GetProperty("options").GetRawText());
+        Assert.Equal(1, gOpt.Seed);
+        Assert.Equal("standard", bOpt.Pretrain.Genotype);
+        Assert.Equal(bOpt with { Name = null, Pretrain = bOpt.Pretrain with { Genotype = null } }, gOpt with { Name = null, Pretrain = gOpt.Pretrain with { Genotype = null } });
+        AssertHeads(Path.Combine(_data, "runs", g0.ToString("N"), "checkpoints", "pretrain.ckpt"), gOpt, GenotypeText.Parse(Genotype));
+        AssertHeads(Path.Combine(_data, "runs", b0.ToString("N"), "checkpoints", "pretrain.ckpt"), bOpt, null);
+
+        // comparison.json: complete, both arms for both seeds, statistics with a CI (2 seeds).
+        var json = await c.GetStringAsync($"/api/comparisons/{id}/files/comparison.json");
+        var report = ComparisonReport.FromJson(json);
+        Assert.True(report.Complete);
+        Assert.Equal(4, report.Results.Count);
+        Assert.All(report.Results, r =>
+        {
+            Assert.NotNull(r.LinclsTop1);
+            Assert.NotNull(r.LinclsTop5);
+            Assert.NotNull(r.KnnTop1);
+            Assert.NotNull(r.PretrainSeconds);
+            Assert.NotNull(r.ImagesPerSecond);
+            Assert.NotEmpty(r.KnnCurve);
+        });
+        var top1 = report.Metrics.Single(m => m.Name == "lincls_top1");
+        Assert.Equal(2, top1.Difference!.N);
+        Assert.NotNull(top1.Difference.Lower);
+        var expected = report.Results.Where(r => r.Arm == "genotype").OrderBy(r => r.Seed).Zip(report.Results.Where(r => r.Arm == "baseline").OrderBy(r => r.Seed))
+            .Average(p => p.First.LinclsTop1!.Value - p.Second.LinclsTop1!.Value);
+        Assert.Equal(expected, top1.Difference.Mean, 9);
+        Assert.True(File.Exists(Path.Combine(_data, "comparisons", id.ToString("N"), "comparison.json")));
+        var csv = await c.GetStringAsync($"/api/comparisons/{id}/files/comparison.csv");
+        Assert.Equal(5, csv.Trim().Split('\n').Length);
+    }
+
+    /// <summary>
+    /// The checkpoint's model has exactly the parameters of a model built with <paramref name="genotype"/>
+    /// (null = the standard heads), and that differs from the other arm's heads.
+    /// </summary>
+    static void AssertHeads(string checkpoint, RunOptions options, Genotype? genotype)
+    {
+        using var trained = CheckpointExport.LoadModel(checkpoint);
+        using var expected = ModelBuilder.Create(options, false, genotype, CPU, ModelBuilder.CifarStem(options), options.Seed);
+        using var other = ModelBuilder.Create(options, false, genotype is null ? GenotypeText.Parse(Genotype) : null, CPU, ModelBuilder.CifarStem(options), options.Seed);
+        static string[] Heads(TorchSharp.torch.nn.Module m, TorchSharp.torch.nn.Module backbone)
+        {
+            var bb = backbone.parameters().Select(p => p.Handle).ToHashSet();
+            return m.named_parameters().Where(p => !bb.Contains(p.parameter.Handle)).Select(p => $"{p.name}:{string.Join("x", p.parameter.shape)}").Order().ToArray();
+        }
+        var actual = Heads(trained, trained.Backbone);
+        Assert.Equal(Heads(expected, expected.Backbone), actual);
+        Assert.NotEqual(Heads(other, other.Backbone), actual);
+        var state = CheckpointStore.ReadState(checkpoint);
+        Assert.Equal(genotype is null, state.GenotypeText is null);
+        if (genotype is not null) Assert.True(GenotypeText.Parse(state.GenotypeText!).SameAs(genotype));
+    }
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_data, true); } catch (IOException) { }
+    }
+}

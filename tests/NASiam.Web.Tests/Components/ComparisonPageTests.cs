@@ -1,0 +1,92 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Bunit;
+using NASiam.Core.Comparison;
+using NASiam.Web.Components.Pages;
+using NASiam.Web.Tests.Fakes;
+
+namespace NASiam.Web.Tests.Components;
+
+public class ComparisonPageTests
+{
+    const string Genotype = "Genotype(predictor=[['linear_relu'], ['identity'], ['linear_silu'], ['identity'], ['linear_elu'], ['identity']])";
+
+    static ComparisonReport Report(params (int Seed, double G, double B)[] seeds) => new ComparisonReport
+    {
+        Id = Guid.NewGuid(), Name = "cmp", Framework = "simclr", Backbone = "resnet-tiny", Dataset = "synthetic",
+        Seeds = seeds.Select(s => s.Seed).ToArray(), GenotypeText = Genotype, Status = "succeeded", Complete = true,
+        Results = seeds.SelectMany(s => new[]
+        {
+            new ComparisonSeedResult { Seed = s.Seed, Arm = ComparisonArms.Genotype, LinclsTop1 = s.G, LinclsTop5 = 90, KnnTop1 = 40, PretrainSeconds = 60, ImagesPerSecond = 200,
+                KnnCurve = [new KnnPoint(1, 30), new KnnPoint(2, 40)] },
+            new ComparisonSeedResult { Seed = s.Seed, Arm = ComparisonArms.Baseline, LinclsTop1 = s.B, LinclsTop5 = 89, KnnTop1 = 38, PretrainSeconds = 50, ImagesPerSecond = 250,
+                KnnCurve = [new KnnPoint(1, 29), new KnnPoint(2, 38)] },
+        }).ToArray(),
+    }.WithStatistics();
+
+    [Fact]
+    public async Task ThreeSeeds_ShowsPointsMeansTheCiInWords_CurvesAndBothCells()
+    {
+        await using var ctx = Bunit.Context();
+        var page = ctx.Render<ComparisonResults>(p => p.Add(x => x.Report, Report((0, 60, 59), (1, 62.5, 60.5), (2, 61, 58))));
+        Assert.Equal("+2.0 pt, 95 % CI [-0.48, 4.48], 3 seeds", page.Find(".comparison-delta").TextContent);
+        var top1 = page.Find("svg.comparison-dots[data-metric='lincls_top1']");
+        Assert.Equal(3, top1.QuerySelectorAll("circle.seed-point[data-arm='genotype']").Length);
+        Assert.Equal(3, top1.QuerySelectorAll("circle.seed-point[data-arm='baseline']").Length);
+        Assert.Single(top1.QuerySelectorAll("line.ci"));
+        Assert.Equal(2, top1.QuerySelectorAll("line.mean").Length);
+        Assert.Equal(6, page.FindAll(".line-chart polyline.chart-line").Count); // kNN curves: 2 arms x 3 seeds
+        Assert.Equal(6, page.Find("#comparison-genotype-cell").QuerySelectorAll(".genotype-op").Length);
+        Assert.Contains("Linear D→hidden", page.Find("#comparison-baseline-cell").TextContent);
+        Assert.Equal(6, page.FindAll("#comparison-seeds tbody tr").Count);
+    }
+
+    [Fact]
+    public async Task OneSeed_ShowsTheDifferenceWithoutACi_AndSaysWhy()
+    {
+        await using var ctx = Bunit.Context();
+        var page = ctx.Render<ComparisonResults>(p => p.Add(x => x.Report, Report((0, 61, 60.2))));
+        Assert.Equal("+0.8 pt, 1 seed (no confidence interval: it needs at least 2 seeds)", page.Find(".comparison-delta").TextContent);
+        var top1 = page.Find("svg.comparison-dots[data-metric='lincls_top1']");
+        Assert.Empty(top1.QuerySelectorAll("line.ci"));
+        Assert.Single(top1.QuerySelectorAll("circle.difference-mean"));
+        Assert.Contains(page.FindAll(".comparison-notice"), n => n.TextContent.Contains("one seed"));
+    }
+
+    [Fact]
+    public async Task NoResultsYet_RendersPlaceholders()
+    {
+        await using var ctx = Bunit.Context();
+        var report = new ComparisonReport { Id = Guid.NewGuid(), Name = "c", Framework = "moco", Backbone = "resnet18", Dataset = "cifar10", Seeds = [0, 1], Status = "queued" }.WithStatistics();
+        var page = ctx.Render<ComparisonResults>(p => p.Add(x => x.Report, report));
+        Assert.Contains("no results yet", page.Find("svg.comparison-dots").TextContent);
+        Assert.Contains("No genotype yet", page.Find("#comparison-genotype-cell").TextContent);
+    }
+
+    [Fact]
+    public async Task ComparisonPages_Prerender_OnTheRealHost()
+    {
+        var data = Directory.CreateTempSubdirectory("nasiam-cmp-pages-").FullName;
+        try
+        {
+            await using var app = new NasiamAppFactory(data, new ScriptedRunEngine(totalSteps: 4, stepMilliseconds: 5));
+            using var c = app.Api();
+            var created = await c.PostAsJsonAsync("/api/comparisons", new { preset = "quick-demo", framework = "simclr", genotype = Genotype, seeds = new[] { 0 } });
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+            foreach (var path in new[] { "/comparisons", "/comparisons/new", $"/comparisons/new?genotype={Uri.EscapeDataString(Genotype)}", $"/comparisons/{id}" })
+            {
+                var r = await c.GetAsync(path);
+                var html = await r.Content.ReadAsStringAsync();
+                Assert.True(r.StatusCode == HttpStatusCode.OK, path + ": " + html);
+            }
+            Assert.Contains("comparison-headline", await c.GetStringAsync($"/comparisons/{id}"));
+            Assert.Contains("download-comparison-csv", await c.GetStringAsync($"/comparisons/{id}"));
+        }
+        finally
+        {
+            try { Directory.Delete(data, true); } catch (IOException) { }
+        }
+    }
+}
