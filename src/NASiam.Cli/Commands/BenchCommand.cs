@@ -31,10 +31,12 @@ public static class BenchCommand
         only.AcceptOnlyFromAmong("search", "pretrain");
         var gcEvery = new Option<int>("--gc-every") { HelpName = "N", Description = $"Force a GC + malloc_trim every N steps outside the timings (default {NativeMemory.CollectEvery}, as the engine; 0 = never).", DefaultValueFactory = _ => NativeMemory.CollectEvery };
         var noChannelsLast = new Option<bool>("--no-channels-last") { Description = "Keep NCHW instead of channels-last." };
+        var precision = new Option<string>("--backbone-precision") { HelpName = string.Join("|", EnumNames.All<BackbonePrecision>()), Description = "Backbone precision in the steps (default fp32; bf16 = autocast, heads fp32).", DefaultValueFactory = _ => "fp32" };
+        precision.AcceptOnlyFromAmong([.. EnumNames.All<BackbonePrecision>()]);
         var command = new Command("bench",
             "Benchmark search/pre-training steps on random 32x32 inputs (no data pipeline): median seconds per search step " +
             "(architecture + weight step) and per pre-training step, images/s and peak RSS.")
-        { framework, backbone, batch, steps, warmup, threads, device, dim, predDim, only, gcEvery, noChannelsLast, json };
+        { framework, backbone, batch, steps, warmup, threads, device, dim, predDim, only, gcEvery, noChannelsLast, precision, json };
         command.SetAction(p =>
         {
             Check(p.GetValue(batch), p.GetValue(steps), p.GetValue(warmup), p.GetValue(threads));
@@ -44,7 +46,8 @@ public static class BenchCommand
             if (p.GetValue(dim) is { } d) heads = heads with { Dim = d };
             if (p.GetValue(predDim) is { } pd) heads = heads with { PredDim = pd };
             return Model(context, fw, p.GetValue(backbone)!, heads, p.GetValue(batch), p.GetValue(steps), p.GetValue(warmup), p.GetValue(threads),
-                p.GetValue(device)!, p.GetValue(only), p.GetValue(gcEvery), !p.GetValue(noChannelsLast), p.GetValue(json));
+                p.GetValue(device)!, p.GetValue(only), p.GetValue(gcEvery), !p.GetValue(noChannelsLast), p.GetValue(json),
+                EnumNames.Parse<BackbonePrecision>(p.GetValue(precision)!));
         });
 
         var (dBatch, dSteps, dWarmup, dThreads, dDevice, dJson) = (Batch(256), Steps(), Warmup(), Threads(), Device(), Json());
@@ -88,13 +91,14 @@ public static class BenchCommand
     }
 
     static int Model(CliContext context, Framework framework, string backbone, HeadOptions heads, int batch, int steps, int warmup, int threads,
-        string device, string? only, int gcEvery, bool channelsLast, bool json)
+        string device, string? only, int gcEvery, bool channelsLast, bool json, BackbonePrecision precision)
     {
         var (stdout, stderr) = (context.Stdout, context.Stderr);
         var options = new TrainingBenchmarkOptions
         {
             Framework = framework, Backbone = backbone, BatchSize = batch, Steps = steps, Warmup = warmup, Threads = threads, Device = device, Heads = heads,
             Search = only is null or "search", Pretrain = only is null or "pretrain", CollectEvery = gcEvery, ChannelsLast = channelsLast,
+            BackbonePrecision = precision,
         };
         var r = TrainingBenchmark.Run(options, json ? null : line => stderr.WriteLine(line));
         if (json)
@@ -108,7 +112,7 @@ public static class BenchCommand
                 ["peak_rss_mib"] = r.PeakRssMib, ["search_peak_rss_mib"] = r.SearchPeakRssMib, ["rss_before_mib"] = r.RssBeforeMib, ["rss_after_mib"] = r.RssAfterMib,
                 ["channels_last"] = channelsLast, ["gc_every"] = gcEvery, ["gc_s"] = r.CollectSeconds,
                 ["search_weight_phases_s"] = Phases(r.SearchWeightPhases), ["pretrain_phases_s"] = Phases(r.PretrainPhases),
-                ["conv_setting"] = r.ConvSetting, ["host"] = Host(r.Host),
+                ["conv_setting"] = r.ConvSetting, ["backbone_precision"] = precision.ToString().ToLowerInvariant(), ["host"] = Host(r.Host),
             }.ToDictionary(kv => kv.Key, kv => kv.Value is double d && !double.IsFinite(d) ? null : kv.Value)));
             return ExitCodes.Ok;
         }

@@ -184,7 +184,7 @@ public sealed class MoCoModel : SiameseModel
     public Tensor Keys(Tensor x)
     {
         using var _ = no_grad();
-        return nn.functional.normalize(_fcK.call(_projectorK.call(_backboneK.call(x))), dim: 1);
+        return nn.functional.normalize(_fcK.call(_projectorK.call(TrainingTrunk(_backboneK, x))), dim: 1);
     }
 
     public override Tensor ComputeLoss(Tensor x1, Tensor x2, StepKind kind)

@@ -35,6 +35,8 @@ public sealed record TrainingBenchmarkOptions
     public Numerics.KernelSetting? Setting { get; init; }
     /// <summary>Steps between forced GC + malloc_trim passes, outside the timed region (default: the engine's <see cref="NativeMemory.CollectEvery"/>; 0 = never).</summary>
     public int CollectEvery { get; init; } = NativeMemory.CollectEvery;
+    /// <summary>Backbone precision of the training steps (bf16 = autocast, heads fp32).</summary>
+    public BackbonePrecision BackbonePrecision { get; init; } = BackbonePrecision.Fp32;
 }
 
 /// <summary>
@@ -83,6 +85,7 @@ public static class TrainingBenchmark
         var run = recipe with
         {
             Backbone = o.Backbone,
+            BackbonePrecision = o.BackbonePrecision,
             Heads = (o.Heads ?? recipe.Heads) with { QueueSize = Math.Max(2 * o.BatchSize, (o.Heads ?? recipe.Heads).QueueSize / (2 * o.BatchSize) * 2 * o.BatchSize) },
             Search = recipe.Search with { BatchSize = o.BatchSize },
             Pretrain = recipe.Pretrain with { BatchSize = o.BatchSize },
