@@ -29,12 +29,14 @@ public static class BenchCommand
         var predDim = new Option<int?>("--pred-dim") { HelpName = "N", Description = "Predictor hidden width (default: the framework's)." };
         var only = new Option<string>("--only") { HelpName = "search|pretrain", Description = "Measure one part only (peak RSS of that part alone)." };
         only.AcceptOnlyFromAmong("search", "pretrain");
-        var gcEvery = new Option<int>("--gc-every") { HelpName = "N", Description = "Force a GC every N steps outside the timings (default 1, 0 = never).", DefaultValueFactory = _ => 1 };
+        var gcEvery = new Option<int>("--gc-every") { HelpName = "N", Description = $"Force a GC + malloc_trim every N steps outside the timings (default {NativeMemory.CollectEvery}, as the engine; 0 = never).", DefaultValueFactory = _ => NativeMemory.CollectEvery };
         var noChannelsLast = new Option<bool>("--no-channels-last") { Description = "Keep NCHW instead of channels-last." };
+        var precision = new Option<string>("--backbone-precision") { HelpName = string.Join("|", EnumNames.All<BackbonePrecision>()), Description = "Backbone precision in the steps (default fp32; bf16 = autocast, heads fp32).", DefaultValueFactory = _ => "fp32" };
+        precision.AcceptOnlyFromAmong([.. EnumNames.All<BackbonePrecision>()]);
         var command = new Command("bench",
             "Benchmark search/pre-training steps on random 32x32 inputs (no data pipeline): median seconds per search step " +
             "(architecture + weight step) and per pre-training step, images/s and peak RSS.")
-        { framework, backbone, batch, steps, warmup, threads, device, dim, predDim, only, gcEvery, noChannelsLast, json };
+        { framework, backbone, batch, steps, warmup, threads, device, dim, predDim, only, gcEvery, noChannelsLast, precision, json };
         command.SetAction(p =>
         {
             Check(p.GetValue(batch), p.GetValue(steps), p.GetValue(warmup), p.GetValue(threads));
@@ -44,7 +46,8 @@ public static class BenchCommand
             if (p.GetValue(dim) is { } d) heads = heads with { Dim = d };
             if (p.GetValue(predDim) is { } pd) heads = heads with { PredDim = pd };
             return Model(context, fw, p.GetValue(backbone)!, heads, p.GetValue(batch), p.GetValue(steps), p.GetValue(warmup), p.GetValue(threads),
-                p.GetValue(device)!, p.GetValue(only), p.GetValue(gcEvery), !p.GetValue(noChannelsLast), p.GetValue(json));
+                p.GetValue(device)!, p.GetValue(only), p.GetValue(gcEvery), !p.GetValue(noChannelsLast), p.GetValue(json),
+                EnumNames.Parse<BackbonePrecision>(p.GetValue(precision)!));
         });
 
         var (dBatch, dSteps, dWarmup, dThreads, dDevice, dJson) = (Batch(256), Steps(), Warmup(), Threads(), Device(), Json());
@@ -56,6 +59,29 @@ public static class BenchCommand
             return Data(context, p.GetValue(dBatch), p.GetValue(dSteps), p.GetValue(dWarmup), p.GetValue(dThreads), p.GetValue(dDevice)!, p.GetValue(dJson));
         });
         command.Add(data);
+
+        var (mBatch, mThreads, mJson) = (Batch(32), Threads(), Json());
+        var mSteps = new Option<int>("--steps") { HelpName = "S", Description = "Search steps (default 1000).", DefaultValueFactory = _ => 1000 };
+        var mEvery = new Option<int>("--every") { HelpName = "N", Description = "Print RSS every N steps (default 100).", DefaultValueFactory = _ => 100 };
+        var mFramework = new Option<string>("--framework") { HelpName = string.Join("|", EnumNames.All<Framework>()), Description = "Framework (default moco)." };
+        var mBackbone = new Option<string>("--backbone") { HelpName = string.Join("|", RunOptionsValidator.Backbones), Description = "Backbone (default resnet18).", DefaultValueFactory = _ => "resnet18" };
+        var mGc = new Option<int>("--gc-every") { HelpName = "N", Description = $"GC + malloc_trim every N steps (default {NativeMemory.CollectEvery}, as the engine; 0 = never).", DefaultValueFactory = _ => NativeMemory.CollectEvery };
+        var memory = new Command("memory",
+            "RSS series of a search on random 32x32 inputs (default MoCo ResNet-18, batch 32, 1000 steps, a point every 100): " +
+            "RSS after the step, the largest RSS since the previous point, the C heap in use and the free bytes it holds, and the change from the first point to the last.")
+        { mFramework, mBackbone, mBatch, mSteps, mEvery, mThreads, mGc, mJson };
+        memory.SetAction(p =>
+        {
+            Check(p.GetValue(mBatch), p.GetValue(mSteps), 0, p.GetValue(mThreads));
+            if (p.GetValue(mEvery) < 1 || p.GetValue(mGc) < 0) throw new CliException("--every must be >= 1 and --gc-every >= 0.");
+            var fw = p.GetValue(mFramework) is { } f ? FrameworkNames.Parse(f) : Framework.MoCo;
+            return Memory(context, new MemoryBenchmarkOptions
+            {
+                Framework = fw, Backbone = p.GetValue(mBackbone)!, BatchSize = p.GetValue(mBatch), Steps = p.GetValue(mSteps),
+                Every = p.GetValue(mEvery), Threads = p.GetValue(mThreads), CollectEvery = p.GetValue(mGc),
+            }, p.GetValue(mJson));
+        });
+        command.Add(memory);
         return command;
     }
 
@@ -65,13 +91,14 @@ public static class BenchCommand
     }
 
     static int Model(CliContext context, Framework framework, string backbone, HeadOptions heads, int batch, int steps, int warmup, int threads,
-        string device, string? only, int gcEvery, bool channelsLast, bool json)
+        string device, string? only, int gcEvery, bool channelsLast, bool json, BackbonePrecision precision)
     {
         var (stdout, stderr) = (context.Stdout, context.Stderr);
         var options = new TrainingBenchmarkOptions
         {
             Framework = framework, Backbone = backbone, BatchSize = batch, Steps = steps, Warmup = warmup, Threads = threads, Device = device, Heads = heads,
             Search = only is null or "search", Pretrain = only is null or "pretrain", CollectEvery = gcEvery, ChannelsLast = channelsLast,
+            BackbonePrecision = precision,
         };
         var r = TrainingBenchmark.Run(options, json ? null : line => stderr.WriteLine(line));
         if (json)
@@ -85,19 +112,65 @@ public static class BenchCommand
                 ["peak_rss_mib"] = r.PeakRssMib, ["search_peak_rss_mib"] = r.SearchPeakRssMib, ["rss_before_mib"] = r.RssBeforeMib, ["rss_after_mib"] = r.RssAfterMib,
                 ["channels_last"] = channelsLast, ["gc_every"] = gcEvery, ["gc_s"] = r.CollectSeconds,
                 ["search_weight_phases_s"] = Phases(r.SearchWeightPhases), ["pretrain_phases_s"] = Phases(r.PretrainPhases),
+                ["conv_setting"] = r.ConvSetting, ["backbone_precision"] = precision.ToString().ToLowerInvariant(), ["host"] = Host(r.Host),
             }.ToDictionary(kv => kv.Key, kv => kv.Value is double d && !double.IsFinite(d) ? null : kv.Value)));
             return ExitCodes.Ok;
         }
         var c = CultureInfo.InvariantCulture;
+        if (r.Host is { } h)
+            stdout.WriteLine(string.Format(c, "host: {0}, {1}, ISA {2}; libtorch {3}, TorchSharp {4}, {5} threads, OMP_WAIT_POLICY={6}, LD_PRELOAD={7}, convolutions {8}",
+                h.CpuModel, h.Architecture, string.Join(" ", h.IsaFlags), h.LibTorchVersion, h.TorchSharpVersion, h.Threads,
+                Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "PASSIVE (engine default)", Environment.GetEnvironmentVariable("LD_PRELOAD") ?? "none", r.ConvSetting));
         stdout.WriteLine(string.Format(c, "{0} {1}, batch {2}, {3} threads, dims {4}/{5}, median of {6} steps:", framework.ToName(), backbone, batch, r.Threads, heads.Dim, heads.PredDim, steps));
         stdout.WriteLine(string.Format(c, "  search step      {0:0.000} s  (architecture {1:0.000} s + weight {2:0.000} s)  {3:0.0} img/s", r.SearchStepSeconds, r.ArchStepSeconds, r.WeightStepSeconds, r.SearchImagesPerSecond));
+        if (r.SearchWeightPhases is { } sw) stdout.WriteLine("    weight step    " + PhasesText(sw));
         stdout.WriteLine(string.Format(c, "  pretrain step    {0:0.000} s  {1:0.0} img/s", r.PretrainStepSeconds, r.ImagesPerSecond));
-        stdout.WriteLine(string.Format(c, "  peak RSS         {0:0} MiB  (RSS {1:0} → {2:0} MiB)", r.PeakRssMib, r.RssBeforeMib, r.RssAfterMib));
+        if (r.PretrainPhases is { } pw) stdout.WriteLine("                   " + PhasesText(pw));
+        stdout.WriteLine(string.Format(c, "  peak RSS         {0:0} MiB  (RSS {1:0} → {2:0} MiB; GC + trim every {3} steps, {4:0.000} s each)", r.PeakRssMib, r.RssBeforeMib, r.RssAfterMib, gcEvery, r.CollectSeconds));
         return ExitCodes.Ok;
     }
 
     static object Phases(StepPhases? p) => p is null ? new Dictionary<string, double>() :
-        new Dictionary<string, double> { ["forward"] = p.Forward, ["backward"] = p.Backward, ["optimizer"] = p.Optimizer };
+        new Dictionary<string, double> { ["forward"] = p.Forward, ["backward"] = p.Backward, ["optimizer"] = p.Optimizer, ["data"] = p.Data };
+
+    static string PhasesText(StepPhases p) => string.Format(CultureInfo.InvariantCulture,
+        "forward {0:0.000} s, backward {1:0.000} s, optimizer {2:0.000} s, data (random inputs) {3:0.000} s", p.Forward, p.Backward, p.Optimizer, p.Data);
+
+    static object Host(NASiam.Core.Engine.Numerics.HostInfo? h) => h is null ? new Dictionary<string, object>() : new Dictionary<string, object>
+    {
+        ["cpu_model"] = h.CpuModel, ["architecture"] = h.Architecture, ["isa_flags"] = h.IsaFlags, ["threads"] = h.Threads,
+        ["libtorch"] = h.LibTorchVersion, ["torchsharp"] = h.TorchSharpVersion,
+        ["omp_wait_policy"] = Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "PASSIVE (engine default)",
+        ["ld_preload"] = Environment.GetEnvironmentVariable("LD_PRELOAD") ?? "",
+    };
+
+    static int Memory(CliContext context, MemoryBenchmarkOptions o, bool json)
+    {
+        var (stdout, c) = (context.Stdout, CultureInfo.InvariantCulture);
+        if (!json)
+            stdout.WriteLine(string.Format(c, "{0} {1} search, batch {2}, {3} steps, GC + malloc_trim every {4} steps (0 = never); RSS after the step, before its collection:",
+                o.Framework.ToName(), o.Backbone, o.BatchSize, o.Steps, o.CollectEvery));
+        var r = MemoryBenchmark.Run(o, json ? null : p => stdout.WriteLine(string.Format(c,
+            "  step {0,6}  RSS {1,7:0} MiB  max since last {2,7:0} MiB  C heap in use {3,6:0} MiB, free in arenas {4,6:0} MiB  forced GCs {5}, gen-2 GCs {6}",
+            p.Step, p.RssMib, p.WindowMaxRssMib, p.HeapInUseMib, p.HeapFreeMib, p.ForcedCollections, p.Gen2Collections)));
+        if (json)
+        {
+            stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
+            {
+                ["framework"] = o.Framework.ToName(), ["backbone"] = o.Backbone, ["batch_size"] = o.BatchSize, ["steps"] = o.Steps, ["gc_every"] = o.CollectEvery,
+                ["rss_mib"] = r.Points.Select(p => new[] { p.Step, p.RssMib }).ToList(),
+                ["window_max_rss_mib"] = r.Points.Select(p => new[] { p.Step, p.WindowMaxRssMib }).ToList(),
+                ["rss_change_percent"] = double.IsFinite(r.RssChangePercent) ? r.RssChangePercent : null,
+                ["window_max_change_percent"] = double.IsFinite(r.WindowMaxChangePercent) ? r.WindowMaxChangePercent : null,
+            }));
+            return ExitCodes.Ok;
+        }
+        if (r.Points.Count >= 2)
+            stdout.WriteLine(string.Format(c, "RSS step {0} → {1}: {2:+0.0;-0.0}% (window maximum {3:+0.0;-0.0}%); target within ±5%: {4}",
+                r.Points[0].Step, r.Points[^1].Step, r.RssChangePercent, r.WindowMaxChangePercent,
+                Math.Abs(r.RssChangePercent) <= 5 && Math.Abs(r.WindowMaxChangePercent) <= 5 ? "met" : "NOT met"));
+        return ExitCodes.Ok;
+    }
 
     static int Data(CliContext context, int batch, int steps, int warmup, int threads, string device, bool json)
     {

@@ -89,7 +89,7 @@ public sealed class BasicBlock : nn.Module<Tensor, Tensor>, IResidualBlock
         // backward reads its own output, so overwriting the BN output saves a full activation.
         var y = bn1.call(conv1.call(x)).relu_();
         y = bn2.call(conv2.call(y));
-        return y.add_(identity).relu_();
+        return y.add_(identity, Engine.Scalars.One).relu_();
     }
 }
 
@@ -130,7 +130,7 @@ public sealed class Bottleneck : nn.Module<Tensor, Tensor>, IResidualBlock
         var y = bn1.call(conv1.call(x)).relu_();
         y = bn2.call(conv2.call(y)).relu_();
         y = bn3.call(conv3.call(y));
-        return y.add_(identity).relu_();
+        return y.add_(identity, Engine.Scalars.One).relu_();
     }
 }
 

@@ -1,3 +1,4 @@
+using NASiam.Core.Engine;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -18,7 +19,7 @@ public static class SiameseLosses
 
     /// <summary>Symmetric SimSiam loss ½ [D(p1, z2) + D(p2, z1)]; −1 at perfect agreement.</summary>
     public static Tensor SimSiam(Tensor p1, Tensor p2, Tensor z1, Tensor z2) =>
-        0.5 * (NegativeCosine(p1, z2) + NegativeCosine(p2, z1));
+        NegativeCosine(p1, z2).add(NegativeCosine(p2, z1), Scalars.One).mul(Scalars.Half);
 
     /// <summary>
     /// MoCo's InfoNCE for one direction: logits = [q·k, q·queue] / T ([N, 1+K]), cross-entropy
@@ -30,7 +31,8 @@ public static class SiameseLosses
         CheckTemperature(temperature);
         var positive = (q * k.detach()).sum(1, keepdim: true);
         var negative = q.matmul(queue.detach());
-        var logits = cat([positive, negative], 1) / temperature;
+        using var t = temperature.ToScalar(); // explicit: an implicit Scalar may be finalized during the call
+        var logits = cat([positive, negative], 1).div(t);
         var targets = zeros(q.shape[0], dtype: int64, device: q.device);
         return nn.functional.cross_entropy(logits, targets);
     }
@@ -48,10 +50,12 @@ public static class SiameseLosses
             throw new ArgumentException($"NT-Xent needs two views of the same shape, got [{string.Join(", ", out1.shape)}] and [{string.Join(", ", out2.shape)}].");
         long b = out1.shape[0];
         var all = cat([out1, out2], 0);
-        var logits = all.matmul(all.t()) / temperature;
+        using var t = temperature.ToScalar(); // explicit: an implicit Scalar may be finalized during the call
+        using var minusInfinity = double.NegativeInfinity.ToScalar();
+        var logits = all.matmul(all.t()).div(t);
         var self = eye(2 * b, dtype: @bool, device: all.device);
-        logits = logits.masked_fill(self, double.NegativeInfinity);
-        var positive = (out1 * out2).sum(1) / temperature;
+        logits = logits.masked_fill(self, minusInfinity);
+        var positive = (out1 * out2).sum(1).div(t);
         var positives = cat([positive, positive], 0);
         return (logits.logsumexp(1) - positives).mean();
     }

@@ -146,8 +146,10 @@ public sealed class MoCoModel : SiameseModel
     public void MomentumUpdate()
     {
         using var _ = no_grad();
+        using var m = Momentum.ToScalar();
+        using var oneMinusM = (1 - Momentum).ToScalar();
         foreach (var (q, k) in PairedParameters())
-            k.mul_(Momentum).add_(q, alpha: 1 - Momentum);
+            k.mul_(m).add_(q, oneMinusM);
     }
 
     /// <summary>
@@ -161,7 +163,8 @@ public sealed class MoCoModel : SiameseModel
         using var _ = no_grad();
         var ptr = QueuePointer;
         Queue.narrow(1, ptr, n).copy_(keys.detach().t());
-        get_buffer("queue_ptr")!.fill_((ptr + n) % QueueSize);
+        using var next = ((ptr + n) % QueueSize).ToScalar();
+        get_buffer("queue_ptr")!.fill_(next);
     }
 
     void CheckQueueFits(long keysPerStep)
@@ -181,7 +184,7 @@ public sealed class MoCoModel : SiameseModel
     public Tensor Keys(Tensor x)
     {
         using var _ = no_grad();
-        return nn.functional.normalize(_fcK.call(_projectorK.call(_backboneK.call(x))), dim: 1);
+        return nn.functional.normalize(_fcK.call(_projectorK.call(TrainingTrunk(_backboneK, x))), dim: 1);
     }
 
     public override Tensor ComputeLoss(Tensor x1, Tensor x2, StepKind kind)
@@ -198,7 +201,7 @@ public sealed class MoCoModel : SiameseModel
         var k2 = Keys(x2);
         var q2 = nn.functional.normalize(Query(TrunkFeatures(x2, kind)), dim: 1);
         var k1 = Keys(x1);
-        var loss = SiameseLosses.InfoNce(q1, k2, negatives, Temperature) + SiameseLosses.InfoNce(q2, k1, negatives, Temperature);
+        var loss = SiameseLosses.InfoNce(q1, k2, negatives, Temperature).add(SiameseLosses.InfoNce(q2, k1, negatives, Temperature), Engine.Scalars.One);
         if (updateKeys) Enqueue(cat([k1, k2], 0));
         return loss;
     }

@@ -49,6 +49,13 @@ public abstract class SiameseModel : nn.Module
     /// </summary>
     public bool ArchitectureStepWithoutBackboneGraph { get; set; } = true;
 
+    /// <summary>
+    /// Precision of the backbone in training steps (<see cref="ComputeLoss"/>): bf16 runs the trunk
+    /// under autocast (<see cref="Backbones.Autocast"/>) and hands fp32 features to the heads, so
+    /// heads, losses and optimizer stay fp32; monitors and evaluation always run fp32. Default fp32.
+    /// </summary>
+    public Options.BackbonePrecision BackbonePrecision { get; set; } = Options.BackbonePrecision.Fp32;
+
     /// <summary>The alphas ([layers, 7] each), in <see cref="SearchCells"/> order. Never part of <see cref="WeightGroups"/>.</summary>
     public IReadOnlyList<Parameter> ArchParameters() => SearchCells.Select(c => c.Cell.Alphas).ToArray();
 
@@ -99,9 +106,20 @@ public abstract class SiameseModel : nn.Module
     /// <summary>Backbone output for a step: without autograd on architecture steps (see <see cref="ArchitectureStepWithoutBackboneGraph"/>).</summary>
     protected Tensor TrunkFeatures(Tensor x, StepKind kind)
     {
-        if (kind != StepKind.Architecture || !ArchitectureStepWithoutBackboneGraph) return Backbone.call(x);
+        if (kind != StepKind.Architecture || !ArchitectureStepWithoutBackboneGraph) return TrainingTrunk(Backbone, x);
         using var _ = no_grad();
-        return Backbone.call(x);
+        return TrainingTrunk(Backbone, x);
+    }
+
+    /// <summary>A trunk's output in a training step: under autocast when <see cref="BackbonePrecision"/> asks for it, always returned as fp32.</summary>
+    protected Tensor TrainingTrunk(nn.Module<Tensor, Tensor> trunk, Tensor x)
+    {
+        using (var autocast = Backbones.Autocast.For(BackbonePrecision, x.device))
+        {
+            if (autocast is null) return trunk.call(x);
+            var y = trunk.call(x);
+            return y.dtype == ScalarType.Float32 ? y : y.to(ScalarType.Float32);
+        }
     }
 
     /// <summary>

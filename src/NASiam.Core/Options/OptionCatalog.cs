@@ -252,6 +252,7 @@ public static class OptionCatalog
         Add("backbone", OptionGroup.General, "Backbone", null, "Backbone network; CIFAR data use the CIFAR stem (doc 3).", All, RunOptionsValidator.Backbones);
         Add("seed", OptionGroup.General, "Random seed", null, "Seed for weights, data order and augmentation.", All);
         Add("device", OptionGroup.General, "Device", null, "auto (CUDA when available, else CPU), cpu, cuda or cuda:N.", All);
+        Add("backbonePrecision", OptionGroup.General, "Backbone precision", null, "fp32, or bf16: the backbone's training forward runs under bfloat16 autocast (CPU or CUDA); heads, losses and evaluation stay fp32. Off by default.", Trains);
         Add("threads", OptionGroup.General, "CPU threads", "threads", "Torch CPU threads; 0 lets the host choose (all cores for the CLI).", All);
         Add("maxStepsPerStage", OptionGroup.General, "Step cap per stage", "steps", "Stop each stage after this many weight steps (demos, tests, benchmarks); empty = full epochs.", All);
         Add("logEverySteps", OptionGroup.General, "Log interval", "steps", "Report loss and learning rate every N steps (1 = every step).", All);

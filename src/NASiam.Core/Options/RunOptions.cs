@@ -20,6 +20,13 @@ public enum OptimizerKind { Sgd, Adam, [JsonStringEnumMemberName("adamw"), EnumA
 /// <summary>Learning-rate schedule, stepped once per epoch (method doc 5.3). Names: constant, cosine, step.</summary>
 public enum LrSchedule { Constant, Cosine, Step }
 
+/// <summary>
+/// Precision of the backbone's training forward (autocast; heads and losses stay fp32). Names: fp32, bf16.
+/// bf16 runs convolutions and matrix products in bfloat16 on the CPU (fast on CPUs with AVX512-BF16
+/// or AMX) and on CUDA (the reference's --amp uses fp16 with a grad scaler there; bf16 needs none).
+/// </summary>
+public enum BackbonePrecision { Fp32, Bf16 }
+
 /// <summary>How the configured learning rate becomes the initial one.</summary>
 public enum LrScaling
 {
@@ -58,6 +65,8 @@ public sealed record RunOptions
     public string Device { get; init; } = "auto";
     /// <summary>CPU threads for torch; 0 = the host's choice (all cores for the CLI).</summary>
     public int Threads { get; init; }
+    /// <summary>Backbone precision in training steps (autocast); fp32 by default.</summary>
+    public BackbonePrecision BackbonePrecision { get; init; } = BackbonePrecision.Fp32;
     /// <summary>Optional cap on weight steps per stage (demos, tests, benchmarks); null = full epochs.</summary>
     public long? MaxStepsPerStage { get; init; }
     /// <summary>Log loss/lr every N steps (the step event; 1 = every step).</summary>

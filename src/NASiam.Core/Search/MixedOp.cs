@@ -38,7 +38,7 @@ public sealed class MixedOp : nn.Module<Tensor, Tensor, Tensor>
         for (int k = 0; k < _ops.Count; k++)
         {
             var term = weights[k] * _ops[k].call(x);
-            sum = sum is null ? term : sum + term;
+            sum = sum is null ? term : sum.add(term, Engine.Scalars.One); // a cached alpha, not an implicit Scalar
         }
         return sum!;
     }

@@ -33,12 +33,21 @@ public sealed record TrainingBenchmarkOptions
     public bool ChannelsLast { get; init; } = true;
     /// <summary>Force this exact CPU setting, unchecked (comparison runs; a wrong setting gives wrong timings of wrong numbers, a crashing one kills the process). Null = as <see cref="ChannelsLast"/> says.</summary>
     public Numerics.KernelSetting? Setting { get; init; }
-    /// <summary>Steps between forced GCs, outside the timed region (0 = never: shows whether native memory stays flat without them).</summary>
-    public int CollectEvery { get; init; } = 1;
+    /// <summary>Steps between forced GC + malloc_trim passes, outside the timed region (default: the engine's <see cref="NativeMemory.CollectEvery"/>; 0 = never).</summary>
+    public int CollectEvery { get; init; } = NativeMemory.CollectEvery;
+    /// <summary>Backbone precision of the training steps (bf16 = autocast, heads fp32).</summary>
+    public BackbonePrecision BackbonePrecision { get; init; } = BackbonePrecision.Fp32;
 }
 
-/// <summary>Median seconds of the phases of a weight step: forward (loss), backward, optimizer (zero_grad + step).</summary>
-public sealed record StepPhases(double Forward, double Backward, double Optimizer);
+/// <summary>
+/// Median seconds of the phases of a weight step: forward (loss), backward, optimizer (zero_grad + step),
+/// and data: making the step's random input batches (the benchmark has no data pipeline; `nasiam bench data` times augmentation).
+/// </summary>
+public sealed record StepPhases(double Forward, double Backward, double Optimizer)
+{
+    /// <summary>Seconds spent making the step's inputs.</summary>
+    public double Data { get; init; }
+}
 
 /// <summary>Median timings in seconds, throughput and memory (MiB, from /proc/self/status).</summary>
 public sealed record TrainingBenchmarkResult(
@@ -53,6 +62,8 @@ public sealed record TrainingBenchmarkResult(
     public double SearchPeakRssMib { get; init; } = double.NaN;
     /// <summary>Median seconds of one forced GC + finalizer pass (the engine does one every <see cref="NativeMemory.CollectEvery"/> steps).</summary>
     public double CollectSeconds { get; init; } = double.NaN;
+    /// <summary>The host the figures were measured on (CPU model, ISA flags, threads, library versions).</summary>
+    public Numerics.HostInfo? Host { get; init; }
     /// <summary>The convolution setting the trunks ran with ("nchw", "channels-last+s1x1", ...; see <see cref="Numerics.KernelSetting.Name"/>).</summary>
     public string ConvSetting { get; init; } = "";
 }
@@ -74,6 +85,7 @@ public static class TrainingBenchmark
         var run = recipe with
         {
             Backbone = o.Backbone,
+            BackbonePrecision = o.BackbonePrecision,
             Heads = (o.Heads ?? recipe.Heads) with { QueueSize = Math.Max(2 * o.BatchSize, (o.Heads ?? recipe.Heads).QueueSize / (2 * o.BatchSize) * 2 * o.BatchSize) },
             Search = recipe.Search with { BatchSize = o.BatchSize },
             Pretrain = recipe.Pretrain with { BatchSize = o.BatchSize },
@@ -99,7 +111,9 @@ public static class TrainingBenchmark
             for (int i = 0; i < o.Warmup + o.Steps; i++)
             {
                 using var scope = NewDisposeScope();
+                var dataClock = Stopwatch.StartNew();
                 var (a1, a2, w1, w2) = (Input(), Input(), Input(), Input());
+                var dataSeconds = dataClock.Elapsed.TotalSeconds;
                 var clock = Stopwatch.StartNew();
                 aopt.ZeroGrad();
                 var archLoss = model.ComputeLossForBackward(a1, a2, StepKind.Architecture);
@@ -108,7 +122,7 @@ public static class TrainingBenchmark
                 archLoss.item<float>();
                 var archSeconds = clock.Elapsed.TotalSeconds;
                 clock.Restart();
-                var phases = TimedWeightStep(model, wopt, w1, w2);
+                var phases = TimedWeightStep(model, wopt, w1, w2) with { Data = dataSeconds };
                 var weightSeconds = clock.Elapsed.TotalSeconds;
                 MaybeCollect(o, i);
                 if (i >= o.Warmup) { archTimes.Add(archSeconds); weightTimes.Add(weightSeconds); searchPhases.Add(phases); }
@@ -129,9 +143,11 @@ public static class TrainingBenchmark
             for (int i = 0; i < o.Warmup + o.Steps; i++)
             {
                 using var scope = NewDisposeScope();
+                var dataClock = Stopwatch.StartNew();
                 var (x1, x2) = (Input(), Input());
+                var dataSeconds = dataClock.Elapsed.TotalSeconds;
                 var clock = Stopwatch.StartNew();
-                var phases = TimedWeightStep(model, opt, x1, x2);
+                var phases = TimedWeightStep(model, opt, x1, x2) with { Data = dataSeconds };
                 var seconds = clock.Elapsed.TotalSeconds;
                 MaybeCollect(o, i);
                 if (i >= o.Warmup) { times.Add(seconds); pretrainPhases.Add(phases); }
@@ -147,6 +163,7 @@ public static class TrainingBenchmark
             SearchPeakRssMib = searchPeak,
             CollectSeconds = MedianCollectSeconds(),
             ConvSetting = convSetting,
+            Host = Numerics.HostInfo.Current(),
         };
     }
 
@@ -216,7 +233,7 @@ public static class TrainingBenchmark
 
     static StepPhases? MedianPhases(List<StepPhases> phases) => phases.Count == 0 ? null :
         new StepPhases(Median(phases.Select(p => p.Forward).ToList()), Median(phases.Select(p => p.Backward).ToList()),
-            Median(phases.Select(p => p.Optimizer).ToList()));
+            Median(phases.Select(p => p.Optimizer).ToList())) { Data = Median(phases.Select(p => p.Data).ToList()) };
 
     static double Median(List<double> values)
     {

@@ -49,9 +49,10 @@ public static class OptimizerFactory
         double lr0 = s.InitialLr;
         OptimizerHelper optimizer = s.Kind switch
         {
-            OptimizerKind.Sgd => torch.optim.SGD(
+            // In-place steps: TorchSharp's update and state, without a temporary per parameter (InPlaceOptimizers.cs).
+            OptimizerKind.Sgd => new InPlace.SGD(
                 kept.Select(g => new SGD.ParamGroup(g.Parameters, lr0, s.Momentum, 0, s.WeightDecay, false, false)), lr0, s.Momentum, 0, s.WeightDecay),
-            OptimizerKind.Adam => torch.optim.Adam(
+            OptimizerKind.Adam => new InPlace.Adam(
                 kept.Select(g => new Adam.ParamGroup(g.Parameters, lr0, 0.9, 0.999, AdamEps, s.WeightDecay, false, false)), lr0, 0.9, 0.999, AdamEps, s.WeightDecay),
             OptimizerKind.AdamW => torch.optim.AdamW(
                 kept.Select(g => new AdamW.ParamGroup(g.Parameters, lr0, 0.9, 0.999, AdamEps, s.WeightDecay, false, false)), lr0, 0.9, 0.999, AdamEps, s.WeightDecay),

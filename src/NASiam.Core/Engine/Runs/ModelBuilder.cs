@@ -27,6 +27,7 @@ public static class ModelBuilder
         var momentum = search ? o.Heads.SearchMomentum : o.Heads.PretrainMomentum;
         var model = ModelFactory.Create(new ModelSpec(o.Framework, o.Backbone, search, genotype, o.Heads, o.Compat, cifarStem, momentum));
         model.to(device);
+        model.BackbonePrecision = o.BackbonePrecision; // autocast of the trunk in training steps (heads stay fp32)
         // CPU: the layout and strided-1x1 workaround the kernel self-check found correct (and fastest) on this host; libtorch 2.10's oneDNN kernels are wrong or crash on some AVX-512 CPUs (docs/kernel-faults.md).
         if (device.type == DeviceType.CPU) Numerics.KernelSelfCheck.ApplyCpuChoice(model, o.Backbone, cifarStem);
         return model;

@@ -1,0 +1,93 @@
+using NASiam.Core.Engine.Optimization;
+using NASiam.Core.Methods;
+using NASiam.Core.Options;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace NASiam.Core.Engine.Benchmarks;
+
+/// <summary>What <see cref="MemoryBenchmark"/> runs.</summary>
+public sealed record MemoryBenchmarkOptions
+{
+    public Framework Framework { get; init; } = Framework.MoCo;
+    public string Backbone { get; init; } = "resnet18";
+    public int BatchSize { get; init; } = 32;
+    /// <summary>Search steps (architecture + weight step each).</summary>
+    public int Steps { get; init; } = 1000;
+    /// <summary>Steps between two points of the series.</summary>
+    public int Every { get; init; } = 100;
+    /// <summary>Torch threads (0 = all cores).</summary>
+    public int Threads { get; init; }
+    /// <summary>Steps between GC + malloc_trim passes (the engine's <see cref="NativeMemory.CollectEvery"/>; 0 = never).</summary>
+    public int CollectEvery { get; init; } = NativeMemory.CollectEvery;
+}
+
+/// <summary>
+/// One point of the series, after step <paramref name="Step"/>: RSS now, the largest RSS seen after
+/// any step since the previous point, the C heap in use and the free bytes its arenas hold (glibc
+/// mallinfo2; NaN elsewhere), and the forced and total gen-2 collections so far.
+/// </summary>
+public sealed record MemoryPoint(long Step, double RssMib, double WindowMaxRssMib, double HeapInUseMib, double HeapFreeMib, int ForcedCollections, int Gen2Collections);
+
+/// <summary>The series and its verdict: the change of RSS (and of the window maximum) from the first point to the last, in percent.</summary>
+public sealed record MemoryBenchmarkResult(IReadOnlyList<MemoryPoint> Points, double RssChangePercent, double WindowMaxChangePercent);
+
+/// <summary>
+/// The memory check: a search (MoCo ResNet-18 at batch 32 by default) on random 32×32
+/// inputs, as <see cref="TrainingBenchmark"/> steps it, printing RSS every <see cref="MemoryBenchmarkOptions.Every"/>
+/// steps. RSS is read after each step and before that step's collection (if any), so a point never
+/// profits from a trim that just ran; the window maximum covers every step in between.
+/// </summary>
+public static class MemoryBenchmark
+{
+    public static MemoryBenchmarkResult Run(MemoryBenchmarkOptions o, Action<MemoryPoint>? progress = null)
+    {
+        if (o.BatchSize < 2 || o.Steps < 1 || o.Every < 1 || o.CollectEvery < 0)
+            throw new ArgumentException("Memory benchmark needs batch >= 2, steps >= 1, every >= 1 and a collection interval >= 0.");
+        TorchRuntime.SetThreads(o.Threads);
+        var recipe = RunPresets.ForFramework(o.Framework);
+        var run = recipe with
+        {
+            Backbone = o.Backbone,
+            Heads = recipe.Heads with { QueueSize = Math.Max(2 * o.BatchSize, recipe.Heads.QueueSize / (2 * o.BatchSize) * 2 * o.BatchSize) },
+            Search = recipe.Search with { BatchSize = o.BatchSize },
+        };
+        using var model = Runs.ModelBuilder.Create(run, true, null, CPU, cifarStem: true, seed: 0);
+        using var wopt = OptimizerFactory.CreateWeightOptimizer(Runs.ModelBuilder.Groups(model), WeightOptimizerSettings.ForSearch(run.Search));
+        using var aopt = OptimizerFactory.CreateAlphaOptimizer(model.ArchParameters(), run.Search);
+        using var g = new Generator(1);
+        Tensor Input() => randn([o.BatchSize, 3, 32, 32], generator: g);
+        model.train();
+        var points = new List<MemoryPoint>();
+        double windowMax = 0;
+        int forced = 0;
+        for (long step = 1; step <= o.Steps; step++)
+        {
+            using (var scope = NewDisposeScope())
+            {
+                aopt.ZeroGrad();
+                var archLoss = model.ComputeLossForBackward(Input(), Input(), StepKind.Architecture);
+                archLoss.backward();
+                aopt.Step();
+                wopt.ZeroGrad();
+                var loss = model.ComputeLossForBackward(Input(), Input(), StepKind.Weight);
+                loss.backward();
+                wopt.Step();
+                loss.item<float>();
+            }
+            double rss = TrainingBenchmark.Rss("VmRSS");
+            windowMax = Math.Max(windowMax, rss);
+            if (step % o.Every == 0)
+            {
+                var heap = NativeMemory.Heap();
+                var point = new MemoryPoint(step, rss, windowMax, heap?.InUseMib ?? double.NaN, heap?.ArenaFreeMib ?? double.NaN, forced, GC.CollectionCount(2));
+                points.Add(point);
+                progress?.Invoke(point);
+                windowMax = 0;
+            }
+            if (o.CollectEvery > 0 && step % o.CollectEvery == 0) { NativeMemory.Collect(); forced++; }
+        }
+        double Change(Func<MemoryPoint, double> f) => points.Count < 2 ? double.NaN : 100 * (f(points[^1]) - f(points[0])) / f(points[0]);
+        return new MemoryBenchmarkResult(points, Change(p => p.RssMib), Change(p => p.WindowMaxRssMib));
+    }
+}

@@ -1,0 +1,53 @@
+using System.Text.Json;
+
+namespace NASiam.Cli.Tests.Commands;
+
+public sealed class BenchCommandTests
+{
+    static (int Code, string Out, string Err) Cli(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var code = NasiamCli.Run(args, stdout, stderr, default);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    [Fact]
+    public void Bench_Json_ReportsTheHost_AndEveryPhaseOfTheStep()
+    {
+        var (code, stdout, stderr) = Cli("bench", "--framework", "moco", "--backbone", "resnet-tiny", "--batch-size", "4", "--steps", "1", "--warmup", "0",
+            "--dim", "32", "--threads", "1", "--only", "search", "--json");
+        Assert.True(code == ExitCodes.Ok, stderr);
+        using var doc = JsonDocument.Parse(stdout.Trim());
+        var root = doc.RootElement;
+        Assert.True(root.GetProperty("search_step_s").GetDouble() > 0);
+        var host = root.GetProperty("host");
+        Assert.False(string.IsNullOrWhiteSpace(host.GetProperty("cpu_model").GetString()));
+        Assert.Equal(1, host.GetProperty("threads").GetInt32());
+        Assert.StartsWith("2.", host.GetProperty("libtorch").GetString());
+        var phases = root.GetProperty("search_weight_phases_s");
+        foreach (var key in new[] { "forward", "backward", "optimizer", "data" })
+            Assert.True(phases.GetProperty(key).GetDouble() > 0, key);
+    }
+
+    [Fact]
+    public void BenchMemory_Json_PrintsOneRssPointPerInterval_AndTheChange()
+    {
+        var (code, stdout, stderr) = Cli("bench", "memory", "--backbone", "resnet-tiny", "--batch-size", "4", "--steps", "4", "--every", "2",
+            "--gc-every", "3", "--threads", "1", "--json");
+        Assert.True(code == ExitCodes.Ok, stderr);
+        using var doc = JsonDocument.Parse(stdout.Trim());
+        var series = doc.RootElement.GetProperty("rss_mib").EnumerateArray().Select(p => (Step: p[0].GetDouble(), Rss: p[1].GetDouble())).ToList();
+        Assert.Equal([2.0, 4.0], series.Select(p => p.Step));
+        Assert.All(series, p => Assert.True(p.Rss > 0));
+        Assert.Equal(JsonValueKind.Number, doc.RootElement.GetProperty("rss_change_percent").ValueKind);
+    }
+
+    [Fact]
+    public void BenchMemory_RejectsAZeroInterval()
+    {
+        var (code, _, stderr) = Cli("bench", "memory", "--every", "0");
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Contains("--every", stderr);
+    }
+}
