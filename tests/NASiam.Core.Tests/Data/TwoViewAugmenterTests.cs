@@ -189,4 +189,30 @@ public class TwoViewAugmenterTests
         var r = AugmentationBenchmark.Run(CPU, batchSize: 32, batches: 2, warmup: 1);
         Assert.True(r.ImagesPerSecond > 0 && r.MillisecondsPerBatch > 0);
     }
+
+    [Fact]
+    public void Apply_InCpuChunks_EqualsTheWholeBatch()
+    {
+        // The colour operators run in cache-sized chunks on the CPU; chunking must not change a pixel
+        // (one blur radius for the whole batch, per-image parameters sliced with their images).
+        var aug = new TwoViewAugmenter(AugmentationRecipe.ImageNet, ChannelNormalization.ImageNet, CPU, outputSize: 32);
+        using var images = Images(13, seed: 5);
+        using var g = new Generator(3);
+        using var p = aug.Sample(13, 32, 32, g);
+        Assert.True((p.BlurSigma > 0).any().item<bool>());
+        var saved = TwoViewAugmenter.CpuChunkBytes;
+        try
+        {
+            TwoViewAugmenter.CpuChunkBytes = long.MaxValue;
+            using var whole = aug.Apply(images, p);
+            foreach (var imagesPerChunk in new[] { 1, 5 })
+            {
+                TwoViewAugmenter.CpuChunkBytes = imagesPerChunk * 3L * 32 * 32 * sizeof(float);
+                using var chunked = aug.Apply(images, p);
+                Assert.Equal(whole.shape, chunked.shape);
+                Assert.True((whole - chunked).abs().max().item<float>() <= 1e-6f, $"{imagesPerChunk} image(s) per chunk differ");
+            }
+        }
+        finally { TwoViewAugmenter.CpuChunkBytes = saved; }
+    }
 }

@@ -91,11 +91,23 @@ public static class ColorOps
         return cat([r, g, b], 1);
     }
 
+    /// <summary>Kernel radius ceil(3·max σ) clamped to [1, min(H, W) − 1]; 0 when no sigma is positive.</summary>
+    public static int BlurRadius(Tensor sigma, long height, long width)
+    {
+        var max = sigma.numel() == 0 ? 0f : sigma.max().item<float>();
+        if (max <= 0) return 0;
+        return Math.Max(1, Math.Min((int)Math.Ceiling(3 * max), (int)Math.Min(height, width) - 1));
+    }
+
     /// <summary>
     /// Gaussian blur with a per-image sigma [B] (pixels): separable, kernel 2·ceil(3·max σ)+1,
     /// reflect padding. Images with sigma 0 are returned unchanged.
     /// </summary>
-    public static Tensor GaussianBlur(Tensor x, Tensor sigma)
+    /// <param name="x">Float images [B, 3, H, W] in [0, 1].</param>
+    /// <param name="sigma">Per-image sigma [B] in pixels (0 = not blurred).</param>
+    /// <param name="radius">Kernel radius in pixels; 0 = <see cref="BlurRadius"/> of <paramref name="sigma"/>
+    /// (pass the whole batch's when blurring it in parts, so each part gets the same kernel size).</param>
+    public static Tensor GaussianBlur(Tensor x, Tensor sigma, int radius = 0)
     {
         using var scope = NewDisposeScope();
         sigma = sigma.to(x.device);
@@ -104,8 +116,7 @@ public static class ColorOps
         var sub = x.index_select(0, rows);
         var sig = sigma.index_select(0, rows);
         var n = sub.shape[0];
-        var radius = (int)Math.Ceiling(3 * sig.max().item<float>());
-        radius = Math.Max(1, Math.Min(radius, (int)Math.Min(x.shape[2], x.shape[3]) - 1));
+        if (radius <= 0) radius = BlurRadius(sig, x.shape[2], x.shape[3]);
         var offsets = arange(-radius, radius + 1, dtype: ScalarType.Float32, device: x.device);
         var kernel = (-(offsets.view(1, -1).pow(2)) / (2 * sig.view(-1, 1).pow(2))).exp();
         kernel = kernel / kernel.sum(1, keepdim: true);                    // [n, K]

@@ -178,17 +178,32 @@ public sealed class TwoViewAugmenter
             x = nn.functional.grid_sample(x, grid, GridSampleMode.Bilinear, GridSamplePaddingMode.Border, align_corners: false);
         }
 
-        if (Spec.ColorJitter)
+        // One blur radius for the whole batch, so chunking below cannot change a result.
+        var radius = Spec.Blur ? ColorOps.BlurRadius(p.BlurSigma, x.shape[2], x.shape[3]) : 0;
+        var (order, factors, gray, sigma) = (p.JitterOrder.to(Device), p.JitterFactors.to(Device), p.Gray.to(Device), p.BlurSigma.to(Device));
+        // Every colour operator is per image and memory-bound: on the CPU, chunks of a few images stay
+        // in cache across the ~100 element-wise passes (a whole 224-px batch is ~77 MB per pass).
+        var chunk = Device.type == DeviceType.CPU ? Math.Max(1L, CpuChunkBytes / (x.shape[1] * x.shape[2] * x.shape[3] * sizeof(float))) : b;
+        var parts = new List<Tensor>();
+        for (long start = 0; start < b; start += chunk)
         {
-            var order = p.JitterOrder.to(Device);
-            var factors = p.JitterFactors.to(Device);
-            for (int k = 0; k < 4; k++) x = ColorOps.JitterStep(x, order[.., k], factors);
+            var len = Math.Min(chunk, b - start);
+            var xs = chunk >= b ? x : x.narrow(0, start, len);
+            if (Spec.ColorJitter)
+            {
+                var (o, f) = chunk >= b ? (order, factors) : (order.narrow(0, start, len), factors.narrow(0, start, len));
+                for (int k = 0; k < 4; k++) xs = ColorOps.JitterStep(xs, o[.., k], f);
+            }
+            if (Spec.Grayscale)
+                xs = where((chunk >= b ? gray : gray.narrow(0, start, len)).view(-1, 1, 1, 1), ColorOps.Grayscale(xs).expand(-1, 3, -1, -1), xs);
+            if (Spec.Blur) xs = ColorOps.GaussianBlur(xs, chunk >= b ? sigma : sigma.narrow(0, start, len), radius);
+            parts.Add(Normalize(xs, Normalization, Device));
         }
-        if (Spec.Grayscale)
-            x = where(p.Gray.to(Device).view(-1, 1, 1, 1), ColorOps.Grayscale(x).expand(-1, 3, -1, -1), x);
-        if (Spec.Blur) x = ColorOps.GaussianBlur(x, p.BlurSigma);
-        return Normalize(x, Normalization, Device).MoveToOuterDisposeScope();
+        return (parts.Count == 1 ? parts[0] : cat(parts, 0)).MoveToOuterDisposeScope();
     }
+
+    /// <summary>Bytes of float pixels per colour-augmentation chunk on the CPU (about an L2/L3 slice).</summary>
+    internal static long CpuChunkBytes = 2L << 20;
 
     /// <summary>(x − mean) / std per channel for float [B,3,H,W] in [0,1].</summary>
     public static Tensor Normalize(Tensor x, ChannelNormalization n, Device device)
