@@ -68,7 +68,7 @@ public sealed class ComparisonService(ComparisonStore comparisons, RunStore runs
             SourceRunId = sourceRunId, CreatedAt = DateTimeOffset.UtcNow,
         };
         comparisons.Insert(record);
-        Advance(record.Id);
+        TryAdvance(record.Id);
         return new(comparisons.Get(record.Id), errors, planned.Notices);
     }
 
@@ -100,7 +100,7 @@ public sealed class ComparisonService(ComparisonStore comparisons, RunStore runs
             foreach (var child in comparisons.Children(id))
                 if (runs.Get(child.RunId) is { CanResume: true }) scheduler.Resume(child.RunId);
         }
-        Advance(id);
+        TryAdvance(id);
         return true;
     }
 
@@ -121,14 +121,21 @@ public sealed class ComparisonService(ComparisonStore comparisons, RunStore runs
     /// <summary>Moves every active comparison on (see <see cref="Advance"/>).</summary>
     public void AdvanceAll()
     {
-        foreach (var c in comparisons.Active())
+        foreach (var c in comparisons.Active()) TryAdvance(c.Id);
+    }
+
+    /// <summary>
+    /// <see cref="Advance"/>, where a comparison that cannot go on (a child left no checkpoint, a file
+    /// is unreadable) is marked failed with the reason, instead of the error reaching the caller
+    /// (the coordinator's loop, or the request that created or resumed it, which would answer 500).
+    /// </summary>
+    void TryAdvance(Guid id)
+    {
+        try { Advance(id); }
+        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or JsonException)
         {
-            try { Advance(c.Id); }
-            catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or JsonException)
-            {
-                log.LogError(e, "Comparison {Id} could not advance", c.Id);
-                comparisons.SetStatus(c.Id, RunStatus.Failed, e.Message, finished: true);
-            }
+            log.LogError(e, "Comparison {Id} could not advance", id);
+            comparisons.SetStatus(id, RunStatus.Failed, e.Message, finished: true);
         }
     }
 

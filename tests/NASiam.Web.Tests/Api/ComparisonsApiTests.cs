@@ -64,6 +64,23 @@ public class ComparisonsApiTests : IDisposable
             Assert.True(paths.TryGetProperty(path, out _), path);
     }
 
+    [Fact]
+    public async Task ChildWithoutCheckpoint_FailsTheComparisonWithTheReason_NotTheRequest()
+    {
+        // The scripted engine writes no checkpoint: however fast its pre-training finishes (even inside
+        // the POST that queued it), the comparison ends Failed naming the cause; the POST is 201.
+        await using var app = new NasiamAppFactory(_data, new ScriptedRunEngine(totalSteps: 1, stepMilliseconds: 0));
+        using var c = app.Api();
+        var created = await c.PostAsJsonAsync("/api/comparisons", new { preset = "quick-demo", framework = "simclr", genotype = Genotype, seeds = new[] { 0 } });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+        JsonElement cmp = default;
+        await NasiamAppFactory.WaitUntil(async () => (cmp = await Comparison(c, id)).GetProperty("status").GetString() is "Failed" or "Succeeded",
+            TimeSpan.FromSeconds(60), "the comparison to end");
+        Assert.Equal("Failed", cmp.GetProperty("status").GetString());
+        Assert.Contains("no checkpoint", cmp.GetProperty("message").GetString());
+    }
+
     static async Task<JsonElement> Comparison(HttpClient c, Guid id) => await c.GetFromJsonAsync<JsonElement>($"/api/comparisons/{id}");
 
     static IEnumerable<(Guid RunId, string Role, string Arm, int Seed, string Status)> Children(JsonElement cmp) =>
