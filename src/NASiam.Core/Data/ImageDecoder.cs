@@ -50,48 +50,14 @@ public static class ImageDecoder
     /// or throws <see cref="InvalidDataException"/> naming <paramref name="source"/> exactly as
     /// <see cref="Decode(byte[], string)"/> does for empty, truncated, corrupt, unknown, TIFF, WebP and GIF files.
     /// </summary>
-    public static ImageFormat Check(byte[] bytes, string source)
-    {
-        InvalidDataException Bad(string why) => new($"Image '{source}' {why}.");
-        if (bytes.Length == 0) throw Bad("is empty (0 bytes)");
-        var format = Sniff(bytes);
-        switch (format)
-        {
-            case ImageFormat.Jpeg: CheckJpeg(bytes, Bad); break;
-            case ImageFormat.Png: CheckPng(bytes, Bad); break;
-            case ImageFormat.Bmp: CheckBmp(bytes, Bad); break;
-            case ImageFormat.Pnm: CheckPnm(bytes, Bad); break;
-            case ImageFormat.Tiff:
-            case ImageFormat.WebP:
-                throw Bad($"is a {format} image, which this build cannot decode (JPEG, PNG, BMP, PPM and PGM only); convert it to PNG or JPEG");
-            case ImageFormat.Gif:
-                throw Bad("is a GIF image under an image extension; torchvision's folders hold JPEG/PNG/BMP/PPM/PGM/TIFF/WebP; convert it to PNG");
-            default:
-                throw Bad($"is not a JPEG, PNG, BMP, PPM, PGM, TIFF or WebP image (its first bytes are {Convert.ToHexString(bytes.AsSpan(0, Math.Min(8, bytes.Length)))})");
-        }
-        return format;
-    }
+    public static ImageFormat Check(byte[] bytes, string source) => Inspect(bytes, source).Format;
 
     /// <summary>As <see cref="Decode(string)"/> on the file's bytes; <paramref name="source"/> names it in errors.</summary>
     public static DecodedImage Decode(byte[] bytes, string source)
     {
+        var (format, pnm) = Inspect(bytes, source);
+        if (pnm is not null) return pnm;
         InvalidDataException Bad(string why) => new($"Image '{source}' {why}.");
-        if (bytes.Length == 0) throw Bad("is empty (0 bytes)");
-        var format = Sniff(bytes);
-        switch (format)
-        {
-            case ImageFormat.Jpeg: CheckJpeg(bytes, Bad); break;
-            case ImageFormat.Png: CheckPng(bytes, Bad); break;
-            case ImageFormat.Bmp: CheckBmp(bytes, Bad); break;
-            case ImageFormat.Pnm: return DecodePnm(bytes, Bad);
-            case ImageFormat.Tiff:
-            case ImageFormat.WebP:
-                throw Bad($"is a {format} image, which this build cannot decode (JPEG, PNG, BMP, PPM and PGM only); convert it to PNG or JPEG");
-            case ImageFormat.Gif:
-                throw Bad("is a GIF image under an image extension; torchvision's folders hold JPEG/PNG/BMP/PPM/PGM/TIFF/WebP; convert it to PNG");
-            default:
-                throw Bad($"is not a JPEG, PNG, BMP, PPM, PGM, TIFF or WebP image (its first bytes are {Convert.ToHexString(bytes.AsSpan(0, Math.Min(8, bytes.Length)))})");
-        }
         ImageResult image;
         try
         {
@@ -104,6 +70,32 @@ public static class ImageDecoder
         if (image is null || image.Width < 1 || image.Height < 1 || image.Data is null || image.Data.Length < (long)image.Width * image.Height * 3)
             throw Bad($"is a corrupt {format} (the decoder returned no pixels)");
         return new DecodedImage(image.Data, image.Width, image.Height, format);
+    }
+
+    /// <summary>
+    /// The one structural check behind <see cref="Check"/> and <see cref="Decode(byte[], string)"/>:
+    /// the format, and for PNM (whose check is its decoder) the decoded image, so it is decoded once.
+    /// </summary>
+    static (ImageFormat Format, DecodedImage? Pnm) Inspect(byte[] bytes, string source)
+    {
+        InvalidDataException Bad(string why) => new($"Image '{source}' {why}.");
+        if (bytes.Length == 0) throw Bad("is empty (0 bytes)");
+        var format = Sniff(bytes);
+        switch (format)
+        {
+            case ImageFormat.Jpeg: CheckJpeg(bytes, Bad); break;
+            case ImageFormat.Png: CheckPng(bytes, Bad); break;
+            case ImageFormat.Bmp: CheckBmp(bytes, Bad); break;
+            case ImageFormat.Pnm: return (format, DecodePnm(bytes, Bad));
+            case ImageFormat.Tiff:
+            case ImageFormat.WebP:
+                throw Bad($"is a {format} image, which this build cannot decode (JPEG, PNG, BMP, PPM and PGM only); convert it to PNG or JPEG");
+            case ImageFormat.Gif:
+                throw Bad("is a GIF image under an image extension; torchvision's folders hold JPEG/PNG/BMP/PPM/PGM/TIFF/WebP; convert it to PNG");
+            default:
+                throw Bad($"is not a JPEG, PNG, BMP, PPM, PGM, TIFF or WebP image (its first bytes are {Convert.ToHexString(bytes.AsSpan(0, Math.Min(8, bytes.Length)))})");
+        }
+        return (format, null);
     }
 
     /// <summary>Walks JPEG segments and entropy-coded data to the EOI marker (FFD9); bytes after EOI are allowed.</summary>
@@ -210,8 +202,6 @@ public static class ImageDecoder
     }
 
     /// <summary>The PNM checks of <see cref="DecodePnm"/> without keeping the pixels.</summary>
-    static void CheckPnm(byte[] b, Func<string, InvalidDataException> bad) => DecodePnm(b, bad);
-
     /// <summary>Binary PPM (P6) / PGM (P5), maxval 1..65535 (16-bit samples big-endian), scaled to 0..255.</summary>
     static DecodedImage DecodePnm(byte[] b, Func<string, InvalidDataException> bad)
     {
