@@ -45,13 +45,7 @@ public static class MemoryBenchmark
         if (o.BatchSize < 2 || o.Steps < 1 || o.Every < 1 || o.CollectEvery < 0)
             throw new ArgumentException("Memory benchmark needs batch >= 2, steps >= 1, every >= 1 and a collection interval >= 0.");
         TorchRuntime.SetThreads(o.Threads);
-        var recipe = RunPresets.ForFramework(o.Framework);
-        var run = recipe with
-        {
-            Backbone = o.Backbone,
-            Heads = recipe.Heads with { QueueSize = Math.Max(2 * o.BatchSize, recipe.Heads.QueueSize / (2 * o.BatchSize) * 2 * o.BatchSize) },
-            Search = recipe.Search with { BatchSize = o.BatchSize },
-        };
+        var run = TrainingBenchmark.Recipe(o.Framework, o.Backbone, o.BatchSize);
         using var model = Runs.ModelBuilder.Create(run, true, null, CPU, cifarStem: true, seed: 0);
         using var wopt = OptimizerFactory.CreateWeightOptimizer(Runs.ModelBuilder.Groups(model), WeightOptimizerSettings.ForSearch(run.Search));
         using var aopt = OptimizerFactory.CreateAlphaOptimizer(model.ArchParameters(), run.Search);

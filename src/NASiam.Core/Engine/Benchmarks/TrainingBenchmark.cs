@@ -81,15 +81,7 @@ public static class TrainingBenchmark
         if (o.BatchSize < 2 || o.Steps < 1 || o.Warmup < 0) throw new ArgumentException("Benchmark needs batch >= 2, steps >= 1 and warmup >= 0.");
         int threads = TorchRuntime.SetThreads(o.Threads);
         var device = TorchRuntime.ResolveDevice(o.Device);
-        var recipe = RunPresets.ForFramework(o.Framework);
-        var run = recipe with
-        {
-            Backbone = o.Backbone,
-            BackbonePrecision = o.BackbonePrecision,
-            Heads = (o.Heads ?? recipe.Heads) with { QueueSize = Math.Max(2 * o.BatchSize, (o.Heads ?? recipe.Heads).QueueSize / (2 * o.BatchSize) * 2 * o.BatchSize) },
-            Search = recipe.Search with { BatchSize = o.BatchSize },
-            Pretrain = recipe.Pretrain with { BatchSize = o.BatchSize },
-        };
+        var run = Recipe(o.Framework, o.Backbone, o.BatchSize, o.Heads) with { BackbonePrecision = o.BackbonePrecision };
         lock (CollectTimes) CollectTimes.Clear();
         double rssBefore = Rss("VmRSS");
         double search = double.NaN, arch = double.NaN, weight = double.NaN, pretrain = double.NaN, searchPeak = double.NaN;
@@ -164,6 +156,24 @@ public static class TrainingBenchmark
             CollectSeconds = MedianCollectSeconds(),
             ConvSetting = convSetting,
             Host = Numerics.HostInfo.Current(),
+        };
+    }
+
+    /// <summary>
+    /// The benchmarks' run options: the framework's CIFAR recipe with <paramref name="backbone"/>,
+    /// <paramref name="batchSize"/> for search and pre-training, and the MoCo queue rounded to a multiple
+    /// of the two views' keys per step (2·batch), at least one step's worth.
+    /// </summary>
+    internal static RunOptions Recipe(Framework framework, string backbone, int batchSize, HeadOptions? heads = null)
+    {
+        var recipe = RunPresets.ForFramework(framework);
+        var h = heads ?? recipe.Heads;
+        return recipe with
+        {
+            Backbone = backbone,
+            Heads = h with { QueueSize = Math.Max(2 * batchSize, h.QueueSize / (2 * batchSize) * 2 * batchSize) },
+            Search = recipe.Search with { BatchSize = batchSize },
+            Pretrain = recipe.Pretrain with { BatchSize = batchSize },
         };
     }
 
