@@ -52,27 +52,60 @@ public sealed record ImportGenotypeRequest(string? Name, string? Text, string? F
 /// <summary>A genotype for the API: presets and the library.</summary>
 public sealed record GenotypeInfo(string Id, string Name, string Framework, string Source, string? Text, string? Description, Guid? RunId);
 
-/// <summary>Maps errors to a ValidationProblem's <c>errors</c>: option paths under "options.", request members by name.</summary>
+/// <summary>
+/// The API's request bodies: read with the size limit, deserialised with <see cref="RunsApi.BodyJson"/>
+/// (unknown members are errors), and errors keyed as the body names them.
+/// </summary>
 public static class BodyErrors
 {
-    static readonly HashSet<string> RequestMembers = ["preset", "framework", "kind", "genotype", "device", "name", "parentId", "checkpoint", "id", "body"];
+    static readonly HashSet<string> RunRequestMembers = ["preset", "framework", "kind", "genotype", "device", "name", "parentId", "checkpoint", "id", "body"];
 
-    /// <summary>Resolver and scheduler errors keyed as the body names them (<c>options.search.epochs</c>, <c>preset</c>).</summary>
-    public static Dictionary<string, string[]> ToDictionary(IEnumerable<FieldError> errors) =>
-        errors.GroupBy(e => e.Path.Length == 0 ? "body" : RequestMembers.Contains(e.Path) ? e.Path : "options." + e.Path)
+    /// <summary>Members of POST /api/runs, as an unknown-member error lists them.</summary>
+    public static readonly IReadOnlyList<string> RunBodyMembers = ["preset", "framework", "kind", "options", "genotype", "device", "name", "parentId"];
+
+    /// <summary>
+    /// Reads and deserialises a JSON body: the body, or the response to send instead (413 over
+    /// <paramref name="maxBytes"/>; 400 naming the member for malformed JSON, a wrong type or an
+    /// unknown member, listing <paramref name="validMembers"/>; 400 for an empty body).
+    /// </summary>
+    public static async Task<(T? Body, IResult? Error)> ReadAsync<T>(HttpRequest request, long maxBytes, IEnumerable<string> validMembers, string title) where T : class
+    {
+        try
+        {
+            var text = await BodyReader.ReadTextAsync(request, maxBytes);
+            if (text is null) return (null, Results.Problem("The request body is larger than Nasiam:MaxUploadBytes.", statusCode: StatusCodes.Status413PayloadTooLarge));
+            var body = JsonSerializer.Deserialize<T>(text, RunsApi.BodyJson);
+            return body is null ? (null, Results.ValidationProblem(new Dictionary<string, string[]> { ["body"] = ["a JSON object is required"] })) : (body, null);
+        }
+        catch (JsonException e)
+        {
+            return (null, Results.ValidationProblem(From(e, validMembers), title: title));
+        }
+    }
+
+    /// <summary>
+    /// Resolver and scheduler errors keyed as the body names them: request members by name
+    /// (<paramref name="requestMembers"/>, default POST /api/runs'), option paths under <c>options.</c>
+    /// (an <c>overrides.</c> prefix from a planner is the body's <c>options</c>).
+    /// </summary>
+    public static Dictionary<string, string[]> ToDictionary(IEnumerable<FieldError> errors, IReadOnlySet<string>? requestMembers = null) =>
+        errors.GroupBy(e => e.Path.Length == 0 ? "body"
+                : (requestMembers ?? RunRequestMembers).Contains(e.Path) ? e.Path
+                : e.Path.StartsWith("overrides.", StringComparison.Ordinal) ? "options." + e.Path["overrides.".Length..]
+                : "options." + e.Path)
             .ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray());
 
     /// <summary>A body that does not deserialise: the member it failed on, by its JSON path.</summary>
-    public static Dictionary<string, string[]> From(JsonException e)
+    public static Dictionary<string, string[]> From(JsonException e, IEnumerable<string> validMembers)
     {
         var path = (e.Path ?? "$").TrimStart('$').TrimStart('.');
         var message = e.Message;
         if (message.Contains("could not be mapped to any .NET member", StringComparison.Ordinal))
         {
             var name = System.Text.RegularExpressions.Regex.Match(message, "property '([^']+)'").Groups[1].Value;
-            return new() { [path.Length > 0 ? path : name] = ["unknown member; valid: preset, framework, kind, options, genotype, device, name, parentId"] };
+            return new() { [path.Length > 0 ? path : name] = [$"unknown member; valid: {string.Join(", ", validMembers)}"] };
         }
         var cut = message.IndexOf(" Path: ", StringComparison.Ordinal);
-        return new() { [path.Length > 0 ? path : "body"] = [$"malformed JSON: {(cut > 0 ? message[..cut] : message)}"] };
+        return new() { [path.Length > 0 ? path : "body"] = [$"malformed JSON or a value of the wrong type: {(cut > 0 ? message[..cut] : message)}"] };
     }
 }

@@ -93,22 +93,9 @@ public static class ComparisonsApi
 
     static async Task<IResult> Create(HttpRequest request, ComparisonService service, ComparisonStore store, RunStore runs, IOptions<NasiamWebOptions> options)
     {
-        CreateComparisonRequest? body;
-        try
-        {
-            var text = await BodyReader.ReadTextAsync(request, options.Value.MaxUploadBytes);
-            if (text is null) return Results.Problem("The request body is larger than Nasiam:MaxUploadBytes.", statusCode: StatusCodes.Status413PayloadTooLarge);
-            body = JsonSerializer.Deserialize<CreateComparisonRequest>(text, RunsApi.BodyJson);
-        }
-        catch (JsonException e)
-        {
-            var path = (e.Path ?? "$").TrimStart('$').TrimStart('.');
-            var message = e.Message.Contains("could not be mapped", StringComparison.Ordinal)
-                ? $"unknown member; valid: {string.Join(", ", Members.Where(m => m != "body").Append("options"))}"
-                : "malformed JSON or a value of the wrong type: " + e.Message.Split(" Path: ")[0];
-            return Results.ValidationProblem(new Dictionary<string, string[]> { [path.Length > 0 ? path : "body"] = [message] }, title: "The comparison request is invalid.");
-        }
-        if (body is null) return Results.ValidationProblem(new Dictionary<string, string[]> { ["body"] = ["a JSON object is required"] });
+        var (body, error) = await BodyErrors.ReadAsync<CreateComparisonRequest>(request, options.Value.MaxUploadBytes,
+            Members.Where(m => m != "body").Append("options"), "The comparison request is invalid.");
+        if (body is null) return error!;
 
         var overrides = body.Options?.DeepClone().AsObject() ?? new JsonObject();
         if (!string.IsNullOrWhiteSpace(body.Device)) overrides["device"] = body.Device;
@@ -123,12 +110,7 @@ public static class ComparisonsApi
     }
 
     /// <summary>Errors keyed as the body names them: request members by name, option paths under "options.".</summary>
-    public static Dictionary<string, string[]> Errors(IEnumerable<FieldError> errors) =>
-        errors.GroupBy(e => e.Path.Length == 0 ? "body"
-                : Members.Contains(e.Path) ? e.Path
-                : e.Path.StartsWith("overrides.", StringComparison.Ordinal) ? "options." + e.Path["overrides.".Length..]
-                : "options." + e.Path)
-            .ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray());
+    public static Dictionary<string, string[]> Errors(IEnumerable<FieldError> errors) => BodyErrors.ToDictionary(errors, Members);
 
     static IResult File(Guid id, string name, ComparisonStore store, ComparisonService service)
     {

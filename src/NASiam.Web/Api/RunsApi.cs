@@ -76,18 +76,8 @@ public static class RunsApi
 
     static async Task<IResult> Create(HttpRequest request, RunScheduler scheduler, IOptions<NasiamWebOptions> options)
     {
-        CreateRunRequest? body;
-        try
-        {
-            var text = await BodyReader.ReadTextAsync(request, options.Value.MaxUploadBytes);
-            if (text is null) return Results.Problem("The request body is larger than Nasiam:MaxUploadBytes.", statusCode: StatusCodes.Status413PayloadTooLarge);
-            body = JsonSerializer.Deserialize<CreateRunRequest>(text, BodyJson);
-        }
-        catch (JsonException e)
-        {
-            return Results.ValidationProblem(BodyErrors.From(e), title: "The request body is invalid.");
-        }
-        if (body is null) return Results.ValidationProblem(new Dictionary<string, string[]> { ["body"] = ["a JSON object is required"] });
+        var (body, error) = await BodyErrors.ReadAsync<CreateRunRequest>(request, options.Value.MaxUploadBytes, BodyErrors.RunBodyMembers, "The request body is invalid.");
+        if (body is null) return error!;
 
         RunKind? kind = null;
         if (body.Kind is not null)
