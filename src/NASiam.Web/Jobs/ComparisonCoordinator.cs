@@ -50,7 +50,7 @@ public sealed class ComparisonService(ComparisonStore comparisons, RunStore runs
         }
         else if (Guid.TryParse(request.Genotype?.Trim(), out var gid))
         {
-            var text = runs.Genotypes().FirstOrDefault(g => g.Id == gid)?.Text ?? runs.Get(gid)?.GenotypeText;
+            var text = runs.GenotypeTextById(gid);
             if (text is null) return new(null, [new("genotype", $"no genotype library entry or run with a genotype has id {gid}")], []);
             if (runs.Get(gid) is not null) sourceRunId = gid;
             request = request with { Genotype = text };

@@ -34,7 +34,7 @@ public sealed class RunScheduler(
         // The web's genotype references may also be ids: a library entry or a run (its genotype).
         if (Guid.TryParse(request.Genotype?.Trim(), out var genotypeId))
         {
-            var text = store.Genotypes().FirstOrDefault(g => g.Id == genotypeId)?.Text ?? store.Get(genotypeId)?.GenotypeText;
+            var text = store.GenotypeTextById(genotypeId);
             if (text is null) return new(null, [new FieldError("genotype", $"no genotype library entry or run with a genotype has id {genotypeId}")]);
             request = request with { Genotype = text };
         }

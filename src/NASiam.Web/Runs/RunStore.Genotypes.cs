@@ -25,6 +25,12 @@ public sealed partial class RunStore
         return list;
     }
 
+    /// <summary>
+    /// The genotype a web request means by an id: a library entry's text, else the genotype of the run
+    /// with that id; null when neither exists (the form, the API and comparisons accept such ids).
+    /// </summary>
+    public string? GenotypeTextById(Guid id) => Genotypes().FirstOrDefault(g => g.Id == id)?.Text ?? Get(id)?.GenotypeText;
+
     public void DeleteGenotype(Guid id)
     {
         using var c = Open();
