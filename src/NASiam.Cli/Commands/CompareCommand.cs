@@ -110,55 +110,52 @@ public static class CompareCommand
         Directory.CreateDirectory(outDir);
         stdout.WriteLine($"nasiam compare: {plan.Framework.ToName()}, {plan.Recipe.Backbone}, {plan.Recipe.Dataset}, seeds {string.Join(",", plan.Seeds)} → {outDir}");
 
-        SearchStabilityReport? stability = null;
-        if (plan.GenotypeText is null)
+        if (plan.GenotypeText is not null) stdout.WriteLine($"genotype: {plan.GenotypeText}");
+        // The children and their order come from the one schedule the web's coordinator follows;
+        // this door runs them one at a time, in the order given (an evaluation before the next pre-training).
+        var children = new Dictionary<ComparisonChildKey, ComparisonChildView>();
+        while (true)
         {
-            var outcomes = new List<SearchOutcome>();
-            foreach (var seed in plan.SearchSeeds)
+            var step = ComparisonSchedule.Next(plan, children.Values);
+            if (step.PlanChanged)
             {
-                var child = RunChild(ComparisonPlanner.SearchOptions(plan, seed), Path.Combine(outDir, $"search-seed{seed}"), $"search seed {seed}", context);
-                if (child.Exit != ExitCodes.Ok) return child.Exit;
-                outcomes.Add(new SearchOutcome(seed, child.Genotype!, child.FinalAlphas));
+                plan = step.Plan;
+                foreach (var n in step.Stability?.Notices ?? []) stderr.WriteLine($"nasiam compare: note: {n}");
+                stdout.WriteLine($"genotype: {plan.GenotypeText}");
             }
-            stability = SearchStabilityReport.Analyze(outcomes, plan.Framework);
-            plan = plan with { GenotypeText = stability.ModalGenotypeText };
-            foreach (var n in stability.Notices) stderr.WriteLine($"nasiam compare: note: {n}");
+            if (step.Done) break;
+            if (step.Create.Count == 0) throw new InvalidOperationException("the comparison schedule waits, yet every child finished");
+            var todo = step.Create[0];
+            var dir = ChildDirectory(outDir, todo.Key);
+            var child = RunChild(todo.Options, dir, Label(todo.Key), context);
+            if (child.Exit != ExitCodes.Ok) return child.Exit;
+            children[todo.Key] = new ComparisonChildView
+            {
+                Key = todo.Key, State = ComparisonChildState.Succeeded, Options = child.Options, Directory = dir,
+                Artifacts = child.Artifacts, Metrics = child.Metrics, GenotypeText = child.Genotype,
+                FinalAlphas = () => child.FinalAlphas, Measures = () => child.Measures,
+            };
         }
-        stdout.WriteLine($"genotype: {plan.GenotypeText}");
 
-        var rows = new List<ComparisonSeedResult>();
-        foreach (var seed in plan.Seeds)
-            foreach (var arm in ComparisonArms.All)
-            {
-                var armDir = Path.Combine(outDir, $"seed{seed}", arm);
-                var pre = RunChild(ComparisonPlanner.PretrainOptions(plan, seed, arm), Path.Combine(armDir, "pretrain"), $"seed {seed} {arm} pre-train", context);
-                if (pre.Exit != ExitCodes.Ok) return pre.Exit;
-                var checkpoint = Path.Combine(armDir, "pretrain", ComparisonPlanner.EvaluatedCheckpoint(pre.Options!, pre.Artifacts));
-                var lin = RunChild(ComparisonPlanner.LinearOptions(plan, seed, arm, checkpoint), Path.Combine(armDir, "lincls"), $"seed {seed} {arm} linear eval", context);
-                if (lin.Exit != ExitCodes.Ok) return lin.Exit;
-                rows.Add(new ComparisonSeedResult
-                {
-                    Seed = seed, Arm = arm,
-                    LinclsTop1 = lin.Metrics.GetValueOrDefault("lincls_top1", double.NaN) is var t1 && double.IsFinite(t1) ? t1 : null,
-                    LinclsTop5 = lin.Metrics.GetValueOrDefault("lincls_top5", double.NaN) is var t5 && double.IsFinite(t5) ? t5 : null,
-                    KnnTop1 = pre.Metrics.TryGetValue("knn_top1", out var k) ? k : pre.Measures.KnnCurve.LastOrDefault()?.Top1,
-                    PretrainSeconds = pre.Measures.WallSeconds, LinclsSeconds = lin.Measures.WallSeconds, ImagesPerSecond = pre.Measures.ImagesPerSecond,
-                    KnnCurve = pre.Measures.KnnCurve,
-                });
-            }
-
-        var report = new ComparisonReport
-        {
-            Id = Guid.NewGuid(), Name = plan.Name, Framework = plan.Framework.ToName(), Backbone = plan.Recipe.Backbone, Dataset = plan.Recipe.Dataset,
-            Seeds = plan.Seeds, GenotypeText = plan.GenotypeText, Status = "succeeded", Results = rows, Stability = stability,
-            Complete = rows.All(r => r.LinclsTop1 is not null && r.KnnTop1 is not null), Notices = plan.Notices, FinishedAt = DateTimeOffset.UtcNow,
-        }.WithStatistics();
+        var report = ComparisonSchedule.Report(Guid.NewGuid(), plan, "succeeded", children.Values, finishedAt: DateTimeOffset.UtcNow);
         report.WriteFiles(outDir);
         stdout.Write(Table(report));
         foreach (var n in report.Notices) stderr.WriteLine($"nasiam compare: note: {n}");
         stdout.WriteLine($"done: {Path.Combine(outDir, ComparisonReport.JsonFile)}, {Path.Combine(outDir, ComparisonReport.CsvFile)}");
         return ExitCodes.Ok;
     }
+
+    /// <summary>A child's folder under the comparison's: search-seed1/, seed1/genotype/pretrain/, seed1/genotype/lincls/.</summary>
+    static string ChildDirectory(string outDir, ComparisonChildKey key) => key.Role == ComparisonRoles.Search
+        ? Path.Combine(outDir, $"search-seed{key.Seed}")
+        : Path.Combine(outDir, $"seed{key.Seed}", key.Arm, key.Role);
+
+    static string Label(ComparisonChildKey key) => key.Role switch
+    {
+        ComparisonRoles.Search => $"search seed {key.Seed}",
+        ComparisonRoles.Pretrain => $"seed {key.Seed} {key.Arm} pre-train",
+        _ => $"seed {key.Seed} {key.Arm} linear eval",
+    };
 
     static string Flag(FieldError e) => e.Path switch
     {

@@ -140,8 +140,9 @@ public sealed class ComparisonService(ComparisonStore comparisons, RunStore runs
     }
 
     /// <summary>
-    /// One step of a comparison's state machine: create the children whose inputs are ready,
-    /// derive the status from the children, and write comparison.json/csv when every child finished.
+    /// One step of a comparison (the rule: <see cref="ComparisonSchedule.Next"/>): create the
+    /// children whose inputs are ready, derive the status from the children, and write
+    /// comparison.json/csv when every child finished.
     /// </summary>
     public void Advance(Guid id)
     {
@@ -149,85 +150,68 @@ public sealed class ComparisonService(ComparisonStore comparisons, RunStore runs
         {
             var c = comparisons.Get(id);
             if (c is null || !c.IsActive) return;
-            var plan = c.Plan;
             var children = comparisons.Children(id).ToList();
-            RunRecord? Run(ComparisonChild ch) => runs.Get(ch.RunId);
-            ComparisonChild? Find(string role, string arm, int seed) => children.FirstOrDefault(x => x.Role == role && x.Arm == arm && x.Seed == seed);
-
-            // A failed or cancelled child stops the comparison (its resume resumes the child).
+            var views = new List<ComparisonChildView>();
             foreach (var ch in children)
             {
-                var r = Run(ch);
-                if (r is null) { Finish(c, RunStatus.Failed, $"child run {ch.RunId} ({ch.Role} {ch.Arm} seed {ch.Seed}) was deleted"); return; }
-                if (r.Status is RunStatus.Failed or RunStatus.Cancelled)
-                {
-                    Finish(c, r.Status, $"{ch.Role} {(ch.Arm.Length > 0 ? ch.Arm + " " : "")}seed {ch.Seed} {r.Status.ToString().ToLowerInvariant()}: {r.Message}");
-                    return;
-                }
+                if (runs.Get(ch.RunId) is not { } r) { Finish(c, RunStatus.Failed, $"child run {ch.RunId} ({Key(ch)}) was deleted"); return; }
+                views.Add(View(ch, r));
             }
-
-            // 1. Searches (fresh search only).
-            foreach (var seed in plan.SearchSeeds)
+            var step = ComparisonSchedule.Next(c.Plan, views);
+            if (step.Stopped is { } stop) { Finish(c, stop.State == ComparisonChildState.Cancelled ? RunStatus.Cancelled : RunStatus.Failed, stop.Message); return; }
+            if (step.PlanChanged)
             {
-                if (Find("search", "", seed) is not null) continue;
-                var o = ComparisonPlanner.SearchOptions(plan, seed);
-                if (!Spawn(c, o, "search", "", seed, c.SourceRunId, children)) return;
+                comparisons.SetPlan(id, step.Plan);
+                c = c with { Plan = step.Plan };
             }
-            if (plan.GenotypeText is null)
-            {
-                var searches = plan.SearchSeeds.Select(s => (Seed: s, Run: Run(Find("search", "", s)!))).ToArray();
-                if (searches.Any(s => s.Run?.Status != RunStatus.Succeeded)) { Running(c, children); return; }
-                var stability = Stability(plan, searches.Select(s => s.Run!).ToArray());
-                plan = plan with { GenotypeText = stability.ModalGenotypeText };
-                comparisons.SetPlan(id, plan);
-                c = c with { Plan = plan };
-            }
-
-            // 2. Pre-trainings of both arms, every seed.
-            foreach (var seed in plan.Seeds)
-                foreach (var arm in ComparisonArms.All)
-                {
-                    if (Find("pretrain", arm, seed) is not null) continue;
-                    var parent = c.SourceRunId ?? (plan.SearchSeeds.Count > 0 ? Find("search", "", plan.SearchSeeds.Contains(seed) ? seed : plan.SearchSeeds[0])?.RunId : null);
-                    if (!Spawn(c, ComparisonPlanner.PretrainOptions(plan, seed, arm), "pretrain", arm, seed, parent, children)) return;
-                }
-
-            // 3. A linear evaluation of each finished pre-training's checkpoint.
-            foreach (var seed in plan.Seeds)
-                foreach (var arm in ComparisonArms.All)
-                {
-                    if (Find("lincls", arm, seed) is not null) continue;
-                    var pre = Run(Find("pretrain", arm, seed)!);
-                    if (pre?.Status != RunStatus.Succeeded) continue;
-                    var artifacts = pre.ArtifactsJson is null ? new Dictionary<string, string>() : JsonSerializer.Deserialize<Dictionary<string, string>>(pre.ArtifactsJson)!;
-                    var checkpoint = Path.Combine(paths.RunDirectory(pre.Id), ComparisonPlanner.EvaluatedCheckpoint(pre.Options(), artifacts));
-                    if (!Spawn(c, ComparisonPlanner.LinearOptions(plan, seed, arm, checkpoint), "lincls", arm, seed, pre.Id, children)) return;
-                }
-
-            bool done = children.Count > 0 && children.All(ch => Run(ch)?.Status == RunStatus.Succeeded)
-                        && plan.Seeds.All(s => ComparisonArms.All.All(a => Find("lincls", a, s) is not null));
-            if (!done) { Running(c, children); return; }
+            foreach (var todo in step.Create)
+                if (!Spawn(c, todo, children)) return;
+            if (!step.Done) { Running(c, children); return; }
             var report = Report(c with { Status = RunStatus.Succeeded }, finished: true);
             report.WriteFiles(Directory(id));
             Finish(c, RunStatus.Succeeded, report.Headline);
         }
     }
 
-    bool Spawn(ComparisonRecord c, RunResolution resolution, string role, string arm, int seed, Guid? parent, List<ComparisonChild> children)
+    static ComparisonChildKey Key(ComparisonChild ch) => new(ch.Role, ch.Arm, ch.Seed);
+
+    /// <summary>A stored child run as the schedule sees it; its events are read only if asked for.</summary>
+    ComparisonChildView View(ComparisonChild ch, RunRecord r) => new()
     {
+        Key = Key(ch), RunId = r.Id, Message = r.Message,
+        State = r.Status switch
+        {
+            RunStatus.Succeeded => ComparisonChildState.Succeeded,
+            RunStatus.Failed => ComparisonChildState.Failed,
+            RunStatus.Cancelled => ComparisonChildState.Cancelled,
+            _ => ComparisonChildState.Active,
+        },
+        Options = r.Options(), Directory = paths.RunDirectory(r.Id), GenotypeText = r.GenotypeText,
+        Artifacts = r.ArtifactsJson is null ? new Dictionary<string, string>() : JsonSerializer.Deserialize<Dictionary<string, string>>(r.ArtifactsJson)!,
+        Metrics = r.MetricsJson is null ? new Dictionary<string, double>() : JsonSerializer.Deserialize<Dictionary<string, double>>(r.MetricsJson) ?? [],
+        FinalAlphas = () => runs.Read(r.Id, types: ["alphas"]).Events.OfType<AlphasLogged>().LastOrDefault()?.Cells,
+        Measures = () => ChildMeasures.From(runs.Read(r.Id, types: ["knn", "throughput", "stage_started", "stage_finished"]).Events),
+    };
+
+    bool Spawn(ComparisonRecord c, ComparisonChildToCreate todo, List<ComparisonChild> children)
+    {
+        var (key, resolution) = (todo.Key, todo.Options);
         if (!resolution.Ok)
         {
-            Finish(c, RunStatus.Failed, $"{role} {arm} seed {seed}: " + string.Join("; ", resolution.Errors.Select(e => e.ToString())));
+            Finish(c, RunStatus.Failed, $"{key}: " + string.Join("; ", resolution.Errors.Select(e => e.ToString())));
             return false;
         }
+        // A comparison started from a finished search has no search child: that search is its pre-trainings' parent.
+        Guid? parent = key.Role == ComparisonRoles.Pretrain && c.SourceRunId is { } source ? source
+            : todo.Parent is { } pk ? children.FirstOrDefault(x => Key(x) == pk)?.RunId : null;
         if (parent is { } p && runs.Get(p) is null) parent = null;
         var created = scheduler.Create(resolution.Options!, parent);
         if (!created.Ok)
         {
-            Finish(c, RunStatus.Failed, $"{role} {arm} seed {seed}: " + string.Join("; ", created.Errors.Select(e => e.ToString())));
+            Finish(c, RunStatus.Failed, $"{key}: " + string.Join("; ", created.Errors.Select(e => e.ToString())));
             return false;
         }
-        var child = new ComparisonChild(c.Id, role, arm, seed, created.Run!.Id);
+        var child = new ComparisonChild(c.Id, key.Role, key.Arm, key.Seed, created.Run!.Id);
         comparisons.AddChild(child);
         children.Add(child);
         return true;
@@ -245,66 +229,17 @@ public sealed class ComparisonService(ComparisonStore comparisons, RunStore runs
         log.LogInformation("Comparison {Id} {Status}: {Message}", c.Id, status, message);
     }
 
-    SearchStabilityReport Stability(ComparisonPlan plan, IReadOnlyList<RunRecord> searches) =>
-        SearchStabilityReport.Analyze(searches.Select(r => new SearchOutcome(r.Options().Seed, r.GenotypeText
-                ?? throw new InvalidDataException($"search {r.Id} finished without a genotype"),
-            runs.Read(r.Id, types: ["alphas"]).Events.OfType<AlphasLogged>().LastOrDefault()?.Cells)).ToArray(), plan.Framework);
-
     /// <summary>
     /// The comparison's report as of now, from its children's stored results and events
-    /// (unfinished children contribute nothing; the statistics cover the seeds with both arms).
+    /// (<see cref="ComparisonSchedule.Report"/>).
     /// </summary>
     public ComparisonReport Report(ComparisonRecord c, bool finished = false)
     {
-        var children = comparisons.Children(c.Id);
-        var rows = new List<ComparisonSeedResult>();
-        foreach (var seed in c.Plan.Seeds)
-            foreach (var arm in ComparisonArms.All)
-            {
-                var pre = children.FirstOrDefault(x => x.Role == "pretrain" && x.Arm == arm && x.Seed == seed);
-                var lin = children.FirstOrDefault(x => x.Role == "lincls" && x.Arm == arm && x.Seed == seed);
-                var preRun = pre is null ? null : runs.Get(pre.RunId);
-                var linRun = lin is null ? null : runs.Get(lin.RunId);
-                var preEvents = preRun is null ? [] : runs.Read(preRun.Id, types: ["knn", "throughput", "stage_started", "stage_finished"]).Events;
-                var linEvents = linRun is null ? [] : runs.Read(linRun.Id, types: ["stage_started", "stage_finished"]).Events;
-                var preMetrics = Metrics(preRun);
-                var linMetrics = Metrics(linRun);
-                var pm = ChildMeasures.From(preEvents);
-                var lm = ChildMeasures.From(linEvents);
-                rows.Add(new ComparisonSeedResult
-                {
-                    Seed = seed, Arm = arm,
-                    LinclsTop1 = linRun?.Status == RunStatus.Succeeded ? Get(linMetrics, "lincls_top1") : null,
-                    LinclsTop5 = linRun?.Status == RunStatus.Succeeded ? Get(linMetrics, "lincls_top5") : null,
-                    KnnTop1 = preRun?.Status == RunStatus.Succeeded ? Get(preMetrics, "knn_top1") ?? pm.KnnCurve.LastOrDefault()?.Top1 : null,
-                    PretrainSeconds = preRun?.Status == RunStatus.Succeeded ? pm.WallSeconds : null,
-                    LinclsSeconds = linRun?.Status == RunStatus.Succeeded ? lm.WallSeconds : null,
-                    ImagesPerSecond = pm.ImagesPerSecond,
-                    PretrainRunId = preRun?.Id, LinclsRunId = linRun?.Id, KnnCurve = pm.KnnCurve,
-                });
-            }
-        SearchStabilityReport? stability = null;
-        var searchRuns = children.Where(x => x.Role == "search").Select(x => runs.Get(x.RunId)).ToArray();
-        var notices = new List<string>(c.Plan.Notices);
-        if (searchRuns.Length > 0 && searchRuns.All(r => r?.Status == RunStatus.Succeeded))
-        {
-            try { stability = Stability(c.Plan, searchRuns!); }
-            catch (Exception e) when (e is ArgumentException or InvalidDataException) { notices.Add($"search stability could not be computed: {e.Message}"); }
-        }
-        var o = c.Plan.Recipe;
-        return new ComparisonReport
-        {
-            Id = c.Id, Name = c.Name, Framework = o.Framework.ToName(), Backbone = o.Backbone, Dataset = o.Dataset, Seeds = c.Plan.Seeds,
-            GenotypeText = c.Plan.GenotypeText, Status = c.Status.ToString().ToLowerInvariant(), Results = rows, Stability = stability,
-            Complete = rows.All(r => r.LinclsTop1 is not null && r.KnnTop1 is not null), Notices = notices,
-            FinishedAt = finished ? DateTimeOffset.UtcNow : c.FinishedAt,
-        }.WithStatistics();
+        var views = new List<ComparisonChildView>();
+        foreach (var ch in comparisons.Children(c.Id))
+            if (runs.Get(ch.RunId) is { } r) views.Add(View(ch, r));
+        return ComparisonSchedule.Report(c.Id, c.Plan, c.Status.ToString().ToLowerInvariant(), views, finishedAt: finished ? DateTimeOffset.UtcNow : c.FinishedAt);
     }
-
-    static Dictionary<string, double> Metrics(RunRecord? r) =>
-        r?.MetricsJson is null ? [] : JsonSerializer.Deserialize<Dictionary<string, double>>(r.MetricsJson) ?? [];
-
-    static double? Get(Dictionary<string, double> m, string key) => m.TryGetValue(key, out var v) ? v : null;
 }
 
 /// <summary>
