@@ -1,13 +1,27 @@
+using Microsoft.Extensions.Options;
 using NASiam.Web.Extensions;
+using NASiam.Web.Runs.Storage;
 
 NASiam.Core.Engine.Numerics.KernelProbe.TryRunAsChild(args); // exits here when re-launched as a kernel-probe child
 NASiam.Web.Worker.RunWorker.TryRunAsChild(args); // a run's child process: runs the engine and exits, no web host
 var builder = WebApplication.CreateBuilder(args);
+// `--role web|worker|all` as a short form of --Nasiam:Role (docs/deploy.md).
+builder.Configuration.AddCommandLine(args, new Dictionary<string, string> { ["--role"] = "Nasiam:Role" });
 builder.AddNasiamWeb();
 
 var app = builder.Build();
 app.MapNasiamWeb();
-app.Run();
+try
+{
+    app.Run();
+}
+catch (Exception e) when (e is StorageUnavailableException or OptionsValidationException)
+{
+    // A configuration the app cannot start with: one clear line naming the setting, exit code 2.
+    Console.Error.WriteLine($"NASiam.Web cannot start: {e.Message}");
+    return 2;
+}
+return 0;
 
 /// <summary>Public so WebApplicationFactory&lt;Program&gt; can host the app in tests.</summary>
 public partial class Program;
