@@ -9,19 +9,27 @@ var builder = WebApplication.CreateBuilder(args);
 builder.Configuration.AddCommandLine(args, new Dictionary<string, string> { ["--role"] = "Nasiam:Role" });
 builder.AddNasiamWeb();
 
-var app = builder.Build();
-app.MapNasiamWeb();
 try
 {
+    var app = builder.Build();
+    app.MapNasiamWeb();
     app.Run();
 }
-catch (Exception e) when (e is StorageUnavailableException or OptionsValidationException)
+catch (Exception e) when (StartupError(e) is { } reason)
 {
     // A configuration the app cannot start with: one clear line naming the setting, exit code 2.
-    Console.Error.WriteLine($"NASiam.Web cannot start: {e.Message}");
+    Console.Error.WriteLine($"NASiam.Web cannot start: {reason}");
     return 2;
 }
 return 0;
+
+// The setting-naming error inside whatever wrapped it (DI, the host, Hangfire), or null for any other failure.
+static string? StartupError(Exception? e)
+{
+    for (; e is not null; e = e.InnerException)
+        if (e is StorageUnavailableException or OptionsValidationException) return e.Message;
+    return null;
+}
 
 /// <summary>Public so WebApplicationFactory&lt;Program&gt; can host the app in tests.</summary>
 public partial class Program;
