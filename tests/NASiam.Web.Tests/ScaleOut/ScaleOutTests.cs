@@ -108,6 +108,14 @@ public class ScaleOutTests(ITestOutputHelper output) : IDisposable
         Assert.All(workers, w => Assert.True(spread.GetValueOrDefault(w.Pid) > 0, $"worker {w.Pid} executed nothing; spread {string.Join(", ", spread)}"));
         foreach (var id in ids) AssertCompleteEvents(store, id);
 
+        // Artefacts live on the shared directory: the web node, which executed nothing, lists and serves
+        // what a worker wrote (checkpoint bytes and the genotype).
+        var listed = await http.GetFromJsonAsync<JsonElement>($"/api/runs/{ids[0]}/checkpoints");
+        var ckpt = listed.EnumerateArray().First();
+        var bytes = await http.GetByteArrayAsync($"/api/runs/{ids[0]}/checkpoints/{ckpt.GetProperty("name").GetString()}");
+        Assert.Equal(ckpt.GetProperty("bytes").GetInt64(), bytes.LongLength);
+        Assert.Equal(store.Get(ids[0])!.GenotypeText!.Trim(), (await http.GetStringAsync($"/api/runs/{ids[0]}/genotype?format=txt")).Trim());
+
         // Phase 2: SIGKILL the worker executing a longer run once it has a checkpoint.
         var longRun = await Submit(http, Tiny("scale failover", epochs: 8)); // 16 steps, a checkpoint every 2
         await WaitUntil(() => store.Read(longRun).Events.OfType<CheckpointSaved>().Any(c => c.Step >= 4) && store.Leases.Get(longRun) is { Live: true },
@@ -140,6 +148,18 @@ public class ScaleOutTests(ITestOutputHelper output) : IDisposable
         output.WriteLine($"worker {victim.Pid} SIGKILLed at step sequence {lastStoredBeforeKill}; lease taken over by {survivor.Pid} after {resumedAfter.TotalSeconds:0.0} s, "
                          + $"engine resumed from '{started[^1].ResumedFrom}' after {engineResumedAfter.TotalSeconds:0.0} s (lease 3 s, heartbeat/sweep 0.5 s); "
                          + $"{done.EventCount} events, no gap, each of {totalSteps} steps once; load {File.ReadAllText("/proc/loadavg").Trim()}");
+
+        // Phase 3: a cancel asked on the web node stops the run executing on the (surviving) worker.
+        var toCancel = await Submit(http, Tiny("scale cancel", epochs: 50));
+        await WaitUntil(() => store.Read(toCancel).Events.OfType<StepLogged>().Any() && store.Leases.Get(toCancel) is { Live: true },
+            TimeSpan.FromSeconds(90), "the run to train on the worker");
+        var cancelAsked = Stopwatch.StartNew();
+        Assert.Equal(HttpStatusCode.Accepted, (await http.PostAsync($"/api/runs/{toCancel}/cancel", null)).StatusCode);
+        Assert.Equal(RunStatus.Running, store.Get(toCancel)!.Status); // not marked Cancelled by the web node while a worker runs it
+        await WaitUntil(() => store.Get(toCancel)?.Status == RunStatus.Cancelled, TimeSpan.FromSeconds(60), "the worker to stop the cancelled run");
+        Assert.Equal(survivor.Pid, PidOf(Assert.Single(store.Leases.Executions(toCancel)).Owner));
+        Assert.False(store.Leases.HeldByOther(toCancel)); // released
+        output.WriteLine($"cancel on the web node -> Cancelled by worker {survivor.Pid} after {cancelAsked.Elapsed.TotalSeconds:0.0} s");
     }
 
     [Fact]
