@@ -15,13 +15,16 @@ try
     app.MapNasiamWeb();
     app.Run();
 }
-catch (Exception e) when (StartupError(e) is { } reason)
+catch (Exception e) when (RunAsTheApp() && StartupError(e) is { } reason)
 {
     // A configuration the app cannot start with: one clear line naming the setting, exit code 2.
     Console.Error.WriteLine($"NASiam.Web cannot start: {reason}");
     return 2;
 }
 return 0;
+
+// Only as the app's own process: a test host (WebApplicationFactory) sees the exception itself.
+static bool RunAsTheApp() => System.Reflection.Assembly.GetEntryAssembly() == typeof(Program).Assembly;
 
 // The setting-naming error inside whatever wrapped it (DI, the host, Hangfire), or null for any other failure.
 static string? StartupError(Exception? e)

@@ -123,7 +123,9 @@ public static class WebExtensions
     public static WebApplication MapNasiamWeb(this WebApplication app)
     {
         var root = app.Services.GetRequiredService<AppRootInfo>();
-        if (!app.Services.GetRequiredService<IOptions<NasiamWebOptions>>().Value.ServesWeb)
+        // Read from configuration, not the validated options: a bad setting must fail at host start
+        // with the options' own message, not here.
+        if (string.Equals(app.Configuration[$"{NasiamWebOptions.Section}:{nameof(NasiamWebOptions.Role)}"]?.Trim(), "worker", StringComparison.OrdinalIgnoreCase))
         {
             // A worker node serves no pages, API or hub: only its health, for the orchestrator.
             app.MapGet("/healthz", () => Results.Ok(new { status = "ok", role = "worker" })).AllowAnonymous().WithTags("Health");
