@@ -51,6 +51,12 @@ public sealed class NasiamRunJob(
             run = store.Get(runId);
             if (run is null) { log.LogInformation("Run {RunId} was deleted; nothing to do", runId); return; }
             if (run.CancelRequested) { lifecycle.Ended(runId, RunStatus.Cancelled, "Cancelled before it started."); return; }
+            // A run that already ended is not run again by a late duplicate of its job (Resume re-queues it as Queued first).
+            if (run.Status is RunStatus.Succeeded or RunStatus.Failed or RunStatus.Cancelled)
+            {
+                log.LogWarning("Run {RunId} already ended ({Status}); job {JobId} skipped", runId, run.Status, jobId);
+                return;
+            }
 
             var cts = registry.TryStart(runId);
             if (cts is null) { log.LogWarning("Run {RunId} is already executing in this process; second start skipped", runId); return; }
