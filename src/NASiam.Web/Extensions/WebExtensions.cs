@@ -13,6 +13,7 @@ using NASiam.Web.Hubs;
 using NASiam.Web.Jobs;
 using NASiam.Web.Options;
 using NASiam.Web.Runs;
+using NASiam.Web.Runs.Storage;
 using NASiam.Web.Security;
 
 namespace NASiam.Web.Extensions;
@@ -59,7 +60,10 @@ public static class WebExtensions
     {
         services.AddOptions<NasiamWebOptions>().BindConfiguration(NasiamWebOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton(sp => new RunPaths(sp.GetRequiredService<IOptions<NasiamWebOptions>>().Value.DataPath(appRoot)));
-        services.AddSingleton(sp => new RunStore(sp.GetRequiredService<RunPaths>().RunDatabase));
+        services.AddSingleton(sp => OpenRunDatabase(sp.GetRequiredService<IOptions<NasiamWebOptions>>().Value, sp.GetRequiredService<RunPaths>()));
+        services.AddSingleton(sp => new RunStore(sp.GetRequiredService<RunDatabase>()));
+        services.AddSingleton<NodeIdentity>();
+        services.AddSingleton<RunLeaseKeeper>();
         services.AddSingleton<RunFiles>();
         services.AddSingleton<GenotypeLibrary>();
         services.AddSingleton<ProgressChannel>();
@@ -68,13 +72,15 @@ public static class WebExtensions
         services.AddSingleton<RunLifecycle>();
         services.AddSingleton<RunScheduler>();
         services.AddTransient<NasiamRunJob>();
-        services.AddSingleton(sp => new ComparisonStore(sp.GetRequiredService<RunPaths>().RunDatabase));
+        services.AddSingleton(sp => new ComparisonStore(sp.GetRequiredService<RunDatabase>()));
         services.AddSingleton<ComparisonService>();
         services.AddRunEngine();
 
         services.AddHangfire((sp, c) =>
         {
             var o = sp.GetRequiredService<IOptions<NasiamWebOptions>>().Value;
+            // The run database first: an unreachable PostgreSQL fails here with a message naming Nasiam:ConnectionString.
+            sp.GetRequiredService<RunDatabase>();
             c.SetDataCompatibilityLevel(CompatibilityLevel.Version_180).UseSimpleAssemblyNameTypeSerializer().UseRecommendedSerializerSettings();
             var poll = TimeSpan.FromSeconds(o.QueuePollSeconds);
             var invisible = TimeSpan.FromHours(o.InvisibilityTimeoutHours);
@@ -101,12 +107,30 @@ public static class WebExtensions
         services.AddHostedService<RunRecoveryService>();
         services.AddHostedService<DeviceWorkers>();
         services.AddHostedService<ComparisonCoordinator>();
+        services.AddHostedService<RunLeaseSweeper>();
         return services;
     }
+
+    /// <summary>
+    /// The run database of the configured storage: PostgreSQL for Storage=postgresql (shared by
+    /// every node), else the SQLite file in the data directory. Schema created or migrated here.
+    /// </summary>
+    static RunDatabase OpenRunDatabase(NasiamWebOptions o, RunPaths paths) =>
+        string.Equals(o.Storage?.Trim(), "postgresql", StringComparison.OrdinalIgnoreCase)
+            ? RunDatabase.PostgreSql(o.ConnectionString!)
+            : RunDatabase.Sqlite(paths.RunDatabase);
 
     public static WebApplication MapNasiamWeb(this WebApplication app)
     {
         var root = app.Services.GetRequiredService<AppRootInfo>();
+        // Read from configuration, not the validated options: a bad setting must fail at host start
+        // with the options' own message, not here.
+        if (string.Equals(app.Configuration[$"{NasiamWebOptions.Section}:{nameof(NasiamWebOptions.Role)}"]?.Trim(), "worker", StringComparison.OrdinalIgnoreCase))
+        {
+            // A worker node serves no pages, API or hub: only its health, for the orchestrator.
+            app.MapGet("/healthz", () => Results.Ok(new { status = "ok", role = "worker" })).AllowAnonymous().WithTags("Health");
+            return app;
+        }
         if (!app.Environment.IsDevelopment()) app.UseExceptionHandler("/error", createScopeForErrors: true);
         app.UseStatusCodePages();
         if (Directory.Exists(root.WebRoot))

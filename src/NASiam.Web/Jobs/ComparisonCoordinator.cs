@@ -246,12 +246,15 @@ public sealed class ComparisonService(ComparisonStore comparisons, RunStore runs
 /// Wakes on every run status change (and every few seconds as a safety net) and advances the
 /// active comparisons: a comparison waits without holding any device worker.
 /// </summary>
-public sealed class ComparisonCoordinator(ComparisonService service, RunNotificationService notifications, ILogger<ComparisonCoordinator> log) : BackgroundService
+public sealed class ComparisonCoordinator(ComparisonService service, RunNotificationService notifications,
+    Microsoft.Extensions.Options.IOptions<NASiam.Web.Options.NasiamWebOptions> options, ILogger<ComparisonCoordinator> log) : BackgroundService
 {
     readonly SemaphoreSlim _wake = new(0);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // Comparisons are advanced where they are created and watched: on web nodes (roles web and all).
+        if (!options.Value.ServesWeb) return;
         using var sub = notifications.Subscribe(null, u =>
         {
             if (u.Record is { } r && r.Status is RunStatus.Succeeded or RunStatus.Failed or RunStatus.Cancelled or RunStatus.Running && _wake.CurrentCount == 0)

@@ -8,7 +8,8 @@ namespace NASiam.Web.Jobs;
 /// <summary>
 /// One Hangfire server per configured device, each listening only to that device's queue with a
 /// single worker: two runs never share a device, and queued runs wait their turn. Built at start
-/// from the validated options (the device list can come from any configuration source).
+/// from the validated options (the device list can come from any configuration source). Only on
+/// nodes that execute runs (Nasiam:Role all or worker).
 /// </summary>
 public sealed class DeviceWorkers(JobStorage storage, IServiceScopeFactory scopes, IOptions<NasiamWebOptions> options, ILogger<DeviceWorkers> log) : IHostedService, IDisposable
 {
@@ -16,6 +17,11 @@ public sealed class DeviceWorkers(JobStorage storage, IServiceScopeFactory scope
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
+        if (!options.Value.ExecutesRuns)
+        {
+            log.LogInformation("Role {Role}: no device workers (this node executes nothing)", options.Value.Role);
+            return Task.CompletedTask;
+        }
         foreach (var device in options.Value.EffectiveDevices)
         {
             var queue = DeviceQueues.QueueFor(device);

@@ -20,11 +20,13 @@ namespace NASiam.Web.Jobs;
 /// named by its signal), or with Nasiam:RunIsolation=inprocess synchronously on this thread
 /// (TorchSharp dispose scopes are thread-static). Either way its events go through the same
 /// observer. A stop of the app re-queues the job and the engine resumes from its last checkpoint;
-/// a user cancel ends it as Cancelled.
+/// a user cancel ends it as Cancelled. Before anything else the job takes the run's lease
+/// (<see cref="RunLeaseKeeper"/>), renews it while the engine runs and releases it at the end: at
+/// most one execution per run across every node, whatever Hangfire delivers.
 /// </summary>
 public sealed class NasiamRunJob(
     RunStore store, RunPaths paths, IRunEngine engine, ProcessRunEngine processEngine, RunExecutionRegistry registry, ProgressChannel channel,
-    RunLifecycle lifecycle, IHostApplicationLifetime lifetime, IOptions<NasiamWebOptions> options, ILogger<NasiamRunJob> log)
+    RunLifecycle lifecycle, RunLeaseKeeper leases, IHostApplicationLifetime lifetime, IOptions<NasiamWebOptions> options, ILogger<NasiamRunJob> log)
 {
     [AutomaticRetry(Attempts = 0, OnAttemptsExceeded = AttemptsExceededAction.Fail)]
     public void Execute(Guid runId, PerformContext? context, CancellationToken cancellationToken)
@@ -37,21 +39,44 @@ public sealed class NasiamRunJob(
             log.LogWarning("Job {JobId} is not the current job {Current} of run {RunId}; skipped", jobId, run.JobId, runId);
             return;
         }
-        if (run.CancelRequested) { lifecycle.Ended(runId, RunStatus.Cancelled, "Cancelled before it started."); return; }
-
-        var cts = registry.TryStart(runId);
-        if (cts is null) { log.LogWarning("Run {RunId} is already executing in this process; second start skipped", runId); return; }
+        // The lease, not Hangfire, makes this the run's only execution across every node: a job
+        // fetched a second time (invisibility timeout, a stale re-queue) finds it held and does nothing.
+        if (!leases.TryAcquire(runId))
+        {
+            log.LogWarning("Run {RunId} is leased by another live worker ({Owner}); job {JobId} skipped", runId, store.Leases.Get(runId)?.Owner, jobId);
+            return;
+        }
         try
         {
-            Execute(run, cts, cancellationToken);
+            run = store.Get(runId);
+            if (run is null) { log.LogInformation("Run {RunId} was deleted; nothing to do", runId); return; }
+            if (run.CancelRequested) { lifecycle.Ended(runId, RunStatus.Cancelled, "Cancelled before it started."); return; }
+            // A run that already ended is not run again by a late duplicate of its job (Resume re-queues it as Queued first).
+            if (run.Status is RunStatus.Succeeded or RunStatus.Failed or RunStatus.Cancelled)
+            {
+                log.LogWarning("Run {RunId} already ended ({Status}); job {JobId} skipped", runId, run.Status, jobId);
+                return;
+            }
+
+            var cts = registry.TryStart(runId);
+            if (cts is null) { log.LogWarning("Run {RunId} is already executing in this process; second start skipped", runId); return; }
+            try
+            {
+                using var heartbeat = leases.Keep(runId);
+                Execute(run, cts, cancellationToken, heartbeat);
+            }
+            finally
+            {
+                registry.Finish(runId, cts);
+            }
         }
         finally
         {
-            registry.Finish(runId, cts);
+            leases.Release(runId);
         }
     }
 
-    void Execute(RunRecord run, CancellationTokenSource userCancel, CancellationToken hangfireToken)
+    void Execute(RunRecord run, CancellationTokenSource userCancel, CancellationToken hangfireToken, RunLeaseKeeper.Heartbeat lease)
     {
         var runId = run.Id;
         Core.Options.RunOptions runOptions;
@@ -91,6 +116,12 @@ public sealed class NasiamRunJob(
         if (!channel.Barrier().Wait(TimeSpan.FromSeconds(30)))
             log.LogWarning("Events of run {RunId} were not all stored within 30 s", runId);
 
+        if (lease.Lost)
+        {
+            // Another worker owns the run now (it resumes from the last checkpoint): write nothing.
+            log.LogWarning("Run {RunId}: stopped after losing its lease; its new owner continues it", runId);
+            return;
+        }
         bool userCancelled = userCancel.IsCancellationRequested || store.Get(runId)?.CancelRequested == true;
         if (failure is not null)
         {

@@ -93,7 +93,7 @@ public sealed class RunScheduler(
     public bool Resume(Guid runId)
     {
         var run = store.Get(runId);
-        if (run is null || !run.CanResume || registry.IsRunning(runId)) return false;
+        if (run is null || !run.CanResume || registry.IsRunning(runId) || store.Leases.HeldByOther(runId)) return false;
         Enqueue(runId, run.Device);
         return true;
     }
@@ -114,7 +114,8 @@ public sealed class RunScheduler(
         if (run.IsActive) Cancel(runId);
         store.Delete(runId);
         var dir = paths.RunDirectory(runId);
-        if (!registry.IsRunning(runId) && Directory.Exists(dir))
+        // Not while it executes here or on another node (its engine is still writing there).
+        if (!registry.IsRunning(runId) && !store.Leases.HeldByOther(runId) && Directory.Exists(dir))
         {
             try { Directory.Delete(dir, recursive: true); }
             catch (IOException e) { log.LogWarning("Could not delete {Dir}: {Message}", dir, e.Message); }
@@ -133,6 +134,9 @@ public sealed class RunScheduler(
         using var connection = storage.GetConnection();
         foreach (var run in store.List().Where(r => r.IsActive))
         {
+            // Executing on a live node (its lease is renewed): not ours to touch. A lease of a
+            // process that died moments ago is left to the lease sweeper once it expires.
+            if (store.Leases.HeldByOther(run.Id)) continue;
             var state = run.JobId is null ? null : connection.GetStateData(run.JobId)?.Name;
             if (state == EnqueuedState.StateName) continue;
             // Parked by Enqueue and never released (a stop between the two steps): release it now.
@@ -152,7 +156,8 @@ public sealed class RunRecoveryService(RunScheduler scheduler, JobStorage storag
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        if (!options.Value.ResumeInterruptedRuns) return Task.CompletedTask;
+        // Only the one-machine role: on a cluster, workers re-queue runs whose executor died by lease (RunLeaseSweeper).
+        if (!options.Value.ResumeInterruptedRuns || !(options.Value.ExecutesRuns && options.Value.ServesWeb)) return Task.CompletedTask;
         var n = scheduler.RecoverInterrupted(storage);
         if (n > 0) log.LogInformation("Re-queued {Count} interrupted run(s)", n);
         return Task.CompletedTask;

@@ -19,10 +19,15 @@ public sealed class NasiamWebOptions : IValidatableObject
     [Required(ErrorMessage = "Nasiam:DataDirectory is required (a folder for runs and databases, e.g. ./data).")]
     public string DataDirectory { get; set; } = "data";
 
-    /// <summary>Job storage: sqlite (a file in the data directory), postgresql (needs ConnectionString) or inmemory (tests; jobs are lost on restart).</summary>
+    /// <summary>
+    /// Storage of jobs and runs: sqlite (files in the data directory, one machine), postgresql (needs
+    /// ConnectionString; run records, events, genotype library, comparisons, leases and Hangfire's
+    /// jobs all live in that database, so several machines share them) or inmemory (tests: jobs
+    /// in memory and lost on restart; runs in the SQLite file).
+    /// </summary>
     public string Storage { get; set; } = "sqlite";
 
-    /// <summary>PostgreSQL connection string for Storage = postgresql.</summary>
+    /// <summary>PostgreSQL connection string for Storage = postgresql (e.g. Host=db;Database=nasiam;Username=nasiam;Password=…).</summary>
     public string? ConnectionString { get; set; }
 
     /// <summary>
@@ -70,9 +75,11 @@ public sealed class NasiamWebOptions : IValidatableObject
     public long MaxUploadBytes { get; set; } = 1024 * 1024;
 
     /// <summary>
-    /// Hangfire's invisibility timeout in hours: a job running longer than this would be fetched a
-    /// second time, so it must exceed the longest run. Crash recovery does not wait for it: the app
-    /// re-queues orphaned runs itself at start-up.
+    /// Hangfire's invisibility timeout in hours: a job running longer than this is fetched a second
+    /// time. That second fetch cannot execute the run twice (the run's lease is held by its live
+    /// executor, so the second job does nothing), but keep it above the longest run to avoid the
+    /// noise. Crash recovery does not wait for it: the app re-queues orphaned runs itself (at
+    /// start-up, and on workers when a dead executor's lease expires).
     /// </summary>
     [Range(1, 24 * 365, ErrorMessage = "Nasiam:InvisibilityTimeoutHours must be between 1 and 8760.")]
     public double InvisibilityTimeoutHours { get; set; } = 24 * 30;
@@ -92,6 +99,37 @@ public sealed class NasiamWebOptions : IValidatableObject
     [Range(1, 100, ErrorMessage = "Nasiam:MaxUpdatesPerSecond must be between 1 and 100.")]
     public int MaxUpdatesPerSecond { get; set; } = 10;
 
+    /// <summary>
+    /// What this process does: "all" (default: one machine serves pages, API and hub and executes
+    /// runs), "web" (pages, API and hub; executes nothing, recovers nothing) or "worker" (executes
+    /// the runs queued for its Devices, one worker thread per device, and re-queues runs whose
+    /// executor died; serves only /healthz). web and worker need Storage=postgresql: every node
+    /// must see the same runs and queue. Also settable as <c>--role</c>.
+    /// </summary>
+    public string Role { get; set; } = "all";
+
+    public static readonly string[] RoleKinds = ["all", "web", "worker"];
+
+    string RoleKey => (Role ?? "all").Trim().ToLowerInvariant();
+
+    /// <summary>True when this process executes runs (roles all and worker).</summary>
+    public bool ExecutesRuns => RoleKey is "all" or "worker";
+
+    /// <summary>True when this process serves pages, API and hub (roles all and web).</summary>
+    public bool ServesWeb => RoleKey is "all" or "web";
+
+    /// <summary>
+    /// How long a run's lease lives without a heartbeat, in seconds: after a worker dies, its run
+    /// is re-queued elsewhere within about this time plus one sweep. Must comfortably exceed the
+    /// longest pause a live worker may have (GC, a slow database); see docs/deploy.md.
+    /// </summary>
+    [Range(1, 3600, ErrorMessage = "Nasiam:LeaseSeconds must be between 1 and 3600.")]
+    public double LeaseSeconds { get; set; } = 30;
+
+    /// <summary>How often an executing worker renews its lease (and reads cancel requests), and how often workers sweep for expired leases, in seconds.</summary>
+    [Range(0.1, 600, ErrorMessage = "Nasiam:LeaseHeartbeatSeconds must be between 0.1 and 600.")]
+    public double LeaseHeartbeatSeconds { get; set; } = 5;
+
     public static readonly string[] StorageKinds = ["sqlite", "postgresql", "inmemory"];
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
@@ -109,6 +147,12 @@ public sealed class NasiamWebOptions : IValidatableObject
         }
         if (!RunIsolationKinds.Contains(RunIsolation?.Trim().ToLowerInvariant()))
             yield return new($"Nasiam:RunIsolation '{RunIsolation}' is not one of {string.Join(", ", RunIsolationKinds)}.", [nameof(RunIsolation)]);
+        if (!RoleKinds.Contains(RoleKey))
+            yield return new($"Nasiam:Role '{Role}' is not one of {string.Join(", ", RoleKinds)}.", [nameof(Role)]);
+        else if (RoleKey != "all" && !string.Equals(Storage?.Trim(), "postgresql", StringComparison.OrdinalIgnoreCase))
+            yield return new($"Nasiam:Role '{RoleKey}' needs Nasiam:Storage=postgresql (now '{Storage}'): SQLite and in-memory storage are one machine's, so nodes would not share runs or jobs.", [nameof(Role), nameof(Storage)]);
+        if (LeaseHeartbeatSeconds * 2 > LeaseSeconds)
+            yield return new($"Nasiam:LeaseHeartbeatSeconds ({LeaseHeartbeatSeconds}) must be at most half of Nasiam:LeaseSeconds ({LeaseSeconds}), or a live worker could lose its lease between two heartbeats.", [nameof(LeaseHeartbeatSeconds)]);
         if (AccessKey is { Length: > 0 and < 8 })
             yield return new("Nasiam:AccessKey must be at least 8 characters (or empty to disable it).", [nameof(AccessKey)]);
     }

@@ -1,8 +1,8 @@
-using System.Globalization;
 using System.Text.Json;
-using Microsoft.Data.Sqlite;
 using NASiam.Core.Comparison;
 using NASiam.Core.Options;
+using NASiam.Web.Runs.Storage;
+using static NASiam.Web.Runs.Storage.RunDatabase;
 
 namespace NASiam.Web.Runs;
 
@@ -28,83 +28,36 @@ public sealed record ComparisonRecord
 public sealed record ComparisonChild(Guid ComparisonId, string Role, string Arm, int Seed, Guid RunId);
 
 /// <summary>
-/// Comparisons and their child runs, in their own tables of the run database (the runs themselves
-/// stay ordinary rows of <see cref="RunStore"/>).
+/// Comparisons and their child runs, in their own tables of the run database (<see cref="RunDatabase"/>:
+/// SQLite or PostgreSQL; the runs themselves stay ordinary rows of <see cref="RunStore"/>).
 /// </summary>
-public sealed class ComparisonStore
+public sealed class ComparisonStore(RunDatabase db)
 {
-    readonly string _connectionString;
+    /// <summary>A store on a SQLite file (created, or migrated, on open).</summary>
+    public ComparisonStore(string databasePath) : this(RunDatabase.Sqlite(databasePath)) { }
 
-    public ComparisonStore(string databasePath)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(databasePath)!);
-        _connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = databasePath, Mode = SqliteOpenMode.ReadWriteCreate, Cache = SqliteCacheMode.Private, Pooling = true, DefaultTimeout = 30,
-        }.ToString();
-        using var c = Open();
-        Exec(c, """
-            PRAGMA journal_mode = WAL;
-            CREATE TABLE IF NOT EXISTS comparisons (
-              id TEXT PRIMARY KEY, name TEXT NOT NULL, plan_json TEXT NOT NULL, status TEXT NOT NULL, message TEXT,
-              source_run_id TEXT, created_at TEXT NOT NULL, finished_at TEXT);
-            CREATE TABLE IF NOT EXISTS comparison_children (
-              comparison_id TEXT NOT NULL, role TEXT NOT NULL, arm TEXT NOT NULL, seed INTEGER NOT NULL, run_id TEXT NOT NULL,
-              PRIMARY KEY (comparison_id, role, arm, seed));
-            """);
-    }
+    public void Insert(ComparisonRecord r) => db.Exec(
+        "INSERT INTO comparisons (id, name, plan_json, status, message, source_run_id, created_at) VALUES (@id, @n, @p, @s, @m, @src, @at)",
+        ("@id", r.Id.ToString()), ("@n", r.Name), ("@p", JsonSerializer.Serialize(r.Plan, RunOptions.Json)), ("@s", r.Status.ToString()),
+        ("@m", r.Message), ("@src", r.SourceRunId?.ToString()), ("@at", Iso(r.CreatedAt)));
 
-    SqliteConnection Open()
-    {
-        var c = new SqliteConnection(_connectionString);
-        c.Open();
-        return c;
-    }
+    public void SetPlan(Guid id, ComparisonPlan plan) =>
+        db.Exec("UPDATE comparisons SET plan_json = @p WHERE id = @id", ("@id", id.ToString()), ("@p", JsonSerializer.Serialize(plan, RunOptions.Json)));
 
-    static void Exec(SqliteConnection c, string sql, params (string Name, object? Value)[] args)
-    {
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = sql;
-        foreach (var (n, v) in args) cmd.Parameters.AddWithValue(n, v ?? DBNull.Value);
-        cmd.ExecuteNonQuery();
-    }
+    public void SetStatus(Guid id, RunStatus status, string? message, bool finished) =>
+        db.Exec("UPDATE comparisons SET status = @s, message = @m, finished_at = @f WHERE id = @id",
+            ("@id", id.ToString()), ("@s", status.ToString()), ("@m", message), ("@f", finished ? Iso(DateTimeOffset.UtcNow) : null));
 
-    static string Iso(DateTimeOffset t) => t.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture);
-
-    public void Insert(ComparisonRecord r)
-    {
-        using var c = Open();
-        Exec(c, "INSERT INTO comparisons (id, name, plan_json, status, message, source_run_id, created_at) VALUES ($id, $n, $p, $s, $m, $src, $at)",
-            ("$id", r.Id.ToString()), ("$n", r.Name), ("$p", JsonSerializer.Serialize(r.Plan, RunOptions.Json)), ("$s", r.Status.ToString()),
-            ("$m", r.Message), ("$src", r.SourceRunId?.ToString()), ("$at", Iso(r.CreatedAt)));
-    }
-
-    public void SetPlan(Guid id, ComparisonPlan plan)
-    {
-        using var c = Open();
-        Exec(c, "UPDATE comparisons SET plan_json = $p WHERE id = $id", ("$id", id.ToString()), ("$p", JsonSerializer.Serialize(plan, RunOptions.Json)));
-    }
-
-    public void SetStatus(Guid id, RunStatus status, string? message, bool finished)
-    {
-        using var c = Open();
-        Exec(c, "UPDATE comparisons SET status = $s, message = $m, finished_at = CASE WHEN $f THEN $now ELSE NULL END WHERE id = $id",
-            ("$id", id.ToString()), ("$s", status.ToString()), ("$m", message), ("$f", finished ? 1 : 0), ("$now", Iso(DateTimeOffset.UtcNow)));
-    }
-
-    public void AddChild(ComparisonChild child)
-    {
-        using var c = Open();
-        Exec(c, "INSERT OR REPLACE INTO comparison_children (comparison_id, role, arm, seed, run_id) VALUES ($c, $r, $a, $s, $run)",
-            ("$c", child.ComparisonId.ToString()), ("$r", child.Role), ("$a", child.Arm), ("$s", child.Seed), ("$run", child.RunId.ToString()));
-    }
+    public void AddChild(ComparisonChild child) => db.Exec("""
+        INSERT INTO comparison_children (comparison_id, role, arm, seed, run_id) VALUES (@c, @r, @a, @s, @run)
+        ON CONFLICT (comparison_id, role, arm, seed) DO UPDATE SET run_id = excluded.run_id
+        """, ("@c", child.ComparisonId.ToString()), ("@r", child.Role), ("@a", child.Arm), ("@s", (long)child.Seed), ("@run", child.RunId.ToString()));
 
     public IReadOnlyList<ComparisonChild> Children(Guid comparisonId)
     {
-        using var c = Open();
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = "SELECT role, arm, seed, run_id FROM comparison_children WHERE comparison_id = $c ORDER BY seed, role, arm";
-        cmd.Parameters.AddWithValue("$c", comparisonId.ToString());
+        using var c = db.Open();
+        using var cmd = db.Command(c, "SELECT role, arm, seed, run_id FROM comparison_children WHERE comparison_id = @c ORDER BY seed, role, arm",
+            ("@c", comparisonId.ToString()));
         using var r = cmd.ExecuteReader();
         var list = new List<ComparisonChild>();
         while (r.Read()) list.Add(new(comparisonId, r.GetString(0), r.GetString(1), (int)r.GetInt64(2), Guid.Parse(r.GetString(3))));
@@ -114,14 +67,12 @@ public sealed class ComparisonStore
     /// <summary>The comparison a run is a child of, if any.</summary>
     public Guid? ComparisonOf(Guid runId)
     {
-        using var c = Open();
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = "SELECT comparison_id FROM comparison_children WHERE run_id = $r LIMIT 1";
-        cmd.Parameters.AddWithValue("$r", runId.ToString());
-        return cmd.ExecuteScalar() is string s ? Guid.Parse(s) : null;
+        using var c = db.Open();
+        return db.Scalar(c, "SELECT comparison_id FROM comparison_children WHERE run_id = @r LIMIT 1", ("@r", runId.ToString())) is string s
+            ? Guid.Parse(s) : null;
     }
 
-    public ComparisonRecord? Get(Guid id) => Query("WHERE id = $id", ("$id", id.ToString())).FirstOrDefault();
+    public ComparisonRecord? Get(Guid id) => Query("WHERE id = @id", ("@id", id.ToString())).FirstOrDefault();
 
     public IReadOnlyList<ComparisonRecord> List() => Query("ORDER BY created_at DESC");
 
@@ -129,17 +80,17 @@ public sealed class ComparisonStore
 
     public void Delete(Guid id)
     {
-        using var c = Open();
-        Exec(c, "DELETE FROM comparison_children WHERE comparison_id = $id", ("$id", id.ToString()));
-        Exec(c, "DELETE FROM comparisons WHERE id = $id", ("$id", id.ToString()));
+        using var c = db.Open();
+        using var tx = c.BeginTransaction();
+        db.Exec(c, "DELETE FROM comparison_children WHERE comparison_id = @id", ("@id", id.ToString()));
+        db.Exec(c, "DELETE FROM comparisons WHERE id = @id", ("@id", id.ToString()));
+        tx.Commit();
     }
 
     List<ComparisonRecord> Query(string where, params (string Name, object? Value)[] args)
     {
-        using var c = Open();
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = $"SELECT id, name, plan_json, status, message, source_run_id, created_at, finished_at FROM comparisons {where}";
-        foreach (var (n, v) in args) cmd.Parameters.AddWithValue(n, v ?? DBNull.Value);
+        using var c = db.Open();
+        using var cmd = db.Command(c, $"SELECT id, name, plan_json, status, message, source_run_id, created_at, finished_at FROM comparisons {where}", args);
         using var r = cmd.ExecuteReader();
         var list = new List<ComparisonRecord>();
         while (r.Read())
@@ -150,8 +101,7 @@ public sealed class ComparisonStore
                 Plan = JsonSerializer.Deserialize<ComparisonPlan>(r.GetString(2), RunOptions.Json)!,
                 Status = Enum.Parse<RunStatus>(r.GetString(3)), Message = r.IsDBNull(4) ? null : r.GetString(4),
                 SourceRunId = r.IsDBNull(5) ? null : Guid.Parse(r.GetString(5)),
-                CreatedAt = DateTimeOffset.Parse(r.GetString(6), CultureInfo.InvariantCulture),
-                FinishedAt = r.IsDBNull(7) ? null : DateTimeOffset.Parse(r.GetString(7), CultureInfo.InvariantCulture),
+                CreatedAt = ReadTime(r, 6)!.Value, FinishedAt = ReadTime(r, 7),
             });
         }
         return list;

@@ -44,8 +44,9 @@ public sealed class RunLifecycle(
     /// The one cancel path (page, API, delete). Records the request on the run (a queued job then
     /// ends as Cancelled before it starts, whichever process fetches it) and signals the engine
     /// executing it in this process, which stops within a step, checkpoints and ends the run as
-    /// Cancelled. A run not executing here is marked Cancelled at once. False when the run does not
-    /// exist or is not active.
+    /// Cancelled. A run executing on another node (its lease is live) is stopped by that node, which
+    /// reads the request at its next lease heartbeat; a run executing nowhere is marked Cancelled at
+    /// once. False when the run does not exist or is not active.
     /// </summary>
     public bool Cancel(Guid runId)
     {
@@ -56,7 +57,7 @@ public sealed class RunLifecycle(
         bool signalled = registry.Cancel(runId);
         store.RequestCancel(runId);
         signalled |= registry.Cancel(runId);
-        if (!signalled) Ended(runId, RunStatus.Cancelled, "Cancelled.");
+        if (!signalled && !store.Leases.HeldByOther(runId)) Ended(runId, RunStatus.Cancelled, "Cancelled.");
         return true;
     }
 

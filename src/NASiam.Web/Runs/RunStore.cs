@@ -1,113 +1,83 @@
-using System.Globalization;
-using Microsoft.Data.Sqlite;
 using NASiam.Core.Reporting;
+using NASiam.Web.Runs.Storage;
 
 namespace NASiam.Web.Runs;
 
 /// <summary>
-/// Run records, lineage, the genotype library and every engine event, in one SQLite file in the
-/// data directory. This file: the schema, its migrations and connections; one file per concern
-/// beside it (Runs, Status, Events, Genotypes). Events are keyed by (run, sequence) and inserted
-/// with INSERT OR IGNORE, so a replayed or resumed run never stores a point twice.
+/// Stored events of a run: what a chart or a late subscriber starts from. <see cref="Unreadable"/>
+/// counts stored rows that did not read as an event (a newer app's event type): shown, not hidden.
 /// </summary>
-public sealed partial class RunStore
+public sealed record EventPage(Guid RunId, long LastSequence, bool Downsampled, IReadOnlyList<TrainingEvent> Events)
 {
-    readonly string _connectionString;
+    public int Unreadable { get; init; }
+}
 
-    public RunStore(string databasePath)
+/// <summary>
+/// Run records, lineage, the genotype library, every engine event and the run leases, in the run
+/// database (<see cref="RunDatabase"/>: a SQLite file in the data directory, or PostgreSQL when
+/// Nasiam:Storage=postgresql). One class per concern in Runs/Storage (runs, status, events,
+/// genotypes, leases); this type is the one door the app injects and keeps their public calls in
+/// one place. Events are keyed by (run, sequence) and inserted with ON CONFLICT DO NOTHING, so a
+/// replayed or resumed run never stores a point twice.
+/// </summary>
+public sealed class RunStore
+{
+    public RunStore(RunDatabase database)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(databasePath)!);
-        _connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = databasePath, Mode = SqliteOpenMode.ReadWriteCreate, Cache = SqliteCacheMode.Private,
-            Pooling = true, DefaultTimeout = 30,
-        }.ToString();
-        using var c = Open();
-        Exec(c, """
-            PRAGMA journal_mode = WAL;
-            CREATE TABLE IF NOT EXISTS runs (
-              id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, framework TEXT NOT NULL,
-              backbone TEXT NOT NULL, dataset TEXT NOT NULL, device TEXT NOT NULL, status TEXT NOT NULL,
-              options_json TEXT NOT NULL, created_at TEXT NOT NULL, started_at TEXT, finished_at TEXT,
-              stage TEXT, stage_started_at TEXT, stage_total INTEGER NOT NULL DEFAULT 0, stage_done INTEGER NOT NULL DEFAULT 0,
-              stage_resumed_at INTEGER NOT NULL DEFAULT 0, best_name TEXT, best_value REAL, message TEXT,
-              parent_id TEXT, job_id TEXT, cancel_requested INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
-              genotype_text TEXT, artifacts_json TEXT, metrics_json TEXT);
-            CREATE TABLE IF NOT EXISTS events (
-              run_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL, stage TEXT NOT NULL, step INTEGER,
-              json TEXT NOT NULL, PRIMARY KEY (run_id, seq)) WITHOUT ROWID;
-            CREATE INDEX IF NOT EXISTS events_by_type ON events (run_id, type, seq);
-            CREATE TABLE IF NOT EXISTS genotypes (
-              id TEXT PRIMARY KEY, name TEXT NOT NULL, framework TEXT NOT NULL, text TEXT NOT NULL,
-              source TEXT NOT NULL, run_id TEXT, created_at TEXT NOT NULL);
-            """);
-        Migrate(c);
+        Database = database;
+        Runs = new RunRepository(database);
+        Status = new RunStatusStore(database);
+        Events = new EventLog(database);
+        GenotypeLibrary = new GenotypeStore(database);
+        Leases = new RunLeases(database);
     }
 
-    /// <summary>The schema version (PRAGMA user_version) this code writes.</summary>
-    public const int SchemaVersion = 1;
+    /// <summary>A store on a SQLite file (created, or migrated, on open).</summary>
+    public RunStore(string databasePath) : this(RunDatabase.Sqlite(databasePath)) { }
+
+    /// <summary>The schema version this code writes.</summary>
+    public const int SchemaVersion = RunDatabase.SchemaVersion;
+
+    public RunDatabase Database { get; }
+    public RunRepository Runs { get; }
+    public RunStatusStore Status { get; }
+    public EventLog Events { get; }
+    public GenotypeStore GenotypeLibrary { get; }
+    public RunLeases Leases { get; }
+
+    // Runs
+    public void Insert(RunRecord r) => Runs.Insert(r);
+    public RunRecord? Get(Guid id) => Runs.Get(id);
+    public IReadOnlyList<RunRecord> List(Guid? parentId = null) => Runs.List(parentId);
+    public void Delete(Guid id) => Runs.Delete(id);
+
+    // Status (the lifecycle owner only)
+    internal void SetJob(Guid id, string jobId, RunStatus status) => Status.SetJob(id, jobId, status);
+    internal void SetStatus(Guid id, RunStatus status, string? message = null, bool finished = false) => Status.SetStatus(id, status, message, finished);
+    internal void MarkStarted(Guid id) => Status.MarkStarted(id);
+    internal void RequestCancel(Guid id) => Status.RequestCancel(id);
+    internal void Finish(Guid id, RunStatus status, string? message, string? genotypeText, string? artifactsJson, string? metricsJson) =>
+        Status.Finish(id, status, message, genotypeText, artifactsJson, metricsJson);
+
+    // Events
+    /// <summary>Stores a batch of one run's events (duplicates by sequence ignored) and projects them onto the run row; returns how many were new.</summary>
+    public int Append(Guid runId, IReadOnlyList<TrainingEvent> events) => Events.Append(runId, events);
+    /// <summary>The sequence number after the last stored event (0 when none).</summary>
+    public long NextSequence(Guid runId) => Events.NextSequence(runId);
+    /// <summary>Every stored event after a sequence, in order, one at a time; returns the count of unreadable rows.</summary>
+    public int ReadEach(Guid runId, long afterSequence, Action<TrainingEvent> each) => Events.ReadEach(runId, afterSequence, each);
+    /// <summary>Events after a sequence, optionally of some types, each type thinned to at most <paramref name="maxPerType"/> points.</summary>
+    public EventPage Read(Guid runId, long afterSequence = -1, IReadOnlyCollection<string>? types = null, int maxPerType = int.MaxValue) =>
+        Events.Read(runId, afterSequence, types, maxPerType);
+
+    // Genotype library
+    public void AddGenotype(GenotypeEntry g) => GenotypeLibrary.Add(g);
+    public IReadOnlyList<GenotypeEntry> Genotypes() => GenotypeLibrary.List();
+    public void DeleteGenotype(Guid id) => GenotypeLibrary.Delete(id);
 
     /// <summary>
-    /// Brings an older database up to <see cref="SchemaVersion"/>, in one transaction. Version 1:
-    /// events are stored in the one JSON form of contract v1 (snake_case; they were camelCase);
-    /// every row is rewritten, none dropped (a row that does not read as an event stays as it was
-    /// and is counted as unreadable when read).
+    /// The genotype a web request means by an id: a library entry's text, else the genotype of the run
+    /// with that id; null when neither exists (the form, the API and comparisons accept such ids).
     /// </summary>
-    static void Migrate(SqliteConnection c)
-    {
-        long version;
-        using (var v = Command(c, "PRAGMA user_version")) version = (long)v.ExecuteScalar()!;
-        if (version >= SchemaVersion) return;
-        using var tx = c.BeginTransaction();
-        var rewrites = new List<(string Run, long Seq, string Json)>();
-        using (var cmd = Command(c, "SELECT run_id, seq, json FROM events"))
-        using (var r = cmd.ExecuteReader())
-        {
-            while (r.Read())
-            {
-                var json = r.GetString(2);
-                if (!TrainingEventJson.IsLegacy(json)) continue;
-                try { rewrites.Add((r.GetString(0), r.GetInt64(1), TrainingEventJson.Serialize(TrainingEventJson.DeserializeAnyVersion(json)))); }
-                catch (System.Text.Json.JsonException) { }
-            }
-        }
-        using (var update = Command(c, "UPDATE events SET json = $j WHERE run_id = $r AND seq = $s"))
-        {
-            var pj = update.Parameters.Add("$j", SqliteType.Text);
-            var pr = update.Parameters.Add("$r", SqliteType.Text);
-            var ps = update.Parameters.Add("$s", SqliteType.Integer);
-            foreach (var (run, seq, json) in rewrites)
-            {
-                pj.Value = json; pr.Value = run; ps.Value = seq;
-                update.ExecuteNonQuery();
-            }
-        }
-        Exec(c, $"PRAGMA user_version = {SchemaVersion}");
-        tx.Commit();
-    }
-
-    SqliteConnection Open()
-    {
-        var c = new SqliteConnection(_connectionString);
-        c.Open();
-        return c;
-    }
-
-    static void Exec(SqliteConnection c, string sql, params (string Name, object? Value)[] args)
-    {
-        using var cmd = Command(c, sql, args);
-        cmd.ExecuteNonQuery();
-    }
-
-    static SqliteCommand Command(SqliteConnection c, string sql, params (string Name, object? Value)[] args)
-    {
-        var cmd = c.CreateCommand();
-        cmd.CommandText = sql;
-        foreach (var (name, value) in args) cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
-        return cmd;
-    }
-
-    static string Iso(DateTimeOffset t) => t.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture);
-    static DateTimeOffset? ReadTime(SqliteDataReader r, int i) =>
-        r.IsDBNull(i) ? null : DateTimeOffset.Parse(r.GetString(i), CultureInfo.InvariantCulture);
+    public string? GenotypeTextById(Guid id) => GenotypeLibrary.Get(id)?.Text ?? Get(id)?.GenotypeText;
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Net;
 using System.Net.Http.Json;
 using NASiam.Web.Tests.Fakes;
@@ -76,6 +77,29 @@ public class NasiamRunJobTests : IDisposable
         await NasiamAppFactory.WaitForStatus(c, id, "Succeeded");
 
         Assert.Equal(expected > 0 ? expected : Math.Max(1, Environment.ProcessorCount - 1), engine.LastOptions!.Threads);
+    }
+
+    [Fact]
+    public async Task SecondDeliveryOfARunningRunsJob_FindsItsLeaseLive_AndDoesNotExecuteIt()
+    {
+        await using var app = new NasiamAppFactory(_data, new ScriptedRunEngine(totalSteps: 400, stepMilliseconds: 40));
+        using var c = app.Api();
+        var id = await NasiamAppFactory.CreateQuickDemo(c);
+        await NasiamAppFactory.WaitUntil(async () => (await NasiamAppFactory.Events(c, id, "step")).Count >= 2, TimeSpan.FromSeconds(20), "two steps");
+        var store = app.Services.GetRequiredService<NASiam.Web.Runs.RunStore>();
+        Assert.True(store.Leases.Get(id)!.Live);
+
+        // What Hangfire does after its invisibility timeout, or a stray re-queue: the same job again.
+        var job = app.Services.GetRequiredService<NASiam.Web.Jobs.NasiamRunJob>();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        job.Execute(id, null, CancellationToken.None);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), "the second delivery executed the run");
+        Assert.Single(store.Leases.Executions(id));
+        Assert.Equal(1, store.Get(id)!.Attempts);
+
+        Assert.Equal(System.Net.HttpStatusCode.Accepted, (await c.PostAsync($"/api/runs/{id}/cancel", null)).StatusCode);
+        await NasiamAppFactory.WaitForStatus(c, id, "Cancelled", 10);
+        await NasiamAppFactory.WaitUntil(() => Task.FromResult(!store.Leases.HeldByOther(id)), TimeSpan.FromSeconds(5), "the lease to be released");
     }
 
     public void Dispose()

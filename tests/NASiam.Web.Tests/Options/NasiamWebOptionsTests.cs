@@ -12,6 +12,9 @@ public class NasiamWebOptionsTests : IDisposable
     [InlineData("Nasiam:Storage", "mongodb", "Nasiam:Storage 'mongodb' is not one of")]
     [InlineData("Nasiam:Devices:0", "tpu", "Nasiam:Devices entry 'tpu'")]
     [InlineData("Nasiam:AccessKey", "short", "at least 8 characters")]
+    [InlineData("Nasiam:Role", "gpu", "Nasiam:Role 'gpu' is not one of all, web, worker")]
+    [InlineData("Nasiam:Role", "web", "Nasiam:Role 'web' needs Nasiam:Storage=postgresql")]
+    [InlineData("Nasiam:LeaseHeartbeatSeconds", "20", "must be at most half of Nasiam:LeaseSeconds")]
     [InlineData("Nasiam:CpuThreads", "-1", "Nasiam:CpuThreads must be between 0 (automatic: cores - 1) and 256")]
     public void Startup_InvalidSetting_FailsWithClearMessage(string key, string value, string expected)
     {

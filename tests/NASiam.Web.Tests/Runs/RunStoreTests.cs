@@ -1,8 +1,17 @@
+using NASiam.Core;
+using NASiam.Core.Options;
+using NASiam.Core.Comparison;
 using NASiam.Core.Reporting;
 using NASiam.Web.Runs;
+using NASiam.Web.Runs.Storage;
+using NASiam.Web.Tests.ScaleOut;
 
 namespace NASiam.Web.Tests.Runs;
 
+/// <summary>
+/// The run store's behaviour, on both backends: every theory runs on a SQLite file and on a real
+/// PostgreSQL (a throwaway cluster on loopback, <see cref="PostgresCluster"/>).
+/// </summary>
 public class RunStoreTests : IDisposable
 {
     readonly string _data = Directory.CreateTempSubdirectory("nasiam-store-").FullName;
@@ -10,9 +19,18 @@ public class RunStoreTests : IDisposable
 
     string RunDirectory => Path.Combine(_data, "run");
 
-    RunStore StoreWithSteps(int count, params long[] checkpointSequences)
+    readonly List<RunDatabase> _databases = [];
+
+    RunDatabase Open(string backend)
     {
-        var store = new RunStore(Path.Combine(_data, "runs.db"));
+        var db = backend == "postgresql" ? RunDatabase.PostgreSql(PostgresCluster.NewDatabase("store")) : RunDatabase.Sqlite(Path.Combine(_data, "runs.db"));
+        _databases.Add(db);
+        return db;
+    }
+
+    RunStore StoreWithSteps(string backend, int count, params long[] checkpointSequences)
+    {
+        var store = new RunStore(Open(backend));
         var events = new List<TrainingEvent>();
         for (long seq = 0; seq < count; seq++)
             events.Add(checkpointSequences.Contains(seq)
@@ -22,10 +40,10 @@ public class RunStoreTests : IDisposable
         return store;
     }
 
-    [Fact]
-    public void Append_RunStarted_DropsWhatAnEarlierAttemptStoredFromItsSequence()
+    [Theory, InlineData("sqlite"), PostgresData]
+    public void Append_RunStarted_DropsWhatAnEarlierAttemptStoredFromItsSequence(string backend)
     {
-        var store = StoreWithSteps(10, 3);
+        var store = StoreWithSteps(backend, 10, 3);
         store.Append(_run, [new RunStarted { RunId = _run, Sequence = 4, At = DateTimeOffset.UtcNow, Stage = "run", Kind = "search", ResumedFrom = "checkpoints/search.ckpt" }]);
 
         Assert.Equal(5, store.NextSequence(_run));
@@ -62,10 +80,10 @@ public class RunStoreTests : IDisposable
         Assert.Equal(2, rows);
     }
 
-    [Fact]
-    public void Reconcile_StoresWhatTheFolderHasAndTheServerMissed_AndWritesMetricsForAnOldRun()
+    [Theory, InlineData("sqlite"), PostgresData]
+    public void Reconcile_StoresWhatTheFolderHasAndTheServerMissed_AndWritesMetricsForAnOldRun(string backend)
     {
-        var store = StoreWithSteps(6, 3);
+        var store = StoreWithSteps(backend, 6, 3);
         Directory.CreateDirectory(RunDirectory);
         // No metrics.jsonl (a run stored before every run wrote one): it is written from the database.
         Assert.Equal(0, NASiam.Web.Worker.RunEventJournal.Reconcile(store, _run, RunDirectory));
@@ -79,8 +97,115 @@ public class RunStoreTests : IDisposable
         Assert.Equal(8, store.NextSequence(_run));
     }
 
+    static RunRecord NewRun(Guid id, RunStatus status = RunStatus.Queued) => new()
+    {
+        Id = id, Name = "r", Kind = RunKind.Search, Framework = Framework.SimSiam, Backbone = "resnet18", Dataset = "synthetic",
+        Device = "cpu", Status = status, OptionsJson = "{}", CreatedAt = DateTimeOffset.UtcNow,
+    };
+
+    [Theory, InlineData("sqlite"), PostgresData]
+    public void Append_IsInsertOrIgnoreBySequence_AndProjectsProgressBestMetricAndGenotype(string backend)
+    {
+        var store = new RunStore(Open(backend));
+        store.Insert(NewRun(_run));
+        var at = DateTimeOffset.UtcNow;
+        TrainingEvent[] batch =
+        [
+            new StageStarted { RunId = _run, Sequence = 0, At = at, Stage = "search", TotalSteps = 10, StepsPerEpoch = 5, TotalEpochs = 2 },
+            new StepLogged { RunId = _run, Sequence = 1, At = at, Stage = "search", Epoch = 0, Step = 4, Loss = -0.5, LearningRates = new Dictionary<string, double>() },
+            new KnnLogged { RunId = _run, Sequence = 2, At = at, Stage = "search", Epoch = 0, Top1 = 31.5, Top5 = 80, Protocol = "k=200", IsBest = true },
+        ];
+        Assert.Equal(3, store.Append(_run, batch));
+        Assert.Equal(0, store.Append(_run, batch)); // the same batch again (a second node, a replay): nothing new
+        var run = store.Get(_run)!;
+        Assert.Equal((4L, 10L, "knn top-1", 31.5, 3L), (run.StageDoneSteps, run.StageTotalSteps, run.BestMetricName, run.BestMetric!.Value, run.EventCount));
+        // Thinned reads keep the first and last point of each long series.
+        store.Append(_run, Enumerable.Range(3, 40).Select(i => (TrainingEvent)new StepLogged
+            { RunId = _run, Sequence = i, At = at, Stage = "search", Epoch = 0, Step = i + 2, Loss = -0.5, LearningRates = new Dictionary<string, double>() }).ToList());
+        var page = store.Read(_run, types: ["step"], maxPerType: 10);
+        Assert.True(page.Downsampled);
+        Assert.InRange(page.Events.Count, 5, 11); // 41 points, stride 5: 9 (first and last included)
+        Assert.Equal((1L, 42L), (page.Events[0].Sequence, page.Events[^1].Sequence));
+        Assert.Equal(42L, page.LastSequence);
+    }
+
+    [Theory, InlineData("sqlite"), PostgresData]
+    public void RunsStatusGenotypesAndComparisons_RoundTrip(string backend)
+    {
+        var db = Open(backend);
+        var store = new RunStore(db);
+        store.Insert(NewRun(_run));
+        store.MarkStarted(_run);
+        store.RequestCancel(_run);
+        store.Finish(_run, RunStatus.Cancelled, "stopped", "g-text", null, "{\"knn_top1\":1}");
+        var run = store.Get(_run)!;
+        Assert.Equal((RunStatus.Cancelled, 1, true, "g-text"), (run.Status, run.Attempts, run.CancelRequested, run.GenotypeText));
+        Assert.NotNull(run.FinishedAt);
+        store.SetStatus(_run, RunStatus.Interrupted, "again", finished: false);
+        Assert.Equal(RunStatus.Interrupted, store.Get(_run)!.Status);
+
+        var g = new GenotypeEntry(Guid.NewGuid(), "mine", Framework.SimSiam, "text-1", "imported", _run, DateTimeOffset.UtcNow);
+        store.AddGenotype(g);
+        store.AddGenotype(g with { Text = "text-2" }); // same id: replaced, not duplicated
+        Assert.Equal("text-2", Assert.Single(store.Genotypes()).Text);
+        Assert.Equal("text-2", store.GenotypeTextById(g.Id));
+        Assert.Equal("g-text", store.GenotypeTextById(_run));
+
+        var comparisons = new ComparisonStore(db);
+        var id = Guid.NewGuid();
+        var plan = new ComparisonPlan { Name = "c", Framework = Framework.SimSiam, GenotypeText = "x", Seeds = [1, 2], SearchSeeds = [], Recipe = NASiam.Core.Options.RunPresets.QuickDemoFor(Framework.SimSiam) };
+        comparisons.Insert(new ComparisonRecord { Id = id, Name = "c", Plan = plan, Status = RunStatus.Queued, CreatedAt = DateTimeOffset.UtcNow });
+        comparisons.AddChild(new(id, "pretrain", "genotype", 1, _run));
+        comparisons.AddChild(new(id, "pretrain", "genotype", 1, _run)); // idempotent
+        comparisons.SetStatus(id, RunStatus.Succeeded, null, finished: true);
+        var c = comparisons.Get(id)!;
+        Assert.Equal((RunStatus.Succeeded, true, 2), (c.Status, c.FinishedAt is not null, c.Plan.Seeds.Count));
+        Assert.Single(comparisons.Children(id));
+        Assert.Equal(id, comparisons.ComparisonOf(_run));
+        Assert.Empty(comparisons.Active());
+        store.Delete(_run);
+        Assert.Null(store.Get(_run));
+    }
+
+    [Theory, InlineData("sqlite"), PostgresData]
+    public async Task Lease_OneOwnerAtATime_ExpiresWithoutHeartbeat_AndExactlyOneSweeperReclaimsTheOrphan(string backend)
+    {
+        var store = new RunStore(Open(backend));
+        var leases = store.Leases;
+        store.Insert(NewRun(_run));
+        var ttl = TimeSpan.FromMilliseconds(600);
+
+        // Two owners race for the same run: exactly one wins.
+        var wins = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => Task.Run(() => leases.TryAcquire(_run, $"w{i % 2}", ttl))));
+        Assert.Equal(1, wins.Count(w => w));
+        Assert.Single(store.Leases.Executions(_run));
+        var owner = store.Leases.Get(_run)!.Owner;
+        var other = owner == "w0" ? "w1" : "w0";
+        Assert.False(leases.TryAcquire(_run, other, ttl));
+        Assert.True(leases.Renew(_run, owner, ttl));
+        Assert.True(leases.HeldByOther(_run, other));
+        Assert.False(leases.HeldByOther(_run, owner));
+        store.MarkStarted(_run);
+        Assert.Empty(leases.Orphans()); // live lease: not an orphan
+
+        await Task.Delay(900); // the owner "dies": no heartbeat
+        Assert.False(leases.Renew(_run, owner, ttl)); // too late: expired
+        Assert.Equal([_run], leases.Orphans());
+        var reclaimed = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => leases.TryReclaim(_run, "executor lost"))));
+        Assert.Equal(1, reclaimed.Count(r => r));
+        Assert.Equal(RunStatus.Interrupted, store.Get(_run)!.Status);
+        Assert.Empty(leases.Orphans());
+
+        // The next worker takes it; after release nobody holds it, and the log names both executions.
+        Assert.True(leases.TryAcquire(_run, other, ttl));
+        leases.Release(_run, other);
+        Assert.False(leases.HeldByOther(_run));
+        Assert.Equal(2, leases.Executions(_run).Count);
+    }
+
     public void Dispose()
     {
+        foreach (var db in _databases) db.Dispose();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         try { Directory.Delete(_data, true); } catch (IOException) { }
     }

@@ -1,19 +1,16 @@
+using System.Data.Common;
 using System.Text.Json;
-using Microsoft.Data.Sqlite;
 using NASiam.Core.Reporting;
+using static NASiam.Web.Runs.Storage.RunDatabase;
 
-namespace NASiam.Web.Runs;
+namespace NASiam.Web.Runs.Storage;
 
 /// <summary>
-/// Stored events of a run: what a chart or a late subscriber starts from. <see cref="Unreadable"/>
-/// counts stored rows that did not read as an event (a newer app's event type): shown, not hidden.
+/// Every engine event of every run, keyed by (run, sequence) and inserted with ON CONFLICT DO
+/// NOTHING, so a replayed or resumed run, or a second node storing the same batch, never stores a
+/// point twice; plus the projection of events onto the run row (progress, best metric, genotype).
 /// </summary>
-public sealed record EventPage(Guid RunId, long LastSequence, bool Downsampled, IReadOnlyList<TrainingEvent> Events)
-{
-    public int Unreadable { get; init; }
-}
-
-public sealed partial class RunStore
+public sealed class EventLog(RunDatabase db)
 {
     /// <summary>Event types that are never thinned out: they are few and each one matters.</summary>
     static readonly HashSet<string> KeepAll = ["run_started", "stage_started", "stage_finished", "checkpoint", "genotype", "warning"];
@@ -21,26 +18,29 @@ public sealed partial class RunStore
     /// <summary>
     /// Stores a batch of one run's events (duplicates by sequence are ignored) and updates the run's
     /// progress, best metric and genotype from them, in one transaction. Returns how many were new.
+    /// A run_started drops what an earlier attempt stored from its sequence on (the attempt replays it).
     /// </summary>
     public int Append(Guid runId, IReadOnlyList<TrainingEvent> events)
     {
         if (events.Count == 0) return 0;
-        using var c = Open();
+        using var c = db.Open();
         using var tx = c.BeginTransaction();
         int added = 0;
-        using (var insert = Command(c, "INSERT OR IGNORE INTO events (run_id, seq, type, stage, step, json) VALUES ($r, $s, $t, $st, $step, $j)"))
+        using (var insert = db.Command(c, """
+                   INSERT INTO events (run_id, seq, type, stage, step, json) VALUES (@r, @s, @t, @st, @step, @j)
+                   ON CONFLICT (run_id, seq) DO NOTHING
+                   """))
         {
-            var pr = insert.Parameters.AddWithValue("$r", runId.ToString());
-            var ps = insert.Parameters.Add("$s", SqliteType.Integer);
-            var pt = insert.Parameters.Add("$t", SqliteType.Text);
-            var pst = insert.Parameters.Add("$st", SqliteType.Text);
-            var pstep = insert.Parameters.Add("$step", SqliteType.Integer);
-            var pj = insert.Parameters.Add("$j", SqliteType.Text);
+            AddParameter(insert, "@r", runId.ToString());
+            var ps = AddParameter(insert, "@s", 0L);
+            var pt = AddParameter(insert, "@t", "");
+            var pst = AddParameter(insert, "@st", "");
+            var pstep = AddParameter(insert, "@step", 0L);
+            var pj = AddParameter(insert, "@j", "");
             foreach (var e in events)
             {
-                // A new attempt replays from its first sequence: what an earlier attempt stored from there goes.
                 if (e is RunStarted)
-                    Exec(c, "DELETE FROM events WHERE run_id = $r AND seq >= $s", ("$r", runId.ToString()), ("$s", e.Sequence));
+                    db.Exec(c, "DELETE FROM events WHERE run_id = @r AND seq >= @s", ("@r", runId.ToString()), ("@s", e.Sequence));
                 ps.Value = e.Sequence; pt.Value = e.Type; pst.Value = e.Stage;
                 pstep.Value = (object?)e.StepOrNull ?? DBNull.Value;
                 pj.Value = TrainingEventJson.Serialize(e);
@@ -52,36 +52,36 @@ public sealed partial class RunStore
         return added;
     }
 
-    static void ApplyToRecord(SqliteConnection c, Guid runId, TrainingEvent e)
+    void ApplyToRecord(DbConnection c, Guid runId, TrainingEvent e)
     {
-        var id = ("$id", (object?)runId.ToString());
+        var id = ("@id", (object?)runId.ToString());
         switch (e)
         {
             case StageStarted s:
-                Exec(c, "UPDATE runs SET stage = $st, stage_started_at = $now, stage_total = $tot, stage_done = $res, stage_resumed_at = $res WHERE id = $id",
-                    id, ("$st", s.Stage), ("$now", Iso(DateTimeOffset.UtcNow)), ("$tot", s.TotalSteps), ("$res", s.ResumedAtStep));
+                db.Exec(c, "UPDATE runs SET stage = @st, stage_started_at = @now, stage_total = @tot, stage_done = @res, stage_resumed_at = @res WHERE id = @id",
+                    id, ("@st", s.Stage), ("@now", Iso(DateTimeOffset.UtcNow)), ("@tot", (long)s.TotalSteps), ("@res", (long)s.ResumedAtStep));
                 break;
             case StepLogged s:
-                Exec(c, "UPDATE runs SET stage_done = MAX(stage_done, $step) WHERE id = $id", id, ("$step", s.Step));
+                db.Exec(c, $"UPDATE runs SET stage_done = {db.Greatest("stage_done", "@step")} WHERE id = @id", id, ("@step", (long)s.Step));
                 break;
             case AlphasLogged a:
-                Exec(c, "UPDATE runs SET genotype_text = $g WHERE id = $id", id, ("$g", a.GenotypeText));
+                db.Exec(c, "UPDATE runs SET genotype_text = @g WHERE id = @id", id, ("@g", a.GenotypeText));
                 break;
             case GenotypeDerived g:
-                Exec(c, "UPDATE runs SET genotype_text = $g WHERE id = $id", id, ("$g", g.GenotypeText));
+                db.Exec(c, "UPDATE runs SET genotype_text = @g WHERE id = @id", id, ("@g", g.GenotypeText));
                 break;
             case KnnLogged k:
                 // kNN is the best number until a linear evaluation exists.
-                Exec(c, """
-                    UPDATE runs SET best_name = 'knn top-1', best_value = $v
-                    WHERE id = $id AND (best_name IS NULL OR (best_name = 'knn top-1' AND best_value < $v))
-                    """, id, ("$v", k.Top1));
+                db.Exec(c, """
+                    UPDATE runs SET best_name = 'knn top-1', best_value = @v
+                    WHERE id = @id AND (best_name IS NULL OR (best_name = 'knn top-1' AND best_value < @v))
+                    """, id, ("@v", k.Top1));
                 break;
             case LinearEvalLogged l:
-                Exec(c, """
-                    UPDATE runs SET best_name = 'linear top-1', best_value = $v
-                    WHERE id = $id AND (best_name IS NULL OR best_name <> 'linear top-1' OR best_value < $v)
-                    """, id, ("$v", l.Top1));
+                db.Exec(c, """
+                    UPDATE runs SET best_name = 'linear top-1', best_value = @v
+                    WHERE id = @id AND (best_name IS NULL OR best_name <> 'linear top-1' OR best_value < @v)
+                    """, id, ("@v", l.Top1));
                 break;
         }
     }
@@ -89,9 +89,8 @@ public sealed partial class RunStore
     /// <summary>The sequence number after the last stored event (0 when none).</summary>
     public long NextSequence(Guid runId)
     {
-        using var c = Open();
-        using var cmd = Command(c, "SELECT COALESCE(MAX(seq) + 1, 0) FROM events WHERE run_id = $r", ("$r", runId.ToString()));
-        return (long)cmd.ExecuteScalar()!;
+        using var c = db.Open();
+        return Convert.ToInt64(db.Scalar(c, "SELECT COALESCE(MAX(seq) + 1, 0) FROM events WHERE run_id = @r", ("@r", runId.ToString())));
     }
 
     /// <summary>
@@ -101,8 +100,8 @@ public sealed partial class RunStore
     /// </summary>
     public int ReadEach(Guid runId, long afterSequence, Action<TrainingEvent> each)
     {
-        using var c = Open();
-        using var cmd = Command(c, "SELECT json FROM events WHERE run_id = $r AND seq > $a ORDER BY seq", ("$r", runId.ToString()), ("$a", afterSequence));
+        using var c = db.Open();
+        using var cmd = db.Command(c, "SELECT json FROM events WHERE run_id = @r AND seq > @a ORDER BY seq", ("@r", runId.ToString()), ("@a", afterSequence));
         using var r = cmd.ExecuteReader();
         int unreadable = 0;
         while (r.Read())
@@ -122,16 +121,14 @@ public sealed partial class RunStore
     /// </summary>
     public EventPage Read(Guid runId, long afterSequence = -1, IReadOnlyCollection<string>? types = null, int maxPerType = int.MaxValue)
     {
-        using var c = Open();
+        using var c = db.Open();
         var counts = new Dictionary<string, long>();
-        using (var cmd = Command(c, "SELECT type, COUNT(*) FROM events WHERE run_id = $r AND seq > $a GROUP BY type",
-                   ("$r", runId.ToString()), ("$a", afterSequence)))
+        using (var cmd = db.Command(c, "SELECT type, COUNT(*) FROM events WHERE run_id = @r AND seq > @a GROUP BY type",
+                   ("@r", runId.ToString()), ("@a", afterSequence)))
         using (var r = cmd.ExecuteReader())
             while (r.Read()) counts[r.GetString(0)] = r.GetInt64(1);
 
-        long last;
-        using (var cmd = Command(c, "SELECT COALESCE(MAX(seq), -1) FROM events WHERE run_id = $r", ("$r", runId.ToString())))
-            last = (long)cmd.ExecuteScalar()!;
+        long last = Convert.ToInt64(db.Scalar(c, "SELECT COALESCE(MAX(seq), -1) FROM events WHERE run_id = @r", ("@r", runId.ToString())));
 
         var rows = new List<(long Seq, string Json)>();
         bool thinned = false;
@@ -141,21 +138,21 @@ public sealed partial class RunStore
             string sql;
             long stride = 1;
             if (count <= maxPerType || KeepAll.Contains(type))
-                sql = "SELECT seq, json FROM events WHERE run_id = $r AND type = $t AND seq > $a";
+                sql = "SELECT seq, json FROM events WHERE run_id = @r AND type = @t AND seq > @a";
             else if (type == "log")
-                sql = $"SELECT seq, json FROM (SELECT seq, json FROM events WHERE run_id = $r AND type = $t AND seq > $a ORDER BY seq DESC LIMIT {maxPerType})";
+                sql = $"SELECT seq, json FROM (SELECT seq, json FROM events WHERE run_id = @r AND type = @t AND seq > @a ORDER BY seq DESC LIMIT {maxPerType}) AS newest";
             else
             {
                 stride = (count + maxPerType - 1) / maxPerType;
                 sql = """
                     SELECT seq, json FROM (
                       SELECT seq, json, ROW_NUMBER() OVER (ORDER BY seq) - 1 AS rn, COUNT(*) OVER () AS n
-                      FROM events WHERE run_id = $r AND type = $t AND seq > $a)
-                    WHERE rn % $k = 0 OR rn = n - 1
+                      FROM events WHERE run_id = @r AND type = @t AND seq > @a) AS numbered
+                    WHERE rn % @k = 0 OR rn = n - 1
                     """;
             }
             thinned |= count > maxPerType && !KeepAll.Contains(type);
-            using var cmd = Command(c, sql, ("$r", runId.ToString()), ("$t", type), ("$a", afterSequence), ("$k", stride));
+            using var cmd = db.Command(c, sql, ("@r", runId.ToString()), ("@t", type), ("@a", afterSequence), ("@k", stride));
             using var r = cmd.ExecuteReader();
             while (r.Read()) rows.Add((r.GetInt64(0), r.GetString(1)));
         }

@@ -1,0 +1,142 @@
+using Hangfire;
+using Microsoft.Extensions.Options;
+using NASiam.Web.Options;
+using NASiam.Web.Runs;
+
+namespace NASiam.Web.Jobs;
+
+/// <summary>
+/// This process as a lease owner: machine name, process id and a random suffix (a restarted
+/// process on the same machine is a new owner). Shown in logs and in run_executions.
+/// </summary>
+public sealed class NodeIdentity
+{
+    public string Id { get; } = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid().ToString("N")[..6]}";
+    public override string ToString() => Id;
+}
+
+/// <summary>
+/// Takes, keeps and gives back run leases for this process (see <see cref="Runs.Storage.RunLeases"/>
+/// for what a lease guarantees). While a run executes, <see cref="Heartbeat"/> renews its lease
+/// every Nasiam:LeaseHeartbeatSeconds and relays a cancel requested on any node to the engine here.
+/// </summary>
+public sealed class RunLeaseKeeper(RunStore store, RunExecutionRegistry registry, NodeIdentity node, IOptions<NasiamWebOptions> options, ILogger<RunLeaseKeeper> log)
+{
+    public string Owner => node.Id;
+    TimeSpan Ttl => TimeSpan.FromSeconds(options.Value.LeaseSeconds);
+
+    /// <summary>Takes the run's lease; false when another live owner holds it.</summary>
+    public bool TryAcquire(Guid runId) => store.Leases.TryAcquire(runId, node.Id, Ttl);
+
+    /// <summary>Gives the lease back (best effort: an expired lease is as good).</summary>
+    public void Release(Guid runId)
+    {
+        try { store.Leases.Release(runId, node.Id); }
+        catch (Exception e) { log.LogWarning(e, "Could not release the lease of run {RunId}; it expires on its own", runId); }
+    }
+
+    /// <summary>One renewal; true when the lease is lost (the engine is then stopped here).</summary>
+    bool BeatOnce(Guid runId)
+    {
+        try
+        {
+            if (!store.Leases.Renew(runId, node.Id, Ttl))
+            {
+                log.LogError("Run {RunId}: lease lost by {Owner} (it expired and another worker took it); stopping here without writing its status", runId, node.Id);
+                registry.Cancel(runId);
+                return true;
+            }
+            // A cancel asked on another node (web) reaches the engine here within one heartbeat.
+            if (store.Status.CancelRequested(runId)) registry.Cancel(runId);
+        }
+        catch (Exception e)
+        {
+            // A database hiccup is not a lost lease: the next beat retries before it expires.
+            log.LogWarning(e, "Run {RunId}: lease renewal failed; retrying at the next heartbeat", runId);
+        }
+        return false;
+    }
+
+    /// <summary>Starts renewing the run's lease until disposed.</summary>
+    public Heartbeat Keep(Guid runId) => new(this, runId, TimeSpan.FromSeconds(options.Value.LeaseHeartbeatSeconds));
+
+    /// <summary>The renewal loop of one executing run. <see cref="Lost"/>: another owner took the lease (this process stalled past its expiry); the engine is stopped and this process must write nothing more about the run.</summary>
+    public sealed class Heartbeat : IDisposable
+    {
+        readonly RunLeaseKeeper _k;
+        readonly Guid _runId;
+        readonly Timer _timer;
+        readonly Lock _gate = new();
+        bool _disposed;
+
+        internal Heartbeat(RunLeaseKeeper keeper, Guid runId, TimeSpan period)
+        {
+            _k = keeper; _runId = runId;
+            _timer = new Timer(_ => Beat(), null, period, period);
+        }
+
+        public bool Lost { get; private set; }
+
+        void Beat()
+        {
+            lock (_gate)
+            {
+                if (_disposed || Lost) return;
+                Lost = _k.BeatOnce(_runId);
+            }
+        }
+
+        public void Dispose()
+        {
+            lock (_gate) _disposed = true;
+            _timer.Dispose();
+        }
+    }
+}
+
+/// <summary>
+/// On every executing node: every Nasiam:LeaseHeartbeatSeconds, finds runs marked Running whose
+/// lease expired (their worker died: SIGKILL, power, network), claims each for exactly one sweeper
+/// (<see cref="Runs.Storage.RunLeases.TryReclaim"/>), deletes its stale Hangfire job and queues it
+/// again: the next worker resumes it from its last checkpoint on the shared data directory.
+/// </summary>
+public sealed class RunLeaseSweeper(
+    RunStore store, RunScheduler scheduler, IBackgroundJobClient jobs, NodeIdentity node,
+    IOptions<NasiamWebOptions> options, ILogger<RunLeaseSweeper> log) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (!options.Value.ExecutesRuns) return;
+        var period = TimeSpan.FromSeconds(options.Value.LeaseHeartbeatSeconds);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try { await Task.Delay(period, stoppingToken); }
+            catch (OperationCanceledException) { break; }
+            try { SweepOnce(); }
+            catch (Exception e) { log.LogWarning(e, "Lease sweep failed; retrying"); }
+        }
+    }
+
+    /// <summary>One sweep; returns how many runs this node re-queued.</summary>
+    public int SweepOnce()
+    {
+        int n = 0;
+        foreach (var runId in store.Leases.Orphans())
+        {
+            var lost = store.Leases.Get(runId);
+            var run = store.Get(runId);
+            if (run is null) continue;
+            if (!store.Leases.TryReclaim(runId, $"Its worker {lost?.Owner ?? "(unknown)"} stopped renewing its lease; resuming from its last checkpoint.")) continue;
+            if (run.JobId is not null)
+            {
+                try { jobs.Delete(run.JobId); } catch (Exception e) { log.LogWarning(e, "Could not delete stale job {JobId}", run.JobId); }
+            }
+            if (scheduler.Resume(runId))
+            {
+                n++;
+                log.LogWarning("Run {RunId}: executor {Owner} lost (lease expired); re-queued by {Node}", runId, lost?.Owner ?? "(none)", node.Id);
+            }
+        }
+        return n;
+    }
+}

@@ -1,0 +1,132 @@
+using System.Data.Common;
+using NASiam.Core;
+using NASiam.Core.Options;
+using static NASiam.Web.Runs.Storage.RunDatabase;
+
+namespace NASiam.Web.Runs.Storage;
+
+/// <summary>Run records: insert, read, list, delete (status writes: <see cref="RunStatusStore"/>).</summary>
+public sealed class RunRepository(RunDatabase db)
+{
+    public void Insert(RunRecord r) => db.Exec("""
+        INSERT INTO runs (id, name, kind, framework, backbone, dataset, device, status, options_json, created_at, parent_id)
+        VALUES (@id, @name, @kind, @fw, @bb, @ds, @dev, @st, @opt, @at, @parent)
+        """, ("@id", r.Id.ToString()), ("@name", r.Name), ("@kind", r.Kind.ToString()), ("@fw", r.Framework.ToString()),
+        ("@bb", r.Backbone), ("@ds", r.Dataset), ("@dev", r.Device), ("@st", r.Status.ToString()), ("@opt", r.OptionsJson),
+        ("@at", Iso(r.CreatedAt)), ("@parent", r.ParentId?.ToString()));
+
+    const string RunColumns = """
+        id, name, kind, framework, backbone, dataset, device, status, options_json, created_at, started_at, finished_at,
+        stage, stage_started_at, stage_total, stage_done, stage_resumed_at, best_name, best_value, message, parent_id, job_id,
+        cancel_requested, attempts, genotype_text, artifacts_json, metrics_json,
+        (SELECT COUNT(*) FROM events e WHERE e.run_id = runs.id)
+        """;
+
+    static RunRecord ReadRun(DbDataReader r) => new()
+    {
+        Id = Guid.Parse(r.GetString(0)), Name = r.GetString(1), Kind = Enum.Parse<RunKind>(r.GetString(2)),
+        Framework = Enum.Parse<Framework>(r.GetString(3)), Backbone = r.GetString(4), Dataset = r.GetString(5),
+        Device = r.GetString(6), Status = Enum.Parse<RunStatus>(r.GetString(7)), OptionsJson = r.GetString(8),
+        CreatedAt = ReadTime(r, 9)!.Value, StartedAt = ReadTime(r, 10), FinishedAt = ReadTime(r, 11),
+        Stage = r.IsDBNull(12) ? null : r.GetString(12), StageStartedAt = ReadTime(r, 13), StageTotalSteps = r.GetInt64(14),
+        StageDoneSteps = r.GetInt64(15), StageResumedAtStep = r.GetInt64(16), BestMetricName = r.IsDBNull(17) ? null : r.GetString(17),
+        BestMetric = r.IsDBNull(18) ? null : r.GetDouble(18), Message = r.IsDBNull(19) ? null : r.GetString(19),
+        ParentId = r.IsDBNull(20) ? null : Guid.Parse(r.GetString(20)), JobId = r.IsDBNull(21) ? null : r.GetString(21),
+        CancelRequested = r.GetInt64(22) != 0, Attempts = (int)r.GetInt64(23), GenotypeText = r.IsDBNull(24) ? null : r.GetString(24),
+        ArtifactsJson = r.IsDBNull(25) ? null : r.GetString(25), MetricsJson = r.IsDBNull(26) ? null : r.GetString(26),
+        EventCount = r.GetInt64(27),
+    };
+
+    public RunRecord? Get(Guid id) => Query("WHERE id = @id", ("@id", id.ToString())).FirstOrDefault();
+
+    public IReadOnlyList<RunRecord> List(Guid? parentId = null) => parentId is { } p
+        ? Query("WHERE parent_id = @p ORDER BY created_at DESC", ("@p", p.ToString()))
+        : Query("ORDER BY created_at DESC");
+
+    /// <summary>Runs in one of <paramref name="statuses"/>, oldest first.</summary>
+    public IReadOnlyList<RunRecord> WithStatus(params RunStatus[] statuses) =>
+        Query($"WHERE status IN ({string.Join(", ", statuses.Select(s => $"'{s}'"))}) ORDER BY created_at");
+
+    List<RunRecord> Query(string tail, params (string Name, object? Value)[] args)
+    {
+        using var c = db.Open();
+        using var cmd = db.Command(c, $"SELECT {RunColumns} FROM runs {tail}", args);
+        using var r = cmd.ExecuteReader();
+        var list = new List<RunRecord>();
+        while (r.Read()) list.Add(ReadRun(r));
+        return list;
+    }
+
+    public void Delete(Guid id)
+    {
+        using var c = db.Open();
+        using var tx = c.BeginTransaction();
+        db.Exec(c, "DELETE FROM events WHERE run_id = @id", ("@id", id.ToString()));
+        db.Exec(c, "DELETE FROM run_leases WHERE run_id = @id", ("@id", id.ToString()));
+        db.Exec(c, "DELETE FROM runs WHERE id = @id", ("@id", id.ToString()));
+        db.Exec(c, "UPDATE runs SET parent_id = NULL WHERE parent_id = @id", ("@id", id.ToString()));
+        tx.Commit();
+    }
+}
+
+/// <summary>Status columns of a run. Only the lifecycle owner, <see cref="RunLifecycle"/>, calls these (through <see cref="RunStore"/>).</summary>
+public sealed class RunStatusStore(RunDatabase db)
+{
+    public void SetJob(Guid id, string jobId, RunStatus status) =>
+        db.Exec("UPDATE runs SET job_id = @job, status = @st, cancel_requested = 0, message = NULL WHERE id = @id",
+            ("@id", id.ToString()), ("@job", jobId), ("@st", status.ToString()));
+
+    public void SetStatus(Guid id, RunStatus status, string? message = null, bool finished = false) =>
+        db.Exec($"UPDATE runs SET status = @st, message = @msg{(finished ? ", finished_at = @now" : "")} WHERE id = @id",
+            ("@id", id.ToString()), ("@st", status.ToString()), ("@msg", message), ("@now", Iso(DateTimeOffset.UtcNow)));
+
+    public void MarkStarted(Guid id) => db.Exec("""
+        UPDATE runs SET status = 'Running', attempts = attempts + 1, message = NULL, finished_at = NULL,
+          started_at = COALESCE(started_at, @now) WHERE id = @id
+        """, ("@id", id.ToString()), ("@now", Iso(DateTimeOffset.UtcNow)));
+
+    public void RequestCancel(Guid id) => db.Exec("UPDATE runs SET cancel_requested = 1 WHERE id = @id", ("@id", id.ToString()));
+
+    /// <summary>True when a cancel was requested for the run (read by the executing node's lease heartbeat).</summary>
+    public bool CancelRequested(Guid id)
+    {
+        using var c = db.Open();
+        return db.Scalar(c, "SELECT cancel_requested FROM runs WHERE id = @id", ("@id", id.ToString())) is long v && v != 0;
+    }
+
+    public void Finish(Guid id, RunStatus status, string? message, string? genotypeText, string? artifactsJson, string? metricsJson) => db.Exec("""
+        UPDATE runs SET status = @st, message = @msg, finished_at = @now,
+          genotype_text = COALESCE(@g, genotype_text), artifacts_json = COALESCE(@a, artifacts_json),
+          metrics_json = COALESCE(@m, metrics_json) WHERE id = @id
+        """, ("@id", id.ToString()), ("@st", status.ToString()), ("@msg", message), ("@now", Iso(DateTimeOffset.UtcNow)),
+        ("@g", genotypeText), ("@a", artifactsJson), ("@m", metricsJson));
+}
+
+/// <summary>The genotype library: presets the user saved and genotypes runs discovered.</summary>
+public sealed class GenotypeStore(RunDatabase db)
+{
+    public void Add(GenotypeEntry g) => db.Exec("""
+        INSERT INTO genotypes (id, name, framework, text, source, run_id, created_at) VALUES (@id, @n, @f, @t, @s, @r, @at)
+        ON CONFLICT (id) DO UPDATE SET name = excluded.name, framework = excluded.framework, text = excluded.text,
+          source = excluded.source, run_id = excluded.run_id, created_at = excluded.created_at
+        """, ("@id", g.Id.ToString()), ("@n", g.Name), ("@f", g.Framework.ToString()), ("@t", g.Text), ("@s", g.Source),
+        ("@r", g.RunId?.ToString()), ("@at", Iso(g.CreatedAt)));
+
+    public IReadOnlyList<GenotypeEntry> List() => Query("ORDER BY created_at DESC");
+
+    public GenotypeEntry? Get(Guid id) => Query("WHERE id = @id", ("@id", id.ToString())).FirstOrDefault();
+
+    List<GenotypeEntry> Query(string tail, params (string Name, object? Value)[] args)
+    {
+        using var c = db.Open();
+        using var cmd = db.Command(c, $"SELECT id, name, framework, text, source, run_id, created_at FROM genotypes {tail}", args);
+        using var r = cmd.ExecuteReader();
+        var list = new List<GenotypeEntry>();
+        while (r.Read())
+            list.Add(new GenotypeEntry(Guid.Parse(r.GetString(0)), r.GetString(1), Enum.Parse<Framework>(r.GetString(2)), r.GetString(3),
+                r.GetString(4), r.IsDBNull(5) ? null : Guid.Parse(r.GetString(5)), ReadTime(r, 6)!.Value));
+        return list;
+    }
+
+    public void Delete(Guid id) => db.Exec("DELETE FROM genotypes WHERE id = @id", ("@id", id.ToString()));
+}
