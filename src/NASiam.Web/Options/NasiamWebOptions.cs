@@ -26,6 +26,14 @@ public sealed class NasiamWebOptions : IValidatableObject
     public string? ConnectionString { get; set; }
 
     /// <summary>
+    /// Redis (a StackExchange.Redis connection string, e.g. "redis:6379" or "host:6379,password=…"):
+    /// live run events and status changes travel between nodes over its pub/sub, so a page or hub
+    /// client on any node follows a run executing on any node (docs/live-events.md). Empty: in
+    /// process only (one machine). Set but unreachable at start-up: the app stops with an error.
+    /// </summary>
+    public string? Redis { get; set; }
+
+    /// <summary>
     /// Compute devices; each gets its own job queue with exactly one worker, so two runs never
     /// share a device. Empty means ["cpu"] (the binder appends to a non-empty default).
     /// </summary>
