@@ -5,19 +5,13 @@ using StackExchange.Redis;
 
 namespace NASiam.Web.Live;
 
-/// <summary>Where <see cref="RunNotificationService.Publish"/> sends updates for the other nodes. Must never block.</summary>
-public interface IRunEventOutbox
-{
-    void Send(RunUpdate update);
-}
-
 /// <summary>
 /// Live run events and status changes between nodes over Redis pub/sub (Nasiam:Redis; design,
 /// settings and measured latency in docs/live-events.md). Every node publishes what it executes
 /// and subscribes to one channel; a node skips its own messages (delivered in process already)
 /// and hands the others to <see cref="RunEventRelay"/>, one message at a time in the order Redis
 /// delivers them (one connection per node, so per publisher the order they were published).
-/// Without Nasiam:Redis it does nothing and pages get only this node's runs, as before.
+/// Active when Nasiam:LiveEvents resolves to redis (Nasiam:Redis set); otherwise it does nothing.
 /// Start-up with Nasiam:Redis set but unreachable fails with a message naming the setting.
 /// </summary>
 public sealed class RedisRunEventBus(IOptions<NasiamWebOptions> options, IServiceProvider services, ILogger<RedisRunEventBus> log)
@@ -39,8 +33,8 @@ public sealed class RedisRunEventBus(IOptions<NasiamWebOptions> options, IServic
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var connection = options.Value.Redis;
-        if (string.IsNullOrWhiteSpace(connection)) return;
+        if (options.Value.EffectiveLiveEvents != "redis") return;
+        var connection = options.Value.Redis!;
         ConfigurationOptions config;
         try { config = ConfigurationOptions.Parse(connection); }
         catch (ArgumentException e) { throw new InvalidOperationException($"Nasiam:Redis is not a valid Redis connection string ({e.Message}).", e); }
@@ -105,11 +99,12 @@ public sealed class RedisRunEventBus(IOptions<NasiamWebOptions> options, IServic
     {
         _publisher = null;
         if (_queue is not null) { try { await _queue.UnsubscribeAsync(); } catch (Exception) { /* closing anyway */ } }
-        if (_redis is not null) await _redis.CloseAsync();
+        if (_redis is { } redis) await redis.CloseAsync();
     }
 
+    /// <summary>Idempotent: the container disposes it once as itself and once as the hosted service.</summary>
     public async ValueTask DisposeAsync()
     {
-        if (_redis is not null) await _redis.DisposeAsync();
+        if (Interlocked.Exchange(ref _redis, null) is { } redis) await redis.DisposeAsync();
     }
 }

@@ -29,8 +29,10 @@ public sealed class RunEventRelay
         _gate = new RunSequenceGate((runId, after) => _store.Read(runId, after).Events);
     }
 
-    /// <summary>Events filled in from the store, duplicates dropped, gaps left (the store lacked the events).</summary>
-    public (long Filled, long Dropped, long Unfilled) Counters => (_gate.Filled, _gate.Dropped, _gate.Unfilled);
+    long _elided;
+
+    /// <summary>Batches read from the store (too large for the transport), events filled in from the store, duplicates dropped, gaps left (the store lacked the events).</summary>
+    public (long Elided, long Filled, long Dropped, long Unfilled) Counters => (Interlocked.Read(ref _elided), _gate.Filled, _gate.Dropped, _gate.Unfilled);
 
     public async Task DeliverAsync(WireMessage m)
     {
@@ -48,6 +50,11 @@ public sealed class RunEventRelay
             long seq = e?.Sequence ?? (json.TryGetProperty("sequence", out var s) ? s.GetInt64() : -1);
             bool starts = e is RunStarted || (json.TryGetProperty("type", out var t) && t.ValueEquals("run_started"));
             incoming.Add(new RelayedEvent(seq, starts, json, e));
+        }
+        if (m.Elided is { } range) // too large for the transport: stored before it was sent, so read it
+        {
+            Interlocked.Increment(ref _elided);
+            incoming.AddRange(_store.Read(m.RunId, range.First - 1).Events.Where(e => e.Sequence <= range.Last).Select(RelayedEvent.From));
         }
         var events = new List<RelayedEvent>(_gate.Admit(m.RunId, incoming));
         if (m.Status is not null) events.AddRange(_gate.CatchUp(m.RunId));

@@ -17,27 +17,47 @@ namespace NASiam.Web.Tests.Live;
 /// RunNotificationService → Redis), and node B's pages (a RunNotificationService subscriber) and
 /// hub clients see it live, in order, each event once, with its status changes. Prints the
 /// latency A → B (docs/live-events.md has the figures); asserts no timing.
-/// Benchmark: NASIAM_LIVE_STEPS=2000 dotnet test tests/NASiam.Web.Tests --filter "FullyQualifiedName~CrossNodeLiveTests" --logger "console;verbosity=detailed"
+/// Benchmark: NASIAM_LIVE_STEPS=2000 dotnet test tests/NASiam.Web.Tests --filter "FullyQualifiedName~CrossNode" --logger "console;verbosity=detailed"
 /// </summary>
-public sealed class CrossNodeLiveTests(RedisServer redis, ITestOutputHelper output) : IClassFixture<RedisServer>, IDisposable
+public sealed class CrossNodeLiveTests(RedisServer redis, ITestOutputHelper output) : IClassFixture<RedisServer>
 {
-    readonly string _data = Directory.CreateTempSubdirectory("nasiam-live-").FullName;
-
-    NasiamAppFactory Node(ScriptedRunEngine engine) => new(_data, engine, settings: new Dictionary<string, string>
-    {
-        ["Nasiam:Redis"] = redis.ConnectionString,
-        ["Nasiam:ResumeInterruptedRuns"] = "false", // B must not adopt A's run at start-up (roles do that properly)
-    });
-
     [RedisFact]
-    public async Task RunOnNodeA_ReachesPagesAndHubClientsOnNodeB_InOrderEachOnce_WithItsStatus()
+    public Task RunOnNodeA_ReachesPagesAndHubClientsOnNodeB_InOrderEachOnce_WithItsStatus() =>
+        CrossNodeScenario.Run(new() { ["Nasiam:Redis"] = redis.ConnectionString }, "redis", output);
+}
+
+/// <summary>The same scenario with PostgreSQL LISTEN/NOTIFY as the transport (no Redis).</summary>
+public sealed class CrossNodePostgresLiveTests(PostgresServer postgres, ITestOutputHelper output) : IClassFixture<PostgresServer>
+{
+    [PostgresFact]
+    public Task RunOnNodeA_ReachesPagesAndHubClientsOnNodeB_InOrderEachOnce_WithItsStatus() =>
+        CrossNodeScenario.Run(new() { ["Nasiam:LiveEvents"] = "postgresql", ["Nasiam:ConnectionString"] = postgres.ConnectionString }, "postgresql", output);
+}
+
+static class CrossNodeScenario
+{
+    public static async Task Run(Dictionary<string, string> transport, string expected, ITestOutputHelper output)
     {
+        var data = Directory.CreateTempSubdirectory("nasiam-live-").FullName;
+        try { await Run(data, transport, expected, output); }
+        finally { try { Directory.Delete(data, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { } }
+    }
+
+    static async Task Run(string data, Dictionary<string, string> transport, string expected, ITestOutputHelper output)
+    {
+        NasiamAppFactory Node(ScriptedRunEngine engine) => new(data, engine, settings: new Dictionary<string, string>(transport)
+        {
+            ["Nasiam:ResumeInterruptedRuns"] = "false", // B must not adopt A's run at start-up (roles do that properly)
+        });
+
         int steps = int.TryParse(Environment.GetEnvironmentVariable("NASIAM_LIVE_STEPS"), out var n) ? n : 300;
         await using var a = Node(new ScriptedRunEngine(totalSteps: steps, stepMilliseconds: 20));
         await using var b = Node(new ScriptedRunEngine());
         using var ca = a.Api();
         using var cb = b.Api(); // both hosts started before the run exists
-        Assert.True(a.Services.GetRequiredService<RedisRunEventBus>().Active && b.Services.GetRequiredService<RedisRunEventBus>().Active);
+        bool Active(NasiamAppFactory n) => expected == "redis" ? n.Services.GetRequiredService<RedisRunEventBus>().Active
+            : n.Services.GetRequiredService<PostgresRunEventBus>().Active;
+        Assert.True(Active(a) && Active(b), $"the {expected} transport is not active on both nodes");
 
         var clock = Stopwatch.StartNew();
         // When node A published each batch (its own subscribers run synchronously inside Publish, before the send).
@@ -92,14 +112,16 @@ public sealed class CrossNodeLiveTests(RedisServer redis, ITestOutputHelper outp
         Assert.Equal(hubA.DeltaSequences.Count, hubA.DeltaSequences.Distinct().Count());
 
         var relay = b.Services.GetRequiredService<RunEventRelay>().Counters;
-        Report("node B pages (RunNotificationService)", publishedAt, pageArrival);
-        Report("node B hub client (/hubs/runs)", publishedAt, hubB.Arrival);
-        Report("node A hub client (in process, no Redis hop)", publishedAt, hubA.Arrival);
-        output.WriteLine($"{stored.Count} events in {publishedAt.Count} batches; relay on B: {relay.Filled} filled from the store, {relay.Dropped} duplicates dropped, {relay.Unfilled} gaps; load {File.ReadAllText("/proc/loadavg").Trim()} on {Environment.ProcessorCount} cores");
+        output.WriteLine($"transport {expected}:");
+        Report(output, "node B pages (RunNotificationService)", publishedAt, pageArrival);
+        Report(output, "node B hub client (/hubs/runs)", publishedAt, hubB.Arrival);
+        Report(output, "node A hub client (in process, no hop)", publishedAt, hubA.Arrival);
+        output.WriteLine($"{stored.Count} events in {publishedAt.Count} batches; relay on B: {relay.Elided} batches read from the store (too large for the transport), " +
+                         $"{relay.Filled} events filled from the store, {relay.Dropped} duplicates dropped, {relay.Unfilled} gaps; load {File.ReadAllText("/proc/loadavg").Trim()} on {Environment.ProcessorCount} cores");
     }
 
     /// <summary>Latency per batch: from node A's publish to the arrival of the batch's last event.</summary>
-    void Report(string what, IReadOnlyDictionary<long, double> published, IReadOnlyDictionary<long, double> arrived)
+    static void Report(ITestOutputHelper output, string what, IReadOnlyDictionary<long, double> published, IReadOnlyDictionary<long, double> arrived)
     {
         var ms = published.Where(p => arrived.ContainsKey(p.Key)).Select(p => arrived[p.Key] - p.Value).Order().ToArray();
         if (ms.Length == 0) { output.WriteLine($"{what}: no live batch measured"); return; }
@@ -129,10 +151,5 @@ public sealed class CrossNodeLiveTests(RedisServer redis, ITestOutputHelper outp
             });
             c.On<RunStatusMessage>("Status", s => Statuses.Add(s.Status));
         }
-    }
-
-    public void Dispose()
-    {
-        try { Directory.Delete(_data, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 }

@@ -90,4 +90,17 @@ public class RunSequenceGateTests
         Assert.Throws<FormatException>(() => RunEventWire.Decode("{\"v\":2,\"node\":\"x\"}"u8.ToArray()));
         Assert.Throws<FormatException>(() => RunEventWire.Decode("not json"u8.ToArray()));
     }
+
+    [Fact]
+    public void Wire_BatchOverTheLimit_TravelsAsItsRange()
+    {
+        var batch = Enumerable.Range(40, 60).Select(i => Step(i)).ToArray();
+        var small = RunEventWire.Encode("n", new RunUpdate(Run, batch, null), maxBytes: 1_000_000);
+        Assert.Equal(60, RunEventWire.Decode(small).Events.Count);
+        var limited = RunEventWire.Encode("n", new RunUpdate(Run, batch, null), maxBytes: 7900);
+        Assert.True(small.Length > 7900 && limited.Length < 7900, $"{small.Length} / {limited.Length} bytes");
+        var m = RunEventWire.Decode(limited);
+        Assert.Empty(m.Events);
+        Assert.Equal(new WireElided(40, 99), m.Elided);
+    }
 }

@@ -2,14 +2,32 @@ using System.Diagnostics;
 
 namespace NASiam.Web.Tests.Live;
 
-/// <summary>The app as users start it (its own process): Nasiam:Redis set but nothing listening is a clear error and a non-zero exit.</summary>
-public class RedisStartupTests
+/// <summary>The app as users start it (its own process): a live-events transport configured but unreachable is a clear error naming the setting and a non-zero exit.</summary>
+public class LiveTransportStartupTests
 {
     [Fact]
     public async Task RedisConfiguredButUnreachable_StopsWithAnErrorNamingTheSetting_ExitNonZero()
     {
         int port = RedisServer.FreePort(); // nothing listens there
-        var data = Directory.CreateTempSubdirectory("nasiam-redis-down-").FullName;
+        var (exit, output) = await StartApp(new() { ["Nasiam__Redis"] = $"127.0.0.1:{port},connectTimeout=2000" });
+        Assert.NotEqual(0, exit);
+        Assert.Contains($"Nasiam:Redis is set but Redis at 127.0.0.1:{port} cannot be reached", output);
+    }
+
+    [Fact]
+    public async Task PostgresLiveEventsButUnreachable_StopsWithAnErrorNamingTheSetting_ExitNonZero()
+    {
+        int port = RedisServer.FreePort();
+        var (exit, output) = await StartApp(new()
+        {
+            ["Nasiam__LiveEvents"] = "postgresql", ["Nasiam__ConnectionString"] = $"Host=127.0.0.1;Port={port};Username=x;Timeout=2",
+        });
+        Assert.NotEqual(0, exit);
+        Assert.Contains($"PostgreSQL at 127.0.0.1:{port} (Nasiam:ConnectionString) cannot be reached", output);
+    }
+
+    static async Task<(int Exit, string Output)> StartApp(Dictionary<string, string> env)
+    {        var data = Directory.CreateTempSubdirectory("nasiam-redis-down-").FullName;
         var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = AppContext.BaseDirectory,
@@ -19,7 +37,7 @@ public class RedisStartupTests
         psi.ArgumentList.Add($"http://127.0.0.1:{RedisServer.FreePort()}");
         psi.Environment["Nasiam__DataDirectory"] = data;
         psi.Environment["Nasiam__Storage"] = "inmemory";
-        psi.Environment["Nasiam__Redis"] = $"127.0.0.1:{port},connectTimeout=2000";
+        foreach (var (k, v) in env) psi.Environment[k] = v;
         psi.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         psi.Environment["DOTNET_DbgEnableMiniDump"] = "0";
         using var p = Process.Start(psi)!;
@@ -34,7 +52,6 @@ public class RedisStartupTests
         }
         string output = await stdout + await stderr;
         try { Directory.Delete(data, recursive: true); } catch (IOException) { }
-        Assert.NotEqual(0, p.ExitCode);
-        Assert.Contains($"Nasiam:Redis is set but Redis at 127.0.0.1:{port} cannot be reached", output);
+        return (p.ExitCode, output);
     }
 }
