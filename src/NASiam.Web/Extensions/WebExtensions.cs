@@ -11,6 +11,7 @@ using NASiam.Web.Api;
 using NASiam.Web.Components;
 using NASiam.Web.Hubs;
 using NASiam.Web.Jobs;
+using NASiam.Web.Live;
 using NASiam.Web.Options;
 using NASiam.Web.Runs;
 using NASiam.Web.Runs.Storage;
@@ -102,6 +103,7 @@ public static class WebExtensions
                     break;
             }
         });
+        services.AddRunEventTransport(); // before the pump: live events to other nodes (Nasiam:Redis)
         // Start order matters: the pump first (jobs need it), then recovery, then the workers.
         services.AddHostedService<ProgressPump>();
         services.AddHostedService<RunRecoveryService>();

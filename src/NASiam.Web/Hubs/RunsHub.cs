@@ -37,6 +37,8 @@ public interface IRunsClient
 /// before the snapshot is read and events are stored before they are broadcast, so together they
 /// miss nothing; the client drops delta events whose sequence it already has. A client that
 /// reconnects calls SubscribeAfter(runId, lastSequenceItHas) and gets exactly what it missed.
+/// With several nodes each node's groups get every node's runs from Live.RunEventRelay, under the
+/// same two conditions (docs/live-events.md); no SignalR backplane is involved.
 /// </summary>
 public sealed class RunsHub(RunStore store, IOptions<NasiamWebOptions> options) : Hub<IRunsClient>
 {

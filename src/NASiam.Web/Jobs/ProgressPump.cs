@@ -10,7 +10,9 @@ namespace NASiam.Web.Jobs;
 /// <summary>
 /// Drains <see cref="ProgressChannel"/>: stores each batch (so a reload or late subscriber sees
 /// everything), then hands the same in-memory events to in-process pages and one delta per run to
-/// the hub group. Status changes travel separately (<see cref="RunLifecycle"/>). It sends at
+/// the hub group; RunNotificationService.Publish also sends the batch to the other nodes when a
+/// transport is configured (docs/live-events.md), after it is stored, which is what lets every
+/// node's relay fill gaps from the store. Status changes travel separately (<see cref="RunLifecycle"/>). It sends at
 /// most MaxUpdatesPerSecond batches per run, which coalesces fast runs instead of flooding browsers.
 /// </summary>
 public sealed class ProgressPump(

@@ -31,6 +31,31 @@ public sealed class NasiamWebOptions : IValidatableObject
     public string? ConnectionString { get; set; }
 
     /// <summary>
+    /// Redis (a StackExchange.Redis connection string, e.g. "redis:6379" or "host:6379,password=…"):
+    /// live run events and status changes travel between nodes over its pub/sub, so a page or hub
+    /// client on any node follows a run executing on any node (docs/live-events.md). Empty: in
+    /// process only (one machine). Set but unreachable at start-up: the app stops with an error.
+    /// </summary>
+    public string? Redis { get; set; }
+
+    /// <summary>
+    /// How live run events reach the other nodes (docs/live-events.md): auto (the default: redis when
+    /// Nasiam:Redis is set, else postgresql when Nasiam:Storage is postgresql, else none), redis,
+    /// postgresql (LISTEN/NOTIFY on Nasiam:ConnectionString) or none (this node's runs only).
+    /// </summary>
+    public string LiveEvents { get; set; } = "auto";
+
+    public static readonly string[] LiveEventsKinds = ["auto", "redis", "postgresql", "none"];
+
+    /// <summary>The transport <see cref="LiveEvents"/> resolves to: redis, postgresql or none.</summary>
+    public string EffectiveLiveEvents => (LiveEvents?.Trim().ToLowerInvariant() ?? "auto") switch
+    {
+        "auto" => !string.IsNullOrWhiteSpace(Redis) ? "redis"
+            : string.Equals(Storage?.Trim(), "postgresql", StringComparison.OrdinalIgnoreCase) ? "postgresql" : "none",
+        var kind => kind,
+    };
+
+    /// <summary>
     /// Compute devices; each gets its own job queue with exactly one worker, so two runs never
     /// share a device. Empty means ["cpu"] (the binder appends to a non-empty default).
     /// </summary>
@@ -153,6 +178,12 @@ public sealed class NasiamWebOptions : IValidatableObject
             yield return new($"Nasiam:Role '{RoleKey}' needs Nasiam:Storage=postgresql (now '{Storage}'): SQLite and in-memory storage are one machine's, so nodes would not share runs or jobs.", [nameof(Role), nameof(Storage)]);
         if (LeaseHeartbeatSeconds * 2 > LeaseSeconds)
             yield return new($"Nasiam:LeaseHeartbeatSeconds ({LeaseHeartbeatSeconds}) must be at most half of Nasiam:LeaseSeconds ({LeaseSeconds}), or a live worker could lose its lease between two heartbeats.", [nameof(LeaseHeartbeatSeconds)]);
+        if (!LiveEventsKinds.Contains(LiveEvents?.Trim().ToLowerInvariant()))
+            yield return new($"Nasiam:LiveEvents '{LiveEvents}' is not one of {string.Join(", ", LiveEventsKinds)}.", [nameof(LiveEvents)]);
+        else if (EffectiveLiveEvents == "redis" && string.IsNullOrWhiteSpace(Redis))
+            yield return new("Nasiam:Redis is required when Nasiam:LiveEvents is redis.", [nameof(Redis)]);
+        else if (EffectiveLiveEvents == "postgresql" && string.IsNullOrWhiteSpace(ConnectionString))
+            yield return new("Nasiam:ConnectionString is required when Nasiam:LiveEvents is postgresql.", [nameof(ConnectionString)]);
         if (AccessKey is { Length: > 0 and < 8 })
             yield return new("Nasiam:AccessKey must be at least 8 characters (or empty to disable it).", [nameof(AccessKey)]);
     }

@@ -1,4 +1,5 @@
 using NASiam.Core.Reporting;
+using NASiam.Web.Live;
 
 namespace NASiam.Web.Runs;
 
@@ -6,10 +7,14 @@ namespace NASiam.Web.Runs;
 public sealed record RunUpdate(Guid RunId, IReadOnlyList<TrainingEvent> Events, RunRecord? Record);
 
 /// <summary>
-/// In-process fan-out of run updates for Blazor components (the hub serves external clients).
-/// Components subscribe, marshal with InvokeAsync and dispose the subscription.
+/// Fan-out of run updates for Blazor components and in-process services (the hub serves external
+/// clients). Components subscribe, marshal with InvokeAsync and dispose the subscription.
+/// <see cref="Publish"/> hands the update to this node's subscribers and, when a cross-node
+/// transport is configured (Nasiam:Redis, docs/live-events.md), to every other node, whose relay
+/// calls <see cref="PublishLocal"/>: a subscriber on any node sees the runs of every node. Without
+/// a transport this is the in-process path it always was.
 /// </summary>
-public sealed class RunNotificationService
+public sealed class RunNotificationService(IRunEventOutbox? outbox = null)
 {
     readonly Lock _gate = new();
     readonly List<Subscription> _subs = [];
@@ -22,7 +27,18 @@ public sealed class RunNotificationService
         return s;
     }
 
+    /// <summary>
+    /// Publishes an update of a run executing (or changed) on this node: to this node's
+    /// subscribers, then to the other nodes. Never blocks on the network.
+    /// </summary>
     public void Publish(RunUpdate update)
+    {
+        PublishLocal(update);
+        outbox?.Send(update);
+    }
+
+    /// <summary>To this node's subscribers only (what a relay of another node's update calls).</summary>
+    public void PublishLocal(RunUpdate update)
     {
         Subscription[] targets;
         lock (_gate) targets = _subs.Where(s => s.RunId is null || s.RunId == update.RunId).ToArray();
