@@ -6,7 +6,10 @@ using NASiam.Core.Options;
 using NASiam.Core.Reporting;
 using NASiam.Web.Runs;
 using NASiam.Web.Runs.Storage;
+using Microsoft.AspNetCore.SignalR.Client;
+using NASiam.Web.Hubs;
 using NASiam.Web.Tests.Engine;
+using NASiam.Web.Tests.Live;
 using Xunit.Abstractions;
 
 namespace NASiam.Web.Tests.ScaleOut;
@@ -69,6 +72,11 @@ public class ScaleOutTests(ITestOutputHelper output) : IDisposable
     {
         var cs = PostgresCluster.NewDatabase("scale");
         var settings = Settings(cs);
+        // Live events between the nodes over Redis (the recommended transport; docs/live-events.md).
+        await using var redis = new RedisServer();
+        await redis.InitializeAsync();
+        if (RedisServer.Missing is null) settings["Nasiam__Redis"] = redis.ConnectionString;
+        output.WriteLine($"live events between nodes: {(RedisServer.Missing is null ? "redis" : "postgresql (LISTEN/NOTIFY; " + RedisServer.Missing + ")")}");
         var clock = Stopwatch.StartNew();
         // The web node first: it creates the schema; then the workers (they would create it as well).
         await using var web = AppNode.Start("web", settings);
@@ -116,8 +124,18 @@ public class ScaleOutTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(ckpt.GetProperty("bytes").GetInt64(), bytes.LongLength);
         Assert.Equal(store.Get(ids[0])!.GenotypeText!.Trim(), (await http.GetStringAsync($"/api/runs/{ids[0]}/genotype?format=txt")).Trim());
 
-        // Phase 2: SIGKILL the worker executing a longer run once it has a checkpoint.
+        // Phase 2: SIGKILL the worker executing a longer run once it has a checkpoint. A SignalR client
+        // of the web node follows the run's alphas, which are logged on the workers.
         var longRun = await Submit(http, Tiny("scale failover", epochs: 8)); // 16 steps, a checkpoint every 2
+        var received = new List<(JsonElement Event, DateTimeOffset At)>();
+        await using var hub = new HubConnectionBuilder().WithUrl(new Uri(web.BaseAddress, "/hubs/runs")).Build();
+        hub.On<RunDelta>("Delta", d =>
+        {
+            var now = DateTimeOffset.UtcNow;
+            lock (received) foreach (var e in d.Events) received.Add((e, now));
+        });
+        await hub.StartAsync();
+        var snapshot = await hub.InvokeAsync<RunSnapshot>("SubscribeAfter", longRun, -1L);
         await WaitUntil(() => store.Read(longRun).Events.OfType<CheckpointSaved>().Any(c => c.Step >= 4) && store.Leases.Get(longRun) is { Live: true },
             TimeSpan.FromSeconds(90), "the long run to checkpoint twice");
         var first = store.Leases.Get(longRun)!;
@@ -148,6 +166,27 @@ public class ScaleOutTests(ITestOutputHelper output) : IDisposable
         output.WriteLine($"worker {victim.Pid} SIGKILLed at step sequence {lastStoredBeforeKill}; lease taken over by {survivor.Pid} after {resumedAfter.TotalSeconds:0.0} s, "
                          + $"engine resumed from '{started[^1].ResumedFrom}' after {engineResumedAfter.TotalSeconds:0.0} s (lease 3 s, heartbeat/sweep 0.5 s); "
                          + $"{done.EventCount} events, no gap, each of {totalSteps} steps once; load {File.ReadAllText("/proc/loadavg").Trim()}");
+
+        // The hub client on the web node saw the alphas the workers logged, before and after the failover,
+        // each live event once per execution (a resume replays from its checkpoint, announced by run_started).
+        long lastStored = store.Read(longRun).LastSequence;
+        await WaitUntil(() => { lock (received) return received.Any(r => r.Event.GetProperty("sequence").GetInt64() == lastStored); },
+            TimeSpan.FromSeconds(30), "the hub client to receive the run's last events");
+        List<(JsonElement Event, DateTimeOffset At)> live;
+        lock (received) live = received.ToList();
+        var liveAlphas = live.Where(r => r.Event.GetProperty("type").GetString() == "alphas").ToList();
+        var storedAlphas = store.Read(longRun).Events.OfType<AlphasLogged>().Select(a => a.Sequence).ToHashSet();
+        long fromSnapshot = snapshot.Events.Count(e => e.GetProperty("type").GetString() == "alphas");
+        Assert.NotEmpty(liveAlphas);
+        Assert.True(liveAlphas.Count + fromSnapshot >= storedAlphas.Count, $"hub client: {liveAlphas.Count} live + {fromSnapshot} snapshot alphas, store {storedAlphas.Count}");
+        Assert.All(liveAlphas, a => Assert.Contains(a.Event.GetProperty("sequence").GetInt64(), storedAlphas));
+        var liveSeqs = live.Select(r => r.Event.GetProperty("sequence").GetInt64()).ToList();
+        int executionsSeen = live.Count(r => r.Event.GetProperty("type").GetString() == "run_started") + snapshot.Events.Count(e => e.GetProperty("type").GetString() == "run_started");
+        Assert.True(liveSeqs.GroupBy(q => q).All(g => g.Count() <= executionsSeen), "an event reached the hub client more often than the run was executed");
+        var latencies = live.Select(r => (r.At - r.Event.GetProperty("at").GetDateTimeOffset()).TotalMilliseconds).Order().ToArray();
+        output.WriteLine($"hub client on the web node: {live.Count} live events ({liveAlphas.Count} alphas) of the run on the workers; "
+                         + $"latency event time -> web hub client median {Percentile(latencies, 0.5):0.0} ms, p95 {Percentile(latencies, 0.95):0.0} ms "
+                         + $"(includes the engine's journal flush and the 10/s coalescing of deltas)");
 
         // Phase 3: a cancel asked on the web node stops the run executing on the (surviving) worker.
         var toCancel = await Submit(http, Tiny("scale cancel", epochs: 50));
@@ -186,6 +225,8 @@ public class ScaleOutTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(2, node.ExitCode);
         Assert.Contains("Nasiam:Storage=postgresql", node.Output());
     }
+
+    static double Percentile(double[] sorted, double q) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Floor(q * sorted.Length))];
 
     static async Task WaitUntil(Func<bool> probe, TimeSpan timeout, string what)
     {
