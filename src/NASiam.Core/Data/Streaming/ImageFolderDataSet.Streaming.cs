@@ -1,4 +1,5 @@
 using System.Buffers;
+using NASiam.Core.Data.Augmentation;
 using NASiam.Core.Data.Streaming;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -43,19 +44,87 @@ public sealed partial class ImageFolderDataSet
         if (views is < 1 or > 2) throw new ArgumentException($"Views must be 1 or 2; got {views}.");
         var size = ImageSize;
         using var scope = NewDisposeScope();
-        var pixels = Decode(_train, indices, "train", views, (w, h, b) =>
-        {
-            var boxes = new CropBox[views];
-            for (int v = 0; v < views; v++)
-            {
-                var state = CropGeometry.CropState(batchKey, b, v);
-                boxes[v] = CropGeometry.RandomResizedCrop(w, h, minScale, maxScale, ref state);
-            }
-            return boxes;
-        });
+        var draws = NewDraws(views, indices.Length);
+        var pixels = Decode(_train, indices, "train", views, (w, h, b) => TrainCrops(w, h, b, minScale, maxScale, batchKey, draws));
         var first = pixels[0].permute(0, 3, 1, 2).contiguous().DetachFromDisposeScope();
         var second = views == 2 ? pixels[1].permute(0, 3, 1, 2).contiguous().DetachFromDisposeScope() : null;
-        return new ImageBatch(first, Labels(_train, indices).DetachFromDisposeScope()) { SecondView = second, Cropped = true };
+        return new ImageBatch(first, Labels(_train, indices).DetachFromDisposeScope()) { SecondView = second, Cropped = true, Draws = draws };
+    }
+
+    /// <summary>
+    /// Training views for <paramref name="augmenter"/>'s recipe. On a CPU run the WHOLE per-image recipe runs
+    /// in the decode workers: RandomResizedCrop on the original as <see cref="ReadTrainViews(long[], double, double, ulong, int)"/>,
+    /// then colour jitter, grayscale, blur, flip and normalisation by <see cref="FusedAugmentation"/> on each
+    /// view as soon as it is decoded (the workers are the device there: every core runs the per-image
+    /// pipeline, as torchvision's DataLoader workers do). The batch holds float32 [B,3,S,S] normalised views
+    /// (<see cref="ImageBatch.AugmentedWith"/> set) that <see cref="TwoViewAugmenter.TwoViews(ImageBatch, Generator)"/>
+    /// passes through. On another device this is the uint8 crop read, and the augmenter runs the rest
+    /// batched there, from the same <see cref="ViewDraw"/>s. Either way a view depends only on
+    /// (<paramref name="batchKey"/>, position, view).
+    /// </summary>
+    /// <exception cref="ArgumentException">The augmenter's output size differs from <see cref="ImageSize"/>, or views is not 1 or 2.</exception>
+    /// <exception cref="InvalidDataException">A file is truncated, corrupt or not an image (named).</exception>
+    public ImageBatch ReadTrainViews(long[] indices, TwoViewAugmenter augmenter, ulong batchKey, int views = 2)
+    {
+        var (minScale, maxScale) = augmenter.CropScale;
+        if (augmenter.Device.type != DeviceType.CPU) return ReadTrainViews(indices, minScale, maxScale, batchKey, views);
+        if (views is < 1 or > 2) throw new ArgumentException($"Views must be 1 or 2; got {views}.");
+        var size = ImageSize;
+        if (augmenter.OutputSize != size)
+            throw new ArgumentException($"The augmenter outputs {augmenter.OutputSize} px; this folder is read at {size} px (data.imageSize).");
+        var (spec, normalization) = (augmenter.Spec, augmenter.Normalization);
+        var draws = NewDraws(views, indices.Length);
+        long one = 3L * size * size;
+        // Output tensors live in this scope until returned, so an error (or a caller's scope) cannot leak or take them.
+        using var scope = NewDisposeScope();
+        var outputs = new Tensor[views];
+        for (int v = 0; v < views; v++) outputs[v] = empty(new long[] { indices.Length, 3, size, size }, ScalarType.Float32);
+        var targets = outputs.Select(o => o.data<float>()).ToArray();
+        try
+        {
+            DecodeEach(_train, indices, "train", views, (w, h, b) => TrainCrops(w, h, b, minScale, maxScale, batchKey, draws), (b, crops) =>
+            {
+                var view = ViewScratch((int)one);
+                for (int v = 0; v < views; v++)
+                {
+                    FusedAugmentation.Apply(crops.Slice((int)(v * one), (int)one), size, draws[v][b], spec, normalization, view);
+                    targets[v].CopyFrom(view, 0, b * one);
+                }
+            });
+        }
+        finally { foreach (var t in targets) t.Dispose(); }
+        return new ImageBatch(outputs[0].DetachFromDisposeScope(), Labels(_train, indices).DetachFromDisposeScope())
+        {
+            SecondView = views == 2 ? outputs[1].DetachFromDisposeScope() : null, Cropped = true, Draws = draws, AugmentedWith = spec.Recipe,
+        };
+    }
+
+    [ThreadStatic] static float[]? _viewScratch;
+
+    static Span<float> ViewScratch(int length)
+    {
+        if (_viewScratch is null || _viewScratch.Length < length) _viewScratch = new float[length];
+        return _viewScratch.AsSpan(0, length);
+    }
+
+    static ViewDraw[][] NewDraws(int views, int count)
+    {
+        var draws = new ViewDraw[views][];
+        for (int v = 0; v < views; v++) draws[v] = new ViewDraw[count];
+        return draws;
+    }
+
+    /// <summary>The crops of image <paramref name="b"/>, one per view, each followed by its <see cref="ViewDraw"/> from the same state.</summary>
+    static CropBox[] TrainCrops(int w, int h, int b, double minScale, double maxScale, ulong batchKey, ViewDraw[][] draws)
+    {
+        var boxes = new CropBox[draws.Length];
+        for (int v = 0; v < draws.Length; v++)
+        {
+            var state = CropGeometry.CropState(batchKey, b, v);
+            boxes[v] = CropGeometry.RandomResizedCrop(w, h, minScale, maxScale, ref state);
+            draws[v][b] = ViewDraw.Draw(ref state);
+        }
+        return boxes;
     }
 
     static Tensor Labels(FolderImage[] items, long[] indices) => tensor(indices.Select(i => items[i].Label).ToArray());
@@ -67,33 +136,52 @@ public sealed partial class ImageFolderDataSet
     /// </summary>
     Tensor Decode(FolderImage[] items, long[] indices, string split, int views, Func<int, int, int, IReadOnlyList<CropBox>> boxes)
     {
-        foreach (var i in indices)
-            if (i < 0 || i >= items.Length) throw new ArgumentOutOfRangeException(nameof(indices), $"{split} index {i} is outside [0, {items.Length}).");
         var size = ImageSize;
         long one = (long)size * size * 3;
         var pixels = empty(new long[] { views, indices.Length, size, size, 3 }, ScalarType.Byte);
         try
         {
             using var target = pixels.data<byte>();
+            DecodeEach(items, indices, split, views, boxes, (b, crops) =>
+            {
+                for (int v = 0; v < views; v++)
+                    target.CopyFrom(crops.Slice((int)(v * one), (int)one), 0, ((long)v * indices.Length + b) * one);
+            });
+        }
+        catch { pixels.Dispose(); throw; }
+        return pixels;
+    }
+
+    delegate void CropSink(int position, ReadOnlySpan<byte> crops);
+
+    /// <summary>
+    /// Decodes the files at <paramref name="indices"/> on <see cref="Workers"/> threads; <paramref name="sink"/>
+    /// gets each image's crops (HWC uint8, one S²·3 block per view) on the worker that decoded it.
+    /// The first failing file's own error is rethrown (it names the file).
+    /// </summary>
+    void DecodeEach(FolderImage[] items, long[] indices, string split, int views, Func<int, int, int, IReadOnlyList<CropBox>> boxes, CropSink sink)
+    {
+        foreach (var i in indices)
+            if (i < 0 || i >= items.Length) throw new ArgumentOutOfRangeException(nameof(indices), $"{split} index {i} is outside [0, {items.Length}).");
+        var size = ImageSize;
+        int one = size * size * 3;
+        try
+        {
             Parallel.For(0, indices.Length, new ParallelOptions { MaxDegreeOfParallelism = Workers }, b =>
             {
-                var buffer = ArrayPool<byte>.Shared.Rent((int)(one * views));
+                var buffer = ArrayPool<byte>.Shared.Rent(one * views);
                 try
                 {
                     CropDecoder.DecodeCrops(items[indices[b]].Path, size, (w, h) => boxes(w, h, b), buffer);
-                    for (int v = 0; v < views; v++)
-                        target.CopyFrom(new ReadOnlySpan<byte>(buffer, (int)(v * one), (int)one), 0, ((long)v * indices.Length + b) * one);
+                    sink(b, new ReadOnlySpan<byte>(buffer, 0, one * views));
                 }
                 finally { ArrayPool<byte>.Shared.Return(buffer); }
             });
         }
         catch (AggregateException e) when (e.InnerExceptions.Count > 0)
         {
-            pixels.Dispose();
             // Surface the first file's own error (it names the file) rather than a wrapper.
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerExceptions[0]);
         }
-        catch { pixels.Dispose(); throw; }
-        return pixels;
     }
 }
