@@ -7,7 +7,9 @@ namespace NASiam.Core.Data.Augmentation;
 /// Batched SSL augmentation (method doc 6.2) on the run's device: every image draws its own
 /// parameters. Parameters are drawn on the CPU from the caller's <see cref="Generator"/> in a fixed
 /// order, so a seed gives the same views on CPU and CUDA; views drawn one after another from the
-/// same generator are independent.
+/// same generator are independent. Batches of a streamed image folder bring their own per-view draws
+/// keyed by the crop (<see cref="ViewDraw"/>, <see cref="ImageBatch.Draws"/>), and on a CPU run arrive
+/// already augmented by the decode workers (<see cref="FusedAugmentation"/>, the same operators per image).
 /// Differences from torchvision (documented simplifications):
 /// - crop and resize are one bilinear <c>grid_sample</c> without antialiasing (exact for CIFAR, where
 ///   crops are never larger than the output; slightly aliased when an ImageNet crop is downscaled);
