@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using NASiam.Core.Data.Augmentation;
 using NASiam.Core.Data.Streaming;
@@ -80,7 +81,11 @@ public sealed partial class ImageFolderDataSet
         // Output tensors live in this scope until returned, so an error (or a caller's scope) cannot leak or take them.
         using var scope = NewDisposeScope();
         var outputs = new Tensor[views];
-        for (int v = 0; v < views; v++) outputs[v] = empty(new long[] { indices.Length, 3, size, size }, ScalarType.Float32);
+        for (int v = 0; v < views; v++)
+        {
+            outputs[v] = empty(new long[] { indices.Length, 3, size, size }, ScalarType.Float32);
+            AdviseHugePages(outputs[v].bytes);
+        }
         DecodeEach(_train, indices, "train", views, (w, h, b) => TrainCrops(w, h, b, minScale, maxScale, batchKey, draws), (b, crops) =>
         {
             // Straight into the tensor's memory (TensorAccessor.CopyFrom walks an iterator per element, ~10x the kernel's cost).
@@ -93,6 +98,28 @@ public sealed partial class ImageFolderDataSet
             SecondView = views == 2 ? outputs[1].DetachFromDisposeScope() : null, Cropped = true, Draws = draws, AugmentedWith = spec.Recipe,
         };
     }
+
+    static bool _noMadvise;
+
+    /// <summary>
+    /// Asks Linux for transparent huge pages on a fresh, untouched batch buffer (tens of MB, mmapped by glibc
+    /// and returned to the OS when the batch is freed): every batch would otherwise fault in ~19,000 4 KiB
+    /// pages per view — measured 2.2 s of system time per 576 images, a quarter of the pipeline's CPU.
+    /// A hint only (THP "madvise" mode, the Debian default); no effect elsewhere.
+    /// </summary>
+    static void AdviseHugePages(Span<byte> memory)
+    {
+        const int MadvHugePage = 14, Page = 4096;
+        if (_noMadvise || !OperatingSystem.IsLinux() || memory.Length < 4 << 20) return;
+        ref byte start = ref MemoryMarshal.GetReference(memory);
+        nint address = Unsafe.ByteOffset(ref Unsafe.NullRef<byte>(), ref start);
+        nint skip = (Page - (address & (Page - 1))) & (Page - 1);
+        try { _ = Madvise(ref Unsafe.Add(ref start, skip), (nuint)(memory.Length - skip), MadvHugePage); }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { _noMadvise = true; }
+    }
+
+    [DllImport("libc", EntryPoint = "madvise")]
+    static extern int Madvise(ref byte address, nuint length, int advice);
 
     /// <summary>Decoded batches are written in place through a span, so one tensor holds at most 2 GiB.</summary>
     static void CheckBatchBytes(long bytes)
