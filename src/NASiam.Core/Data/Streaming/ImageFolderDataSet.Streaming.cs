@@ -88,7 +88,7 @@ public sealed partial class ImageFolderDataSet
         }
         DecodeEach(_train, indices, "train", views, (w, h, b) => TrainCrops(w, h, b, minScale, maxScale, batchKey, draws), (b, crops) =>
         {
-            // Straight into the tensor's memory (TensorAccessor.CopyFrom walks an iterator per element, ~10x the kernel's cost).
+            // Straight into the tensor's memory: TensorAccessor.CopyFrom walks an iterator per element (measured ~2.8 ms CPU per image).
             for (int v = 0; v < views; v++)
                 FusedAugmentation.Apply(crops.Slice((int)(v * one), (int)one), size, draws[v][b], spec, normalization,
                     MemoryMarshal.Cast<byte, float>(outputs[v].bytes).Slice((int)(b * one), (int)one));
