@@ -50,7 +50,26 @@ def rss_mb():
         except (OSError, StopIteration): pass
     return total // 1024
 
+def load(): return " ".join(open("/proc/loadavg").read().split()[:3])
+
+def jiffies():
+    """Busy jiffies of the host, and of this process plus its DataLoader workers (to tell ours from foreign CPU)."""
+    cpu = [int(v) for v in open("/proc/stat").readline().split()[1:]]
+    host = sum(cpu) - cpu[3] - cpu[4]
+    own = 0
+    pids = [os.getpid()]
+    try:
+        with open(f"/proc/{os.getpid()}/task/{os.getpid()}/children") as f: pids += [int(x) for x in f.read().split()]
+    except OSError: pass
+    for pid in pids:
+        try:
+            f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            own += int(f[11]) + int(f[12])
+        except (OSError, IndexError): pass
+    return host, own
+
 it = iter(loader); next(it)  # warm-up: workers started, first batch not timed
+load_before, j0 = load(), jiffies()
 images, rss, t0, last = 0, ["0.0s:%dMB" % rss_mb()], time.perf_counter(), 0.0
 for epoch in range(a.epochs):
     batches = it if epoch == 0 else iter(loader)
@@ -62,7 +81,11 @@ for epoch in range(a.epochs):
         if a.batches and images >= a.batches * a.batch: break
     if a.batches and images >= a.batches * a.batch: break
 dt = time.perf_counter() - t0
+j1 = jiffies()
+hz = os.sysconf("SC_CLK_TCK")
+ours, foreign = (j1[1] - j0[1]) / hz / dt, max(0.0, ((j1[0] - j0[0]) - (j1[1] - j0[1])) / hz / dt)
 rss.append("%.1fs:%dMB" % (dt, rss_mb()))
 print(f"torchvision {__import__('torchvision').__version__}: {images / dt:.1f} images/s (two views of {a.size} px each, batch {a.batch}, "
-      f"{a.workers} DataLoader workers, torch threads {torch.get_num_threads()}), {images} images in {dt:.1f} s")
+      f"{a.workers} DataLoader workers, torch threads {torch.get_num_threads()}), {images} images in {dt:.1f} s; "
+      f"load before {load_before}, after {load()}; CPU: ours {ours:.2f} cores, foreign {foreign:.2f} cores of {os.cpu_count()}")
 print("torchvision RSS (main + workers): " + " ".join(rss))

@@ -4,9 +4,10 @@ using static TorchSharp.torch;
 namespace NASiam.Core.Data;
 
 /// <summary>
-/// A batch read from a data set: <see cref="Images"/> uint8 [B, 3, H, W] (RGB, 0..255) and
+/// A batch read from a data set: <see cref="Images"/> uint8 [B, 3, H, W] (RGB, 0..255; float32 normalised
+/// views when <see cref="AugmentedWith"/> is set) and
 /// <see cref="Labels"/> int64 [B], both on the CPU. The caller owns and disposes the tensors.
-/// A streamed image folder's training read (<see cref="ImageFolderDataSet.ReadTrainViews"/>) returns
+/// A streamed image folder's training read (<see cref="ImageFolderDataSet.ReadTrainViews(long[], double, double, ulong, int)"/>) returns
 /// views already cut by RandomResizedCrop from the original images (<see cref="Cropped"/>): then
 /// <see cref="Images"/> is view 1 and <see cref="SecondView"/> view 2 (null for one view), and the
 /// augmenter applies only the rest of its recipe.
@@ -17,6 +18,17 @@ public sealed record ImageBatch(Tensor Images, Tensor Labels) : IDisposable
     public Tensor? SecondView { get; init; }
     /// <summary>True when the crop + resize of the recipe is already applied (streamed folders).</summary>
     public bool Cropped { get; init; }
+    /// <summary>
+    /// Streamed folders: per view, per image, the random choices of the rest of the recipe (jitter, gray,
+    /// blur, flip), drawn from the crop's key (<see cref="Augmentation.ViewDraw"/>); null otherwise.
+    /// </summary>
+    public IReadOnlyList<Augmentation.ViewDraw[]>? Draws { get; init; }
+    /// <summary>
+    /// Set when the decode workers already applied this recipe (CPU runs,
+    /// <see cref="ImageFolderDataSet.ReadTrainViews(long[], Augmentation.TwoViewAugmenter, ulong, int)"/>):
+    /// then <see cref="Images"/> and <see cref="SecondView"/> are float32 [B,3,S,S] normalised views.
+    /// </summary>
+    public Augmentation.AugmentationRecipe? AugmentedWith { get; init; }
     public long Count => Labels.shape[0];
     public void Dispose() { Images.Dispose(); Labels.Dispose(); SecondView?.Dispose(); }
 }

@@ -27,7 +27,7 @@ public sealed record SkippedFile(string Path, string Reason);
 /// (<see cref="ImageDecoder.Check"/>: a truncated or corrupt file is an error naming it, never filled
 /// in) on <see cref="Workers"/> threads and cuts <see cref="ImageSize"/>-px squares from the ORIGINAL
 /// pixels (<see cref="Streaming.CropDecoder"/>): <see cref="ReadTrain"/>/<see cref="ReadTest"/> with the
-/// evaluation geometry Resize(round(S·256/224)) + CenterCrop(S), <see cref="ReadTrainViews"/> with
+/// evaluation geometry Resize(round(S·256/224)) + CenterCrop(S), <see cref="ReadTrainViews(long[], double, double, ulong, int)"/> with
 /// RandomResizedCrop(S) per view (method doc 6.2). The training loops read ahead through
 /// <see cref="Streaming.BatchPrefetcher"/>.
 /// </para>

@@ -96,12 +96,14 @@ public static class ColorOps
     {
         var max = sigma.numel() == 0 ? 0f : sigma.max().item<float>();
         if (max <= 0) return 0;
-        return Math.Max(1, Math.Min((int)Math.Ceiling(3 * max), (int)Math.Min(height, width) - 1));
+        return FusedAugmentation.BlurRadius(max, (int)Math.Min(height, width));
     }
 
     /// <summary>
-    /// Gaussian blur with a per-image sigma [B] (pixels): separable, kernel 2·ceil(3·max σ)+1,
-    /// reflect padding. Images with sigma 0 are returned unchanged.
+    /// Gaussian blur with a per-image sigma [B] (pixels): separable, reflect padding, image i with kernel
+    /// size 2·ceil(3·σᵢ)+1 (torchvision's <c>gaussian_blur</c> at that size; the batch's convolution is
+    /// 2·<paramref name="radius"/>+1 wide with the taps beyond an image's own radius zero). Images with sigma 0
+    /// are returned unchanged.
     /// </summary>
     /// <param name="x">Float images [B, 3, H, W] in [0, 1].</param>
     /// <param name="sigma">Per-image sigma [B] in pixels (0 = not blurred).</param>
@@ -119,6 +121,10 @@ public static class ColorOps
         if (radius <= 0) radius = BlurRadius(sig, x.shape[2], x.shape[3]);
         var offsets = arange(-radius, radius + 1, dtype: ScalarType.Float32, device: x.device);
         var kernel = (-(offsets.view(1, -1).pow(2)) / (2 * sig.view(-1, 1).pow(2))).exp();
+        // Each image keeps only its own taps, |x| <= ceil(3 sigma_i): a per-image gaussian_blur of kernel size
+        // 2 ceil(3 sigma_i) + 1, whatever the batch (so chunks, batches and FusedAugmentation agree).
+        var own = sig.cpu().data<float>().ToArray().Select(v => (float)Math.Min(radius, FusedAugmentation.BlurRadius(v, (int)Math.Min(x.shape[2], x.shape[3])))).ToArray();
+        kernel = where(offsets.abs().view(1, -1) <= tensor(own, device: x.device).view(-1, 1), kernel, zeros_like(kernel));
         kernel = kernel / kernel.sum(1, keepdim: true);                    // [n, K]
         var k3 = kernel.repeat_interleave(3, 0);                            // one kernel per (image, channel)
         var flat = sub.reshape(1, n * 3, sub.shape[2], sub.shape[3]);

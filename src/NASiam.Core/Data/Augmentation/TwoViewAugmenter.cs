@@ -7,7 +7,9 @@ namespace NASiam.Core.Data.Augmentation;
 /// Batched SSL augmentation (method doc 6.2) on the run's device: every image draws its own
 /// parameters. Parameters are drawn on the CPU from the caller's <see cref="Generator"/> in a fixed
 /// order, so a seed gives the same views on CPU and CUDA; views drawn one after another from the
-/// same generator are independent.
+/// same generator are independent. Batches of a streamed image folder bring their own per-view draws
+/// keyed by the crop (<see cref="ViewDraw"/>, <see cref="ImageBatch.Draws"/>), and on a CPU run arrive
+/// already augmented by the decode workers (<see cref="FusedAugmentation"/>, the same operators per image).
 /// Differences from torchvision (documented simplifications):
 /// - crop and resize are one bilinear <c>grid_sample</c> without antialiasing (exact for CIFAR, where
 ///   crops are never larger than the output; slightly aliased when an ImageNet crop is downscaled);
@@ -42,28 +44,39 @@ public sealed class TwoViewAugmenter
     /// <summary>
     /// Two views of a batch. A pre-cropped batch (<see cref="ImageBatch.Cropped"/>: a streamed image
     /// folder, RandomResizedCrop already applied to the original files at decode) gets only the rest of
-    /// the recipe (flip, colour jitter, grayscale, blur, normalisation) on its two views; any other batch
-    /// gets the whole recipe as <see cref="TwoViews(Tensor, Generator)"/>. The generator is drawn in the
-    /// same order either way.
+    /// the recipe (flip, colour jitter, grayscale, blur, normalisation) on its two views, with the
+    /// batch's own <see cref="ImageBatch.Draws"/> (keyed by the crop, not by <paramref name="generator"/>);
+    /// a batch the decode workers already augmented with this recipe (<see cref="ImageBatch.AugmentedWith"/>,
+    /// CPU runs) is passed through. Any other batch gets the whole recipe as <see cref="TwoViews(Tensor, Generator)"/>.
     /// </summary>
+    /// <exception cref="ArgumentException">One view where two are needed, a wrong size, or a batch augmented with another recipe.</exception>
     public (Tensor View1, Tensor View2) TwoViews(ImageBatch batch, Generator generator)
     {
         if (!batch.Cropped) return TwoViews(batch.Images, generator);
-        var second = batch.SecondView ?? throw new ArgumentException("A pre-cropped batch needs two views for a two-view augmentation; it holds one.");
-        var first = View(batch, generator);
-        return (first, ViewOf(second, generator, cropped: true));
+        if (batch.SecondView is null) throw new ArgumentException("A pre-cropped batch needs two views for a two-view augmentation; it holds one.");
+        var first = ViewOf(batch, 0, generator);
+        return (first, ViewOf(batch, 1, generator));
     }
 
     /// <summary>One view of a batch: its first pre-cropped view when <see cref="ImageBatch.Cropped"/>, else the whole recipe on its images.</summary>
-    public Tensor View(ImageBatch batch, Generator generator) => ViewOf(batch.Images, generator, batch.Cropped);
+    public Tensor View(ImageBatch batch, Generator generator) => batch.Cropped ? ViewOf(batch, 0, generator) : View(batch.Images, generator);
 
-    Tensor ViewOf(Tensor images, Generator generator, bool cropped)
+    Tensor ViewOf(ImageBatch batch, int view, Generator generator)
     {
-        if (!cropped) return View(images, generator);
+        var images = view == 0 ? batch.Images : batch.SecondView!;
+        if (images.shape.Length != 4 || images.shape[2] != OutputSize || images.shape[3] != OutputSize)
+            throw new ArgumentException($"Pre-cropped views are [{string.Join(",", images.shape)}]; this augmenter outputs {OutputSize} px.");
+        if (batch.AugmentedWith is { } recipe)
+        {
+            if (recipe != Spec.Recipe)
+                throw new ArgumentException($"The batch was augmented with the {recipe} recipe in the decode workers; this augmenter runs {Spec.Recipe}.");
+            // A new handle either way: the caller disposes the views, the batch's owner the batch.
+            return Device.type == DeviceType.CPU ? images.alias() : images.to(Device);
+        }
         CheckImages(images);
-        if (images.shape[2] != OutputSize || images.shape[3] != OutputSize)
-            throw new ArgumentException($"Pre-cropped views are {images.shape[2]}x{images.shape[3]} px; this augmenter outputs {OutputSize} px.");
-        using var p = Sample(images.shape[0], (int)images.shape[2], (int)images.shape[3], generator);
+        using var p = batch.Draws is { } draws
+            ? ViewDraw.ToParameters(draws[view], Spec, OutputSize)
+            : Sample(images.shape[0], (int)images.shape[2], (int)images.shape[3], generator);
         return Apply(images, p, cropped: true);
     }
 

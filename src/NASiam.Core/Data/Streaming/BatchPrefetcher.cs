@@ -7,7 +7,7 @@ namespace NASiam.Core.Data.Streaming;
 /// <c>depth</c> ready batches in a bounded <see cref="Channel{T}"/> plus the one being
 /// decoded, so decoded-but-unused memory is bounded by (Depth + 1) batches whatever the data set's
 /// size. Batches come out in the order of the index batches; the read function may itself decode
-/// the images of a batch in parallel (<see cref="ImageFolderDataSet.ReadTrainViews"/> uses
+/// the images of a batch in parallel (<see cref="ImageFolderDataSet.ReadTrainViews(long[], double, double, ulong, int)"/> uses
 /// <c>workers</c> threads). An error while reading (e.g. a corrupt file, named in its message) is
 /// rethrown to the consumer unchanged at the batch where it happened. Leaving the loop early (break,
 /// exception, disposal) stops the reader and disposes every batch read ahead.

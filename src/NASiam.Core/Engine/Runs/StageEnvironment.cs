@@ -81,7 +81,7 @@ public sealed class StageEnvironment
     /// <summary>One training batch (no read-ahead), e.g. the search's architecture batches; <paramref name="key"/> picks a streamed folder's crops.</summary>
     public ImageBatch ReadTrainViews(long[] indices, TwoViewAugmenter augmenter, ulong key, int views = 2) =>
         Data is ImageFolderDataSet folder
-            ? folder.ReadTrainViews(indices, augmenter.CropScale.Min, augmenter.CropScale.Max, key, views)
+            ? folder.ReadTrainViews(indices, augmenter, key, views)
             : Data.ReadTrain(indices);
 
     /// <summary>The crop key of batch <paramref name="batch"/> of pass <paramref name="epoch"/> in a stage's <paramref name="stream"/>.</summary>
