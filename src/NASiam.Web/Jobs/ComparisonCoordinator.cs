@@ -131,13 +131,22 @@ public sealed class ComparisonService(ComparisonStore comparisons, RunStore runs
     /// </summary>
     void TryAdvance(Guid id)
     {
+        // Every web node runs a coordinator over the shared database: the comparison's lease lets one
+        // node at a time advance it, so two nodes never create the same child twice.
+        if (!runs.Leases.TryAcquire(id, _leaseOwner, AdvanceLease, recordExecution: false)) return;
         try { Advance(id); }
         catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or JsonException)
         {
             log.LogError(e, "Comparison {Id} could not advance", id);
             comparisons.SetStatus(id, RunStatus.Failed, e.Message, finished: true);
         }
+        finally { runs.Leases.Release(id, _leaseOwner); }
     }
+
+    readonly string _leaseOwner = $"{Environment.MachineName}:{Environment.ProcessId}:comparisons:{Guid.NewGuid():N}";
+
+    /// <summary>Longer than one advance takes (it queues children and may write the report); a crashed node's lease simply expires.</summary>
+    static readonly TimeSpan AdvanceLease = TimeSpan.FromMinutes(2);
 
     /// <summary>
     /// One step of a comparison (the rule: <see cref="ComparisonSchedule.Next"/>): create the

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
@@ -78,6 +79,35 @@ public class ComparisonsApiTests : IDisposable
         await NasiamAppFactory.WaitUntil(async () => (cmp = await Comparison(c, id)).GetProperty("status").GetString() is "Failed" or "Succeeded",
             TimeSpan.FromSeconds(60), "the comparison to end");
         Assert.Equal("Failed", cmp.GetProperty("status").GetString());
+        Assert.Contains("no checkpoint", cmp.GetProperty("message").GetString());
+    }
+
+    [Fact]
+    public async Task AComparisonAnotherNodeIsAdvancing_IsNotAdvancedHere_UntilItsLeaseIsReleased()
+    {
+        // Two web nodes share the database and both run a coordinator; the comparison's lease keeps
+        // them from creating the same child twice. Here "another node" holds the lease: this node's
+        // coordinator leaves the comparison alone (its next step would fail it: the scripted engine
+        // writes no checkpoint), and takes it on once the lease is released.
+        await using var app = new NasiamAppFactory(_data, new ScriptedRunEngine(totalSteps: 2, stepMilliseconds: 500));
+        using var c = app.Api();
+        var created = await c.PostAsJsonAsync("/api/comparisons", new { preset = "quick-demo", framework = "simclr", genotype = Genotype, seeds = new[] { 0 } });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+        var leases = app.Services.GetRequiredService<NASiam.Web.Runs.RunStore>().Leases;
+        Assert.True(leases.TryAcquire(id, "other-node", TimeSpan.FromMinutes(5), recordExecution: false));
+
+        await NasiamAppFactory.WaitUntil(async () => Children(await Comparison(c, id)).Count(x => x.Status == "Succeeded") == 2,
+            TimeSpan.FromSeconds(60), "both pre-trainings to finish");
+        await Task.Delay(TimeSpan.FromSeconds(7)); // past the coordinator's wake-ups (status changes and its 5 s tick)
+        var held = await Comparison(c, id);
+        Assert.NotEqual("Failed", held.GetProperty("status").GetString());
+        Assert.Equal(2, Children(held).Count());
+
+        leases.Release(id, "other-node");
+        JsonElement cmp = default;
+        await NasiamAppFactory.WaitUntil(async () => (cmp = await Comparison(c, id)).GetProperty("status").GetString() == "Failed",
+            TimeSpan.FromSeconds(30), "this node to advance the comparison once the lease is free");
         Assert.Contains("no checkpoint", cmp.GetProperty("message").GetString());
     }
 

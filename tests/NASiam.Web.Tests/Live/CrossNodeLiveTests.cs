@@ -27,11 +27,11 @@ public sealed class CrossNodeLiveTests(RedisServer redis, ITestOutputHelper outp
 }
 
 /// <summary>The same scenario with PostgreSQL LISTEN/NOTIFY as the transport (no Redis).</summary>
-public sealed class CrossNodePostgresLiveTests(PostgresServer postgres, ITestOutputHelper output) : IClassFixture<PostgresServer>
+public sealed class CrossNodePostgresLiveTests(ITestOutputHelper output)
 {
-    [PostgresFact]
+    [ScaleOut.PostgresFact]
     public Task RunOnNodeA_ReachesPagesAndHubClientsOnNodeB_InOrderEachOnce_WithItsStatus() =>
-        CrossNodeScenario.Run(new() { ["Nasiam:LiveEvents"] = "postgresql", ["Nasiam:ConnectionString"] = postgres.ConnectionString }, "postgresql", output);
+        CrossNodeScenario.Run(new() { ["Nasiam:LiveEvents"] = "postgresql", ["Nasiam:ConnectionString"] = ScaleOut.PostgresCluster.NewDatabase("live") }, "postgresql", output);
 }
 
 static class CrossNodeScenario

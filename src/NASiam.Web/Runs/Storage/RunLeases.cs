@@ -18,8 +18,10 @@ public sealed class RunLeases(RunDatabase db)
     /// or expired. False when a live lease exists (another owner's, or this owner's: a second job
     /// for a run this process already executes does not execute it again). One statement
     /// (INSERT … ON CONFLICT DO UPDATE … WHERE), so two nodes racing for the same run cannot both win.
+    /// <paramref name="recordExecution"/>: log the acquisition in run_executions (runs; false for
+    /// other keys leased with the same table, such as a comparison being advanced).
     /// </summary>
-    public bool TryAcquire(Guid runId, string owner, TimeSpan ttl)
+    public bool TryAcquire(Guid runId, string owner, TimeSpan ttl, bool recordExecution = true)
     {
         using var c = db.Open();
         using var tx = c.BeginTransaction();
@@ -28,7 +30,7 @@ public sealed class RunLeases(RunDatabase db)
             ON CONFLICT (run_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at, renewed_at = excluded.renewed_at
             WHERE run_leases.expires_at < {db.NowMs}
             """, ("@r", runId.ToString()), ("@o", owner), ("@ttl", (long)ttl.TotalMilliseconds));
-        if (n == 1)
+        if (n == 1 && recordExecution)
             db.Exec(c, $"INSERT INTO run_executions (run_id, owner, acquired_at) VALUES (@r, @o, {db.NowMs})", ("@r", runId.ToString()), ("@o", owner));
         tx.Commit();
         return n == 1;
