@@ -30,7 +30,7 @@ static bool RunAsTheApp() => System.Reflection.Assembly.GetEntryAssembly() == ty
 static string? StartupError(Exception? e)
 {
     for (; e is not null; e = e.InnerException)
-        if (e is StorageUnavailableException or OptionsValidationException) return e.Message;
+        if (e is BackingServiceUnavailableException or OptionsValidationException) return e.Message;
     return null;
 }
 

@@ -1,3 +1,4 @@
+using NASiam.Web.Runs.Storage;
 using System.Text;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
@@ -38,13 +39,13 @@ public sealed class PostgresRunEventBus(IOptions<NasiamWebOptions> options, ISer
     {
         if (options.Value.EffectiveLiveEvents != "postgresql") return;
         try { _source = NpgsqlDataSource.Create(options.Value.ConnectionString!); }
-        catch (ArgumentException e) { throw new InvalidOperationException($"Nasiam:ConnectionString is not a valid PostgreSQL connection string ({e.Message}).", e); }
+        catch (ArgumentException e) { throw new BackingServiceUnavailableException($"Nasiam:ConnectionString is not a valid PostgreSQL connection string ({e.Message}).", e); }
         NpgsqlConnection first;
         try { first = await Listen(cancellationToken); }
         catch (Exception e) when (e is NpgsqlException or TimeoutException or System.Net.Sockets.SocketException)
         {
             var b = new NpgsqlConnectionStringBuilder(options.Value.ConnectionString);
-            throw new InvalidOperationException(
+            throw new BackingServiceUnavailableException(
                 $"Live events use PostgreSQL (Nasiam:LiveEvents) but PostgreSQL at {b.Host}:{b.Port} (Nasiam:ConnectionString) cannot be reached ({e.Message}).", e);
         }
         var relay = services.GetRequiredService<RunEventRelay>();

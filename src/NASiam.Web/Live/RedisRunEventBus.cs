@@ -1,3 +1,4 @@
+using NASiam.Web.Runs.Storage;
 using Microsoft.Extensions.Options;
 using NASiam.Web.Options;
 using NASiam.Web.Runs;
@@ -37,7 +38,7 @@ public sealed class RedisRunEventBus(IOptions<NasiamWebOptions> options, IServic
         var connection = options.Value.Redis!;
         ConfigurationOptions config;
         try { config = ConfigurationOptions.Parse(connection); }
-        catch (ArgumentException e) { throw new InvalidOperationException($"Nasiam:Redis is not a valid Redis connection string ({e.Message}).", e); }
+        catch (ArgumentException e) { throw new BackingServiceUnavailableException($"Nasiam:Redis is not a valid Redis connection string ({e.Message}).", e); }
         config.AbortOnConnectFail = true; // the first connect fails loudly; later drops reconnect on their own
         config.ClientName ??= "nasiam-live";
         string where = string.Join(", ", config.EndPoints.Select(e => e.ToString()));
@@ -47,7 +48,7 @@ public sealed class RedisRunEventBus(IOptions<NasiamWebOptions> options, IServic
         }
         catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException or TimeoutException)
         {
-            throw new InvalidOperationException(
+            throw new BackingServiceUnavailableException(
                 $"Nasiam:Redis is set but Redis at {where} cannot be reached ({e.Message.Split(". ")[0].TrimEnd('.')}). " +
                 "Start Redis, correct Nasiam:Redis, or leave it empty to run on one machine.", e);
         }

@@ -10,7 +10,7 @@ public class LiveTransportStartupTests
     {
         int port = RedisServer.FreePort(); // nothing listens there
         var (exit, output) = await StartApp(new() { ["Nasiam__Redis"] = $"127.0.0.1:{port},connectTimeout=2000" });
-        Assert.NotEqual(0, exit);
+        Assert.Equal(2, exit); // the app's one exit code for a configuration it cannot start with
         Assert.Contains($"Nasiam:Redis is set but Redis at 127.0.0.1:{port} cannot be reached", output);
     }
 
@@ -22,7 +22,7 @@ public class LiveTransportStartupTests
         {
             ["Nasiam__LiveEvents"] = "postgresql", ["Nasiam__ConnectionString"] = $"Host=127.0.0.1;Port={port};Username=x;Timeout=2",
         });
-        Assert.NotEqual(0, exit);
+        Assert.Equal(2, exit); // the app's one exit code for a configuration it cannot start with
         Assert.Contains($"PostgreSQL at 127.0.0.1:{port} (Nasiam:ConnectionString) cannot be reached", output);
     }
 

@@ -10,10 +10,11 @@ namespace NASiam.Web.Runs.Storage;
 public enum DatabaseKind { Sqlite, PostgreSql }
 
 /// <summary>
-/// Thrown at start-up when the configured database cannot be reached or prepared; the message
-/// names the setting to fix (Program prints it and exits non-zero).
+/// Thrown at start-up when a configured backing service (the database, the live-event transport:
+/// PostgreSQL or Redis) cannot be reached or prepared; the message names the setting to fix
+/// (Program prints it and exits with code 2).
 /// </summary>
-public sealed class StorageUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class BackingServiceUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>
 /// The run database: connections, the few SQL dialect differences, and the schema (created or
@@ -52,19 +53,19 @@ public sealed class RunDatabase : IDisposable
 
     /// <summary>
     /// A PostgreSQL database (Nasiam:ConnectionString); the schema is ready on return. Throws
-    /// <see cref="StorageUnavailableException"/> naming the setting when the server cannot be reached.
+    /// <see cref="BackingServiceUnavailableException"/> naming the setting when the server cannot be reached.
     /// </summary>
     public static RunDatabase PostgreSql(string connectionString)
     {
         NpgsqlConnectionStringBuilder b;
         try { b = new NpgsqlConnectionStringBuilder(connectionString); }
-        catch (ArgumentException e) { throw new StorageUnavailableException($"Nasiam:ConnectionString is not a valid PostgreSQL connection string: {e.Message}", e); }
+        catch (ArgumentException e) { throw new BackingServiceUnavailableException($"Nasiam:ConnectionString is not a valid PostgreSQL connection string: {e.Message}", e); }
         var db = new RunDatabase(DatabaseKind.PostgreSql, null, NpgsqlDataSource.Create(b));
         try { db.EnsureSchema(); }
         catch (Exception e) when (e is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException or InvalidOperationException)
         {
             db.Dispose();
-            throw new StorageUnavailableException(
+            throw new BackingServiceUnavailableException(
                 $"PostgreSQL at Nasiam:ConnectionString (host {b.Host ?? "?"}, port {b.Port}, database {b.Database ?? "?"}) is unreachable or unusable: {e.Message}", e);
         }
         return db;
