@@ -82,7 +82,55 @@ public static class BenchCommand
             }, p.GetValue(mJson));
         });
         command.Add(memory);
+
+        var (hBatch, hThreads, hJson) = (Batch(32), Threads(), Json());
+        var hSteps = new Option<int>("--steps") { HelpName = "S", Description = "Measured steps per variant (default 30).", DefaultValueFactory = _ => 30 };
+        var hWarmup = new Option<int>("--warmup") { HelpName = "W", Description = "Warm-up steps, not measured (default 5).", DefaultValueFactory = _ => 5 };
+        var hVariants = new Option<string>("--variants") { HelpName = string.Join(",", HeadsVariants.Keys), Description = $"Head implementations to compare, measured alternately (default {string.Join(",", HeadsVariants.Keys)}).", DefaultValueFactory = _ => string.Join(",", HeadsVariants.Keys) };
+        var heads = new Command("heads",
+            "The SimSiam ResNet-18 search heads alone (projector cell 512x6, fc + BN, predictor cell 2048/512x4, SGD) on random features: " +
+            "median forward, backward and optimizer seconds per variant, measured alternately in one process. Compare with bench/engine/heads_ref.py (PyTorch).")
+        { hBatch, hSteps, hWarmup, hThreads, hVariants, hJson };
+        heads.SetAction(p =>
+        {
+            Check(p.GetValue(hBatch), p.GetValue(hSteps), p.GetValue(hWarmup), p.GetValue(hThreads));
+            var names = p.GetValue(hVariants)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var unknown = names.Where(n => !HeadsVariants.ContainsKey(n)).ToList();
+            if (names.Length == 0 || unknown.Count > 0)
+                throw new CliException($"--variants: unknown variant(s) {string.Join(", ", unknown)}; valid: {string.Join(", ", HeadsVariants.Keys)}.");
+            return Heads(context, new HeadsBenchmarkOptions { BatchSize = p.GetValue(hBatch), Steps = p.GetValue(hSteps), Warmup = p.GetValue(hWarmup), Threads = p.GetValue(hThreads) },
+                names.Select(n => HeadsVariants[n]).ToList(), p.GetValue(hJson));
+        });
+        command.Add(heads);
         return command;
+    }
+
+    static readonly Dictionary<string, HeadsBenchmark.Variant> HeadsVariants = new()
+    {
+        ["search-cells"] = HeadsBenchmark.SearchCells,
+    };
+
+    static int Heads(CliContext context, HeadsBenchmarkOptions o, IReadOnlyList<HeadsBenchmark.Variant> variants, bool json)
+    {
+        var (stdout, c) = (context.Stdout, CultureInfo.InvariantCulture);
+        var load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "n/a";
+        var timings = HeadsBenchmark.Run(o, variants, json ? null : line => context.Stderr.WriteLine(line));
+        var loadEnd = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "n/a";
+        if (json)
+        {
+            stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+            {
+                ["impl"] = "nasiam", ["batch_size"] = o.BatchSize, ["threads"] = NASiam.Core.Engine.TorchRuntime.SetThreads(o.Threads), ["loadavg1_start"] = load, ["loadavg1_end"] = loadEnd,
+                ["variants"] = timings.ToDictionary(t => t.Variant, t => new Dictionary<string, double>
+                    { ["forward_s"] = t.Forward, ["backward_s"] = t.Backward, ["fwd_bwd_s"] = t.ForwardBackward, ["optimizer_s"] = t.Optimizer, ["fwd_bwd_cpu_s"] = t.CpuForwardBackward }),
+            }));
+            return ExitCodes.Ok;
+        }
+        stdout.WriteLine(string.Format(c, "SimSiam search heads alone, batch {0}, median of {1} steps per variant (load average {2} → {3}):", o.BatchSize, o.Steps, load, loadEnd));
+        foreach (var t in timings)
+            stdout.WriteLine(string.Format(c, "  {0,-16} forward {1:0.0000} s  backward {2:0.0000} s  forward+backward {3:0.0000} s (CPU {5:0.0000} s)  optimizer {4:0.0000} s",
+                t.Variant, t.Forward, t.Backward, t.ForwardBackward, t.Optimizer, t.CpuForwardBackward));
+        return ExitCodes.Ok;
     }
 
     static void Check(int batch, int steps, int warmup, int threads)
@@ -118,9 +166,9 @@ public static class BenchCommand
         }
         var c = CultureInfo.InvariantCulture;
         if (r.Host is { } h)
-            stdout.WriteLine(string.Format(c, "host: {0}, {1}, ISA {2}; libtorch {3}, TorchSharp {4}, {5} threads, OMP_WAIT_POLICY={6}, LD_PRELOAD={7}, convolutions {8}",
+            stdout.WriteLine(string.Format(c, "host: {0}, {1}, ISA {2}; libtorch {3}, TorchSharp {4}, {5} threads, OMP_WAIT_POLICY={6}, LD_PRELOAD={7}, malloc tuning {9}, convolutions {8}",
                 h.CpuModel, h.Architecture, string.Join(" ", h.IsaFlags), h.LibTorchVersion, h.TorchSharpVersion, h.Threads,
-                Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "PASSIVE (engine default)", Environment.GetEnvironmentVariable("LD_PRELOAD") ?? "none", r.ConvSetting));
+                Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "PASSIVE (engine default)", Environment.GetEnvironmentVariable("LD_PRELOAD") ?? "none", r.ConvSetting, NativeMemory.AllocatorTuning));
         stdout.WriteLine(string.Format(c, "{0} {1}, batch {2}, {3} threads, dims {4}/{5}, median of {6} steps:", framework.ToName(), backbone, batch, r.Threads, heads.Dim, heads.PredDim, steps));
         stdout.WriteLine(string.Format(c, "  search step      {0:0.000} s  (architecture {1:0.000} s + weight {2:0.000} s)  {3:0.0} img/s", r.SearchStepSeconds, r.ArchStepSeconds, r.WeightStepSeconds, r.SearchImagesPerSecond));
         if (r.SearchWeightPhases is { } sw) stdout.WriteLine("    weight step    " + PhasesText(sw));
@@ -131,10 +179,10 @@ public static class BenchCommand
     }
 
     static object Phases(StepPhases? p) => p is null ? new Dictionary<string, double>() :
-        new Dictionary<string, double> { ["forward"] = p.Forward, ["backward"] = p.Backward, ["optimizer"] = p.Optimizer, ["data"] = p.Data };
+        new Dictionary<string, double> { ["forward"] = p.Forward, ["backward"] = p.Backward, ["optimizer"] = p.Optimizer, ["data"] = p.Data, ["cpu"] = p.Cpu, ["minor_faults"] = p.MinorFaults };
 
     static string PhasesText(StepPhases p) => string.Format(CultureInfo.InvariantCulture,
-        "forward {0:0.000} s, backward {1:0.000} s, optimizer {2:0.000} s, data (random inputs) {3:0.000} s", p.Forward, p.Backward, p.Optimizer, p.Data);
+        "forward {0:0.000} s, backward {1:0.000} s, optimizer {2:0.000} s, data (random inputs) {3:0.000} s; process CPU {4:0.000} s, {5:0} minor page faults", p.Forward, p.Backward, p.Optimizer, p.Data, p.Cpu, p.MinorFaults);
 
     static object Host(NASiam.Core.Engine.Numerics.HostInfo? h) => h is null ? new Dictionary<string, object>() : new Dictionary<string, object>
     {
@@ -142,6 +190,7 @@ public static class BenchCommand
         ["libtorch"] = h.LibTorchVersion, ["torchsharp"] = h.TorchSharpVersion,
         ["omp_wait_policy"] = Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "PASSIVE (engine default)",
         ["ld_preload"] = Environment.GetEnvironmentVariable("LD_PRELOAD") ?? "",
+        ["malloc_tuning"] = NativeMemory.AllocatorTuning ?? "",
     };
 
     static int Memory(CliContext context, MemoryBenchmarkOptions o, bool json)

@@ -39,6 +39,60 @@ public static class NativeMemory
         Trim();
     }
 
+    /// <summary>Environment variable that turns <see cref="TuneAllocator"/> off when set to 0.</summary>
+    public const string AllocatorTuningVariable = "NASIAM_MALLOC_TUNING";
+
+    /// <summary>glibc's mmap threshold the engine sets: 32 MiB (glibc's own upper bound for its dynamic threshold).</summary>
+    public const int MmapThresholdBytes = 32 << 20;
+
+    /// <summary>glibc's trim threshold the engine sets: 1 GiB, so a step's freed activations stay mapped for the next step.</summary>
+    public const int TrimThresholdBytes = 1 << 30;
+
+    /// <summary>What <see cref="TuneAllocator"/> did (null until it ran): "on", or why it was skipped.</summary>
+    public static string? AllocatorTuning { get; private set; }
+
+    /// <summary>
+    /// Sets glibc malloc up for training loops (called once by <see cref="TorchRuntime.Initialise"/>):
+    /// mmap threshold 32 MiB (fixed, not dynamic) and trim threshold 1 GiB. Why, measured (SimSiam
+    /// ResNet-18 search, batch 32, one thread): with glibc's defaults every step gives its freed
+    /// activations and fresh gradients (set to none by zero_grad) back to the kernel (munmap of
+    /// chunks above the dynamic mmap threshold; heap-top trimming above twice that), and the next step
+    /// faults them in again, zeroed by the kernel: 556 k minor faults in the run and 15-25 % of the
+    /// step's CPU in page-fault handling and clear_page; with these settings 323 k faults and the weight
+    /// step's process CPU 3.6 → 2.4 s, pre-training 2.7 → 1.8 s (loaded host). Memory is still given
+    /// back: <see cref="Collect"/> runs malloc_trim(0) every <see cref="CollectEvery"/> steps, so RSS
+    /// stays flat at about one step's peak. Skipped where the user chose (any MALLOC_MMAP_THRESHOLD_,
+    /// MALLOC_TRIM_THRESHOLD_ or MALLOC_TOP_PAD_ set, or NASIAM_MALLOC_TUNING=0) and off glibc.
+    /// </summary>
+    public static void TuneAllocator()
+    {
+        if (AllocatorTuning is not null) return;
+        if (!OperatingSystem.IsLinux()) { AllocatorTuning = "off (not Linux)"; return; }
+        if (Environment.GetEnvironmentVariable(AllocatorTuningVariable) == "0") { AllocatorTuning = $"off ({AllocatorTuningVariable}=0)"; return; }
+        var user = new[] { "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_" }.Where(v => Environment.GetEnvironmentVariable(v) is not null).ToArray();
+        if (user.Length > 0) { AllocatorTuning = $"off ({string.Join(", ", user)} set by the user)"; return; }
+        try
+        {
+            // mallopt returns 1 on success; M_MMAP_THRESHOLD = -3, M_TRIM_THRESHOLD = -1.
+            bool ok = MallOpt(-3, MmapThresholdBytes) == 1 & MallOpt(-1, TrimThresholdBytes) == 1;
+            AllocatorTuning = ok ? "on" : "off (mallopt refused)";
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { AllocatorTuning = "off (no glibc mallopt)"; }
+    }
+
+    /// <summary>Minor page faults of this process so far (/proc/self/stat field 10); -1 where unavailable.</summary>
+    public static long MinorFaults()
+    {
+        try
+        {
+            var stat = File.ReadAllText("/proc/self/stat");
+            // Fields after the command name, which is in parentheses and may contain spaces: state is field 3, minflt field 10.
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return long.Parse(fields[7], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException) { return -1; }
+    }
+
     static bool _trimUnavailable;
 
     /// <summary>glibc's malloc_trim(0): releases free pages anywhere in the arenas. A no-op elsewhere (musl, macOS, Windows).</summary>
@@ -69,6 +123,9 @@ public static class NativeMemory
 
     [DllImport("libc", EntryPoint = "malloc_trim")]
     static extern int MallocTrim(nuint pad);
+
+    [DllImport("libc", EntryPoint = "mallopt")]
+    static extern int MallOpt(int param, int value);
 
     [DllImport("libc", EntryPoint = "mallinfo2")]
     static extern MallInfo2Struct MallInfo2();

@@ -18,7 +18,8 @@ public static class TorchRuntime
     static extern int NativeSetEnv(string name, string value, int overwrite);
 
     /// <summary>
-    /// Call before the first tensor operation. Sets OMP_WAIT_POLICY=PASSIVE in the native
+    /// Call before the first tensor operation. Sets glibc malloc up for training loops
+    /// (<see cref="NativeMemory.TuneAllocator"/>) and OMP_WAIT_POLICY=PASSIVE in the native
     /// environment (the OpenMP runtime reads it when libtorch loads; .NET's own
     /// Environment.SetEnvironmentVariable does not reach native getenv on Unix). In a
     /// TorchBackend=system build it then loads the installed PyTorch's libtorch
@@ -35,6 +36,7 @@ public static class TorchRuntime
             {
                 try { NativeSetEnv("OMP_WAIT_POLICY", "PASSIVE", 0); } catch (DllNotFoundException) { }
             }
+            NativeMemory.TuneAllocator(); // before the first tensor: no page-fault churn per step (see there)
             if (SystemLibtorch.Active)
                 Console.Error.WriteLine($"NASiam: {SystemLibtorch.Load()}");
             else if (Environment.GetEnvironmentVariable(SystemLibtorch.DirVariable) is { Length: > 0 } dir)

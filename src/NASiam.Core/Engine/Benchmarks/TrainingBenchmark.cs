@@ -47,6 +47,10 @@ public sealed record StepPhases(double Forward, double Backward, double Optimize
 {
     /// <summary>Seconds spent making the step's inputs.</summary>
     public double Data { get; init; }
+    /// <summary>Process CPU seconds (all threads) of the step (forward + backward + optimizer): on a shared host less disturbed than wall time.</summary>
+    public double Cpu { get; init; } = double.NaN;
+    /// <summary>Minor page faults during the step (memory the kernel had to map and zero again).</summary>
+    public double MinorFaults { get; init; } = double.NaN;
 }
 
 /// <summary>Median timings in seconds, throughput and memory (MiB, from /proc/self/status).</summary>
@@ -180,6 +184,8 @@ public static class TrainingBenchmark
     /// <summary>One weight step, timing its phases; the loss is read back so the step has completed.</summary>
     static StepPhases TimedWeightStep(SiameseModel model, ScheduledOptimizer optimizer, Tensor x1, Tensor x2)
     {
+        var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+        long faults0 = NativeMemory.MinorFaults();
         var clock = Stopwatch.StartNew();
         optimizer.ZeroGrad();
         var loss = model.ComputeLossForBackward(x1, x2, StepKind.Weight);
@@ -188,7 +194,8 @@ public static class TrainingBenchmark
         var backward = clock.Elapsed.TotalSeconds - forward;
         optimizer.Step();
         loss.item<float>();
-        return new StepPhases(forward, backward, clock.Elapsed.TotalSeconds - forward - backward);
+        var wall = clock.Elapsed.TotalSeconds;
+        return new StepPhases(forward, backward, wall - forward - backward) { Cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds, MinorFaults = NativeMemory.MinorFaults() - faults0 };
     }
 
     /// <summary>Applies a forced setting (see <see cref="TrainingBenchmarkOptions.ChannelsLast"/> and <see cref="TrainingBenchmarkOptions.Setting"/>); returns the setting the trunks run with.</summary>
@@ -243,7 +250,7 @@ public static class TrainingBenchmark
 
     static StepPhases? MedianPhases(List<StepPhases> phases) => phases.Count == 0 ? null :
         new StepPhases(Median(phases.Select(p => p.Forward).ToList()), Median(phases.Select(p => p.Backward).ToList()),
-            Median(phases.Select(p => p.Optimizer).ToList())) { Data = Median(phases.Select(p => p.Data).ToList()) };
+            Median(phases.Select(p => p.Optimizer).ToList())) { Data = Median(phases.Select(p => p.Data).ToList()), Cpu = Median(phases.Select(p => p.Cpu).ToList()), MinorFaults = Median(phases.Select(p => p.MinorFaults).ToList()) };
 
     static double Median(List<double> values)
     {
