@@ -14,6 +14,8 @@ public sealed class BenchServer : IAsyncDisposable
     readonly string _data;
 
     public Uri BaseAddress { get; }
+    /// <summary>The server's process id (for EventPipe: <see cref="RenderTimings"/>).</summary>
+    public int ProcessId => _process.Id;
 
     BenchServer(Process process, string data, Uri baseAddress) => (_process, _data, BaseAddress) = (process, data, baseAddress);
 
