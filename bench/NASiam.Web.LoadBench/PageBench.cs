@@ -102,7 +102,7 @@ public static class PageBench
             htmlBytes = html.Length;
             var page = await browser.NewPageAsync();
             sw.Restart();
-            await page.GotoAsync(url);
+            await page.GotoAsync(url, new() { Timeout = 120_000 });
             // Interactive: the circuit re-rendered the page (the events caption is drawn by the circuit's render too).
             await page.WaitForFunctionAsync(ChartsDrawn, null, new() { Timeout = 120_000 });
             await page.WaitForLoadStateAsync(LoadState.NetworkIdle);
@@ -122,7 +122,7 @@ public static class PageBench
         for (int i = 0; i < memPages; i++)
         {
             var p = await browser.NewPageAsync();
-            await p.GotoAsync(url);
+            await p.GotoAsync(url, new() { Timeout = 120_000 });
             await p.WaitForFunctionAsync(ChartsDrawn, null, new() { Timeout = 120_000 });
             open.Add(p);
         }
@@ -150,15 +150,15 @@ public static class PageBench
             {
                 var p = await browser.NewPageAsync();
                 p.WebSocket += (_, ws) => ws.FrameReceived += (_, f) => { if (Volatile.Read(ref counting.Value)) lock (list) list.Add(f.Binary?.Length ?? f.Text?.Length ?? 0); };
-                await p.GotoAsync(new Uri(server.BaseAddress, $"/runs/{id}").ToString());
+                await p.GotoAsync(new Uri(server.BaseAddress, $"/runs/{id}").ToString(), new() { Timeout = 120_000 });
                 await p.WaitForFunctionAsync("() => window.Blazor && document.querySelector('#run-progress') && !document.querySelector('#events-loading')", null, new() { Timeout = 120_000 });
                 await p.WaitForLoadStateAsync(LoadState.NetworkIdle);
                 return p;
             }
             for (int i = 0; i < n; i++) frames[i] = [];
-            // Ten at a time, so that the pages are open while the run still trains (raise --steps if not:
-            // the "live updates" column says how many were measured).
-            foreach (var chunk in frames.Chunk(10)) pages.AddRange(await Task.WhenAll(chunk.Select(Open)));
+            // Five at a time, so that the pages are open while the run still trains (raise --steps if not:
+            // the "updates/page" column says how many were measured).
+            foreach (var chunk in frames.Chunk(5)) pages.AddRange(await Task.WhenAll(chunk.Select(Open)));
             // From when every page is open and idle: live updates only, not the page loads.
             await Task.Delay(1000);
             timings.TakeUpdates();
