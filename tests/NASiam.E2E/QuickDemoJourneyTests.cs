@@ -106,7 +106,15 @@ public class QuickDemoJourneyTests : IDisposable
         var second = await page.EvaluateAsync<string>(Snapshot());
         Assert.NotEqual(first, second);
 
-        await page.WaitForFunctionAsync("() => document.querySelector('#run-status')?.innerText.includes('Succeeded')", null, new() { Timeout = 240_000 });
+        try { await page.WaitForFunctionAsync("() => document.querySelector('#run-status')?.innerText.includes('Succeeded')", null, new() { Timeout = 240_000 }); }
+        catch (TimeoutException)
+        {
+            Directory.CreateDirectory(Artefacts);
+            await page.ScreenshotAsync(new() { Path = Path.Combine(Artefacts, "failure-status.png"), FullPage = true });
+            using var api = new HttpClient { BaseAddress = new Uri(baseUrl) };
+            var run = await api.GetStringAsync($"/api/runs/{page.Url.TrimEnd('/').Split('/')[^1]}");
+            throw new TimeoutException($"the page never showed Succeeded; the API says {run[..Math.Min(400, run.Length)]}; page: {await page.InnerTextAsync("body")}");
+        }
         // plotly.js drew the loss chart in the browser: its svg has a line with the run's points (and
         // the mode bar that zooms and exports PNG).
         const string LossLine = "Array.from(document.querySelectorAll(\".plotly-line-chart[data-title='Loss'] .js-plotly-plot svg.main-svg path.js-line\")).map(p => p.getAttribute('d') || '').join('')";
