@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Components;
 using Bunit;
 using Microsoft.Extensions.DependencyInjection;
 using MudBlazor;
@@ -212,6 +213,21 @@ public class PlotlyLineChartTests
         Assert.InRange(redraws, 1, series.Generation + 1); // once per merge (and once if data changed before plotly was ready)
         Assert.True(extends >= 50, $"{extends} extends"); // of 333 updates: once buckets hold w points, one completes every w points
         Assert.True(tails > 100, $"{tails} tail updates");
+        // Two updates before one after-render (a page re-rendered twice in a turn): one call per trace.
+        await cut.InvokeAsync(async () =>
+        {
+            series.Add(1000, 0); series.Add(1001, 0);
+            await cut.Instance.SetParametersAsync(ParameterView.FromDictionary(new Dictionary<string, object?> { ["Lines"] = new[] { new ChartLine("loss", series.Snapshot()) } }));
+            series.Add(1002, 0); series.Add(1003, 0);
+            await cut.Instance.SetParametersAsync(ParameterView.FromDictionary(new Dictionary<string, object?> { ["Lines"] = new[] { new ChartLine("loss", series.Snapshot()) } }));
+        });
+        cut.Render(p => p.Add(x => x.Lines, [new ChartLine("loss", series.Snapshot())]));
+        Assert.Equal(series.Points(), cut.Instance.DrawnSeries("loss"));
+        foreach (var inv in ctx.JSInterop.Invocations.Where(i => i.Identifier is "extendTraces" or "update"))
+        {
+            var indices = System.Text.Json.JsonSerializer.Deserialize<int[]>(System.Text.Json.JsonSerializer.Serialize(inv.Arguments[3]))!; // (id, x|data, y|layout, indices, …)
+            Assert.Equal(indices.Distinct().Count(), indices.Length);
+        }
         // The calls reached plotly's interop module in that form.
         var calls = ctx.JSInterop.Invocations.Select(i => i.Identifier).ToList();
         Assert.Contains("extendTraces", calls);
