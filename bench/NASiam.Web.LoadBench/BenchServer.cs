@@ -14,6 +14,8 @@ public sealed class BenchServer : IAsyncDisposable
     readonly string _data;
 
     public Uri BaseAddress { get; }
+    /// <summary>The server's process id (for EventPipe: <see cref="RenderTimings"/>).</summary>
+    public int ProcessId => _process.Id;
 
     BenchServer(Process process, string data, Uri baseAddress) => (_process, _data, BaseAddress) = (process, data, baseAddress);
 
@@ -48,6 +50,9 @@ public sealed class BenchServer : IAsyncDisposable
         psi.Environment["Nasiam__QueuePollSeconds"] = "0.1";
         psi.Environment["Nasiam__AccessKey"] = "";
         psi.Environment["Logging__LogLevel__Default"] = "Warning";
+        psi.Environment["Logging__Console__LogToStandardErrorThreshold"] = "Warning"; // printed as [server] lines
+        // (The app-root wwwroot is served from disk, outside the build's static-asset manifest: not news.)
+        psi.Environment["Logging__LogLevel__Microsoft.AspNetCore.Builder.StaticAssetDevelopmentRuntimeHandler"] = "Error";
         var p = Process.Start(psi) ?? throw new InvalidOperationException("could not start the web app");
         p.OutputDataReceived += (_, _) => { };
         p.ErrorDataReceived += (_, e) => { if (e.Data is { Length: > 0 }) Console.Error.WriteLine("[server] " + e.Data); };

@@ -15,11 +15,16 @@ namespace NASiam.Web.LoadBench;
 /// (c) a finished synthetic run the size of a real search (100 epochs × 48 steps, alphas every
 /// 2 steps): time to open the page (prerender, and until the interactive charts are drawn), its
 /// HTML bytes, and server memory per open page; (d) N pages open on a live quick-demo run: training
-/// steps/s against no page, WebSocket bytes per update received by each page, updates per page.
+/// steps/s against no page, server render time per live update (p50/p95, the page's own opt-in
+/// timing read over EventPipe: <see cref="RenderTimings"/>), WebSocket bytes per update received by
+/// each page (all frames ÷ updates, and the frame sizes), updates per page.
 /// </summary>
 public static class PageBench
 {
     public const string Chromium = "/usr/bin/chromium";
+
+    /// <summary>The page is interactive and plotly drew a line with points (a chart that still says "No data yet" does not count).</summary>
+    const string ChartsDrawn = "() => window.Blazor && Array.from(document.querySelectorAll('.js-plotly-plot svg.main-svg path.js-line')).some(p => (p.getAttribute('d') || '').length > 20)";
 
     /// <summary>Writes the synthetic finished run into the data directory (before the server starts); returns its id.</summary>
     public static Guid SeedLongRun(string dataDirectory, int epochs = 100, int stepsPerEpoch = 48, int alphaEvery = 2)
@@ -82,6 +87,7 @@ public static class PageBench
             Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
         });
         var url = new Uri(server.BaseAddress, $"/runs/{longRun}").ToString();
+        await using var timings = RenderTimings.Start(server.ProcessId);
         long events = (await http.GetFromJsonAsync<JsonElement>($"/api/runs/{longRun}/metrics?types=run_started&maxPoints=10")).GetProperty("lastSequence").GetInt64() + 1;
 
         // (c) the finished long run.
@@ -96,16 +102,19 @@ public static class PageBench
             htmlBytes = html.Length;
             var page = await browser.NewPageAsync();
             sw.Restart();
-            await page.GotoAsync(url);
+            await page.GotoAsync(url, new() { Timeout = 120_000 });
             // Interactive: the circuit re-rendered the page (the events caption is drawn by the circuit's render too).
-            await page.WaitForFunctionAsync("() => window.Blazor && document.querySelectorAll('polyline.chart-line').length > 0", null, new() { Timeout = 120_000 });
+            await page.WaitForFunctionAsync(ChartsDrawn, null, new() { Timeout = 120_000 });
             await page.WaitForLoadStateAsync(LoadState.NetworkIdle);
             interactive.Add(sw.Elapsed.TotalMilliseconds);
             await page.CloseAsync();
         }
         Console.WriteLine();
         Console.WriteLine($"(c) finished synthetic search, 100 epochs × 48 steps, alphas every 2 steps ({events} events), run page:");
-        Console.WriteLine($"    prerender (GET) median {Median(prerender):0} ms, {htmlBytes / 1024.0:0} KiB HTML · open until interactive and idle median {Median(interactive):0} ms ({opens} opens)");
+        await Task.Delay(1500); // EventPipe delivers in batches
+        var histories = timings.TakeHistories();
+        Console.WriteLine($"    prerender (GET) median {Median(prerender):0} ms, {htmlBytes / 1024.0:0} KiB HTML · open until interactive, charts drawn and idle median {Median(interactive):0} ms ({opens} opens)");
+        Console.WriteLine($"    server: the circuit's one read of the events, folded and rendered: median {Median(histories):0} ms ({histories.Count} loads)");
 
         long rss0 = server.RssBytes();
         var open = new List<IPage>();
@@ -113,8 +122,8 @@ public static class PageBench
         for (int i = 0; i < memPages; i++)
         {
             var p = await browser.NewPageAsync();
-            await p.GotoAsync(url);
-            await p.WaitForFunctionAsync("() => window.Blazor && document.querySelectorAll('polyline.chart-line').length > 0", null, new() { Timeout = 120_000 });
+            await p.GotoAsync(url, new() { Timeout = 120_000 });
+            await p.WaitForFunctionAsync(ChartsDrawn, null, new() { Timeout = 120_000 });
             open.Add(p);
         }
         await Task.Delay(2000);
@@ -125,7 +134,7 @@ public static class PageBench
         // (d) N pages on a live quick demo.
         Console.WriteLine();
         Console.WriteLine($"(d) quick demo capped at {loadSteps} steps, N run pages (Chromium circuits) open on it:");
-        Console.WriteLine("    pages  steps/s  vs 0 pages  updates/page  bytes/update (median, p95)  pages saw the end");
+        Console.WriteLine("    pages  steps/s  vs 0 pages  updates/page  render ms p50 / p95  bytes/update  frames B median / p95  pages saw the end");
         double? baseline = null;
         var demo = RunPresets.QuickDemoFor(Framework.SimSiam);
         foreach (var n in viewerCounts)
@@ -136,14 +145,24 @@ public static class PageBench
             var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
             var frames = new List<int>[n];
             var pages = new List<IPage>();
-            for (int i = 0; i < n; i++)
+            var counting = new System.Runtime.CompilerServices.StrongBox<bool>(false);
+            async Task<IPage> Open(List<int> list)
             {
-                var list = frames[i] = [];
                 var p = await browser.NewPageAsync();
-                p.WebSocket += (_, ws) => ws.FrameReceived += (_, f) => { lock (list) list.Add(f.Binary?.Length ?? f.Text?.Length ?? 0); };
-                await p.GotoAsync(new Uri(server.BaseAddress, $"/runs/{id}").ToString());
-                pages.Add(p);
+                p.WebSocket += (_, ws) => ws.FrameReceived += (_, f) => { if (Volatile.Read(ref counting.Value)) lock (list) list.Add(f.Binary?.Length ?? f.Text?.Length ?? 0); };
+                await p.GotoAsync(new Uri(server.BaseAddress, $"/runs/{id}").ToString(), new() { Timeout = 120_000 });
+                await p.WaitForFunctionAsync("() => window.Blazor && document.querySelector('#run-progress') && !document.querySelector('#events-loading')", null, new() { Timeout = 120_000 });
+                await p.WaitForLoadStateAsync(LoadState.NetworkIdle);
+                return p;
             }
+            for (int i = 0; i < n; i++) frames[i] = [];
+            // Five at a time, so that the pages are open while the run still trains (raise --steps if not:
+            // the "updates/page" column says how many were measured).
+            foreach (var chunk in frames.Chunk(5)) pages.AddRange(await Task.WhenAll(chunk.Select(Open)));
+            // From when every page is open and idle: live updates only, not the page loads.
+            await Task.Delay(1000);
+            timings.TakeUpdates();
+            Volatile.Write(ref counting.Value, true);
             string status;
             var sw = Stopwatch.StartNew();
             while ((status = (await http.GetFromJsonAsync<JsonElement>($"/api/runs/{id}")).GetProperty("run").GetProperty("status").GetString()!) is "Queued" or "Running")
@@ -161,11 +180,17 @@ public static class PageBench
                 try { await p.WaitForFunctionAsync($"() => document.querySelector('#run-status')?.innerText.includes('{status}')", null, new() { Timeout = 15_000 }); sawEnd++; }
                 catch (TimeoutException) { }
             }
-            // Render batches (server → browser) larger than SignalR pings/acks.
-            var updates = frames.SelectMany(f => { lock (f) return f.Where(b => b > 200).ToList(); }).Select(b => (double)b).ToList();
-            var perPage = n == 0 ? "-" : (updates.Count / (double)n).ToString("0", inv);
+            await Task.Delay(1500); // EventPipe delivers in batches
+            var renders = timings.TakeUpdates();
+            // All frames a page received (render batches, plotly calls, pings) over the live updates the
+            // server rendered for it; and the sizes of frames larger than SignalR pings/acks.
+            var all = frames.SelectMany(f => { lock (f) return f.ToList(); }).ToList();
+            var updates = all.Where(b => b > 200).Select(b => (double)b).ToList();
+            var perPage = n == 0 ? "-" : (renders.Count / (double)n).ToString("0", inv);
+            var render = n == 0 ? "-" : $"{Percentile(renders, 0.5):0.00} / {Percentile(renders, 0.95):0.00}";
+            var perUpdate = n == 0 || renders.Count == 0 ? "-" : (all.Sum(b => (long)b) / (double)renders.Count).ToString("0", inv);
             var bytes = n == 0 ? "-" : $"{Median(updates):0} / {Percentile(updates, 0.95):0}";
-            Console.WriteLine($"    {n,5}  {sps,7:0.00}  {(sps / baseline.Value - 1) * 100,+9:+0.0;-0.0}%  {perPage,12}  {bytes,26}  {(n == 0 ? "-" : $"{sawEnd}/{n}"),17}");
+            Console.WriteLine($"    {n,5}  {sps,7:0.00}  {(sps / baseline.Value - 1) * 100,+9:+0.0;-0.0}%  {perPage,12}  {render,19}  {perUpdate,12}  {bytes,21}  {(n == 0 ? "-" : $"{sawEnd}/{n}"),17}");
             foreach (var p in pages) await p.CloseAsync();
         }
     }

@@ -64,6 +64,11 @@ public class QuickDemoJourneyTests : IDisposable
         });
         var context = await browser.NewContextAsync(new() { ViewportSize = new() { Width = 1280, Height = 1000 }, AcceptDownloads = true });
         var page = await context.NewPageAsync();
+        // Everything the pages load comes from the app itself (plotly.js included: no CDN).
+        var foreign = new List<string>();
+        var plotlyScripts = new List<(string Url, int Status)>();
+        page.Request += (_, r) => { if (!r.Url.StartsWith(baseUrl, StringComparison.Ordinal) && !r.Url.StartsWith("data:", StringComparison.Ordinal) && !r.Url.StartsWith("blob:", StringComparison.Ordinal)) lock (foreign) foreign.Add(r.Url); };
+        page.Response += (_, r) => { if (r.Url.Contains("/_content/Plotly.Blazor/", StringComparison.Ordinal)) lock (plotlyScripts) plotlyScripts.Add((r.Url, r.Status)); };
         await page.GotoAsync($"{baseUrl}/runs/new");
         // Scripts loaded (blazor.web.js starts the circuit); filling earlier was seen to stall on the swap to interactive.
         await page.WaitForLoadStateAsync(LoadState.NetworkIdle);
@@ -87,7 +92,8 @@ public class QuickDemoJourneyTests : IDisposable
         await page.ClickAsync("#submit-run");
         await page.WaitForURLAsync(url => url.Contains("/runs/") && !url.EndsWith("/runs/new"), new() { Timeout = 30_000 });
 
-        try { await page.WaitForSelectorAsync("rect.alpha-cell", new() { Timeout = 30_000 }); }
+        // Generous: on a loaded 2-core host the engine can take a minute to build the model and data.
+        try { await page.WaitForSelectorAsync("rect.alpha-cell", new() { Timeout = 120_000 }); }
         catch (TimeoutException)
         {
             Directory.CreateDirectory(Artefacts);
@@ -100,7 +106,28 @@ public class QuickDemoJourneyTests : IDisposable
         var second = await page.EvaluateAsync<string>(Snapshot());
         Assert.NotEqual(first, second);
 
-        await page.WaitForFunctionAsync("() => document.querySelector('#run-status')?.innerText.includes('Succeeded')", null, new() { Timeout = 240_000 });
+        try { await page.WaitForFunctionAsync("() => document.querySelector('#run-status')?.innerText.includes('Succeeded')", null, new() { Timeout = 240_000 }); }
+        catch (TimeoutException)
+        {
+            Directory.CreateDirectory(Artefacts);
+            await page.ScreenshotAsync(new() { Path = Path.Combine(Artefacts, "failure-status.png"), FullPage = true });
+            using var api = new HttpClient { BaseAddress = new Uri(baseUrl) };
+            var run = await api.GetStringAsync($"/api/runs/{page.Url.TrimEnd('/').Split('/')[^1]}");
+            throw new TimeoutException($"the page never showed Succeeded; the API says {run[..Math.Min(400, run.Length)]}; page: {await page.InnerTextAsync("body")}");
+        }
+        // plotly.js drew the loss chart in the browser: its svg has a line with the run's points (and
+        // the mode bar that zooms and exports PNG).
+        const string LossLine = "Array.from(document.querySelectorAll(\".plotly-line-chart[data-title='Loss'] .js-plotly-plot svg.main-svg path.js-line\")).map(p => p.getAttribute('d') || '').join('')";
+        try { await page.WaitForFunctionAsync($"() => ({LossLine}).split(/[ML]/).filter(s => s.trim()).length >= 10", null, new() { Timeout = 30_000 }); }
+        catch (TimeoutException)
+        {
+            Directory.CreateDirectory(Artefacts);
+            await page.ScreenshotAsync(new() { Path = Path.Combine(Artefacts, "failure-chart.png"), FullPage = true });
+            throw new TimeoutException("no plotly loss line on " + page.Url + ": " + await page.InnerHTMLAsync(".plotly-line-chart[data-title='Loss']"));
+        }
+        Assert.Equal(1, await page.Locator(".plotly-line-chart[data-title='Loss'] .modebar-btn[data-title*='download plot as a png' i]").CountAsync()); // shown on hover
+        lock (plotlyScripts) Assert.Contains(plotlyScripts, r => r.Url.Contains("plotly-basic-", StringComparison.Ordinal) && r.Status == 200);
+        lock (foreign) Assert.True(foreign.Count == 0, "requests outside the app: " + string.Join(", ", foreign));
         Directory.CreateDirectory(Artefacts);
         await page.ScreenshotAsync(new() { Path = Path.Combine(Artefacts, "run-page.png"), FullPage = true });
 

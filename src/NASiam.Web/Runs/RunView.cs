@@ -5,8 +5,19 @@ namespace NASiam.Web.Runs;
 /// <summary>A point of a chart series.</summary>
 public readonly record struct ChartPoint(double X, double Y);
 
-/// <summary>A named series of a line chart.</summary>
-public sealed record ChartLine(string Name, IReadOnlyList<ChartPoint> Points);
+/// <summary>
+/// A named series of a line chart. <paramref name="Stable"/> and <paramref name="Generation"/> come
+/// from <see cref="SeriesSnapshot"/> for live series: the first Stable points do not change while
+/// Generation stays, so a chart extends what it drew instead of redrawing it. A fixed series
+/// leaves them unset (all its points are stable).
+/// </summary>
+public sealed record ChartLine(string Name, IReadOnlyList<ChartPoint> Points, int? Stable = null, int Generation = 0)
+{
+    public ChartLine(string name, SeriesSnapshot s) : this(name, s.Points, s.Stable, s.Generation) { }
+
+    /// <summary>Points that will not change while <see cref="Generation"/> stays.</summary>
+    public int StableCount => Math.Clamp(Stable ?? Points.Count, 0, Points.Count);
+}
 
 /// <summary>A vertical marker on a line chart (e.g. where a layer's winning op changed).</summary>
 public sealed record ChartMarker(double X, string Label);
@@ -120,7 +131,7 @@ public sealed class RunView(int pointsPerSeries = 500)
 
     /// <summary>The line of a named series (see <see cref="SeriesNames"/>), empty when it has no points yet.</summary>
     public ChartLine Line(string name, string? label = null) =>
-        new(label ?? name, _series.TryGetValue(name, out var s) ? s.Points() : []);
+        _series.TryGetValue(name, out var s) ? new(label ?? name, s.Snapshot()) : new(label ?? name, []);
 
     public IReadOnlyCollection<string> SeriesNames => _series.Keys;
 
@@ -133,12 +144,12 @@ public sealed class RunView(int pointsPerSeries = 500)
     public ChartLine LossLine() => Line("loss");
 
     public IReadOnlyList<ChartLine> LearningRateLines() =>
-        _series.Where(kv => kv.Key.StartsWith("lr ", StringComparison.Ordinal)).Select(kv => new ChartLine(kv.Key, kv.Value.Points())).ToArray();
+        _series.Where(kv => kv.Key.StartsWith("lr ", StringComparison.Ordinal)).Select(kv => new ChartLine(kv.Key, kv.Value.Snapshot())).ToArray();
 
     /// <summary>Per-op softmax weight over time for one layer of one cell.</summary>
     public IReadOnlyList<ChartLine> OpLines(string cell, int layer) =>
         _ops.TryGetValue((cell, layer), out var row)
-            ? row.Ops.Select((op, i) => new ChartLine(op, row.Weights[i].Points())).ToArray()
+            ? row.Ops.Select((op, i) => new ChartLine(op, row.Weights[i].Snapshot())).ToArray()
             : [];
 
     /// <summary>Steps where the layer's winning op changed, labelled with the new winner (the newest <see cref="KeepNewest"/>).</summary>

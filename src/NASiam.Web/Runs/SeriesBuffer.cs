@@ -8,6 +8,9 @@ namespace NASiam.Web.Runs;
 /// pairwise and the width doubles. History and live updates go through the same buffer, so a
 /// page that opens late shows exactly what a page that watched from the start shows.
 /// Non-finite values are counted (<see cref="NonFinite"/>) and not drawn. Not thread-safe.
+/// For incremental drawing (<see cref="Snapshot"/>): between merges only the newest bucket
+/// changes, so the points of all the other buckets are a stable prefix that a chart can extend;
+/// <see cref="Generation"/> counts merges (each one redraws the series).
 /// </summary>
 public sealed class SeriesBuffer
 {
@@ -36,6 +39,8 @@ public sealed class SeriesBuffer
     public long NonFinite { get; private set; }
     /// <summary>True once points were merged (the series is downsampled).</summary>
     public bool Downsampled => _width > 1;
+    /// <summary>Merges so far: the points drawn before a merge are no longer a prefix of those after it.</summary>
+    public int Generation { get; private set; }
 
     public void Add(double x, double y)
     {
@@ -80,11 +85,20 @@ public sealed class SeriesBuffer
         _buckets.Clear();
         _buckets.AddRange(merged);
         _width *= 2;
+        Generation++;
     }
 
     /// <summary>The points to draw, in x order: at most <see cref="Budget"/>, the latest point always included.</summary>
-    public IReadOnlyList<ChartPoint> Points()
+    public IReadOnlyList<ChartPoint> Points() => Snapshot().Points;
+
+    /// <summary>
+    /// <see cref="Points"/> with how many of them are stable: the first <see cref="SeriesSnapshot.Stable"/>
+    /// points stay as they are until the next merge (a new <see cref="Generation"/>); only the rest (the
+    /// newest bucket, at most 3 points) may change when a point is added.
+    /// </summary>
+    public SeriesSnapshot Snapshot()
     {
+        int stable = 0;
         var points = new List<ChartPoint>(Math.Min(Budget, _buckets.Count * 2 + 1));
         for (int i = 0; i < _buckets.Count; i++)
         {
@@ -93,7 +107,11 @@ public sealed class SeriesBuffer
             points.Add(first);
             if (second != first) points.Add(second);
             if (i == _buckets.Count - 1 && b.Last != second && b.Last != first) points.Add(b.Last);
+            if (i == _buckets.Count - 2) stable = points.Count;
         }
-        return points;
+        return new SeriesSnapshot(points, stable, Generation);
     }
 }
+
+/// <summary>A series' drawn points; the first <paramref name="Stable"/> stay until <paramref name="Generation"/> changes.</summary>
+public readonly record struct SeriesSnapshot(IReadOnlyList<ChartPoint> Points, int Stable, int Generation);

@@ -36,7 +36,9 @@ public class ComparisonPageTests
         Assert.Equal(3, top1.QuerySelectorAll("circle.seed-point[data-arm='baseline']").Length);
         Assert.Single(top1.QuerySelectorAll("line.ci"));
         Assert.Equal(2, top1.QuerySelectorAll("line.mean").Length);
-        Assert.Equal(6, page.FindAll(".line-chart polyline.chart-line").Count); // kNN curves: 2 arms x 3 seeds
+        var knn = page.FindComponent<NASiam.Web.Components.Shared.PlotlyLineChart>().Instance; // kNN curves: 2 arms x 3 seeds
+        Assert.Equal(6, knn.DrawnPoints.Count);
+        Assert.All(knn.DrawnPoints.Values, n => Assert.Equal(2, n));
         Assert.Equal(6, page.Find("#comparison-genotype-cell").QuerySelectorAll(".genotype-op").Length);
         Assert.Contains("Linear D→hidden", page.Find("#comparison-baseline-cell").TextContent);
         Assert.Equal(6, page.FindAll("#comparison-seeds tbody tr").Count);

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Components;
 using Bunit;
 using Microsoft.Extensions.DependencyInjection;
 using MudBlazor;
@@ -153,10 +154,10 @@ public class AlphaHeatmapTests
     }
 }
 
-public class LineChartTests
+public class PlotlyLineChartTests
 {
     [Fact]
-    public async Task Render_GivenLinesAndMarkers_DrawsEachPointAndMarker()
+    public async Task Render_GivenLinesAndMarkers_HandsPlotlyEveryPointAndListsTheMarkers()
     {
         await using var ctx = Bunit.Context();
         var view = new RunView();
@@ -168,20 +169,70 @@ public class LineChartTests
         var markers = view.WinnerChanges("encoder", 0);
         Assert.NotEmpty(markers); // the scripted alphas change their winner
 
-        var cut = ctx.Render<LineChart>(p => p.Add(x => x.Title, "ops").Add(x => x.Lines, lines).Add(x => x.Markers, markers));
-        var polylines = cut.FindAll("polyline.chart-line");
-        Assert.Equal(7, polylines.Count);
-        Assert.All(polylines, pl => Assert.Equal(20, pl.GetAttribute("points")!.Split(' ').Length)); // 20 alpha rows: under the budget, every point
-        Assert.Equal(markers.Count, cut.FindAll("line.chart-marker").Count);
+        var cut = ctx.Render<PlotlyLineChart>(p => p.Add(x => x.Title, "ops").Add(x => x.Lines, lines).Add(x => x.Markers, markers));
+        Assert.Equal(7, cut.Instance.DrawnPoints.Count);
+        Assert.All(lines, l => Assert.Equal(l.Points, cut.Instance.DrawnSeries(l.Name))); // 20 alpha rows: under the budget, every point
+        Assert.All(cut.Instance.DrawnPoints.Values, n => Assert.Equal(20, n));
+        // What plotly gets: a stable and a live trace per series, one dashed shape per marker.
+        var chart = cut.FindComponent<Plotly.Blazor.PlotlyChart>().Instance;
+        Assert.Equal(14, chart.Data.Count);
+        var traces = chart.Data.Cast<Plotly.Blazor.Traces.Scatter>().ToArray();
+        for (int i = 0; i < 7; i++) // stable prefix + live tail (which repeats the last stable point to join the line)
+            Assert.Equal(20, traces[2 * i].X.Count + Math.Max(0, traces[2 * i + 1].X.Count - 1));
+        Assert.Equal(markers.Count, chart.Layout.Shapes.Count);
+        Assert.Contains($"step {markers[^1].X:0} → {markers[^1].Label}", cut.Find(".chart-markers").TextContent);
     }
 
     [Fact]
     public async Task Render_NoPoints_SaysSo()
     {
         await using var ctx = Bunit.Context();
-        var cut = ctx.Render<LineChart>(p => p.Add(x => x.Title, "loss").Add(x => x.Lines, [new ChartLine("loss", [])]));
+        var cut = ctx.Render<PlotlyLineChart>(p => p.Add(x => x.Title, "loss").Add(x => x.Lines, [new ChartLine("loss", [])]));
         Assert.Contains("No data yet", cut.Markup);
-        Assert.Empty(cut.FindAll("polyline"));
+        Assert.Empty(cut.FindComponents<Plotly.Blazor.PlotlyChart>());
+    }
+
+    [Fact]
+    public async Task LiveSeries_IsExtendedInPlace_RedrawnOnlyWhenReBucketed_AndHoldsExactlyTheServersPoints()
+    {
+        await using var ctx = Bunit.Context();
+        var series = new SeriesBuffer(60);
+        series.Add(0, 1);
+        var cut = ctx.Render<PlotlyLineChart>(p => p.Add(x => x.Title, "loss").Add(x => x.Lines, [new ChartLine("loss", series.Snapshot())]));
+        var rng = new Random(3);
+        for (int i = 1; i < 1000; i++)
+        {
+            series.Add(i, Math.Sin(i / 30.0) + rng.NextDouble() * 0.1 + (i == 500 ? 10 : 0));
+            if (i % 3 != 0) continue; // a live batch carries a few steps
+            cut.Render(p => p.Add(x => x.Lines, [new ChartLine("loss", series.Snapshot())]));
+            Assert.Equal(series.Points(), cut.Instance.DrawnSeries("loss"));
+        }
+        Assert.Contains(cut.Instance.DrawnSeries("loss"), p => p.Y > 5); // the spike survived the buckets
+        var (redraws, extends, tails) = cut.Instance.Updates;
+        Assert.True(series.Generation >= 4, $"{series.Generation} merges");
+        Assert.InRange(redraws, 1, series.Generation + 1); // once per merge (and once if data changed before plotly was ready)
+        Assert.True(extends >= 50, $"{extends} extends"); // of 333 updates: once buckets hold w points, one completes every w points
+        Assert.True(tails > 100, $"{tails} tail updates");
+        // Two updates before one after-render (a page re-rendered twice in a turn): one call per trace.
+        await cut.InvokeAsync(async () =>
+        {
+            series.Add(1000, 0); series.Add(1001, 0);
+            await cut.Instance.SetParametersAsync(ParameterView.FromDictionary(new Dictionary<string, object?> { ["Lines"] = new[] { new ChartLine("loss", series.Snapshot()) } }));
+            series.Add(1002, 0); series.Add(1003, 0);
+            await cut.Instance.SetParametersAsync(ParameterView.FromDictionary(new Dictionary<string, object?> { ["Lines"] = new[] { new ChartLine("loss", series.Snapshot()) } }));
+        });
+        cut.Render(p => p.Add(x => x.Lines, [new ChartLine("loss", series.Snapshot())]));
+        Assert.Equal(series.Points(), cut.Instance.DrawnSeries("loss"));
+        foreach (var inv in ctx.JSInterop.Invocations.Where(i => i.Identifier is "extendTraces" or "update"))
+        {
+            var indices = System.Text.Json.JsonSerializer.Deserialize<int[]>(System.Text.Json.JsonSerializer.Serialize(inv.Arguments[3]))!; // (id, x|data, y|layout, indices, …)
+            Assert.Equal(indices.Distinct().Count(), indices.Length);
+        }
+        // The calls reached plotly's interop module in that form.
+        var calls = ctx.JSInterop.Invocations.Select(i => i.Identifier).ToList();
+        Assert.Contains("extendTraces", calls);
+        Assert.Contains("update", calls);
+        Assert.Contains("react", calls);
     }
 }
 

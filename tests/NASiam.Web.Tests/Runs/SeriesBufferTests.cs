@@ -30,4 +30,27 @@ public class SeriesBufferTests
         Assert.Equal(2, s.NonFinite);
         Assert.Equal([0.0, 3.0], s.Points().Select(p => p.X));
     }
+
+    [Fact]
+    public void Snapshot_StablePrefix_DoesNotChangeUntilTheNextMerge()
+    {
+        var s = new SeriesBuffer(41);
+        var rng = new Random(5);
+        var before = s.Snapshot();
+        int merges = 0;
+        for (int i = 0; i < 2000; i++)
+        {
+            s.Add(i, rng.NextDouble());
+            var now = s.Snapshot();
+            Assert.Equal(s.Points(), now.Points);
+            Assert.InRange(now.Points.Count - now.Stable, 1, 3); // only the newest bucket is live
+            if (now.Generation == before.Generation)
+                Assert.Equal(before.Points.Take(before.Stable), now.Points.Take(before.Stable)); // what a chart drew stays a prefix
+            else merges += now.Generation - before.Generation; // one point can merge twice (budget → half → under it)
+            Assert.True(now.Stable >= (now.Generation == before.Generation ? before.Stable : 0));
+            before = now;
+        }
+        Assert.Equal(merges, s.Generation);
+        Assert.True(merges >= 5);
+    }
 }
