@@ -11,14 +11,6 @@ namespace NASiam.Web.Tests.Hosting;
 /// </summary>
 public class ListenAddressTests
 {
-    static int FreePort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        int port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
-    }
 
     /// <summary>Starts NASiam.Web.dll (built next to the tests) and returns once /healthz answers on <paramref name="port"/>, or throws with its output.</summary>
     static async Task AssertServesOn(int port, IEnumerable<string> args, IDictionary<string, string>? env = null)
@@ -72,14 +64,14 @@ public class ListenAddressTests
     [Fact]
     public async Task UrlsOnTheCommandLine_AreHonoured()
     {
-        int port = FreePort();
+        int port = TestEnvironment.FreePort();
         await AssertServesOn(port, ["--urls", $"http://127.0.0.1:{port}"]);
     }
 
     [Fact]
     public async Task AspNetCoreUrlsVariable_IsHonoured()
     {
-        int port = FreePort();
+        int port = TestEnvironment.FreePort();
         await AssertServesOn(port, [], new Dictionary<string, string> { ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}" });
     }
 }

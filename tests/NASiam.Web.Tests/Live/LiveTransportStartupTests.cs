@@ -8,7 +8,7 @@ public class LiveTransportStartupTests
     [Fact]
     public async Task RedisConfiguredButUnreachable_StopsWithAnErrorNamingTheSetting_ExitNonZero()
     {
-        int port = RedisServer.FreePort(); // nothing listens there
+        int port = TestEnvironment.FreePort(); // nothing listens there
         var (exit, output) = await StartApp(new() { ["Nasiam__Redis"] = $"127.0.0.1:{port},connectTimeout=2000" });
         Assert.Equal(2, exit); // the app's one exit code for a configuration it cannot start with
         Assert.Contains($"Nasiam:Redis is set but Redis at 127.0.0.1:{port} cannot be reached", output);
@@ -17,7 +17,7 @@ public class LiveTransportStartupTests
     [Fact]
     public async Task PostgresLiveEventsButUnreachable_StopsWithAnErrorNamingTheSetting_ExitNonZero()
     {
-        int port = RedisServer.FreePort();
+        int port = TestEnvironment.FreePort();
         var (exit, output) = await StartApp(new()
         {
             ["Nasiam__LiveEvents"] = "postgresql", ["Nasiam__ConnectionString"] = $"Host=127.0.0.1;Port={port};Username=x;Timeout=2",
@@ -34,7 +34,7 @@ public class LiveTransportStartupTests
         };
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "NASiam.Web.dll"));
         psi.ArgumentList.Add("--urls");
-        psi.ArgumentList.Add($"http://127.0.0.1:{RedisServer.FreePort()}");
+        psi.ArgumentList.Add($"http://127.0.0.1:{TestEnvironment.FreePort()}");
         psi.Environment["Nasiam__DataDirectory"] = data;
         psi.Environment["Nasiam__Storage"] = "inmemory";
         foreach (var (k, v) in env) psi.Environment[k] = v;

@@ -33,7 +33,7 @@ public sealed class RedisServer : IAsyncLifetime
         _dir = Directory.CreateTempSubdirectory("nasiam-redis-").FullName;
         for (int attempt = 0; ; attempt++)
         {
-            Port = FreePort();
+            Port = TestEnvironment.FreePort();
             var psi = new ProcessStartInfo(Binary) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = _dir };
             foreach (var a in new[] { "--port", Port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", _dir, "--daemonize", "no" })
                 psi.ArgumentList.Add(a);
@@ -86,14 +86,6 @@ public sealed class RedisServer : IAsyncLifetime
         catch (Exception e) when (e is SocketException or IOException or TimeoutException) { return false; }
     }
 
-    public static int FreePort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        int port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
-    }
 }
 
 /// <summary>A fact that needs redis-server: skipped with the reason when it is missing, except under CI=true, where the fixture then fails the test.</summary>

@@ -34,7 +34,7 @@ public sealed class AppNode : IAsyncDisposable
     /// <summary>Starts the node (does not wait for it: see <see cref="WaitHealthy"/>).</summary>
     public static AppNode Start(string role, IDictionary<string, string> settings)
     {
-        int port = FreePort();
+        int port = TestEnvironment.FreePort();
         var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
@@ -98,12 +98,4 @@ public sealed class AppNode : IAsyncDisposable
         _process.Dispose();
     }
 
-    public static int FreePort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        int port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
-    }
 }

@@ -72,7 +72,7 @@ public static class PostgresCluster
         var dir = System.IO.Directory.CreateTempSubdirectory("nasiam-pg-").FullName;
         string? runAs = Environment.UserName == "root" || geteuid() == 0 ? "postgres" : null;
         if (runAs is not null) Run("chown", null, "-R", runAs, dir);
-        int port = FreePort();
+        int port = TestEnvironment.FreePort();
         Run(Path.Combine(bin, "initdb"), runAs, "-D", Path.Combine(dir, "data"), "-U", "nasiam", "-A", "trust", "-E", "UTF8", "--no-sync");
         Run(Path.Combine(bin, "pg_ctl"), runAs, "-D", Path.Combine(dir, "data"), "-l", Path.Combine(dir, "server.log"), "-w", "-t", "60",
             "-o", $"-p {port} -k {dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", "start");
@@ -111,14 +111,6 @@ public static class PostgresCluster
             throw new InvalidOperationException($"{Path.GetFileName(exe)} {string.Join(' ', args)} exited {p.ExitCode}: {stderr} {stdout.Result}");
     }
 
-    static int FreePort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        int port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
-    }
 
     [System.Runtime.InteropServices.DllImport("libc")]
     static extern uint geteuid();

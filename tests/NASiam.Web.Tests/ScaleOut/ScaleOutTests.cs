@@ -204,7 +204,7 @@ public class ScaleOutTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task PostgreSqlConfiguredButUnreachable_StopsWithAnErrorNamingTheSetting_ExitCode2()
     {
-        int closed = AppNode.FreePort();
+        int closed = TestEnvironment.FreePort();
         await using var node = AppNode.Start("web", new Dictionary<string, string>
         {
             ["Nasiam__Storage"] = "postgresql",
