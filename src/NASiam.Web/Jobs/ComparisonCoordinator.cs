@@ -23,7 +23,7 @@ public sealed record ComparisonCreateResult(ComparisonRecord? Comparison, IReadO
 /// (called by <see cref="ComparisonCoordinator"/>); it is idempotent, so a child that already exists
 /// is never created twice and a finished child is never re-run.
 /// </summary>
-public sealed class ComparisonService(ComparisonStore comparisons, RunStore runs, RunScheduler scheduler, RunPaths paths, ILogger<ComparisonService> log)
+public sealed class ComparisonService(ComparisonStore comparisons, RunStore runs, RunScheduler scheduler, RunPaths paths, NodeIdentity node, ILogger<ComparisonService> log)
 {
     readonly Lock _gate = new();
 
@@ -133,17 +133,15 @@ public sealed class ComparisonService(ComparisonStore comparisons, RunStore runs
     {
         // Every web node runs a coordinator over the shared database: the comparison's lease lets one
         // node at a time advance it, so two nodes never create the same child twice.
-        if (!runs.Leases.TryAcquire(id, _leaseOwner, AdvanceLease, recordExecution: false)) return;
+        if (!runs.Leases.TryAcquire(id, node.Id, AdvanceLease, recordExecution: false)) return;
         try { Advance(id); }
         catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or JsonException)
         {
             log.LogError(e, "Comparison {Id} could not advance", id);
             comparisons.SetStatus(id, RunStatus.Failed, e.Message, finished: true);
         }
-        finally { runs.Leases.Release(id, _leaseOwner); }
+        finally { runs.Leases.Release(id, node.Id); }
     }
-
-    readonly string _leaseOwner = $"{Environment.MachineName}:{Environment.ProcessId}:comparisons:{Guid.NewGuid():N}";
 
     /// <summary>Longer than one advance takes (it queues children and may write the report); a crashed node's lease simply expires.</summary>
     static readonly TimeSpan AdvanceLease = TimeSpan.FromMinutes(2);
