@@ -31,12 +31,18 @@ public static class BenchCommand
         only.AcceptOnlyFromAmong("search", "pretrain");
         var gcEvery = new Option<int>("--gc-every") { HelpName = "N", Description = $"Force a GC + malloc_trim every N steps outside the timings (default {NativeMemory.CollectEvery}, as the engine; 0 = never).", DefaultValueFactory = _ => NativeMemory.CollectEvery };
         var noChannelsLast = new Option<bool>("--no-channels-last") { Description = "Keep NCHW instead of channels-last." };
+        var convSetting = new Option<string>("--conv-setting")
+        {
+            HelpName = string.Join("|", NASiam.Core.Engine.Numerics.KernelSetting.All.Select(k => k.Name)),
+            Description = "Force this CPU convolution setting, unchecked (A/B runs; default: the kernel self-check's choice for this host).",
+        };
+        convSetting.AcceptOnlyFromAmong([.. NASiam.Core.Engine.Numerics.KernelSetting.All.Select(k => k.Name)]);
         var precision = new Option<string>("--backbone-precision") { HelpName = string.Join("|", EnumNames.All<BackbonePrecision>()), Description = "Backbone precision in the steps (default fp32; bf16 = autocast, heads fp32).", DefaultValueFactory = _ => "fp32" };
         precision.AcceptOnlyFromAmong([.. EnumNames.All<BackbonePrecision>()]);
         var command = new Command("bench",
             "Benchmark search/pre-training steps on random 32x32 inputs (no data pipeline): median seconds per search step " +
             "(architecture + weight step) and per pre-training step, images/s and peak RSS.")
-        { framework, backbone, batch, steps, warmup, threads, device, dim, predDim, only, gcEvery, noChannelsLast, precision, json };
+        { framework, backbone, batch, steps, warmup, threads, device, dim, predDim, only, gcEvery, noChannelsLast, convSetting, precision, json };
         command.SetAction(p =>
         {
             Check(p.GetValue(batch), p.GetValue(steps), p.GetValue(warmup), p.GetValue(threads));
@@ -47,7 +53,8 @@ public static class BenchCommand
             if (p.GetValue(predDim) is { } pd) heads = heads with { PredDim = pd };
             return Model(context, fw, p.GetValue(backbone)!, heads, p.GetValue(batch), p.GetValue(steps), p.GetValue(warmup), p.GetValue(threads),
                 p.GetValue(device)!, p.GetValue(only), p.GetValue(gcEvery), !p.GetValue(noChannelsLast), p.GetValue(json),
-                EnumNames.Parse<BackbonePrecision>(p.GetValue(precision)!));
+                EnumNames.Parse<BackbonePrecision>(p.GetValue(precision)!),
+                p.GetValue(convSetting) is { } cs ? NASiam.Core.Engine.Numerics.KernelSetting.Parse(cs) : null);
         });
 
         var (dBatch, dSteps, dWarmup, dThreads, dDevice, dJson) = (Batch(256), Steps(), Warmup(), Threads(), Device(), Json());
@@ -139,14 +146,14 @@ public static class BenchCommand
     }
 
     static int Model(CliContext context, Framework framework, string backbone, HeadOptions heads, int batch, int steps, int warmup, int threads,
-        string device, string? only, int gcEvery, bool channelsLast, bool json, BackbonePrecision precision)
+        string device, string? only, int gcEvery, bool channelsLast, bool json, BackbonePrecision precision, NASiam.Core.Engine.Numerics.KernelSetting? setting)
     {
         var (stdout, stderr) = (context.Stdout, context.Stderr);
         var options = new TrainingBenchmarkOptions
         {
             Framework = framework, Backbone = backbone, BatchSize = batch, Steps = steps, Warmup = warmup, Threads = threads, Device = device, Heads = heads,
             Search = only is null or "search", Pretrain = only is null or "pretrain", CollectEvery = gcEvery, ChannelsLast = channelsLast,
-            BackbonePrecision = precision,
+            BackbonePrecision = precision, Setting = setting,
         };
         var r = TrainingBenchmark.Run(options, json ? null : line => stderr.WriteLine(line));
         if (json)
@@ -166,9 +173,10 @@ public static class BenchCommand
         }
         var c = CultureInfo.InvariantCulture;
         if (r.Host is { } h)
-            stdout.WriteLine(string.Format(c, "host: {0}, {1}, ISA {2}; libtorch {3}, TorchSharp {4}, {5} threads, OMP_WAIT_POLICY={6}, LD_PRELOAD={7}, malloc tuning {9}, convolutions {8}",
+            stdout.WriteLine(string.Format(c, "host: {0}, {1}, ISA {2}; libtorch {3}, TorchSharp {4}, {5} threads, OMP_WAIT_POLICY={6}, GOMP_SPINCOUNT={10}, LD_PRELOAD={7}, malloc tuning {9}, convolutions {8}",
                 h.CpuModel, h.Architecture, string.Join(" ", h.IsaFlags), h.LibTorchVersion, h.TorchSharpVersion, h.Threads,
-                Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "PASSIVE (engine default)", Environment.GetEnvironmentVariable("LD_PRELOAD") ?? "none", r.ConvSetting, NativeMemory.AllocatorTuning));
+                Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "PASSIVE (engine default)", Environment.GetEnvironmentVariable("LD_PRELOAD") ?? "none", r.ConvSetting, NativeMemory.AllocatorTuning,
+                Environment.GetEnvironmentVariable("GOMP_SPINCOUNT") ?? "unset"));
         stdout.WriteLine(string.Format(c, "{0} {1}, batch {2}, {3} threads, dims {4}/{5}, median of {6} steps:", framework.ToName(), backbone, batch, r.Threads, heads.Dim, heads.PredDim, steps));
         stdout.WriteLine(string.Format(c, "  search step      {0:0.000} s  (architecture {1:0.000} s + weight {2:0.000} s)  {3:0.0} img/s", r.SearchStepSeconds, r.ArchStepSeconds, r.WeightStepSeconds, r.SearchImagesPerSecond));
         if (r.SearchWeightPhases is { } sw) stdout.WriteLine("    weight step    " + PhasesText(sw));
@@ -189,6 +197,7 @@ public static class BenchCommand
         ["cpu_model"] = h.CpuModel, ["architecture"] = h.Architecture, ["isa_flags"] = h.IsaFlags, ["threads"] = h.Threads,
         ["libtorch"] = h.LibTorchVersion, ["torchsharp"] = h.TorchSharpVersion,
         ["omp_wait_policy"] = Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "PASSIVE (engine default)",
+        ["gomp_spincount"] = Environment.GetEnvironmentVariable("GOMP_SPINCOUNT") ?? "",
         ["ld_preload"] = Environment.GetEnvironmentVariable("LD_PRELOAD") ?? "",
         ["malloc_tuning"] = NativeMemory.AllocatorTuning ?? "",
     };

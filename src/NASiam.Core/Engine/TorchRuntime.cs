@@ -8,6 +8,14 @@ namespace NASiam.Core.Engine;
 /// Process-wide torch set-up: thread count and device resolution. On 2 shared cores OpenMP
 /// spin-waiting can slow training 30x (platform notes 1.3), so the thread count is always set
 /// deliberately and OpenMP waits passively unless the user chose otherwise.
+/// The price on a quiet host, measured (AMD EPYC, 2 threads, 2026-11-30, bench/README.md): every
+/// parallel region then wakes its worker through the kernel, and a step runs thousands of them
+/// (each BN, ReLU, add and optimizer op), so passive waiting costs 10-15 % of a ResNet-18
+/// pre-training step at batch 32 and ~23 % of a SimSiam search step at batch 64 against a short
+/// spin (GOMP_SPINCOUNT=30000; GOMP's own default, used by the PyTorch reference, spins 300000).
+/// With other processes on the cores the spin lost 1.5-2.5x in 4 of 5 alternating pairs, hence
+/// passive stays the default; on a dedicated host set GOMP_SPINCOUNT (it overrides the policy's
+/// spin count, results are unchanged).
 /// </summary>
 public static class TorchRuntime
 {

@@ -31,6 +31,26 @@ public sealed class BenchCommandTests
     }
 
     [Fact]
+    public void Bench_ConvSetting_ForcesTheTrunkSetting_AndTheJsonSaysWhichRan()
+    {
+        var (code, stdout, stderr) = Cli("bench", "--backbone", "resnet-tiny", "--batch-size", "4", "--steps", "1", "--warmup", "0",
+            "--dim", "32", "--pred-dim", "16", "--threads", "1", "--only", "pretrain", "--conv-setting", "nchw+s1x1", "--json");
+        Assert.True(code == ExitCodes.Ok, stderr);
+        using var doc = JsonDocument.Parse(stdout.Trim());
+        Assert.Equal("nchw+s1x1", doc.RootElement.GetProperty("conv_setting").GetString());
+        Assert.True(doc.RootElement.GetProperty("pretrain_step_s").GetDouble() > 0);
+        Assert.Equal(JsonValueKind.String, doc.RootElement.GetProperty("host").GetProperty("gomp_spincount").ValueKind);
+    }
+
+    [Fact]
+    public void Bench_RejectsAnUnknownConvSetting()
+    {
+        var (code, _, stderr) = Cli("bench", "--conv-setting", "nhwc");
+        Assert.NotEqual(ExitCodes.Ok, code);
+        Assert.Contains("nhwc", stderr);
+    }
+
+    [Fact]
     public void BenchMemory_Json_PrintsOneRssPointPerInterval_AndTheChange()
     {
         var (code, stdout, stderr) = Cli("bench", "memory", "--backbone", "resnet-tiny", "--batch-size", "4", "--steps", "4", "--every", "2",
