@@ -1,3 +1,4 @@
+using NASiam.Core.Engine;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -44,39 +45,40 @@ public static class SyntheticShapes
     /// <summary>Draws <paramref name="count"/> images: uint8 [count,3,S,S] and int64 labels [count].</summary>
     public static (Tensor Images, Tensor Labels) Generate(int count, ulong seed, int imageSize = 32)
     {
+        using var sc = new ScalarScope();
         using var scope = NewDisposeScope();
         using var gen = new Generator(seed);
         int classes = ClassNames.Count;
-        var labels = (arange(count, ScalarType.Int64) % classes).index_select(0, randperm(count, generator: gen));
+        var labels = (arange(sc[count], ScalarType.Int64) % sc[classes]).index_select(0, randperm(count, generator: gen));
 
-        var angle = rand(count, generator: gen) * (2 * Math.PI);
+        var angle = rand(count, generator: gen) * (sc[2 * Math.PI]);
         // The shape is tiled on a rotated lattice of 1.6-2.6 cells per image side (cell 12-20 px),
         // so every random crop the SSL recipes take (area >= 0.2, side >= 14 px) still shows the
         // class; with a single shape, small crops of the background made colour the only cue
         // shared by two views and self-supervision learnt colour instead of shape.
-        var cells = 1.6 + rand(count, generator: gen) * 1.0;
-        var scale = 0.8 + rand(count, generator: gen) * 0.25;          // shape radius within its cell
-        var centre = rand(count, 2, generator: gen) * 2;                // lattice phase, in [-1,1] units
+        var cells = sc[1.6] + rand(count, generator: gen) * sc[1.0];
+        var scale = sc[0.8] + rand(count, generator: gen) * sc[0.25];          // shape radius within its cell
+        var centre = rand(count, 2, generator: gen) * sc[2];                // lattice phase, in [-1,1] units
         // Colours vary only about as much as the SSL colour jitter (brightness/contrast/saturation
         // ±40 %, hue ±0.1) and grayscale already perturb them: with widely random colours, the
         // colour pair was the one factor both views share, and self-supervision learnt colour
         // instead of shape. Here the shape is always brighter than the background (fixed polarity,
         // contrast 0.25-0.45) around a mid-grey level, with a mild per-channel tint.
-        var baseLevel = 0.3 + rand(count, generator: gen) * 0.15;
-        var contrast = 0.25 + rand(count, generator: gen) * 0.2;
-        var bg = (baseLevel.unsqueeze(1) + (rand(count, 3, generator: gen) - 0.5) * 0.12).clamp(0, 1);
-        var fg = ((baseLevel + contrast).unsqueeze(1) + (rand(count, 3, generator: gen) - 0.5) * 0.12).clamp(0, 1);
-        var gradient = (rand(count, 2, generator: gen) - 0.5) * 0.1;
-        var noise = randn(new long[] { count, 3, imageSize, imageSize }, generator: gen) * 0.04;
+        var baseLevel = sc[0.3] + rand(count, generator: gen) * sc[0.15];
+        var contrast = sc[0.25] + rand(count, generator: gen) * sc[0.2];
+        var bg = (baseLevel.unsqueeze(1) + (rand(count, 3, generator: gen) - sc[0.5]) * sc[0.12]).clamp(sc[0], sc[1]);
+        var fg = ((baseLevel + contrast).unsqueeze(1) + (rand(count, 3, generator: gen) - sc[0.5]) * sc[0.12]).clamp(sc[0], sc[1]);
+        var gradient = (rand(count, 2, generator: gen) - sc[0.5]) * sc[0.1];
+        var noise = randn(new long[] { count, 3, imageSize, imageSize }, generator: gen) * sc[0.04];
 
         var masks = zeros(count, 1, imageSize, imageSize);
         var big = imageSize * Supersample;
-        var axis = (arange(big, ScalarType.Float32) + 0.5) / big * 2 - 1;   // pixel centres in [-1, 1]
+        var axis = (arange(sc[big], ScalarType.Float32) + sc[0.5]) / sc[big] * sc[2] - sc[1];   // pixel centres in [-1, 1]
         var gy = axis.view(1, big, 1);
         var gx = axis.view(1, 1, big);
         for (int k = 0; k < classes; k++)
         {
-            var idx = (labels == k).nonzero().view(-1);
+            var idx = (labels == sc[k]).nonzero().view(-1);
             if (idx.numel() == 0) continue;
             var a = angle.index_select(0, idx).view(-1, 1, 1);
             var s = scale.index_select(0, idx).view(-1, 1, 1);
@@ -86,36 +88,37 @@ public static class SyntheticShapes
             var dy = gy - c[.., 1].view(-1, 1, 1);
             var (cos, sin) = (a.cos(), a.sin());
             // Lattice coordinates: each cell maps to [-1, 1]², then the shape's radius is s of it.
-            var u = (((cos * dx + sin * dy) * n / 2).remainder(1.0) * 2 - 1) / s;
-            var v = (((cos * dy - sin * dx) * n / 2).remainder(1.0) * 2 - 1) / s;
+            var u = (((cos * dx + sin * dy) * n / sc[2]).remainder(sc[1.0]) * sc[2] - sc[1]) / s;
+            var v = (((cos * dy - sin * dx) * n / sc[2]).remainder(sc[1.0]) * sc[2] - sc[1]) / s;
             var mask = ShapeMask(k, u, v).to_type(ScalarType.Float32).unsqueeze(1);
             masks.index_copy_(0, idx, nn.functional.avg_pool2d(mask, Supersample));
         }
 
         var ramp = axis.view(1, big)[.., TensorIndex.Slice(0, big, Supersample)];
         var shade = gradient[.., 0].view(-1, 1, 1, 1) * ramp.view(1, 1, 1, -1) + gradient[.., 1].view(-1, 1, 1, 1) * ramp.view(1, 1, -1, 1);
-        var image = bg.view(-1, 3, 1, 1) * (1 - masks) + fg.view(-1, 3, 1, 1) * masks + shade + noise;
-        var bytes = (image.clamp(0, 1) * 255).round().to_type(ScalarType.Byte);
+        var image = bg.view(-1, 3, 1, 1) * (sc[1] - masks) + fg.view(-1, 3, 1, 1) * masks + shade + noise;
+        var bytes = (image.clamp(sc[0], sc[1]) * sc[255]).round().to_type(ScalarType.Byte);
         return (bytes.MoveToOuterDisposeScope(), labels.MoveToOuterDisposeScope());
     }
 
     /// <summary>Boolean mask of class <paramref name="k"/> in the shape's local frame (radius about 1).</summary>
     static Tensor ShapeMask(int k, Tensor u, Tensor v)
     {
+        using var sc = new ScalarScope();
         var r = (u * u + v * v).sqrt();
         var box = maximum(u.abs(), v.abs());
         return k switch
         {
-            0 => r < 0.9,
-            1 => (r > 0.55) & (r < 0.95),
-            2 => box < 0.75,
-            3 => (box > 0.45) & (box < 0.8),
-            4 => (v > -0.5) & (v < 1 - 1.73 * u.abs()),
-            5 => ((u.abs() < 0.28) & (v.abs() < 0.9)) | ((v.abs() < 0.28) & (u.abs() < 0.9)),
-            6 => (r < 0.9) & ((u - 0.4) * (u - 0.4) + v * v > 0.49),
-            7 => (r < 0.95) & ((u * (3 * Math.PI)).sin() > 0),
-            8 => (box < 0.8) & ((u * (2.5 * Math.PI)).sin() * (v * (2.5 * Math.PI)).sin() > 0),
-            9 => (r < 0.3) | ((r > 0.6) & (r < 0.95)),
+            0 => r < sc[0.9],
+            1 => (r > sc[0.55]) & (r < sc[0.95]),
+            2 => box < sc[0.75],
+            3 => (box > sc[0.45]) & (box < sc[0.8]),
+            4 => (v > sc[-0.5]) & (v < sc[1] - sc[1.73] * u.abs()),
+            5 => ((u.abs() < sc[0.28]) & (v.abs() < sc[0.9])) | ((v.abs() < sc[0.28]) & (u.abs() < sc[0.9])),
+            6 => (r < sc[0.9]) & ((u - sc[0.4]) * (u - sc[0.4]) + v * v > sc[0.49]),
+            7 => (r < sc[0.95]) & ((u * (sc[3 * Math.PI])).sin() > sc[0]),
+            8 => (box < sc[0.8]) & ((u * (sc[2.5 * Math.PI])).sin() * (v * (sc[2.5 * Math.PI])).sin() > sc[0]),
+            9 => (r < sc[0.3]) | ((r > sc[0.6]) & (r < sc[0.95])),
             _ => throw new ArgumentOutOfRangeException(nameof(k)),
         };
     }

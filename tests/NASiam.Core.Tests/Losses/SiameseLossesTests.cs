@@ -1,3 +1,4 @@
+using NASiam.Core.Engine;
 using NASiam.Core.Losses;
 using static TorchSharp.torch;
 
@@ -12,8 +13,9 @@ public class SiameseLossesTests
     [Fact]
     public void SimSiam_IsMinusOne_WhenViewsIdentical()
     {
+        using var sc = new ScalarScope();
         using var p = randn(4, 8);
-        using var loss = SiameseLosses.SimSiam(p, p, p * 3, p * 2); // cosine ignores scale
+        using var loss = SiameseLosses.SimSiam(p, p, p * sc[3], p * sc[2]); // cosine ignores scale
         Assert.Equal(-1f, loss.item<float>(), 5);
     }
 

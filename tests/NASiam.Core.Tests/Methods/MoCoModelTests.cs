@@ -1,3 +1,4 @@
+using NASiam.Core.Engine;
 using NASiam.Core.Methods;
 using NASiam.Core.Options;
 using static NASiam.Core.Tests.Methods.ModelTestSupport;
@@ -32,6 +33,7 @@ public class MoCoModelTests
     [Fact]
     public void SearchModel_KeySideRunsTheSameLiveCell_WithoutGradients()
     {
+        using var sc = new ScalarScope();
         // Method doc 4.2: one search cell serves both sides; keys see every query-side update at once.
         using var model = Tiny(search: true);
         Assert.True(model.SharesProjector);
@@ -45,7 +47,7 @@ public class MoCoModelTests
         var x = randn(4, 3, 32, 32);
         var before = model.Keys(x);
         Assert.False(before.requires_grad);
-        using (no_grad()) foreach (var p in cellParams) p.add_(0.5);
+        using (no_grad()) foreach (var p in cellParams) p.add_(sc[0.5]);
         Assert.False(model.Keys(x).allclose(before, 1e-5, 1e-5)); // no momentum lag: the key side is the live cell
 
         // The momentum-copy variant (NASiam.Web's earlier choice) keeps its own, lagging copy.
@@ -54,7 +56,7 @@ public class MoCoModelTests
         Assert.Contains(copy.state_dict().Keys, k => k.StartsWith("projector_k"));
         copy.eval();
         var copyBefore = copy.Keys(x);
-        using (no_grad()) foreach (var p in copy.Projector.parameters()) p.add_(0.5);
+        using (no_grad()) foreach (var p in copy.Projector.parameters()) p.add_(sc[0.5]);
         Assert.True(copy.Keys(x).allclose(copyBefore, 1e-6, 1e-6));
     }
 
@@ -115,30 +117,32 @@ public class MoCoModelTests
     [Fact]
     public void Enqueue_WritesColumnsAtPointer_AndWrapsModuloK()
     {
+        using var sc = new ScalarScope();
         using var model = Tiny(queue: 8);
         for (int step = 0; step < 5; step++)
         {
-            var keys = full(4, 16, (float)(step + 1));
+            var keys = full(4, 16, sc[(float)(step + 1)]);
             long ptr = model.QueuePointer;
             model.Enqueue(keys);
             Assert.Equal((ptr + 4) % 8, model.QueuePointer);
-            Assert.True(model.Queue.narrow(1, ptr, 4).eq(step + 1).all().item<bool>());
+            Assert.True(model.Queue.narrow(1, ptr, 4).eq(sc[step + 1]).all().item<bool>());
         }
-        Assert.True(model.Queue.narrow(1, 0, 4).eq(5).all().item<bool>()); // step 4 wrapped onto step 2's slot
-        Assert.True(model.Queue.narrow(1, 4, 4).eq(4).all().item<bool>());
+        Assert.True(model.Queue.narrow(1, 0, 4).eq(sc[5]).all().item<bool>()); // step 4 wrapped onto step 2's slot
+        Assert.True(model.Queue.narrow(1, 4, 4).eq(sc[4]).all().item<bool>());
         Assert.Contains("multiple", Assert.Throws<ArgumentException>(() => model.Enqueue(zeros(3, 16))).Message);
     }
 
     [Fact]
     public void MomentumUpdate_FollowsTheEquation()
     {
+        using var sc = new ScalarScope();
         using var model = Tiny();
         var q = model.Fc.weight!;
         var k = model.named_parameters().Single(p => p.name == "fc_k.weight").parameter;
-        using (no_grad()) q.add_(1.0);
+        using (no_grad()) q.add_(sc[1.0]);
         var before = k.detach().clone();
         model.MomentumUpdate();
-        var expected = before * model.Momentum + q.detach() * (1 - model.Momentum);
+        var expected = before * sc[model.Momentum] + q.detach() * (sc[1 - model.Momentum]);
         Assert.True(k.allclose(expected, 1e-6, 1e-6));
         Assert.Equal(0.99, model.Momentum);
     }
@@ -146,6 +150,7 @@ public class MoCoModelTests
     [Fact]
     public void ComputeLoss_EnqueuesBothViewsKeys_OnWeightStepsOnly_UnlessCompat()
     {
+        using var sc = new ScalarScope();
         using var model = Tiny(search: true);
         model.train();
         var x1 = randn(4, 3, 32, 32);
@@ -154,7 +159,7 @@ public class MoCoModelTests
         Assert.Equal(0, model.QueuePointer);
         var keyWeight = model.named_parameters().Single(p => p.name == "fc_k.weight").parameter;
         var frozen = keyWeight.detach().clone();
-        using (no_grad()) model.Fc.weight!.add_(1.0);
+        using (no_grad()) model.Fc.weight!.add_(sc[1.0]);
         model.ComputeLoss(x1, x2, StepKind.Weight);
         Assert.Equal(8, model.QueuePointer);
         Assert.False(keyWeight.allclose(frozen)); // the momentum update ran

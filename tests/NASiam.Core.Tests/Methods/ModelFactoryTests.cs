@@ -1,3 +1,4 @@
+using NASiam.Core.Engine;
 using NASiam.Core.Genotypes;
 using NASiam.Core.Methods;
 using NASiam.Core.Options;
@@ -178,8 +179,9 @@ public class SiameseModelMoveTests
     [Fact]
     public void To_MovesAlphasWithTheModel_KeepingThemLeafAndUnregistered()
     {
+        using var sc = new ScalarScope();
         using var model = ModelFactory.Create(Spec(Framework.SimSiam, search: true));
-        model.ArchParameters()[0].detach().fill_(0.5);
+        model.ArchParameters()[0].detach().fill_(sc[0.5]);
         model.to(ScalarType.Float64);
         var alphas = model.ArchParameters();
         Assert.All(alphas, a => Assert.Equal(ScalarType.Float64, a.dtype));

@@ -1,3 +1,4 @@
+using NASiam.Core.Engine;
 using System.Text.Json;
 using NASiam.Core.Backbones;
 using NASiam.Core.Engine.Checkpoints;
@@ -33,6 +34,7 @@ public static class ParityDump
     /// </summary>
     public static void Write(ParityCase c, string dir)
     {
+        using var sc = new ScalarScope();
         Directory.CreateDirectory(dir);
         var o = c.Options;
         Stage("build (ModelBuilder.Create)");
@@ -49,7 +51,7 @@ public static class ParityDump
         // Non-uniform mixing weights, so every op's share (and its alpha gradient) differs.
         foreach (var cell in model.SearchCells)
         {
-            using var a = randn(cell.Cell.Layers, OperationNames.Count, generator: gen) * 0.5;
+            using var a = randn(cell.Cell.Layers, OperationNames.Count, generator: gen) * sc[0.5];
             cell.Cell.LoadAlphas(a);
         }
         PyTorchExport.SaveStateDict(Path.Combine(dir, "weights.pt"), model.ReferenceStateDict());

@@ -317,13 +317,14 @@ internal static class SystemLibtorchChild
 
     public static void RunIfAsked()
     {
+        using var sc = new ScalarScope();
         if (Environment.GetEnvironmentVariable(Variable) != "1") return;
         int rc;
         try
         {
             TorchRuntime.Initialise();
             Console.WriteLine($"LOADED {SystemLibtorch.Loaded}");
-            Console.WriteLine($"SUM {torch.arange(10).sum().item<long>()}");
+            Console.WriteLine($"SUM {torch.arange(sc[10]).sum().item<long>()}");
             rc = 0;
         }
         catch (Exception e)

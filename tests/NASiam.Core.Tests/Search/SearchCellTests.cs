@@ -1,3 +1,4 @@
+using NASiam.Core.Engine;
 using NASiam.Core.Search;
 using static TorchSharp.torch;
 
@@ -10,6 +11,7 @@ public class SearchCellTests
     [Fact]
     public void Constructor_CreatesZeroAlphas_OutsideParametersAndStateDict()
     {
+        using var sc = new ScalarScope();
         using var cell = new SearchCell(new OperationSet(Framework.SimSiam), 8, 3, 4, 8);
         Assert.Equal(new long[] { 3, 7 }, cell.Alphas.shape);
         Assert.True(cell.Alphas.requires_grad);
@@ -18,17 +20,18 @@ public class SearchCellTests
         Assert.DoesNotContain(cell.state_dict().Keys, k => k.Contains("alpha"));
         Assert.Equal(new[] { (8, 4), (4, 4), (4, 8) }, cell.MixedOps.Select(m => (m.InDim, m.OutDim)));
         using var w = cell.Weights();
-        Assert.True(w.allclose(full(3, 7, 1f / 7)));
+        Assert.True(w.allclose(full(3, 7, sc[1f / 7])));
     }
 
     [Fact]
     public void Backward_ReachesAlphasAndWeights()
     {
+        using var sc = new ScalarScope();
         manual_seed(3);
         using var cell = new SearchCell(new OperationSet(Framework.SimSiam), 6, 2, 4, 6);
         cell.train();
         using var x = randn(4, 6);
-        using var loss = cell.call(x).pow(2).mean();
+        using var loss = cell.call(x).pow(sc[2]).mean();
         loss.backward();
         Assert.NotNull(cell.Alphas.grad);
         Assert.True(cell.Alphas.grad!.abs().sum().item<float>() > 0);

@@ -55,7 +55,8 @@ public sealed class NasiamAppFactory(string dataDirectory, IRunEngine? engine, s
             if (key is not null) o.Headers["X-Api-Key"] = key;
         }).Build();
 
-    public static async Task WaitUntil(Func<Task<bool>> probe, TimeSpan timeout, string what)
+    /// <summary>Polls <paramref name="probe"/> every 50 ms; on timeout the exception names <paramref name="what"/> and, when given, the <paramref name="state"/> seen last.</summary>
+    public static async Task WaitUntil(Func<Task<bool>> probe, TimeSpan timeout, string what, Func<string>? state = null)
     {
         var until = DateTime.UtcNow + timeout;
         while (DateTime.UtcNow < until)
@@ -63,7 +64,7 @@ public sealed class NasiamAppFactory(string dataDirectory, IRunEngine? engine, s
             if (await probe()) return;
             await Task.Delay(50);
         }
-        throw new TimeoutException($"Timed out after {timeout.TotalSeconds:0} s waiting for {what}.");
+        throw new TimeoutException($"Timed out after {timeout.TotalSeconds:0} s waiting for {what}." + (state is null ? "" : $" Last state: {state()}"));
     }
 
     public static async Task<JsonElement> RunJson(HttpClient c, Guid id) =>

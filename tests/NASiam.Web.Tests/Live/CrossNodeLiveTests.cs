@@ -98,7 +98,10 @@ static class CrossNodeScenario
         var stored = await NasiamAppFactory.Events(cb, id);
         await NasiamAppFactory.WaitUntil(() => Task.FromResult(hubB.Feed.Count == stored.Count && hubB.Statuses.Contains("Succeeded")
                                                                && pageStatuses.Any(s => s.Run == id && s.Status == RunStatus.Succeeded)),
-            TimeSpan.FromSeconds(10), "node B to catch up");
+            TimeSpan.FromSeconds(10), "node B to catch up",
+            // What was missing when it timed out (a Redis run once failed here without saying).
+            () => $"hub client on B {hubB.Feed.Count}/{stored.Count} events, statuses [{string.Join(",", hubB.Statuses)}], feed errors [{string.Join("; ", hubB.Feed.Errors)}]; " +
+                  $"B's pages {pageEvents.Count(e => e.RunId == id)} events, statuses [{string.Join(",", pageStatuses.Where(s => s.Run == id).Select(s => s.Status))}]");
 
         // (b) node B's pages: every event exactly once, in order, and the status changes.
         var seen = pageEvents.Where(e => e.RunId == id).Select(e => e.Sequence).ToList();

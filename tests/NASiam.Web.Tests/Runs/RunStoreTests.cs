@@ -173,7 +173,9 @@ public class RunStoreTests : IDisposable
         var store = new RunStore(Open(backend));
         var leases = store.Leases;
         store.Insert(NewRun(_run));
-        var ttl = TimeSpan.FromMilliseconds(600);
+        // Long enough that no acquisition in the race below can find the winner's lease already expired on
+        // a loaded host (with 600 ms, a CI run once saw two winners: the eighth task started after expiry).
+        var ttl = TimeSpan.FromSeconds(60);
 
         // Two owners race for the same run: exactly one wins.
         var wins = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => Task.Run(() => leases.TryAcquire(_run, $"w{i % 2}", ttl))));
@@ -188,7 +190,9 @@ public class RunStoreTests : IDisposable
         store.MarkStarted(_run);
         Assert.Empty(leases.Orphans()); // live lease: not an orphan
 
-        await Task.Delay(900); // the owner "dies": no heartbeat
+        // The owner's last heartbeat gives it 300 ms; then it "dies": no further heartbeat.
+        Assert.True(leases.Renew(_run, owner, TimeSpan.FromMilliseconds(300)));
+        await Task.Delay(900);
         Assert.False(leases.Renew(_run, owner, ttl)); // too late: expired
         Assert.Equal([_run], leases.Orphans());
         var reclaimed = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => leases.TryReclaim(_run, "executor lost"))));

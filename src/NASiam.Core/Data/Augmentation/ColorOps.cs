@@ -1,3 +1,4 @@
+using NASiam.Core.Engine;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -12,8 +13,9 @@ public static class ColorOps
     /// <summary>Luma [B, 1, H, W] = 0.299 R + 0.587 G + 0.114 B.</summary>
     public static Tensor Grayscale(Tensor x)
     {
+        using var sc = new ScalarScope();
         var (r, g, b) = (x[.., 0..1], x[.., 1..2], x[.., 2..3]);
-        return r * 0.299 + g * 0.587 + b * 0.114;
+        return r * sc[0.299] + g * sc[0.587] + b * sc[0.114];
     }
 
     /// <summary>
@@ -24,17 +26,18 @@ public static class ColorOps
     /// </summary>
     public static Tensor JitterStep(Tensor x, Tensor op, Tensor factors)
     {
+        using var sc = new ScalarScope();
         using var scope = NewDisposeScope();
         var b = x.shape[0];
         var opView = op.view(b, 1, 1, 1);
-        var blendFactor = factors[.., 0..3].gather(1, op.clamp(0, 2).view(b, 1)).view(b, 1, 1, 1);
-        var isBlend = opView < 3;
+        var blendFactor = factors[.., 0..3].gather(1, op.clamp(sc[0], sc[2]).view(b, 1)).view(b, 1, 1, 1);
+        var isBlend = opView < sc[3];
         var f = where(isBlend, blendFactor, ones_like(blendFactor));
         var luma = Grayscale(x);
-        var target = where(opView == 1, luma.mean(new long[] { 2, 3 }, keepdim: true),
-                     where(opView == 2, luma, zeros_like(luma)));
-        var y = (f * x + (1 - f) * target).clamp_(0, 1);
-        var hueRows = ((op == 3) & (factors[.., 3] != 0)).nonzero().view(-1);
+        var target = where(opView == sc[1], luma.mean(new long[] { 2, 3 }, keepdim: true),
+                     where(opView == sc[2], luma, zeros_like(luma)));
+        var y = (f * x + (sc[1] - f) * target).clamp_(sc[0], sc[1]);
+        var hueRows = ((op == sc[3]) & (factors[.., 3] != sc[0])).nonzero().view(-1);
         if (hueRows.numel() > 0)
         {
             var shifted = AdjustHue(y.index_select(0, hueRows), factors[.., 3].index_select(0, hueRows));
@@ -46,20 +49,22 @@ public static class ColorOps
     /// <summary>Rotates hue by <paramref name="shift"/> [B] (fraction of the colour circle) via HSV.</summary>
     public static Tensor AdjustHue(Tensor x, Tensor shift)
     {
+        using var sc = new ScalarScope();
         using var scope = NewDisposeScope();
         var (h, s, v) = RgbToHsv(x);
-        h = (h + shift.view(-1, 1, 1, 1)).remainder(1.0);
+        h = (h + shift.view(-1, 1, 1, 1)).remainder(sc[1.0]);
         return HsvToRgb(h, s, v).MoveToOuterDisposeScope();
     }
 
     /// <summary>H, S, V each [B, 1, H, W], H in [0, 1).</summary>
     public static (Tensor H, Tensor S, Tensor V) RgbToHsv(Tensor x)
     {
+        using var sc = new ScalarScope();
         var (r, g, b) = (x[.., 0..1], x[.., 1..2], x[.., 2..3]);
         var maxc = x.amax(new long[] { 1 }, keepdim: true);
         var minc = x.amin(new long[] { 1 }, keepdim: true);
         var chroma = maxc - minc;
-        var flat = chroma == 0;
+        var flat = chroma == sc[0];
         var one = ones_like(maxc);
         var s = chroma / where(flat, one, maxc);
         var div = where(flat, one, chroma);
@@ -68,23 +73,24 @@ public static class ColorOps
         var bc = (maxc - b) / div;
         var isR = maxc == r;
         var isG = (maxc == g) & ~isR;
-        var hue = where(isR, bc - gc, where(isG, 2.0 + rc - bc, 4.0 + gc - rc));
-        hue = (hue / 6.0 + 1.0).remainder(1.0);
+        var hue = where(isR, bc - gc, where(isG, sc[2.0] + rc - bc, sc[4.0] + gc - rc));
+        hue = (hue / sc[6.0] + sc[1.0]).remainder(sc[1.0]);
         return (hue, s, maxc);
     }
 
     /// <summary>Inverse of <see cref="RgbToHsv"/>: [B, 3, H, W].</summary>
     public static Tensor HsvToRgb(Tensor h, Tensor s, Tensor v)
     {
-        var h6 = h * 6.0;
+        using var sc = new ScalarScope();
+        var h6 = h * sc[6.0];
         var i = h6.floor();
         var f = h6 - i;
-        var sector = i.remainder(6.0);
-        var p = (v * (1.0 - s)).clamp(0, 1);
-        var q = (v * (1.0 - s * f)).clamp(0, 1);
-        var t = (v * (1.0 - s * (1.0 - f))).clamp(0, 1);
+        var sector = i.remainder(sc[6.0]);
+        var p = (v * (sc[1.0] - s)).clamp(sc[0], sc[1]);
+        var q = (v * (sc[1.0] - s * f)).clamp(sc[0], sc[1]);
+        var t = (v * (sc[1.0] - s * (sc[1.0] - f))).clamp(sc[0], sc[1]);
         Tensor Pick(Tensor c0, Tensor c1, Tensor c2, Tensor c3, Tensor c4, Tensor c5) =>
-            where(sector == 0, c0, where(sector == 1, c1, where(sector == 2, c2, where(sector == 3, c3, where(sector == 4, c4, c5)))));
+            where(sector == sc[0], c0, where(sector == sc[1], c1, where(sector == sc[2], c2, where(sector == sc[3], c3, where(sector == sc[4], c4, c5)))));
         var r = Pick(v, q, p, p, t, v);
         var g = Pick(t, v, v, q, p, p);
         var b = Pick(p, p, t, v, v, q);
@@ -111,16 +117,17 @@ public static class ColorOps
     /// (pass the whole batch's when blurring it in parts, so each part gets the same kernel size).</param>
     public static Tensor GaussianBlur(Tensor x, Tensor sigma, int radius = 0)
     {
+        using var sc = new ScalarScope();
         using var scope = NewDisposeScope();
         sigma = sigma.to(x.device);
-        var rows = (sigma > 0).nonzero().view(-1);
+        var rows = (sigma > sc[0]).nonzero().view(-1);
         if (rows.numel() == 0) return x.alias().MoveToOuterDisposeScope();
         var sub = x.index_select(0, rows);
         var sig = sigma.index_select(0, rows);
         var n = sub.shape[0];
         if (radius <= 0) radius = BlurRadius(sig, x.shape[2], x.shape[3]);
-        var offsets = arange(-radius, radius + 1, dtype: ScalarType.Float32, device: x.device);
-        var kernel = (-(offsets.view(1, -1).pow(2)) / (2 * sig.view(-1, 1).pow(2))).exp();
+        var offsets = arange(sc[-radius], sc[radius + 1], dtype: ScalarType.Float32, device: x.device);
+        var kernel = (-(offsets.view(1, -1).pow(sc[2])) / (sc[2] * sig.view(-1, 1).pow(sc[2]))).exp();
         // Each image keeps only its own taps, |x| <= ceil(3 sigma_i): a per-image gaussian_blur of kernel size
         // 2 ceil(3 sigma_i) + 1, whatever the batch (so chunks, batches and FusedAugmentation agree).
         var own = sig.cpu().data<float>().ToArray().Select(v => (float)Math.Min(radius, FusedAugmentation.BlurRadius(v, (int)Math.Min(x.shape[2], x.shape[3])))).ToArray();

@@ -1,3 +1,4 @@
+using NASiam.Core.Engine;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -32,15 +33,16 @@ public sealed class EvalTransform
 
     public Tensor Apply(Tensor images)
     {
+        using var sc = new ScalarScope();
         TwoViewAugmenter.CheckImages(images);
         using var scope = NewDisposeScope();
-        var x = images.to(Device).to_type(ScalarType.Float32).div_(255.0);
+        var x = images.to(Device).to_type(ScalarType.Float32).div_(sc[255.0]);
         if (ResizeTo is { } r && (x.shape[2] != r || x.shape[3] != r))
         {
             // Shorter side to r, keeping the aspect (stored images are square, so both sides).
             var scale = (double)r / Math.Min(x.shape[2], x.shape[3]);
             var size = new long[] { (long)Math.Round(x.shape[2] * scale), (long)Math.Round(x.shape[3] * scale) };
-            x = nn.functional.interpolate(x, size, mode: InterpolationMode.Bilinear, align_corners: false, antialias: true).clamp_(0, 1);
+            x = nn.functional.interpolate(x, size, mode: InterpolationMode.Bilinear, align_corners: false, antialias: true).clamp_(sc[0], sc[1]);
         }
         if (CropSize is { } c)
         {

@@ -1,3 +1,4 @@
+using NASiam.Core.Engine;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -94,32 +95,33 @@ public sealed class TwoViewAugmenter
     /// <summary>Draws the per-image parameters of one view (CPU tensors) for B images of H×W px.</summary>
     public AugmentationParameters Sample(long batch, int height, int width, Generator generator)
     {
+        using var sc = new ScalarScope();
         using var scope = NewDisposeScope();
         var (top, left, h, w) = SampleCrops(batch, height, width, generator);
-        var flip = rand(batch, generator: generator) < AugmentationSpec.FlipProbability;
+        var flip = rand(batch, generator: generator) < sc[AugmentationSpec.FlipProbability];
 
         var jitter = zeros(batch, ScalarType.Bool);
         var factors = tensor(new float[] { 1, 1, 1, 0 }).repeat(batch, 1);
-        var order = arange(4, ScalarType.Int64).repeat(batch, 1);
+        var order = arange(sc[4], ScalarType.Int64).repeat(batch, 1);
         var gray = zeros(batch, ScalarType.Bool);
         var sigma = zeros(batch);
         if (Spec.ColorJitter)
         {
-            jitter = rand(batch, generator: generator) < AugmentationSpec.JitterProbability;
+            jitter = rand(batch, generator: generator) < sc[AugmentationSpec.JitterProbability];
             var u = rand(batch, 4, generator: generator);
             var drawn = cat([
-                1 + (u[.., 0..1] * 2 - 1) * AugmentationSpec.Brightness,
-                1 + (u[.., 1..2] * 2 - 1) * AugmentationSpec.Contrast,
-                1 + (u[.., 2..3] * 2 - 1) * AugmentationSpec.Saturation,
-                (u[.., 3..4] * 2 - 1) * AugmentationSpec.Hue], 1);
+                sc[1] + (u[.., 0..1] * sc[2] - sc[1]) * sc[AugmentationSpec.Brightness],
+                sc[1] + (u[.., 1..2] * sc[2] - sc[1]) * sc[AugmentationSpec.Contrast],
+                sc[1] + (u[.., 2..3] * sc[2] - sc[1]) * sc[AugmentationSpec.Saturation],
+                (u[.., 3..4] * sc[2] - sc[1]) * sc[AugmentationSpec.Hue]], 1);
             factors = where(jitter.view(-1, 1), drawn, factors);
             order = rand(batch, 4, generator: generator).argsort(1);      // a random permutation per image
         }
-        if (Spec.Grayscale) gray = rand(batch, generator: generator) < AugmentationSpec.GrayProbability;
+        if (Spec.Grayscale) gray = rand(batch, generator: generator) < sc[AugmentationSpec.GrayProbability];
         if (Spec.Blur)
         {
-            var apply = rand(batch, generator: generator) < AugmentationSpec.BlurProbability;
-            var s = AugmentationSpec.MinBlurSigma + rand(batch, generator: generator) * (AugmentationSpec.MaxBlurSigma - AugmentationSpec.MinBlurSigma);
+            var apply = rand(batch, generator: generator) < sc[AugmentationSpec.BlurProbability];
+            var s = sc[AugmentationSpec.MinBlurSigma] + rand(batch, generator: generator) * (sc[AugmentationSpec.MaxBlurSigma - AugmentationSpec.MinBlurSigma]);
             sigma = where(apply, s, zeros_like(s));
         }
         var result = new AugmentationParameters
@@ -141,25 +143,26 @@ public sealed class TwoViewAugmenter
     /// </summary>
     (Tensor Top, Tensor Left, Tensor H, Tensor W) SampleCrops(long batch, int height, int width, Generator generator)
     {
+        using var sc = new ScalarScope();
         const int attempts = 10;
         var area = (double)height * width;
-        var target = (Spec.MinScale + rand(batch, attempts, generator: generator) * (Spec.MaxScale - Spec.MinScale)) * area;
+        var target = (sc[Spec.MinScale] + rand(batch, attempts, generator: generator) * (sc[Spec.MaxScale - Spec.MinScale])) * sc[area];
         var (lo, hi) = (Math.Log(AugmentationSpec.MinRatio), Math.Log(AugmentationSpec.MaxRatio));
-        var ratio = (lo + rand(batch, attempts, generator: generator) * (hi - lo)).exp();
+        var ratio = (sc[lo] + rand(batch, attempts, generator: generator) * (sc[hi - lo])).exp();
         var w = (target * ratio).sqrt().round();
         var h = (target / ratio).sqrt().round();
-        var fits = (w > 0) & (w <= width) & (h > 0) & (h <= height);
+        var fits = (w > sc[0]) & (w <= sc[width]) & (h > sc[0]) & (h <= sc[height]);
         var first = fits.to_type(ScalarType.Int32).argmax(1, keepdim: true);  // first fitting attempt
         var any = fits.any(1);
         // Fallback as torchvision: whole image, aspect clamped to the ratio range, centred.
         var inRatio = (double)width / height;
         var (fw, fh) = inRatio < AugmentationSpec.MinRatio ? (width, Math.Round(width / AugmentationSpec.MinRatio))
             : inRatio > AugmentationSpec.MaxRatio ? (Math.Round(height * AugmentationSpec.MaxRatio), height) : ((double)width, (double)height);
-        var wSel = where(any, w.gather(1, first).view(-1), full(batch, fw));
-        var hSel = where(any, h.gather(1, first).view(-1), full(batch, fh));
+        var wSel = where(any, w.gather(1, first).view(-1), full(batch, sc[fw]));
+        var hSel = where(any, h.gather(1, first).view(-1), full(batch, sc[fh]));
         var offsets = rand(batch, 2, generator: generator);
-        var top = where(any, (offsets[.., 0] * (height - hSel + 1)).floor(), ((height - hSel) / 2).floor());
-        var left = where(any, (offsets[.., 1] * (width - wSel + 1)).floor(), ((width - wSel) / 2).floor());
+        var top = where(any, (offsets[.., 0] * (sc[height] - hSel + sc[1])).floor(), ((sc[height] - hSel) / sc[2]).floor());
+        var left = where(any, (offsets[.., 1] * (sc[width] - wSel + sc[1])).floor(), ((sc[width] - wSel) / sc[2]).floor());
         return (top, left, hSel, wSel);
     }
 
@@ -170,11 +173,12 @@ public sealed class TwoViewAugmenter
     /// </summary>
     public Tensor Apply(Tensor images, AugmentationParameters p, bool cropped = false)
     {
+        using var sc = new ScalarScope();
         CheckImages(images);
         using var scope = NewDisposeScope();
         var b = images.shape[0];
         var (height, width) = (images.shape[2], images.shape[3]);
-        var x = images.to(Device).to_type(ScalarType.Float32).div_(255.0);
+        var x = images.to(Device).to_type(ScalarType.Float32).div_(sc[255.0]);
 
         if (cropped) x = where(p.Flip.to(Device).view(-1, 1, 1, 1), x.flip(3), x);
         else
@@ -182,11 +186,11 @@ public sealed class TwoViewAugmenter
             // Crop + resize + flip as one affine sampling grid (align_corners=false pixel-centre convention).
             var box = p.CropBoxes.to(Device);
             var (top, left, h, w) = (box[.., 0], box[.., 1], box[.., 2], box[.., 3]);
-            var sign = 1 - 2 * p.Flip.to(Device).to_type(ScalarType.Float32);
+            var sign = sc[1] - sc[2] * p.Flip.to(Device).to_type(ScalarType.Float32);
             var zero = zeros_like(top);
             var theta = stack([
-                stack([w / width * sign, zero, (2 * left + w) / width - 1], 1),
-                stack([zero, h / height, (2 * top + h) / height - 1], 1)], 1);
+                stack([w / sc[width] * sign, zero, (sc[2] * left + w) / sc[width] - sc[1]], 1),
+                stack([zero, h / sc[height], (sc[2] * top + h) / sc[height] - sc[1]], 1)], 1);
             var grid = nn.functional.affine_grid(theta, [b, 3, OutputSize, OutputSize], align_corners: false);
             x = nn.functional.grid_sample(x, grid, GridSampleMode.Bilinear, GridSamplePaddingMode.Border, align_corners: false);
         }

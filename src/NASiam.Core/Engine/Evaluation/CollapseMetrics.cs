@@ -28,6 +28,7 @@ public static class CollapseMetrics
     /// </summary>
     public static CollapseReport Compute(Tensor view1, Tensor view2)
     {
+        using var sc = new ScalarScope();
         if (view1.dim() != 2 || !view1.shape.SequenceEqual(view2.shape) || view1.shape[0] < 2)
             throw new ArgumentException($"Collapse metrics need two [N,d] batches of the same shape with N >= 2; got [{string.Join(",", view1.shape)}] and [{string.Join(",", view2.shape)}].");
         using var scope = NewDisposeScope();
@@ -45,23 +46,23 @@ public static class CollapseMetrics
         double std = n1.std(0, unbiased: true).mean().item<double>();
 
         var centred = n1 - n1.mean([0], keepdim: true);
-        var cov = centred.t().matmul(centred) / (n1.shape[0] - 1);
-        var eig = linalg.eigvalsh(cov).clamp_min(0);
+        var cov = centred.t().matmul(centred) / (sc[n1.shape[0] - 1]);
+        var eig = linalg.eigvalsh(cov).clamp_min(sc[0]);
         double total = eig.sum().item<double>();
         double rank = 1.0;
         if (total > 1e-12)
         {
-            var p = eig / total;
-            var plogp = where(p > 0, p * p.clamp_min(1e-300).log(), zeros_like(p));
+            var p = eig / sc[total];
+            var plogp = where(p > sc[0], p * p.clamp_min(sc[1e-300]).log(), zeros_like(p));
             rank = Math.Exp(-plogp.sum().item<double>());
         }
 
-        double alignment = (n1 - n2).pow(2).sum(1).mean().item<double>();
+        double alignment = (n1 - n2).pow(sc[2]).sum(1).mean().item<double>();
 
-        var sq = cdist(n1, n1).pow(2);
+        var sq = cdist(n1, n1).pow(sc[2]);
         long n = n1.shape[0];
         var offDiagonal = ones(n, n, dtype: ScalarType.Bool).triu(1);
-        double uniformity = Math.Log(sq.masked_select(offDiagonal).mul(-2).exp().mean().item<double>());
+        double uniformity = Math.Log(sq.masked_select(offDiagonal).mul(sc[-2]).exp().mean().item<double>());
 
         foreach (var (value, name) in new[] { (std, "normalised std"), (rank, "effective rank"), (alignment, "alignment"), (uniformity, "uniformity") })
             if (!double.IsFinite(value))

@@ -45,6 +45,7 @@ public static class KnnClassifier
     public static Accuracy Evaluate(Tensor bank, Tensor bankLabels, Tensor queries, Tensor queryLabels, int classes,
         KnnProtocol protocol, int chunk = 512)
     {
+        using var sc = new ScalarScope();
         if (bank.dim() != 2 || queries.dim() != 2 || bank.shape[1] != queries.shape[1])
             throw new ArgumentException($"kNN needs [N,D] bank and [M,D] queries with the same D; got [{string.Join(",", bank.shape)}] and [{string.Join(",", queries.shape)}].");
         if (classes < 1) throw new ArgumentException("kNN needs at least one class.");
@@ -64,7 +65,7 @@ public static class KnnClassifier
             var sim = q.matmul(bank.t());                         // [len, N]
             var (weights, indices) = sim.topk(k, dim: 1);          // [len, k]
             var neighbourLabels = bankLabels.to(bank.device).index_select(0, indices.flatten()).view(len, k);
-            if (protocol.Weighting == KnnWeighting.ExpTemperature) weights = (weights / protocol.Temperature).exp();
+            if (protocol.Weighting == KnnWeighting.ExpTemperature) weights = (weights / sc[protocol.Temperature]).exp();
             var scores = zeros(len, classes, dtype: weights.dtype, device: bank.device)
                 .scatter_add_(1, neighbourLabels, weights);        // class score = sum of its neighbours' weights
             var ranked = scores.argsort(dim: 1, descending: true).narrow(1, 0, top);

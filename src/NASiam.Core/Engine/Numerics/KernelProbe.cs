@@ -167,10 +167,11 @@ public static class KernelProbe
     /// </summary>
     internal static (double Output, double InputGrad, double WeightGrad) CheckShape(ConvShape s, KernelSetting setting, int batch, int seed)
     {
+        using var sc = new ScalarScope();
         using var scope = NewDisposeScope();
         using var g = new Generator((ulong)seed);
         var x = randn([batch, s.InChannels, s.Height, s.Width], generator: g);
-        var w = randn([s.OutChannels, s.InChannels, s.Kernel, s.Kernel], generator: g) * Math.Sqrt(2.0 / (s.OutChannels * s.Kernel * s.Kernel));
+        var w = randn([s.OutChannels, s.InChannels, s.Kernel, s.Kernel], generator: g) * sc[Math.Sqrt(2.0 / (s.OutChannels * s.Kernel * s.Kernel))];
         var gy = randn([batch, s.OutChannels, s.OutHeight, s.OutWidth], generator: g);
         long[] stride = [s.Stride, s.Stride], padding = [s.Padding, s.Padding];
 

@@ -1,3 +1,4 @@
+using NASiam.Core.Engine;
 using System.Reflection;
 using NASiam.Core.Data;
 using NASiam.Core.Data.Augmentation;
@@ -239,6 +240,7 @@ public class StreamedFolderTests
     [Fact]
     public void Augmenter_OnPreCroppedViews_AppliesOnlyTheRestOfTheRecipe()
     {
+        using var sc = new ScalarScope();
         using var dir = new TempDir();
         using var ds = (ImageFolderDataSet)DataSets.Open("folder", HalfFolder(dir), new DataSetOpenOptions { ImageSize = 32 });
         var augmenter = new TwoViewAugmenter(AugmentationRecipe.LinearEvalImageNet, ChannelNormalization.ImageNet, CPU, 32);
@@ -246,7 +248,7 @@ public class StreamedFolderTests
         using var g = new Generator(4);
         using var view = augmenter.View(batch, g);
         // Linear-eval recipe = crop + flip only: each output is the crop itself or its mirror image, normalised.
-        using var plain = TwoViewAugmenter.Normalize(batch.Images.to_type(ScalarType.Float32) / 255, ChannelNormalization.ImageNet, CPU);
+        using var plain = TwoViewAugmenter.Normalize(batch.Images.to_type(ScalarType.Float32) / sc[255], ChannelNormalization.ImageNet, CPU);
         for (int i = 0; i < 3; i++)
             Assert.True(view[i].allclose(plain[i], atol: 1e-5) || view[i].allclose(plain[i].flip(2), atol: 1e-5), $"image {i} is neither the crop nor its mirror");
         Assert.Throws<ArgumentException>(() => augmenter.TwoViews(batch, g));   // one view cannot make two

@@ -1,3 +1,4 @@
+using NASiam.Core.Engine;
 using NASiam.Core.Engine.Checkpoints;
 using NASiam.Core.Engine.Optimization;
 using NASiam.Core.Options;
@@ -36,9 +37,10 @@ public sealed class CheckpointStoreTests : IDisposable
 
         public void Step(Tensor x)
         {
+            using var sc = new ScalarScope();
             using var scope = NewDisposeScope();
             Weights.ZeroGrad(); Alphas.ZeroGrad();
-            var loss = Model.forward(x).pow(2).mean() + (Alpha.softmax(1) * arange(7).to(float32)).sum();
+            var loss = Model.forward(x).pow(sc[2]).mean() + (Alpha.softmax(1) * arange(sc[7]).to(float32)).sum();
             loss.backward();
             Weights.Step(); Alphas.Step();
         }

@@ -1,3 +1,4 @@
+using NASiam.Core.Engine;
 using NASiam.Core.Engine.Evaluation;
 using NASiam.Core.Engine.Runs;
 using static TorchSharp.torch;
@@ -9,9 +10,10 @@ public class CollapseMetricsTests
     [Fact]
     public void Compute_HealthyGaussianEmbedding_HasStdRatioNearOneAndHighRank()
     {
+        using var sc = new ScalarScope();
         manual_seed(0);
         var z1 = randn(2048, 32);
-        var r = CollapseMetrics.Compute(z1, z1 + 0.01 * randn(2048, 32));
+        var r = CollapseMetrics.Compute(z1, z1 + sc[0.01] * randn(2048, 32));
         Assert.InRange(r.StdRatio, 0.9, 1.1);
         Assert.True(r.EffectiveRank > 28, $"rank {r.EffectiveRank}");
         Assert.True(r.Alignment < 0.01, $"alignment {r.Alignment}");
@@ -32,11 +34,12 @@ public class CollapseMetricsTests
     [Fact]
     public void Compute_CollapsedEmbedding_HasStdRatioNearZeroAndRankNearOne()
     {
+        using var sc = new ScalarScope();
         // Every output is the same vector plus a tiny wobble along a single direction.
         manual_seed(1);
         var v = randn(1, 64);
         var w = randn(1, 64);
-        var z = v + 1e-3 * randn(512, 1) * w;
+        var z = v + sc[1e-3] * randn(512, 1) * w;
         var r = CollapseMetrics.Compute(z, z);
         Assert.True(r.StdRatio < 0.01, $"ratio {r.StdRatio}");
         Assert.InRange(r.EffectiveRank, 1.0, 1.05);
@@ -65,9 +68,10 @@ public class CollapseMetricsTests
     [Fact]
     public void Compute_UniformityIsLowerForSpreadThanForClusteredPoints()
     {
+        using var sc = new ScalarScope();
         manual_seed(2);
         var spread = randn(256, 16);
-        var clustered = ones(256, 16) + 0.1 * randn(256, 16);
+        var clustered = ones(256, 16) + sc[0.1] * randn(256, 16);
         Assert.True(CollapseMetrics.Compute(spread, spread).Uniformity < CollapseMetrics.Compute(clustered, clustered).Uniformity - 1);
     }
 

@@ -1,3 +1,4 @@
+using NASiam.Core.Engine;
 using NASiam.Core.Engine.Evaluation;
 using NASiam.Core.Engine.Runs;
 using static TorchSharp.torch;
@@ -9,9 +10,10 @@ public class KnnClassifierTests
     /// <summary>Unit vectors along axis (label) with a little seeded noise: a class per axis.</summary>
     static (Tensor Features, Tensor Labels) Clusters(int perClass, int classes, int dim, double noise, int seed)
     {
+        using var sc = new ScalarScope();
         manual_seed(seed);
-        var labels = arange(classes).repeat_interleave(perClass);
-        var features = nn.functional.one_hot(labels, dim).to(float32) + noise * randn(classes * perClass, dim);
+        var labels = arange(sc[classes]).repeat_interleave(perClass);
+        var features = nn.functional.one_hot(labels, dim).to(float32) + sc[noise] * randn(classes * perClass, dim);
         return (nn.functional.normalize(features, dim: 1), labels);
     }
 
@@ -60,11 +62,12 @@ public class KnnClassifierTests
     [Fact]
     public void Evaluate_Top5CountsTheTrueClassAmongFiveBest()
     {
+        using var sc = new ScalarScope();
         // 10 classes on 10 axes; each query sits between its true axis and a closer wrong axis.
         var bank = eye(10);
-        var bankLabels = arange(10);
-        var queries = nn.functional.normalize(eye(10) * 0.8 + eye(10).roll(1, 1), dim: 1);
-        var acc = KnnClassifier.Evaluate(bank, bankLabels, queries, arange(10), 10, new KnnProtocol(10, KnnWeighting.Similarity, 1));
+        var bankLabels = arange(sc[10]);
+        var queries = nn.functional.normalize(eye(10) * sc[0.8] + eye(10).roll(1, 1), dim: 1);
+        var acc = KnnClassifier.Evaluate(bank, bankLabels, queries, arange(sc[10]), 10, new KnnProtocol(10, KnnWeighting.Similarity, 1));
         Assert.Equal(0.0, acc.Top1);
         Assert.Equal(100.0, acc.Top5);
     }

@@ -1,3 +1,4 @@
+using NASiam.Core.Engine;
 using NASiam.Core.Data;
 using NASiam.Core.Engine.Evaluation;
 using NASiam.Core.Engine.Runs;
@@ -39,6 +40,7 @@ public class LinearProbeTests
     [Fact]
     public void TrainStep_WithNormalizedFeatures_LearnsBadlyScaledFeaturesAtTheReferenceLr()
     {
+        using var sc = new ScalarScope();
         // Features 1000x larger and offset: the reference lr 30 works only after standardisation.
         var (x, y) = Separable(512, 1);
         var (tx, ty) = Separable(256, 2);
@@ -47,8 +49,8 @@ public class LinearProbeTests
             new WeightOptimizerSettings(OptimizerKind.Sgd, 30, LrScaling.Absolute, 64, 0.9, 0, LrSchedule.Constant, 1, false));
         for (int epoch = 0; epoch < 10; epoch++)
             for (int i = 0; i < 512; i += 64)
-                Assert.True(double.IsFinite(probe.TrainStep(x.narrow(0, i, 64) * 1000 + 50, y.narrow(0, i, 64), opt)));
-        var after = probe.Evaluate([(tx * 1000 + 50, ty)]);
+                Assert.True(double.IsFinite(probe.TrainStep(x.narrow(0, i, 64) * sc[1000] + sc[50], y.narrow(0, i, 64), opt)));
+        var after = probe.Evaluate([(tx * sc[1000] + sc[50], ty)]);
         Assert.True(probe.NormalizesFeatures);
         Assert.True(after.Top1 > 90, $"top-1 {after.Top1}");
         Assert.Equal(2, probe.NormalizerState().Count);
@@ -102,6 +104,7 @@ public class LinearProbeTests
     [Fact]
     public void TrainStep_RefusesNonFiniteFeatures_AndNamesANonFiniteRunningStatistic()
     {
+        using var sc = new ScalarScope();
         var (x, y) = Separable(64, 1);
         using var probe = new LinearProbe(8, 4, CPU, seed: 0, normalizeFeatures: true);
         using var opt = Sgd(probe, 0.1);
@@ -109,7 +112,7 @@ public class LinearProbeTests
         bad[3, 2] = tensor(double.NaN);
         var e = Assert.Throws<NonFiniteLossException>(() => probe.TrainStep(bad, y, opt));
         Assert.Contains("1 of 512 values of the input features of a training batch", e.Message);
-        using (no_grad()) probe.NormalizerState()["probe_norm_var"].fill_(double.PositiveInfinity);
+        using (no_grad()) probe.NormalizerState()["probe_norm_var"].fill_(sc[double.PositiveInfinity]);
         e = Assert.Throws<NonFiniteLossException>(() => probe.TrainStep(x, y, opt));
         Assert.Contains("running_var (probe_norm_var)", e.Message);
         Assert.Contains("8 infinite", e.Message);

@@ -1,3 +1,4 @@
+using NASiam.Core.Engine;
 using NASiam.Core.Engine.Optimization;
 using NASiam.Core.Search;
 using TorchSharp;
@@ -21,6 +22,7 @@ public class InPlaceOptimizerTests
 
     static void Train(MixedOp model, OptimizerHelper optimizer, int steps)
     {
+        using var sc = new ScalarScope();
         var weights = softmax(linspace(-1, 1, 7), 0);
         var g = new Generator(3);
         for (int i = 0; i < steps; i++)
@@ -28,7 +30,7 @@ public class InPlaceOptimizerTests
             using var scope = NewDisposeScope();
             optimizer.zero_grad();
             var x = randn([8, 16], generator: g);
-            var loss = model.call(x, weights).pow(2).mean();
+            var loss = model.call(x, weights).pow(sc[2]).mean();
             loss.backward();
             optimizer.step();
         }

@@ -1,3 +1,4 @@
+using NASiam.Core.Engine;
 using NASiam.Core.Engine.Optimization;
 using NASiam.Core.Options;
 using TorchSharp;
@@ -36,12 +37,13 @@ public class OptimizerFactoryTests
     [Fact]
     public void CreateWeightOptimizer_SgdStep_AppliesWeightDecayToEveryTensor()
     {
+        using var sc = new ScalarScope();
         // Zero loss gradient: the only update is lr * wd * w, so a decayed tensor must shrink.
         var w = P(2f);
         using var opt = OptimizerFactory.CreateWeightOptimizer([new("encoder", [w], false)],
             new WeightOptimizerSettings(OptimizerKind.Sgd, 0.1, LrScaling.Absolute, 256, 0.0, 0.5, LrSchedule.Constant, 1, false));
         opt.ZeroGrad();
-        (w * 0).sum().backward();
+        (w * sc[0]).sum().backward();
         opt.Step();
         Assert.Equal(2f - 0.1f * 0.5f * 2f, w.item<float>(), 5);
     }
@@ -57,6 +59,7 @@ public class OptimizerFactoryTests
     [Fact]
     public void CreateAlphaOptimizer_AdamW_DecaysDecoupled_AdamL2DecayDiffers()
     {
+        using var sc = new ScalarScope();
         // Same zero-gradient step: AdamW shrinks by lr*wd*w; Adam's L2 term goes through the
         // normalised update, moving by about lr. Different amounts prove the two kinds are wired.
         var a = P(1f);
@@ -64,8 +67,8 @@ public class OptimizerFactoryTests
         var s = new SearchStageOptions { AlphaOptimizer = OptimizerKind.AdamW, AlphaLr = 1e-3, AlphaWeightDecay = 1e-3 };
         using var adamw = OptimizerFactory.CreateAlphaOptimizer([a], s);
         using var adam = OptimizerFactory.CreateAlphaOptimizer([b], s with { AlphaOptimizer = OptimizerKind.Adam });
-        (a * 0).sum().backward();
-        (b * 0).sum().backward();
+        (a * sc[0]).sum().backward();
+        (b * sc[0]).sum().backward();
         adamw.Step();
         adam.Step();
         Assert.Equal(1f - 1e-6f, a.item<float>(), 7);

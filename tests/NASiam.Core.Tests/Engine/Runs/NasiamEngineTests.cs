@@ -115,13 +115,14 @@ public sealed class NasiamEngineTests : IDisposable
     [Fact]
     public void Run_NaNLoss_FailsWithStepAndReason_AndKeepsTheLastGoodCheckpoint()
     {
+        using var sc = new ScalarScope();
         var engine = new NasiamEngine
         {
             BeforeWeightStep = (model, step) =>
             {
                 if (step != 5) return;
                 using var _ = no_grad();
-                model.WeightGroups()[0].Parameters[0].fill_(double.NaN); // a diverged weight
+                model.WeightGroups()[0].Parameters[0].fill_(sc[double.NaN]); // a diverged weight
             },
         };
         var (result, recorder) = TinyRuns.Run(TinyRuns.Options(Framework.SimSiam, RunKind.Search, searchEpochs: 2), Dir("nan"), engine: engine);

@@ -1,0 +1,93 @@
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.Diagnostics;
+using NASiam.Analyzers;
+using NASiam.Core.Engine;
+using TorchSharp;
+
+namespace NASiam.Core.Tests.Analyzers;
+
+/// <summary>NASIAM001 (src/NASiam.Analyzers) and the ScalarScope that replaces what it forbids.</summary>
+public class ScalarAnalyzerTests
+{
+    static async Task<IReadOnlyList<(int Line, string Message)>> Analyze(string source)
+    {
+        var platform = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator);
+        var references = platform.Append(typeof(Scalar).Assembly.Location).Append(typeof(ScalarScope).Assembly.Location)
+            .Select(p => MetadataReference.CreateFromFile(p));
+        var compilation = CSharpCompilation.Create("Snippet", [CSharpSyntaxTree.ParseText(source)], references,
+            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary));
+        var errors = compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
+        Assert.True(errors.Count == 0, string.Join("\n", errors));
+        var found = await compilation.WithAnalyzers([new ImplicitScalarAnalyzer()]).GetAnalyzerDiagnosticsAsync();
+        return found.Where(d => d.Id == ImplicitScalarAnalyzer.Id)
+            .Select(d => (d.Location.GetLineSpan().StartLinePosition.Line + 1, d.GetMessage()))
+            .OrderBy(d => d.Item1).ToList();
+    }
+
+    [Fact]
+    public async Task FlagsEveryNumberTurnedIntoAScalarAtTheCall()
+    {
+        var found = await Analyze("""
+            using TorchSharp;
+            using static TorchSharp.torch;
+            class C
+            {
+                Tensor Operator(Tensor t) => t * 0.5;
+                Tensor LeftOperand(Tensor t) => 2.0 + t;
+                Tensor Arguments(Tensor t) => t.clamp(0, 1);
+                Tensor Cast(Tensor t) => t.mul((Scalar)3);
+                void Compound(Tensor t) { t -= 1; }
+            }
+            """);
+        Assert.Equal([5, 6, 7, 7, 8, 9], found.Select(f => f.Line));
+        Assert.Contains("'2.0'", found[1].Message);
+        Assert.Contains("'0' (int)", found[2].Message);
+    }
+
+    [Fact]
+    public async Task AcceptsScopedAndStaticScalars()
+    {
+        var found = await Analyze("""
+            using NASiam.Core.Engine;
+            using TorchSharp;
+            using static TorchSharp.torch;
+            class C
+            {
+                Tensor Scoped(Tensor t)
+                {
+                    using var sc = new ScalarScope();
+                    return (t * sc[0.5]).clamp(sc[0], sc[1]) + Scalars.One;
+                }
+                Tensor Disposed(Tensor t)
+                {
+                    using var s = 0.25.ToScalar();
+                    return t.mul(s) + t;
+                }
+            }
+            """);
+        Assert.Empty(found);
+    }
+
+    [Fact]
+    public void ScalarScope_KeepsTheNumbersType_AndFreesItsScalarsOnDispose()
+    {
+        Scalar i, d;
+        using (var sc = new ScalarScope())
+        {
+            i = sc[2];
+            d = sc[0.5];
+            Assert.Equal(torch.ScalarType.Int64, i.Type);   // libtorch keeps every integer Scalar as int64
+            Assert.Equal(torch.ScalarType.Float64, d.Type);
+            using var t = torch.arange(sc[4], torch.ScalarType.Int64);
+            // An integer Scalar keeps integer arithmetic integer, as the implicit conversion did.
+            using var r = t * sc[2];
+            Assert.Equal(torch.ScalarType.Int64, r.dtype);
+            Assert.Equal(new long[] { 0, 2, 4, 6 }, r.data<long>().ToArray());
+            Assert.Throws<ObjectDisposedException>(() => { sc.Dispose(); return sc[1]; });
+        }
+        // Freed: TorchSharp refuses a disposed Scalar.
+        Assert.Throws<InvalidOperationException>(() => i.Type);
+        Assert.Throws<InvalidOperationException>(() => d.Type);
+    }
+}
