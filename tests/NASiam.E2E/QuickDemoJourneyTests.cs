@@ -131,6 +131,16 @@ public class QuickDemoJourneyTests : IDisposable
         Directory.CreateDirectory(Artefacts);
         await page.ScreenshotAsync(new() { Path = Path.Combine(Artefacts, "run-page.png"), FullPage = true });
 
+        // The charts follow the theme: a transparent paper, dark tick labels in light mode, light ones in dark mode.
+        const string Chart = ".plotly-line-chart[data-title='Loss']";
+        const string TickBrightness = "(() => { const c = getComputedStyle(document.querySelector(\"" + Chart + " .xtick text\")).fill.match(/[\\d.]+/g).map(Number); return (c[0] + c[1] + c[2]) / 3; })()";
+        Assert.Equal("rgba(0, 0, 0, 0)", await page.EvaluateAsync<string>("getComputedStyle(document.querySelector(\"" + Chart + " svg.main-svg\")).backgroundColor"));
+        Assert.True(await page.EvaluateAsync<double>(TickBrightness) < 128, "tick labels not dark in light mode");
+        await page.ClickAsync("button[aria-label='toggle theme']");
+        await page.WaitForFunctionAsync("() => " + TickBrightness + " > 128", null, new() { Timeout = 10_000 });
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Artefacts, "run-page-dark.png"), FullPage = true });
+        await page.ClickAsync("button[aria-label='toggle theme']");
+
         // The form's values reached the engine: the run did exactly MaxSteps search steps.
         using var http = new HttpClient { BaseAddress = new Uri(baseUrl) };
         var runId = page.Url.TrimEnd('/').Split('/')[^1];
