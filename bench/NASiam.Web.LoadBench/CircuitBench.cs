@@ -1,0 +1,119 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text.Json;
+using NASiam.Core;
+using NASiam.Core.Options;
+
+namespace NASiam.Web.LoadBench;
+
+/// <summary>
+/// The run page users watch, held open by N browserless viewers (<see cref="CircuitClient"/>: real Blazor
+/// Server circuits, no Chromium sharing the cores): (e) one live quick demo per N — training steps/s
+/// against no viewer (over the whole run, and over the window in which all N were open), the step at
+/// which the last viewer was ready, render batches per circuit, the server's render time per live
+/// update (p50/p95, RunPageEventSource over EventPipe), render-batch bytes per update, server memory per
+/// circuit (RSS delta ÷ N) and how many circuits received the final status.
+/// </summary>
+public static class CircuitBench
+{
+    public static async Task RunAsync(BenchServer server, int[] counts, long loadSteps)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        using var http = new HttpClient { BaseAddress = server.BaseAddress, Timeout = TimeSpan.FromMinutes(5) };
+        await using var timings = RenderTimings.Start(server.ProcessId);
+        var demo = RunPresets.QuickDemoFor(Framework.SimSiam);
+
+        Console.WriteLine();
+        Console.WriteLine($"(e) quick demo capped at {loadSteps} steps, N run pages held by circuit clients (blazorpack, no browser):");
+        Console.WriteLine("    circuits  steps/s  vs 0   steps/s all open  vs 0   ready at step  batches/circuit  render ms p50 / p95  bytes/update  MiB/circuit  saw the end  open s");
+        double? baseline = null, baselineOpen = null;
+        var diagnostics = new List<string>();
+        foreach (var n in counts)
+        {
+            using var json = JsonDocument.Parse((demo with { Name = $"bench {n} circuits", MaxStepsPerStage = loadSteps }).ToJson());
+            var created = await http.PostAsJsonAsync("/api/runs", new { options = json.RootElement });
+            created.EnsureSuccessStatusCode();
+            var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+            var page = new Uri(server.BaseAddress, $"/runs/{id}");
+
+            long rss0 = server.RssBytes();
+            var sw = Stopwatch.StartNew();
+            var clients = Enumerable.Range(0, n).Select(_ => new CircuitClient(page, watchText: "Succeeded")).ToList();
+            try
+            {
+                // Ten at a time: a crowd opening the page at once, without 100 simultaneous history reads.
+                foreach (var chunk in clients.Chunk(10)) await Task.WhenAll(chunk.Select(c => c.StartAsync(http)));
+                double openSeconds = sw.Elapsed.TotalSeconds;
+                long rss1 = server.RssBytes();
+                long readyAt = Stopwatch.GetTimestamp();
+                var readyWall = DateTimeOffset.UtcNow;
+                timings.TakeUpdates(); // page loads are not live updates
+                string readyStatus = (await http.GetFromJsonAsync<JsonElement>($"/api/runs/{id}")).GetProperty("run").GetProperty("status").GetString()!;
+
+                string status;
+                while ((status = (await http.GetFromJsonAsync<JsonElement>($"/api/runs/{id}")).GetProperty("run").GetProperty("status").GetString()!) is "Queued" or "Running")
+                {
+                    if (sw.Elapsed > TimeSpan.FromMinutes(10)) throw new TimeoutException($"run {id} still {status}");
+                    await Task.Delay(250);
+                }
+                if (status != "Succeeded") throw new InvalidOperationException($"run {id} ended {status}");
+                var until = DateTime.UtcNow.AddSeconds(15);
+                while (clients.Any(c => c.WatchSeenAt < 0) && DateTime.UtcNow < until) await Task.Delay(100);
+                await Task.Delay(1500); // EventPipe delivers in batches
+                var renders = timings.TakeUpdates();
+
+                var metrics = await http.GetFromJsonAsync<JsonElement>($"/api/runs/{id}/metrics?types=step&maxPoints=100000");
+                var steps = metrics.GetProperty("events").EnumerateArray().Select(e => (Step: e.GetProperty("step").GetInt64(), At: e.GetProperty("at").GetDateTimeOffset())).ToList();
+                double sps = Rate(steps);
+                // The window in which all N circuits were open (from the last one's ready time): what N viewers cost.
+                double spsOpen = n == 0 ? sps : Rate(steps.Where(s => s.At >= readyWall).ToList());
+                baseline ??= sps;
+                baselineOpen ??= spsOpen;
+                long readyStep = steps.Where(s => s.At < readyWall).Select(s => s.Step).DefaultIfEmpty(0).Max();
+
+                var batches = clients.Select(c => (double)c.BatchesSince(readyAt)).ToList();
+                long batchBytes = clients.Sum(c => c.BatchBytesSince(readyAt));
+                double totalBatches = batches.Sum();
+                int sawEnd = clients.Count(c => c.WatchSeenAt >= 0);
+                string Change(double v, double b) => double.IsNaN(v) ? "-" : ((v / b - 1) * 100).ToString("+0.0;-0.0", inv) + "%";
+                string ready = n == 0 ? "-" : readyStatus is "Queued" or "Running" ? $"{readyStep}/{steps.Count}" : $"after the end ({readyStatus})";
+                Console.WriteLine(string.Join("  ",
+                    $"    {n,8}", $"{sps,7:0.00}", $"{Change(sps, baseline.Value),6}",
+                    $"{(double.IsNaN(spsOpen) ? "-" : spsOpen.ToString("0.00", inv)),16}", $"{Change(spsOpen, baselineOpen.Value),6}",
+                    $"{ready,13}",
+                    $"{(n == 0 ? "-" : $"{Percentile(batches, 0.5):0} (min {batches.Min():0})"),15}",
+                    $"{(renders.Count == 0 ? "-" : $"{Percentile(renders, 0.5):0.00} / {Percentile(renders, 0.95):0.00}"),19}",
+                    $"{(totalBatches == 0 ? "-" : (batchBytes / totalBatches).ToString("0", inv)),12}",
+                    $"{(n == 0 ? "-" : ((rss1 - rss0) / (double)n / (1 << 20)).ToString("0.00", inv)),11}",
+                    $"{(n == 0 ? "-" : $"{sawEnd}/{n}"),11}",
+                    $"{(n == 0 ? "-" : openSeconds.ToString("0.0", inv)),6}"));
+                if (n > 0)
+                {
+                    var errors = clients.SelectMany(c => c.Errors).ToList();
+                    diagnostics.Add($"{n} circuits: {renders.Count} live updates rendered ({renders.Count / (double)n:0.0} per circuit), " +
+                        $"hub bytes per circuit {clients.Average(c => (double)c.BytesReceived) / 1024:0} KiB in all, " +
+                        $"JS calls answered per circuit: {string.Join(", ", clients[0].JsCalls.OrderByDescending(k => k.Value).Select(k => $"{k.Key} ×{k.Value}"))}" +
+                        (errors.Count > 0 ? $"; {errors.Count} client errors/warnings: {string.Join(" | ", errors.Distinct().Take(5))}" : "; no client errors"));
+                }
+            }
+            finally
+            {
+                foreach (var c in clients) await c.DisposeAsync();
+            }
+            await Task.Delay(2000); // let the server drop the circuits before the next row's RSS baseline
+        }
+        Console.WriteLine("    (steps/s: engine time between first and last step; \"all open\": steps after the last circuit was ready; batches, render times and bytes: after that point)");
+        foreach (var d in diagnostics) Console.WriteLine("    " + d);
+    }
+
+    static double Rate(List<(long Step, DateTimeOffset At)> steps) =>
+        steps.Count > 1 ? (steps[^1].Step - steps[0].Step) / (steps[^1].At - steps[0].At).TotalSeconds : double.NaN;
+
+    static double Percentile(List<double> values, double q)
+    {
+        if (values.Count == 0) return double.NaN;
+        var sorted = values.Order().ToArray();
+        return sorted[(int)Math.Clamp(Math.Ceiling(q * sorted.Length) - 1, 0, sorted.Length - 1)];
+    }
+}
