@@ -26,15 +26,14 @@ public static class CircuitBench
 
         Console.WriteLine();
         Console.WriteLine($"(e) quick demo capped at {loadSteps} steps, N run pages held by circuit clients (blazorpack, no browser):");
-        Console.WriteLine("    circuits  steps/s  vs 0   steps/s all open  vs 0   ready at step  batches/circuit  render ms p50 / p95  bytes/update  MiB/circuit  saw the end  open s");
-        double? baseline = null, baselineOpen = null;
+        Console.WriteLine("    circuits  steps/s    vs 0   all open at  batches/circuit  render ms p50 / p95  bytes/update  batch B p50 / p95  MiB/circuit open / end  saw the end  open s");
+        double? baseline = null;
         var diagnostics = new List<string>();
         foreach (var n in counts)
         {
-            using var json = JsonDocument.Parse((demo with { Name = $"bench {n} circuits", MaxStepsPerStage = loadSteps }).ToJson());
-            var created = await http.PostAsJsonAsync("/api/runs", new { options = json.RootElement });
-            created.EnsureSuccessStatusCode();
-            var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+            // Queued behind a gate run while the circuits open: every circuit is open from the first step.
+            var run = await GatedRun.QueueAsync(http, demo with { Name = $"bench {n} circuits", MaxStepsPerStage = loadSteps });
+            var id = run.Id;
             var page = new Uri(server.BaseAddress, $"/runs/{id}");
 
             long rss0 = server.RssBytes();
@@ -47,9 +46,11 @@ public static class CircuitBench
                 double openSeconds = sw.Elapsed.TotalSeconds;
                 long rss1 = server.RssBytes();
                 long readyAt = Stopwatch.GetTimestamp();
+                var bytesAtReady = clients.Select(c => c.BytesReceived).ToArray();
                 var readyWall = DateTimeOffset.UtcNow;
                 timings.TakeUpdates(); // page loads are not live updates
-                string readyStatus = (await http.GetFromJsonAsync<JsonElement>($"/api/runs/{id}")).GetProperty("run").GetProperty("status").GetString()!;
+                string readyStatus = await GatedRun.StatusAsync(http, id);
+                await run.ReleaseAsync();
 
                 string status;
                 while ((status = (await http.GetFromJsonAsync<JsonElement>($"/api/runs/{id}")).GetProperty("run").GetProperty("status").GetString()!) is "Queued" or "Running")
@@ -62,30 +63,31 @@ public static class CircuitBench
                 while (clients.Any(c => c.WatchSeenAt < 0) && DateTime.UtcNow < until) await Task.Delay(100);
                 await Task.Delay(1500); // EventPipe delivers in batches
                 var renders = timings.TakeUpdates();
+                long rss2 = server.RssBytes();
 
                 var metrics = await http.GetFromJsonAsync<JsonElement>($"/api/runs/{id}/metrics?types=step&maxPoints=100000");
                 var steps = metrics.GetProperty("events").EnumerateArray().Select(e => (Step: e.GetProperty("step").GetInt64(), At: e.GetProperty("at").GetDateTimeOffset())).ToList();
                 double sps = Rate(steps);
-                // The window in which all N circuits were open (from the last one's ready time): what N viewers cost.
-                double spsOpen = n == 0 ? sps : Rate(steps.Where(s => s.At >= readyWall).ToList());
                 baseline ??= sps;
-                baselineOpen ??= spsOpen;
                 long readyStep = steps.Where(s => s.At < readyWall).Select(s => s.Step).DefaultIfEmpty(0).Max();
 
                 var batches = clients.Select(c => (double)c.BatchesSince(readyAt)).ToList();
-                long batchBytes = clients.Sum(c => c.BatchBytesSince(readyAt));
-                double totalBatches = batches.Sum();
+                // Everything the circuits received in the live phase (render batches, the plotly
+                // extendTraces/update calls, pings) over the live updates the server rendered for them.
+                long liveBytes = clients.Select((c, i) => c.BytesReceived - bytesAtReady[i]).Sum();
+                var sizes = clients.SelectMany(c => c.BatchSizesSince(readyAt)).Select(b => (double)b).ToList();
                 int sawEnd = clients.Count(c => c.WatchSeenAt >= 0);
                 string Change(double v, double b) => double.IsNaN(v) ? "-" : ((v / b - 1) * 100).ToString("+0.0;-0.0", inv) + "%";
-                string ready = n == 0 ? "-" : readyStatus is "Queued" or "Running" ? $"{readyStep}/{steps.Count}" : $"after the end ({readyStatus})";
+                // Queued: every circuit saw every step (the gate held the run). Otherwise the step reached when the last was ready.
+                string ready = n == 0 ? "-" : readyStatus == "Queued" ? "queued" : readyStatus == "Running" ? $"step {readyStep}/{steps.Count}" : $"after the end ({readyStatus})";
                 Console.WriteLine(string.Join("  ",
                     $"    {n,8}", $"{sps,7:0.00}", $"{Change(sps, baseline.Value),6}",
-                    $"{(double.IsNaN(spsOpen) ? "-" : spsOpen.ToString("0.00", inv)),16}", $"{Change(spsOpen, baselineOpen.Value),6}",
                     $"{ready,13}",
                     $"{(n == 0 ? "-" : $"{Percentile(batches, 0.5):0} (min {batches.Min():0})"),15}",
                     $"{(renders.Count == 0 ? "-" : $"{Percentile(renders, 0.5):0.00} / {Percentile(renders, 0.95):0.00}"),19}",
-                    $"{(totalBatches == 0 ? "-" : (batchBytes / totalBatches).ToString("0", inv)),12}",
-                    $"{(n == 0 ? "-" : ((rss1 - rss0) / (double)n / (1 << 20)).ToString("0.00", inv)),11}",
+                    $"{(renders.Count == 0 ? "-" : (liveBytes / (double)renders.Count).ToString("0", inv)),12}",
+                    $"{(sizes.Count == 0 ? "-" : $"{Percentile(sizes, 0.5):0} / {Percentile(sizes, 0.95):0}"),17}",
+                    $"{(n == 0 ? "-" : $"{(rss1 - rss0) / (double)n / (1 << 20):0.00} / {(rss2 - rss0) / (double)n / (1 << 20):0.00}"),13}",
                     $"{(n == 0 ? "-" : $"{sawEnd}/{n}"),11}",
                     $"{(n == 0 ? "-" : openSeconds.ToString("0.0", inv)),6}"));
                 if (n > 0)
@@ -103,7 +105,8 @@ public static class CircuitBench
             }
             await Task.Delay(2000); // let the server drop the circuits before the next row's RSS baseline
         }
-        Console.WriteLine("    (steps/s: engine time between first and last step; \"all open\": steps after the last circuit was ready; batches, render times and bytes: after that point)");
+        Console.WriteLine("    (steps/s: engine time between first and last step; the run waits behind a gate run until every circuit is open (\"queued\");");
+        Console.WriteLine("     batches, render times and bytes: from then on; bytes/update: all hub messages the circuits received ÷ live updates rendered for them; MiB/circuit: server RSS delta ÷ N with the circuits open, and at the run's end)");
         foreach (var d in diagnostics) Console.WriteLine("    " + d);
     }
 
