@@ -134,7 +134,7 @@ public static class PageBench
         // (d) N pages on a live quick demo.
         Console.WriteLine();
         Console.WriteLine($"(d) quick demo capped at {loadSteps} steps, N run pages (Chromium circuits) open on it:");
-        Console.WriteLine("    pages  steps/s  vs 0 pages  updates/page  render ms p50 / p95  bytes/update  frames B median / p95  pages saw the end");
+        Console.WriteLine("    pages  steps/s  vs 0 pages  updates/page  render ms p50 / p95  bytes/update  frames B median / p95  pages saw the end  open s");
         double? baseline = null;
         var demo = RunPresets.QuickDemoFor(Framework.SimSiam);
         foreach (var n in viewerCounts)
@@ -159,7 +159,9 @@ public static class PageBench
             }
             for (int i = 0; i < n; i++) frames[i] = [];
             // Five at a time; the run stays queued until all are open.
+            var opening = Stopwatch.StartNew();
             foreach (var chunk in frames.Chunk(5)) pages.AddRange(await Task.WhenAll(chunk.Select(Open)));
+            double openSeconds = opening.Elapsed.TotalSeconds;
             // From when every page is open and idle: live updates only, not the page loads.
             await Task.Delay(1000);
             timings.TakeUpdates();
@@ -194,7 +196,7 @@ public static class PageBench
             var render = n == 0 || renders.Count == 0 ? "-" : $"{Percentile(renders, 0.5):0.00} / {Percentile(renders, 0.95):0.00}";
             var perUpdate = n == 0 || renders.Count == 0 ? "-" : (all.Sum(b => (long)b) / (double)renders.Count).ToString("0", inv);
             var bytes = n == 0 ? "-" : $"{Median(updates):0} / {Percentile(updates, 0.95):0}";
-            Console.WriteLine($"    {n,5}  {sps,7:0.00}  {(sps / baseline.Value - 1) * 100,+9:+0.0;-0.0}%  {perPage,12}  {render,19}  {perUpdate,12}  {bytes,21}  {(n == 0 ? "-" : $"{sawEnd}/{n}"),17}");
+            Console.WriteLine($"    {n,5}  {sps,7:0.00}  {(sps / baseline.Value - 1) * 100,+9:+0.0;-0.0}%  {perPage,12}  {render,19}  {perUpdate,12}  {bytes,21}  {(n == 0 ? "-" : $"{sawEnd}/{n}"),17}  {(n == 0 ? "-" : openSeconds.ToString("0", inv)),6}");
             foreach (var p in pages) await p.CloseAsync();
         }
     }
