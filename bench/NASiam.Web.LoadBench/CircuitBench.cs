@@ -26,7 +26,7 @@ public static class CircuitBench
 
         Console.WriteLine();
         Console.WriteLine($"(e) quick demo capped at {loadSteps} steps, N run pages held by circuit clients (blazorpack, no browser):");
-        Console.WriteLine("    circuits  steps/s    vs 0   all open at  batches/circuit  render ms p50 / p95  bytes/update  batch B p50 / p95  MiB/circuit open / end  saw the end  open s");
+        Console.WriteLine("    circuits  steps/s    vs 0   all open at  batches/circuit  render ms p50 / p95  bytes/update  batch B p50 / p95  MiB/circuit open / end  saw the end  open s  CPU % server / clients");
         double? baseline = null;
         var diagnostics = new List<string>();
         foreach (var n in counts)
@@ -50,6 +50,8 @@ public static class CircuitBench
                 var readyWall = DateTimeOffset.UtcNow;
                 timings.TakeUpdates(); // page loads are not live updates
                 string readyStatus = await GatedRun.StatusAsync(http, id);
+                double serverCpu0 = server.CpuSeconds(), clientCpu0 = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
+                var live = Stopwatch.StartNew();
                 await run.ReleaseAsync();
 
                 string status;
@@ -59,6 +61,10 @@ public static class CircuitBench
                     await Task.Delay(250);
                 }
                 if (status != "Succeeded") throw new InvalidOperationException($"run {id} ended {status}");
+                // CPU the web server (circuits, renders, the progress pump; training runs in a child
+                // process) and these clients used while the run trained, as a share of one core.
+                double liveSeconds = live.Elapsed.TotalSeconds;
+                double serverCpu = (server.CpuSeconds() - serverCpu0) / liveSeconds, clientCpu = (Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - clientCpu0) / liveSeconds;
                 var until = DateTime.UtcNow.AddSeconds(15);
                 while (clients.Any(c => c.WatchSeenAt < 0) && DateTime.UtcNow < until) await Task.Delay(100);
                 await Task.Delay(1500); // EventPipe delivers in batches
@@ -89,7 +95,8 @@ public static class CircuitBench
                     $"{(sizes.Count == 0 ? "-" : $"{Percentile(sizes, 0.5):0} / {Percentile(sizes, 0.95):0}"),17}",
                     $"{(n == 0 ? "-" : $"{(rss1 - rss0) / (double)n / (1 << 20):0.00} / {(rss2 - rss0) / (double)n / (1 << 20):0.00}"),13}",
                     $"{(n == 0 ? "-" : $"{sawEnd}/{n}"),11}",
-                    $"{(n == 0 ? "-" : openSeconds.ToString("0.0", inv)),6}"));
+                    $"{(n == 0 ? "-" : openSeconds.ToString("0.0", inv)),6}",
+                    $"{serverCpu * 100,10:0} / {clientCpu * 100:0}"));
                 if (n > 0)
                 {
                     var errors = clients.SelectMany(c => c.Errors).ToList();
@@ -106,7 +113,8 @@ public static class CircuitBench
             await Task.Delay(2000); // let the server drop the circuits before the next row's RSS baseline
         }
         Console.WriteLine("    (steps/s: engine time between first and last step; the run waits behind a gate run until every circuit is open (\"queued\");");
-        Console.WriteLine("     batches, render times and bytes: from then on; bytes/update: all hub messages the circuits received ÷ live updates rendered for them; MiB/circuit: server RSS delta ÷ N with the circuits open, and at the run's end)");
+        Console.WriteLine("     batches, render times and bytes: from then on; bytes/update: all hub messages the circuits received ÷ live updates rendered for them; MiB/circuit: server RSS delta ÷ N with the circuits open, and at the run's end;");
+        Console.WriteLine("     CPU %: CPU time of the web server process and of this client process while the run trained ÷ that wall time, in % of one core)");
         foreach (var d in diagnostics) Console.WriteLine("    " + d);
     }
 

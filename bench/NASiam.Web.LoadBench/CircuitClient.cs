@@ -36,6 +36,8 @@ public sealed class CircuitClient : IAsyncDisposable
     readonly ConcurrentDictionary<string, int> _jsCalls = new();
     readonly ConcurrentQueue<string> _errors = new();
     long _watchSeenAt = -1;
+    string? _circuitId;
+    HttpClient? _http;
     long _jsObjectIds;
     // Acks go out in batch order, like the browser's render queue.
     readonly SemaphoreSlim _ackOrder = new(1, 1);
@@ -101,6 +103,8 @@ public sealed class CircuitClient : IAsyncDisposable
         // adds them once the server attached its renderer (a JS interop call), in one operation batch.
         var circuitId = await _connection.InvokeAsync<string?>("StartCircuit", baseUri, _page.ToString(), "[]", markers.ApplicationState, cts.Token);
         if (string.IsNullOrEmpty(circuitId)) throw new InvalidOperationException($"{_page}: StartCircuit refused ({string.Join("; ", _errors)})");
+        _circuitId = circuitId;
+        _http = http;
         await _rendererAttached.Task.WaitAsync(cts.Token);
         await _connection.SendAsync("UpdateRootComponents", markers.AddOperationsJson(), markers.ApplicationState, cts.Token);
         while (Batches < readyBatches)
@@ -141,8 +145,18 @@ public sealed class CircuitClient : IAsyncDisposable
         return ms.ToArray();
     }
 
+    /// <summary>
+    /// Closes the page the way a browser tab does: the unload beacon (<c>POST _blazor/disconnect</c>
+    /// with the circuit id) lets the server dispose the circuit at once instead of retaining it for
+    /// reconnection, then the connection closes.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
+        if (_circuitId is not null && _http is not null)
+        {
+            using var form = new MultipartFormDataContent { { new StringContent(_circuitId), "circuitId" } };
+            try { await _http.PostAsync(new Uri(_page, "/_blazor/disconnect"), form); } catch (HttpRequestException) { }
+        }
         try { await _connection.DisposeAsync(); } catch (Exception) { /* closing a dead circuit is not a measurement */ }
         _ackOrder.Dispose();
     }
