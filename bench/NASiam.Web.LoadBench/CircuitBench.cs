@@ -26,7 +26,7 @@ public static class CircuitBench
 
         Console.WriteLine();
         Console.WriteLine($"(e) quick demo capped at {loadSteps} steps, N run pages held by circuit clients (blazorpack, no browser):");
-        Console.WriteLine("    circuits  steps/s    vs 0   all open at  batches/circuit  render ms p50 / p95  bytes/update  batch B p50 / p95  MiB/circuit open / end  saw the end  open s  CPU % server / clients");
+        Console.WriteLine("    circuits  steps/s    vs 0   all open at  batches/circuit  render ms p50 / p95  bytes/update  batch B p50 / p95  MiB/circuit open / end  saw the end  open s  CPU s server / clients");
         double? baseline = null;
         var diagnostics = new List<string>();
         var rows = new List<(int N, double StepsPerSecond, double ServerCpu, double ClientCpu)>();
@@ -52,7 +52,6 @@ public static class CircuitBench
                 timings.TakeUpdates(); // page loads are not live updates
                 string readyStatus = await GatedRun.StatusAsync(http, id);
                 double serverCpu0 = server.CpuSeconds(), clientCpu0 = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
-                var live = Stopwatch.StartNew();
                 await run.ReleaseAsync();
 
                 string status;
@@ -64,8 +63,8 @@ public static class CircuitBench
                 if (status != "Succeeded") throw new InvalidOperationException($"run {id} ended {status}");
                 // CPU the web server (circuits, renders, the progress pump; training runs in a child
                 // process) and these clients used while the run trained, as a share of one core.
-                double liveSeconds = live.Elapsed.TotalSeconds;
-                double serverCpu = (server.CpuSeconds() - serverCpu0) / liveSeconds, clientCpu = (Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - clientCpu0) / liveSeconds;
+                // CPU seconds (work done) rather than a share of wall time: the wall time stretches with other load.
+                double serverCpu = server.CpuSeconds() - serverCpu0, clientCpu = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - clientCpu0;
                 var until = DateTime.UtcNow.AddSeconds(15);
                 while (clients.Any(c => c.WatchSeenAt < 0) && DateTime.UtcNow < until) await Task.Delay(100);
                 await Task.Delay(1500); // EventPipe delivers in batches
@@ -97,14 +96,18 @@ public static class CircuitBench
                     $"{(n == 0 ? "-" : $"{(rss1 - rss0) / (double)n / (1 << 20):0.00} / {(rss2 - rss0) / (double)n / (1 << 20):0.00}"),13}",
                     $"{(n == 0 ? "-" : $"{sawEnd}/{n}"),11}",
                     $"{(n == 0 ? "-" : openSeconds.ToString("0.0", inv)),6}",
-                    $"{serverCpu * 100,10:0} / {clientCpu * 100:0}"));
+                    $"{serverCpu,9:0.0} / {clientCpu:0.0}"));
                 rows.Add((n, sps, serverCpu, clientCpu));
                 if (n > 0)
                 {
                     var errors = clients.SelectMany(c => c.Errors).ToList();
-                    diagnostics.Add($"{n} circuits: {renders.Count} live updates rendered ({renders.Count / (double)n:0.0} per circuit), " +
+                    // The server's CPU per circuit and live update, above the first 0-circuit row (progress pump, polling, EventPipe).
+                    double? zeroCpu = rows.Any(r => r.N == 0) ? rows.First(r => r.N == 0).ServerCpu : null;
+                    string perUpdateCpu = zeroCpu is { } zc && renders.Count > 0 ? $"server CPU per circuit-update {(serverCpu - zc) * 1000 / renders.Count:0.00} ms above the 0 row, " : "";
+                    diagnostics.Add($"{n} circuits: {renders.Count} live updates rendered ({renders.Count / (double)n:0.0} per circuit), {perUpdateCpu}" +
                         $"hub bytes per circuit {clients.Average(c => (double)c.BytesReceived) / 1024:0} KiB in all, " +
-                        $"JS calls answered per circuit: {string.Join(", ", clients[0].JsCalls.OrderByDescending(k => k.Value).Select(k => $"{k.Key} ×{k.Value}"))}" +
+                        // The JS calls once (they are the same page's calls on every row).
+                        (diagnostics.Count == 0 ? $"JS calls answered per circuit: {string.Join(", ", clients[0].JsCalls.OrderByDescending(k => k.Value).Select(k => $"{k.Key} ×{k.Value}"))}" : $"{clients[0].JsCalls.Values.Sum()} JS calls answered per circuit") +
                         (errors.Count > 0 ? $"; {errors.Count} client errors/warnings: {string.Join(" | ", errors.Distinct().Take(5))}" : "; no client errors"));
                 }
             }
@@ -116,18 +119,18 @@ public static class CircuitBench
         }
         Console.WriteLine("    (steps/s: engine time between first and last step; the run waits behind a gate run until every circuit is open (\"queued\");");
         Console.WriteLine("     batches, render times and bytes: from then on; bytes/update: all hub messages the circuits received ÷ live updates rendered for them; MiB/circuit: server RSS delta ÷ N with the circuits open, and at the run's end;");
-        Console.WriteLine("     CPU %: CPU time of the web server process and of this client process while the run trained ÷ that wall time, in % of one core)");
+        Console.WriteLine("     CPU s: CPU seconds the web server process (circuits, renders, progress pump; training runs in a child process) and this client process used while the run trained)");
         foreach (var d in diagnostics) Console.WriteLine("    " + d);
         if (rows.GroupBy(r => r.N).Any(g => g.Count() > 1) && rows.Any(r => r.N == 0))
         {
             // Repeated counts (e.g. --circuits 0,50,0,50,0,50): medians, each against the median of the 0 rows,
             // so that one run disturbed by other work on the host does not decide the verdict.
             double zero = Median(rows.Where(r => r.N == 0).Select(r => r.StepsPerSecond));
-            Console.WriteLine("    medians over repeated counts: circuits  runs  steps/s  vs 0  CPU % server / clients");
+            Console.WriteLine("    medians over repeated counts: circuits  runs  steps/s  vs 0  CPU s server / clients");
             foreach (var g in rows.GroupBy(r => r.N).OrderBy(g => g.Key))
             {
                 double m = Median(g.Select(r => r.StepsPerSecond));
-                Console.WriteLine($"    {g.Key,37}  {g.Count(),4}  {m,7:0.00}  {(m / zero - 1) * 100,+5:+0.0;-0.0}%  {Median(g.Select(r => r.ServerCpu)) * 100,10:0} / {Median(g.Select(r => r.ClientCpu)) * 100:0}");
+                Console.WriteLine($"    {g.Key,37}  {g.Count(),4}  {m,7:0.00}  {(m / zero - 1) * 100,+5:+0.0;-0.0}%  {Median(g.Select(r => r.ServerCpu)),10:0.0} / {Median(g.Select(r => r.ClientCpu)):0.0}");
             }
         }
     }
