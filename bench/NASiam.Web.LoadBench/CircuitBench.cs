@@ -29,7 +29,7 @@ public static class CircuitBench
         Console.WriteLine("    circuits  steps/s    vs 0   all open at  batches/circuit  render ms p50 / p95  bytes/update  batch B p50 / p95  MiB/circuit open / end  saw the end  open s  CPU s server / clients");
         double? baseline = null;
         var diagnostics = new List<string>();
-        var rows = new List<(int N, double StepsPerSecond, double ServerCpu, double ClientCpu)>();
+        var rows = new List<(int N, double StepsPerSecond, double ServerCpu, double ClientCpu, int Updates)>();
         foreach (var n in counts)
         {
             // Queued behind a gate run while the circuits open: every circuit is open from the first step.
@@ -97,14 +97,11 @@ public static class CircuitBench
                     $"{(n == 0 ? "-" : $"{sawEnd}/{n}"),11}",
                     $"{(n == 0 ? "-" : openSeconds.ToString("0.0", inv)),6}",
                     $"{serverCpu,9:0.0} / {clientCpu:0.0}"));
-                rows.Add((n, sps, serverCpu, clientCpu));
+                rows.Add((n, sps, serverCpu, clientCpu, renders.Count));
                 if (n > 0)
                 {
                     var errors = clients.SelectMany(c => c.Errors).ToList();
-                    // The server's CPU per circuit and live update, above the first 0-circuit row (progress pump, polling, EventPipe).
-                    double? zeroCpu = rows.Any(r => r.N == 0) ? rows.First(r => r.N == 0).ServerCpu : null;
-                    string perUpdateCpu = zeroCpu is { } zc && renders.Count > 0 ? $"server CPU per circuit-update {(serverCpu - zc) * 1000 / renders.Count:0.00} ms above the 0 row, " : "";
-                    diagnostics.Add($"{n} circuits: {renders.Count} live updates rendered ({renders.Count / (double)n:0.0} per circuit), {perUpdateCpu}" +
+                    diagnostics.Add($"{n} circuits: {renders.Count} live updates rendered ({renders.Count / (double)n:0.0} per circuit), " +
                         $"hub bytes per circuit {clients.Average(c => (double)c.BytesReceived) / 1024:0} KiB in all, " +
                         // The JS calls once (they are the same page's calls on every row).
                         (diagnostics.Count == 0 ? $"JS calls answered per circuit: {string.Join(", ", clients[0].JsCalls.OrderByDescending(k => k.Value).Select(k => $"{k.Key} ×{k.Value}"))}" : $"{clients[0].JsCalls.Values.Sum()} JS calls answered per circuit") +
@@ -121,16 +118,19 @@ public static class CircuitBench
         Console.WriteLine("     batches, render times and bytes: from then on; bytes/update: all hub messages the circuits received ÷ live updates rendered for them; MiB/circuit: server RSS delta ÷ N with the circuits open, and at the run's end;");
         Console.WriteLine("     CPU s: CPU seconds the web server process (circuits, renders, progress pump; training runs in a child process) and this client process used while the run trained)");
         foreach (var d in diagnostics) Console.WriteLine("    " + d);
-        if (rows.GroupBy(r => r.N).Any(g => g.Count() > 1) && rows.Any(r => r.N == 0))
+        if (rows.Any(r => r.N == 0))
         {
-            // Repeated counts (e.g. --circuits 0,50,0,50,0,50): medians, each against the median of the 0 rows,
-            // so that one run disturbed by other work on the host does not decide the verdict.
+            // Medians per count (repeat counts, e.g. --circuits 0,50,0,50,0,50, so that one run disturbed by other
+            // work on the host does not decide the verdict), each against the median of the 0 rows; and the
+            // server's CPU per circuit and live update above the 0 rows (the first row also pays the server's JIT).
             double zero = Median(rows.Where(r => r.N == 0).Select(r => r.StepsPerSecond));
-            Console.WriteLine("    medians over repeated counts: circuits  runs  steps/s  vs 0  CPU s server / clients");
+            double zeroCpu = Median(rows.Where(r => r.N == 0).Select(r => r.ServerCpu));
+            Console.WriteLine("    medians per count:            circuits  runs  steps/s   vs 0  CPU s server / clients  server CPU ms per circuit-update (above the 0 rows)");
             foreach (var g in rows.GroupBy(r => r.N).OrderBy(g => g.Key))
             {
                 double m = Median(g.Select(r => r.StepsPerSecond));
-                Console.WriteLine($"    {g.Key,37}  {g.Count(),4}  {m,7:0.00}  {(m / zero - 1) * 100,+5:+0.0;-0.0}%  {Median(g.Select(r => r.ServerCpu)),10:0.0} / {Median(g.Select(r => r.ClientCpu)):0.0}");
+                string perUpdate = g.Key == 0 ? "-" : Median(g.Where(r => r.Updates > 0).Select(r => (r.ServerCpu - zeroCpu) * 1000 / r.Updates)).ToString("0.00", CultureInfo.InvariantCulture);
+                Console.WriteLine($"    {g.Key,37}  {g.Count(),4}  {m,7:0.00}  {(m / zero - 1) * 100,+5:+0.0;-0.0}%  {Median(g.Select(r => r.ServerCpu)),10:0.0} / {Median(g.Select(r => r.ClientCpu)):0.0}  {perUpdate,12}");
             }
         }
     }
