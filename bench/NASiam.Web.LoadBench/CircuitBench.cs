@@ -82,7 +82,8 @@ public static class CircuitBench
                 // extendTraces/update calls, pings) over the live updates the server rendered for them.
                 long liveBytes = clients.Select((c, i) => c.BytesReceived - bytesAtReady[i]).Sum();
                 var sizes = clients.SelectMany(c => c.BatchSizesSince(readyAt)).Select(b => (double)b).ToList();
-                int sawEnd = clients.Count(c => c.WatchSeenAt >= 0);
+                // Seen live: after the release (a queued run's page cannot show "Succeeded" in its first renders).
+                int sawEnd = clients.Count(c => c.WatchSeenAt >= readyAt);
                 string Change(double v, double b) => double.IsNaN(v) ? "-" : ((v / b - 1) * 100).ToString("+0.0;-0.0", inv) + "%";
                 // Queued: every circuit saw every step (the gate held the run). Otherwise the step reached when the last was ready.
                 string ready = n == 0 ? "-" : readyStatus == "Queued" ? "queued" : readyStatus == "Running" ? $"step {readyStep}/{steps.Count}" : $"after the end ({readyStatus})";
