@@ -28,6 +28,18 @@ public sealed class BenchServer : IAsyncDisposable
         return 0;
     }
 
+    /// <summary>
+    /// CPU time the server process has used so far (user + system, Linux /proc; clock ticks of 1/100 s),
+    /// seconds. Unlike wall-clock rates it barely moves with other work on the host.
+    /// </summary>
+    public double CpuSeconds()
+    {
+        var stat = File.ReadAllText($"/proc/{_process.Id}/stat");
+        // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture)) / 100.0;
+    }
+
     /// <param name="seed">Writes into the data directory before the server starts (e.g. a synthetic finished run).</param>
     /// <param name="environment">
     /// Development for page benchmarks: a build output (not a publish) serves blazor.web.js and the

@@ -11,6 +11,7 @@ using NASiam.Web.LoadBench;
 // Usage: dotnet run -c Release --project bench/NASiam.Web.LoadBench -- [--clients 0,1,10,50,100,200]
 //        [--steps 24] [--skip-latency] [--web-dll PATH]
 //   or  ... -- --pages [--viewers 0,1,10,50] [--steps 24] [--opens 5]: the run page in headless Chromium (PageBench).
+//   or  ... -- --circuits 0,1,10,50,100 [--steps 48]: the run page held by browserless Blazor circuit clients (CircuitBench).
 var inv = CultureInfo.InvariantCulture;
 string Arg(string name, string fallback) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback; }
 var clientCounts = Arg("--clients", "0,1,10,50,100,200").Split(',').Select(s => int.Parse(s, inv)).ToArray();
@@ -21,6 +22,16 @@ var webDll = Arg("--web-dll", Path.Combine(appRoot, "src", "NASiam.Web", "bin", 
 
 Console.WriteLine($"NASiam.Web load benchmark · {Environment.ProcessorCount} cores · load average {File.ReadAllText("/proc/loadavg").Trim()} · server {webDll}");
 bool pages = args.Contains("--pages");
+if (args.Contains("--circuits"))
+{
+    var circuits = Arg("--circuits", "0,1,10,50").Split(',').Select(s => int.Parse(s, inv)).ToArray();
+    if (circuits.Any(c => c is < 0 or > 1000)) throw new ArgumentException("--circuits: each count must be between 0 and 1000");
+    // Development, like --pages: the same server configuration as the Chromium figures.
+    await using var circuitServer = await BenchServer.StartAsync(webDll, appRoot, null, "Development");
+    await CircuitBench.RunAsync(circuitServer, circuits, loadSteps);
+    Console.WriteLine($"load average after: {File.ReadAllText("/proc/loadavg").Trim()}");
+    return 0;
+}
 Guid longRun = Guid.Empty;
 await using var server = await BenchServer.StartAsync(webDll, appRoot, pages ? data => longRun = PageBench.SeedLongRun(data) : null,
     pages ? "Development" : "Production");
