@@ -125,6 +125,15 @@ public sealed class NasiamWebOptions : IValidatableObject
     public int MaxUpdatesPerSecond { get; set; } = 10;
 
     /// <summary>
+    /// Renders per second of a live run page (per open page; the events are applied as they come,
+    /// the page redraws at most this often, the last change always shown). Each render costs the
+    /// server about 2 ms of CPU per open page (diff, serialisation, two plotly calls, the send), so
+    /// this is what bounds the cost of many viewers: measured with bench/NASiam.Web.LoadBench --circuits.
+    /// </summary>
+    [Range(1, 20, ErrorMessage = "Nasiam:MaxPageRendersPerSecond must be between 1 and 20.")]
+    public int MaxPageRendersPerSecond { get; set; } = 2;
+
+    /// <summary>
     /// What this process does: "all" (default: one machine serves pages, API and hub and executes
     /// runs), "web" (pages, API and hub; executes nothing, recovers nothing) or "worker" (executes
     /// the runs queued for its Devices, one worker thread per device, and re-queues runs whose
