@@ -40,5 +40,9 @@ public sealed record CheckpointState
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
         Converters = { new JsonStringEnumConverter() },
+        // A metric with no value yet (NaN: a search resumed at an epoch boundary saves before its first
+        // step) or a diverged loss (NaN, ±Infinity) is kept as written; without this the checkpoint
+        // write threw and failed the run (seen after a worker failover in the scale-out test).
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 }

@@ -52,7 +52,9 @@ public sealed class SearchStage(StageEnvironment env) : SslStageBase(env, "searc
         using var probe = new CollapseProbe(Env);
         var clock = new StageClock();
         long step = position.Step;
-        double lastLoss = double.NaN, lastArchLoss = double.NaN;
+        // Carried over a resume, so a checkpoint saved before this process's first step keeps the last values.
+        double lastLoss = position.Metrics.GetValueOrDefault("search_final_loss", double.NaN);
+        double lastArchLoss = position.Metrics.GetValueOrDefault("search_final_arch_loss", double.NaN);
         string? lastWarning = null;
 
         void SaveCheckpoint(int nextEpoch, int stepInEpoch, bool completed) =>

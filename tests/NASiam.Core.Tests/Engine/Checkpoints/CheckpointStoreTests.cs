@@ -116,6 +116,20 @@ public sealed class CheckpointStoreTests : IDisposable
     }
 
     [Fact]
+    public void Save_KeepsMetricsWithoutAFiniteValue()
+    {
+        // A search resumed at an epoch boundary saves before its first step (loss NaN); a diverged loss can be ±Infinity.
+        var path = Path.Combine(_dir, "nan.ckpt");
+        using var rig = new Rig(5);
+        var state = State(1) with { Metrics = new Dictionary<string, double> { ["search_final_loss"] = double.NaN, ["a"] = double.PositiveInfinity, ["b"] = -1.5 } };
+        CheckpointStore.Save(path, state, rig.Content());
+        var read = CheckpointStore.ReadState(path).Metrics;
+        Assert.True(double.IsNaN(read["search_final_loss"]));
+        Assert.Equal(double.PositiveInfinity, read["a"]);
+        Assert.Equal(-1.5, read["b"]);
+    }
+
+    [Fact]
     public void Load_ThrowsInvalidData_WhenFileIsTruncated()
     {
         var path = Path.Combine(_dir, "t.ckpt");
