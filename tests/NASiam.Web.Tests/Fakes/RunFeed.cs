@@ -41,6 +41,9 @@ public sealed class RunFeed
 
     public int Count { get { lock (this) return Events.Count; } }
 
+    /// <summary>Events of type <typeparamref name="T"/> held now; safe while deltas arrive (Events itself is not).</summary>
+    public int CountOf<T>() where T : TrainingEvent { lock (this) return Events.OfType<T>().Count(); }
+
     /// <summary>The last sequence held (what a reconnecting client passes to SubscribeAfter).</summary>
     public long Last { get { lock (this) return _last; } }
 

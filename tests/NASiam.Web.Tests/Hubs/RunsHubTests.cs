@@ -58,7 +58,7 @@ public class RunsHubTests : IDisposable
         var id = await NasiamAppFactory.CreateQuickDemo(c);
         feed.OnSnapshot(await conn.InvokeAsync<RunSnapshot>("SubscribeAfter", id, -1L));
 
-        await NasiamAppFactory.WaitUntil(() => Task.FromResult(feed.Events.OfType<StepLogged>().Count() >= 10), TimeSpan.FromSeconds(20), "ten live steps");
+        await NasiamAppFactory.WaitUntil(() => Task.FromResult(feed.CountOf<StepLogged>() >= 10), TimeSpan.FromSeconds(20), "ten live steps");
         await conn.DisposeAsync(); // the network drops
         long heldAtDrop = feed.Last;
         await NasiamAppFactory.WaitUntil(async () => (await NasiamAppFactory.Events(c, id)).Count > heldAtDrop + 15, TimeSpan.FromSeconds(20), "the run to go on");
