@@ -115,6 +115,7 @@ public static class BenchCommand
     static readonly Dictionary<string, HeadsBenchmark.Variant> HeadsVariants = new()
     {
         ["search-cells"] = HeadsBenchmark.SearchCells,
+        ["view-batched"] = HeadsBenchmark.ViewBatchedSearchCells,
     };
 
     static int Heads(CliContext context, HeadsBenchmarkOptions o, IReadOnlyList<HeadsBenchmark.Variant> variants, bool json)

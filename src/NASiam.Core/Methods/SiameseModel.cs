@@ -50,6 +50,17 @@ public abstract class SiameseModel : nn.Module
     public bool ArchitectureStepWithoutBackboneGraph { get; set; } = true;
 
     /// <summary>
+    /// View-batched heads switch (default on): in <see cref="ComputeLoss"/> SimSiam and SimCLR run
+    /// their heads once on both views stacked as [N, 2, ·] instead of once per view. Every head
+    /// BatchNorm (<see cref="Search.ViewBatchNorm1d"/>) keeps per-view statistics and running
+    /// statistics as the per-view calls would, so losses and gradients equal the per-view path up to
+    /// float rounding (tested within 1e-5); what changes is the number of ops (half) and the GEMM shapes
+    /// ([2N, C] instead of two [N, C]). MoCo's two views go through different encoders and are never
+    /// batched. Turn it off only to compare against the per-view path.
+    /// </summary>
+    public bool ViewBatchedHeads { get; set; } = true;
+
+    /// <summary>
     /// Precision of the backbone in training steps (<see cref="ComputeLoss"/>): bf16 runs the trunk
     /// under autocast (<see cref="Backbones.Autocast"/>) and hands fp32 features to the heads, so
     /// heads, losses and optimizer stay fp32; monitors and evaluation always run fp32. Default fp32.

@@ -48,9 +48,16 @@ public sealed class SimClrModel : SiameseModel
 
     public override Tensor ComputeLoss(Tensor x1, Tensor x2, StepKind kind)
     {
-        var out1 = nn.functional.normalize(_head.call(TrunkFeatures(x1, kind)), dim: 1);
-        var out2 = nn.functional.normalize(_head.call(TrunkFeatures(x2, kind)), dim: 1);
-        return SiameseLosses.NtXent(out1, out2, Temperature);
+        if (!ViewBatchedHeads)
+        {
+            var out1 = nn.functional.normalize(_head.call(TrunkFeatures(x1, kind)), dim: 1);
+            var out2 = nn.functional.normalize(_head.call(TrunkFeatures(x2, kind)), dim: 1);
+            return SiameseLosses.NtXent(out1, out2, Temperature);
+        }
+        var h1 = TrunkFeatures(x1, kind);
+        var h2 = TrunkFeatures(x2, kind);
+        var projected = nn.functional.normalize(_head.call(stack([h1, h2], 1)), dim: 2); // [N, 2, dim]
+        return SiameseLosses.NtXent(projected.select(1, 0), projected.select(1, 1), Temperature);
     }
 
     /// <summary>The normalised trunk feature (D-d), as the reference's kNN monitor uses.</summary>

@@ -17,7 +17,7 @@ public sealed class SimSiamModel : SiameseModel
 {
     readonly nn.Module<Tensor, Tensor> _projector, _predictor;
     readonly Linear _fc;
-    readonly BatchNorm1d _bnOut;
+    readonly ViewBatchNorm1d _bnOut;
     readonly IReadOnlyList<NamedCell> _searchCells;
     readonly bool _cellHeads;
 
@@ -40,7 +40,7 @@ public sealed class SimSiamModel : SiameseModel
         _cellHeads = projector is SearchCell or Cell;
         _fc = nn.Linear(backbone.FeatureDim, dim);
         _fc.bias!.requires_grad = false;
-        _bnOut = nn.BatchNorm1d(dim, affine: false);
+        _bnOut = new ViewBatchNorm1d(dim, affine: false);
         register_module("backbone", backbone);
         register_module("projector", _projector);
         register_module("fc", _fc);
@@ -56,7 +56,7 @@ public sealed class SimSiamModel : SiameseModel
     public override string MonitorFeatureDescription => EmbeddingDescription;
     public override IReadOnlyList<NamedCell> SearchCells => _searchCells;
 
-    /// <summary>z = f(x) from backbone features h: [N, D] → [N, dim].</summary>
+    /// <summary>z = f(x) from backbone features h: [N, D] → [N, dim] (or [N, views, D] → [N, views, dim]).</summary>
     Tensor Project(Tensor features) => _bnOut.call(_fc.call(_projector.call(features)));
 
     public override IReadOnlyList<WeightGroup> WeightGroups() =>
@@ -67,11 +67,17 @@ public sealed class SimSiamModel : SiameseModel
 
     public override Tensor ComputeLoss(Tensor x1, Tensor x2, StepKind kind)
     {
-        var z1 = Project(TrunkFeatures(x1, kind));
-        var z2 = Project(TrunkFeatures(x2, kind));
-        var p1 = _predictor.call(z1);
-        var p2 = _predictor.call(z2);
-        return SiameseLosses.SimSiam(p1, p2, z1, z2);
+        if (!ViewBatchedHeads)
+        {
+            var z1 = Project(TrunkFeatures(x1, kind));
+            var z2 = Project(TrunkFeatures(x2, kind));
+            return SiameseLosses.SimSiam(_predictor.call(z1), _predictor.call(z2), z1, z2);
+        }
+        var h1 = TrunkFeatures(x1, kind);
+        var h2 = TrunkFeatures(x2, kind);
+        var z = Project(stack([h1, h2], 1)); // [N, 2, dim]
+        var p = _predictor.call(z);
+        return SiameseLosses.SimSiam(p.select(1, 0), p.select(1, 1), z.select(1, 0), z.select(1, 1));
     }
 
     public override Tensor MonitorFeatures(Tensor x) => nn.functional.normalize(Embedding(x), dim: 1);

@@ -8,7 +8,8 @@ public enum PoolKind { Max, Average }
 
 /// <summary>
 /// 1-D pooling along the feature axis of each sample (method doc 2.3): kernel 3, stride 1,
-/// padding 1, so [N, D] → [N, D]. Samples are never mixed: the input is viewed as [N, 1, D].
+/// padding 1, so [N, D] → [N, D] (or [N, V, D] → [N, V, D] for V stacked views). Samples are
+/// never mixed: the input is viewed as [rows, 1, D].
 /// Average pooling counts the zero padding (edge feature = (x0 + x1) / 3, PyTorch's
 /// count_include_pad default); max pooling pads with −∞. No parameters; any device.
 /// </summary>
@@ -20,11 +21,17 @@ public sealed class FeaturePool : nn.Module<Tensor, Tensor>
     /// <summary>Creates a parameter-free k3 s1 p1 pool over the feature axis.</summary>
     public FeaturePool(PoolKind kind) : base(kind == PoolKind.Max ? "MaxPool1d" : "AvgPool1d") => Kind = kind;
 
-    /// <summary>x: [N, D] → [N, D].</summary>
+    /// <summary>x: [N, D] or [N, V, D] → the same shape.</summary>
     public override Tensor forward(Tensor x)
     {
+        if (x.dim() == 3)
+        {
+            using var rows = x.reshape(x.shape[0] * x.shape[1], x.shape[2]);
+            using var pooledRows = forward(rows);
+            return pooledRows.view(x.shape);
+        }
         if (x.dim() != 2)
-            throw new ArgumentException($"Feature pooling expects a 2-D [N, D] tensor, got shape [{string.Join(", ", x.shape)}].");
+            throw new ArgumentException($"Feature pooling expects a [N, D] or [N, views, D] tensor, got shape [{string.Join(", ", x.shape)}].");
         using var batched = x.unsqueeze(1);
         using var pooled = Kind == PoolKind.Max
             ? nn.functional.max_pool1d(batched, kernel_size: 3, stride: 1, padding: 1)

@@ -39,8 +39,8 @@ public sealed class OperationSet
             throw new ArgumentException($"Operation '{name}' needs positive widths, got {inDim}→{outDim}.");
         return name switch
         {
-            OperationNames.MaxPool => Wrap(inDim, outDim, Seq(new FeaturePool(PoolKind.Max), nn.BatchNorm1d(outDim))),
-            OperationNames.AvgPool => Wrap(inDim, outDim, Seq(new FeaturePool(PoolKind.Average), nn.BatchNorm1d(outDim))),
+            OperationNames.MaxPool => Wrap(inDim, outDim, Seq(new FeaturePool(PoolKind.Max), new ViewBatchNorm1d(outDim))),
+            OperationNames.AvgPool => Wrap(inDim, outDim, Seq(new FeaturePool(PoolKind.Average), new ViewBatchNorm1d(outDim))),
             OperationNames.Identity => Wrap(inDim, outDim, null),
             OperationNames.LinearRelu => LinearOp(inDim, outDim, nn.ReLU()),
             OperationNames.LinearSilu => LinearOp(inDim, outDim, nn.SiLU()),
@@ -63,8 +63,8 @@ public sealed class OperationSet
     {
         if (inDim > outDim)
             return op is null
-                ? Seq(nn.Linear(inDim, outDim, hasBias: false), nn.BatchNorm1d(outDim), nn.ReLU())
-                : Seq(nn.Linear(inDim, outDim, hasBias: false), nn.BatchNorm1d(outDim), nn.ReLU(), op);
+                ? Seq(nn.Linear(inDim, outDim, hasBias: false), new ViewBatchNorm1d(outDim), nn.ReLU())
+                : Seq(nn.Linear(inDim, outDim, hasBias: false), new ViewBatchNorm1d(outDim), nn.ReLU(), op);
         if (inDim < outDim)
             return Seq(nn.Linear(inDim, outDim), op ?? nn.Identity());
         return op ?? nn.Identity();
@@ -80,9 +80,9 @@ public sealed class OperationSet
             if (inDim != outDim)
                 throw new ArgumentException(
                     $"The reference MoCo batch-norm variant (D1) only works for equal widths; got {inDim}→{outDim}.");
-            return Seq(nn.Linear(inDim, outDim, hasBias: true), nn.BatchNorm1d(inDim, eps: outDim), activation);
+            return Seq(nn.Linear(inDim, outDim, hasBias: true), new ViewBatchNorm1d(inDim, eps: outDim), activation);
         }
-        return Seq(nn.Linear(inDim, outDim, hasBias: false), nn.BatchNorm1d(outDim), activation);
+        return Seq(nn.Linear(inDim, outDim, hasBias: false), new ViewBatchNorm1d(outDim), activation);
     }
 
     static nn.Module<Tensor, Tensor> Seq(params nn.Module<Tensor, Tensor>[] modules) => nn.Sequential(modules);

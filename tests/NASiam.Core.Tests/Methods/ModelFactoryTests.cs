@@ -108,6 +108,62 @@ public class ModelFactoryTests
         Assert.Null(backboneFirst.grad); // the shortcut skips the backbone backward
     }
 
+    public static TheoryData<Framework, string> ViewBatchedForms()
+    {
+        var data = new TheoryData<Framework, string>();
+        foreach (var f in new[] { Framework.SimSiam, Framework.SimClr })
+            foreach (var form in new[] { "search", "genotype", "standard" })
+                data.Add(f, form);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(ViewBatchedForms))]
+    public void ViewBatchedHeads_GiveThePerViewLossGradientsAndRunningStatistics(Framework f, string form)
+    {
+        manual_seed(11);
+        using var scope = NewDisposeScope();
+        using var model = ModelFactory.Create(SpecFor(f, form, "resnet-tiny"));
+        model.train();
+        foreach (var a in model.ArchParameters())
+            a.detach().copy_(randn(a.shape)); // non-uniform alphas
+        var initial = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+        var x1 = randn(6, 3, 32, 32);
+        var x2 = randn(6, 3, 32, 32);
+        var trainable = model.WeightGroups().SelectMany(g => g.Parameters).Concat(model.ArchParameters()).ToArray();
+
+        (float Loss, Tensor[] Grads, Dictionary<string, Tensor> State) Step(bool viewBatched, StepKind kind)
+        {
+            using (no_grad())
+                foreach (var (key, value) in model.state_dict()) value.copy_(initial[key]);
+            foreach (var p in trainable) p.grad = null;
+            model.ViewBatchedHeads = viewBatched;
+            var loss = model.ComputeLoss(x1, x2, kind);
+            loss.backward();
+            return (loss.item<float>(), trainable.Select(p => p.grad is null ? zeros(1) : p.grad.clone()).ToArray(),
+                model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone()));
+        }
+
+        foreach (var kind in new[] { StepKind.Weight, StepKind.Architecture })
+        {
+            if (kind == StepKind.Architecture && form != "search") continue;
+            var perView = Step(viewBatched: false, kind);
+            var batched = Step(viewBatched: true, kind);
+            Assert.True(Math.Abs(perView.Loss - batched.Loss) <= 1e-5 * Math.Max(1, Math.Abs(perView.Loss)), $"{kind} loss {perView.Loss} vs {batched.Loss}");
+            for (int i = 0; i < trainable.Length; i++)
+                Assert.True(batched.Grads[i].allclose(perView.Grads[i], rtol: 1e-5, atol: 1e-5),
+                    $"{kind}: gradient {i} max difference {(batched.Grads[i] - perView.Grads[i]).abs().max().item<float>()}");
+            Assert.Contains(perView.Grads, g => g.abs().sum().item<float>() > 0);
+            foreach (var (key, value) in perView.State)
+            {
+                if (value.dtype == ScalarType.Int64) Assert.True(batched.State[key].eq(value).all().item<bool>(), $"{kind}: {key}");
+                else Assert.True(batched.State[key].allclose(value, rtol: 1e-5, atol: 1e-6),
+                    $"{kind}: {key} max difference {(batched.State[key] - value).abs().max().item<float>()}");
+            }
+            Assert.Contains(perView.State, kv => kv.Key.EndsWith("running_mean") && !kv.Value.eq(initial[kv.Key]).all().item<bool>()); // the step did move running statistics
+        }
+    }
+
     [Fact]
     public void SimSiamFinal_Cifar10Resnet18_HasTheDocumentedParameterCount()
     {

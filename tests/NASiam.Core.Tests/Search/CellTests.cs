@@ -19,9 +19,9 @@ public class CellTests
         using var cell = new Cell(new OperationSet(Framework.SimSiam), 64, genes, 16, 64); // small widths, same rules
         Assert.Equal(new[] { "linear_hardswish", "avgpool_3x3", "avgpool_3x3", "linear_hardswish" }, cell.LayerOps);
         var layers = cell.Layers;
-        Assert.Equal(new[] { typeof(Linear), typeof(BatchNorm1d), typeof(Hardswish) },
+        Assert.Equal(new[] { typeof(Linear), typeof(ViewBatchNorm1d), typeof(Hardswish) },
             ((Sequential)layers[0]).children().Select(c => c.GetType()));
-        Assert.Equal(new[] { typeof(FeaturePool), typeof(BatchNorm1d) }, ((Sequential)layers[1]).children().Select(c => c.GetType()));
+        Assert.Equal(new[] { typeof(FeaturePool), typeof(ViewBatchNorm1d) }, ((Sequential)layers[1]).children().Select(c => c.GetType()));
         Assert.IsType<Linear>(layers[3]);
         Assert.Contains("_ops.3.0.bias", cell.state_dict().Keys);
         using var y = cell.call(randn(4, 64));

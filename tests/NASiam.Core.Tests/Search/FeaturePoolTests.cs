@@ -30,11 +30,30 @@ public class FeaturePoolTests
     }
 
     [Fact]
-    public void Forward_Throws_WhenInputIsNotTwoDimensional()
+    public void Forward_Throws_WhenInputIsNeitherRowsNorStackedViews()
     {
-        using var x = zeros(2, 3, 4);
         using var pool = new FeaturePool(PoolKind.Max);
-        Assert.Contains("2-D", Assert.Throws<ArgumentException>(() => pool.call(x)).Message);
+        using var flat = zeros(4);
+        using var image = zeros(2, 3, 4, 5);
+        Assert.Contains("[N, D] or [N, views, D]", Assert.Throws<ArgumentException>(() => pool.call(flat)).Message);
+        Assert.Contains("[N, D] or [N, views, D]", Assert.Throws<ArgumentException>(() => pool.call(image)).Message);
+    }
+
+    [Theory]
+    [InlineData(PoolKind.Max)]
+    [InlineData(PoolKind.Average)]
+    public void Forward_PoolsEachStackedView_AsItsOwnRows(PoolKind kind)
+    {
+        manual_seed(3);
+        using var x = randn(5, 2, 7);
+        using var pool = new FeaturePool(kind);
+        using var stacked = pool.call(x);
+        Assert.Equal(new long[] { 5, 2, 7 }, stacked.shape);
+        for (int v = 0; v < 2; v++)
+        {
+            using var alone = pool.call(x.select(1, v));
+            Assert.True(stacked.select(1, v).eq(alone).all().item<bool>(), $"view {v}");
+        }
     }
 }
 

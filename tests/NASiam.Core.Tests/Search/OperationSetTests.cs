@@ -23,7 +23,7 @@ public class OperationSetTests
         foreach (var (i, o) in new[] { (8, 4), (6, 6) })
         {
             using var op = SimSiamOps.Create(name, i, o);
-            Assert.Equal(new[] { typeof(Linear), typeof(BatchNorm1d), activation }, Layout(op));
+            Assert.Equal(new[] { typeof(Linear), typeof(ViewBatchNorm1d), activation }, Layout(op));
             var linear = (Linear)((Sequential)op).children().First();
             Assert.Null(linear.bias);
             Assert.Equal(i * o + 2 * o, ParamCount(op));
@@ -64,14 +64,14 @@ public class OperationSetTests
     public void Create_Identity_IsLinearBatchNormRelu_WhenReducing()
     {
         using var op = SimSiamOps.Create(OperationNames.Identity, 6, 3);
-        Assert.Equal(new[] { typeof(Linear), typeof(BatchNorm1d), typeof(ReLU) }, Layout(op));
+        Assert.Equal(new[] { typeof(Linear), typeof(ViewBatchNorm1d), typeof(ReLU) }, Layout(op));
     }
 
     [Fact]
     public void Create_AvgPool_IsPoolThenBatchNorm_AndComputesIt_WhenEqualWidth()
     {
         using var op = SimSiamOps.Create(OperationNames.AvgPool, 4, 4);
-        Assert.Equal(new[] { typeof(FeaturePool), typeof(BatchNorm1d) }, Layout(op));
+        Assert.Equal(new[] { typeof(FeaturePool), typeof(ViewBatchNorm1d) }, Layout(op));
         Assert.Equal(8, ParamCount(op)); // only the BN affine pair
         op.train();
         using var x = tensor(new float[] { 3, 0, 0, 3, 0, 3, 3, 0 }).reshape(2, 4);
@@ -90,7 +90,7 @@ public class OperationSetTests
     public void Create_PoolOps_PutBatchNormAndReluBeforePool_WhenReducing_AndBiasLinearOnly_WhenExpanding()
     {
         using var reduce = SimSiamOps.Create(OperationNames.MaxPool, 8, 4);
-        Assert.Equal(new[] { typeof(Linear), typeof(BatchNorm1d), typeof(ReLU), typeof(Sequential) }, Layout(reduce));
+        Assert.Equal(new[] { typeof(Linear), typeof(ViewBatchNorm1d), typeof(ReLU), typeof(Sequential) }, Layout(reduce));
         Assert.Equal(8 * 4 + 2 * 4 + 2 * 4, ParamCount(reduce));
         using var expand = SimSiamOps.Create(OperationNames.MaxPool, 4, 8);
         Assert.Equal(new[] { typeof(Linear), typeof(Sequential) }, Layout(expand));

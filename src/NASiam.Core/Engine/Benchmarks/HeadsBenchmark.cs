@@ -43,15 +43,24 @@ public sealed record HeadsTiming(string Variant, double Forward, double Backward
 public static class HeadsBenchmark
 {
     /// <summary>A head implementation under test: builds the cells (projector, predictor) for the options.</summary>
-    public sealed record Variant(string Name, Func<HeadsBenchmarkOptions, (nn.Module<Tensor, Tensor> Projector, nn.Module<Tensor, Tensor> Predictor)> Build);
+    /// <param name="Name">The variant's name in the report.</param>
+    /// <param name="Build">Builds the projector and predictor cells for the options.</param>
+    /// <param name="ViewBatched">Run the heads once on both views stacked [N, 2, ·] (the engine's default) instead of once per view.</param>
+    public sealed record Variant(string Name, Func<HeadsBenchmarkOptions, (nn.Module<Tensor, Tensor> Projector, nn.Module<Tensor, Tensor> Predictor)> Build,
+        bool ViewBatched = false);
 
-    /// <summary>The engine's SearchCells.</summary>
-    public static Variant SearchCells { get; } = new("search-cells", o =>
+    static (nn.Module<Tensor, Tensor>, nn.Module<Tensor, Tensor>) BuildSearchCells(HeadsBenchmarkOptions o)
     {
         var ops = new OperationSet(Framework.SimSiam);
         return (new SearchCell(ops, o.FeatureDim, o.EncoderLayers),
             new SearchCell(ops, o.Dim, o.PredictorLayers, o.PredDim, o.Dim));
-    });
+    }
+
+    /// <summary>The engine's SearchCells, called once per view (the reference's call pattern).</summary>
+    public static Variant SearchCells { get; } = new("search-cells", BuildSearchCells);
+
+    /// <summary>The engine's SearchCells, called once on both views stacked (<see cref="Methods.SiameseModel.ViewBatchedHeads"/>).</summary>
+    public static Variant ViewBatchedSearchCells { get; } = new("view-batched", BuildSearchCells, ViewBatched: true);
 
     public static IReadOnlyList<HeadsTiming> Run(HeadsBenchmarkOptions o, IReadOnlyList<Variant> variants, Action<string>? progress = null)
     {
@@ -63,14 +72,14 @@ public static class HeadsBenchmark
             var (projector, predictor) = v.Build(o);
             var fc = nn.Linear(o.FeatureDim, o.Dim);
             fc.bias!.requires_grad = false;
-            var bn = nn.BatchNorm1d(o.Dim, affine: false);
+            var bn = new ViewBatchNorm1d(o.Dim, affine: false);
             var encoderParams = projector.parameters().Concat(fc.parameters()).Where(p => p.requires_grad).ToArray();
             var predictorParams = predictor.parameters().Where(p => p.requires_grad).ToArray();
             double lr = 0.06 * o.BatchSize / 256;
             var opt = new InPlace.SGD([new SGD.ParamGroup(encoderParams, lr, 0.9, 0, 5e-4, false, false), new SGD.ParamGroup(predictorParams, lr, 0.9, 0, 5e-4, false, false)],
                 lr, 0.9, 0, 5e-4);
             foreach (var m in new nn.Module[] { projector, predictor, fc, bn }) m.train();
-            return (v.Name, projector, predictor, fc, bn, opt, Times: new List<(double F, double B, double O, double Cpu)>());
+            return (v.Name, v.ViewBatched, projector, predictor, fc, bn, opt, Times: new List<(double F, double B, double O, double Cpu)>());
         }).ToList();
         using var g = new Generator(1);
         var features = Enumerable.Range(0, 4).Select(_ => (randn([o.BatchSize, o.FeatureDim], generator: g), randn([o.BatchSize, o.FeatureDim], generator: g))).ToArray();
@@ -82,9 +91,19 @@ public static class HeadsBenchmark
                 var (h1, h2) = features[i % features.Length];
                 var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
                 var clock = Stopwatch.StartNew();
-                var z1 = s.bn.call(s.fc.call(s.projector.call(h1)));
-                var z2 = s.bn.call(s.fc.call(s.projector.call(h2)));
-                var loss = SiameseLosses.SimSiam(s.predictor.call(z1), s.predictor.call(z2), z1, z2);
+                Tensor loss;
+                if (s.ViewBatched)
+                {
+                    var z = s.bn.call(s.fc.call(s.projector.call(stack([h1, h2], 1))));
+                    var p = s.predictor.call(z);
+                    loss = SiameseLosses.SimSiam(p.select(1, 0), p.select(1, 1), z.select(1, 0), z.select(1, 1));
+                }
+                else
+                {
+                    var z1 = s.bn.call(s.fc.call(s.projector.call(h1)));
+                    var z2 = s.bn.call(s.fc.call(s.projector.call(h2)));
+                    loss = SiameseLosses.SimSiam(s.predictor.call(z1), s.predictor.call(z2), z1, z2);
+                }
                 var f = clock.Elapsed.TotalSeconds;
                 s.opt.zero_grad();
                 loss.backward();
