@@ -88,10 +88,34 @@ public abstract class SiameseModel : nn.Module
     /// activations as it goes (lower peak memory), and an architecture step's tensors are gone
     /// before the weight step starts.
     /// </summary>
+    /// <remarks>
+    /// On an architecture step the weights are left out of the graph (requires_grad off while the
+    /// forward records it): the reference computes their gradients and discards them (method doc
+    /// 5.4, step 2.5), so backward computes the alpha gradients only, the same values without the
+    /// weight-gradient GEMMs and their accumulation. The flags are restored before this returns.
+    /// </remarks>
     public Tensor ComputeLossForBackward(Tensor x1, Tensor x2, StepKind kind)
     {
         using var scope = NewDisposeScope();
+        using var frozen = kind == StepKind.Architecture ? new WeightsOutOfGraph(WeightGroups()) : null;
         return ComputeLoss(x1, x2, kind).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Turns requires_grad off on the given weights until disposed.</summary>
+    sealed class WeightsOutOfGraph : IDisposable
+    {
+        readonly Parameter[] _weights;
+
+        public WeightsOutOfGraph(IReadOnlyList<WeightGroup> groups)
+        {
+            _weights = groups.SelectMany(g => g.Parameters).Where(p => p.requires_grad).ToArray();
+            foreach (var p in _weights) p.requires_grad = false;
+        }
+
+        public void Dispose()
+        {
+            foreach (var p in _weights) p.requires_grad = true;
+        }
     }
 
     /// <summary>L2-normalised kNN-monitor feature (method doc 6.4): SimSiam z, MoCo q (128-d), SimCLR trunk feature. [N, ·].</summary>

@@ -108,6 +108,41 @@ public class ModelFactoryTests
         Assert.Null(backboneFirst.grad); // the shortcut skips the backbone backward
     }
 
+    [Theory]
+    [InlineData(Framework.SimSiam)]
+    [InlineData(Framework.MoCo)]
+    [InlineData(Framework.SimClr)]
+    public void ComputeLossForBackward_OnArchitectureSteps_GivesTheSameAlphaGradients_WithoutWeightGradients(Framework f)
+    {
+        manual_seed(13);
+        using var scope = NewDisposeScope();
+        using var model = ModelFactory.Create(Spec(f, search: true));
+        model.train();
+        foreach (var a in model.ArchParameters())
+            a.detach().copy_(randn(a.shape)); // non-uniform alphas
+        var initial = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+        var weights = model.WeightGroups().SelectMany(g => g.Parameters).ToArray();
+        var x1 = randn(4, 3, 32, 32);
+        var x2 = randn(4, 3, 32, 32);
+        Tensor[] AlphaGrads(Func<Tensor> loss)
+        {
+            using (no_grad())
+                foreach (var (key, value) in model.state_dict()) value.copy_(initial[key]); // same BN statistics and MoCo queue
+            foreach (var p in weights.Concat(model.ArchParameters())) p.grad = null;
+            loss().backward();
+            return model.ArchParameters().Select(a => a.grad!.clone()).ToArray();
+        }
+        var full = AlphaGrads(() => model.ComputeLoss(x1, x2, StepKind.Architecture));
+        Assert.Contains(weights, p => p.grad is not null); // the plain forward records the heads' weights
+        var alphasOnly = AlphaGrads(() => model.ComputeLossForBackward(x1, x2, StepKind.Architecture));
+        for (int i = 0; i < full.Length; i++)
+            Assert.True(alphasOnly[i].allclose(full[i], rtol: 1e-6, atol: 1e-7), $"cell {i}: max diff {(alphasOnly[i] - full[i]).abs().max().item<float>()}");
+        Assert.All(weights, p => Assert.Null(p.grad));
+        Assert.All(weights, p => Assert.True(p.requires_grad)); // restored for the weight step
+        model.ComputeLossForBackward(x1, x2, StepKind.Weight).backward();
+        Assert.All(weights, p => Assert.NotNull(p.grad));
+    }
+
     public static TheoryData<Framework, string> ViewBatchedForms()
     {
         var data = new TheoryData<Framework, string>();
