@@ -39,10 +39,11 @@ public static class BenchCommand
         convSetting.AcceptOnlyFromAmong([.. NASiam.Core.Engine.Numerics.KernelSetting.All.Select(k => k.Name)]);
         var precision = new Option<string>("--backbone-precision") { HelpName = string.Join("|", EnumNames.All<BackbonePrecision>()), Description = "Backbone precision in the steps (default fp32; bf16 = autocast, heads fp32).", DefaultValueFactory = _ => "fp32" };
         precision.AcceptOnlyFromAmong([.. EnumNames.All<BackbonePrecision>()]);
+        var perViewHeads = new Option<bool>("--per-view-heads") { Description = "Run the heads once per view instead of once on both views stacked (the default), for A/B runs; MoCo is always per view." };
         var command = new Command("bench",
             "Benchmark search/pre-training steps on random 32x32 inputs (no data pipeline): median seconds per search step " +
             "(architecture + weight step) and per pre-training step, images/s and peak RSS.")
-        { framework, backbone, batch, steps, warmup, threads, device, dim, predDim, only, gcEvery, noChannelsLast, convSetting, precision, json };
+        { framework, backbone, batch, steps, warmup, threads, device, dim, predDim, only, gcEvery, noChannelsLast, convSetting, precision, perViewHeads, json };
         command.SetAction(p =>
         {
             Check(p.GetValue(batch), p.GetValue(steps), p.GetValue(warmup), p.GetValue(threads));
@@ -54,7 +55,7 @@ public static class BenchCommand
             return Model(context, fw, p.GetValue(backbone)!, heads, p.GetValue(batch), p.GetValue(steps), p.GetValue(warmup), p.GetValue(threads),
                 p.GetValue(device)!, p.GetValue(only), p.GetValue(gcEvery), !p.GetValue(noChannelsLast), p.GetValue(json),
                 EnumNames.Parse<BackbonePrecision>(p.GetValue(precision)!),
-                p.GetValue(convSetting) is { } cs ? NASiam.Core.Engine.Numerics.KernelSetting.Parse(cs) : null);
+                p.GetValue(convSetting) is { } cs ? NASiam.Core.Engine.Numerics.KernelSetting.Parse(cs) : null, !p.GetValue(perViewHeads));
         });
 
         var (dBatch, dSteps, dWarmup, dThreads, dDevice, dJson) = (Batch(256), Steps(), Warmup(), Threads(), Device(), Json());
@@ -147,14 +148,15 @@ public static class BenchCommand
     }
 
     static int Model(CliContext context, Framework framework, string backbone, HeadOptions heads, int batch, int steps, int warmup, int threads,
-        string device, string? only, int gcEvery, bool channelsLast, bool json, BackbonePrecision precision, NASiam.Core.Engine.Numerics.KernelSetting? setting)
+        string device, string? only, int gcEvery, bool channelsLast, bool json, BackbonePrecision precision, NASiam.Core.Engine.Numerics.KernelSetting? setting,
+        bool viewBatchedHeads)
     {
         var (stdout, stderr) = (context.Stdout, context.Stderr);
         var options = new TrainingBenchmarkOptions
         {
             Framework = framework, Backbone = backbone, BatchSize = batch, Steps = steps, Warmup = warmup, Threads = threads, Device = device, Heads = heads,
             Search = only is null or "search", Pretrain = only is null or "pretrain", CollectEvery = gcEvery, ChannelsLast = channelsLast,
-            BackbonePrecision = precision, Setting = setting,
+            BackbonePrecision = precision, Setting = setting, ViewBatchedHeads = viewBatchedHeads,
         };
         var r = TrainingBenchmark.Run(options, json ? null : line => stderr.WriteLine(line));
         if (json)
@@ -168,7 +170,8 @@ public static class BenchCommand
                 ["peak_rss_mib"] = r.PeakRssMib, ["search_peak_rss_mib"] = r.SearchPeakRssMib, ["rss_before_mib"] = r.RssBeforeMib, ["rss_after_mib"] = r.RssAfterMib,
                 ["channels_last"] = channelsLast, ["gc_every"] = gcEvery, ["gc_s"] = r.CollectSeconds,
                 ["search_weight_phases_s"] = Phases(r.SearchWeightPhases), ["pretrain_phases_s"] = Phases(r.PretrainPhases),
-                ["conv_setting"] = r.ConvSetting, ["backbone_precision"] = precision.ToString().ToLowerInvariant(), ["host"] = Host(r.Host),
+                ["conv_setting"] = r.ConvSetting, ["backbone_precision"] = precision.ToString().ToLowerInvariant(),
+                ["view_batched_heads"] = viewBatchedHeads && framework != Framework.MoCo, ["host"] = Host(r.Host),
             }.ToDictionary(kv => kv.Key, kv => kv.Value is double d && !double.IsFinite(d) ? null : kv.Value)));
             return ExitCodes.Ok;
         }
@@ -178,7 +181,8 @@ public static class BenchCommand
                 h.CpuModel, h.Architecture, string.Join(" ", h.IsaFlags), h.LibTorchVersion, h.TorchSharpVersion, h.Threads,
                 Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "PASSIVE (engine default)", Environment.GetEnvironmentVariable("LD_PRELOAD") ?? "none", r.ConvSetting, NativeMemory.AllocatorTuning,
                 Environment.GetEnvironmentVariable("GOMP_SPINCOUNT") ?? "unset"));
-        stdout.WriteLine(string.Format(c, "{0} {1}, batch {2}, {3} threads, dims {4}/{5}, median of {6} steps:", framework.ToName(), backbone, batch, r.Threads, heads.Dim, heads.PredDim, steps));
+        stdout.WriteLine(string.Format(c, "{0} {1}, batch {2}, {3} threads, dims {4}/{5}, heads {7}, median of {6} steps:", framework.ToName(), backbone, batch, r.Threads, heads.Dim, heads.PredDim, steps,
+            viewBatchedHeads && framework != Framework.MoCo ? "once on both views" : "once per view"));
         stdout.WriteLine(string.Format(c, "  search step      {0:0.000} s  (architecture {1:0.000} s + weight {2:0.000} s)  {3:0.0} img/s", r.SearchStepSeconds, r.ArchStepSeconds, r.WeightStepSeconds, r.SearchImagesPerSecond));
         if (r.SearchWeightPhases is { } sw) stdout.WriteLine("    weight step    " + PhasesText(sw));
         stdout.WriteLine(string.Format(c, "  pretrain step    {0:0.000} s  {1:0.0} img/s", r.PretrainStepSeconds, r.ImagesPerSecond));

@@ -42,6 +42,23 @@ public sealed class BenchCommandTests
         Assert.Equal(JsonValueKind.String, doc.RootElement.GetProperty("host").GetProperty("gomp_spincount").ValueKind);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Bench_PerViewHeads_SwitchesTheHeadsCallPattern_AndSaysWhichRan(bool perView)
+    {
+        string[] args = ["bench", "--backbone", "resnet-tiny", "--batch-size", "4", "--steps", "1", "--warmup", "0",
+            "--dim", "32", "--pred-dim", "16", "--threads", "1", "--only", "pretrain"];
+        if (perView) args = [.. args, "--per-view-heads"];
+        var (code, stdout, stderr) = Cli([.. args, "--json"]);
+        Assert.True(code == ExitCodes.Ok, stderr);
+        using var doc = JsonDocument.Parse(stdout.Trim());
+        Assert.Equal(!perView, doc.RootElement.GetProperty("view_batched_heads").GetBoolean());
+        (code, stdout, stderr) = Cli(args);
+        Assert.True(code == ExitCodes.Ok, stderr);
+        Assert.Contains(perView ? "heads once per view" : "heads once on both views", stdout);
+    }
+
     [Fact]
     public void Bench_RejectsAnUnknownConvSetting()
     {

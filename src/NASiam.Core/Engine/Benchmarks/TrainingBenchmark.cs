@@ -37,6 +37,8 @@ public sealed record TrainingBenchmarkOptions
     public int CollectEvery { get; init; } = NativeMemory.CollectEvery;
     /// <summary>Backbone precision of the training steps (bf16 = autocast, heads fp32).</summary>
     public BackbonePrecision BackbonePrecision { get; init; } = BackbonePrecision.Fp32;
+    /// <summary>Heads once on both views (the engine's default, <see cref="Methods.SiameseModel.ViewBatchedHeads"/>); false = once per view, for A/B runs.</summary>
+    public bool ViewBatchedHeads { get; init; } = true;
 }
 
 /// <summary>
@@ -103,6 +105,7 @@ public static class TrainingBenchmark
             var archTimes = new List<double>();
             var weightTimes = new List<double>();
             convSetting = ApplySetting(o, model, device);
+            model.ViewBatchedHeads = o.ViewBatchedHeads;
             model.train();
             for (int i = 0; i < o.Warmup + o.Steps; i++)
             {
@@ -135,6 +138,7 @@ public static class TrainingBenchmark
             using var opt = OptimizerFactory.CreateWeightOptimizer(Runs.ModelBuilder.Groups(model), WeightOptimizerSettings.ForPretrain(run.Pretrain));
             var times = new List<double>();
             convSetting = ApplySetting(o, model, device);
+            model.ViewBatchedHeads = o.ViewBatchedHeads;
             model.train();
             for (int i = 0; i < o.Warmup + o.Steps; i++)
             {
