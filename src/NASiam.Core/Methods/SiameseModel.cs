@@ -89,26 +89,30 @@ public abstract class SiameseModel : nn.Module
     /// before the weight step starts.
     /// </summary>
     /// <remarks>
-    /// On an architecture step the weights are left out of the graph (requires_grad off while the
-    /// forward records it): the reference computes their gradients and discards them (method doc
-    /// 5.4, step 2.5), so backward computes the alpha gradients only, the same values without the
-    /// weight-gradient GEMMs and their accumulation. The flags are restored before this returns.
+    /// What the step does not update is left out of the graph (requires_grad off while the forward
+    /// records it; restored before this returns): on an architecture step the weights, whose
+    /// gradients the reference computes and discards (method doc 5.4, step 2.5), and on a weight
+    /// step the alphas (not in the weight optimiser; the next alpha step zeroes their gradients
+    /// before its backward). Backward then computes only the gradients the step's optimiser uses,
+    /// the same values without the other side's GEMMs, reductions and accumulation.
     /// </remarks>
     public Tensor ComputeLossForBackward(Tensor x1, Tensor x2, StepKind kind)
     {
         using var scope = NewDisposeScope();
-        using var frozen = kind == StepKind.Architecture ? new WeightsOutOfGraph(WeightGroups()) : null;
+        using var frozen = new OutOfGraph(kind == StepKind.Architecture
+            ? WeightGroups().SelectMany(g => g.Parameters)
+            : ArchParameters());
         return ComputeLoss(x1, x2, kind).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Turns requires_grad off on the given weights until disposed.</summary>
-    sealed class WeightsOutOfGraph : IDisposable
+    /// <summary>Turns requires_grad off on the given parameters until disposed.</summary>
+    sealed class OutOfGraph : IDisposable
     {
         readonly Parameter[] _weights;
 
-        public WeightsOutOfGraph(IReadOnlyList<WeightGroup> groups)
+        public OutOfGraph(IEnumerable<Parameter> parameters)
         {
-            _weights = groups.SelectMany(g => g.Parameters).Where(p => p.requires_grad).ToArray();
+            _weights = parameters.Where(p => p.requires_grad).ToArray();
             foreach (var p in _weights) p.requires_grad = false;
         }
 

@@ -139,8 +139,40 @@ public class ModelFactoryTests
             Assert.True(alphasOnly[i].allclose(full[i], rtol: 1e-6, atol: 1e-7), $"cell {i}: max diff {(alphasOnly[i] - full[i]).abs().max().item<float>()}");
         Assert.All(weights, p => Assert.Null(p.grad));
         Assert.All(weights, p => Assert.True(p.requires_grad)); // restored for the weight step
-        model.ComputeLossForBackward(x1, x2, StepKind.Weight).backward();
-        Assert.All(weights, p => Assert.NotNull(p.grad));
+    }
+
+    [Theory]
+    [InlineData(Framework.SimSiam)]
+    [InlineData(Framework.MoCo)]
+    [InlineData(Framework.SimClr)]
+    public void ComputeLossForBackward_OnWeightSteps_GivesTheSameWeightGradients_WithoutAlphaGradients(Framework f)
+    {
+        manual_seed(14);
+        using var scope = NewDisposeScope();
+        using var model = ModelFactory.Create(Spec(f, search: true));
+        model.train();
+        foreach (var a in model.ArchParameters())
+            a.detach().copy_(randn(a.shape));
+        var initial = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+        var weights = model.WeightGroups().SelectMany(g => g.Parameters).ToArray();
+        var alphas = model.ArchParameters();
+        var x1 = randn(4, 3, 32, 32);
+        var x2 = randn(4, 3, 32, 32);
+        Tensor[] WeightGrads(Func<Tensor> loss)
+        {
+            using (no_grad())
+                foreach (var (key, value) in model.state_dict()) value.copy_(initial[key]);
+            foreach (var p in weights.Concat(alphas)) p.grad = null;
+            loss().backward();
+            return weights.Select(p => p.grad!.clone()).ToArray();
+        }
+        var full = WeightGrads(() => model.ComputeLoss(x1, x2, StepKind.Weight));
+        Assert.All(alphas, a => Assert.NotNull(a.grad)); // the plain forward records the alphas
+        var weightsOnly = WeightGrads(() => model.ComputeLossForBackward(x1, x2, StepKind.Weight));
+        for (int i = 0; i < full.Length; i++)
+            Assert.True(weightsOnly[i].allclose(full[i], rtol: 1e-6, atol: 1e-7), $"weight {i}: max diff {(weightsOnly[i] - full[i]).abs().max().item<float>()}");
+        Assert.All(alphas, a => Assert.Null(a.grad));
+        Assert.All(alphas, a => Assert.True(a.requires_grad)); // restored for the next alpha step
     }
 
     public static TheoryData<Framework, string> ViewBatchedForms()
