@@ -109,10 +109,13 @@ public class ModelFactoryTests
     }
 
     [Theory]
-    [InlineData(Framework.SimSiam)]
-    [InlineData(Framework.MoCo)]
-    [InlineData(Framework.SimClr)]
-    public void ComputeLossForBackward_OnArchitectureSteps_GivesTheSameAlphaGradients_WithoutWeightGradients(Framework f)
+    [InlineData(Framework.SimSiam, StepKind.Architecture)]
+    [InlineData(Framework.MoCo, StepKind.Architecture)]
+    [InlineData(Framework.SimClr, StepKind.Architecture)]
+    [InlineData(Framework.SimSiam, StepKind.Weight)]
+    [InlineData(Framework.MoCo, StepKind.Weight)]
+    [InlineData(Framework.SimClr, StepKind.Weight)]
+    public void ComputeLossForBackward_GivesTheSameGradientsTheStepUpdates_AndNoneOfTheOthers(Framework f, StepKind kind)
     {
         manual_seed(13);
         using var scope = NewDisposeScope();
@@ -122,57 +125,26 @@ public class ModelFactoryTests
             a.detach().copy_(randn(a.shape)); // non-uniform alphas
         var initial = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
         var weights = model.WeightGroups().SelectMany(g => g.Parameters).ToArray();
+        var alphas = model.ArchParameters().ToArray();
+        // Architecture steps update the alphas and discard the weight gradients (method doc 5.4); weight steps the reverse.
+        var (updated, others) = kind == StepKind.Architecture ? (alphas, weights) : (weights, alphas);
         var x1 = randn(4, 3, 32, 32);
         var x2 = randn(4, 3, 32, 32);
-        Tensor[] AlphaGrads(Func<Tensor> loss)
+        Tensor[] Grads(Func<Tensor> loss)
         {
             using (no_grad())
                 foreach (var (key, value) in model.state_dict()) value.copy_(initial[key]); // same BN statistics and MoCo queue
-            foreach (var p in weights.Concat(model.ArchParameters())) p.grad = null;
-            loss().backward();
-            return model.ArchParameters().Select(a => a.grad!.clone()).ToArray();
-        }
-        var full = AlphaGrads(() => model.ComputeLoss(x1, x2, StepKind.Architecture));
-        Assert.Contains(weights, p => p.grad is not null); // the plain forward records the heads' weights
-        var alphasOnly = AlphaGrads(() => model.ComputeLossForBackward(x1, x2, StepKind.Architecture));
-        for (int i = 0; i < full.Length; i++)
-            Assert.True(alphasOnly[i].allclose(full[i], rtol: 1e-6, atol: 1e-7), $"cell {i}: max diff {(alphasOnly[i] - full[i]).abs().max().item<float>()}");
-        Assert.All(weights, p => Assert.Null(p.grad));
-        Assert.All(weights, p => Assert.True(p.requires_grad)); // restored for the weight step
-    }
-
-    [Theory]
-    [InlineData(Framework.SimSiam)]
-    [InlineData(Framework.MoCo)]
-    [InlineData(Framework.SimClr)]
-    public void ComputeLossForBackward_OnWeightSteps_GivesTheSameWeightGradients_WithoutAlphaGradients(Framework f)
-    {
-        manual_seed(14);
-        using var scope = NewDisposeScope();
-        using var model = ModelFactory.Create(Spec(f, search: true));
-        model.train();
-        foreach (var a in model.ArchParameters())
-            a.detach().copy_(randn(a.shape));
-        var initial = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
-        var weights = model.WeightGroups().SelectMany(g => g.Parameters).ToArray();
-        var alphas = model.ArchParameters();
-        var x1 = randn(4, 3, 32, 32);
-        var x2 = randn(4, 3, 32, 32);
-        Tensor[] WeightGrads(Func<Tensor> loss)
-        {
-            using (no_grad())
-                foreach (var (key, value) in model.state_dict()) value.copy_(initial[key]);
             foreach (var p in weights.Concat(alphas)) p.grad = null;
             loss().backward();
-            return weights.Select(p => p.grad!.clone()).ToArray();
+            return updated.Select(p => p.grad!.clone()).ToArray();
         }
-        var full = WeightGrads(() => model.ComputeLoss(x1, x2, StepKind.Weight));
-        Assert.All(alphas, a => Assert.NotNull(a.grad)); // the plain forward records the alphas
-        var weightsOnly = WeightGrads(() => model.ComputeLossForBackward(x1, x2, StepKind.Weight));
+        var full = Grads(() => model.ComputeLoss(x1, x2, kind));
+        Assert.Contains(others, p => p.grad is not null); // the plain forward records both sides (the trunk stays out on architecture steps)
+        var pruned = Grads(() => model.ComputeLossForBackward(x1, x2, kind));
         for (int i = 0; i < full.Length; i++)
-            Assert.True(weightsOnly[i].allclose(full[i], rtol: 1e-6, atol: 1e-7), $"weight {i}: max diff {(weightsOnly[i] - full[i]).abs().max().item<float>()}");
-        Assert.All(alphas, a => Assert.Null(a.grad));
-        Assert.All(alphas, a => Assert.True(a.requires_grad)); // restored for the next alpha step
+            Assert.True(pruned[i].allclose(full[i], rtol: 1e-6, atol: 1e-7), $"{kind}: gradient {i} max diff {(pruned[i] - full[i]).abs().max().item<float>()}");
+        Assert.All(others, p => Assert.Null(p.grad));
+        Assert.All(others, p => Assert.True(p.requires_grad)); // restored for the next step
     }
 
     public static TheoryData<Framework, string> ViewBatchedForms()
