@@ -145,4 +145,6 @@ public static class Scalars
     public static readonly Scalar One = 1.0.ToScalar();
     /// <summary>0.5 (SimSiam's symmetric loss).</summary>
     public static readonly Scalar Half = 0.5.ToScalar();
+    /// <summary>1 as an int64 Scalar (an in-place add to an int64 tensor, such as a BatchNorm's num_batches_tracked).</summary>
+    public static readonly Scalar OneInt64 = 1L.ToScalar();
 }

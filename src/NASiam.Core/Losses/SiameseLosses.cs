@@ -21,6 +21,9 @@ public static class SiameseLosses
     public static Tensor SimSiam(Tensor p1, Tensor p2, Tensor z1, Tensor z2) =>
         NegativeCosine(p1, z2).add(NegativeCosine(p2, z1), Scalars.One).mul(Scalars.Half);
 
+    /// <summary><see cref="SimSiam(Tensor, Tensor, Tensor, Tensor)"/> on both views stacked: p, z [N, 2, C], view v at [:, v].</summary>
+    public static Tensor SimSiam(Tensor p, Tensor z) => SimSiam(p.select(1, 0), p.select(1, 1), z.select(1, 0), z.select(1, 1));
+
     /// <summary>
     /// MoCo's InfoNCE for one direction: logits = [q·k, q·queue] / T ([N, 1+K]), cross-entropy
     /// with target class 0 (the positive). q, k: [N, C] L2-normalised; queue: [C, K] (used as

@@ -108,17 +108,17 @@ public abstract class SiameseModel : nn.Module
     /// <summary>Turns requires_grad off on the given parameters until disposed.</summary>
     sealed class OutOfGraph : IDisposable
     {
-        readonly Parameter[] _weights;
+        readonly Parameter[] _frozen;
 
         public OutOfGraph(IEnumerable<Parameter> parameters)
         {
-            _weights = parameters.Where(p => p.requires_grad).ToArray();
-            foreach (var p in _weights) p.requires_grad = false;
+            _frozen = parameters.Where(p => p.requires_grad).ToArray();
+            foreach (var p in _frozen) p.requires_grad = false;
         }
 
         public void Dispose()
         {
-            foreach (var p in _weights) p.requires_grad = true;
+            foreach (var p in _frozen) p.requires_grad = true;
         }
     }
 

@@ -76,8 +76,7 @@ public sealed class SimSiamModel : SiameseModel
         var h1 = TrunkFeatures(x1, kind);
         var h2 = TrunkFeatures(x2, kind);
         var z = Project(stack([h1, h2], 1)); // [N, 2, dim]
-        var p = _predictor.call(z);
-        return SiameseLosses.SimSiam(p.select(1, 0), p.select(1, 1), z.select(1, 0), z.select(1, 1));
+        return SiameseLosses.SimSiam(_predictor.call(z), z);
     }
 
     public override Tensor MonitorFeatures(Tensor x) => nn.functional.normalize(Embedding(x), dim: 1);

@@ -70,7 +70,7 @@ public sealed class ViewBatchNorm1d : nn.Module<Tensor, Tensor>
         var (w, b, mean, variance) = (weight, bias, running_mean, running_var);
         if (x.dim() == 2)
         {
-            if (training) { using var one = 1L.ToScalar(); num_batches_tracked.add_(one); }
+            if (training) num_batches_tracked.add_(Engine.Scalars.OneInt64);
             return nn.functional.batch_norm(x, mean, variance, w, b, training, Momentum, Eps);
         }
         long n = x.shape[0], views = x.shape[1];
@@ -91,17 +91,17 @@ public sealed class ViewBatchNorm1d : nn.Module<Tensor, Tensor>
         {
             // Each view's update is a_v = (1 − m)·r0 + m·μ_v; sequential updates give r_0 = a_0 and
             // r_v = (1 − m)·r_(v−1) + (a_v − (1 − m)·r0).
-            SequentialUpdate(mean, meanRuns.view(views, NumFeatures));
-            SequentialUpdate(variance, varRuns.view(views, NumFeatures));
+            using var keep = (1.0 - Momentum).ToScalar();
+            SequentialUpdate(mean, meanRuns.view(views, NumFeatures), keep);
+            SequentialUpdate(variance, varRuns.view(views, NumFeatures), keep);
             using var v = views.ToScalar();
             num_batches_tracked.add_(v);
         }
         return output.MoveToOuterDisposeScope();
     }
 
-    void SequentialUpdate(Tensor running, Tensor perView)
+    static void SequentialUpdate(Tensor running, Tensor perView, Scalar keep)
     {
-        using var keep = (1.0 - Momentum).ToScalar();
         var decayed = running.mul(keep);
         var result = perView[0];
         for (long v = 1; v < perView.shape[0]; v++)

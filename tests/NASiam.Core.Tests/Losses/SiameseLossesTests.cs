@@ -20,6 +20,16 @@ public class SiameseLossesTests
     }
 
     [Fact]
+    public void SimSiam_OnStackedViews_PairsEachPredictionWithTheOtherViewsTarget()
+    {
+        using var scope = NewDisposeScope();
+        var (p1, p2, z1, z2) = (randn(4, 8), randn(4, 8), randn(4, 8), randn(4, 8));
+        var stacked = SiameseLosses.SimSiam(stack([p1, p2], 1), stack([z1, z2], 1));
+        Assert.Equal(SiameseLosses.SimSiam(p1, p2, z1, z2).item<float>(), stacked.item<float>(), 6);
+        Assert.NotEqual(SiameseLosses.SimSiam(p1, p2, z2, z1).item<float>(), stacked.item<float>(), 3); // not the same-view pairing
+    }
+
+    [Fact]
     public void NegativeCosine_StopsGradientToTarget()
     {
         using var p = randn(3, 5).requires_grad_();

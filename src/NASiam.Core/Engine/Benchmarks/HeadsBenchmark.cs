@@ -95,8 +95,7 @@ public static class HeadsBenchmark
                 if (s.ViewBatched)
                 {
                     var z = s.bn.call(s.fc.call(s.projector.call(stack([h1, h2], 1))));
-                    var p = s.predictor.call(z);
-                    loss = SiameseLosses.SimSiam(p.select(1, 0), p.select(1, 1), z.select(1, 0), z.select(1, 1));
+                    loss = SiameseLosses.SimSiam(s.predictor.call(z), z);
                 }
                 else
                 {
