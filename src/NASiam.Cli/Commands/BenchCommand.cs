@@ -27,8 +27,8 @@ public static class BenchCommand
         var backbone = new Option<string>("--backbone") { HelpName = string.Join("|", RunOptionsValidator.Backbones), Description = "Backbone (default resnet18).", DefaultValueFactory = _ => "resnet18" };
         var dim = new Option<int?>("--dim") { HelpName = "N", Description = "Projector output width (default: the framework's)." };
         var predDim = new Option<int?>("--pred-dim") { HelpName = "N", Description = "Predictor hidden width (default: the framework's)." };
-        var only = new Option<string>("--only") { HelpName = "search|pretrain", Description = "Measure one part only (peak RSS of that part alone)." };
-        only.AcceptOnlyFromAmong("search", "pretrain");
+        var only = new Option<string>("--only") { HelpName = "search|pretrain|trunk", Description = "Measure one part only (peak RSS of that part alone); trunk = the backbone's forward + backward on both views alone, the floor of any pre-training step." };
+        only.AcceptOnlyFromAmong("search", "pretrain", "trunk");
         var gcEvery = new Option<int>("--gc-every") { HelpName = "N", Description = $"Force a GC + malloc_trim every N steps outside the timings (default {NativeMemory.CollectEvery}, as the engine; 0 = never).", DefaultValueFactory = _ => NativeMemory.CollectEvery };
         var noChannelsLast = new Option<bool>("--no-channels-last") { Description = "Keep NCHW instead of channels-last." };
         var convSetting = new Option<string>("--conv-setting")
@@ -155,7 +155,7 @@ public static class BenchCommand
         var options = new TrainingBenchmarkOptions
         {
             Framework = framework, Backbone = backbone, BatchSize = batch, Steps = steps, Warmup = warmup, Threads = threads, Device = device, Heads = heads,
-            Search = only is null or "search", Pretrain = only is null or "pretrain", CollectEvery = gcEvery, ChannelsLast = channelsLast,
+            Search = only is null or "search", Pretrain = only is null or "pretrain", Trunk = only is null or "trunk", CollectEvery = gcEvery, ChannelsLast = channelsLast,
             BackbonePrecision = precision, Setting = setting, ViewBatchedHeads = viewBatchedHeads,
         };
         var r = TrainingBenchmark.Run(options, json ? null : line => stderr.WriteLine(line));
@@ -166,7 +166,7 @@ public static class BenchCommand
                 // A part not measured (--only) is NaN; JSON has no NaN, so it is written as null.
                 ["framework"] = framework.ToName(), ["backbone"] = backbone, ["batch_size"] = batch, ["steps"] = steps, ["threads"] = r.Threads,
                 ["search_step_s"] = r.SearchStepSeconds, ["arch_step_s"] = r.ArchStepSeconds, ["weight_step_s"] = r.WeightStepSeconds,
-                ["pretrain_step_s"] = r.PretrainStepSeconds, ["images_per_s"] = r.ImagesPerSecond, ["search_images_per_s"] = r.SearchImagesPerSecond,
+                ["pretrain_step_s"] = r.PretrainStepSeconds, ["trunk_step_s"] = r.TrunkStepSeconds, ["trunk_gflop"] = r.TrunkGflop, ["images_per_s"] = r.ImagesPerSecond, ["search_images_per_s"] = r.SearchImagesPerSecond,
                 ["peak_rss_mib"] = r.PeakRssMib, ["search_peak_rss_mib"] = r.SearchPeakRssMib, ["rss_before_mib"] = r.RssBeforeMib, ["rss_after_mib"] = r.RssAfterMib,
                 ["channels_last"] = channelsLast, ["gc_every"] = gcEvery, ["gc_s"] = r.CollectSeconds,
                 ["search_weight_phases_s"] = Phases(r.SearchWeightPhases), ["pretrain_phases_s"] = Phases(r.PretrainPhases),
@@ -187,6 +187,8 @@ public static class BenchCommand
         if (r.SearchWeightPhases is { } sw) stdout.WriteLine("    weight step    " + PhasesText(sw));
         stdout.WriteLine(string.Format(c, "  pretrain step    {0:0.000} s  {1:0.0} img/s", r.PretrainStepSeconds, r.ImagesPerSecond));
         if (r.PretrainPhases is { } pw) stdout.WriteLine("                   " + PhasesText(pw));
+        stdout.WriteLine(string.Format(c, "  trunk alone      {0:0.000} s  (both views' forward + backward, no heads, loss or optimizer: {1:0.0} GFLOP of convolutions, {2:0} GFLOP/s)",
+            r.TrunkStepSeconds, r.TrunkGflop, r.TrunkGflop / r.TrunkStepSeconds));
         stdout.WriteLine(string.Format(c, "  peak RSS         {0:0} MiB  (RSS {1:0} → {2:0} MiB; GC + trim every {3} steps, {4:0.000} s each)", r.PeakRssMib, r.RssBeforeMib, r.RssAfterMib, gcEvery, r.CollectSeconds));
         return ExitCodes.Ok;
     }

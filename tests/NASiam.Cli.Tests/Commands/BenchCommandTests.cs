@@ -60,6 +60,26 @@ public sealed class BenchCommandTests
     }
 
     [Fact]
+    public void Bench_OnlyTrunk_TimesTheTrunkAlone_AndCountsItsConvolutionFlops()
+    {
+        string[] args = ["bench", "--backbone", "resnet-tiny", "--batch-size", "4", "--steps", "2", "--warmup", "0", "--threads", "1", "--only", "trunk"];
+        var (code, stdout, stderr) = Cli([.. args, "--json"]);
+        Assert.True(code == ExitCodes.Ok, stderr);
+        using var doc = JsonDocument.Parse(stdout.Trim());
+        var root = doc.RootElement;
+        Assert.True(root.GetProperty("trunk_step_s").GetDouble() > 0);
+        Assert.Equal(JsonValueKind.Null, root.GetProperty("pretrain_step_s").ValueKind);
+        Assert.Equal(JsonValueKind.Null, root.GetProperty("search_step_s").ValueKind);
+        // Two views of 4 images: forward, grad-weight and (all but the stem's) grad-input, 2 FLOP per MAC.
+        var (macs, stem) = NASiam.Core.Backbones.BackboneFactory.Config("resnet-tiny").ConvMacs(32, cifarStem: true);
+        Assert.Equal(2.0 * 2 * 4 * (3.0 * macs - stem) / 1e9, root.GetProperty("trunk_gflop").GetDouble(), 9);
+        (code, stdout, stderr) = Cli(args);
+        Assert.True(code == ExitCodes.Ok, stderr);
+        Assert.Contains("trunk alone", stdout);
+        Assert.Contains("GFLOP/s", stdout);
+    }
+
+    [Fact]
     public void Bench_RejectsAnUnknownConvSetting()
     {
         var (code, _, stderr) = Cli("bench", "--conv-setting", "nhwc");

@@ -25,6 +25,12 @@ public sealed record TrainingBenchmarkOptions
     /// <summary>Measure the plain pre-training step (baseline heads).</summary>
     public bool Pretrain { get; init; } = true;
     /// <summary>
+    /// Measure the trunk alone: the backbone's forward and backward on both views, as a pre-training
+    /// step runs them, without heads, loss or optimizer. No step that trains this backbone on these
+    /// inputs can be faster, whoever implements it with the same kernels: the floor of the others.
+    /// </summary>
+    public bool Trunk { get; init; } = true;
+    /// <summary>
     /// True: keep the model builder's trunk setting (on CPU the kernel self-check's choice, see
     /// <see cref="Numerics.KernelSelfCheck"/>). False: force the NCHW layout, with the strided-1x1
     /// workaround when the self-check found plain NCHW wrong or crashing on this host (a
@@ -70,6 +76,14 @@ public sealed record TrainingBenchmarkResult(
     public double CollectSeconds { get; init; } = double.NaN;
     /// <summary>The host the figures were measured on (CPU model, ISA flags, threads, library versions).</summary>
     public Numerics.HostInfo? Host { get; init; }
+    /// <summary>Median seconds of the trunk alone (see <see cref="TrainingBenchmarkOptions.Trunk"/>); NaN when not measured.</summary>
+    public double TrunkStepSeconds { get; init; } = double.NaN;
+    /// <summary>
+    /// Convolution GFLOP of one trunk step (2 FLOP per multiply-accumulate; both views; forward, grad-input
+    /// except the stem's, grad-weight: see <see cref="Backbones.ResNetConfig.ConvMacs"/>). Divided by
+    /// <see cref="TrunkStepSeconds"/> it is the rate the convolutions reach on this host.
+    /// </summary>
+    public double TrunkGflop { get; init; } = double.NaN;
     /// <summary>The convolution setting the trunks ran with ("nchw", "channels-last+s1x1", ...; see <see cref="Numerics.KernelSetting.Name"/>).</summary>
     public string ConvSetting { get; init; } = "";
 }
@@ -155,6 +169,35 @@ public static class TrainingBenchmark
             }
             pretrain = Median(times);
         }
+        double trunk = double.NaN;
+        if (o.Trunk)
+        {
+            using var model = Runs.ModelBuilder.Create(run, false, null, device, cifarStem: true, seed: 0);
+            convSetting = ApplySetting(o, model, device);
+            model.train();
+            var weights = model.Backbone.parameters().ToArray();
+            var times = new List<double>();
+            for (int i = 0; i < o.Warmup + o.Steps; i++)
+            {
+                using var scope = NewDisposeScope();
+                var (x1, x2) = (Input(), Input());
+                foreach (var w in weights) w.grad?.zero_();
+                var clock = Stopwatch.StartNew();
+                Tensor loss;
+                using (Backbones.Autocast.For(o.BackbonePrecision, device))
+                {
+                    // Any scalar of the features will do: the trunk's backward costs the same whatever gradient arrives.
+                    loss = model.Backbone.call(x1).to(ScalarType.Float32).square().sum().add(model.Backbone.call(x2).to(ScalarType.Float32).square().sum(), Scalars.One);
+                }
+                loss.backward();
+                loss.item<float>();
+                var seconds = clock.Elapsed.TotalSeconds;
+                MaybeCollect(o, i);
+                if (i >= o.Warmup) times.Add(seconds);
+                progress?.Invoke($"trunk step {i + 1}/{o.Warmup + o.Steps}: {seconds:0.000}s{Diagnostics()}");
+            }
+            trunk = Median(times);
+        }
         return new TrainingBenchmarkResult(search, arch, weight, pretrain,
             o.BatchSize / pretrain, o.BatchSize / search, Rss("VmHWM"), rssBefore, Rss("VmRSS"), threads)
         {
@@ -163,6 +206,8 @@ public static class TrainingBenchmark
             SearchPeakRssMib = searchPeak,
             CollectSeconds = MedianCollectSeconds(),
             ConvSetting = convSetting,
+            TrunkStepSeconds = trunk,
+            TrunkGflop = o.Trunk ? TrunkGflop(Backbones.BackboneFactory.Config(o.Backbone), o.BatchSize) : double.NaN,
             Host = Numerics.HostInfo.Current(),
         };
     }
@@ -183,6 +228,14 @@ public static class TrainingBenchmark
             Search = recipe.Search with { BatchSize = batchSize },
             Pretrain = recipe.Pretrain with { BatchSize = batchSize },
         };
+    }
+
+    /// <summary>Convolution GFLOP of one trunk step on two views of <paramref name="batchSize"/> 32-pixel images (see <see cref="TrainingBenchmarkResult.TrunkGflop"/>).</summary>
+    public static double TrunkGflop(Backbones.ResNetConfig config, int batchSize)
+    {
+        var (total, stem) = config.ConvMacs(32, cifarStem: true);
+        // forward + grad-weight of every convolution + grad-input of all but the stem; 2 FLOP per MAC; 2 views.
+        return 2.0 * 2 * batchSize * (3.0 * total - stem) / 1e9;
     }
 
     /// <summary>One weight step, timing its phases; the loss is read back so the step has completed.</summary>
