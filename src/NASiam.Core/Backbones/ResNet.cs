@@ -10,48 +10,11 @@ public enum BlockKind { Basic, Bottleneck }
 /// <summary>Architecture of a ResNet trunk: block type, blocks per stage, stage widths (planes).</summary>
 public sealed record ResNetConfig(string Name, BlockKind Block, IReadOnlyList<int> BlocksPerStage, IReadOnlyList<int> Planes)
 {
-    /// <summary>Width of the pooled output feature: last planes × block expansion.</summary>
-    public int FeatureDim => Planes[^1] * (Block == BlockKind.Basic ? BasicBlock.Expansion : Bottleneck.Expansion);
+    /// <summary>Output channels of a block per plane: 1 for basic blocks, 4 for bottlenecks.</summary>
+    public int Expansion => Block == BlockKind.Basic ? BasicBlock.Expansion : Bottleneck.Expansion;
 
-    /// <summary>
-    /// Multiply-accumulates of the trunk's convolutions for one square image of <paramref name="imageSize"/>
-    /// pixels (the forward pass; batch-norm, ReLU, pooling and the residual adds are not counted):
-    /// Σ H_out·W_out·C_in·C_out·k² over every convolution, projection shortcuts included. <c>Stem</c> is the
-    /// first convolution's share (its input needs no gradient, so a backward pass skips its grad-input).
-    /// ResNet-18 CIFAR stem at 32 px: 0.555 G; ResNet-18 / ResNet-50 ImageNet stem at 224 px: 1.81 G / 4.09 G
-    /// (the figures torchvision and the ResNet paper quote, less the classifier).
-    /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException">imageSize &lt; 1.</exception>
-    public (long Total, long Stem) ConvMacs(int imageSize, bool cifarStem)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(imageSize, 1);
-        static long Out(long size, int kernel, int stride, int padding) => (size + 2 * padding - kernel) / stride + 1;
-        long h = cifarStem ? imageSize : Out(imageSize, 7, 2, 3);
-        long stem = h * h * 3 * Planes[0] * (cifarStem ? 9 : 49);
-        if (!cifarStem) h = Out(h, 3, 2, 1); // max-pool
-        long total = stem, inPlanes = Planes[0];
-        int expansion = Block == BlockKind.Basic ? BasicBlock.Expansion : Bottleneck.Expansion;
-        for (int stage = 0; stage < 4; stage++)
-        {
-            long p = Planes[stage];
-            for (int b = 0; b < BlocksPerStage[stage]; b++)
-            {
-                int stride = b == 0 && stage > 0 ? 2 : 1;
-                long o = Out(h, 3, stride, 1);
-                total += Block == BlockKind.Basic
-                    ? o * o * inPlanes * p * 9 + o * o * p * p * 9
-                    : h * h * inPlanes * p + o * o * p * p * 9 + o * o * p * p * expansion;
-                if (stride != 1 || inPlanes != p * expansion)
-                {
-                    long d = Out(h, 1, stride, 0);
-                    total += d * d * inPlanes * p * expansion;
-                }
-                inPlanes = p * expansion;
-                h = o;
-            }
-        }
-        return (total, stem);
-    }
+    /// <summary>Width of the pooled output feature: last planes × block expansion.</summary>
+    public int FeatureDim => Planes[^1] * Expansion;
 }
 
 /// <summary>
@@ -133,7 +96,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
                 nn.Module<Tensor, Tensor> block = config.Block == BlockKind.Basic
                     ? new BasicBlock(inPlanes, config.Planes[i], stride)
                     : new Bottleneck(inPlanes, config.Planes[i], stride);
-                inPlanes = config.Planes[i] * (config.Block == BlockKind.Basic ? BasicBlock.Expansion : Bottleneck.Expansion);
+                inPlanes = config.Planes[i] * config.Expansion;
                 blocks.Add(block);
             }
             return nn.Sequential(blocks.ToArray());

@@ -71,7 +71,7 @@ public sealed class BenchCommandTests
         Assert.Equal(JsonValueKind.Null, root.GetProperty("pretrain_step_s").ValueKind);
         Assert.Equal(JsonValueKind.Null, root.GetProperty("search_step_s").ValueKind);
         // Two views of 4 images: forward, grad-weight and (all but the stem's) grad-input, 2 FLOP per MAC.
-        var (macs, stem) = NASiam.Core.Backbones.BackboneFactory.Config("resnet-tiny").ConvMacs(32, cifarStem: true);
+        var (macs, stem) = NASiam.Core.Engine.Numerics.BackboneConvShapes.Macs("resnet-tiny", cifarStem: true, 32);
         Assert.Equal(2.0 * 2 * 4 * (3.0 * macs - stem) / 1e9, root.GetProperty("trunk_gflop").GetDouble(), 9);
         (code, stdout, stderr) = Cli(args);
         Assert.True(code == ExitCodes.Ok, stderr);

@@ -182,6 +182,44 @@ public sealed class KernelSelfCheckTests : IDisposable
         Assert.Equal(cifarStem ? size / 4 : size / 16, ds.Height);
     }
 
+    // BackboneConvShapes.Macs against the convolutions a forward pass actually runs (forward hooks read each output
+    // shape; the strided-1x1 workaround is off so every convolution goes through its module).
+    [Theory]
+    [InlineData("resnet-tiny", true, 32)]
+    [InlineData("resnet18", true, 32)]
+    [InlineData("resnet18", false, 64)]
+    [InlineData("resnet50", true, 32)]
+    [InlineData("resnet50", false, 72)]
+    public void ConvMacs_EqualTheConvolutionsOfAForwardPass(string name, bool cifarStem, int size)
+    {
+        using var net = BackboneFactory.Create(name, cifarStem);
+        net.eval();
+        long counted = 0, first = -1;
+        var hooks = net.modules().OfType<Conv2d>().Select(conv => conv.register_forward_hook((m, x, y) =>
+        {
+            long macs = y.shape[1] * y.shape[2] * y.shape[3] * conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1];
+            if (first < 0) first = macs;
+            counted += macs;
+            return y;
+        })).ToList();
+        using (no_grad())
+        using (var y = net.call(randn(1, 3, size, size))) { }
+        foreach (var h in hooks) h.remove();
+        var (total, stem) = BackboneConvShapes.Macs(name, cifarStem, size);
+        Assert.Equal(counted, total);
+        Assert.Equal(first, stem);
+    }
+
+    // The published figures (torchvision's model table, He et al. 2016 Table 1), less the classifier's 0.5 M / 2 M.
+    [Theory]
+    [InlineData("resnet18", false, 224, 1.814e9)]
+    [InlineData("resnet50", false, 224, 4.087e9)]
+    public void ConvMacs_MatchThePublishedCounts(string name, bool cifarStem, int size, double expected)
+    {
+        var (total, _) = BackboneConvShapes.Macs(name, cifarStem, size);
+        Assert.InRange(total, expected * 0.998, expected * 1.002);
+    }
+
     [Fact]
     public void Distinct_MergesLayersOfTheSameShape()
     {

@@ -80,7 +80,7 @@ public sealed record TrainingBenchmarkResult(
     public double TrunkStepSeconds { get; init; } = double.NaN;
     /// <summary>
     /// Convolution GFLOP of one trunk step (2 FLOP per multiply-accumulate; both views; forward, grad-input
-    /// except the stem's, grad-weight: see <see cref="Backbones.ResNetConfig.ConvMacs"/>). Divided by
+    /// except the stem's, grad-weight: see <see cref="Numerics.BackboneConvShapes.Macs"/>). Divided by
     /// <see cref="TrunkStepSeconds"/> it is the rate the convolutions reach on this host.
     /// </summary>
     public double TrunkGflop { get; init; } = double.NaN;
@@ -96,6 +96,9 @@ public sealed record TrainingBenchmarkResult(
 /// </summary>
 public static class TrainingBenchmark
 {
+    /// <summary>Side of the random square input images (CIFAR's 32 pixels), for the steps and the trunk's FLOP count alike.</summary>
+    const int ImageSize = 32;
+
     public static TrainingBenchmarkResult Run(TrainingBenchmarkOptions o, Action<string>? progress = null)
     {
         if (o.BatchSize < 2 || o.Steps < 1 || o.Warmup < 0) throw new ArgumentException("Benchmark needs batch >= 2, steps >= 1 and warmup >= 0.");
@@ -109,7 +112,7 @@ public static class TrainingBenchmark
         var pretrainPhases = new List<StepPhases>();
         string convSetting = "";
         using var g = new Generator(1);
-        Tensor Input() => randn([o.BatchSize, 3, 32, 32], generator: g).to(device);
+        Tensor Input() => randn([o.BatchSize, 3, ImageSize, ImageSize], generator: g).to(device);
 
         if (o.Search)
         {
@@ -207,7 +210,7 @@ public static class TrainingBenchmark
             CollectSeconds = MedianCollectSeconds(),
             ConvSetting = convSetting,
             TrunkStepSeconds = trunk,
-            TrunkGflop = o.Trunk ? TrunkGflop(Backbones.BackboneFactory.Config(o.Backbone), o.BatchSize) : double.NaN,
+            TrunkGflop = o.Trunk ? TrunkGflop(o.Backbone, o.BatchSize) : double.NaN,
             Host = Numerics.HostInfo.Current(),
         };
     }
@@ -230,10 +233,10 @@ public static class TrainingBenchmark
         };
     }
 
-    /// <summary>Convolution GFLOP of one trunk step on two views of <paramref name="batchSize"/> 32-pixel images (see <see cref="TrainingBenchmarkResult.TrunkGflop"/>).</summary>
-    public static double TrunkGflop(Backbones.ResNetConfig config, int batchSize)
+    /// <summary>Convolution GFLOP of one trunk step on two views of <paramref name="batchSize"/> benchmark images (see <see cref="TrainingBenchmarkResult.TrunkGflop"/>).</summary>
+    public static double TrunkGflop(string backbone, int batchSize)
     {
-        var (total, stem) = config.ConvMacs(32, cifarStem: true);
+        var (total, stem) = Numerics.BackboneConvShapes.Macs(backbone, cifarStem: true, ImageSize);
         // forward + grad-weight of every convolution + grad-input of all but the stem; 2 FLOP per MAC; 2 views.
         return 2.0 * 2 * batchSize * (3.0 * total - stem) / 1e9;
     }
