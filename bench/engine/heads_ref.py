@@ -23,6 +23,7 @@ p.add_argument("--profile", action="store_true", help="print torch.profiler's op
 a = p.parse_args()
 os.environ.setdefault("OMP_NUM_THREADS", str(a.threads))
 os.environ.setdefault("OPENBLAS_NUM_THREADS", str(a.threads))
+from cpu_load import busy_s, own_s  # noqa: E402  (bench/engine/cpu_load.py)
 import torch, torch.nn as nn  # noqa: E402
 
 torch.set_num_threads(a.threads)
@@ -43,25 +44,13 @@ g = torch.Generator().manual_seed(1)
 feats = [(torch.randn(a.batch_size, a.feature_dim, generator=g), torch.randn(a.batch_size, a.feature_dim, generator=g)) for _ in range(4)]
 
 
-def stat():
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    hz = os.sysconf("SC_CLK_TCK")
-    return (sum(v[:8]) - v[3] - v[4]) / hz
-
-
-def own():
-    import resource
-    r = resource.getrusage(resource.RUSAGE_SELF); return r.ru_utime + r.ru_stime
-
-
 fw, bw, st, cpu = [], [], [], []
 s0, o0, w0 = None, None, None
 for i in range(a.warmup + a.steps):
     if i == a.warmup:
-        s0, o0, w0 = stat(), own(), time.perf_counter()
+        s0, o0, w0 = busy_s(), own_s(), time.perf_counter()
     h1, h2 = feats[i % 4]
-    c0 = own()
+    c0 = own_s()
     t0 = time.perf_counter()
     z1 = bn(fc(enc(h1))); z2 = bn(fc(enc(h2)))
     p1 = pred(z1); p2 = pred(z2)
@@ -70,14 +59,14 @@ for i in range(a.warmup + a.steps):
     opt.zero_grad()
     loss.backward()
     t2 = time.perf_counter()
-    c2 = own()
+    c2 = own_s()
     opt.step()
     loss.item()
     t3 = time.perf_counter()
     if i >= a.warmup:
         fw.append(t1 - t0); bw.append(t2 - t1); st.append(t3 - t2); cpu.append(c2 - c0)
 wall = time.perf_counter() - w0
-foreign = ((stat() - s0) - (own() - o0)) / wall
+foreign = ((busy_s() - s0) - (own_s() - o0)) / wall
 if a.profile:
     from torch.profiler import profile, ProfilerActivity
     with profile(activities=[ProfilerActivity.CPU]) as prof:

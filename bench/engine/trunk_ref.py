@@ -21,6 +21,7 @@ p.add_argument("--arch", default="resnet18")
 a = p.parse_args()
 os.environ.setdefault("OMP_NUM_THREADS", str(a.threads))
 os.environ.setdefault("OPENBLAS_NUM_THREADS", str(a.threads))
+from cpu_load import busy_s, own_s  # noqa: E402  (bench/engine/cpu_load.py)
 import torch, torch.nn as nn, torchvision.models as tv  # noqa: E402
 
 torch.set_num_threads(a.threads)
@@ -34,22 +35,11 @@ g = torch.Generator().manual_seed(1)
 views = [(torch.randn(a.batch_size, 3, 32, 32, generator=g), torch.randn(a.batch_size, 3, 32, 32, generator=g)) for _ in range(2)]
 
 
-def stat():
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    return (sum(v[:8]) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
-
-
-def own():
-    import resource
-    r = resource.getrusage(resource.RUSAGE_SELF); return r.ru_utime + r.ru_stime
-
-
 fw, bw = [], []
 s0 = o0 = w0 = None
 for i in range(a.warmup + a.steps):
     if i == a.warmup:
-        s0, o0, w0 = stat(), own(), time.perf_counter()
+        s0, o0, w0 = busy_s(), own_s(), time.perf_counter()
     x1, x2 = views[i % 2]
     trunk.zero_grad(set_to_none=False)
     t0 = time.perf_counter()
@@ -61,7 +51,7 @@ for i in range(a.warmup + a.steps):
     if i >= a.warmup:
         fw.append(t1 - t0); bw.append(t2 - t1)
 wall = time.perf_counter() - w0
-foreign = ((stat() - s0) - (own() - o0)) / wall
+foreign = ((busy_s() - s0) - (own_s() - o0)) / wall
 m = statistics.median
 print(json.dumps({"impl": "pytorch", "torch": torch.__version__, "arch": a.arch, "batch_size": a.batch_size, "threads": torch.get_num_threads(),
                   "forward_s": round(m(fw), 5), "backward_s": round(m(bw), 5), "trunk_step_s": round(m([x + y for x, y in zip(fw, bw)]), 5),
