@@ -93,7 +93,11 @@ public sealed class RunScheduler(
     public bool Resume(Guid runId)
     {
         var run = store.Get(runId);
-        if (run is null || !run.CanResume || registry.IsRunning(runId) || store.Leases.HeldByOther(runId)) return false;
+        if (run is null || !run.CanResume || store.Leases.HeldByOther(runId)) return false;
+        // An ended run whose job is still unwinding (its final status is written just before the job
+        // leaves the registry) is resumed once it has left; a resume enqueued before that would be
+        // skipped by the new job as "already executing" and stay queued.
+        if (!registry.WaitUntilNotRunning(runId, TimeSpan.FromSeconds(5))) return false;
         Enqueue(runId, run.Device);
         return true;
     }

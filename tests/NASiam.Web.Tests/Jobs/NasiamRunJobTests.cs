@@ -36,6 +36,33 @@ public class NasiamRunJobTests : IDisposable
         Assert.Equal(Enumerable.Range(1, steps.Count).Select(i => (long)i), steps);
     }
 
+    // The job writes the final status just before it leaves the registry: a resume in that window (a user
+    // clicking Resume the moment the run shows Cancelled or Failed) waits for the job to leave, then resumes.
+    [Fact]
+    public async Task Resume_WhileTheEndedRunsJobIsStillUnwinding_WaitsForIt_AndResumes()
+    {
+        await using var app = new NasiamAppFactory(_data, new ScriptedRunEngine(totalSteps: 400, stepMilliseconds: 40));
+        using var c = app.Api();
+        var id = await NasiamAppFactory.CreateQuickDemo(c);
+        await NasiamAppFactory.WaitUntil(async () => (await NasiamAppFactory.Events(c, id, "step")).Count >= 3, TimeSpan.FromSeconds(20), "three steps");
+        Assert.Equal(HttpStatusCode.Accepted, (await c.PostAsync($"/api/runs/{id}/cancel", null)).StatusCode);
+        await NasiamAppFactory.WaitForStatus(c, id, "Cancelled", 10);
+        var registry = app.Services.GetRequiredService<NASiam.Web.Jobs.RunExecutionRegistry>();
+        await NasiamAppFactory.WaitUntil(() => Task.FromResult(!registry.IsRunning(id)), TimeSpan.FromSeconds(10), "the job to finish");
+        var after = (await NasiamAppFactory.Events(c, id, "step")).Count;
+
+        // The job's last moments, held open: the run is ended but still in the registry.
+        var cts = registry.TryStart(id)!;
+        var resume = c.PostAsync($"/api/runs/{id}/resume", null);
+        await Task.Delay(300);
+        Assert.False(resume.IsCompleted);
+        registry.Finish(id, cts);
+        Assert.Equal(HttpStatusCode.Accepted, (await resume).StatusCode);
+        await NasiamAppFactory.WaitUntil(async () => (await NasiamAppFactory.Events(c, id, "step")).Count > after + 2, TimeSpan.FromSeconds(20), "resumed steps");
+        await c.PostAsync($"/api/runs/{id}/cancel", null);
+        await NasiamAppFactory.WaitForStatus(c, id, "Cancelled", 10);
+    }
+
     [Fact]
     public async Task HostRestart_MidRun_ResumesFromCheckpointWithoutLostOrDuplicatedPoints()
     {
