@@ -9,13 +9,20 @@ public class NasiamRunJobTests : IDisposable
 {
     readonly string _data = Directory.CreateTempSubdirectory("nasiam-job-").FullName;
 
+    /// <summary>Creates a quick-demo run through the API and waits until it has reported three steps.</summary>
+    static async Task<Guid> QuickDemoAfterThreeSteps(HttpClient c)
+    {
+        var id = await NasiamAppFactory.CreateQuickDemo(c);
+        await NasiamAppFactory.WaitUntil(async () => (await NasiamAppFactory.Events(c, id, "step")).Count >= 3, TimeSpan.FromSeconds(20), "three steps");
+        return id;
+    }
+
     [Fact]
     public async Task Cancel_RunningRun_StopsWithinAStepAndIsResumable()
     {
         await using var app = new NasiamAppFactory(_data, new ScriptedRunEngine(totalSteps: 400, stepMilliseconds: 40));
         using var c = app.Api();
-        var id = await NasiamAppFactory.CreateQuickDemo(c);
-        await NasiamAppFactory.WaitUntil(async () => (await NasiamAppFactory.Events(c, id, "step")).Count >= 3, TimeSpan.FromSeconds(20), "three steps");
+        var id = await QuickDemoAfterThreeSteps(c);
 
         var sw = System.Diagnostics.Stopwatch.StartNew();
         Assert.Equal(HttpStatusCode.Accepted, (await c.PostAsync($"/api/runs/{id}/cancel", null)).StatusCode);
@@ -43,8 +50,7 @@ public class NasiamRunJobTests : IDisposable
     {
         await using var app = new NasiamAppFactory(_data, new ScriptedRunEngine(totalSteps: 400, stepMilliseconds: 40));
         using var c = app.Api();
-        var id = await NasiamAppFactory.CreateQuickDemo(c);
-        await NasiamAppFactory.WaitUntil(async () => (await NasiamAppFactory.Events(c, id, "step")).Count >= 3, TimeSpan.FromSeconds(20), "three steps");
+        var id = await QuickDemoAfterThreeSteps(c);
         Assert.Equal(HttpStatusCode.Accepted, (await c.PostAsync($"/api/runs/{id}/cancel", null)).StatusCode);
         await NasiamAppFactory.WaitForStatus(c, id, "Cancelled", 10);
         var registry = app.Services.GetRequiredService<NASiam.Web.Jobs.RunExecutionRegistry>();

@@ -65,18 +65,16 @@ public static class BackboneConvShapes
             {
                 int stride = b == 0 && i > 0 ? 2 : 1;
                 string p = $"layer{i + 1}.{b}.";
-                int outPlanes;
+                int outPlanes = planes * config.Expansion;
                 ConvShape strided;
                 if (config.Block == BlockKind.Basic)
                 {
-                    outPlanes = planes * config.Expansion;
                     strided = new ConvShape(inPlanes, planes, 3, stride, 1, h, h);
                     layers.Add((p + "conv1", strided));
                     layers.Add((p + "conv2", new ConvShape(planes, planes, 3, 1, 1, strided.OutHeight, strided.OutWidth)));
                 }
                 else
                 {
-                    outPlanes = planes * config.Expansion;
                     layers.Add((p + "conv1", new ConvShape(inPlanes, planes, 1, 1, 0, h, h)));
                     strided = new ConvShape(planes, planes, 3, stride, 1, h, h);
                     layers.Add((p + "conv2", strided));
