@@ -22,7 +22,9 @@ namespace NASiam.Web.Jobs;
 /// observer. A stop of the app re-queues the job and the engine resumes from its last checkpoint;
 /// a user cancel ends it as Cancelled. Before anything else the job takes the run's lease
 /// (<see cref="RunLeaseKeeper"/>), renews it while the engine runs and releases it at the end: at
-/// most one execution per run across every node, whatever Hangfire delivers.
+/// most one execution per run across every node, whatever Hangfire delivers. The final status is
+/// written last, after the run left <see cref="RunExecutionRegistry"/>, in one transaction with the
+/// lease's release: a run that reads as ended is resumable that very moment.
 /// </summary>
 public sealed class NasiamRunJob(
     RunStore store, RunPaths paths, IRunEngine engine, ProcessRunEngine processEngine, RunExecutionRegistry registry, ProgressChannel channel,
@@ -46,37 +48,67 @@ public sealed class NasiamRunJob(
             log.LogWarning("Run {RunId} is leased by another live worker ({Owner}); job {JobId} skipped", runId, store.Leases.Get(runId)?.Owner, jobId);
             return;
         }
+        RunEnding? ending = null;
         try
         {
-            run = store.Get(runId);
-            if (run is null) { log.LogInformation("Run {RunId} was deleted; nothing to do", runId); return; }
-            if (run.CancelRequested) { lifecycle.Ended(runId, RunStatus.Cancelled, "Cancelled before it started."); return; }
-            // A run that already ended is not run again by a late duplicate of its job (Resume re-queues it as Queued first).
-            if (run.Status is RunStatus.Succeeded or RunStatus.Failed or RunStatus.Cancelled)
-            {
-                log.LogWarning("Run {RunId} already ended ({Status}); job {JobId} skipped", runId, run.Status, jobId);
-                return;
-            }
-
-            var cts = registry.TryStart(runId);
-            if (cts is null) { log.LogWarning("Run {RunId} is already executing in this process; second start skipped", runId); return; }
-            try
-            {
-                using var heartbeat = leases.Keep(runId);
-                Execute(run, cts, cancellationToken, heartbeat);
-            }
-            finally
-            {
-                registry.Finish(runId, cts);
-            }
+            ending = ExecuteLeased(runId, jobId, cancellationToken);
         }
         finally
         {
-            leases.Release(runId);
+            // Without an ending (nothing to write, the lease lost, an app stop, an exception) the lease is
+            // given back here; with one, together with the final status below.
+            if (ending is null) leases.Release(runId);
+        }
+        if (ending is not null) End(run, ending);
+    }
+
+    /// <summary>
+    /// The leased part of a job: checks, then the engine inside <see cref="RunExecutionRegistry"/> with
+    /// the lease heartbeat. Returns how the run ends, written by the caller once the run has left the
+    /// registry and the heartbeat has stopped; null when nothing is to be written.
+    /// </summary>
+    RunEnding? ExecuteLeased(Guid runId, string? jobId, CancellationToken cancellationToken)
+    {
+        var run = store.Get(runId);
+        if (run is null) { log.LogInformation("Run {RunId} was deleted; nothing to do", runId); return null; }
+        if (run.CancelRequested) return new RunEnding(RunStatus.Cancelled, "Cancelled before it started.");
+        // A run that already ended is not run again by a late duplicate of its job (Resume re-queues it as Queued first).
+        if (run.Status is RunStatus.Succeeded or RunStatus.Failed or RunStatus.Cancelled)
+        {
+            log.LogWarning("Run {RunId} already ended ({Status}); job {JobId} skipped", runId, run.Status, jobId);
+            return null;
+        }
+
+        var cts = registry.TryStart(runId);
+        if (cts is null) { log.LogWarning("Run {RunId} is already executing in this process; second start skipped", runId); return null; }
+        try
+        {
+            using var heartbeat = leases.Keep(runId);
+            return Execute(run, cts, cancellationToken, heartbeat);
+        }
+        finally
+        {
+            registry.Finish(runId, cts);
         }
     }
 
-    void Execute(RunRecord run, CancellationTokenSource userCancel, CancellationToken hangfireToken, RunLeaseKeeper.Heartbeat lease)
+    /// <summary>
+    /// Writes the run's end and gives its lease back in one transaction, after the job left the
+    /// registry: whoever reads the ended status (a page, the API) can resume the run at once, and the
+    /// new job finds neither a registry entry nor a held lease.
+    /// </summary>
+    void End(RunRecord run, RunEnding ending)
+    {
+        var r = ending.Result;
+        lifecycle.Finished(run.Id, ending.Status, ending.Message, r?.GenotypeText, Json(r?.Artifacts), Json(r?.Metrics), leases.Owner);
+        if (ending.Status == RunStatus.Succeeded && r?.GenotypeText is { } text && run.Kind is RunKind.Search or RunKind.Pipeline)
+            AddDiscovered(run, text);
+    }
+
+    /// <summary>How an attempt ends: the final status, its message and what the engine produced (null when it produced nothing).</summary>
+    sealed record RunEnding(RunStatus Status, string? Message, RunResult? Result = null);
+
+    RunEnding? Execute(RunRecord run, CancellationTokenSource userCancel, CancellationToken hangfireToken, RunLeaseKeeper.Heartbeat lease)
     {
         var runId = run.Id;
         Core.Options.RunOptions runOptions;
@@ -88,8 +120,7 @@ public sealed class NasiamRunJob(
         }
         catch (ArgumentException e)
         {
-            lifecycle.Ended(runId, RunStatus.Failed, e.Message);
-            return;
+            return new RunEnding(RunStatus.Failed, e.Message);
         }
         // Torch's default (all cores) would starve Kestrel and SignalR on a small host; see NasiamWebOptions.CpuThreads.
         if (runOptions.Threads == 0) runOptions = runOptions with { Threads = options.Value.EffectiveCpuThreads };
@@ -120,14 +151,13 @@ public sealed class NasiamRunJob(
         {
             // Another worker owns the run now (it resumes from the last checkpoint): write nothing.
             log.LogWarning("Run {RunId}: stopped after losing its lease; its new owner continues it", runId);
-            return;
+            return null;
         }
         bool userCancelled = userCancel.IsCancellationRequested || store.Get(runId)?.CancelRequested == true;
         if (failure is not null)
         {
             log.LogError(failure, "Run {RunId} failed", runId);
-            lifecycle.Ended(runId, RunStatus.Failed, failure.Message);
-            return;
+            return new RunEnding(RunStatus.Failed, failure.Message);
         }
         if (result is null || result.Outcome == RunOutcome.Cancelled)
         {
@@ -137,14 +167,9 @@ public sealed class NasiamRunJob(
                 // Throwing on shutdown makes Hangfire re-queue the job instead of marking it done.
                 throw new OperationCanceledException("The app is stopping; the run will resume from its last checkpoint.");
             }
-            lifecycle.Finished(runId, RunStatus.Cancelled, result?.Message ?? "Cancelled.", result?.GenotypeText, Json(result?.Artifacts), Json(result?.Metrics));
-            return;
+            return new RunEnding(RunStatus.Cancelled, result?.Message ?? "Cancelled.", result);
         }
-
-        var final = result.Outcome == RunOutcome.Succeeded ? RunStatus.Succeeded : RunStatus.Failed;
-        lifecycle.Finished(runId, final, result.Message, result.GenotypeText, Json(result.Artifacts), Json(result.Metrics));
-        if (final == RunStatus.Succeeded && result.GenotypeText is { } text && run.Kind is RunKind.Search or RunKind.Pipeline)
-            AddDiscovered(run, text);
+        return new RunEnding(result.Outcome == RunOutcome.Succeeded ? RunStatus.Succeeded : RunStatus.Failed, result.Message, result);
     }
 
     /// <summary>

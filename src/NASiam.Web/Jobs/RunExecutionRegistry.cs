@@ -31,22 +31,6 @@ public sealed class RunExecutionRegistry
 
     public bool IsRunning(Guid runId) => _running.ContainsKey(runId);
 
-    /// <summary>
-    /// Waits until the run is no longer executing here, at most <paramref name="timeout"/>; true when it
-    /// is not (at once when it never was). A job writes its run's final status just before it leaves
-    /// the registry, so a caller that saw an ended status waits here milliseconds, not the run.
-    /// </summary>
-    public bool WaitUntilNotRunning(Guid runId, TimeSpan timeout)
-    {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (IsRunning(runId))
-        {
-            if (clock.Elapsed >= timeout) return false;
-            Thread.Sleep(10);
-        }
-        return true;
-    }
-
     /// <summary>Signals the engine of a running run; false if it is not executing here.</summary>
     public bool Cancel(Guid runId)
     {

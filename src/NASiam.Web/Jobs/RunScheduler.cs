@@ -93,11 +93,9 @@ public sealed class RunScheduler(
     public bool Resume(Guid runId)
     {
         var run = store.Get(runId);
+        // An ended run has left its job's registry entry and lease already (NasiamRunJob writes the end
+        // and gives the lease back together); a live lease here means another node executes it.
         if (run is null || !run.CanResume || store.Leases.HeldByOther(runId)) return false;
-        // An ended run whose job is still unwinding (its final status is written just before the job
-        // leaves the registry) is resumed once it has left; a resume enqueued before that would be
-        // skipped by the new job as "already executing" and stay queued.
-        if (!registry.WaitUntilNotRunning(runId, TimeSpan.FromSeconds(5))) return false;
         Enqueue(runId, run.Device);
         return true;
     }

@@ -28,15 +28,24 @@ public sealed class RunLifecycle(
     }
 
     /// <summary>The app is stopping mid-run: Interrupted (not finished; the job is re-queued).</summary>
-    public void Interrupted(Guid runId, string message) => Set(runId, RunStatus.Interrupted, message, finished: false);
-
-    /// <summary>Ends the run without engine output (bad options, cancelled before it started, a crash).</summary>
-    public void Ended(Guid runId, RunStatus status, string? message) => Set(runId, status, message, finished: true);
-
-    /// <summary>Ends the run with what the engine produced (artefacts and metrics as JSON).</summary>
-    public void Finished(Guid runId, RunStatus status, string? message, string? genotypeText, string? artifactsJson, string? metricsJson)
+    public void Interrupted(Guid runId, string message)
     {
-        store.Finish(runId, status, message, genotypeText, artifactsJson, metricsJson);
+        store.SetStatus(runId, RunStatus.Interrupted, message, finished: false);
+        Changed(runId);
+    }
+
+    /// <summary>Ends a run that no job executes (cancelled while queued, or where nothing executes it).</summary>
+    public void Ended(Guid runId, RunStatus status, string? message) => Finished(runId, status, message, null, null, null, leaseOwner: null);
+
+    /// <summary>
+    /// Ends the run, with what the engine produced where any (artefacts and metrics as JSON; null keeps
+    /// what is stored). The executing job passes its <paramref name="leaseOwner"/>: the lease is given
+    /// back in the same transaction, after the job has left <see cref="RunExecutionRegistry"/>, so a run
+    /// that reads as ended can be resumed at once (see <see cref="NasiamRunJob"/>).
+    /// </summary>
+    public void Finished(Guid runId, RunStatus status, string? message, string? genotypeText, string? artifactsJson, string? metricsJson, string? leaseOwner)
+    {
+        store.Finish(runId, status, message, genotypeText, artifactsJson, metricsJson, leaseOwner);
         Changed(runId);
     }
 
@@ -59,12 +68,6 @@ public sealed class RunLifecycle(
         signalled |= registry.Cancel(runId);
         if (!signalled && !store.Leases.HeldByOther(runId)) Ended(runId, RunStatus.Cancelled, "Cancelled.");
         return true;
-    }
-
-    void Set(Guid runId, RunStatus status, string? message, bool finished)
-    {
-        store.SetStatus(runId, status, message, finished);
-        Changed(runId);
     }
 
     /// <summary>Tells pages and hub clients the run's record changed.</summary>

@@ -26,10 +26,10 @@ public sealed class RunStore
     {
         Database = database;
         Runs = new RunRepository(database);
-        Status = new RunStatusStore(database);
+        Leases = new RunLeases(database);
+        Status = new RunStatusStore(database, Leases);
         Events = new EventLog(database);
         GenotypeLibrary = new GenotypeStore(database);
-        Leases = new RunLeases(database);
     }
 
     /// <summary>A store on a SQLite file (created, or migrated, on open).</summary>
@@ -56,8 +56,8 @@ public sealed class RunStore
     internal void SetStatus(Guid id, RunStatus status, string? message = null, bool finished = false) => Status.SetStatus(id, status, message, finished);
     internal void MarkStarted(Guid id) => Status.MarkStarted(id);
     internal void RequestCancel(Guid id) => Status.RequestCancel(id);
-    internal void Finish(Guid id, RunStatus status, string? message, string? genotypeText, string? artifactsJson, string? metricsJson) =>
-        Status.Finish(id, status, message, genotypeText, artifactsJson, metricsJson);
+    internal void Finish(Guid id, RunStatus status, string? message, string? genotypeText, string? artifactsJson, string? metricsJson, string? leaseOwner = null) =>
+        Status.Finish(id, status, message, genotypeText, artifactsJson, metricsJson, leaseOwner);
 
     // Events
     /// <summary>Stores a batch of one run's events (duplicates by sequence ignored) and projects them onto the run row; returns how many were new.</summary>

@@ -43,29 +43,36 @@ public class NasiamRunJobTests : IDisposable
         Assert.Equal(Enumerable.Range(1, steps.Count).Select(i => (long)i), steps);
     }
 
-    // The job writes the final status just before it leaves the registry: a resume in that window (a user
-    // clicking Resume the moment the run shows Cancelled or Failed) waits for the job to leave, then resumes.
+    // A user may click Resume the very moment a run shows Cancelled or Failed. At that moment (the status
+    // change's notification, published on the job's thread right after the write) the job must already
+    // have left the registry and given its lease back, or the resume is refused or its job skipped.
     [Fact]
-    public async Task Resume_WhileTheEndedRunsJobIsStillUnwinding_WaitsForIt_AndResumes()
+    public async Task EndedStatus_IsWrittenAfterTheJobLeftTheRegistry_WithItsLease_SoAResumeAtThatMomentRuns()
     {
         await using var app = new NasiamAppFactory(_data, new ScriptedRunEngine(totalSteps: 400, stepMilliseconds: 40));
         using var c = app.Api();
-        var id = await QuickDemoAfterThreeSteps(c);
-        Assert.Equal(HttpStatusCode.Accepted, (await c.PostAsync($"/api/runs/{id}/cancel", null)).StatusCode);
-        await NasiamAppFactory.WaitForStatus(c, id, "Cancelled", 10);
         var registry = app.Services.GetRequiredService<NASiam.Web.Jobs.RunExecutionRegistry>();
-        await NasiamAppFactory.WaitUntil(() => Task.FromResult(!registry.IsRunning(id)), TimeSpan.FromSeconds(10), "the job to finish");
-        var after = (await NasiamAppFactory.Events(c, id, "step")).Count;
+        var scheduler = app.Services.GetRequiredService<NASiam.Web.Jobs.RunScheduler>();
+        var store = app.Services.GetRequiredService<NASiam.Web.Runs.RunStore>();
+        var id = await QuickDemoAfterThreeSteps(c);
 
-        // The job's last moments, held open: the run is ended but still in the registry.
-        var cts = registry.TryStart(id)!;
-        var resume = c.PostAsync($"/api/runs/{id}/resume", null);
-        await Task.Delay(300);
-        Assert.False(resume.IsCompleted);
-        registry.Finish(id, cts);
-        Assert.Equal(HttpStatusCode.Accepted, (await resume).StatusCode);
+        var seen = new TaskCompletionSource<(bool Registered, bool LeaseLive, bool Resumed)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var sub = app.Services.GetRequiredService<NASiam.Web.Runs.RunNotificationService>().Subscribe(id, u =>
+        {
+            if (u.Record?.Status == NASiam.Web.Runs.RunStatus.Cancelled && !seen.Task.IsCompleted)
+                seen.TrySetResult((registry.IsRunning(id), store.Leases.Get(id)?.Live == true, scheduler.Resume(id)));
+            return Task.CompletedTask;
+        });
+        Assert.Equal(HttpStatusCode.Accepted, (await c.PostAsync($"/api/runs/{id}/cancel", null)).StatusCode);
+        var (registered, leaseLive, resumed) = await seen.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.False(registered, "the run read as Cancelled while its job was still in the registry");
+        Assert.False(leaseLive, "the run read as Cancelled while its job still held the lease");
+        Assert.True(resumed, "Resume at the moment the run read as Cancelled was refused");
+
+        // The resumed job runs (it was not skipped as "already executing" or "leased"): new steps arrive.
+        var after = (await NasiamAppFactory.Events(c, id, "step")).Count;
         await NasiamAppFactory.WaitUntil(async () => (await NasiamAppFactory.Events(c, id, "step")).Count > after + 2, TimeSpan.FromSeconds(20), "resumed steps");
-        await c.PostAsync($"/api/runs/{id}/cancel", null);
+        Assert.Equal(HttpStatusCode.Accepted, (await c.PostAsync($"/api/runs/{id}/cancel", null)).StatusCode);
         await NasiamAppFactory.WaitForStatus(c, id, "Cancelled", 10);
     }
 

@@ -1,3 +1,5 @@
+using System.Data.Common;
+
 namespace NASiam.Web.Runs.Storage;
 
 /// <summary>A run's lease as stored: who holds it and until when (database clock, Unix ms).</summary>
@@ -43,8 +45,15 @@ public sealed class RunLeases(RunDatabase db)
         """, ("@r", runId.ToString()), ("@o", owner), ("@ttl", (long)ttl.TotalMilliseconds)) == 1;
 
     /// <summary>Ends the owner's lease (the row stays, expired, naming the last owner).</summary>
-    public void Release(Guid runId, string owner) =>
-        db.Exec("UPDATE run_leases SET expires_at = 0 WHERE run_id = @r AND owner = @o", ("@r", runId.ToString()), ("@o", owner));
+    public void Release(Guid runId, string owner)
+    {
+        using var c = db.Open();
+        Release(c, runId, owner);
+    }
+
+    /// <summary><see cref="Release(Guid, string)"/> on an open connection, inside the caller's transaction (a run's end and its lease's, <see cref="RunStatusStore.Finish"/>).</summary>
+    internal void Release(DbConnection c, Guid runId, string owner) =>
+        db.Exec(c, "UPDATE run_leases SET expires_at = 0 WHERE run_id = @r AND owner = @o", ("@r", runId.ToString()), ("@o", owner));
 
     /// <summary>The run's lease, or null when it never had one.</summary>
     public RunLease? Get(Guid runId)

@@ -70,7 +70,7 @@ public sealed class RunRepository(RunDatabase db)
 }
 
 /// <summary>Status columns of a run. Only the lifecycle owner, <see cref="RunLifecycle"/>, calls these (through <see cref="RunStore"/>).</summary>
-public sealed class RunStatusStore(RunDatabase db)
+public sealed class RunStatusStore(RunDatabase db, RunLeases leases)
 {
     public void SetJob(Guid id, string jobId, RunStatus status) =>
         db.Exec("UPDATE runs SET job_id = @job, status = @st, cancel_requested = 0, message = NULL WHERE id = @id",
@@ -94,12 +94,25 @@ public sealed class RunStatusStore(RunDatabase db)
         return db.Scalar(c, "SELECT cancel_requested FROM runs WHERE id = @id", ("@id", id.ToString())) is long v && v != 0;
     }
 
-    public void Finish(Guid id, RunStatus status, string? message, string? genotypeText, string? artifactsJson, string? metricsJson) => db.Exec("""
-        UPDATE runs SET status = @st, message = @msg, finished_at = @now,
-          genotype_text = COALESCE(@g, genotype_text), artifacts_json = COALESCE(@a, artifacts_json),
-          metrics_json = COALESCE(@m, metrics_json) WHERE id = @id
-        """, ("@id", id.ToString()), ("@st", status.ToString()), ("@msg", message), ("@now", Iso(DateTimeOffset.UtcNow)),
-        ("@g", genotypeText), ("@a", artifactsJson), ("@m", metricsJson));
+    /// <summary>
+    /// Ends the run: status, message, finish time, and the engine's output where given (null keeps what is
+    /// stored). With <paramref name="leaseOwner"/> that owner's lease is given back in the same
+    /// transaction, so no reader ever sees the run ended while its executor still holds it: a Resume at
+    /// that moment would be refused, or its job would find the lease taken and skip the run.
+    /// </summary>
+    public void Finish(Guid id, RunStatus status, string? message, string? genotypeText, string? artifactsJson, string? metricsJson, string? leaseOwner = null)
+    {
+        using var c = db.Open();
+        using var tx = c.BeginTransaction();
+        db.Exec(c, """
+            UPDATE runs SET status = @st, message = @msg, finished_at = @now,
+              genotype_text = COALESCE(@g, genotype_text), artifacts_json = COALESCE(@a, artifacts_json),
+              metrics_json = COALESCE(@m, metrics_json) WHERE id = @id
+            """, ("@id", id.ToString()), ("@st", status.ToString()), ("@msg", message), ("@now", Iso(DateTimeOffset.UtcNow)),
+            ("@g", genotypeText), ("@a", artifactsJson), ("@m", metricsJson));
+        if (leaseOwner is not null) leases.Release(c, id, leaseOwner);
+        tx.Commit();
+    }
 }
 
 /// <summary>The genotype library: presets the user saved and genotypes runs discovered.</summary>
