@@ -152,6 +152,27 @@ public class AlphaHeatmapTests
                 Assert.Equal(ops[o] == layer.Winner ? "#ff9800" : "none", r.GetAttribute("stroke"));
             }
     }
+
+    // The run page re-renders on every step; the grid is rebuilt only when new alphas arrive.
+    [Fact]
+    public async Task ParentRender_WithTheSameCell_SkipsTheGrid_NewAlphasRedrawIt()
+    {
+        await using var ctx = Bunit.Context();
+        var ops = NASiam.Core.Search.OperationNames.SimSiamMoCoOrder;
+        CellAlphas Cell(int step) => new("encoder", ops, [new AlphaLayer(0, ScriptedRunEngine.Weights(0, step), ops[0], 1, 0.1)]);
+        var first = Cell(5);
+        var cut = ctx.Render<AlphaHeatmap>(p => p.Add(x => x.Cell, first));
+        Assert.Equal(1, cut.RenderCount);
+
+        cut.Render(p => p.Add(x => x.Cell, first));
+        Assert.Equal(1, cut.RenderCount);
+
+        var next = Cell(30);
+        cut.Render(p => p.Add(x => x.Cell, next));
+        Assert.Equal(2, cut.RenderCount);
+        var shown = cut.FindAll("rect.alpha-cell").Select(r => double.Parse(r.GetAttribute("data-value")!, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(next.Layers[0].Weights.Select(w => Math.Round(w, 4)), shown.Select(w => Math.Round(w, 4)));
+    }
 }
 
 public class PlotlyLineChartTests
