@@ -27,7 +27,7 @@ public static class BenchCommand
         var backbone = new Option<string>("--backbone") { HelpName = string.Join("|", RunOptionsValidator.Backbones), Description = "Backbone (default resnet18).", DefaultValueFactory = _ => "resnet18" };
         var dim = new Option<int?>("--dim") { HelpName = "N", Description = "Projector output width (default: the framework's)." };
         var predDim = new Option<int?>("--pred-dim") { HelpName = "N", Description = "Predictor hidden width (default: the framework's)." };
-        var only = new Option<string>("--only") { HelpName = "search|pretrain|trunk", Description = "Measure one part only (peak RSS of that part alone); trunk = the backbone's forward + backward on both views alone, the floor of any pre-training step." };
+        var only = new Option<string>("--only") { HelpName = "search|pretrain|trunk", Description = "Measure one part only (peak RSS of that part alone); trunk = the backbone's forward + backward on both views alone, the floor of any pre-training step, and its forward without autograd (with it, the search step's floor)." };
         only.AcceptOnlyFromAmong("search", "pretrain", "trunk");
         var gcEvery = new Option<int>("--gc-every") { HelpName = "N", Description = $"Force a GC + malloc_trim every N steps outside the timings (default {NativeMemory.CollectEvery}, as the engine; 0 = never).", DefaultValueFactory = _ => NativeMemory.CollectEvery };
         var noChannelsLast = new Option<bool>("--no-channels-last") { Description = "Keep NCHW instead of channels-last." };
@@ -166,7 +166,7 @@ public static class BenchCommand
                 // A part not measured (--only) is NaN; JSON has no NaN, so it is written as null.
                 ["framework"] = framework.ToName(), ["backbone"] = backbone, ["batch_size"] = batch, ["steps"] = steps, ["threads"] = r.Threads,
                 ["search_step_s"] = r.SearchStepSeconds, ["arch_step_s"] = r.ArchStepSeconds, ["weight_step_s"] = r.WeightStepSeconds,
-                ["pretrain_step_s"] = r.PretrainStepSeconds, ["trunk_step_s"] = r.TrunkStepSeconds, ["trunk_gflop"] = r.TrunkGflop, ["images_per_s"] = r.ImagesPerSecond, ["search_images_per_s"] = r.SearchImagesPerSecond,
+                ["pretrain_step_s"] = r.PretrainStepSeconds, ["trunk_step_s"] = r.TrunkStepSeconds, ["trunk_forward_s"] = r.TrunkForwardSeconds, ["search_floor_s"] = r.SearchFloorSeconds, ["trunk_gflop"] = r.TrunkGflop, ["images_per_s"] = r.ImagesPerSecond, ["search_images_per_s"] = r.SearchImagesPerSecond,
                 ["peak_rss_mib"] = r.PeakRssMib, ["search_peak_rss_mib"] = r.SearchPeakRssMib, ["rss_before_mib"] = r.RssBeforeMib, ["rss_after_mib"] = r.RssAfterMib,
                 ["channels_last"] = channelsLast, ["gc_every"] = gcEvery, ["gc_s"] = r.CollectSeconds,
                 ["search_weight_phases_s"] = Phases(r.SearchWeightPhases), ["pretrain_phases_s"] = Phases(r.PretrainPhases),
@@ -189,6 +189,8 @@ public static class BenchCommand
         if (r.PretrainPhases is { } pw) stdout.WriteLine("                   " + PhasesText(pw));
         stdout.WriteLine(string.Format(c, "  trunk alone      {0:0.000} s  (both views' forward + backward, no heads, loss or optimizer: {1:0.0} GFLOP of convolutions, {2:0} GFLOP/s)",
             r.TrunkStepSeconds, r.TrunkGflop, r.TrunkGflop / r.TrunkStepSeconds));
+        stdout.WriteLine(string.Format(c, "  trunk forward    {0:0.000} s  (both views without autograd, as an architecture step runs it; search-step floor = trunk alone + {1} × this = {2:0.000} s)",
+            r.TrunkForwardSeconds, r.TrunkForwardsPerSearchStep, r.SearchFloorSeconds));
         stdout.WriteLine(string.Format(c, "  peak RSS         {0:0} MiB  (RSS {1:0} → {2:0} MiB; GC + trim every {3} steps, {4:0.000} s each)", r.PeakRssMib, r.RssBeforeMib, r.RssAfterMib, gcEvery, r.CollectSeconds));
         return ExitCodes.Ok;
     }

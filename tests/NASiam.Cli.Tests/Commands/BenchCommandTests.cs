@@ -73,10 +73,27 @@ public sealed class BenchCommandTests
         // Two views of 4 images: forward, grad-weight and (all but the stem's) grad-input, 2 FLOP per MAC.
         var (macs, stem) = NASiam.Core.Engine.Numerics.BackboneConvShapes.Macs("resnet-tiny", cifarStem: true, 32);
         Assert.Equal(2.0 * 2 * 4 * (3.0 * macs - stem) / 1e9, root.GetProperty("trunk_gflop").GetDouble(), 9);
+        // The forward without autograd is part of the forward + backward; SimSiam's search floor adds one of it.
+        var forward = root.GetProperty("trunk_forward_s").GetDouble();
+        Assert.InRange(forward, 1e-6, root.GetProperty("trunk_step_s").GetDouble());
+        Assert.Equal(root.GetProperty("trunk_step_s").GetDouble() + forward, root.GetProperty("search_floor_s").GetDouble(), 9);
         (code, stdout, stderr) = Cli(args);
         Assert.True(code == ExitCodes.Ok, stderr);
         Assert.Contains("trunk alone", stdout);
         Assert.Contains("GFLOP/s", stdout);
+        Assert.Contains("search-step floor = trunk alone + 1 × this", stdout);
+    }
+
+    // MoCo's search step also runs the key encoder forward in each of its two steps (method doc 4.2, 5.4).
+    [Fact]
+    public void Bench_OnlyTrunk_Moco_CountsTheKeyEncodersForwardsInTheSearchFloor()
+    {
+        var (code, stdout, stderr) = Cli(["bench", "--framework", "moco", "--backbone", "resnet-tiny", "--batch-size", "4", "--steps", "1", "--warmup", "0",
+            "--threads", "1", "--only", "trunk", "--json"]);
+        Assert.True(code == ExitCodes.Ok, stderr);
+        using var doc = JsonDocument.Parse(stdout.Trim());
+        var root = doc.RootElement;
+        Assert.Equal(root.GetProperty("trunk_step_s").GetDouble() + 3 * root.GetProperty("trunk_forward_s").GetDouble(), root.GetProperty("search_floor_s").GetDouble(), 9);
     }
 
     [Fact]

@@ -78,6 +78,17 @@ public sealed record TrainingBenchmarkResult(
     public Numerics.HostInfo? Host { get; init; }
     /// <summary>Median seconds of the trunk alone (see <see cref="TrainingBenchmarkOptions.Trunk"/>); NaN when not measured.</summary>
     public double TrunkStepSeconds { get; init; } = double.NaN;
+    /// <summary>Median seconds of both views' trunk forward without autograd (an architecture step's trunk); NaN when not measured.</summary>
+    public double TrunkForwardSeconds { get; init; } = double.NaN;
+    /// <summary>Trunk forwards without autograd (of both views) in one search step besides the weight step's forward + backward: see <see cref="TrainingBenchmark.TrunkForwardsPerSearchStep"/>.</summary>
+    public int TrunkForwardsPerSearchStep { get; init; } = 1;
+    /// <summary>
+    /// The search step's floor with these kernels: the weight step's trunk forward + backward
+    /// (<see cref="TrunkStepSeconds"/>) plus the trunk forwards without autograd the step also needs
+    /// (<see cref="TrunkForwardSeconds"/> × <see cref="TrunkForwardsPerSearchStep"/>). The reference's
+    /// search step divided by this is the largest ratio any search step of ours could reach here.
+    /// </summary>
+    public double SearchFloorSeconds => TrunkStepSeconds + TrunkForwardSeconds * TrunkForwardsPerSearchStep;
     /// <summary>
     /// Convolution GFLOP of one trunk step (2 FLOP per multiply-accumulate; both views; forward, grad-input
     /// except the stem's, grad-weight: see <see cref="Numerics.BackboneConvShapes.Macs"/>). Divided by
@@ -172,34 +183,49 @@ public static class TrainingBenchmark
             }
             pretrain = Median(times);
         }
-        double trunk = double.NaN;
+        double trunk = double.NaN, trunkForward = double.NaN;
         if (o.Trunk)
         {
             using var model = Runs.ModelBuilder.Create(run, false, null, device, cifarStem: true, seed: 0);
             convSetting = ApplySetting(o, model, device);
             model.train();
             var weights = model.Backbone.parameters().ToArray();
-            var times = new List<double>();
+            List<double> times = [], forwardTimes = [];
             for (int i = 0; i < o.Warmup + o.Steps; i++)
             {
                 using var scope = NewDisposeScope();
                 var (x1, x2) = (Input(), Input());
                 foreach (var w in weights) w.grad?.zero_();
                 var clock = Stopwatch.StartNew();
-                Tensor loss;
-                using (Backbones.Autocast.For(o.BackbonePrecision, device))
+                // Each part in its own scope: the forward + backward's activation handles are released
+                // before the forward starts, as the engine's steps release theirs (ComputeLossForBackward).
+                using (NewDisposeScope())
                 {
-                    // Any scalar of the features will do: the trunk's backward costs the same whatever gradient arrives.
-                    loss = model.Backbone.call(x1).to(ScalarType.Float32).square().sum().add(model.Backbone.call(x2).to(ScalarType.Float32).square().sum(), Scalars.One);
+                    Tensor loss;
+                    using (Backbones.Autocast.For(o.BackbonePrecision, device))
+                    {
+                        // Any scalar of the features will do: the trunk's backward costs the same whatever gradient arrives.
+                        loss = model.Backbone.call(x1).to(ScalarType.Float32).square().sum().add(model.Backbone.call(x2).to(ScalarType.Float32).square().sum(), Scalars.One);
+                    }
+                    loss.backward();
+                    loss.item<float>();
                 }
-                loss.backward();
-                loss.item<float>();
                 var seconds = clock.Elapsed.TotalSeconds;
+
+                // The same views forward only, without autograd, as an architecture step runs the trunk
+                // (SiameseModel.ArchitectureStepWithoutBackboneGraph): the search step's other floor.
+                clock.Restart();
+                using (NewDisposeScope())
+                using (no_grad())
+                using (Backbones.Autocast.For(o.BackbonePrecision, device))
+                    model.Backbone.call(x1).sum().add(model.Backbone.call(x2).sum(), Scalars.One).item<float>();
+                var forward = clock.Elapsed.TotalSeconds;
                 MaybeCollect(o, i);
-                if (i >= o.Warmup) times.Add(seconds);
-                progress?.Invoke($"trunk step {i + 1}/{o.Warmup + o.Steps}: {seconds:0.000}s{Diagnostics()}");
+                if (i >= o.Warmup) { times.Add(seconds); forwardTimes.Add(forward); }
+                progress?.Invoke($"trunk step {i + 1}/{o.Warmup + o.Steps}: {seconds:0.000}s, forward without autograd {forward:0.000}s{Diagnostics()}");
             }
             trunk = Median(times);
+            trunkForward = Median(forwardTimes);
         }
         return new TrainingBenchmarkResult(search, arch, weight, pretrain,
             o.BatchSize / pretrain, o.BatchSize / search, Rss("VmHWM"), rssBefore, Rss("VmRSS"), threads)
@@ -210,6 +236,8 @@ public static class TrainingBenchmark
             CollectSeconds = MedianCollectSeconds(),
             ConvSetting = convSetting,
             TrunkStepSeconds = trunk,
+            TrunkForwardSeconds = trunkForward,
+            TrunkForwardsPerSearchStep = TrunkForwardsPerSearchStep(o.Framework),
             TrunkGflop = o.Trunk ? TrunkGflop(o.Backbone, o.BatchSize) : double.NaN,
             Host = Numerics.HostInfo.Current(),
         };
@@ -232,6 +260,13 @@ public static class TrainingBenchmark
             Pretrain = recipe.Pretrain with { BatchSize = batchSize },
         };
     }
+
+    /// <summary>
+    /// Trunk forwards of both views without autograd in one search step, besides the weight step's
+    /// trunk forward + backward: the architecture step's (method doc 5.4, without the backbone graph);
+    /// MoCo adds the key encoder's, one in each of the two steps (4.2), so 3.
+    /// </summary>
+    public static int TrunkForwardsPerSearchStep(Framework framework) => framework == Framework.MoCo ? 3 : 1;
 
     /// <summary>Convolution GFLOP of one trunk step on two views of <paramref name="batchSize"/> benchmark images (see <see cref="TrainingBenchmarkResult.TrunkGflop"/>).</summary>
     public static double TrunkGflop(string backbone, int batchSize)
