@@ -183,17 +183,31 @@ public static class BenchCommand
                 Environment.GetEnvironmentVariable("GOMP_SPINCOUNT") ?? "unset"));
         stdout.WriteLine(string.Format(c, "{0} {1}, batch {2}, {3} threads, dims {4}/{5}, heads {7}, median of {6} steps:", framework.ToName(), backbone, batch, r.Threads, heads.Dim, heads.PredDim, steps,
             viewBatchedHeads && framework != Framework.MoCo ? "once on both views" : "once per view"));
-        stdout.WriteLine(string.Format(c, "  search step      {0:0.000} s  (architecture {1:0.000} s + weight {2:0.000} s)  {3:0.0} img/s", r.SearchStepSeconds, r.ArchStepSeconds, r.WeightStepSeconds, r.SearchImagesPerSecond));
+        // A part left out with --only is said to be, not printed as NaN.
+        const string NotMeasured = "not measured (--only)";
+        stdout.WriteLine(double.IsNaN(r.SearchStepSeconds) ? "  search step      " + NotMeasured
+            : string.Format(c, "  search step      {0:0.000} s  (architecture {1:0.000} s + weight {2:0.000} s)  {3:0.0} img/s", r.SearchStepSeconds, r.ArchStepSeconds, r.WeightStepSeconds, r.SearchImagesPerSecond));
         if (r.SearchWeightPhases is { } sw) stdout.WriteLine("    weight step    " + PhasesText(sw));
-        stdout.WriteLine(string.Format(c, "  pretrain step    {0:0.000} s  {1:0.0} img/s", r.PretrainStepSeconds, r.ImagesPerSecond));
+        stdout.WriteLine(double.IsNaN(r.PretrainStepSeconds) ? "  pretrain step    " + NotMeasured
+            : string.Format(c, "  pretrain step    {0:0.000} s  {1:0.0} img/s", r.PretrainStepSeconds, r.ImagesPerSecond));
         if (r.PretrainPhases is { } pw) stdout.WriteLine("                   " + PhasesText(pw));
-        stdout.WriteLine(string.Format(c, "  trunk alone      {0:0.000} s  (both views' forward + backward, no heads, loss or optimizer: {1:0.0} GFLOP of convolutions, {2:0} GFLOP/s)",
-            r.TrunkStepSeconds, r.TrunkGflop, r.TrunkGflop / r.TrunkStepSeconds));
-        stdout.WriteLine(string.Format(c, "  trunk forward    {0:0.000} s  (both views without autograd, as an architecture step runs it; search-step floor = trunk alone + {1} × this = {2:0.000} s)",
-            r.TrunkForwardSeconds, r.TrunkForwardsPerSearchStep, r.SearchFloorSeconds));
-        stdout.WriteLine(string.Format(c, "  peak RSS         {0:0} MiB  (RSS {1:0} → {2:0} MiB; GC + trim every {3} steps, {4:0.000} s each)", r.PeakRssMib, r.RssBeforeMib, r.RssAfterMib, gcEvery, r.CollectSeconds));
+        if (double.IsNaN(r.TrunkStepSeconds)) stdout.WriteLine("  trunk alone      " + NotMeasured);
+        else
+        {
+            stdout.WriteLine(string.Format(c, "  trunk alone      {0:0.000} s  (both views' forward + backward, no heads, loss or optimizer: {1:0.0} GFLOP of convolutions, {2:0} GFLOP/s)",
+                r.TrunkStepSeconds, r.TrunkGflop, r.TrunkGflop / r.TrunkStepSeconds));
+            stdout.WriteLine(string.Format(c, "  trunk forward    {0:0.000} s  (both views without autograd, as an architecture step runs it; search-step floor = trunk alone + {1} × this = {2:0.000} s)",
+                r.TrunkForwardSeconds, r.TrunkForwardsPerSearchStep, r.SearchFloorSeconds));
+        }
+        stdout.WriteLine(string.Format(c, "  peak RSS         {0:0} MiB  (RSS {1:0} → {2:0} MiB; {3})", r.PeakRssMib, r.RssBeforeMib, r.RssAfterMib, CollectText(gcEvery, r.CollectSeconds)));
         return ExitCodes.Ok;
     }
+
+    /// <summary>The GC part of the RSS line: its period and median cost, or why there is no cost to show.</summary>
+    internal static string CollectText(int gcEvery, double seconds) =>
+        gcEvery <= 0 ? "no forced GC"
+        : double.IsFinite(seconds) ? string.Format(CultureInfo.InvariantCulture, "GC + trim every {0} steps, {1:0.000} s each", gcEvery, seconds)
+        : $"GC + trim every {gcEvery} steps, none within the measured steps";
 
     static object Phases(StepPhases? p) => p is null ? new Dictionary<string, double>() :
         new Dictionary<string, double> { ["forward"] = p.Forward, ["backward"] = p.Backward, ["optimizer"] = p.Optimizer, ["data"] = p.Data, ["cpu"] = p.Cpu, ["minor_faults"] = p.MinorFaults };

@@ -82,6 +82,11 @@ public sealed class BenchCommandTests
         Assert.Contains("trunk alone", stdout);
         Assert.Contains("GFLOP/s", stdout);
         Assert.Contains("search-step floor = trunk alone + 1 × this", stdout);
+        // Parts left out and a GC that did not fall within two steps are said to be, not printed as NaN.
+        Assert.Contains("search step      not measured (--only)", stdout);
+        Assert.Contains("pretrain step    not measured (--only)", stdout);
+        Assert.Contains("GC + trim every 50 steps, none within the measured steps", stdout);
+        Assert.DoesNotContain("NaN", stdout);
     }
 
     // MoCo's search step also runs the key encoder forward in each of its two steps (method doc 4.2, 5.4).
