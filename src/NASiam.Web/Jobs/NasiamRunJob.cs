@@ -24,7 +24,8 @@ namespace NASiam.Web.Jobs;
 /// (<see cref="RunLeaseKeeper"/>), renews it while the engine runs and releases it at the end: at
 /// most one execution per run across every node, whatever Hangfire delivers. The final status is
 /// written last, after the run left <see cref="RunExecutionRegistry"/>, in one transaction with the
-/// lease's release: a run that reads as ended is resumable that very moment.
+/// lease's release and only while the lease is still this node's: a run that reads as ended is
+/// resumable that very moment (Interrupted, written during an app stop, is the exception).
 /// </summary>
 public sealed class NasiamRunJob(
     RunStore store, RunPaths paths, IRunEngine engine, ProcessRunEngine processEngine, RunExecutionRegistry registry, ProgressChannel channel,
@@ -59,7 +60,15 @@ public sealed class NasiamRunJob(
             // given back here; with one, together with the final status below.
             if (ending is null) leases.Release(runId);
         }
-        if (ending is not null) End(run, ending);
+        if (ending is null) return;
+        try { End(run, ending); }
+        catch (Exception e)
+        {
+            // The end was not written (database down): give the lease back so the sweeper's resume need not wait for its expiry.
+            log.LogError(e, "Run {RunId}: its end ({Status}) could not be written; the lease is given back and the run resumes from its last checkpoint", runId, ending.Status);
+            leases.Release(runId);
+            throw;
+        }
     }
 
     /// <summary>
@@ -100,7 +109,12 @@ public sealed class NasiamRunJob(
     void End(RunRecord run, RunEnding ending)
     {
         var r = ending.Result;
-        lifecycle.Finished(run.Id, ending.Status, ending.Message, r?.GenotypeText, Json(r?.Artifacts), Json(r?.Metrics), leases.Owner);
+        if (!lifecycle.Finished(run.Id, ending.Status, ending.Message, r?.GenotypeText, Json(r?.Artifacts), Json(r?.Metrics), leases.Owner))
+        {
+            log.LogWarning("Run {RunId}: its lease was taken by {Owner} before its end ({Status}) was written; nothing written, the new owner continues it",
+                run.Id, store.Leases.Get(run.Id)?.Owner, ending.Status);
+            return;
+        }
         if (ending.Status == RunStatus.Succeeded && r?.GenotypeText is { } text && run.Kind is RunKind.Search or RunKind.Pipeline)
             AddDiscovered(run, text);
     }

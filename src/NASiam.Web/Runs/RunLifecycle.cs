@@ -41,12 +41,14 @@ public sealed class RunLifecycle(
     /// Ends the run, with what the engine produced where any (artefacts and metrics as JSON; null keeps
     /// what is stored). The executing job passes its <paramref name="leaseOwner"/>: the lease is given
     /// back in the same transaction, after the job has left <see cref="RunExecutionRegistry"/>, so a run
-    /// that reads as ended can be resumed at once (see <see cref="NasiamRunJob"/>).
+    /// that reads as ended can be resumed at once (see <see cref="NasiamRunJob"/>). False, with nothing
+    /// written, when the lease is no longer that owner's (another node took the run over).
     /// </summary>
-    public void Finished(Guid runId, RunStatus status, string? message, string? genotypeText, string? artifactsJson, string? metricsJson, string? leaseOwner)
+    public bool Finished(Guid runId, RunStatus status, string? message, string? genotypeText, string? artifactsJson, string? metricsJson, string? leaseOwner)
     {
-        store.Finish(runId, status, message, genotypeText, artifactsJson, metricsJson, leaseOwner);
+        if (!store.Finish(runId, status, message, genotypeText, artifactsJson, metricsJson, leaseOwner)) return false;
         Changed(runId);
+        return true;
     }
 
     /// <summary>

@@ -56,7 +56,7 @@ public sealed class RunStore
     internal void SetStatus(Guid id, RunStatus status, string? message = null, bool finished = false) => Status.SetStatus(id, status, message, finished);
     internal void MarkStarted(Guid id) => Status.MarkStarted(id);
     internal void RequestCancel(Guid id) => Status.RequestCancel(id);
-    internal void Finish(Guid id, RunStatus status, string? message, string? genotypeText, string? artifactsJson, string? metricsJson, string? leaseOwner = null) =>
+    internal bool Finish(Guid id, RunStatus status, string? message, string? genotypeText, string? artifactsJson, string? metricsJson, string? leaseOwner = null) =>
         Status.Finish(id, status, message, genotypeText, artifactsJson, metricsJson, leaseOwner);
 
     // Events

@@ -129,19 +129,20 @@ public class RunStoreTests : IDisposable
         Assert.Equal(42L, page.LastSequence);
     }
 
-    // The job's end: the status and the executor's lease in one transaction; another owner's lease is not touched.
+    // The job's end: the status and the executor's lease in one transaction. An executor whose lease another
+    // owner has taken (it stalled past the expiry) writes nothing: neither the lease nor the run's status.
     [Theory, InlineData("sqlite"), PostgresData]
-    public void Finish_WithTheLeaseOwner_EndsTheRunAndReleasesOnlyThatOwnersLease(string backend)
+    public void Finish_WithTheLeaseOwner_EndsTheRunAndReleasesTheLease_OnlyWhileTheLeaseIsThatOwners(string backend)
     {
         var store = new RunStore(Open(backend));
         store.Insert(NewRun(_run));
         store.MarkStarted(_run);
         Assert.True(store.Leases.TryAcquire(_run, "node-a", TimeSpan.FromMinutes(5)));
-        store.Finish(_run, RunStatus.Failed, "boom", null, null, null, leaseOwner: "node-b");
+        Assert.False(store.Finish(_run, RunStatus.Failed, "boom", null, null, null, leaseOwner: "node-b"));
         Assert.True(store.Leases.Get(_run)!.Live, "another owner's Finish released node-a's lease");
+        Assert.Equal((RunStatus.Running, null), (store.Get(_run)!.Status, store.Get(_run)!.Message));
 
-        store.MarkStarted(_run);
-        store.Finish(_run, RunStatus.Cancelled, "stopped", null, null, null, leaseOwner: "node-a");
+        Assert.True(store.Finish(_run, RunStatus.Cancelled, "stopped", null, null, null, leaseOwner: "node-a"));
         Assert.Equal(RunStatus.Cancelled, store.Get(_run)!.Status);
         Assert.False(store.Leases.Get(_run)!.Live);
         Assert.True(store.Leases.TryAcquire(_run, "node-b", TimeSpan.FromMinutes(5)));

@@ -51,8 +51,8 @@ public sealed class RunLeases(RunDatabase db)
         Release(c, runId, owner);
     }
 
-    /// <summary><see cref="Release(Guid, string)"/> on an open connection, inside the caller's transaction (a run's end and its lease's, <see cref="RunStatusStore.Finish"/>).</summary>
-    internal void Release(DbConnection c, Guid runId, string owner) =>
+    /// <summary><see cref="Release(Guid, string)"/> on an open connection, inside the caller's transaction (a run's end and its lease's, <see cref="RunStatusStore.Finish"/>); 1 when the lease was this owner's, else 0.</summary>
+    internal int Release(DbConnection c, Guid runId, string owner) =>
         db.Exec(c, "UPDATE run_leases SET expires_at = 0 WHERE run_id = @r AND owner = @o", ("@r", runId.ToString()), ("@o", owner));
 
     /// <summary>The run's lease, or null when it never had one.</summary>

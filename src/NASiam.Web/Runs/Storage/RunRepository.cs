@@ -97,21 +97,28 @@ public sealed class RunStatusStore(RunDatabase db, RunLeases leases)
     /// <summary>
     /// Ends the run: status, message, finish time, and the engine's output where given (null keeps what is
     /// stored). With <paramref name="leaseOwner"/> that owner's lease is given back in the same
-    /// transaction, so no reader ever sees the run ended while its executor still holds it: a Resume at
-    /// that moment would be refused, or its job would find the lease taken and skip the run.
+    /// transaction, so no reader ever sees the run ended while its executor still holds it (a Resume at
+    /// that moment would be refused, or its job would find the lease taken and skip the run); and the end
+    /// is written only while the lease is still that owner's. False, with nothing written, when another
+    /// owner has taken the lease meanwhile (this executor stalled past its expiry; the new owner continues).
     /// </summary>
-    public void Finish(Guid id, RunStatus status, string? message, string? genotypeText, string? artifactsJson, string? metricsJson, string? leaseOwner = null)
+    public bool Finish(Guid id, RunStatus status, string? message, string? genotypeText, string? artifactsJson, string? metricsJson, string? leaseOwner = null)
     {
         using var c = db.Open();
         using var tx = c.BeginTransaction();
+        if (leaseOwner is not null && leases.Release(c, id, leaseOwner) == 0)
+        {
+            tx.Rollback();
+            return false;
+        }
         db.Exec(c, """
             UPDATE runs SET status = @st, message = @msg, finished_at = @now,
               genotype_text = COALESCE(@g, genotype_text), artifacts_json = COALESCE(@a, artifacts_json),
               metrics_json = COALESCE(@m, metrics_json) WHERE id = @id
             """, ("@id", id.ToString()), ("@st", status.ToString()), ("@msg", message), ("@now", Iso(DateTimeOffset.UtcNow)),
             ("@g", genotypeText), ("@a", artifactsJson), ("@m", metricsJson));
-        if (leaseOwner is not null) leases.Release(c, id, leaseOwner);
         tx.Commit();
+        return true;
     }
 }
 
