@@ -30,7 +30,7 @@ public sealed class RunLifecycle(
     /// <summary>The app is stopping mid-run: Interrupted (not finished; the job is re-queued).</summary>
     public void Interrupted(Guid runId, string message)
     {
-        store.SetStatus(runId, RunStatus.Interrupted, message, finished: false);
+        store.SetStatus(runId, RunStatus.Interrupted, message);
         Changed(runId);
     }
 

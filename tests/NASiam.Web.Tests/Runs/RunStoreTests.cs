@@ -160,7 +160,7 @@ public class RunStoreTests : IDisposable
         var run = store.Get(_run)!;
         Assert.Equal((RunStatus.Cancelled, 1, true, "g-text"), (run.Status, run.Attempts, run.CancelRequested, run.GenotypeText));
         Assert.NotNull(run.FinishedAt);
-        store.SetStatus(_run, RunStatus.Interrupted, "again", finished: false);
+        store.SetStatus(_run, RunStatus.Interrupted, "again");
         Assert.Equal(RunStatus.Interrupted, store.Get(_run)!.Status);
 
         var g = new GenotypeEntry(Guid.NewGuid(), "mine", Framework.SimSiam, "text-1", "imported", _run, DateTimeOffset.UtcNow);

@@ -76,9 +76,9 @@ public sealed class RunStatusStore(RunDatabase db, RunLeases leases)
         db.Exec("UPDATE runs SET job_id = @job, status = @st, cancel_requested = 0, message = NULL WHERE id = @id",
             ("@id", id.ToString()), ("@job", jobId), ("@st", status.ToString()));
 
-    public void SetStatus(Guid id, RunStatus status, string? message = null, bool finished = false) =>
-        db.Exec($"UPDATE runs SET status = @st, message = @msg{(finished ? ", finished_at = @now" : "")} WHERE id = @id",
-            ("@id", id.ToString()), ("@st", status.ToString()), ("@msg", message), ("@now", Iso(DateTimeOffset.UtcNow)));
+    /// <summary>A status that does not end the run (Interrupted); every end goes through <see cref="Finish"/>.</summary>
+    public void SetStatus(Guid id, RunStatus status, string? message = null) =>
+        db.Exec("UPDATE runs SET status = @st, message = @msg WHERE id = @id", ("@id", id.ToString()), ("@st", status.ToString()), ("@msg", message));
 
     public void MarkStarted(Guid id) => db.Exec("""
         UPDATE runs SET status = 'Running', attempts = attempts + 1, message = NULL, finished_at = NULL,
