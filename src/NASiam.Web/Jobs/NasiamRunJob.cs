@@ -44,7 +44,8 @@ public sealed class NasiamRunJob(
         }
         // The lease, not Hangfire, makes this the run's only execution across every node: a job
         // fetched a second time (invisibility timeout, a stale re-queue) finds it held and does nothing.
-        if (!leases.TryAcquire(runId))
+        var owner = leases.NewOwner();
+        if (!leases.TryAcquire(runId, owner))
         {
             log.LogWarning("Run {RunId} is leased by another live worker ({Owner}); job {JobId} skipped", runId, store.Leases.Get(runId)?.Owner, jobId);
             return;
@@ -52,21 +53,21 @@ public sealed class NasiamRunJob(
         RunEnding? ending = null;
         try
         {
-            ending = ExecuteLeased(runId, jobId, cancellationToken);
+            ending = ExecuteLeased(runId, jobId, owner, cancellationToken);
         }
         finally
         {
             // Without an ending (nothing to write, the lease lost, an app stop, an exception) the lease is
             // given back here; with one, together with the final status below.
-            if (ending is null) leases.Release(runId);
+            if (ending is null) leases.Release(runId, owner);
         }
         if (ending is null) return;
-        try { End(run, ending); }
+        try { End(run, ending, owner); }
         catch (Exception e)
         {
             // The end was not written (database down): give the lease back so the sweeper's resume need not wait for its expiry.
             log.LogError(e, "Run {RunId}: its end ({Status}) could not be written; the lease is given back and the run resumes from its last checkpoint", runId, ending.Status);
-            leases.Release(runId);
+            leases.Release(runId, owner);
             throw;
         }
     }
@@ -76,7 +77,7 @@ public sealed class NasiamRunJob(
     /// the lease heartbeat. Returns how the run ends, written by the caller once the run has left the
     /// registry and the heartbeat has stopped; null when nothing is to be written.
     /// </summary>
-    RunEnding? ExecuteLeased(Guid runId, string? jobId, CancellationToken cancellationToken)
+    RunEnding? ExecuteLeased(Guid runId, string? jobId, string owner, CancellationToken cancellationToken)
     {
         var run = store.Get(runId);
         if (run is null) { log.LogInformation("Run {RunId} was deleted; nothing to do", runId); return null; }
@@ -88,11 +89,11 @@ public sealed class NasiamRunJob(
             return null;
         }
 
-        var cts = registry.TryStart(runId);
-        if (cts is null) { log.LogWarning("Run {RunId} is already executing in this process; second start skipped", runId); return null; }
+        var cts = registry.TryStart(runId) ?? TakeOver(runId, owner);
+        if (cts is null) return null;
         try
         {
-            using var heartbeat = leases.Keep(runId);
+            using var heartbeat = leases.Keep(runId, owner);
             return Execute(run, cts, cancellationToken, heartbeat);
         }
         finally
@@ -101,15 +102,43 @@ public sealed class NasiamRunJob(
         }
     }
 
+    /// <summary>How long <see cref="TakeOver"/> waits for an earlier attempt to stop: a step and a checkpoint, with room.</summary>
+    internal static readonly TimeSpan TakeOverWait = TimeSpan.FromMinutes(2);
+
+    /// <summary>
+    /// This attempt holds the run's lease, yet an earlier attempt of the same run is still in this
+    /// process's registry: that attempt stalled past its lease's expiry (a database outage longer than
+    /// Nasiam:LeaseSeconds, say) and the sweeper re-queued the run. It has lost the run (under its own
+    /// owner name it can neither renew nor release this attempt's lease, and writes nothing at its end),
+    /// so it is stopped here and this attempt waits until it has left, which makes its last checkpoint
+    /// complete before this attempt resumes from it. Skipping instead would leave the run Queued with no
+    /// job. Null when it did not leave within <see cref="TakeOverWait"/>: the run is then marked
+    /// Interrupted, with a message, for the user to resume.
+    /// </summary>
+    CancellationTokenSource? TakeOver(Guid runId, string owner)
+    {
+        log.LogWarning("Run {RunId}: an earlier attempt in this process lost its lease to {Owner}; stopping it before this attempt resumes the run", runId, owner);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (clock.Elapsed < TakeOverWait)
+        {
+            registry.Cancel(runId);
+            if (registry.TryStart(runId) is { } cts) return cts;
+            Thread.Sleep(50);
+        }
+        log.LogError("Run {RunId}: its earlier attempt in this process did not stop within {Wait}; marked Interrupted", runId, TakeOverWait);
+        lifecycle.Interrupted(runId, $"An earlier attempt of this run in this process did not stop within {TakeOverWait.TotalSeconds:0} s after losing its lease; resume the run once it has stopped.", owner);
+        return null;
+    }
+
     /// <summary>
     /// Writes the run's end and gives its lease back in one transaction, after the job left the
     /// registry: whoever reads the ended status (a page, the API) can resume the run at once, and the
     /// new job finds neither a registry entry nor a held lease.
     /// </summary>
-    void End(RunRecord run, RunEnding ending)
+    void End(RunRecord run, RunEnding ending, string owner)
     {
         var r = ending.Result;
-        if (!lifecycle.Finished(run.Id, ending.Status, ending.Message, r?.GenotypeText, Json(r?.Artifacts), Json(r?.Metrics), leases.Owner))
+        if (!lifecycle.Finished(run.Id, ending.Status, ending.Message, r?.GenotypeText, Json(r?.Artifacts), Json(r?.Metrics), owner))
         {
             log.LogWarning("Run {RunId}: its lease was taken by {Owner} before its end ({Status}) was written; nothing written, the new owner continues it",
                 run.Id, store.Leases.Get(run.Id)?.Owner, ending.Status);
@@ -177,7 +206,11 @@ public sealed class NasiamRunJob(
         {
             if (!userCancelled && (lifetime.ApplicationStopping.IsCancellationRequested || hangfireToken.IsCancellationRequested))
             {
-                lifecycle.Interrupted(runId, "Interrupted by an app stop; resumes from its last checkpoint.");
+                if (!lifecycle.Interrupted(runId, "Interrupted by an app stop; resumes from its last checkpoint.", lease.Owner))
+                {
+                    log.LogWarning("Run {RunId}: stopped with the app after losing its lease; nothing written, its new owner continues it", runId);
+                    return null;
+                }
                 // Throwing on shutdown makes Hangfire re-queue the job instead of marking it done.
                 throw new OperationCanceledException("The app is stopping; the run will resume from its last checkpoint.");
             }

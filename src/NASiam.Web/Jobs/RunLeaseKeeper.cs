@@ -17,32 +17,38 @@ public sealed class NodeIdentity
 
 /// <summary>
 /// Takes, keeps and gives back run leases for this process (see <see cref="Runs.Storage.RunLeases"/>
-/// for what a lease guarantees). While a run executes, <see cref="Heartbeat"/> renews its lease
-/// every Nasiam:LeaseHeartbeatSeconds and relays a cancel requested on any node to the engine here.
+/// for what a lease guarantees). Each execution attempt leases under its own owner name
+/// (<see cref="NewOwner"/>: the node's id and an attempt number), so an attempt that stalled past
+/// its lease's expiry cannot renew or give back the lease a later attempt of the same run took in
+/// this same process. While a run executes, <see cref="Heartbeat"/> renews its lease every
+/// Nasiam:LeaseHeartbeatSeconds and relays a cancel requested on any node to the engine here.
 /// </summary>
 public sealed class RunLeaseKeeper(RunStore store, RunExecutionRegistry registry, NodeIdentity node, IOptions<NasiamWebOptions> options, ILogger<RunLeaseKeeper> log)
 {
-    public string Owner => node.Id;
+    long _attempts;
     TimeSpan Ttl => TimeSpan.FromSeconds(options.Value.LeaseSeconds);
 
-    /// <summary>Takes the run's lease; false when another live owner holds it.</summary>
-    public bool TryAcquire(Guid runId) => store.Leases.TryAcquire(runId, node.Id, Ttl);
+    /// <summary>A lease owner name for one execution attempt: "{node id}/{attempt number in this process}".</summary>
+    public string NewOwner() => $"{node.Id}/{Interlocked.Increment(ref _attempts)}";
 
-    /// <summary>Gives the lease back (best effort: an expired lease is as good).</summary>
-    public void Release(Guid runId)
+    /// <summary>Takes the run's lease for <paramref name="owner"/>; false when a live lease exists (any owner's).</summary>
+    public bool TryAcquire(Guid runId, string owner) => store.Leases.TryAcquire(runId, owner, Ttl);
+
+    /// <summary>Gives <paramref name="owner"/>'s lease back (best effort: an expired lease is as good; another owner's is left alone).</summary>
+    public void Release(Guid runId, string owner)
     {
-        try { store.Leases.Release(runId, node.Id); }
+        try { store.Leases.Release(runId, owner); }
         catch (Exception e) { log.LogWarning(e, "Could not release the lease of run {RunId}; it expires on its own", runId); }
     }
 
     /// <summary>One renewal; true when the lease is lost (the engine is then stopped here).</summary>
-    bool BeatOnce(Guid runId)
+    bool BeatOnce(Guid runId, string owner)
     {
         try
         {
-            if (!store.Leases.Renew(runId, node.Id, Ttl))
+            if (!store.Leases.Renew(runId, owner, Ttl))
             {
-                log.LogError("Run {RunId}: lease lost by {Owner} (it expired and another worker took it); stopping here without writing its status", runId, node.Id);
+                log.LogError("Run {RunId}: lease lost by {Owner} (it expired and another execution took it); stopping here without writing its status", runId, owner);
                 registry.Cancel(runId);
                 return true;
             }
@@ -57,32 +63,36 @@ public sealed class RunLeaseKeeper(RunStore store, RunExecutionRegistry registry
         return false;
     }
 
-    /// <summary>Starts renewing the run's lease until disposed.</summary>
-    public Heartbeat Keep(Guid runId) => new(this, runId, TimeSpan.FromSeconds(options.Value.LeaseHeartbeatSeconds));
+    /// <summary>Starts renewing <paramref name="owner"/>'s lease on the run until disposed.</summary>
+    public Heartbeat Keep(Guid runId, string owner) => new(this, runId, owner, TimeSpan.FromSeconds(options.Value.LeaseHeartbeatSeconds));
 
     /// <summary>The renewal loop of one executing run. <see cref="Lost"/>: another owner took the lease (this process stalled past its expiry); the engine is stopped and this process must write nothing more about the run.</summary>
     public sealed class Heartbeat : IDisposable
     {
         readonly RunLeaseKeeper _k;
         readonly Guid _runId;
+        readonly string _owner;
         readonly Timer _timer;
         readonly Lock _gate = new();
         bool _disposed;
 
-        internal Heartbeat(RunLeaseKeeper keeper, Guid runId, TimeSpan period)
+        internal Heartbeat(RunLeaseKeeper keeper, Guid runId, string owner, TimeSpan period)
         {
-            _k = keeper; _runId = runId;
+            _k = keeper; _runId = runId; _owner = owner;
             _timer = new Timer(_ => Beat(), null, period, period);
         }
 
         public bool Lost { get; private set; }
+
+        /// <summary>The execution attempt's lease owner name.</summary>
+        public string Owner => _owner;
 
         void Beat()
         {
             lock (_gate)
             {
                 if (_disposed || Lost) return;
-                Lost = _k.BeatOnce(_runId);
+                Lost = _k.BeatOnce(_runId, _owner);
             }
         }
 

@@ -27,11 +27,16 @@ public sealed class RunLifecycle(
         Changed(runId);
     }
 
-    /// <summary>The app is stopping mid-run: Interrupted (not finished; the job is re-queued).</summary>
-    public void Interrupted(Guid runId, string message)
+    /// <summary>
+    /// The attempt holding the lease as <paramref name="leaseOwner"/> stops without ending the run (the app is
+    /// stopping; the job is re-queued): Interrupted. False, with nothing written, when the lease is no longer
+    /// that attempt's (see <see cref="RunStatusStore.Interrupt"/>).
+    /// </summary>
+    public bool Interrupted(Guid runId, string message, string leaseOwner)
     {
-        store.SetStatus(runId, RunStatus.Interrupted, message);
+        if (!store.Interrupt(runId, message, leaseOwner)) return false;
         Changed(runId);
+        return true;
     }
 
     /// <summary>Ends a run that no job executes (cancelled while queued, or where nothing executes it).</summary>

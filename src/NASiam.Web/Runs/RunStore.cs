@@ -53,7 +53,7 @@ public sealed class RunStore
 
     // Status (the lifecycle owner only)
     internal void SetJob(Guid id, string jobId, RunStatus status) => Status.SetJob(id, jobId, status);
-    internal void SetStatus(Guid id, RunStatus status, string? message = null) => Status.SetStatus(id, status, message);
+    internal bool Interrupt(Guid id, string message, string leaseOwner) => Status.Interrupt(id, message, leaseOwner);
     internal void MarkStarted(Guid id) => Status.MarkStarted(id);
     internal void RequestCancel(Guid id) => Status.RequestCancel(id);
     internal bool Finish(Guid id, RunStatus status, string? message, string? genotypeText, string? artifactsJson, string? metricsJson, string? leaseOwner = null) =>

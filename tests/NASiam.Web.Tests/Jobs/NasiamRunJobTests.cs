@@ -142,6 +142,53 @@ public class NasiamRunJobTests : IDisposable
         await NasiamAppFactory.WaitUntil(() => Task.FromResult(!store.Leases.HeldByOther(id)), TimeSpan.FromSeconds(5), "the lease to be released");
     }
 
+    // An attempt whose lease ran out while it still executed (its heartbeat stalled: a database outage
+    // longer than Nasiam:LeaseSeconds) is reclaimed by a sweeper and its run re-queued; the new job may be
+    // fetched by this same process while the old attempt is still here. Each attempt leases under its own
+    // owner name, so the new one stops the old one (which then writes nothing), waits for it to leave, and
+    // continues the run from its checkpoint. Before, both leased as the node: the new job found the run
+    // "already executing", skipped it and released the lease, so the run went on without a lease while it
+    // read Interrupted, and once the old attempt noticed the loss it stopped with nothing left to run it.
+    [Fact]
+    public async Task ExpiredLease_RetakenInTheSameProcess_TheNewAttemptStopsTheOldOne_AndContinuesEveryStepOnce()
+    {
+        // Heartbeats minutes apart: the old attempt does not notice the expiry on its own within the test.
+        var settings = new Dictionary<string, string> { ["Nasiam:LeaseSeconds"] = "600", ["Nasiam:LeaseHeartbeatSeconds"] = "300" };
+        await using var app = new NasiamAppFactory(_data, new ScriptedRunEngine(totalSteps: 400, stepMilliseconds: 40), settings: settings);
+        using var c = app.Api();
+        var store = app.Services.GetRequiredService<NASiam.Web.Runs.RunStore>();
+        var id = await QuickDemoAfterThreeSteps(c);
+        var first = Assert.Single(store.Leases.Executions(id)).Owner;
+
+        // The stall: the lease expires under the live first attempt and a sweeper reclaims the run
+        // (RunLeaseSweeper's first step); then this process fetches the re-queued job.
+        app.Services.GetRequiredService<NASiam.Web.Runs.Storage.RunDatabase>().Exec("UPDATE run_leases SET expires_at = 0 WHERE run_id = @r", ("@r", id.ToString()));
+        Assert.True(store.Leases.TryReclaim(id, "its worker stopped renewing its lease"));
+        var job = app.Services.GetRequiredService<NASiam.Web.Jobs.NasiamRunJob>();
+        var second = Task.Run(() => job.Execute(id, null, CancellationToken.None));
+
+        try { await NasiamAppFactory.WaitUntil(() => Task.FromResult(store.Get(id)!.Attempts == 2), TimeSpan.FromSeconds(20), "the second attempt to start"); }
+        catch (TimeoutException e) { throw new TimeoutException(e.Message + " " + await NasiamAppFactory.RunJson(c, id)); }
+        var after = (await NasiamAppFactory.Events(c, id, "step")).Count;
+        await NasiamAppFactory.WaitUntil(async () => (await NasiamAppFactory.Events(c, id, "step")).Count > after + 10, TimeSpan.FromSeconds(20), "ten more steps");
+        var executions = store.Leases.Executions(id);
+        Assert.Equal(2, executions.Count);
+        var lease = store.Leases.Get(id)!;
+        Assert.True(lease.Live, "the run executes without a live lease (any sweep would re-queue it again)");
+        Assert.Equal(executions[1].Owner, lease.Owner);
+        Assert.NotEqual(first, lease.Owner);
+        Assert.Equal(first[..first.LastIndexOf('/')], lease.Owner[..lease.Owner.LastIndexOf('/')]); // the same node
+        Assert.Equal(NASiam.Web.Runs.RunStatus.Running, store.Get(id)!.Status);
+
+        Assert.Equal(HttpStatusCode.Accepted, (await c.PostAsync($"/api/runs/{id}/cancel", null)).StatusCode);
+        await second.WaitAsync(TimeSpan.FromSeconds(10));
+        await NasiamAppFactory.WaitForStatus(c, id, "Cancelled", 10);
+        // The first attempt stopped at a checkpoint and the second resumed from it: every step once.
+        var steps = (await NasiamAppFactory.Events(c, id, "step")).Select(s => s.Step!.Value).ToList();
+        Assert.Equal(Enumerable.Range(1, steps.Count).Select(i => (long)i), steps);
+        Assert.False(store.Leases.Get(id)!.Live);
+    }
+
     public void Dispose()
     {
         try { Directory.Delete(_data, true); } catch (IOException) { }

@@ -160,8 +160,12 @@ public class RunStoreTests : IDisposable
         var run = store.Get(_run)!;
         Assert.Equal((RunStatus.Cancelled, 1, true, "g-text"), (run.Status, run.Attempts, run.CancelRequested, run.GenotypeText));
         Assert.NotNull(run.FinishedAt);
-        store.SetStatus(_run, RunStatus.Interrupted, "again");
-        Assert.Equal(RunStatus.Interrupted, store.Get(_run)!.Status);
+        // Interrupted is written only under the writer's lease: not node-b's, so nothing; node-a's, expired or not.
+        Assert.True(store.Leases.TryAcquire(_run, "node-a", TimeSpan.FromMilliseconds(1)));
+        Assert.False(store.Interrupt(_run, "again", "node-b"));
+        Assert.Equal(RunStatus.Cancelled, store.Get(_run)!.Status);
+        Assert.True(store.Interrupt(_run, "again", "node-a"));
+        Assert.Equal((RunStatus.Interrupted, "again"), (store.Get(_run)!.Status, store.Get(_run)!.Message));
 
         var g = new GenotypeEntry(Guid.NewGuid(), "mine", Framework.SimSiam, "text-1", "imported", _run, DateTimeOffset.UtcNow);
         store.AddGenotype(g);

@@ -77,8 +77,16 @@ public sealed class RunStatusStore(RunDatabase db, RunLeases leases)
             ("@id", id.ToString()), ("@job", jobId), ("@st", status.ToString()));
 
     /// <summary>A status that does not end the run (Interrupted); every end goes through <see cref="Finish"/>.</summary>
-    public void SetStatus(Guid id, RunStatus status, string? message = null) =>
-        db.Exec("UPDATE runs SET status = @st, message = @msg WHERE id = @id", ("@id", id.ToString()), ("@st", status.ToString()), ("@msg", message));
+    /// <summary>
+    /// Marks the run Interrupted (its attempt stops with the app, or cannot start; it resumes from its last
+    /// checkpoint) while its lease row is still <paramref name="leaseOwner"/>'s, expired or not. False, with
+    /// nothing written, once a sweeper reclaimed the run or another attempt took its lease: that attempt's
+    /// status stands (an attempt that lost the run must not overwrite its new owner's Running).
+    /// </summary>
+    public bool Interrupt(Guid id, string message, string leaseOwner) => db.Exec("""
+        UPDATE runs SET status = 'Interrupted', message = @msg
+        WHERE id = @id AND EXISTS (SELECT 1 FROM run_leases l WHERE l.run_id = @id AND l.owner = @o)
+        """, ("@id", id.ToString()), ("@msg", message), ("@o", leaseOwner)) == 1;
 
     public void MarkStarted(Guid id) => db.Exec("""
         UPDATE runs SET status = 'Running', attempts = attempts + 1, message = NULL, finished_at = NULL,
