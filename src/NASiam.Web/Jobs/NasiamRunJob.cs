@@ -61,6 +61,11 @@ public sealed class NasiamRunJob(
             // given back here; with one, together with the final status below.
             if (ending is null) leases.Release(runId, owner);
         }
+        if (store.Get(runId) is null)
+        {
+            RemoveFolderOfDeleted(runId);
+            return;
+        }
         if (ending is null) return;
         try { End(run, ending, owner); }
         catch (Exception e)
@@ -234,6 +239,24 @@ public sealed class NasiamRunJob(
         catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
         {
             log.LogError(e, "Run {RunId}: could not import the events of its folder; the stored events may have a gap before the checkpoint it resumes from", runId);
+        }
+    }
+
+    /// <summary>
+    /// The run was deleted while this attempt executed it: RunScheduler.Delete left its folder because the
+    /// engine was still writing there. The attempt has stopped now, so the folder goes too.
+    /// </summary>
+    void RemoveFolderOfDeleted(Guid runId)
+    {
+        var dir = paths.RunDirectory(runId);
+        try
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+            log.LogInformation("Run {RunId} was deleted while it executed; its folder is removed now that it stopped", runId);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            log.LogWarning("Run {RunId} was deleted, but its folder {Dir} could not be removed: {Message}", runId, dir, e.Message);
         }
     }
 

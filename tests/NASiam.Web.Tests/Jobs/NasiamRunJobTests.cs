@@ -189,6 +189,30 @@ public class NasiamRunJobTests : IDisposable
         Assert.False(store.Leases.Get(id)!.Live);
     }
 
+    // Delete through the API: the record goes at once; the folder goes at once for an ended run, and for a
+    // running one as soon as its engine stopped (it still writes its cancel checkpoint there).
+    [Fact]
+    public async Task Delete_RemovesTheRecord_AndTheFolder_AtOnceWhenEnded_OnceStoppedWhenRunning()
+    {
+        await using var app = new NasiamAppFactory(_data, new ScriptedRunEngine(totalSteps: 400, stepMilliseconds: 40));
+        using var c = app.Api();
+        var paths = app.Services.GetRequiredService<NASiam.Web.Runs.RunPaths>();
+
+        var ended = await QuickDemoAfterThreeSteps(c);
+        Assert.Equal(HttpStatusCode.Accepted, (await c.PostAsync($"/api/runs/{ended}/cancel", null)).StatusCode);
+        await NasiamAppFactory.WaitForStatus(c, ended, "Cancelled", 10);
+        Assert.True(Directory.Exists(paths.RunDirectory(ended)));
+        Assert.Equal(HttpStatusCode.NoContent, (await c.DeleteAsync($"/api/runs/{ended}")).StatusCode);
+        Assert.False(Directory.Exists(paths.RunDirectory(ended)), "the ended run's folder is still there");
+
+        var running = await QuickDemoAfterThreeSteps(c);
+        var dir = paths.RunDirectory(running);
+        Assert.Equal(HttpStatusCode.NoContent, (await c.DeleteAsync($"/api/runs/{running}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await c.GetAsync($"/api/runs/{running}")).StatusCode);
+        await NasiamAppFactory.WaitUntil(() => Task.FromResult(!Directory.Exists(dir)), TimeSpan.FromSeconds(10), "the deleted running run's folder to be removed");
+        Assert.Equal(HttpStatusCode.NotFound, (await c.DeleteAsync($"/api/runs/{running}")).StatusCode);
+    }
+
     public void Dispose()
     {
         try { Directory.Delete(_data, true); } catch (IOException) { }
