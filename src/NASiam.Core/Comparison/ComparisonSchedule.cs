@@ -178,6 +178,7 @@ public static class ComparisonSchedule
                     LinclsTop1 = linOk ? Finite(lin!.Metrics, "lincls_top1") : null,
                     LinclsTop5 = linOk ? Finite(lin!.Metrics, "lincls_top5") : null,
                     KnnTop1 = preOk ? Finite(pre!.Metrics, "knn_top1") ?? pm!.KnnCurve.LastOrDefault()?.Top1 : null,
+                    HeadParameters = preOk && Finite(pre!.Metrics, "head_parameters") is { } hp ? (long)hp : null,
                     PretrainSeconds = preOk ? pm!.WallSeconds : null, LinclsSeconds = lm?.WallSeconds, ImagesPerSecond = pm?.ImagesPerSecond,
                     PretrainRunId = pre?.RunId, LinclsRunId = lin?.RunId, KnnCurve = pm?.KnnCurve ?? [],
                 });

@@ -30,6 +30,18 @@ public abstract class SiameseModel : nn.Module
     /// <summary>The (query-side) backbone trunk: [N, 3, H, W] → [N, D].</summary>
     public nn.Module<Tensor, Tensor> Backbone { get; }
 
+    /// <summary>
+    /// Trainable parameters of the heads: every trainable weight outside <see cref="Backbone"/> (SimSiam's
+    /// projector, fc + BN and predictor; MoCo's query projector; SimCLR's projection head; a search model's
+    /// cells count every candidate op). MoCo's key encoder is a momentum copy, not trained, so not counted.
+    /// The cost side of a genotype-versus-baseline comparison (head_parameters).
+    /// </summary>
+    public long HeadParameterCount()
+    {
+        var trunk = Backbone.parameters().Select(p => p.Handle).ToHashSet();
+        return WeightGroups().SelectMany(g => g.Parameters).Where(p => !trunk.Contains(p.Handle)).Sum(p => p.numel());
+    }
+
     /// <summary>Backbone feature width D.</summary>
     public int FeatureDim => ((Backbones.ResNet)Backbone).FeatureDim;
 

@@ -85,7 +85,8 @@ public class ComparisonScheduleTests
         foreach (var seed in plan.Seeds)
             foreach (var arm in ComparisonArms.All)
             {
-                children.Add(Child("pretrain", arm, seed, ComparisonChildState.Succeeded, plan, new() { ["knn_top1"] = 30 + seed }));
+                children.Add(Child("pretrain", arm, seed, ComparisonChildState.Succeeded, plan,
+                    new() { ["knn_top1"] = 30 + seed, ["head_parameters"] = arm == ComparisonArms.Genotype ? 1234 : 5678 }));
                 // A non-finite accuracy is reported as missing, never as a number.
                 double top1 = arm == ComparisonArms.Baseline && seed == 1 ? double.NaN : 60 + seed + (arm == ComparisonArms.Genotype ? 2 : 0);
                 children.Add(Child("lincls", arm, seed, ComparisonChildState.Succeeded, plan, new() { ["lincls_top1"] = top1 }));
@@ -101,6 +102,9 @@ public class ComparisonScheduleTests
         Assert.Equal(30, g0.KnnTop1);
         Assert.Equal(10, g0.PretrainSeconds);
         Assert.Equal(2, g0.KnnCurve.Count);
+        Assert.Equal(1234, g0.HeadParameters);
+        Assert.Equal(5678, report.Results.Single(r => r.Seed == 0 && r.Arm == ComparisonArms.Baseline).HeadParameters);
+        Assert.Contains(",1234,", report.ToCsv());
         Assert.Null(report.Results.Single(r => r.Seed == 1 && r.Arm == ComparisonArms.Baseline).LinclsTop1);
         Assert.False(report.Complete);
         Assert.NotNull(report.Stability);
@@ -113,6 +117,7 @@ public class ComparisonScheduleTests
         var report = ComparisonSchedule.Report(Guid.NewGuid(), plan, "running", [Child("pretrain", "genotype", 0, ComparisonChildState.Active, plan)]);
         var g0 = report.Results.Single(r => r.Seed == 0 && r.Arm == ComparisonArms.Genotype);
         Assert.Equal(2, g0.KnnCurve.Count);
+        Assert.Null(g0.HeadParameters);
         Assert.Null(g0.KnnTop1);
         Assert.Null(g0.PretrainSeconds);
         Assert.Null(g0.LinclsTop1);

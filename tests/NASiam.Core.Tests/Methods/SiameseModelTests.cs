@@ -6,6 +6,22 @@ namespace NASiam.Core.Tests.Methods;
 
 public class SiameseModelTests
 {
+    // The heads' trainable parameters at ResNet-18 (D = 512), counted by hand from the official builders the
+    // baselines follow (method doc 3): SimSiam's projector 512→512→512 (no bias) + BN + fc 512→2048 (its bias
+    // frozen) + BN(affine=False), predictor 2048→512 (no bias) + BN + 512→2048:
+    // 2·262144 + 2·1024 + 1048576 + 1048576 + 1024 + 1048576 + 2048 = 3,675,136.
+    // The backbone (and MoCo's momentum key encoder) is not counted.
+    [Fact]
+    public void HeadParameterCount_OfSimSiamStandardHeads_IsTheOfficialBuildersCount()
+    {
+        // No genotype and no search: the framework's standard heads.
+        var spec = new ModelSpec(Framework.SimSiam, "resnet18", false, null,
+            new NASiam.Core.Options.HeadOptions { Dim = 2048, PredDim = 512 }, new NASiam.Core.Options.CompatOptions());
+        using var model = ModelFactory.Create(spec);
+        Assert.Equal(3_675_136, model.HeadParameterCount());
+        Assert.Equal(ParamCount(model) - ParamCount((TorchSharp.torch.nn.Module)model.Backbone) - 2048, model.HeadParameterCount()); // 2048: fc's frozen bias
+    }
+
     [Theory]
     [InlineData(Framework.SimSiam, StepKind.Weight)]
     [InlineData(Framework.SimSiam, StepKind.Architecture)]

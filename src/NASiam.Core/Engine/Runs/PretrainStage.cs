@@ -46,7 +46,7 @@ public sealed class PretrainStage(StageEnvironment env, Genotype? genotype) : Ss
         using var probe = new CollapseProbe(Env);
         var clock = new StageClock();
         long step = position.Step;
-        var metrics = new Dictionary<string, double>(position.Metrics);
+        var metrics = new Dictionary<string, double>(position.Metrics) { ["head_parameters"] = model.HeadParameterCount() };
         double best = metrics.GetValueOrDefault("knn_best_top1", double.NegativeInfinity);
         double lastLoss = double.NaN;
 
