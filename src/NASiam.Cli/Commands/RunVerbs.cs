@@ -93,7 +93,13 @@ public static class RunVerbs
                     && !(EnumNames.TryParse<RunKind>(fileKind, out var k) && k == kind))
                     notices.Add($"--options: its kind '{fileKind}' is replaced by the verb '{VerbName(kind)}'");
             }
-            if (parse.GetValue(flags.Framework) is not null && Key(filePatch, "framework") is { } fwKey) filePatch.Remove(fwKey);
+            if (parse.GetValue(flags.Framework) is { } flagFramework && Key(filePatch, "framework") is { } fwKey)
+            {
+                var fileFramework = filePatch[fwKey]?.ToString();
+                filePatch.Remove(fwKey);
+                if (fileFramework is not null && !string.Equals(fileFramework, flagFramework, StringComparison.OrdinalIgnoreCase))
+                    notices.Add($"--options: its framework '{fileFramework}' is replaced by --framework '{flagFramework}'");
+            }
         }
         var overrides = filePatch ?? new JsonObject();
         Merge(overrides, flagPatch);

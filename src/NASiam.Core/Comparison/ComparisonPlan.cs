@@ -106,6 +106,16 @@ public static class ComparisonPlanner
             overrides = merged;
         }
 
+        // A comparison sets each child's kind and seed itself: the same fields in the options would be overwritten.
+        if (request.Overrides is { } given)
+        {
+            foreach (var (key, message) in new[] { ("kind", "a comparison decides its children's kinds; leave kind out"), ("seed", "a comparison's seeds are given by seeds (and searchSeeds); leave seed out") })
+            {
+                if (given.FirstOrDefault(p => string.Equals(p.Key, key, StringComparison.OrdinalIgnoreCase)) is not { Key: { } found }) continue;
+                errors.Add(new("overrides." + key, message));
+                overrides?.Remove(found);
+            }
+        }
         if (seeds.Length == 0) errors.Add(new("seeds", "give at least one seed"));
         if (seeds.Length > MaxSeeds) errors.Add(new("seeds", $"at most {MaxSeeds} seeds"));
         if (seeds.Distinct().Count() != seeds.Length) errors.Add(new("seeds", "seeds must be distinct (a repeated seed is the same pair twice)"));
@@ -123,15 +133,13 @@ public static class ComparisonPlanner
         notices.AddRange(recipe.Notices.Where(n => !n.StartsWith("pretrain.genotype", StringComparison.Ordinal)));
         if (!recipe.Ok) return new(null, [.. errors, .. recipe.Errors], notices);
         var options = recipe.Options!;
-        if (options.Kind != RunKind.Pretrain)
-            return new(null, [.. errors, new FieldError("overrides.kind", "a comparison decides its children's kinds; leave kind out")], notices);
 
         string? genotypeText = null;
         if (!fresh)
         {
             try
             {
-                var g = GenotypeReference.Resolve(request.Genotype, options.Framework, policy.AllowGenotypeFiles);
+                var g = GenotypeReference.Resolve(request.Genotype, options.Framework, policy.AllowServerFiles);
                 if (g is null) errors.Add(new("genotype", "'standard' is the baseline itself; give the genotype to compare with it (or none for a fresh search)"));
                 else genotypeText = GenotypeText.Write(g);
             }

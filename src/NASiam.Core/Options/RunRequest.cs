@@ -34,13 +34,17 @@ public sealed record RunRequest
 /// <summary>What the door (host) allows, decided by the host, not by the request.</summary>
 public sealed record RunRequestPolicy
 {
-    /// <summary>Genotype references may be file paths on this machine (the CLI). The web takes library entries, presets or text only.</summary>
-    public bool AllowGenotypeFiles { get; init; }
+    /// <summary>
+    /// Genotype references and <c>linear.checkpoint</c> may be file paths on this machine (the CLI). The web
+    /// takes library entries, presets or text as genotypes, and no checkpoint path (its evaluations come
+    /// from pipelines, or evaluate an untrained backbone).
+    /// </summary>
+    public bool AllowServerFiles { get; init; }
 
     /// <summary>The command line: paths are the user's own.</summary>
-    public static RunRequestPolicy Cli { get; } = new() { AllowGenotypeFiles = true };
+    public static RunRequestPolicy Cli { get; } = new() { AllowServerFiles = true };
     /// <summary>The dashboard and the API: no probing of the server's files.</summary>
-    public static RunRequestPolicy Web { get; } = new() { AllowGenotypeFiles = false };
+    public static RunRequestPolicy Web { get; } = new() { AllowServerFiles = false };
 }
 
 /// <summary>The resolver's answer: options when there are no errors, plus notices worth showing the user.</summary>

@@ -50,6 +50,11 @@ public static class RunRequestResolver
             if (FrameworkNames.TryParse(frameworkText, out var f)) framework = f;
             else errors.Add(new("framework", $"'{frameworkText}' is not one of {string.Join(", ", EnumNames.All<Framework>())}"));
         }
+        // The kind, like the framework: the request's and its options' must agree (the CLI's verb drops a file's kind first).
+        if (request.Kind is { } askedKind && patch is not null && FindKey(patch, "kind") is { } kindKey
+            && patch[kindKey] is JsonValue kv && kv.TryGetValue<string>(out var kindText)
+            && EnumNames.TryParse<RunKind>(kindText, out var givenKind) && givenKind != askedKind)
+            errors.Add(new("kind", $"the request says '{askedKind.ToString().ToLowerInvariant()}' and its options say '{kindText}'"));
         if (errors.Count > 0) return new(null, errors, notices);
 
         // 2. The base options.
@@ -116,6 +121,8 @@ public static class RunRequestResolver
         }
 
         // 4. Genotype rules by kind.
+        if (request.Genotype is not null && options.Kind is not (RunKind.Pretrain or RunKind.Pipeline))
+            return Fail("genotype", $"a {options.Kind.ToString().ToLowerInvariant()} run pre-trains no heads, so it takes no genotype; use kind pretrain or pipeline");
         if (options.Kind == RunKind.Pipeline && options.Pretrain.Genotype is null)
             options = options with { Pretrain = options.Pretrain with { Genotype = GenotypeReference.Searched } };
         if (options.Kind == RunKind.Pretrain && GenotypeReference.IsSearched(options.Pretrain.Genotype) && !genotypeInPatch)
@@ -140,10 +147,12 @@ public static class RunRequestResolver
 
         // 6. Field checks, then the genotype reference itself.
         errors.AddRange(options.ValidateFields());
+        if (!policy.AllowServerFiles && !string.IsNullOrWhiteSpace(options.Linear.Checkpoint))
+            errors.Add(new("linear.checkpoint", "server file paths are not accepted here: leave it empty to evaluate an untrained backbone, evaluate a pre-training within a pipeline run, or use the command line (nasiam lincls --checkpoint)"));
         bool pretrains = options.Kind is RunKind.Pretrain or RunKind.Pipeline;
         if (pretrains && !GenotypeReference.IsSearched(options.Pretrain.Genotype) && !errors.Any(e => e.Path == "pretrain.genotype"))
         {
-            try { GenotypeReference.Resolve(options.Pretrain.Genotype, options.Framework, policy.AllowGenotypeFiles); }
+            try { GenotypeReference.Resolve(options.Pretrain.Genotype, options.Framework, policy.AllowServerFiles); }
             catch (Exception e) when (e is ArgumentException or FormatException or IOException or UnauthorizedAccessException)
             {
                 errors.Add(new("pretrain.genotype", e.Message));

@@ -70,10 +70,22 @@ public static class BodyErrors
     /// </summary>
     public static async Task<(T? Body, IResult? Error)> ReadAsync<T>(HttpRequest request, long maxBytes, IEnumerable<string> validMembers, string title) where T : class
     {
+        var text = await BodyReader.ReadTextAsync(request, maxBytes);
+        if (text is null) return (null, Results.Problem("The request body is larger than Nasiam:MaxUploadBytes.", statusCode: StatusCodes.Status413PayloadTooLarge));
+        return Parse<T>(text, validMembers, title);
+    }
+
+    /// <summary>
+    /// Deserialises a JSON body's text with <see cref="RunsApi.BodyJson"/>: the body, or a 400 naming the
+    /// member at fault (malformed JSON, a wrong type, an unknown member, or a member given twice in one
+    /// object, which System.Text.Json would otherwise resolve silently or fail on later as a server error).
+    /// </summary>
+    public static (T? Body, IResult? Error) Parse<T>(string text, IEnumerable<string> validMembers, string title) where T : class
+    {
+        if (RepeatedMember(text) is { } repeated)
+            return (null, Results.ValidationProblem(new Dictionary<string, string[]> { [repeated] = ["given more than once in the same object; give it once"] }, title: title));
         try
         {
-            var text = await BodyReader.ReadTextAsync(request, maxBytes);
-            if (text is null) return (null, Results.Problem("The request body is larger than Nasiam:MaxUploadBytes.", statusCode: StatusCodes.Status413PayloadTooLarge));
             var body = JsonSerializer.Deserialize<T>(text, RunsApi.BodyJson);
             return body is null ? (null, Results.ValidationProblem(new Dictionary<string, string[]> { ["body"] = ["a JSON object is required"] })) : (body, null);
         }
@@ -81,6 +93,47 @@ public static class BodyErrors
         {
             return (null, Results.ValidationProblem(From(e, validMembers), title: title));
         }
+    }
+
+    /// <summary>
+    /// The path (dotted, array items as [i], as error keys name members) of the first member that appears
+    /// twice in one JSON object, or null: none, or the text is not valid JSON (the deserialiser reports that).
+    /// </summary>
+    public static string? RepeatedMember(string json)
+    {
+        var frames = new Stack<(HashSet<string>? Names, string Path, string? Pending, int Index)>();
+        string Child()
+        {
+            if (frames.Count == 0) return "";
+            var (names, path, pending, index) = frames.Peek();
+            return names is not null ? (path.Length == 0 ? pending! : $"{path}.{pending}") : $"{path}[{index}]";
+        }
+        void ValueDone()
+        {
+            if (frames.Count > 0 && frames.Peek().Names is null) { var f = frames.Pop(); frames.Push(f with { Index = f.Index + 1 }); }
+        }
+        try
+        {
+            var reader = new Utf8JsonReader(System.Text.Encoding.UTF8.GetBytes(json));
+            while (reader.Read())
+            {
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.StartObject: frames.Push((new HashSet<string>(StringComparer.Ordinal), Child(), null, 0)); break;
+                    case JsonTokenType.StartArray: frames.Push((null, Child(), null, 0)); break;
+                    case JsonTokenType.EndObject or JsonTokenType.EndArray: frames.Pop(); ValueDone(); break;
+                    case JsonTokenType.PropertyName:
+                        var (names, path, _, index) = frames.Pop();
+                        var name = reader.GetString()!;
+                        frames.Push((names, path, name, index));
+                        if (!names!.Add(name)) return Child();
+                        break;
+                    default: ValueDone(); break;
+                }
+            }
+        }
+        catch (JsonException) { }
+        return null;
     }
 
     /// <summary>

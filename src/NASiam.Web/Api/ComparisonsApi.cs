@@ -96,6 +96,10 @@ public static class ComparisonsApi
         var (body, error) = await BodyErrors.ReadAsync<CreateComparisonRequest>(request, options.Value.MaxUploadBytes,
             Members.Where(m => m != "body").Append("options"), "The comparison request is invalid.");
         if (body is null) return error!;
+        // As POST /api/runs: an empty request would silently start the full recipe (3 seeds, 800-epoch pre-trainings).
+        if (string.IsNullOrWhiteSpace(body.Preset) && body.Options is null && body.Framework is null && body.Genotype is null && body.SourceRunId is null)
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["preset"] = ["give a preset name, a framework, a genotype, a sourceRunId or options"] },
+                title: "The comparison request is invalid.");
 
         var overrides = body.Options?.DeepClone().AsObject() ?? new JsonObject();
         if (!string.IsNullOrWhiteSpace(body.Device)) overrides["device"] = body.Device;

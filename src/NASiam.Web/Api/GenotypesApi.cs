@@ -14,6 +14,9 @@ public static class GenotypesApi
     {
         var g = app.MapGroup("/api/genotypes").WithTags("Genotypes");
         g.MapGet("/", (GenotypeLibrary lib) => lib.All());
+        g.MapGet("/{**id}", (string id, GenotypeLibrary lib) => lib.All().FirstOrDefault(x => x.Id == id) is { } found
+                ? Results.Ok(found) : Results.Problem($"No genotype {id} (a preset name or a library id).", statusCode: StatusCodes.Status404NotFound))
+            .WithSummary("One genotype: a preset by name, or a library entry by id (the Location of an import)");
         g.MapPost("/", Import).WithSummary("Import a genotype: text/plain (reference text) or JSON {name, text, framework}");
         return g;
     }
@@ -25,15 +28,10 @@ public static class GenotypesApi
         string? name = null, text = body, framework = null;
         if (request.ContentType?.StartsWith("application/json", StringComparison.OrdinalIgnoreCase) == true)
         {
-            try
-            {
-                var req = JsonSerializer.Deserialize<ImportGenotypeRequest>(body, JsonSerializerOptions.Web);
-                (name, text, framework) = (req?.Name, req?.Text, req?.Framework);
-            }
-            catch (JsonException e)
-            {
-                return Results.ValidationProblem(new Dictionary<string, string[]> { ["body"] = [$"malformed JSON: {e.Message}"] });
-            }
+            // The run and comparison bodies' rules: an unknown or repeated member is an error, not ignored.
+            var (req, bodyError) = BodyErrors.Parse<ImportGenotypeRequest>(body, ["name", "text", "framework"], "The genotype is invalid.");
+            if (req is null) return bodyError!;
+            (name, text, framework) = (req.Name, req.Text, req.Framework);
         }
         var (entry, error) = lib.Import(name, text, framework);
         return entry is not null

@@ -60,7 +60,7 @@ public static class RunsApi
             .WithName("DownloadRunCheckpoint").WithSummary("Download a checkpoint file (NASiam format; resumable by the product)")
             .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream").ProducesProblem(StatusCodes.Status404NotFound);
         g.MapGet("/{id:guid}/export", Export).WithName("ExportRun")
-            .WithSummary("The run's model as a PyTorch state dict under the reference's key names (torch.load + load_state_dict); stage=pretrain|search")
+            .WithSummary("The run's model as a PyTorch state dict under the reference's key names (torch.load + load_state_dict); checkpoint=pretrain|search|<name under checkpoints/> (default: pretrain, else search)")
             .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream").ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
         return g;
     }
@@ -128,7 +128,8 @@ public static class RunsApi
         }
         catch (ArgumentException e)
         {
-            return Results.ValidationProblem(new Dictionary<string, string[]> { ["checkpoint"] = [e.Message] });
+            // The message names the file by its server path; the client knows it by its name in the run.
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["checkpoint"] = [e.Message.Replace(source, name, StringComparison.Ordinal)] });
         }
         finally { ExportGate.Release(); }
         return Results.File(target, "application/octet-stream", $"{Path.GetFileNameWithoutExtension(source)}-{id:N}.pt");

@@ -34,7 +34,14 @@ public static class WebExtensions
         builder.Services.AddMudServices();
         builder.Services.AddSignalR();
         builder.Services.AddOpenApi();
-        builder.Services.AddProblemDetails();
+        // A query or route value that does not bind (maxPoints=abc) reaches the exception handler, which
+        // answers 400 with the parameter named, instead of an empty 400.
+        builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        builder.Services.Configure<ExceptionHandlerOptions>(o => o.StatusCodeSelector = e => e is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError);
+        builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
+        {
+            if (c.Exception is BadHttpRequestException bad) c.ProblemDetails.Detail = bad.Message;
+        });
         builder.Services.AddNasiamAccessKey();
         builder.Services.Configure<FormOptions>(o => o.MultipartBodyLengthLimit = 64L * 1024 * 1024);
         return builder;
@@ -133,7 +140,8 @@ public static class WebExtensions
             app.MapGet("/healthz", () => Results.Ok(new { status = "ok", role = "worker" })).AllowAnonymous().WithTags("Health");
             return app;
         }
-        if (!app.Environment.IsDevelopment()) app.UseExceptionHandler("/error", createScopeForErrors: true);
+        // An unhandled exception becomes a 500 problem document (AddProblemDetails); the app has no /error page to re-execute.
+        if (!app.Environment.IsDevelopment()) app.UseExceptionHandler();
         app.UseStatusCodePages();
         if (Directory.Exists(root.WebRoot))
             app.UseStaticFiles(new StaticFileOptions { FileProvider = new PhysicalFileProvider(root.WebRoot) });

@@ -119,10 +119,13 @@ public sealed class RunRequestTests : IDisposable
         Assert.Equal("64", Text(o, "search.batchSize"));     // the file's other fields stay
         Assert.Contains("kind 'pipeline' is replaced by the verb 'search'", err);
 
-        // --framework wins over the file's framework.
-        var simclr = PrintOptions("search", "--options", file, "--framework", "simclr");
+        // --framework wins over the file's framework, and says so (as for the kind).
+        var (simclrCode, simclrOut, simclrErr) = CliRunner.Run("search", "--options", file, "--framework", "simclr", "--print-options");
+        Assert.True(simclrCode == ExitCodes.Ok, simclrErr);
+        var simclr = JsonNode.Parse(simclrOut)!.AsObject();
         Assert.Equal("simclr", Text(simclr, "framework"));
         Assert.Equal("7", Text(simclr, "search.epochs"));
+        Assert.Contains("framework 'moco' is replaced by --framework 'simclr'", simclrErr);
     }
 
     [Theory]

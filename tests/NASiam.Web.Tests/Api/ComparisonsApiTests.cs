@@ -36,6 +36,11 @@ public class ComparisonsApiTests : IDisposable
     [InlineData("""{"preset":"quick-demo","seeds":"1"}""", "seeds")]
     [InlineData("""{"preset":"quick-demo","colour":"red"}""", "colour")]
     [InlineData("""{"preset":"nope"}""", "preset")]
+    // An empty request would start the full recipe (3 seeds, 800-epoch pre-trainings) unasked.
+    [InlineData("""{}""", "preset")]
+    // Each child's seed comes from seeds: a seed in the options would be overwritten silently.
+    [InlineData("""{"preset":"quick-compare","options":{"seed":5}}""", "options.seed")]
+    [InlineData("""{"preset":"quick-compare","options":{"seed":1,"seed":2}}""", "options.seed")]
     [InlineData("""{"preset":"quick-demo","device":"cuda:7"}""", "device")]
     public async Task BadRequests_Are400ProblemsNamingTheField(string body, string field)
     {

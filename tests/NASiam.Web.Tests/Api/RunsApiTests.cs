@@ -59,6 +59,15 @@ public class RunsApiTests : IAsyncLifetime
     [InlineData("""{"preset":"quick-demo","framework":"byol"}""", "framework")]
     [InlineData("""{"preset":"quick-demo","kind":"pretrain","genotype":"/etc/passwd"}""", "options.pretrain.genotype")]
     [InlineData("""{"preset":"quick-demo","kind":"evaluate"}""", "kind")]
+    // A member given twice inside options: System.Text.Json would fail on first access (a server error).
+    [InlineData("""{"preset":"quick-demo","kind":"lincls","options":{"linear":{"epochs":1},"linear":{"epochs":2}}}""", "options.linear")]
+    [InlineData("""{"preset":"quick-demo","options":{"search":{"epochs":1,"epochs":2}}}""", "options.search.epochs")]
+    // The request's kind and its options' kind disagree (as framework does): not silently the options'.
+    [InlineData("""{"preset":"quick-demo","kind":"search","options":{"kind":"pretrain"}}""", "kind")]
+    // A search or a linear evaluation pre-trains no heads: a genotype would be stored and never used.
+    [InlineData("""{"preset":"quick-demo","kind":"search","genotype":"standard"}""", "genotype")]
+    // No server file paths through the web, for checkpoints as for genotypes.
+    [InlineData("""{"preset":"quick-demo","kind":"lincls","options":{"linear":{"checkpoint":"/etc/passwd"}}}""", "options.linear.checkpoint")]
     public async Task Create_BadPayload_Returns400NamingTheField(string body, string field)
     {
         var r = await _c.PostAsync("/api/runs", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
@@ -160,6 +169,21 @@ public class RunsApiTests : IAsyncLifetime
         Assert.True(doc.RootElement.GetProperty("paths").TryGetProperty("/api/runs/{id}/export", out _));
     }
 
+    // As a deployed app runs (not Development): a value that does not bind is a 400 problem naming the
+    // parameter (before, an empty 400), and no request falls through to a missing /error page (404/405).
+    [Fact]
+    public async Task Production_AQueryValueThatDoesNotBind_Is400NamingIt()
+    {
+        await using var app = new NasiamAppFactory(Path.Combine(_data, "production"), new ScriptedRunEngine(),
+            settings: new Dictionary<string, string> { ["environment"] = "Production" });
+        using var c = app.Api();
+        var r = await c.GetAsync($"/api/runs/{Guid.NewGuid()}/metrics?maxPoints=abc");
+        var text = await r.Content.ReadAsStringAsync();
+        Assert.True(r.StatusCode == HttpStatusCode.BadRequest, $"{(int)r.StatusCode}: {text}");
+        Assert.Equal("application/problem+json", r.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("maxPoints", text);
+    }
+
     [Fact]
     public async Task ImportGenotype_InvalidText_Returns400_AndValidTextIsListed()
     {
@@ -172,6 +196,19 @@ public class RunsApiTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Created, ok.StatusCode);
         var all = await _c.GetFromJsonAsync<JsonElement>("/api/genotypes");
         Assert.Contains(all.EnumerateArray(), e => e.GetProperty("name").GetString() == "mine" && e.GetProperty("source").GetString() == "imported");
+        // The import's Location serves the entry; a preset is served by its name.
+        var entry = await _c.GetFromJsonAsync<JsonElement>(ok.Headers.Location!);
+        Assert.Equal(("mine", text), (entry.GetProperty("name").GetString(), entry.GetProperty("text").GetString()));
+        Assert.Equal(HttpStatusCode.OK, (await _c.GetAsync("/api/genotypes/simsiam/standard")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await _c.GetAsync($"/api/genotypes/{Guid.NewGuid()}")).StatusCode);
+
+        // As the run and comparison bodies: an unknown or repeated member is a 400 naming it, not ignored.
+        var typo = await _c.PostAsync("/api/genotypes", new StringContent($$"""{"name":"x","text":"{{text}}","frameworkz":"moco"}""", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, typo.StatusCode);
+        Assert.Contains("frameworkz", (await typo.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").EnumerateObject().Select(p => p.Name));
+        var twice = await _c.PostAsync("/api/genotypes", new StringContent($$"""{"name":"x","name":"y","text":"{{text}}"}""", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, twice.StatusCode);
+        Assert.Contains("name", (await twice.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").EnumerateObject().Select(p => p.Name));
     }
 
     [Theory]

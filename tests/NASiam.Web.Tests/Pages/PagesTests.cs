@@ -46,6 +46,19 @@ public class PagesTests : IAsyncLifetime
         Assert.True(r.StatusCode == HttpStatusCode.OK, await r.Content.ReadAsStringAsync());
     }
 
+    // A typed or bookmarked address whose genotype is a reference (a preset name), not genotype text:
+    // the form opens with the value kept and a notice, instead of the page failing.
+    [Fact]
+    public async Task NewRun_WithAGenotypeThatIsNotText_OpensTheFormWithANotice()
+    {
+        using var c = _app.Api();
+        var r = await c.GetAsync("/runs/new?genotype=standard");
+        var html = await r.Content.ReadAsStringAsync();
+        Assert.True(r.StatusCode == HttpStatusCode.OK, html);
+        Assert.Contains("genotype-notice", html);
+        Assert.Contains("is not genotype text", html);
+    }
+
     public async Task DisposeAsync()
     {
         await _app.DisposeAsync();
