@@ -13,6 +13,8 @@ public sealed class EventEmitter(Guid runId, long firstSequence, ITrainingObserv
     long _next = firstSequence;
 
     public Guid RunId { get; } = runId;
+    /// <summary>The sequence number this attempt started at (after its newest checkpoint, when resuming).</summary>
+    public long FirstSequence { get; } = firstSequence;
     /// <summary>The sequence number the next event gets.</summary>
     public long NextSequence => Interlocked.Read(ref _next);
 

@@ -40,7 +40,7 @@ public sealed class SearchStage(StageEnvironment env) : SslStageBase(env, "searc
         var position = TryResume(content, generator);
         int spe = weightBatches.BatchesPerEpoch;
         long total = TotalSteps(spe, s.Epochs);
-        if (position.IsDone(total)) return Completed(position, DeriveText(model));
+        if (position.IsDone(total)) return Completed(position, DeriveText(model), restateTail: () => Concluded(model, s.Epochs, position.Step));
         var alphaIterator = alphaBatches.Cycle(new CyclingIteratorState(position.Data.GetValueOrDefault("alpha_pass"), (int)position.Data.GetValueOrDefault("alpha_next")));
         IReadOnlyDictionary<string, long> DataState() => new Dictionary<string, long>
         {
@@ -118,10 +118,17 @@ public sealed class SearchStage(StageEnvironment env) : SslStageBase(env, "searc
         {
             return Finish(RunOutcome.Failed, e.Message, Metrics(), DeriveText(model));
         }
-        if (step % o.AlphaLogEverySteps != 0) AlphasLogged(model, Math.Max(0, s.Epochs - 1), step);
+        var text = Concluded(model, s.Epochs, step);
+        return Finish(RunOutcome.Succeeded, null, Metrics(), text);
+    }
+
+    /// <summary>What a finished search emits after its last checkpoint: the final alphas (unless just logged) and the derived genotype.</summary>
+    string Concluded(SiameseModel model, int epochs, long step)
+    {
+        if (step % Options.AlphaLogEverySteps != 0) AlphasLogged(model, Math.Max(0, epochs - 1), step);
         var text = DeriveText(model);
         Events.Emit(Stage, new GenotypeDerived { GenotypeText = text });
-        return Finish(RunOutcome.Succeeded, null, Metrics(), text);
+        return text;
     }
 
     /// <summary>The next architecture batch; a streamed folder's crops are keyed by the iterator's position (stream 11), so they survive a resume.</summary>

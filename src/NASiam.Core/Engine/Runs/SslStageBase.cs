@@ -16,6 +16,14 @@ public sealed record ResumePosition(int Epoch, int StepInEpoch, long Step, bool 
     public static readonly ResumePosition Fresh = new(0, 0, 0, false, new Dictionary<string, long>(), new Dictionary<string, double>());
 
     /// <summary>
+    /// True when this attempt resumed from this very checkpoint of a completed stage: the attempt's
+    /// numbering starts right after it, so the events the stage emitted after its last checkpoint (its
+    /// stage_finished, a search's genotype) were dropped from the stored events and metrics.jsonl, and
+    /// <see cref="SslStageBase.Completed"/> states them again.
+    /// </summary>
+    public bool RestateTail { get; init; }
+
+    /// <summary>
     /// True when nothing is left to run: the checkpoint completed the stage and its steps reach
     /// <paramref name="totalSteps"/> (the plan now). A completed stage asked for more epochs is not done.
     /// </summary>
@@ -80,7 +88,10 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
         Events.ContinueFrom(state.NextSequence);
         Events.Log(Stage, "info", $"resumed from {Env.Relative(CheckpointPath)} at epoch {state.Epoch}, step {state.Step}");
         _epochsNote = plan.Note;
-        return new ResumePosition(state.Epoch, state.StepInEpoch, state.Step, state.Completed, state.DataState, state.Metrics);
+        return new ResumePosition(state.Epoch, state.StepInEpoch, state.Step, state.Completed, state.DataState, state.Metrics)
+        {
+            RestateTail = state.Completed && state.NextSequence == Events.FirstSequence,
+        };
     }
 
     /// <summary>Writes the stage checkpoint atomically (with both RNG states) and reports it.</summary>
@@ -207,10 +218,24 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
         };
     }
 
-    /// <summary>The result of a stage whose checkpoint says it already completed (a resumed pipeline skips it).</summary>
-    protected StageResult Completed(ResumePosition position, string? genotypeText, string? best = null)
+    /// <summary>
+    /// The result of a stage whose checkpoint says it already completed (a resumed pipeline skips it).
+    /// Where the attempt's renumbering dropped what the stage emitted after that checkpoint
+    /// (<see cref="ResumePosition.RestateTail"/>), it is emitted again: <paramref name="restateTail"/>
+    /// (the stage's own last events) and stage_finished with the checkpoint's metrics, so a re-run into
+    /// the same folder leaves the events and metrics.jsonl whole.
+    /// </summary>
+    protected StageResult Completed(ResumePosition position, string? genotypeText, string? best = null, Action? restateTail = null)
     {
         Events.Log(Stage, "info", $"stage already completed ({Env.Relative(CheckpointPath)}); skipped");
+        if (position.RestateTail)
+        {
+            restateTail?.Invoke();
+            Events.Emit(Stage, new StageFinished
+            {
+                Outcome = RunOutcome.Succeeded, Metrics = position.Metrics.Where(kv => double.IsFinite(kv.Value)).ToDictionary(),
+            });
+        }
         return new StageResult
         {
             Stage = Stage, Outcome = RunOutcome.Succeeded, Metrics = position.Metrics, GenotypeText = genotypeText,

@@ -242,6 +242,29 @@ public sealed class NasiamEngineTests : IDisposable
         Assert.Equal(checkpoint, File.ReadAllBytes(Path.Combine(Dir("r"), "checkpoints", "search.ckpt")));
     }
 
+    // A finished search run again into its folder: the attempt numbers its events after the stage's last
+    // checkpoint, which drops what the stage emitted after it (the genotype, stage_finished with the final
+    // metrics) from the stored events and metrics.jsonl. The skipped stage states them again.
+    [Fact]
+    public void Run_FinishedSearchAgain_StatesItsGenotypeAndStageFinishedAgain_AfterTheNewRunStarted()
+    {
+        var options = TinyRuns.Options(Framework.SimSiam, RunKind.Search);
+        var (first, firstEvents) = TinyRuns.Run(options, Dir("again"));
+        var firstEnd = firstEvents.Events.OfType<StageFinished>().Single();
+
+        var (second, events) = TinyRuns.Run(options, Dir("again"));
+        Assert.Equal(RunOutcome.Succeeded, second.Outcome);
+        Assert.Contains(events.Events.OfType<LogMessage>(), m => m.Message.Contains("already completed"));
+        long started = events.Events.OfType<RunStarted>().Single().Sequence;
+        var genotype = Assert.Single(events.Events.OfType<GenotypeDerived>());
+        Assert.Equal(first.GenotypeText, genotype.GenotypeText);
+        var end = events.Events.OfType<StageFinished>().Single(e => e.Stage == "search");
+        Assert.Equal(RunOutcome.Succeeded, end.Outcome);
+        Assert.Equal(firstEnd.Metrics.OrderBy(kv => kv.Key), end.Metrics.OrderBy(kv => kv.Key));
+        Assert.NotEmpty(firstEnd.Metrics);
+        Assert.True(started < genotype.Sequence && genotype.Sequence < end.Sequence);
+    }
+
     [Fact]
     public void Run_FinishedSearchAskedForMoreEpochs_IsExtended_AndResultJsonTellsTheTruth()
     {
