@@ -97,6 +97,12 @@ public static class ComparisonPlanner
         string? preset = request.Preset;
         JsonObject? overrides = request.Overrides?.DeepClone().AsObject();
         int[] seeds = request.Seeds?.ToArray() ?? [0, 1, 2];
+        // An unknown name: the run presets' message, plus the comparison preset it does not know.
+        if (!string.IsNullOrWhiteSpace(request.Preset) && ComparisonPresets.Find(request.Preset) is null)
+        {
+            try { RunPresets.Get(request.Preset); }
+            catch (ArgumentException e) { return new(null, [new FieldError("preset", $"{e.Message.TrimEnd('.')}; or the comparison preset {ComparisonPresets.QuickCompare}")], notices); }
+        }
         if (ComparisonPresets.Find(request.Preset) is { } cp)
         {
             preset = cp.RunPreset;

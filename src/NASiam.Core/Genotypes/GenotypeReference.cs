@@ -31,7 +31,7 @@ public static class GenotypeReference
     public static Genotype? Resolve(string? reference, Framework framework, bool allowFiles = true)
     {
         if (IsSearched(reference))
-            throw new ArgumentException("'searched' names the genotype a pipeline's search finds; outside a pipeline give 'standard', a preset, genotype text or a file.");
+            throw new ArgumentException($"'searched' names the genotype a pipeline's search finds; outside a pipeline give 'standard', a preset, genotype text{(allowFiles ? " or a file" : "")}.");
         var text = reference!.Trim();
         if (IsStandard(text)) return null;
         var preset = GenotypePresets.Find(text, framework);

@@ -86,7 +86,7 @@ public static class RunOptionsValidator
             Check(p.KnnK >= 1, "pretrain.knnK", "must be >= 1");
             if (o.Kind == RunKind.Pretrain)
                 Check(!string.IsNullOrWhiteSpace(p.Genotype) && !GenotypeReference.IsSearched(p.Genotype), "pretrain.genotype",
-                    "a pre-training needs a genotype: 'standard', a preset name, genotype text or a file ('searched' exists only in a pipeline)");
+                    "a pre-training needs a genotype: 'standard', a preset name, genotype text or (from the command line) a file ('searched' exists only in a pipeline)");
             if (o.Framework == Framework.MoCo)
                 Check(h.QueueSize % (2 * p.BatchSize) == 0, "heads.queueSize",
                     $"must be a multiple of 2 x pretrain.batchSize ({2 * p.BatchSize})");

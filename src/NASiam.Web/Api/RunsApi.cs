@@ -39,12 +39,13 @@ public static class RunsApi
             store.Get(id) is null ? NotFound(id) : s.Resume(id) ? Results.Accepted() : Conflict("Only a cancelled, failed or interrupted run can be resumed."))
             .WithName("ResumeRun").WithSummary("Queue a stopped run again; it continues from its newest checkpoint")
             .Produces(StatusCodes.Status202Accepted).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
-        g.MapPost("/{id:guid}/retry", (Guid id, RunScheduler s) =>
+        g.MapPost("/{id:guid}/retry", (Guid id, RunScheduler s, RunStore store) =>
         {
+            if (store.Get(id) is null) return NotFound(id); // as every other /api/runs/{id} endpoint
             var r = s.Retry(id);
             return r.Ok ? Results.Created($"/api/runs/{r.Run!.Id}", RunSummary.From(r.Run, DateTimeOffset.UtcNow)) : Results.ValidationProblem(BodyErrors.ToDictionary(r.Errors));
         }).WithName("RetryRun").WithSummary("Start a fresh run with the same options (the old one becomes its parent)")
-            .Produces<RunSummary>(StatusCodes.Status201Created).ProducesValidationProblem();
+            .Produces<RunSummary>(StatusCodes.Status201Created).ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
         g.MapDelete("/{id:guid}", (Guid id, RunScheduler s) => s.Delete(id) ? Results.NoContent() : NotFound(id))
             .WithName("DeleteRun").WithSummary("Cancel if needed, then delete the run, its events and its folder")
             .Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound);

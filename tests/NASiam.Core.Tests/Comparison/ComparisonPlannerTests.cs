@@ -71,4 +71,14 @@ public class ComparisonPlannerTests
         Assert.False(r.Ok);
         Assert.Contains(r.Errors, e => e.Path == field);
     }
+
+    [Fact]
+    public void UnknownPreset_ListsTheComparisonPresetWithTheRunPresets()
+    {
+        var r = ComparisonPlanner.Plan(new ComparisonRequest { Preset = "nope" }, RunRequestPolicy.Web);
+        var error = Assert.Single(r.Errors);
+        Assert.Equal("preset", error.Path);
+        Assert.Contains(ComparisonPresets.QuickCompare, error.Message);
+        Assert.Contains("quick-demo", error.Message);
+    }
 }

@@ -232,6 +232,9 @@ public class RunsApiTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NotFound, (await _c.GetAsync($"/api/runs/{id}")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await _c.GetAsync($"/api/runs/{id}/genotype")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await _c.PostAsync($"/api/runs/{id}/cancel", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await _c.PostAsync($"/api/runs/{id}/resume", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await _c.PostAsync($"/api/runs/{id}/retry", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await _c.DeleteAsync($"/api/runs/{id}")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await _c.GetAsync("/healthz")).StatusCode);
         var openapi = await _c.GetStringAsync("/openapi/v1.json");
         Assert.Contains("/api/runs/{id}/checkpoints/{name}", openapi);
