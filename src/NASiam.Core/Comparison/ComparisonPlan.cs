@@ -131,11 +131,14 @@ public static class ComparisonPlanner
         int[] searchSeeds = fresh ? request.SearchSeeds?.ToArray() ?? (seeds.Length > 0 ? [seeds[0]] : []) : [];
         if (!fresh && request.SearchSeeds is { Count: > 0 })
             errors.Add(new("searchSeeds", "only with a fresh search (no genotype given)"));
-        if (fresh && (searchSeeds.Length == 0 || searchSeeds.Length > MaxSeeds || searchSeeds.Distinct().Count() != searchSeeds.Length || searchSeeds.Any(s => s < 0)))
+        // Defaulted from seeds, searchSeeds would repeat the seeds' own error: checked only when given.
+        if (fresh && request.SearchSeeds is not null && (searchSeeds.Length == 0 || searchSeeds.Length > MaxSeeds || searchSeeds.Distinct().Count() != searchSeeds.Length || searchSeeds.Any(s => s < 0)))
             errors.Add(new("searchSeeds", $"give 1 to {MaxSeeds} distinct seeds, each 0 or more"));
 
-        // The recipe: the baseline pre-training of the first seed, through the resolver.
-        var recipe = RunRequestResolver.Resolve(ChildRequest(preset, request.Framework, overrides, RunKind.Pretrain, seeds.FirstOrDefault(), GenotypeReference.Standard), policy);
+        // The recipe: the baseline pre-training of the first seed, through the resolver (with seed 0 where
+        // the seeds are already reported bad, so their error is not repeated as the options' seed).
+        int recipeSeed = seeds.Length > 0 && seeds[0] >= 0 ? seeds[0] : 0;
+        var recipe = RunRequestResolver.Resolve(ChildRequest(preset, request.Framework, overrides, RunKind.Pretrain, recipeSeed, GenotypeReference.Standard), policy);
         notices.AddRange(recipe.Notices.Where(n => !n.StartsWith("pretrain.genotype", StringComparison.Ordinal)));
         if (!recipe.Ok) return new(null, [.. errors, .. recipe.Errors], notices);
         var options = recipe.Options!;
@@ -156,7 +159,7 @@ public static class ComparisonPlanner
         }
         else
         {
-            var search = RunRequestResolver.Resolve(ChildRequest(preset, request.Framework, overrides, RunKind.Search, searchSeeds.FirstOrDefault(), null), policy);
+            var search = RunRequestResolver.Resolve(ChildRequest(preset, request.Framework, overrides, RunKind.Search, Math.Max(0, searchSeeds.FirstOrDefault()), null), policy);
             if (!search.Ok) errors.AddRange(search.Errors);
             notices.Add(searchSeeds.Length > 1
                 ? $"no genotype given: {searchSeeds.Length} searches run first; their modal genotype is compared"

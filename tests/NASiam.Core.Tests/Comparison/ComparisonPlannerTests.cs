@@ -81,4 +81,13 @@ public class ComparisonPlannerTests
         Assert.Contains(ComparisonPresets.QuickCompare, error.Message);
         Assert.Contains("quick-demo", error.Message);
     }
+
+    [Theory]
+    [InlineData(new int[0])]
+    [InlineData(new[] { -1 })]
+    public void BadSeeds_AreOneError_NotAlsoOneOnTheSearchSeedsNobodyGave(int[] seeds)
+    {
+        var r = ComparisonPlanner.Plan(new ComparisonRequest { Preset = "quick-demo", Framework = "simsiam", Seeds = seeds }, RunRequestPolicy.Web);
+        Assert.Equal(["seeds"], r.Errors.Select(e => e.Path).Distinct());
+    }
 }
