@@ -47,7 +47,7 @@ public static class BenchCommand
         command.SetAction(p =>
         {
             Check(p.GetValue(batch), p.GetValue(steps), p.GetValue(warmup), p.GetValue(threads));
-            if (p.GetValue(gcEvery) < 0) throw new CliException("--gc-every must be >= 0.");
+            AtLeast(p.GetValue(gcEvery), 0, "--gc-every");
             var fw = p.GetValue(framework) is { } f ? FrameworkNames.Parse(f) : Framework.SimSiam;
             var heads = RunPresets.ForFramework(fw).Heads;
             if (p.GetValue(dim) is { } d) heads = heads with { Dim = d };
@@ -81,7 +81,7 @@ public static class BenchCommand
         memory.SetAction(p =>
         {
             Check(p.GetValue(mBatch), p.GetValue(mSteps), 0, p.GetValue(mThreads));
-            if (p.GetValue(mEvery) < 1 || p.GetValue(mGc) < 0) throw new CliException("--every must be >= 1 and --gc-every >= 0.");
+            AtLeast(p.GetValue(mEvery), 1, "--every"); AtLeast(p.GetValue(mGc), 0, "--gc-every");
             var fw = p.GetValue(mFramework) is { } f ? FrameworkNames.Parse(f) : Framework.MoCo;
             return Memory(context, new MemoryBenchmarkOptions
             {
@@ -144,7 +144,7 @@ public static class BenchCommand
 
     static void Check(int batch, int steps, int warmup, int threads)
     {
-        if (batch < 2 || steps < 1 || warmup < 0 || threads < 0) throw new CliException("--batch-size must be >= 2, --steps >= 1, --warmup and --threads >= 0.");
+        AtLeast(batch, 2, "--batch-size"); AtLeast(steps, 1, "--steps"); AtLeast(warmup, 0, "--warmup"); AtLeast(threads, 0, "--threads");
     }
 
     static int Model(CliContext context, Framework framework, string backbone, HeadOptions heads, int batch, int steps, int warmup, int threads,
@@ -282,5 +282,11 @@ public static class BenchCommand
         stdout.WriteLine(string.Format(c, "one ResNet-18 SimSiam pre-training step at batch {0}: {1:0.000} s (augmentation is {2:0.0}% of it)",
             batch, step.PretrainStepSeconds, 100 * results[0].MillisecondsPerBatch / 1000 / step.PretrainStepSeconds));
         return ExitCodes.Ok;
+    }
+
+    /// <summary>A bad numeric flag names itself and the value given (exit code 2 through <see cref="CliException"/>).</summary>
+    static void AtLeast(int value, int min, string flag)
+    {
+        if (value < min) throw new CliException($"{flag} must be >= {min} (got {value}).");
     }
 }

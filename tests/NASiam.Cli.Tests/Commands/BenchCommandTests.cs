@@ -126,4 +126,16 @@ public sealed class BenchCommandTests
         Assert.Equal(ExitCodes.BadInput, code);
         Assert.Contains("--every", stderr);
     }
+
+    [Theory]
+    [InlineData("--steps", "0", "--steps must be >= 1 (got 0)")]
+    [InlineData("--batch-size", "1", "--batch-size must be >= 2 (got 1)")]
+    [InlineData("--gc-every", "-1", "--gc-every must be >= 0 (got -1)")]
+    public void Bench_ABadNumber_NamesOnlyItsFlag(string flag, string value, string expected)
+    {
+        var (code, _, err) = CliRunner.Run("bench", flag, value);
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Contains(expected, err);
+        Assert.Single(err.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.Contains("must be"));
+    }
 }
