@@ -82,8 +82,8 @@ public static class BodyErrors
     /// </summary>
     public static (T? Body, IResult? Error) Parse<T>(string text, IEnumerable<string> validMembers, string title) where T : class
     {
-        if (RepeatedMember(text) is { } repeated)
-            return (null, Results.ValidationProblem(new Dictionary<string, string[]> { [repeated] = ["given more than once in the same object; give it once"] }, title: title));
+        if (MemberNameProblem(text) is { } problem)
+            return (null, Results.ValidationProblem(new Dictionary<string, string[]> { [problem.Path.Length > 0 ? problem.Path : "body"] = [problem.Message] }, title: title));
         try
         {
             var body = JsonSerializer.Deserialize<T>(text, RunsApi.BodyJson);
@@ -96,10 +96,14 @@ public static class BodyErrors
     }
 
     /// <summary>
-    /// The path (dotted, array items as [i], as error keys name members) of the first member that appears
-    /// twice in one JSON object, or null: none, or the text is not valid JSON (the deserialiser reports that).
+    /// The first member-name problem of a JSON text that System.Text.Json would not report as a
+    /// JsonException (it would resolve it silently, or throw later from a JsonObject as a server error): a
+    /// member that appears twice in one object (names compared case-insensitively), or a name that does not
+    /// decode (an unpaired escaped surrogate). The path is dotted with array items as [i], as error keys
+    /// name members. Null when there is none, or the text is not valid JSON (the deserialiser reports that).
+    /// Never throws.
     /// </summary>
-    public static string? RepeatedMember(string json)
+    public static (string Path, string Message)? MemberNameProblem(string json)
     {
         var frames = new Stack<(HashSet<string>? Names, string Path, string? Pending, int Index)>();
         string Child()
@@ -119,20 +123,26 @@ public static class BodyErrors
             {
                 switch (reader.TokenType)
                 {
-                    case JsonTokenType.StartObject: frames.Push((new HashSet<string>(StringComparer.Ordinal), Child(), null, 0)); break;
+                    // Case-insensitive, as the body's deserialiser and the options' merge match member names.
+                    case JsonTokenType.StartObject: frames.Push((new HashSet<string>(StringComparer.OrdinalIgnoreCase), Child(), null, 0)); break;
                     case JsonTokenType.StartArray: frames.Push((null, Child(), null, 0)); break;
                     case JsonTokenType.EndObject or JsonTokenType.EndArray: frames.Pop(); ValueDone(); break;
                     case JsonTokenType.PropertyName:
                         var (names, path, _, index) = frames.Pop();
-                        var name = reader.GetString()!;
+                        string name;
+                        try { name = reader.GetString()!; }
+                        catch (InvalidOperationException)
+                        {
+                            return (path, "a member name here is not valid text (an unpaired \\uD800-\\uDFFF escape)");
+                        }
                         frames.Push((names, path, name, index));
-                        if (!names!.Add(name)) return Child();
+                        if (!names!.Add(name)) return (Child(), "given more than once in the same object; give it once");
                         break;
                     default: ValueDone(); break;
                 }
             }
         }
-        catch (JsonException) { }
+        catch (JsonException) { } // not JSON: the deserialiser reports it
         return null;
     }
 

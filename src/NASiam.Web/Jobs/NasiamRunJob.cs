@@ -61,13 +61,16 @@ public sealed class NasiamRunJob(
             // given back here; with one, together with the final status below.
             if (ending is null) leases.Release(runId, owner);
         }
-        if (store.Get(runId) is null)
+        if (ending is null)
         {
-            RemoveFolderOfDeleted(runId);
+            try { RemoveFolderIfDeleted(runId); }
+            catch (Exception e) { log.LogWarning(e, "Run {RunId}: could not check whether it was deleted", runId); }
             return;
         }
-        if (ending is null) return;
-        try { End(run, ending, owner); }
+        try
+        {
+            if (!RemoveFolderIfDeleted(runId)) End(run, ending, owner);
+        }
         catch (Exception e)
         {
             // The end was not written (database down): give the lease back so the sweeper's resume need not wait for its expiry.
@@ -94,21 +97,36 @@ public sealed class NasiamRunJob(
             return null;
         }
 
-        var cts = registry.TryStart(runId) ?? TakeOver(runId, owner);
-        if (cts is null) return null;
+        // The heartbeat runs from here: a take-over below may wait minutes, longer than the lease lasts.
+        // It stops before the run leaves the registry, so it can never signal a later attempt's engine.
+        var heartbeat = leases.Keep(runId, owner);
+        CancellationTokenSource? cts = null;
         try
         {
-            using var heartbeat = leases.Keep(runId, owner);
+            if (registry.TryStart(runId) is { } free) cts = free;
+            else
+            {
+                cts = TakeOver(runId, owner, heartbeat, cancellationToken);
+                if (cts is null) return null;
+                // The wait may have been long: a cancel or a delete asked meanwhile stands.
+                run = store.Get(runId);
+                if (run is null) return null;
+                if (run.CancelRequested) return new RunEnding(RunStatus.Cancelled, "Cancelled before it started.");
+            }
             return Execute(run, cts, cancellationToken, heartbeat);
         }
         finally
         {
-            registry.Finish(runId, cts);
+            heartbeat.Dispose();
+            if (cts is not null) registry.Finish(runId, cts);
         }
     }
 
-    /// <summary>How long <see cref="TakeOver"/> waits for an earlier attempt to stop: a step and a checkpoint, with room.</summary>
-    internal static readonly TimeSpan TakeOverWait = TimeSpan.FromMinutes(2);
+    /// <summary>
+    /// How long <see cref="TakeOver"/> waits for an earlier attempt to stop: a step and a checkpoint, and
+    /// with process isolation the child's cancel grace (after which it is killed), plus a minute.
+    /// </summary>
+    TimeSpan TakeOverWait => (options.Value.RunsInChildProcess ? processEngine.CancelGrace : TimeSpan.FromMinutes(1)) + TimeSpan.FromMinutes(1);
 
     /// <summary>
     /// This attempt holds the run's lease, yet an earlier attempt of the same run is still in this
@@ -117,21 +135,28 @@ public sealed class NasiamRunJob(
     /// owner name it can neither renew nor release this attempt's lease, and writes nothing at its end),
     /// so it is stopped here and this attempt waits until it has left, which makes its last checkpoint
     /// complete before this attempt resumes from it. Skipping instead would leave the run Queued with no
-    /// job. Null when it did not leave within <see cref="TakeOverWait"/>: the run is then marked
-    /// Interrupted, with a message, for the user to resume.
+    /// job. This attempt's <paramref name="heartbeat"/> keeps its lease meanwhile. Null when this attempt
+    /// lost its own lease while waiting, or the earlier attempt did not leave within <see cref="TakeOverWait"/>
+    /// (the run is then marked Interrupted, with a message, for the user to resume). An app stop while
+    /// waiting throws, so that Hangfire re-queues the job.
     /// </summary>
-    CancellationTokenSource? TakeOver(Guid runId, string owner)
+    CancellationTokenSource? TakeOver(Guid runId, string owner, RunLeaseKeeper.Heartbeat heartbeat, CancellationToken appStopping)
     {
         log.LogWarning("Run {RunId}: an earlier attempt in this process lost its lease to {Owner}; stopping it before this attempt resumes the run", runId, owner);
+        var wait = TakeOverWait;
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (clock.Elapsed < TakeOverWait)
+        while (clock.Elapsed < wait)
         {
             registry.Cancel(runId);
             if (registry.TryStart(runId) is { } cts) return cts;
-            Thread.Sleep(50);
+            if (heartbeat.Lost) return null;
+            if (appStopping.WaitHandle.WaitOne(50))
+                throw new OperationCanceledException("The app is stopping; the run will resume from its last checkpoint.");
         }
-        log.LogError("Run {RunId}: its earlier attempt in this process did not stop within {Wait}; marked Interrupted", runId, TakeOverWait);
-        lifecycle.Interrupted(runId, $"An earlier attempt of this run in this process did not stop within {TakeOverWait.TotalSeconds:0} s after losing its lease; resume the run once it has stopped.", owner);
+        log.LogError("Run {RunId}: its earlier attempt in this process did not stop within {Wait}", runId, wait);
+        if (store.Get(runId)?.CancelRequested == true)
+            lifecycle.Finished(runId, RunStatus.Cancelled, "Cancelled.", null, null, null, owner);
+        else lifecycle.Interrupted(runId, $"An earlier attempt of this run in this process did not stop within {wait.TotalMinutes:0.#} min after losing its lease; resume the run once it has stopped.", owner);
         return null;
     }
 
@@ -243,9 +268,17 @@ public sealed class NasiamRunJob(
     }
 
     /// <summary>
-    /// The run was deleted while this attempt executed it: RunScheduler.Delete left its folder because the
-    /// engine was still writing there. The attempt has stopped now, so the folder goes too.
+    /// When the run was deleted while this attempt executed it (RunScheduler.Delete leaves the folder
+    /// while an engine still writes there), removes its folder now that the attempt stopped; not while
+    /// another attempt of it is still in this process. True when the run is deleted.
     /// </summary>
+    bool RemoveFolderIfDeleted(Guid runId)
+    {
+        if (store.Get(runId) is not null) return false;
+        if (!registry.IsRunning(runId)) RemoveFolderOfDeleted(runId);
+        return true;
+    }
+
     void RemoveFolderOfDeleted(Guid runId)
     {
         var dir = paths.RunDirectory(runId);

@@ -114,10 +114,13 @@ public sealed class RunScheduler(
         var run = store.Get(runId);
         if (run is null) return false;
         if (run.IsActive) Cancel(runId);
+        // Read before the delete, which drops the lease row too: a run executing on another node keeps its
+        // folder until its job there stops (NasiamRunJob removes the folder of a deleted run).
+        bool leasedElsewhere = store.Leases.HeldByOther(runId);
         store.Delete(runId);
         var dir = paths.RunDirectory(runId);
         // Not while it executes here or on another node (its engine is still writing there).
-        if (!registry.IsRunning(runId) && !store.Leases.HeldByOther(runId) && Directory.Exists(dir))
+        if (!registry.IsRunning(runId) && !leasedElsewhere && Directory.Exists(dir))
         {
             try { Directory.Delete(dir, recursive: true); }
             catch (IOException e) { log.LogWarning("Could not delete {Dir}: {Message}", dir, e.Message); }

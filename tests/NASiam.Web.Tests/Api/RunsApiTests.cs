@@ -59,7 +59,9 @@ public class RunsApiTests : IAsyncLifetime
     [InlineData("""{"preset":"quick-demo","framework":"byol"}""", "framework")]
     [InlineData("""{"preset":"quick-demo","kind":"pretrain","genotype":"/etc/passwd"}""", "options.pretrain.genotype")]
     [InlineData("""{"preset":"quick-demo","kind":"evaluate"}""", "kind")]
-    // A member given twice inside options: System.Text.Json would fail on first access (a server error).
+    // A member given twice inside options: System.Text.Json would fail on first access (a server error);
+    // names match case-insensitively, as the options' merge matches them.
+    [InlineData("""{"preset":"quick-demo","options":{"seed":1,"Seed":2}}""", "options.Seed")]
     [InlineData("""{"preset":"quick-demo","kind":"lincls","options":{"linear":{"epochs":1},"linear":{"epochs":2}}}""", "options.linear")]
     [InlineData("""{"preset":"quick-demo","options":{"search":{"epochs":1,"epochs":2}}}""", "options.search.epochs")]
     // The request's kind and its options' kind disagree (as framework does): not silently the options'.
@@ -74,6 +76,16 @@ public class RunsApiTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
         var problem = await r.Content.ReadFromJsonAsync<JsonElement>();
         Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), await r.Content.ReadAsStringAsync());
+    }
+
+    // A member name that does not decode (an unpaired escaped surrogate) is a client error, never a 500.
+    [Theory]
+    [InlineData("""{"\ud800":1}""")]
+    [InlineData("""{"preset":"quick-demo","options":{"\ud800":1}}""")]
+    public async Task Create_UndecodableMemberName_Is400(string body)
+    {
+        var r = await _c.PostAsync("/api/runs", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+        Assert.True(r.StatusCode == HttpStatusCode.BadRequest, $"{(int)r.StatusCode}: {await r.Content.ReadAsStringAsync()}");
     }
 
     /// <summary>Creates a run from a raw body and returns the options the run was stored with.</summary>

@@ -12,9 +12,10 @@ namespace NASiam.Web.Tests.Fakes;
 /// A deterministic stand-in for the real engine in web tests: a SimSiam search that emits the
 /// engine's event types (steps, alphas whose winners change, collapse, kNN, throughput,
 /// checkpoints), honours cancellation within a step, resumes from its newest checkpoint file and
-/// writes genotype.txt/json like the real engine.
+/// writes genotype.txt/json like the real engine. <paramref name="stopMilliseconds"/>: how long a cancelled
+/// attempt takes to stop (a real one finishes its step and writes a checkpoint), before it checkpoints.
 /// </summary>
-public sealed class ScriptedRunEngine(int totalSteps = 12, int stepMilliseconds = 10, int checkpointEvery = 4) : IRunEngine
+public sealed class ScriptedRunEngine(int totalSteps = 12, int stepMilliseconds = 10, int checkpointEvery = 4, int stopMilliseconds = 0) : IRunEngine
 {
     public int Calls { get; private set; }
     /// <summary>The options of the latest call, as the job handed them over.</summary>
@@ -41,6 +42,7 @@ public sealed class ScriptedRunEngine(int totalSteps = 12, int stepMilliseconds 
         {
             if (ct.WaitHandle.WaitOne(stepMilliseconds) || ct.IsCancellationRequested)
             {
+                Thread.Sleep(stopMilliseconds);
                 SaveCheckpoint(step - 1);
                 Emit(new StageFinished { RunId = context.RunId, Sequence = seq++, At = DateTimeOffset.UtcNow, Stage = "search", Outcome = RunOutcome.Cancelled });
                 return new RunResult { Outcome = RunOutcome.Cancelled, Message = "cancelled", NextSequence = seq };

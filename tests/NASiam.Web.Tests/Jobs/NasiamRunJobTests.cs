@@ -189,6 +189,44 @@ public class NasiamRunJobTests : IDisposable
         Assert.False(store.Leases.Get(id)!.Live);
     }
 
+    // The same with short leases (the app's own heartbeats and sweeper at work) and an earlier attempt that
+    // takes longer to stop than a lease lasts: the new attempt's heartbeat keeps its lease while it waits.
+    // Before, that lease expired during the wait, the new attempt's first heartbeat found it lost, and the
+    // run stopped again with nothing left to run it.
+    [Fact]
+    public async Task ExpiredLease_RetakenInTheSameProcess_WhileTheOldAttemptStopsSlowly_TheNewAttemptKeepsItsLease()
+    {
+        var settings = new Dictionary<string, string> { ["Nasiam:LeaseSeconds"] = "2", ["Nasiam:LeaseHeartbeatSeconds"] = "0.5" };
+        await using var app = new NasiamAppFactory(_data, new ScriptedRunEngine(totalSteps: 400, stepMilliseconds: 40, stopMilliseconds: 4000), settings: settings);
+        using var c = app.Api();
+        var store = app.Services.GetRequiredService<NASiam.Web.Runs.RunStore>();
+        var id = await QuickDemoAfterThreeSteps(c);
+
+        // The stall, then a sweeper's reclaim (this test's, or the app's own if it comes first) and the
+        // re-queued job fetched by this process while the first attempt is still stopping.
+        app.Services.GetRequiredService<NASiam.Web.Runs.Storage.RunDatabase>().Exec("UPDATE run_leases SET expires_at = 0 WHERE run_id = @r", ("@r", id.ToString()));
+        store.Leases.TryReclaim(id, "its worker stopped renewing its lease");
+        var job = app.Services.GetRequiredService<NASiam.Web.Jobs.NasiamRunJob>();
+        var second = Task.Run(() => job.Execute(id, null, CancellationToken.None));
+
+        try { await NasiamAppFactory.WaitUntil(() => Task.FromResult(store.Get(id)!.Attempts == 2), TimeSpan.FromSeconds(30), "the second attempt to start"); }
+        catch (TimeoutException e) { throw new TimeoutException(e.Message + " " + await NasiamAppFactory.RunJson(c, id)); }
+        var after = (await NasiamAppFactory.Events(c, id, "step")).Count;
+        try { await NasiamAppFactory.WaitUntil(async () => (await NasiamAppFactory.Events(c, id, "step")).Count > after + 10, TimeSpan.FromSeconds(20), "ten more steps"); }
+        catch (TimeoutException e) { throw new TimeoutException(e.Message + " " + await NasiamAppFactory.RunJson(c, id)); }
+        await Task.Delay(TimeSpan.FromSeconds(3)); // more than a lease
+        var lease = store.Leases.Get(id);
+        Assert.True(lease is { Live: true }, $"the second attempt lost its lease: {await NasiamAppFactory.RunJson(c, id)}");
+        Assert.Equal(store.Leases.Executions(id)[^1].Owner, lease!.Owner);
+        Assert.Equal((NASiam.Web.Runs.RunStatus.Running, 2), (store.Get(id)!.Status, store.Get(id)!.Attempts));
+
+        Assert.Equal(HttpStatusCode.Accepted, (await c.PostAsync($"/api/runs/{id}/cancel", null)).StatusCode);
+        await NasiamAppFactory.WaitForStatus(c, id, "Cancelled", 15);
+        await second.WaitAsync(TimeSpan.FromSeconds(15));
+        var steps = (await NasiamAppFactory.Events(c, id, "step")).Select(s => s.Step!.Value).ToList();
+        Assert.Equal(Enumerable.Range(1, steps.Count).Select(i => (long)i), steps);
+    }
+
     // Delete through the API: the record goes at once; the folder goes at once for an ended run, and for a
     // running one as soon as its engine stopped (it still writes its cancel checkpoint there).
     [Fact]
