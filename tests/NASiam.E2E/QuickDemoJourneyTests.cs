@@ -115,6 +115,13 @@ public class QuickDemoJourneyTests : IDisposable
             var run = await api.GetStringAsync($"/api/runs/{page.Url.TrimEnd('/').Split('/')[^1]}");
             throw new TimeoutException($"the page never showed Succeeded; the API says {run[..Math.Min(400, run.Length)]}; page: {await page.InnerTextAsync("body")}");
         }
+        // The page's first line is below the app bar, where a click on it lands: the status chip is the
+        // element at its own centre (it was under the bar, as were the name and Cancel/Resume).
+        await page.EvaluateAsync("() => window.scrollTo(0, 0)");
+        Assert.True(await page.EvaluateAsync<bool>("""
+            () => { const e = document.querySelector('#run-status'); const r = e.getBoundingClientRect();
+                    return e.contains(document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2)); }
+            """), "the run's status chip is covered (by the app bar?)");
         // plotly.js drew the loss chart in the browser: its svg has a line with the run's points (and
         // the mode bar that zooms and exports PNG).
         const string LossLine = "Array.from(document.querySelectorAll(\".plotly-line-chart[data-title='Loss'] .js-plotly-plot svg.main-svg path.js-line\")).map(p => p.getAttribute('d') || '').join('')";
