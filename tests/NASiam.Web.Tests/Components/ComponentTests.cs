@@ -204,6 +204,32 @@ public class PlotlyLineChartTests
         Assert.Contains($"step {markers[^1].X:0} → {markers[^1].Label}", cut.Find(".chart-markers").TextContent);
     }
 
+    // A constant learning rate (0.001) on plotly's own autorange spans -1..1 and reads as 0; a lone point is
+    // invisible as a line. The chart ranges a flat series around its value, marks a one-point series and
+    // names a lone series the title does not name.
+    [Fact]
+    public async Task Render_AFlatSeries_IsRangedAroundItsValue_AOnePointSeriesHasAMarker_AndALoneSeriesIsNamed()
+    {
+        await using var ctx = Bunit.Context();
+        ChartPoint[] flat = [new(1, 0.001), new(2, 0.001), new(3, 0.001)];
+        var cut = ctx.Render<PlotlyLineChart>(p => p.Add(x => x.Title, "Learning rates").Add(x => x.Lines, [new ChartLine("encoder", flat)]));
+        var chart = cut.FindComponent<Plotly.Blazor.PlotlyChart>().Instance;
+        var range = Assert.Single(chart.Layout.YAxis).Range!.Cast<double>().ToArray();
+        Assert.Equal([0.0005, 0.0015], range);
+        Assert.True(chart.Layout.ShowLegend);
+
+        // Values that differ: plotly ranges the axis again.
+        cut.Render(p => p.Add(x => x.Lines, [new ChartLine("encoder", [.. flat, new(4, 0.0005)])]));
+        Assert.Null(Assert.Single(cut.FindComponent<Plotly.Blazor.PlotlyChart>().Instance.Layout.YAxis).Range);
+
+        var one = ctx.Render<PlotlyLineChart>(p => p.Add(x => x.Title, "Linear top-1").Add(x => x.Lines, [new ChartLine("run a", [new(1, 18.58)])]));
+        var traces = one.FindComponent<Plotly.Blazor.PlotlyChart>().Instance.Data.Cast<Plotly.Blazor.Traces.Scatter>();
+        Assert.Contains(traces, t => t.X.Count == 1 && t.Mode!.Value.HasFlag(Plotly.Blazor.Traces.ScatterLib.ModeFlag.Markers));
+
+        var loss = ctx.Render<PlotlyLineChart>(p => p.Add(x => x.Title, "loss").Add(x => x.Lines, [new ChartLine("loss", flat)]));
+        Assert.False(loss.FindComponent<Plotly.Blazor.PlotlyChart>().Instance.Layout.ShowLegend);
+    }
+
     [Fact]
     public async Task Render_NoPoints_SaysSo()
     {

@@ -52,6 +52,8 @@ public sealed class RunDetailLiveTests : IAsyncLifetime
         var stored = await NasiamAppFactory.Events(c, id);
         // Every stored event reached the page (live, in memory), none twice: "N events" counts the view's sequence.
         page.WaitForAssertion(() => Assert.Contains($"· {stored.Count} events", page.Find("#run-progress").TextContent), TimeSpan.FromSeconds(10));
+        // The run's artefacts as "name: path" items (the raw JSON overflowed its card).
+        page.WaitForAssertion(() => Assert.Equal("Artefacts: search: genotype.txt", page.Find("#run-artefacts").TextContent.Trim()), TimeSpan.FromSeconds(10));
 
         budget = Math.Min(_app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<NASiam.Web.Options.NasiamWebOptions>>().Value.MaxPointsPerSeries, 600);
         var charts = page.FindComponents<PlotlyLineChart>().Select(c => c.Instance).ToList();

@@ -1,0 +1,44 @@
+using Bunit;
+using Microsoft.AspNetCore.Components;
+using Microsoft.AspNetCore.Components.Web;
+using Microsoft.Extensions.DependencyInjection;
+using MudBlazor;
+using NASiam.Core.Genotypes;
+using NASiam.Web.Components.Pages;
+using NASiam.Web.Tests.Fakes;
+
+namespace NASiam.Web.Tests.Components;
+
+/// <summary>The Genotypes page on the real app's services.</summary>
+public sealed class GenotypesPageTests : IAsyncLifetime
+{
+    readonly string _data = Directory.CreateTempSubdirectory("nasiam-genotypes-").FullName;
+    NasiamAppFactory _app = null!;
+
+    public Task InitializeAsync()
+    {
+        _app = new NasiamAppFactory(_data, new ScriptedRunEngine());
+        return Task.CompletedTask;
+    }
+
+    // The new row lands somewhere in a long table, off-screen: the page says the import worked.
+    [Fact]
+    public async Task Import_PastedText_SaysItWasImported_AndListsIt()
+    {
+        await using var ctx = Bunit.Context();
+        ctx.Services.AddFallbackServiceProvider(_app.Services);
+        var page = ctx.Render<Genotypes>();
+        var text = GenotypeText.Write(GenotypePresets.Find("simsiam/cifar10_resnet18")!.Genotype!);
+        await page.Find("textarea").ChangeAsync(new ChangeEventArgs { Value = text });
+        await page.Find("#genotype-import").ClickAsync(new MouseEventArgs());
+        var snackbar = ctx.Services.GetRequiredService<ISnackbar>();
+        page.WaitForAssertion(() => Assert.Contains(snackbar.ShownSnackbars, s => s.Message != null && s.Message.Contains("Imported") && s.Message.Contains("simsiam")));
+        Assert.Contains(_app.Services.GetRequiredService<NASiam.Web.Runs.RunStore>().Genotypes(), g => g.Text == text);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _app.DisposeAsync();
+        try { Directory.Delete(_data, true); } catch (IOException) { }
+    }
+}
