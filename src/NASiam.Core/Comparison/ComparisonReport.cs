@@ -119,7 +119,7 @@ public sealed record ComparisonReport
                 notices.Add($"seed {seed}: {name} exists for the {(gv is null ? "baseline" : "genotype")} only; the seed is left out of the paired {name}");
         }
         var diff = g.Count > 0 ? PairedStatistics.Paired(g, b, level) : null;
-        string words = diff is null ? "no paired result yet"
+        string words = diff is null ? (Status is "succeeded" or "failed" or "cancelled" ? "no paired result (not measured for both arms of any seed)" : "no paired result yet")
             : PairedStatistics.Describe(diff, unit == "%" ? "pt" : unit);
         return new ComparisonMetric(name, label, unit,
             gAll.Count > 0 ? PairedStatistics.Summarize(gAll) : null,

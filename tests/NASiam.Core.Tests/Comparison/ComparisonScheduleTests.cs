@@ -122,4 +122,20 @@ public class ComparisonScheduleTests
         Assert.Null(g0.PretrainSeconds);
         Assert.Null(g0.LinclsTop1);
     }
+
+    // A finished comparison that has no value of a metric for both arms of any seed did not measure it:
+    // its words say so, where a running one says "yet".
+    [Fact]
+    public void Report_AMetricWithNoPairedValue_IsNotMeasuredOnceFinished_NotYetWhileRunning()
+    {
+        var plan = QuickMoco() with { GenotypeText = Found };
+        var children = new List<ComparisonChildView>();
+        foreach (var seed in plan.Seeds)
+            foreach (var arm in ComparisonArms.All)
+                children.Add(Child("pretrain", arm, seed, ComparisonChildState.Succeeded, plan, new() { ["knn_top1"] = 30 }));
+        string Words(string status) => ComparisonSchedule.Report(Guid.NewGuid(), plan, status, children).Metrics.Single(m => m.Name == "lincls_top1").Words;
+        Assert.Equal("no paired result (not measured for both arms of any seed)", Words("succeeded"));
+        Assert.Equal("no paired result yet", Words("running"));
+    }
 }
+

@@ -52,9 +52,11 @@ public class RunFormTests
         await Type(form, "search.lr", "fast");
         await Submit(form);
 
+        // Every field's error at once: the unreadable value's, and the resolver's range check on the others
+        // (before, the range error appeared only at the next submit, once every value read as its type).
         form.WaitForAssertion(() => Assert.Contains("must be a number", form.Find("[data-field='search.lr']").TextContent));
+        Assert.Contains("must be between 1 and 100000", form.Find("[data-field='search.epochs']").TextContent);
         Assert.Null(submitted);
-        // Once every value reads as its type, the resolver's range checks speak, next to their fields.
         await Type(form, "search.lr", "0.05");
         await Submit(form);
         form.WaitForAssertion(() => Assert.Contains("must be between 1 and 100000", form.Find("[data-field='search.epochs']").TextContent));

@@ -34,6 +34,8 @@ public sealed class GenotypesPageTests : IAsyncLifetime
         var snackbar = ctx.Services.GetRequiredService<ISnackbar>();
         page.WaitForAssertion(() => Assert.Contains(snackbar.ShownSnackbars, s => s.Message != null && s.Message.Contains("Imported") && s.Message.Contains("simsiam")));
         Assert.Contains(_app.Services.GetRequiredService<NASiam.Web.Runs.RunStore>().Genotypes(), g => g.Text == text);
+        // Its "Compare vs standard" hands the comparison form the genotype itself, not the entry's bare id.
+        page.WaitForAssertion(() => Assert.Contains(page.FindAll("a.compare-genotype"), a => a.GetAttribute("href")!.Contains(Uri.EscapeDataString(text))));
     }
 
     public async Task DisposeAsync()
