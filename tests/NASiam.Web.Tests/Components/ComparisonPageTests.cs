@@ -53,6 +53,8 @@ public class ComparisonPageTests
         var top1 = page.Find("svg.comparison-dots[data-metric='lincls_top1']");
         Assert.Empty(top1.QuerySelectorAll("line.ci"));
         Assert.Single(top1.QuerySelectorAll("circle.difference-mean"));
+        // The difference's own axis is labelled with its value (the dot read as a value on the left axis).
+        Assert.Equal("+0.80", top1.QuerySelector("text.difference-label")!.TextContent);
         Assert.Contains(page.FindAll(".comparison-notice"), n => n.TextContent.Contains("one seed"));
     }
 
@@ -64,6 +66,9 @@ public class ComparisonPageTests
         var page = ctx.Render<ComparisonResults>(p => p.Add(x => x.Report, report));
         Assert.Contains("no results yet", page.Find("svg.comparison-dots").TextContent);
         Assert.Contains("No genotype yet", page.Find("#comparison-genotype-cell").TextContent);
+        // Finished without a value: not measured, not "yet".
+        var ended = ctx.Render<ComparisonResults>(p => p.Add(x => x.Report, report with { Status = "succeeded", FinishedAt = DateTimeOffset.UtcNow }));
+        Assert.Contains("not measured", ended.Find("svg.comparison-dots").TextContent);
     }
 
     [Fact]
