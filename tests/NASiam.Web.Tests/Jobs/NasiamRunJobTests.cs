@@ -17,6 +17,15 @@ public class NasiamRunJobTests : IDisposable
         return id;
     }
 
+    /// <summary>Cancels the run through the API, waits until it reads Cancelled, and asserts every step was stored exactly once, in order.</summary>
+    static async Task CancelThenEveryStepOnce(HttpClient c, Guid id, int seconds = 10)
+    {
+        Assert.Equal(HttpStatusCode.Accepted, (await c.PostAsync($"/api/runs/{id}/cancel", null)).StatusCode);
+        await NasiamAppFactory.WaitForStatus(c, id, "Cancelled", seconds);
+        var steps = (await NasiamAppFactory.Events(c, id, "step")).Select(s => s.Step!.Value).ToList();
+        Assert.Equal(Enumerable.Range(1, steps.Count).Select(i => (long)i), steps);
+    }
+
     [Fact]
     public async Task Cancel_RunningRun_StopsWithinAStepAndIsResumable()
     {
@@ -37,10 +46,7 @@ public class NasiamRunJobTests : IDisposable
         Assert.Equal(HttpStatusCode.Accepted, (await c.PostAsync($"/api/runs/{id}/resume", null)).StatusCode);
         try { await NasiamAppFactory.WaitUntil(async () => (await NasiamAppFactory.Events(c, id, "step")).Count > after + 2, TimeSpan.FromSeconds(20), "resumed steps"); }
         catch (TimeoutException e) { throw new TimeoutException(e.Message + " " + await NasiamAppFactory.RunJson(c, id)); }
-        await c.PostAsync($"/api/runs/{id}/cancel", null);
-        await NasiamAppFactory.WaitForStatus(c, id, "Cancelled", 10);
-        var steps = (await NasiamAppFactory.Events(c, id, "step")).Select(s => s.Step!.Value).ToList();
-        Assert.Equal(Enumerable.Range(1, steps.Count).Select(i => (long)i), steps);
+        await CancelThenEveryStepOnce(c, id);
     }
 
     // A user may click Resume the very moment a run shows Cancelled or Failed. At that moment (the status
@@ -180,12 +186,9 @@ public class NasiamRunJobTests : IDisposable
         Assert.Equal(first[..first.LastIndexOf('/')], lease.Owner[..lease.Owner.LastIndexOf('/')]); // the same node
         Assert.Equal(NASiam.Web.Runs.RunStatus.Running, store.Get(id)!.Status);
 
-        Assert.Equal(HttpStatusCode.Accepted, (await c.PostAsync($"/api/runs/{id}/cancel", null)).StatusCode);
-        await second.WaitAsync(TimeSpan.FromSeconds(10));
-        await NasiamAppFactory.WaitForStatus(c, id, "Cancelled", 10);
         // The first attempt stopped at a checkpoint and the second resumed from it: every step once.
-        var steps = (await NasiamAppFactory.Events(c, id, "step")).Select(s => s.Step!.Value).ToList();
-        Assert.Equal(Enumerable.Range(1, steps.Count).Select(i => (long)i), steps);
+        await CancelThenEveryStepOnce(c, id);
+        await second.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.False(store.Leases.Get(id)!.Live);
     }
 
@@ -220,11 +223,8 @@ public class NasiamRunJobTests : IDisposable
         Assert.Equal(store.Leases.Executions(id)[^1].Owner, lease!.Owner);
         Assert.Equal((NASiam.Web.Runs.RunStatus.Running, 2), (store.Get(id)!.Status, store.Get(id)!.Attempts));
 
-        Assert.Equal(HttpStatusCode.Accepted, (await c.PostAsync($"/api/runs/{id}/cancel", null)).StatusCode);
-        await NasiamAppFactory.WaitForStatus(c, id, "Cancelled", 15);
+        await CancelThenEveryStepOnce(c, id, 15);
         await second.WaitAsync(TimeSpan.FromSeconds(15));
-        var steps = (await NasiamAppFactory.Events(c, id, "step")).Select(s => s.Step!.Value).ToList();
-        Assert.Equal(Enumerable.Range(1, steps.Count).Select(i => (long)i), steps);
     }
 
     // Delete through the API: the record goes at once; the folder goes at once for an ended run, and for a
