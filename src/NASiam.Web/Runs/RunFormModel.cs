@@ -58,11 +58,11 @@ public sealed class RunFormModel
     }
 
     /// <summary>
-    /// The request these values stand for: the preset, and as overrides only the fields whose
-    /// value differs from the preset's. Null when a value cannot even be read as its type (the
-    /// messages are in <see cref="Errors"/>); range and consistency checks are the resolver's.
+    /// The request the fields that read as their type stand for: the preset, and as overrides only the
+    /// fields whose value differs from the preset's. A field whose text cannot be read gets its message in
+    /// <see cref="Errors"/> and keeps the preset's value here.
     /// </summary>
-    public RunRequest? ToRequest()
+    RunRequest ReadRequest()
     {
         Errors.Clear();
         Notices.Clear();
@@ -74,36 +74,23 @@ public sealed class RunFormModel
             if (SameValue(Node(basis, f.Path), node, f)) continue;
             Set(patch, f.Path, node);
         }
-        if (Errors.Count > 0) return null;
-        return Request(patch);
+        return new RunRequest { Preset = Preset, Framework = Framework.ToName(), Overrides = patch.Count == 0 ? null : patch };
     }
 
-    RunRequest Request(JsonObject patch) => new() { Preset = Preset, Framework = Framework.ToName(), Overrides = patch.Count == 0 ? null : patch };
-
     /// <summary>
-    /// Checks every field at once, as the form shows them: fields whose text does not parse get their
-    /// parse error, and the request built from the other fields goes through <paramref name="resolve"/>,
-    /// whose errors are shown for every field not already in error. Before, a parse error stopped there,
-    /// and a range error elsewhere appeared only at the next submit. The request, or null with the errors shown.
+    /// Checks every field at once, as the form shows them: fields whose text does not read as their type
+    /// get that message, and the request the other fields stand for goes through <paramref name="resolve"/>
+    /// (range and consistency checks), whose errors are shown for every field not already in error. Before,
+    /// a read error stopped there, and a range error elsewhere appeared only at the next submit. The request,
+    /// or null with the errors shown.
     /// </summary>
     public RunRequest? Validate(Func<RunRequest, RunResolution> resolve)
     {
-        var request = ToRequest();
-        if (request is not null)
-        {
-            var resolution = resolve(request);
-            Show(resolution.Errors, resolution.Notices);
-            return resolution.Ok ? request : null;
-        }
-        var unparsed = Errors.Keys.ToHashSet();
-        var parsed = new JsonObject();
-        var basis = JsonSerializer.SerializeToNode(RunPresets.Get(Preset, Framework), RunOptions.Json)!.AsObject();
-        foreach (var f in Fields.Where(f => !unparsed.Contains(f.Path)))
-            if (f.TryParseText(Values.GetValueOrDefault(f.Path, ""), out var node, out _) && !SameValue(Node(basis, f.Path), node, f))
-                Set(parsed, f.Path, node);
-        var rest = resolve(Request(parsed));
-        Show(rest.Errors.Where(e => !unparsed.Contains(e.Path)), rest.Notices);
-        return null;
+        var request = ReadRequest();
+        var unread = Errors.Keys.ToHashSet();
+        var resolution = resolve(request);
+        Show(resolution.Errors.Where(e => !unread.Contains(e.Path)), resolution.Notices);
+        return unread.Count == 0 && resolution.Ok ? request : null;
     }
 
     static bool SameValue(JsonNode? preset, JsonNode? edited, OptionEntry f)

@@ -207,16 +207,17 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
     /// <summary>Emits stage_finished and builds the result.</summary>
     protected StageResult Finish(RunOutcome outcome, string? message, IReadOnlyDictionary<string, double> metrics, string? genotypeText, string? best = null)
     {
-        Events.Emit(Stage, new StageFinished
-        {
-            Outcome = outcome, Message = message, Metrics = metrics.Where(kv => double.IsFinite(kv.Value)).ToDictionary(),
-        });
+        EmitFinished(outcome, message, metrics);
         return new StageResult
         {
             Stage = Stage, Outcome = outcome, Message = message, Metrics = metrics, GenotypeText = genotypeText,
             Checkpoint = File.Exists(CheckpointPath) ? Env.Relative(CheckpointPath) : null, BestCheckpoint = best,
         };
     }
+
+    /// <summary>Emits stage_finished (non-finite metrics left out: no NaN is reported as a number).</summary>
+    void EmitFinished(RunOutcome outcome, string? message, IReadOnlyDictionary<string, double> metrics) =>
+        Events.Emit(Stage, new StageFinished { Outcome = outcome, Message = message, Metrics = metrics.Where(kv => double.IsFinite(kv.Value)).ToDictionary() });
 
     /// <summary>
     /// The result of a stage whose checkpoint says it already completed (a resumed pipeline skips it).
@@ -231,10 +232,7 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
         if (position.RestateTail)
         {
             restateTail?.Invoke();
-            Events.Emit(Stage, new StageFinished
-            {
-                Outcome = RunOutcome.Succeeded, Metrics = position.Metrics.Where(kv => double.IsFinite(kv.Value)).ToDictionary(),
-            });
+            EmitFinished(RunOutcome.Succeeded, null, position.Metrics);
         }
         return new StageResult
         {
