@@ -86,6 +86,21 @@ public sealed class BenchCommandTests
         Assert.DoesNotContain("NaN", stdout);
     }
 
+    // Every part under bf16 autocast: the trunk's forward without autograd returns bf16 features,
+    // which the benchmark once read as fp32 and died ("Single is not compatible with BFloat16").
+    [Fact]
+    public void Bench_Bf16Backbone_MeasuresEveryPart()
+    {
+        var (code, stdout, stderr) = Cli(["bench", "--backbone", "resnet-tiny", "--batch-size", "4", "--steps", "1", "--warmup", "0",
+            "--dim", "32", "--pred-dim", "16", "--threads", "1", "--backbone-precision", "bf16", "--json"]);
+        Assert.True(code == ExitCodes.Ok, stderr);
+        using var doc = JsonDocument.Parse(stdout.Trim());
+        var root = doc.RootElement;
+        Assert.Equal("bf16", root.GetProperty("backbone_precision").GetString());
+        foreach (var key in new[] { "search_step_s", "pretrain_step_s", "trunk_step_s", "trunk_forward_s" })
+            Assert.True(root.GetProperty(key).GetDouble() > 0, key);
+    }
+
     // MoCo's search step also runs the key encoder forward in each of its two steps (method doc 4.2, 5.4).
     [Fact]
     public void Bench_OnlyTrunk_Moco_CountsTheKeyEncodersForwardsInTheSearchFloor()

@@ -218,7 +218,8 @@ public static class TrainingBenchmark
                 using (NewDisposeScope())
                 using (no_grad())
                 using (Backbones.Autocast.For(o.BackbonePrecision, device))
-                    model.Backbone.call(x1).sum().add(model.Backbone.call(x2).sum(), Scalars.One).item<float>();
+                    // Summed in fp32: under bf16 autocast the trunk's output is bf16 (item<float> refuses it).
+                    model.Backbone.call(x1).sum(ScalarType.Float32).add(model.Backbone.call(x2).sum(ScalarType.Float32), Scalars.One).item<float>();
                 var forward = clock.Elapsed.TotalSeconds;
                 MaybeCollect(o, i);
                 if (i >= o.Warmup) { times.Add(seconds); forwardTimes.Add(forward); }
