@@ -201,10 +201,7 @@ public static class KernelProbe
         return diff / Math.Max(scale, 1e-30);
     }
 
-    /// <summary>Warm-up passes before the timed ones: the first compiles oneDNN's kernels, the second still paid for first-touch allocations in a fresh process.</summary>
-    internal const int WarmupPasses = 2;
-
-    /// <summary>Median seconds of one training-mode forward + backward of the whole trunk (after <see cref="WarmupPasses"/> warm-up passes).</summary>
+    /// <summary>Median seconds of one training-mode forward + backward of the whole trunk (after one warm-up pass).</summary>
     static double TimePasses(ProbeSpec spec, KernelSetting setting)
     {
         manual_seed(0);
@@ -213,14 +210,14 @@ public static class KernelProbe
         trunk.train();
         using var x = randn(spec.TimingBatch, 3, spec.TimingInputSize, spec.TimingInputSize);
         var times = new List<double>();
-        for (int p = 0; p < WarmupPasses + spec.TimingPasses; p++)
+        for (int p = 0; p <= spec.TimingPasses; p++)
         {
             using var scope = NewDisposeScope();
             trunk.zero_grad();
             var clock = Stopwatch.StartNew();
             var y = trunk.call(x);
             y.square().mean().backward();
-            if (p >= WarmupPasses) times.Add(clock.Elapsed.TotalSeconds);
+            if (p > 0) times.Add(clock.Elapsed.TotalSeconds);
         }
         times.Sort();
         return times.Count % 2 == 1 ? times[times.Count / 2] : (times[times.Count / 2 - 1] + times[times.Count / 2]) / 2;

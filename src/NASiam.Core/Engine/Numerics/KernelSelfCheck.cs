@@ -23,8 +23,8 @@ public sealed record KernelCheckOptions
     public IReadOnlyList<KernelSetting>? Candidates { get; init; }
     /// <summary>Largest accepted max|float32 − float64| / max|float64| per output, grad-input and grad-weight.</summary>
     public double Tolerance { get; init; } = 1e-4;
-    /// <summary>Timed whole-trunk forward+backward passes per correct candidate (after two warm-up passes); the fastest median wins, timings within <see cref="TieTolerance"/> of it tie and go to the earlier candidate. 0 = no timing: the cheap rule picks the first correct candidate in <see cref="Candidates"/> order (<see cref="KernelSetting.All"/>: NCHW before channels-last, without the workaround before with it).</summary>
-    public int TimingPasses { get; init; } = 5;
+    /// <summary>Timed whole-trunk forward+backward passes per correct candidate (after one warm-up); the fastest median wins, timings within <see cref="TieTolerance"/> of it tie and go to the earlier candidate. 0 = no timing: the cheap rule picks the first correct candidate in <see cref="Candidates"/> order (<see cref="KernelSetting.All"/>: NCHW before channels-last, without the workaround before with it).</summary>
+    public int TimingPasses { get; init; } = 3;
     /// <summary>
     /// Relative margin within which timed candidates tie (won by the earlier, simpler setting), so the
     /// choice does not flip on noise. 3 %: repeated checks on one host moved a candidate's median by
