@@ -230,29 +230,6 @@ public sealed class KernelSelfCheckTests : IDisposable
         Assert.Equal(["layer3.1.conv1", "layer3.2.conv1", "layer3.3.conv1", "layer3.4.conv1", "layer3.5.conv1"], u.Layers);
     }
 
-    // The timed passes run at a view batch of a CPU run at the CIFAR stem: at batch 8 the ranking can
-    // differ from training's (NCHW won at 8 on a Zen 4 host where channels-last was faster at 32 and 64).
-    [Fact]
-    public void TimingBatch_DefaultsPerStem_AndAnExplicitValueWins()
-    {
-        Assert.Equal(32, new KernelCheckOptions { CifarStem = true }.ResolvedTimingBatch);
-        Assert.Equal(8, new KernelCheckOptions { CifarStem = false }.ResolvedTimingBatch);
-        Assert.Equal(16, new KernelCheckOptions { CifarStem = true, TimingBatch = 16 }.ResolvedTimingBatch);
-        Assert.Throws<ArgumentException>(() => KernelSelfCheck.Run(Options("resnet-tiny") with { TimingBatch = 0 }));
-    }
-
-    // Times from `nasiam doctor` on that host: channels-last 4.5 % faster than nchw+s1x1 lost a 5 % tie.
-    [Theory]
-    [InlineData(KernelCheckOptions.DefaultTieTolerance, "channels-last")]
-    [InlineData(0.05, "nchw+s1x1")]
-    [InlineData(0.0, "channels-last")]
-    public void FastestWithTies_GoesToTheEarliestWithinTheMargin(double tie, string expected)
-    {
-        CandidateResult R(string name, double s) => new(KernelSetting.Parse(name), CandidateStatus.Correct, 1e-6, "", s, []);
-        var correct = new[] { R("nchw", 0.590), R("nchw+s1x1", 0.580), R("channels-last", 0.554), R("channels-last+s1x1", 0.565) };
-        Assert.Equal(expected, KernelSelfCheck.FastestWithTies(correct, tie).Setting.Name);
-    }
-
     [Fact]
     public void Settings_ParseTheirNames_AndRejectOthers()
     {

@@ -23,29 +23,10 @@ public sealed record KernelCheckOptions
     public IReadOnlyList<KernelSetting>? Candidates { get; init; }
     /// <summary>Largest accepted max|float32 − float64| / max|float64| per output, grad-input and grad-weight.</summary>
     public double Tolerance { get; init; } = 1e-4;
-    /// <summary>Timed whole-trunk forward+backward passes per correct candidate (after one warm-up); the fastest median wins, timings within <see cref="TieTolerance"/> of it tie and go to the earlier candidate. 0 = no timing: the cheap rule picks the first correct candidate in <see cref="Candidates"/> order (<see cref="KernelSetting.All"/>: NCHW before channels-last, without the workaround before with it).</summary>
-    public int TimingPasses { get; init; } = 3;
-    /// <summary>
-    /// Relative margin within which timed candidates tie (won by the earlier, simpler setting), so the
-    /// choice does not flip on noise. 3 %: repeated checks on one host moved a candidate's median by
-    /// 1–2 %, and at 5 % a setting 5–6 % faster in every check still lost the tie in some.
-    /// </summary>
-    public double TieTolerance { get; init; } = DefaultTieTolerance;
-
-    /// <summary>The default <see cref="TieTolerance"/>: 3 %.</summary>
-    public const double DefaultTieTolerance = 0.03;
-    /// <summary>
-    /// Batch of the timed passes; null = <see cref="DefaultTimingBatch"/> for the stem. The ranking of
-    /// the settings depends on the batch: on an AMD EPYC Zen 4 host (2026-12-01) NCHW won at batch 8 by
-    /// 8 %, while channels-last was 3–10 % faster than NCHW in ResNet-18 training steps at 32 and 64.
-    /// </summary>
-    public int? TimingBatch { get; init; }
-
-    /// <summary>The timed passes' batch when <see cref="TimingBatch"/> is null: 32 images at the CIFAR stem (a view batch of a CPU run), 8 at the ImageNet stem (224 px: 49x the pixels per image).</summary>
-    public static int DefaultTimingBatch(bool cifarStem) => cifarStem ? 32 : 8;
-
-    /// <summary><see cref="TimingBatch"/> or its default for <see cref="CifarStem"/>.</summary>
-    public int ResolvedTimingBatch => TimingBatch ?? DefaultTimingBatch(CifarStem);
+    /// <summary>Timed whole-trunk forward+backward passes per correct candidate (after one warm-up); the fastest median wins, timings within 5% of it tie and go to the earlier candidate. 0 = no timing: the cheap rule picks the first correct candidate in <see cref="Candidates"/> order (<see cref="KernelSetting.All"/>: NCHW before channels-last, without the workaround before with it).</summary>
+    public int TimingPasses { get; init; } = 2;
+    /// <summary>Batch of the timed passes.</summary>
+    public int TimingBatch { get; init; } = 8;
     /// <summary>Directory of the per-host result cache; null = $NASIAM_CACHE_DIR, else $XDG_CACHE_HOME/nasiam, else ~/.cache/nasiam.</summary>
     public string? CacheDirectory { get; init; }
     /// <summary>Read and write the cache (false = always probe, write nothing).</summary>
@@ -142,7 +123,7 @@ public static class KernelSelfCheck
     /// <summary>Overrides the default cache directory.</summary>
     public const string CacheVariable = "NASIAM_CACHE_DIR";
     /// <summary>Bumped when what is checked changes, so older cache files are not reused.</summary>
-    const int CheckVersion = 3;
+    const int CheckVersion = 2;
 
     static readonly object Gate = new();
     static readonly Dictionary<string, KernelCheckReport> Memo = new(StringComparer.Ordinal);
@@ -188,8 +169,8 @@ public static class KernelSelfCheck
 
     static KernelCheckReport Run(KernelCheckOptions o, bool notify, Action<string>? progress = null)
     {
-        if (o.Batch < 1 || o.TimingPasses < 0 || o.ResolvedTimingBatch < 1 || !(o.Tolerance > 0) || !(o.TieTolerance >= 0))
-            throw new ArgumentException("Kernel check needs batch >= 1, timing passes >= 0, timing batch >= 1, tolerance > 0 and tie tolerance >= 0.");
+        if (o.Batch < 1 || o.TimingPasses < 0 || o.TimingBatch < 1 || !(o.Tolerance > 0))
+            throw new ArgumentException("Kernel check needs batch >= 1, timing passes >= 0, timing batch >= 1 and tolerance > 0.");
         var config = BackboneFactory.Config(o.Backbone);
         var sizes = (o.InputSizes ?? (o.CifarStem ? [32] : [224, 32])).ToArray();
         var candidates = (o.Candidates ?? KernelSetting.All).ToList();
@@ -258,7 +239,7 @@ public static class KernelSelfCheck
         var text = string.Join("\n",
             $"v{CheckVersion}", host.CpuModel, string.Join(' ', host.CpuFlags), host.Architecture, host.LibTorchVersion, host.TorchSharpVersion,
             host.Threads.ToString(c), backbone, o.CifarStem ? "cifar" : "imagenet", string.Join(',', sizes), o.Batch.ToString(c),
-            o.Tolerance.ToString("R", c), o.TimingPasses.ToString(c), o.ResolvedTimingBatch.ToString(c), o.TieTolerance.ToString("R", c), string.Join(',', candidates.Select(x => x.Name)),
+            o.Tolerance.ToString("R", c), o.TimingPasses.ToString(c), o.TimingBatch.ToString(c), string.Join(',', candidates.Select(x => x.Name)),
             "wrong=" + string.Join(',', wrong), "crash=" + string.Join(',', crash));
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
     }
@@ -312,40 +293,28 @@ public static class KernelSelfCheck
         if (correct.Count == 0) rule = "no candidate is correct";
         else if (o.TimingPasses > 0 && correct.All(r => r.PassSeconds is not null))
         {
-            var best = FastestWithTies(correct, o.TieTolerance);
+            // Timings within 5% of the fastest count as a tie, won by the earlier candidate (the
+            // simpler setting): two timed passes cannot separate them, and the choice stays stable.
             double fastest = correct.Min(r => r.PassSeconds!.Value);
+            var best = correct.First(r => r.PassSeconds!.Value <= fastest * 1.05);
             choice = best.Setting;
             rule = string.Format(CultureInfo.InvariantCulture, "fastest correct: {0:0.000} s per forward+backward pass, batch {1} at {2} px{3}",
-                best.PassSeconds, o.ResolvedTimingBatch, sizes[0], best.PassSeconds > fastest ? $", within {o.TieTolerance.ToString("0%", CultureInfo.InvariantCulture)} of the fastest {fastest.ToString("0.000", CultureInfo.InvariantCulture)} s" : "");
+                best.PassSeconds, o.TimingBatch, sizes[0], best.PassSeconds > fastest ? $", within 5% of the fastest {fastest:0.000} s" : "");
         }
         else
         {
             choice = correct[0].Setting;
             rule = "first correct in the order " + string.Join(", ", candidates.Select(c => c.Name)) + " (no timing)";
         }
-        return new KernelCheckReport(host, backbone, o.CifarStem, sizes, o.Batch, o.Tolerance, o.TimingPasses, o.ResolvedTimingBatch,
+        return new KernelCheckReport(host, backbone, o.CifarStem, sizes, o.Batch, o.Tolerance, o.TimingPasses, o.TimingBatch,
             results, choice, rule, key, DateTimeOffset.UtcNow);
-    }
-
-    /// <summary>
-    /// The timed choice among correct candidates (in candidate order, each with <see cref="CandidateResult.PassSeconds"/>):
-    /// the first whose time is within <paramref name="tieTolerance"/> (relative) of the fastest. A tie goes to the
-    /// earlier, simpler setting, so the choice does not flip on timing noise.
-    /// </summary>
-    /// <exception cref="ArgumentException">No candidates, or one without a time.</exception>
-    public static CandidateResult FastestWithTies(IReadOnlyList<CandidateResult> correct, double tieTolerance)
-    {
-        if (correct.Count == 0 || correct.Any(r => r.PassSeconds is null))
-            throw new ArgumentException("Needs at least one candidate, each with a time.", nameof(correct));
-        double fastest = correct.Min(r => r.PassSeconds!.Value);
-        return correct.First(r => r.PassSeconds!.Value <= fastest * (1 + tieTolerance));
     }
 
     static CandidateResult ProbeCandidate(KernelCheckOptions o, HostInfo host, string backbone, int timingSize, IReadOnlyList<ConvUse> uses,
         KernelSetting setting, bool injectCrash)
     {
         var spec = new ProbeSpec(backbone, o.CifarStem, setting.Name, uses.Select(u => u.Shape).ToList(), o.Batch, host.Threads,
-            o.TimingPasses, o.ResolvedTimingBatch, timingSize, injectCrash, o.Tolerance);
+            o.TimingPasses, o.TimingBatch, timingSize, injectCrash, o.Tolerance);
         var specPath = Path.Combine(Path.GetTempPath(), $"nasiam-kernel-probe-{Environment.ProcessId}-{Guid.NewGuid():N}.json");
         File.WriteAllText(specPath, JsonSerializer.Serialize(spec, KernelProbe.Json));
         var events = new List<ProbeEvent>();
