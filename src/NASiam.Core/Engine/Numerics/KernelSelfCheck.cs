@@ -145,16 +145,18 @@ public static class KernelSelfCheck
     /// <summary>
     /// The CPU setting for a model's trunks: the cached or freshly probed choice for
     /// (<paramref name="backbone"/>, stem) with the default options, remembered for the process.
-    /// Logs the choice through <see cref="Notice"/> once per process. Throws
+    /// Logs the choice through <see cref="Notice"/> once per process. <paramref name="log"/> (a run's
+    /// log) gets, on every call, the notice that the check is about to probe (it takes seconds to a
+    /// minute, once per host) and the choice, so every run records which kernels it ran. Throws
     /// <see cref="KernelCheckException"/> when no candidate is correct.
     /// </summary>
-    public static KernelSetting ChooseForCpu(string backbone, bool cifarStem) =>
-        Run(new KernelCheckOptions { Backbone = backbone, CifarStem = cifarStem }, notify: true).RequireChoice();
+    public static KernelSetting ChooseForCpu(string backbone, bool cifarStem, Action<string>? log = null) =>
+        Run(new KernelCheckOptions { Backbone = backbone, CifarStem = cifarStem }, notify: true, log: log).RequireChoice();
 
-    /// <summary>Applies <see cref="ChooseForCpu"/>'s setting to every ResNet trunk in <paramref name="model"/>.</summary>
-    public static KernelSetting ApplyCpuChoice(TorchSharp.torch.nn.Module model, string backbone, bool cifarStem)
+    /// <summary>Applies <see cref="ChooseForCpu"/>'s setting to every ResNet trunk in <paramref name="model"/>; <paramref name="log"/> as there.</summary>
+    public static KernelSetting ApplyCpuChoice(TorchSharp.torch.nn.Module model, string backbone, bool cifarStem, Action<string>? log = null)
     {
-        var setting = ChooseForCpu(backbone, cifarStem);
+        var setting = ChooseForCpu(backbone, cifarStem, log);
         foreach (var trunk in model.modules().OfType<ResNet>()) setting.ApplyTo(trunk);
         return setting;
     }
@@ -167,7 +169,7 @@ public static class KernelSelfCheck
     /// </summary>
     public static KernelCheckReport Run(KernelCheckOptions o, Action<string>? progress = null) => Run(o, notify: false, progress);
 
-    static KernelCheckReport Run(KernelCheckOptions o, bool notify, Action<string>? progress = null)
+    static KernelCheckReport Run(KernelCheckOptions o, bool notify, Action<string>? progress = null, Action<string>? log = null)
     {
         if (o.Batch < 1 || o.TimingPasses < 0 || o.TimingBatch < 1 || !(o.Tolerance > 0))
             throw new ArgumentException("Kernel check needs batch >= 1, timing passes >= 0, timing batch >= 1 and tolerance > 0.");
@@ -182,25 +184,33 @@ public static class KernelSelfCheck
         var cachePath = o.UseCache ? Path.Combine(cacheDir, $"kernel-check-{config.Name}-{(o.CifarStem ? "cifar" : "imagenet")}-{key[..16]}.json") : null;
         lock (Gate)
         {
-            if (o.UseCache && Memo.TryGetValue(key + cachePath, out var known)) return known;
+            if (o.UseCache && Memo.TryGetValue(key + cachePath, out var known))
+            {
+                log?.Invoke(ChoiceLine(known));
+                return known;
+            }
             var report = cachePath is null ? null : ReadCache(cachePath, key);
             if (report is null)
             {
                 if (wrong.Count + crash.Count > 0)
                     Notice($"kernel self-check fault injection active: wrong [{string.Join(", ", wrong)}], crash [{string.Join(", ", crash)}]");
-                if (notify) Notice($"checking convolution kernels for {config.Name} on this CPU (once per host; cached in {cacheDir}) ...");
+                var checking = $"checking convolution kernels for {config.Name} on this CPU (once per host; cached in {cacheDir}) ...";
+                if (notify) Notice(checking);
+                log?.Invoke(checking);
                 report = Probe(o, host, config.Name, sizes, candidates, wrong, crash, key, progress);
                 if (cachePath is not null) { WriteCache(cachePath, report); report = report with { CachePath = cachePath }; }
             }
-            if (notify)
-                Notice(report.Choice is null
-                    ? $"kernel self-check: no correct convolution setting for {report.Subject}"
-                    : $"convolution setting for {report.Subject} on the CPU: {report.Choice.Name} ({report.ChoiceRule}" +
-                      $"{(report.FromCache ? $"; cached in {report.CachePath}" : "")})");
+            if (notify) Notice(ChoiceLine(report));
+            log?.Invoke(ChoiceLine(report));
             if (o.UseCache) Memo[key + cachePath] = report;
             return report;
         }
     }
+
+    static string ChoiceLine(KernelCheckReport report) => report.Choice is null
+        ? $"kernel self-check: no correct convolution setting for {report.Subject}"
+        : $"convolution setting for {report.Subject} on the CPU: {report.Choice.Name} ({report.ChoiceRule}" +
+          $"{(report.FromCache ? $"; cached in {report.CachePath}" : "")})";
 
     /// <summary>Forgets the per-process memo (tests; the cache files stay).</summary>
     public static void ClearMemo()

@@ -9,19 +9,22 @@ namespace NASiam.Core.Engine.Runs;
 /// <summary>Builds seeded models for the stages and resolves genotype references.</summary>
 public static class ModelBuilder
 {
-    /// <summary>The search-form model on <paramref name="env"/>'s device, weights seeded from the run seed.</summary>
-    public static SiameseModel Search(StageEnvironment env) => Create(env.Options, true, null, env.Device, env.CifarStem, env.Options.Seed);
+    /// <summary>The search-form model on <paramref name="env"/>'s device, weights seeded from the run seed; <paramref name="log"/> as in <see cref="Create"/>.</summary>
+    public static SiameseModel Search(StageEnvironment env, Action<string>? log = null) =>
+        Create(env.Options, true, null, env.Device, env.CifarStem, env.Options.Seed, log);
 
-    /// <summary>A fixed-form model with <paramref name="genotype"/> (null = baseline heads) on the device, seeded.</summary>
-    public static SiameseModel Fixed(StageEnvironment env, Genotype? genotype, int seedOffset = 1) =>
-        Create(env.Options, false, genotype, env.Device, env.CifarStem, env.Options.Seed + seedOffset);
+    /// <summary>A fixed-form model with <paramref name="genotype"/> (null = baseline heads) on the device, seeded; <paramref name="log"/> as in <see cref="Create"/>.</summary>
+    public static SiameseModel Fixed(StageEnvironment env, Genotype? genotype, int seedOffset = 1, Action<string>? log = null) =>
+        Create(env.Options, false, genotype, env.Device, env.CifarStem, env.Options.Seed + seedOffset, log);
 
     /// <summary>
     /// Builds a model from explicit options (e.g. those saved in a checkpoint): search or fixed
     /// form, seeded with <paramref name="seed"/>, moved to <paramref name="device"/>. MoCo uses the
-    /// search momentum in search form and the pre-training momentum otherwise.
+    /// search momentum in search form and the pre-training momentum otherwise. On the CPU,
+    /// <paramref name="log"/> (a run's log) gets the kernel self-check's lines: that it is probing
+    /// (once per host) and the convolution setting chosen.
     /// </summary>
-    public static SiameseModel Create(RunOptions o, bool search, Genotype? genotype, Device device, bool cifarStem, int seed)
+    public static SiameseModel Create(RunOptions o, bool search, Genotype? genotype, Device device, bool cifarStem, int seed, Action<string>? log = null)
     {
         manual_seed(seed);
         var momentum = search ? o.Heads.SearchMomentum : o.Heads.PretrainMomentum;
@@ -29,7 +32,7 @@ public static class ModelBuilder
         model.to(device);
         model.BackbonePrecision = o.BackbonePrecision; // autocast of the trunk in training steps (heads stay fp32)
         // CPU: the layout and strided-1x1 workaround the kernel self-check found correct (and fastest) on this host; libtorch 2.10's oneDNN kernels are wrong or crash on some AVX-512 CPUs (docs/kernel-faults.md).
-        if (device.type == DeviceType.CPU) Numerics.KernelSelfCheck.ApplyCpuChoice(model, o.Backbone, cifarStem);
+        if (device.type == DeviceType.CPU) Numerics.KernelSelfCheck.ApplyCpuChoice(model, o.Backbone, cifarStem, log);
         return model;
     }
 

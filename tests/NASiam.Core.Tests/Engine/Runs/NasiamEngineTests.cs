@@ -199,6 +199,10 @@ public sealed class NasiamEngineTests : IDisposable
         Assert.Equal("checkpoints/pretrain-best.ckpt", lineage[1].GetProperty("best_checkpoint").GetString()); // a best exists...
         Assert.Equal("checkpoints/pretrain.ckpt", lineage[2].GetProperty("input").GetString()); // ...but the last is evaluated
         Assert.Contains(recorder.Events.OfType<LogMessage>(), m => m.Message.StartsWith("evaluating the last pre-training checkpoint"));
+        // Every stage's log says which convolution kernels its CPU trunk ran (the kernel self-check's choice),
+        // also when the choice was already made in this process: a run's record names its kernels.
+        foreach (var stage in new[] { "search", "pretrain", "lincls" })
+            Assert.Contains(recorder.Events.OfType<LogMessage>(), m => m.Stage == stage && m.Message.StartsWith("convolution setting for resnet-tiny (CIFAR stem, 32 px) on the CPU: "));
     }
 
     [Fact]
