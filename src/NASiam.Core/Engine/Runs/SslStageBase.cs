@@ -122,7 +122,7 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
         });
     }
 
-    /// <summary>Emits stage_started, preceded by the extension note when the run changed the stage's epoch count.</summary>
+    /// <summary>Emits stage_started, preceded by the extension note when the run changed the stage's epoch count and followed by the <see cref="SetupNote"/>s.</summary>
     protected void Started(int epochs, long totalSteps, int stepsPerEpoch, long resumedAt)
     {
         if (_epochsNote is { } note) Events.Log(Stage, "info", note);
@@ -130,7 +130,17 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
         {
             TotalEpochs = epochs, TotalSteps = totalSteps, StepsPerEpoch = stepsPerEpoch, ResumedAtStep = resumedAt, Device = Env.Device.ToString(),
         });
+        foreach (var line in _setupNotes) Events.Log(Stage, "info", line);
+        _setupNotes.Clear();
     }
+
+    readonly List<string> _setupNotes = [];
+
+    /// <summary>
+    /// A line about how the stage was set up (the convolution kernels its model runs), logged right after
+    /// stage_started: the model is built before the stage starts, and stage_started opens a stage's events.
+    /// </summary>
+    protected void SetupNote(string line) => _setupNotes.Add(line);
 
     protected void StepLogged(int epoch, long step, double loss, double? archLoss, ScheduledOptimizer weights, ScheduledOptimizer? alphas)
     {
