@@ -23,8 +23,8 @@ public static class DoctorCommand
         var json = new Option<bool>("--json") { Description = "Print the report as JSON." };
         var command = new Command("doctor",
             "Check this CPU's convolution kernels per backbone and show the chosen setting. Prints the host (CPU model, " +
-            "ISA flags, libtorch version, threads) and, for each backbone, every candidate setting (nchw, nchw+s1x1, " +
-            "channels-last, channels-last+s1x1) with correct / wrong / crashed, its max relative error against float64, " +
+            "ISA flags, libtorch version, threads) and, for each backbone, each candidate setting (nchw, nchw+s1x1; " +
+            "channels-last is never chosen, docs/kernel-faults.md fault 3) with correct / wrong / crashed, its max relative error against float64, " +
             "its seconds per forward+backward pass, and the setting runs will use. Each candidate runs in a child process. " +
             "Exit code 1 when some backbone has no correct setting.")
         { backbone, imagenet, threads, noTiming, recheck, cacheDir, json };

@@ -36,6 +36,19 @@ public sealed class KernelSelfCheckTests : IDisposable
         return Math.Max(y, Math.Max(dx, dw));
     }
 
+    // Channels-last can be wrong where every per-shape check passes (docs/kernel-faults.md fault 3), so the
+    // automatic choice is among the NCHW settings only; a fault-injected NCHW leaves none rather than falling back to it.
+    [Fact]
+    public void DefaultCandidates_AreTheNchwSettingsOnly_SoChannelsLastIsNeverChosen()
+    {
+        var report = KernelSelfCheck.Run(Options("resnet-tiny") with { InjectWrong = ["nchw"] });
+        Assert.Equal(new[] { "nchw", "nchw+s1x1" }, report.Candidates.Select(c => c.Setting.Name));
+        Assert.Equal(NchwS1, report.Choice);
+        var none = KernelSelfCheck.Run(Options("resnet-tiny") with { InjectWrong = ["nchw", "nchw+s1x1"] });
+        Assert.Null(none.Choice);
+        Assert.Throws<KernelCheckException>(() => none.RequireChoice());
+    }
+
     [Fact]
     public void ResNet18_ChoosesASettingThatIsCorrectOnTheFaultyShape()
     {

@@ -19,11 +19,11 @@ public sealed record KernelCheckOptions
     public IReadOnlyList<int>? InputSizes { get; init; }
     /// <summary>Batch of each shape check (the faults of docs/kernel-faults.md show at batch 2 already).</summary>
     public int Batch { get; init; } = 2;
-    /// <summary>Candidates to check; null = <see cref="KernelSetting.All"/>.</summary>
+    /// <summary>Candidates to check; null = <see cref="KernelSetting.Automatic"/> (NCHW only; pass <see cref="KernelSetting.All"/> to see channels-last too).</summary>
     public IReadOnlyList<KernelSetting>? Candidates { get; init; }
     /// <summary>Largest accepted max|float32 − float64| / max|float64| per output, grad-input and grad-weight.</summary>
     public double Tolerance { get; init; } = 1e-4;
-    /// <summary>Timed whole-trunk forward+backward passes per correct candidate (after one warm-up); the fastest median wins, timings within 5% of it tie and go to the earlier candidate. 0 = no timing: the cheap rule picks the first correct candidate in <see cref="Candidates"/> order (<see cref="KernelSetting.All"/>: NCHW before channels-last, without the workaround before with it).</summary>
+    /// <summary>Timed whole-trunk forward+backward passes per correct candidate (after one warm-up); the fastest median wins, timings within 5% of it tie and go to the earlier candidate. 0 = no timing: the cheap rule picks the first correct candidate in <see cref="Candidates"/> order (<see cref="KernelSetting.All"/>: NCHW before channels-last, without the workaround before with it; the default <see cref="KernelSetting.Automatic"/> holds the NCHW pair).</summary>
     public int TimingPasses { get; init; } = 2;
     /// <summary>Batch of the timed passes.</summary>
     public int TimingBatch { get; init; } = 8;
@@ -175,7 +175,7 @@ public static class KernelSelfCheck
             throw new ArgumentException("Kernel check needs batch >= 1, timing passes >= 0, timing batch >= 1 and tolerance > 0.");
         var config = BackboneFactory.Config(o.Backbone);
         var sizes = (o.InputSizes ?? (o.CifarStem ? [32] : [224, 32])).ToArray();
-        var candidates = (o.Candidates ?? KernelSetting.All).ToList();
+        var candidates = (o.Candidates ?? KernelSetting.Automatic).ToList();
         if (candidates.Count == 0) throw new ArgumentException("Kernel check needs at least one candidate.");
         var (wrong, crash) = Faults(o);
         var host = HostInfo.Current();
