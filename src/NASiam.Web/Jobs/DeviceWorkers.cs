@@ -14,6 +14,8 @@ namespace NASiam.Web.Jobs;
 public sealed class DeviceWorkers(JobStorage storage, IServiceScopeFactory scopes, IOptions<NasiamWebOptions> options, ILogger<DeviceWorkers> log) : IHostedService, IDisposable
 {
     readonly List<BackgroundJobServer> _servers = [];
+    readonly Lock _gate = new();
+    bool _disposed;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -39,16 +41,43 @@ public sealed class DeviceWorkers(JobStorage storage, IServiceScopeFactory scope
         return Task.CompletedTask;
     }
 
+    /// <summary>
+    /// Asks every server to stop and waits for them. A stop after <see cref="Dispose"/> (or of a server
+    /// disposed meanwhile) has nothing left to stop and returns: a host can be disposed before its stop
+    /// runs, and an ObjectDisposedException here failed a host's shutdown (seen in the web tests).
+    /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         // A stop cancels the running job's token; the job re-queues itself and resumes at the next start.
-        var servers = _servers.ToArray();
-        foreach (var s in servers) s.SendStop();
-        foreach (var s in servers) await s.WaitForShutdownAsync(cancellationToken);
+        BackgroundJobServer[] servers;
+        lock (_gate)
+        {
+            if (_disposed) return;
+            servers = [.. _servers];
+        }
+        var stopping = new List<BackgroundJobServer>();
+        foreach (var s in servers)
+        {
+            try { s.SendStop(); stopping.Add(s); }
+            catch (ObjectDisposedException) { } // already stopped for good
+        }
+        foreach (var s in stopping)
+        {
+            try { await s.WaitForShutdownAsync(cancellationToken); }
+            catch (ObjectDisposedException) { }
+        }
     }
 
     public void Dispose()
     {
-        foreach (var s in _servers.ToArray()) s.Dispose();
+        BackgroundJobServer[] servers;
+        lock (_gate)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            servers = [.. _servers];
+            _servers.Clear();
+        }
+        foreach (var s in servers) s.Dispose();
     }
 }
