@@ -200,8 +200,9 @@ public static class KernelSelfCheck
                 report = Probe(o, host, config.Name, sizes, candidates, wrong, crash, key, progress);
                 if (cachePath is not null) { WriteCache(cachePath, report); report = report with { CachePath = cachePath }; }
             }
-            if (notify) Notice(ChoiceLine(report));
-            log?.Invoke(ChoiceLine(report));
+            var choice = ChoiceLine(report);
+            if (notify) Notice(choice);
+            log?.Invoke(choice);
             if (o.UseCache) Memo[key + cachePath] = report;
             return report;
         }
