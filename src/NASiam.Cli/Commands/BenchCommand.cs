@@ -232,8 +232,8 @@ public static class BenchCommand
             stdout.WriteLine(string.Format(c, "{0} {1} search, batch {2}, {3} steps, GC + malloc_trim every {4} steps (0 = never); RSS after the step, before its collection:",
                 o.Framework.ToName(), o.Backbone, o.BatchSize, o.Steps, o.CollectEvery));
         var r = MemoryBenchmark.Run(o, json ? null : p => stdout.WriteLine(string.Format(c,
-            "  step {0,6}  RSS {1,7:0} MiB  max since last {2,7:0} MiB  C heap in use {3,6:0} MiB, free in arenas {4,6:0} MiB  forced GCs {5}, gen-2 GCs {6}",
-            p.Step, p.RssMib, p.WindowMaxRssMib, p.HeapInUseMib, p.HeapFreeMib, p.ForcedCollections, p.Gen2Collections)));
+            "  step {0,6}  RSS {1,7:0} MiB  max since last {2,7:0} MiB  C heap in use {3,6:0} MiB, free in arenas {4,6:0} MiB  .NET heap {5,5:0} MiB  forced GCs {6}, gen-0 {7}, gen-2 {8}",
+            p.Step, p.RssMib, p.WindowMaxRssMib, p.HeapInUseMib, p.HeapFreeMib, p.ManagedCommittedMib, p.ForcedCollections, p.Gen0Collections, p.Gen2Collections)));
         if (json)
         {
             stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>

@@ -25,9 +25,11 @@ public sealed record MemoryBenchmarkOptions
 /// <summary>
 /// One point of the series, after step <paramref name="Step"/>: RSS now, the largest RSS seen after
 /// any step since the previous point, the C heap in use and the free bytes its arenas hold (glibc
-/// mallinfo2; NaN elsewhere), and the forced and total gen-2 collections so far.
+/// mallinfo2; NaN elsewhere), the managed (.NET) heap's committed bytes, and the forced, gen-0 and
+/// gen-2 collections so far.
 /// </summary>
-public sealed record MemoryPoint(long Step, double RssMib, double WindowMaxRssMib, double HeapInUseMib, double HeapFreeMib, int ForcedCollections, int Gen2Collections);
+public sealed record MemoryPoint(long Step, double RssMib, double WindowMaxRssMib, double HeapInUseMib, double HeapFreeMib,
+    double ManagedCommittedMib, int ForcedCollections, int Gen0Collections, int Gen2Collections);
 
 /// <summary>The series and its verdict: the change of RSS (and of the window maximum) from the first point to the last, in percent.</summary>
 public sealed record MemoryBenchmarkResult(IReadOnlyList<MemoryPoint> Points, double RssChangePercent, double WindowMaxChangePercent);
@@ -74,7 +76,8 @@ public static class MemoryBenchmark
             if (step % o.Every == 0)
             {
                 var heap = NativeMemory.Heap();
-                var point = new MemoryPoint(step, rss, windowMax, heap?.InUseMib ?? double.NaN, heap?.ArenaFreeMib ?? double.NaN, forced, GC.CollectionCount(2));
+                var point = new MemoryPoint(step, rss, windowMax, heap?.InUseMib ?? double.NaN, heap?.ArenaFreeMib ?? double.NaN,
+                    GC.GetGCMemoryInfo().TotalCommittedBytes / 1048576.0, forced, GC.CollectionCount(0), GC.CollectionCount(2));
                 points.Add(point);
                 progress?.Invoke(point);
                 windowMax = 0;
