@@ -30,7 +30,7 @@ public sealed record ResNetConfig(string Name, BlockKind Block, IReadOnlyList<in
 public sealed class ResNet : nn.Module<Tensor, Tensor>
 {
     readonly Conv2d conv1;
-    readonly BatchNorm2d bn1;
+    readonly ScalarSafeBatchNorm2d bn1;
     // Applied in place in forward, but kept as a child: the reference's index-based keys (SimCLR "f.N") count it.
     readonly ReLU relu = nn.ReLU();
     readonly MaxPool2d? maxpool;
@@ -84,7 +84,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
         conv1 = cifarStem
             ? nn.Conv2d(3, stem, 3, stride: 1, padding: 1, bias: false)
             : nn.Conv2d(3, stem, 7, stride: 2, padding: 3, bias: false);
-        bn1 = nn.BatchNorm2d(stem);
+        bn1 = new ScalarSafeBatchNorm2d(stem);
         if (!cifarStem) maxpool = nn.MaxPool2d(3, stride: 2, padding: 1);
         int inPlanes = stem;
         Sequential Stage(int i)
@@ -120,7 +120,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
                 case Conv2d conv when !ReferenceEquals(conv, conv1) || !CifarStem:
                     nn.init.kaiming_normal_(conv.weight, mode: nn.init.FanInOut.FanOut, nonlinearity: nn.init.NonlinearityType.ReLU);
                     break;
-                case BatchNorm2d bn:
+                case ScalarSafeBatchNorm2d bn:
                     nn.init.ones_(bn.weight);
                     nn.init.zeros_(bn.bias);
                     break;
@@ -135,7 +135,7 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         if (IsChannelsLast) x = ChannelsLast.Convert(x);
-        var y = bn1.call(conv1.call(x)).relu_(); // in place: see BasicBlock.forward
+        var y = bn1.call(ConvCall.Forward(conv1, x)).relu_(); // in place: see BasicBlock.forward
         if (maxpool is not null) y = maxpool.call(y);
         y = layer4.call(layer3.call(layer2.call(layer1.call(y))));
         return avgpool.call(y).flatten(1);

@@ -8,7 +8,7 @@ namespace NASiam.Core.Backbones;
 public interface IResidualBlock
 {
     /// <summary>The BN closing the residual branch (bn2 for basic, bn3 for bottleneck blocks).</summary>
-    BatchNorm2d LastBatchNorm { get; }
+    ScalarSafeBatchNorm2d LastBatchNorm { get; }
 
     /// <summary>
     /// When true, a strided 1x1 projection shortcut runs as a 1x1 stride-1 convolution on the
@@ -46,9 +46,26 @@ public static class Strided1x1
         return nn.functional.conv2d(sub, weight, bias);
     }
 
-    /// <summary>Runs a projection shortcut (Sequential of conv, BN): through the workaround when it applies, else as it is.</summary>
-    internal static Tensor Shortcut(Sequential downsample, Conv2d conv, BatchNorm2d bn, Tensor x, bool workaround) =>
-        workaround && Applies(conv) ? bn.call(Forward(x, conv.weight!, conv.stride[0], conv.stride[1], conv.bias)) : downsample.call(x);
+    /// <summary>Runs a projection shortcut (the downsample Sequential's conv, then its BN): through the workaround when it applies, else as it is.</summary>
+    internal static Tensor Shortcut(Conv2d conv, ScalarSafeBatchNorm2d bn, Tensor x, bool workaround) =>
+        workaround && Applies(conv) ? bn.call(Forward(x, conv.weight!, conv.stride[0], conv.stride[1], conv.bias)) : bn.call(ConvCall.Forward(conv, x));
+}
+
+/// <summary>
+/// A Conv2d module's own convolution, called without TorchSharp's input check: Conv2d.forward reads
+/// <c>input.shape</c> twice, and each read hands libtorch a fresh managed callback whose native thunk
+/// (~128 bytes of C heap) lives until the next garbage collection. Allocated between one step's freed
+/// activations, those blocks fragmented glibc's heap until a GC ran (bench/README.md, eleventh
+/// session). Same kernel, weights and arguments as <c>conv.call(x)</c>; other padding modes go
+/// through the module.
+/// </summary>
+public static class ConvCall
+{
+    /// <summary>conv(x) for x: [N, Cin, H, W] → [N, Cout, H', W'].</summary>
+    public static Tensor Forward(Conv2d conv, Tensor x) =>
+        conv.padding_mode == PaddingModes.Zeros && conv.padding_type is null && conv.padding is not null
+            ? nn.functional.conv2d(x, conv.weight!, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups)
+            : conv.call(x);
 }
 
 /// <summary>
@@ -60,23 +77,23 @@ public sealed class BasicBlock : nn.Module<Tensor, Tensor>, IResidualBlock
 {
     public const int Expansion = 1;
     readonly Conv2d conv1, conv2;
-    readonly BatchNorm2d bn1, bn2;
+    readonly ScalarSafeBatchNorm2d bn1, bn2;
     readonly Sequential? downsample;
     // The shortcut's modules, reachable without re-registering them (a field of a non-module type is not a child).
     readonly ShortcutParts? parts;
 
-    public BatchNorm2d LastBatchNorm => bn2;
+    public ScalarSafeBatchNorm2d LastBatchNorm => bn2;
     public bool Strided1x1Workaround { get; set; }
 
     public BasicBlock(int inPlanes, int planes, int stride) : base(nameof(BasicBlock))
     {
         conv1 = nn.Conv2d(inPlanes, planes, 3, stride: stride, padding: 1, bias: false);
-        bn1 = nn.BatchNorm2d(planes);
+        bn1 = new ScalarSafeBatchNorm2d(planes);
         conv2 = nn.Conv2d(planes, planes, 3, stride: 1, padding: 1, bias: false);
-        bn2 = nn.BatchNorm2d(planes);
+        bn2 = new ScalarSafeBatchNorm2d(planes);
         if (stride != 1 || inPlanes != planes * Expansion)
         {
-            parts = new ShortcutParts(nn.Conv2d(inPlanes, planes * Expansion, 1, stride: stride, bias: false), nn.BatchNorm2d(planes * Expansion));
+            parts = new ShortcutParts(nn.Conv2d(inPlanes, planes * Expansion, 1, stride: stride, bias: false), new ScalarSafeBatchNorm2d(planes * Expansion));
             downsample = nn.Sequential(parts.Conv, parts.Bn);
         }
         RegisterComponents();
@@ -84,11 +101,11 @@ public sealed class BasicBlock : nn.Module<Tensor, Tensor>, IResidualBlock
 
     public override Tensor forward(Tensor x)
     {
-        var identity = downsample is null ? x : Strided1x1.Shortcut(downsample, parts!.Conv, parts.Bn, x, Strided1x1Workaround);
+        var identity = downsample is null ? x : Strided1x1.Shortcut(parts!.Conv, parts.Bn, x, Strided1x1Workaround);
         // In place, as torchvision: BN's backward needs its input, not its output, and ReLU's
         // backward reads its own output, so overwriting the BN output saves a full activation.
-        var y = bn1.call(conv1.call(x)).relu_();
-        y = bn2.call(conv2.call(y));
+        var y = bn1.call(ConvCall.Forward(conv1, x)).relu_();
+        y = bn2.call(ConvCall.Forward(conv2, y));
         return y.add_(identity, Engine.Scalars.One).relu_();
     }
 }
@@ -101,24 +118,24 @@ public sealed class Bottleneck : nn.Module<Tensor, Tensor>, IResidualBlock
 {
     public const int Expansion = 4;
     readonly Conv2d conv1, conv2, conv3;
-    readonly BatchNorm2d bn1, bn2, bn3;
+    readonly ScalarSafeBatchNorm2d bn1, bn2, bn3;
     readonly Sequential? downsample;
     readonly ShortcutParts? parts;
 
-    public BatchNorm2d LastBatchNorm => bn3;
+    public ScalarSafeBatchNorm2d LastBatchNorm => bn3;
     public bool Strided1x1Workaround { get; set; }
 
     public Bottleneck(int inPlanes, int planes, int stride) : base(nameof(Bottleneck))
     {
         conv1 = nn.Conv2d(inPlanes, planes, 1, bias: false);
-        bn1 = nn.BatchNorm2d(planes);
+        bn1 = new ScalarSafeBatchNorm2d(planes);
         conv2 = nn.Conv2d(planes, planes, 3, stride: stride, padding: 1, bias: false);
-        bn2 = nn.BatchNorm2d(planes);
+        bn2 = new ScalarSafeBatchNorm2d(planes);
         conv3 = nn.Conv2d(planes, planes * Expansion, 1, bias: false);
-        bn3 = nn.BatchNorm2d(planes * Expansion);
+        bn3 = new ScalarSafeBatchNorm2d(planes * Expansion);
         if (stride != 1 || inPlanes != planes * Expansion)
         {
-            parts = new ShortcutParts(nn.Conv2d(inPlanes, planes * Expansion, 1, stride: stride, bias: false), nn.BatchNorm2d(planes * Expansion));
+            parts = new ShortcutParts(nn.Conv2d(inPlanes, planes * Expansion, 1, stride: stride, bias: false), new ScalarSafeBatchNorm2d(planes * Expansion));
             downsample = nn.Sequential(parts.Conv, parts.Bn);
         }
         RegisterComponents();
@@ -126,13 +143,13 @@ public sealed class Bottleneck : nn.Module<Tensor, Tensor>, IResidualBlock
 
     public override Tensor forward(Tensor x)
     {
-        var identity = downsample is null ? x : Strided1x1.Shortcut(downsample, parts!.Conv, parts.Bn, x, Strided1x1Workaround);
-        var y = bn1.call(conv1.call(x)).relu_();
-        y = bn2.call(conv2.call(y)).relu_();
-        y = bn3.call(conv3.call(y));
+        var identity = downsample is null ? x : Strided1x1.Shortcut(parts!.Conv, parts.Bn, x, Strided1x1Workaround);
+        var y = bn1.call(ConvCall.Forward(conv1, x)).relu_();
+        y = bn2.call(ConvCall.Forward(conv2, y)).relu_();
+        y = bn3.call(ConvCall.Forward(conv3, y));
         return y.add_(identity, Engine.Scalars.One).relu_();
     }
 }
 
 /// <summary>The conv and BN of a projection shortcut (held outside the module tree; the Sequential owns them).</summary>
-sealed record ShortcutParts(Conv2d Conv, BatchNorm2d Bn);
+sealed record ShortcutParts(Conv2d Conv, ScalarSafeBatchNorm2d Bn);

@@ -141,6 +141,8 @@ public static class NativeMemory
 /// </summary>
 public static class Scalars
 {
+    /// <summary>0 (a gradient zeroed in place).</summary>
+    public static readonly Scalar Zero = 0.0.ToScalar();
     /// <summary>1 (the alpha of a plain tensor sum).</summary>
     public static readonly Scalar One = 1.0.ToScalar();
     /// <summary>0.5 (SimSiam's symmetric loss).</summary>

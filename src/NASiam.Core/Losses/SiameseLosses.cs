@@ -36,7 +36,7 @@ public static class SiameseLosses
         var negative = q.matmul(queue.detach());
         using var t = temperature.ToScalar(); // explicit: an implicit Scalar may be finalized during the call
         var logits = cat([positive, negative], 1).div(t);
-        var targets = zeros(q.shape[0], dtype: int64, device: q.device);
+        var targets = zeros(q.size(0), dtype: int64, device: q.device);
         return nn.functional.cross_entropy(logits, targets);
     }
 
@@ -49,9 +49,10 @@ public static class SiameseLosses
     public static Tensor NtXent(Tensor out1, Tensor out2, double temperature)
     {
         CheckTemperature(temperature);
-        if (!out1.shape.SequenceEqual(out2.shape))
+        // size(d), not shape: each shape read leaves a native callback thunk until the next GC (ConvCall).
+        if (out1.dim() != out2.dim() || Enumerable.Range(0, (int)out1.dim()).Any(d => out1.size(d) != out2.size(d)))
             throw new ArgumentException($"NT-Xent needs two views of the same shape, got [{string.Join(", ", out1.shape)}] and [{string.Join(", ", out2.shape)}].");
-        long b = out1.shape[0];
+        long b = out1.size(0);
         var all = cat([out1, out2], 0);
         using var t = temperature.ToScalar(); // explicit: an implicit Scalar may be finalized during the call
         using var minusInfinity = double.NegativeInfinity.ToScalar();

@@ -158,7 +158,7 @@ public sealed class MoCoModel : SiameseModel
     /// </summary>
     public void Enqueue(Tensor keys)
     {
-        long n = keys.shape[0];
+        long n = keys.size(0);
         CheckQueueFits(n);
         using var _ = no_grad();
         var ptr = QueuePointer;
@@ -189,7 +189,7 @@ public sealed class MoCoModel : SiameseModel
 
     public override Tensor ComputeLoss(Tensor x1, Tensor x2, StepKind kind)
     {
-        CheckQueueFits(2 * x1.shape[0]);
+        CheckQueueFits(2 * x1.size(0));
         bool updateKeys = kind == StepKind.Weight || _updateKeysOnArchStep;
         if (updateKeys) MomentumUpdate();
         // A snapshot: the negatives are the queue as it was before this step, and the enqueue

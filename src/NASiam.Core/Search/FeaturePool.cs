@@ -26,9 +26,11 @@ public sealed class FeaturePool : nn.Module<Tensor, Tensor>
     {
         if (x.dim() == 3)
         {
-            using var rows = x.reshape(x.shape[0] * x.shape[1], x.shape[2]);
+            // size(d), not shape: each shape read leaves a native callback thunk until the next GC (ConvCall).
+            long n = x.size(0), views = x.size(1), d = x.size(2);
+            using var rows = x.reshape(n * views, d);
             using var pooledRows = forward(rows);
-            return pooledRows.view(x.shape);
+            return pooledRows.view(n, views, d);
         }
         if (x.dim() != 2)
             throw new ArgumentException($"Feature pooling expects a [N, D] or [N, views, D] tensor, got shape [{string.Join(", ", x.shape)}].");

@@ -32,7 +32,7 @@ public sealed class MixedOp : nn.Module<Tensor, Tensor, Tensor>
     /// <summary>x: [N, inDim]; weights: [7] (one softmax row). Returns [N, outDim].</summary>
     public override Tensor forward(Tensor x, Tensor weights)
     {
-        if (weights.shape.Length != 1 || weights.shape[0] != _ops.Count)
+        if (weights.dim() != 1 || weights.size(0) != _ops.Count)
             throw new ArgumentException($"MixedOp expects {_ops.Count} weights, got shape [{string.Join(", ", weights.shape)}].");
         Tensor? sum = null;
         for (int k = 0; k < _ops.Count; k++)

@@ -45,7 +45,7 @@ public sealed class OperationSet
             OperationNames.LinearRelu => LinearOp(inDim, outDim, nn.ReLU()),
             OperationNames.LinearSilu => LinearOp(inDim, outDim, nn.SiLU()),
             OperationNames.LinearHardswish => LinearOp(inDim, outDim, nn.Hardswish()),
-            OperationNames.LinearElu => LinearOp(inDim, outDim, nn.ELU()),
+            OperationNames.LinearElu => LinearOp(inDim, outDim, new ScalarSafeElu()),
             _ => throw new ArgumentException(
                 $"Unknown operation '{name}'. Valid operations: {string.Join(", ", Columns)}."),
         };

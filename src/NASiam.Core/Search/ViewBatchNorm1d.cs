@@ -65,15 +65,15 @@ public sealed class ViewBatchNorm1d : nn.Module<Tensor, Tensor>
     /// <exception cref="ArgumentException">Another rank, or a last dimension other than C.</exception>
     public override Tensor forward(Tensor x)
     {
-        if ((x.dim() != 2 && x.dim() != 3) || x.shape[^1] != NumFeatures)
+        if ((x.dim() != 2 && x.dim() != 3) || x.size(-1) != NumFeatures)
             throw new ArgumentException($"BatchNorm1d({NumFeatures}) expects [N, {NumFeatures}] or [N, views, {NumFeatures}], got [{string.Join(", ", x.shape)}].");
         var (w, b, mean, variance) = (weight, bias, running_mean, running_var);
         if (x.dim() == 2)
         {
-            if (training) num_batches_tracked.add_(Engine.Scalars.OneInt64);
+            if (training) num_batches_tracked.add_(Engine.Scalars.OneInt64, Engine.Scalars.OneInt64);
             return nn.functional.batch_norm(x, mean, variance, w, b, training, Momentum, Eps);
         }
-        long n = x.shape[0], views = x.shape[1];
+        long n = x.size(0), views = x.size(1);
         if (!training)
         {
             using var rows = x.reshape(n * views, NumFeatures);
@@ -95,7 +95,7 @@ public sealed class ViewBatchNorm1d : nn.Module<Tensor, Tensor>
             SequentialUpdate(mean, meanRuns.view(views, NumFeatures), keep);
             SequentialUpdate(variance, varRuns.view(views, NumFeatures), keep);
             using var v = views.ToScalar();
-            num_batches_tracked.add_(v);
+            num_batches_tracked.add_(v, Engine.Scalars.OneInt64);
         }
         return output.MoveToOuterDisposeScope();
     }
@@ -104,8 +104,8 @@ public sealed class ViewBatchNorm1d : nn.Module<Tensor, Tensor>
     {
         var decayed = running.mul(keep);
         var result = perView[0];
-        for (long v = 1; v < perView.shape[0]; v++)
-            result = result.mul(keep).add_(perView[v]).sub_(decayed);
+        for (long v = 1; v < perView.size(0); v++)
+            result = result.mul(keep).add_(perView[v], Engine.Scalars.One).sub_(decayed);
         running.copy_(result);
     }
 

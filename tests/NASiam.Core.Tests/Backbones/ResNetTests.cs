@@ -70,4 +70,52 @@ public class ResNetTests
         var e = Assert.Throws<ArgumentException>(() => BackboneFactory.Create("vgg16"));
         Assert.Contains("resnet-tiny", e.Message);
     }
+    [Fact]
+    public void ScalarSafeBatchNorm2d_EqualsTorchSharpBatchNorm2d_InTrainingAndEval()
+    {
+        using var mine = new ScalarSafeBatchNorm2d(6);
+        using var theirs = nn.BatchNorm2d(6);
+        Assert.Equal(theirs.state_dict().Keys, mine.state_dict().Keys);
+        var g = new Generator(5);
+        using (no_grad())
+        {
+            var w = randn([6], generator: g);
+            mine.weight!.copy_(w);
+            theirs.weight!.copy_(w);
+        }
+        for (int step = 0; step < 3; step++)
+        {
+            var x = randn([4, 6, 5, 5], generator: g);
+            var xa = x.clone().requires_grad_(true);
+            var xb = x.clone().requires_grad_(true);
+            var ya = mine.call(xa);
+            var yb = theirs.call(xb);
+            Assert.Equal(0f, (ya - yb).abs().max().item<float>());
+            ya.sum().backward();
+            yb.sum().backward();
+            Assert.Equal(0f, (xa.grad! - xb.grad!).abs().max().item<float>());
+        }
+        foreach (var key in theirs.state_dict().Keys)
+            Assert.True(theirs.state_dict()[key].allclose(mine.state_dict()[key], 0, 0), key);
+        Assert.Equal(3L, mine.num_batches_tracked!.item<long>());
+        mine.eval();
+        theirs.eval();
+        var probe = randn([2, 6, 3, 3], generator: g);
+        Assert.Equal(0f, (mine.call(probe) - theirs.call(probe)).abs().max().item<float>());
+        Assert.Equal(3L, mine.num_batches_tracked!.item<long>()); // eval does not count
+        Assert.Throws<ArgumentException>(() => mine.call(randn(2, 6)));
+    }
+
+    [Fact]
+    public void ConvCall_EqualsTheModulesOwnForward()
+    {
+        foreach (var conv in new[] { nn.Conv2d(3, 8, 3, stride: 1, padding: 1, bias: false), nn.Conv2d(3, 8, 7, stride: 2, padding: 3, bias: true), nn.Conv2d(3, 8, 1, stride: 2, bias: false) })
+        {
+            using (conv)
+            {
+                var x = randn(2, 3, 12, 12);
+                Assert.Equal(0f, (ConvCall.Forward(conv, x) - conv.call(x)).abs().max().item<float>());
+            }
+        }
+    }
 }

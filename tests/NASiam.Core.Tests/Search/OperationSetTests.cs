@@ -17,7 +17,7 @@ public class OperationSetTests
     [InlineData(OperationNames.LinearRelu, typeof(ReLU))]
     [InlineData(OperationNames.LinearSilu, typeof(SiLU))]
     [InlineData(OperationNames.LinearHardswish, typeof(Hardswish))]
-    [InlineData(OperationNames.LinearElu, typeof(ELU))]
+    [InlineData(OperationNames.LinearElu, typeof(ScalarSafeElu))]
     public void Create_LinearOp_IsBiasFreeLinearThenBatchNormThenActivation_WhenReducingOrEqual(string name, Type activation)
     {
         foreach (var (i, o) in new[] { (8, 4), (6, 6) })
@@ -132,5 +132,18 @@ public class OperationSetTests
     {
         Assert.Equal(OperationNames.LinearSilu, new OperationSet(Framework.SimSiam).Columns[4]);
         Assert.Equal(OperationNames.LinearHardswish, new OperationSet(Framework.SimClr).Columns[4]);
+    }
+    [Fact]
+    public void ScalarSafeElu_EqualsTorchSharpElu_InValueAndGradient()
+    {
+        var x = linspace(-4, 4, 41);
+        var xa = x.clone().requires_grad_(true);
+        var xb = x.clone().requires_grad_(true);
+        var ya = new ScalarSafeElu().call(xa);
+        var yb = nn.ELU().call(xb);
+        Assert.Equal(0f, (ya - yb).abs().max().item<float>());
+        ya.sum().backward();
+        yb.sum().backward();
+        Assert.Equal(0f, (xa.grad! - xb.grad!).abs().max().item<float>());
     }
 }

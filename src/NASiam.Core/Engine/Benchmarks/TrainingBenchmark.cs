@@ -195,7 +195,7 @@ public static class TrainingBenchmark
             {
                 using var scope = NewDisposeScope();
                 var (x1, x2) = (Input(), Input());
-                foreach (var w in weights) w.grad?.zero_();
+                Optimization.InPlace.ZeroGradients(weights);
                 var clock = Stopwatch.StartNew();
                 // Each part in its own scope: the forward + backward's activation handles are released
                 // before the forward starts, as the engine's steps release theirs (ComputeLossForBackward).

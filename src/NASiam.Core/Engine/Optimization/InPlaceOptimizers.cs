@@ -12,6 +12,22 @@ namespace NASiam.Core.Engine.Optimization;
 public static class InPlace
 {
     /// <summary>
+    /// Zeroes every existing gradient in place, as TorchSharp's zero_grad does (the same tensors stay
+    /// allocated; none is set to null). TorchSharp 0.107's <c>Tensor.zero_()</c> is <c>zeros(shape)</c>, and each
+    /// <c>shape</c> read leaves a native callback thunk (~128 bytes of C heap) that only the next GC frees:
+    /// one per parameter per step, which fragmented glibc's heap between collections (bench/README.md,
+    /// eleventh session). fill_ with a static zero makes none.
+    /// </summary>
+    public static void ZeroGradients(IEnumerable<Parameter> parameters)
+    {
+        foreach (var p in parameters)
+        {
+            using var grad = p.grad;
+            grad?.fill_(Scalars.Zero);
+        }
+    }
+
+    /// <summary>
     /// torch.optim.SGD (TorchSharp's <see cref="TorchSharp.Modules.SGD"/>: same update, same state, same checkpoint
     /// format) with a cheaper step: the weight-decay term is added to the gradient in place instead of
     /// into a fresh tensor, and every scalar is created once per group and disposed explicitly.
@@ -30,6 +46,9 @@ public static class InPlace
             : base(groups, lr, momentum, dampening, weightDecay, nesterov: false, maximize: false)
         {
         }
+
+        /// <summary>Zeroes the gradients in place without TorchSharp's per-parameter shape read (<see cref="ZeroGradients"/>).</summary>
+        public override void zero_grad() => ZeroGradients(_parameter_groups.SelectMany(g => g.Parameters));
 
         /// <inheritdoc />
         public override Tensor step(Func<Tensor>? closure = null)
@@ -82,6 +101,9 @@ public static class InPlace
         {
         }
 
+        /// <summary>Zeroes the gradients in place without TorchSharp's per-parameter shape read (<see cref="ZeroGradients"/>).</summary>
+        public override void zero_grad() => ZeroGradients(_parameter_groups.SelectMany(g => g.Parameters));
+
         /// <inheritdoc />
         public override Tensor step(Func<Tensor>? closure = null)
         {
@@ -111,7 +133,64 @@ public static class InPlace
                     state.exp_avg_sq.mul_(beta2S).addcmul_(grad, grad, oneMinusBeta2);
                     using var sqrtBc2 = Math.Sqrt(biasCorrection2).ToScalar();
                     using var denom = state.exp_avg_sq.sqrt();
-                    denom.div_(sqrtBc2).add_(epsS);
+                    denom.div_(sqrtBc2).add_(epsS, Scalars.One);
+                    using var negStep = (-lr / biasCorrection1).ToScalar();
+                    p.addcdiv_(state.exp_avg, denom, negStep);
+                }
+            }
+            return null!;
+        }
+    }
+    /// <summary>
+    /// torch.optim.AdamW (TorchSharp's <see cref="TorchSharp.Modules.AdamW"/>: same update, state and checkpoint
+    /// format; decoupled decay θ ← θ·(1 − lr·wd) before the moments, Loshchilov and Hutter 2019) with
+    /// scalars that are explicit and disposed. TorchSharp's step makes about eight native Scalars per
+    /// parameter that only the finalizer frees; on the alphas (the search's architecture step, method
+    /// doc 5.2) they were freed in the middle of the next steps' activations and fragmented the C heap.
+    /// Bitwise equal to <see cref="TorchSharp.Modules.AdamW"/>. AMSGrad, maximize and closures fall back to
+    /// TorchSharp's step.
+    /// </summary>
+    public sealed class AdamW : TorchSharp.Modules.AdamW
+    {
+        /// <summary>Same arguments as <see cref="TorchSharp.Modules.AdamW"/>'s group constructor.</summary>
+        public AdamW(IEnumerable<ParamGroup> groups, double lr, double beta1, double beta2, double eps, double weightDecay)
+            : base(groups, lr, beta1, beta2, eps, weightDecay, amsgrad: false, maximize: false)
+        {
+        }
+
+        /// <summary>Zeroes the gradients in place without TorchSharp's per-parameter shape read (<see cref="ZeroGradients"/>).</summary>
+        public override void zero_grad() => ZeroGradients(_parameter_groups.SelectMany(g => g.Parameters));
+
+        /// <inheritdoc />
+        public override Tensor step(Func<Tensor>? closure = null)
+        {
+            if (closure is not null || _parameter_groups.Any(g => ((ParamGroup)g).Options is { amsgrad: true } or { maximize: true }))
+                return base.step(closure!);
+            using var noGrad = no_grad();
+            foreach (var pg in _parameter_groups)
+            {
+                var o = (Options)((ParamGroup)pg).Options;
+                double beta1 = o.beta1!.Value, beta2 = o.beta2!.Value, wd = o.weight_decay!.Value, lr = o.LearningRate!.Value;
+                using var decay = (1 - lr * wd).ToScalar();
+                using var beta1S = beta1.ToScalar();
+                using var beta2S = beta2.ToScalar();
+                using var oneMinusBeta1 = (1 - beta1).ToScalar();
+                using var oneMinusBeta2 = (1 - beta2).ToScalar();
+                using var epsS = o.eps!.Value.ToScalar();
+                foreach (var p in pg.Parameters)
+                {
+                    using var grad = p.grad;
+                    if (grad is null) continue;
+                    var state = (State)_state[p.Handle];
+                    state.step += 1;
+                    p.mul_(decay);
+                    double biasCorrection1 = 1 - Math.Pow(beta1, state.step);
+                    double biasCorrection2 = 1 - Math.Pow(beta2, state.step);
+                    state.exp_avg.mul_(beta1S).add_(grad, oneMinusBeta1);
+                    state.exp_avg_sq.mul_(beta2S).addcmul_(grad, grad, oneMinusBeta2);
+                    using var sqrtBc2 = Math.Sqrt(biasCorrection2).ToScalar();
+                    using var denom = state.exp_avg_sq.sqrt();
+                    denom.div_(sqrtBc2).add_(epsS, Scalars.One);
                     using var negStep = (-lr / biasCorrection1).ToScalar();
                     p.addcdiv_(state.exp_avg, denom, negStep);
                 }

@@ -54,7 +54,7 @@ public static class OptimizerFactory
                 kept.Select(g => new SGD.ParamGroup(g.Parameters, lr0, s.Momentum, 0, s.WeightDecay, false, false)), lr0, s.Momentum, 0, s.WeightDecay),
             OptimizerKind.Adam => new InPlace.Adam(
                 kept.Select(g => new Adam.ParamGroup(g.Parameters, lr0, 0.9, 0.999, AdamEps, s.WeightDecay, false, false)), lr0, 0.9, 0.999, AdamEps, s.WeightDecay),
-            OptimizerKind.AdamW => torch.optim.AdamW(
+            OptimizerKind.AdamW => new InPlace.AdamW(
                 kept.Select(g => new AdamW.ParamGroup(g.Parameters, lr0, 0.9, 0.999, AdamEps, s.WeightDecay, false, false)), lr0, 0.9, 0.999, AdamEps, s.WeightDecay),
             _ => throw new ArgumentOutOfRangeException(nameof(s), $"unknown optimizer {s.Kind}"),
         };
@@ -71,8 +71,11 @@ public static class OptimizerFactory
         if (alphas.Count == 0) throw new ArgumentException("The alpha optimizer needs at least one architecture parameter.");
         OptimizerHelper optimizer = s.AlphaOptimizer switch
         {
-            OptimizerKind.AdamW => torch.optim.AdamW(alphas, s.AlphaLr, s.AlphaBeta1, s.AlphaBeta2, AdamEps, s.AlphaWeightDecay),
-            OptimizerKind.Adam => torch.optim.Adam(alphas, s.AlphaLr, s.AlphaBeta1, s.AlphaBeta2, AdamEps, s.AlphaWeightDecay),
+            // In-place steps (InPlaceOptimizers.cs): TorchSharp's update without its finalizer-freed Scalars.
+            OptimizerKind.AdamW => new InPlace.AdamW([new AdamW.ParamGroup(alphas, s.AlphaLr, s.AlphaBeta1, s.AlphaBeta2, AdamEps, s.AlphaWeightDecay, false, false)],
+                s.AlphaLr, s.AlphaBeta1, s.AlphaBeta2, AdamEps, s.AlphaWeightDecay),
+            OptimizerKind.Adam => new InPlace.Adam([new Adam.ParamGroup(alphas, s.AlphaLr, s.AlphaBeta1, s.AlphaBeta2, AdamEps, s.AlphaWeightDecay, false, false)],
+                s.AlphaLr, s.AlphaBeta1, s.AlphaBeta2, AdamEps, s.AlphaWeightDecay),
             _ => throw new ArgumentException($"Search.AlphaOptimizer must be adam or adamw, not {s.AlphaOptimizer}."),
         };
         return new ScheduledOptimizer(optimizer, ["alpha"], s.AlphaLr, [true], LrSchedule.Constant, 1);

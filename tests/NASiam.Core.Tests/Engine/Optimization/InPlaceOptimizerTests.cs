@@ -85,6 +85,61 @@ public class InPlaceOptimizerTests
     }
 
     [Fact]
+    public void InPlaceAdamW_EqualsTorchSharpAdamW_OverStepsWithDecoupledDecay_AndSharesItsCheckpointFormat()
+    {
+        var (a, b) = Twins();
+        var pa = a.parameters().ToArray();
+        var pb = b.parameters().ToArray();
+        using var reference = torch.optim.AdamW(new[] { new TorchSharp.Modules.AdamW.ParamGroup(pa, 6e-3, 0.5, 0.999, 1e-8, 1e-3) }, 6e-3, 0.5, 0.999, 1e-8, 1e-3);
+        using var fast = new InPlace.AdamW(new[] { new TorchSharp.Modules.AdamW.ParamGroup(pb, 6e-3, 0.5, 0.999, 1e-8, 1e-3) }, 6e-3, 0.5, 0.999, 1e-8, 1e-3);
+        Train(a, reference, 6);
+        Train(b, fast, 6);
+        Assert.True(MaxDiff(pa, pb) <= 1e-5, $"weights differ by {MaxDiff(pa, pb)}");
+        Assert.Equal(0.0, MaxDiff(pa, pb)); // the same kernels on the same values
+        using var ms = new MemoryStream();
+        fast.save_state_dict(new BinaryWriter(ms));
+        ms.Position = 0;
+        reference.load_state_dict(new BinaryReader(ms));
+        // Resumed from the other's state, both take the same next steps.
+        Train(a, reference, 2);
+        Train(b, fast, 2);
+        Assert.Equal(0.0, MaxDiff(pa, pb));
+    }
+
+    [Fact]
+    public void ZeroGrad_ZeroesEachGradientInPlace_LikeTorchSharp()
+    {
+        var (a, _) = Twins();
+        var ps = a.parameters().ToArray();
+        using var opt = new InPlace.SGD(new[] { new TorchSharp.Modules.SGD.ParamGroup(ps, 0.1, 0.9, 0, 0) }, 0.1, 0.9, 0, 0);
+        using (var sc = new ScalarScope())
+            a.call(randn(8, 16), softmax(linspace(-1, 1, 7), 0)).pow(sc[2]).mean().backward();
+        // Aliases of the gradients as they are now: zeroed in place, they read zero afterwards.
+        var aliases = ps.Select(p => p.grad).ToArray();
+        Assert.Contains(aliases, g => g is not null && g.abs().sum().item<float>() > 0);
+        opt.zero_grad();
+        for (int i = 0; i < ps.Length; i++)
+        {
+            using var g = ps[i].grad;
+            Assert.Equal(aliases[i] is null, g is null);
+            if (g is null) continue;
+            Assert.Equal(0f, aliases[i]!.abs().max().item<float>()); // the same storage, not a new tensor
+            Assert.Equal(0f, g.abs().max().item<float>());
+        }
+    }
+
+    [Fact]
+    public void AlphaOptimizer_IsTheInPlaceKind_ForAdamAndAdamW()
+    {
+        var p = new Parameter(zeros(2, 7), requires_grad: true);
+        foreach (var (kind, type) in new[] { (NASiam.Core.Options.OptimizerKind.Adam, typeof(InPlace.Adam)), (NASiam.Core.Options.OptimizerKind.AdamW, typeof(InPlace.AdamW)) })
+        {
+            using var opt = OptimizerFactory.CreateAlphaOptimizer([p], new NASiam.Core.Options.SearchStageOptions { AlphaOptimizer = kind });
+            Assert.IsType(type, opt.Optimizer);
+        }
+    }
+
+    [Fact]
     public void WeightOptimizer_IsTheInPlaceKind_ForSgdAndAdam()
     {
         var p = new Parameter(ones(3), requires_grad: true);
