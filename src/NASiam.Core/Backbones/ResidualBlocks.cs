@@ -57,7 +57,7 @@ public static class Strided1x1
 /// (~128 bytes of C heap) lives until the next garbage collection. Allocated between one step's freed
 /// activations, those blocks fragmented glibc's heap until a GC ran (bench/README.md, eleventh
 /// session). Same kernel, weights and arguments as <c>conv.call(x)</c>; other padding modes go
-/// through the module.
+/// through the module. Forward hooks registered on the Conv2d do not run (the engine registers none).
 /// </summary>
 public static class ConvCall
 {

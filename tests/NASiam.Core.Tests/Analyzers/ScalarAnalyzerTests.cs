@@ -10,7 +10,9 @@ namespace NASiam.Core.Tests.Analyzers;
 /// <summary>NASIAM001 (src/NASiam.Analyzers) and the ScalarScope that replaces what it forbids.</summary>
 public class ScalarAnalyzerTests
 {
-    static async Task<IReadOnlyList<(int Line, string Message)>> Analyze(string source)
+    static Task<IReadOnlyList<(int Line, string Message)>> Analyze(string source) => Analyze(source, new ImplicitScalarAnalyzer(), ImplicitScalarAnalyzer.Id);
+
+    static async Task<IReadOnlyList<(int Line, string Message)>> Analyze(string source, DiagnosticAnalyzer analyzer, string id)
     {
         var platform = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator);
         var references = platform.Append(typeof(Scalar).Assembly.Location).Append(typeof(ScalarScope).Assembly.Location)
@@ -19,8 +21,8 @@ public class ScalarAnalyzerTests
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary));
         var errors = compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
         Assert.True(errors.Count == 0, string.Join("\n", errors));
-        var found = await compilation.WithAnalyzers([new ImplicitScalarAnalyzer()]).GetAnalyzerDiagnosticsAsync();
-        return found.Where(d => d.Id == ImplicitScalarAnalyzer.Id)
+        var found = await compilation.WithAnalyzers([analyzer]).GetAnalyzerDiagnosticsAsync();
+        return found.Where(d => d.Id == id)
             .Select(d => (d.Location.GetLineSpan().StartLinePosition.Line + 1, d.GetMessage()))
             .OrderBy(d => d.Item1).ToList();
     }
@@ -89,5 +91,63 @@ public class ScalarAnalyzerTests
         // Freed: TorchSharp refuses a disposed Scalar.
         Assert.Throws<InvalidOperationException>(() => i.Type);
         Assert.Throws<InvalidOperationException>(() => d.Type);
+    }
+    [Fact]
+    public async Task Nasiam002_FlagsTorchSharpCallsThatLeaveNativeMemoryForTheGc()
+    {
+        var found = await Analyze("""
+            using NASiam.Core.Engine;
+            using TorchSharp;
+            using static TorchSharp.torch;
+            class M : nn.Module<Tensor, Tensor>
+            {
+                M() : base("M") { }
+                public override Tensor forward(Tensor x)
+                {
+                    var a = x.add(x);
+                    var b = x + x;
+                    var c = x.square();
+                    x.zero_();
+                    long n = x.shape[0];
+                    var d = x.elu(1.0);
+                    var bn = nn.BatchNorm2d(4);
+                    var e = x.addcdiv(x, x);
+                    if (n < 0) throw new System.ArgumentException(string.Join(",", x.shape));
+                    return a;
+                }
+            }
+            class Elsewhere
+            {
+                long Check(Tensor x) => x.shape[0];
+                Tensor Sum(Tensor x) => x + x;
+                void Zero(Tensor x) => x.zero_();
+            }
+            """, new HiddenNativeAllocationAnalyzer(), HiddenNativeAllocationAnalyzer.Id);
+        Assert.Equal([9, 10, 11, 12, 13, 14, 15, 16, 25], found.Select(f => f.Line));
+        Assert.Contains("Scalars.One", found[0].Message);
+        Assert.Contains("ScalarSafeBatchNorm2d", found[6].Message);
+    }
+
+    [Fact]
+    public async Task Nasiam002_AcceptsTheEngineReplacements()
+    {
+        var found = await Analyze("""
+            using NASiam.Core.Engine;
+            using TorchSharp;
+            using static TorchSharp.torch;
+            class M : nn.Module<Tensor, Tensor>
+            {
+                M() : base("M") { }
+                public override Tensor forward(Tensor x)
+                {
+                    var a = x.add(x, Scalars.One);
+                    x.fill_(Scalars.Zero);
+                    long n = x.size(0) + x.dim();
+                    var d = x.elu(Scalars.One, Scalars.One, Scalars.One);
+                    return a.mul(a);
+                }
+            }
+            """, new HiddenNativeAllocationAnalyzer(), HiddenNativeAllocationAnalyzer.Id);
+        Assert.Empty(found);
     }
 }

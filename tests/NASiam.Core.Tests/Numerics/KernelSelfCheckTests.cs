@@ -208,8 +208,15 @@ public sealed class KernelSelfCheckTests : IDisposable
         using var net = BackboneFactory.Create(name, cifarStem);
         net.eval();
         long counted = 0, first = -1;
-        var hooks = net.modules().OfType<Conv2d>().Select(conv => conv.register_forward_hook((m, x, y) =>
+        // Each conv is followed by its BN (torchvision's order, kept by modules()); the trunk calls its
+        // convs through ConvCall, which runs no module hooks, so the hook sits on the BN, whose output
+        // has the conv's output shape.
+        var convs = net.modules().OfType<Conv2d>().ToList();
+        var norms = net.modules().OfType<ScalarSafeBatchNorm2d>().ToList();
+        Assert.Equal(convs.Count, norms.Count);
+        var hooks = convs.Zip(norms).Select(pair => pair.Second.register_forward_hook((m, x, y) =>
         {
+            var conv = pair.First;
             long macs = y.shape[1] * y.shape[2] * y.shape[3] * conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1];
             if (first < 0) first = macs;
             counted += macs;

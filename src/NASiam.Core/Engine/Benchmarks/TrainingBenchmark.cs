@@ -205,7 +205,8 @@ public static class TrainingBenchmark
                     using (Backbones.Autocast.For(o.BackbonePrecision, device))
                     {
                         // Any scalar of the features will do: the trunk's backward costs the same whatever gradient arrives.
-                        loss = model.Backbone.call(x1).to(ScalarType.Float32).square().sum().add(model.Backbone.call(x2).to(ScalarType.Float32).square().sum(), Scalars.One);
+                        var (f1, f2) = (model.Backbone.call(x1).to(ScalarType.Float32), model.Backbone.call(x2).to(ScalarType.Float32));
+                        loss = f1.mul(f1).sum().add(f2.mul(f2).sum(), Scalars.One);
                     }
                     loss.backward();
                     loss.item<float>();

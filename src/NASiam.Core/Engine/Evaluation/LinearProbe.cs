@@ -20,7 +20,7 @@ namespace NASiam.Core.Engine.Evaluation;
 public sealed class LinearProbe : IDisposable
 {
     readonly Linear _fc;
-    readonly BatchNorm1d? _norm;
+    readonly Search.ViewBatchNorm1d? _norm;
 
     /// <param name="featureDim">D, the backbone feature width.</param>
     /// <param name="classes">C, the class count.</param>
@@ -35,12 +35,12 @@ public sealed class LinearProbe : IDisposable
         using (var g = new Generator((ulong)seed))
         {
             _fc.weight!.copy_(normal(0, 0.01, [classes, featureDim], generator: g));
-            _fc.bias!.zero_();
+            _fc.bias!.fill_(Scalars.Zero);
         }
         _fc.to(device);
         if (normalizeFeatures)
         {
-            _norm = nn.BatchNorm1d(featureDim, eps: 1e-6, affine: false);
+            _norm = new Search.ViewBatchNorm1d(featureDim, eps: 1e-6, affine: false); // PyTorch BatchNorm1d without TorchSharp's per-step Scalars
             _norm.to(device);
         }
         Classes = classes;
@@ -56,7 +56,7 @@ public sealed class LinearProbe : IDisposable
     /// <summary>The feature normaliser's running statistics by name (empty without one), for checkpoints.</summary>
     public IDictionary<string, Tensor> NormalizerState() => _norm is null
         ? new Dictionary<string, Tensor>()
-        : new Dictionary<string, Tensor> { ["probe_norm_mean"] = _norm.running_mean!, ["probe_norm_var"] = _norm.running_var! };
+        : new Dictionary<string, Tensor> { ["probe_norm_mean"] = _norm.RunningMean, ["probe_norm_var"] = _norm.RunningVar };
 
     /// <summary>The trainable tensors (weight, bias).</summary>
     public IReadOnlyList<Parameter> Parameters() => _fc.parameters().ToList();
@@ -91,8 +91,8 @@ public sealed class LinearProbe : IDisposable
             RequireFinite(_fc.bias!, "classifier bias after the step");
             if (_norm is not null)
             {
-                RequireFinite(_norm.running_mean!, "feature normaliser running_mean (probe_norm_mean)");
-                RequireFinite(_norm.running_var!, "feature normaliser running_var (probe_norm_var)");
+                RequireFinite(_norm.RunningMean, "feature normaliser running_mean (probe_norm_mean)");
+                RequireFinite(_norm.RunningVar, "feature normaliser running_var (probe_norm_var)");
             }
         }
         return loss.item<float>();
