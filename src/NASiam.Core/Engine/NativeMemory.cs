@@ -5,20 +5,20 @@ namespace NASiam.Core.Engine;
 
 /// <summary>
 /// Keeps native memory flat over long runs without a collection every step.
-/// Root cause of the growth, measured (MoCo ResNet-18 search, mallinfo2 next to RSS): after a step
-/// only ~182 MiB of the C heap is in use, yet RSS was 1.6-1.8 GiB at batch 32 (0.8 GiB at batch 8)
-/// because glibc malloc keeps the freed activations: after the first large free it raises its mmap
-/// threshold (up to 32 MiB), so activations come from the heap arenas, and a heap returns memory to
-/// the OS only from its top. TorchSharp's finalizer-only native objects (about a thousand Scalars
-/// per step: implicit number conversions, batch-norm counters, optimizer arithmetic) sit between
-/// and above those blocks, so the free space can neither be trimmed nor coalesced and the arenas
-/// creep. The forced GC that held RSS down did so only indirectly (finalizing those objects let
-/// glibc trim the heap tops), and paid for it with re-faulted memory on the next step (29-43 k
-/// minor faults and 0.23-0.35 s system time per step with a GC every 4 steps against 4.5-10 k and
-/// 0.04-0.1 s without, batch 8). A collection frees less than 1 MiB of in-use native memory.
-/// Hence: the engine's own hot paths create no implicit Scalars (<see cref="Scalars"/>, the
-/// in-place optimizers), and every <see cref="CollectEvery"/> steps one collection runs followed by
-/// malloc_trim(0), which returns the free pages inside the arenas, not just their tops.
+/// Root cause of the growth, measured (MoCo ResNet-18 search, mallinfo2 next to RSS): the C heap in
+/// use after a step stays at ~295 MiB while RSS climbed by ~100 MiB a step (1.85 GiB at step 5,
+/// 3.49 GiB at step 30, batch 32, no GC), because glibc keeps the freed activations in its arenas
+/// (after the first large free it raises its mmap threshold, so activations come from the heap) and
+/// small native blocks that only the GC frees were allocated between them, so the free space could
+/// neither be reused for the next step's large blocks nor trimmed. Those blocks were TorchSharp's:
+/// a native Scalar for every number it converts (BatchNorm's num_batches_tracked.add_(1), ELU's α,
+/// Adam's coefficients, the alpha of a one-argument add_) and a marshalled callback thunk (~128
+/// bytes) for every <c>shape</c> read (Conv2d.forward, <c>Tensor.zero_()</c> in zero_grad) — ~1,300 a
+/// step, found in a heap dump. The engine's training path now makes none: <see cref="Scalars"/>, the
+/// in-place optimizers and their zero_grad, ScalarSafeBatchNorm2d, ScalarSafeElu, ConvCall, and the
+/// NASIAM002 analyzer against new ones. RSS then stays flat without any collection (bench/README.md,
+/// eleventh session). A collection + malloc_trim(0) still runs every <see cref="CollectEvery"/> steps as
+/// a safety net for code outside the step (data loading, evaluation, the kNN monitor).
 /// </summary>
 public static class NativeMemory
 {
@@ -55,7 +55,7 @@ public static class NativeMemory
     /// Sets glibc malloc up for training loops (called once by <see cref="TorchRuntime.Initialise"/>):
     /// mmap threshold 32 MiB (fixed, not dynamic) and trim threshold 1 GiB. Why, measured (SimSiam
     /// ResNet-18 search, batch 32, one thread): with glibc's defaults every step gives its freed
-    /// activations and fresh gradients (set to none by zero_grad) back to the kernel (munmap of
+    /// activations back to the kernel (munmap of
     /// chunks above the dynamic mmap threshold; heap-top trimming above twice that), and the next step
     /// faults them in again, zeroed by the kernel: 556 k minor faults in the run and 15-25 % of the
     /// step's CPU in page-fault handling and clear_page; with these settings 323 k faults and the weight
