@@ -28,7 +28,7 @@ public static class ColorOps
     {
         using var sc = new ScalarScope();
         using var scope = NewDisposeScope();
-        var b = x.shape[0];
+        var b = x.size(0);
         var opView = op.view(b, 1, 1, 1);
         var blendFactor = factors[.., 0..3].gather(1, op.clamp(sc[0], sc[2]).view(b, 1)).view(b, 1, 1, 1);
         var isBlend = opView < sc[3];
@@ -124,21 +124,21 @@ public static class ColorOps
         if (rows.numel() == 0) return x.alias().MoveToOuterDisposeScope();
         var sub = x.index_select(0, rows);
         var sig = sigma.index_select(0, rows);
-        var n = sub.shape[0];
-        if (radius <= 0) radius = BlurRadius(sig, x.shape[2], x.shape[3]);
+        var n = sub.size(0);
+        if (radius <= 0) radius = BlurRadius(sig, x.size(2), x.size(3));
         var offsets = arange(sc[-radius], sc[radius + 1], dtype: ScalarType.Float32, device: x.device);
         var kernel = (-(offsets.view(1, -1).pow(sc[2])) / (sc[2] * sig.view(-1, 1).pow(sc[2]))).exp();
         // Each image keeps only its own taps, |x| <= ceil(3 sigma_i): a per-image gaussian_blur of kernel size
         // 2 ceil(3 sigma_i) + 1, whatever the batch (so chunks, batches and FusedAugmentation agree).
-        var own = sig.cpu().data<float>().ToArray().Select(v => (float)Math.Min(radius, FusedAugmentation.BlurRadius(v, (int)Math.Min(x.shape[2], x.shape[3])))).ToArray();
+        var own = sig.cpu().data<float>().ToArray().Select(v => (float)Math.Min(radius, FusedAugmentation.BlurRadius(v, (int)Math.Min(x.size(2), x.size(3))))).ToArray();
         kernel = where(offsets.abs().view(1, -1) <= tensor(own, device: x.device).view(-1, 1), kernel, zeros_like(kernel));
         kernel = kernel / kernel.sum(1, keepdim: true);                    // [n, K]
         var k3 = kernel.repeat_interleave(3, 0);                            // one kernel per (image, channel)
-        var flat = sub.reshape(1, n * 3, sub.shape[2], sub.shape[3]);
+        var flat = sub.reshape(1, n * 3, sub.size(2), sub.size(3));
         flat = nn.functional.pad(flat, [radius, radius, 0, 0], PaddingModes.Reflect);
         flat = nn.functional.conv2d(flat, k3.view(n * 3, 1, 1, -1), groups: n * 3);
         flat = nn.functional.pad(flat, [0, 0, radius, radius], PaddingModes.Reflect);
         flat = nn.functional.conv2d(flat, k3.view(n * 3, 1, -1, 1), groups: n * 3);
-        return x.index_copy(0, rows, flat.view(n, 3, sub.shape[2], sub.shape[3])).MoveToOuterDisposeScope();
+        return x.index_copy(0, rows, flat.view(n, 3, sub.size(2), sub.size(3))).MoveToOuterDisposeScope();
     }
 }

@@ -37,18 +37,18 @@ public sealed class EvalTransform
         TwoViewAugmenter.CheckImages(images);
         using var scope = NewDisposeScope();
         var x = images.to(Device).to_type(ScalarType.Float32).div_(sc[255.0]);
-        if (ResizeTo is { } r && (x.shape[2] != r || x.shape[3] != r))
+        if (ResizeTo is { } r && (x.size(2) != r || x.size(3) != r))
         {
             // Shorter side to r, keeping the aspect (stored images are square, so both sides).
-            var scale = (double)r / Math.Min(x.shape[2], x.shape[3]);
-            var size = new long[] { (long)Math.Round(x.shape[2] * scale), (long)Math.Round(x.shape[3] * scale) };
+            var scale = (double)r / Math.Min(x.size(2), x.size(3));
+            var size = new long[] { (long)Math.Round(x.size(2) * scale), (long)Math.Round(x.size(3) * scale) };
             x = nn.functional.interpolate(x, size, mode: InterpolationMode.Bilinear, align_corners: false, antialias: true).clamp_(sc[0], sc[1]);
         }
         if (CropSize is { } c)
         {
             if (c > x.shape[2] || c > x.shape[3]) throw new ArgumentException($"Centre crop {c} px is larger than the {x.shape[2]}x{x.shape[3]} images.");
-            var top = (x.shape[2] - c) / 2;
-            var left = (x.shape[3] - c) / 2;
+            var top = (x.size(2) - c) / 2;
+            var left = (x.size(3) - c) / 2;
             x = x[.., .., TensorIndex.Slice(top, top + c), TensorIndex.Slice(left, left + c)];
         }
         return TwoViewAugmenter.Normalize(x, Normalization, Device).contiguous().MoveToOuterDisposeScope();

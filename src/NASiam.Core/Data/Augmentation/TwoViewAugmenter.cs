@@ -65,7 +65,7 @@ public sealed class TwoViewAugmenter
     Tensor ViewOf(ImageBatch batch, int view, Generator generator)
     {
         var images = view == 0 ? batch.Images : batch.SecondView!;
-        if (images.shape.Length != 4 || images.shape[2] != OutputSize || images.shape[3] != OutputSize)
+        if (images.dim() != 4 || images.size(2) != OutputSize || images.size(3) != OutputSize)
             throw new ArgumentException($"Pre-cropped views are [{string.Join(",", images.shape)}]; this augmenter outputs {OutputSize} px.");
         if (batch.AugmentedWith is { } recipe)
         {
@@ -77,7 +77,7 @@ public sealed class TwoViewAugmenter
         CheckImages(images);
         using var p = batch.Draws is { } draws
             ? ViewDraw.ToParameters(draws[view], Spec, OutputSize)
-            : Sample(images.shape[0], (int)images.shape[2], (int)images.shape[3], generator);
+            : Sample(images.size(0), (int)images.size(2), (int)images.size(3), generator);
         return Apply(images, p, cropped: true);
     }
 
@@ -88,7 +88,7 @@ public sealed class TwoViewAugmenter
     public Tensor View(Tensor images, Generator generator)
     {
         CheckImages(images);
-        using var p = Sample(images.shape[0], (int)images.shape[2], (int)images.shape[3], generator);
+        using var p = Sample(images.size(0), (int)images.size(2), (int)images.size(3), generator);
         return Apply(images, p);
     }
 
@@ -176,8 +176,8 @@ public sealed class TwoViewAugmenter
         using var sc = new ScalarScope();
         CheckImages(images);
         using var scope = NewDisposeScope();
-        var b = images.shape[0];
-        var (height, width) = (images.shape[2], images.shape[3]);
+        var b = images.size(0);
+        var (height, width) = (images.size(2), images.size(3));
         var x = images.to(Device).to_type(ScalarType.Float32).div_(sc[255.0]);
 
         if (cropped) x = where(p.Flip.to(Device).view(-1, 1, 1, 1), x.flip(3), x);
@@ -196,11 +196,11 @@ public sealed class TwoViewAugmenter
         }
 
         // One blur radius for the whole batch, so chunking below cannot change a result.
-        var radius = Spec.Blur ? ColorOps.BlurRadius(p.BlurSigma, x.shape[2], x.shape[3]) : 0;
+        var radius = Spec.Blur ? ColorOps.BlurRadius(p.BlurSigma, x.size(2), x.size(3)) : 0;
         var (order, factors, gray, sigma) = (p.JitterOrder.to(Device), p.JitterFactors.to(Device), p.Gray.to(Device), p.BlurSigma.to(Device));
         // Every colour operator is per image and memory-bound: on the CPU, chunks of a few images stay
         // in cache across the ~100 element-wise passes (a whole 224-px batch is ~77 MB per pass).
-        var chunk = Device.type == DeviceType.CPU ? Math.Max(1L, CpuChunkBytes / (x.shape[1] * x.shape[2] * x.shape[3] * sizeof(float))) : b;
+        var chunk = Device.type == DeviceType.CPU ? Math.Max(1L, CpuChunkBytes / (x.size(1) * x.size(2) * x.size(3) * sizeof(float))) : b;
         var parts = new List<Tensor>();
         for (long start = 0; start < b; start += chunk)
         {
@@ -232,7 +232,7 @@ public sealed class TwoViewAugmenter
 
     internal static void CheckImages(Tensor images)
     {
-        if (images.dtype != ScalarType.Byte || images.dim() != 4 || images.shape[1] != 3)
+        if (images.dtype != ScalarType.Byte || images.dim() != 4 || images.size(1) != 3)
             throw new ArgumentException($"Augmentation expects uint8 images [B,3,H,W]; got {images.dtype} [{string.Join(",", images.shape)}].");
     }
 }
