@@ -3,6 +3,7 @@ using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Diagnostics;
 using Microsoft.CodeAnalysis.Operations;
+using static NASiam.Analyzers.TorchSymbols;
 
 namespace NASiam.Analyzers;
 
@@ -111,11 +112,4 @@ public sealed class HiddenNativeAllocationAnalyzer : DiagnosticAnalyzer
             if (o is IThrowOperation) return true;
         return false;
     }
-
-    static bool InTorchSharp(ITypeSymbol? type) => type?.ContainingNamespace?.ToDisplayString() == "TorchSharp";
-
-    static bool IsTensor(ITypeSymbol? type) =>
-        type is { Name: "Tensor" } && type.ContainingType?.Name == "torch" && InTorchSharp(type.ContainingType);
-
-    static bool IsScalar(ITypeSymbol? type) => type is { Name: "Scalar" } && InTorchSharp(type);
 }

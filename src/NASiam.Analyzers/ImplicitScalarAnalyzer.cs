@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Diagnostics;
 using Microsoft.CodeAnalysis.Operations;
+using static NASiam.Analyzers.TorchSymbols;
 
 namespace NASiam.Analyzers;
 
@@ -71,8 +72,6 @@ public sealed class ImplicitScalarAnalyzer : DiagnosticAnalyzer
         }
     }
 
-    static bool IsScalar(ITypeSymbol? type) =>
-        type is { Name: "Scalar" } && type.ContainingNamespace?.ToDisplayString() == "TorchSharp";
 
     static bool IsNumber(ITypeSymbol type) => type.SpecialType is
         SpecialType.System_Byte or SpecialType.System_SByte or SpecialType.System_Int16 or SpecialType.System_Int32

@@ -113,34 +113,23 @@ public static class InPlace
             foreach (var pg in _parameter_groups)
             {
                 var o = (Options)((ParamGroup)pg).Options;
-                double beta1 = o.beta1!.Value, beta2 = o.beta2!.Value, wd = o.weight_decay!.Value, lr = o.LearningRate!.Value;
+                using var c = new AdamCoefficients(o.beta1!.Value, o.beta2!.Value, o.eps!.Value, o.LearningRate!.Value);
+                double wd = o.weight_decay!.Value;
                 using var wdS = wd.ToScalar();
-                using var beta1S = beta1.ToScalar();
-                using var beta2S = beta2.ToScalar();
-                using var oneMinusBeta1 = (1 - beta1).ToScalar();
-                using var oneMinusBeta2 = (1 - beta2).ToScalar();
-                using var epsS = o.eps!.Value.ToScalar();
                 foreach (var p in pg.Parameters)
                 {
                     using var grad = p.grad;
                     if (grad is null) continue;
                     var state = (State)_state[p.Handle];
                     state.step += 1;
-                    double biasCorrection1 = 1 - Math.Pow(beta1, state.step);
-                    double biasCorrection2 = 1 - Math.Pow(beta2, state.step);
                     if (wd != 0) grad.add_(p, wdS);
-                    state.exp_avg.mul_(beta1S).add_(grad, oneMinusBeta1);
-                    state.exp_avg_sq.mul_(beta2S).addcmul_(grad, grad, oneMinusBeta2);
-                    using var sqrtBc2 = Math.Sqrt(biasCorrection2).ToScalar();
-                    using var denom = state.exp_avg_sq.sqrt();
-                    denom.div_(sqrtBc2).add_(epsS, Scalars.One);
-                    using var negStep = (-lr / biasCorrection1).ToScalar();
-                    p.addcdiv_(state.exp_avg, denom, negStep);
+                    c.Update(p, grad, state.step, state.exp_avg, state.exp_avg_sq);
                 }
             }
             return null!;
         }
     }
+
     /// <summary>
     /// torch.optim.AdamW (TorchSharp's <see cref="TorchSharp.Modules.AdamW"/>: same update, state and checkpoint
     /// format; decoupled decay θ ← θ·(1 − lr·wd) before the moments, Loshchilov and Hutter 2019) with
@@ -170,13 +159,8 @@ public static class InPlace
             foreach (var pg in _parameter_groups)
             {
                 var o = (Options)((ParamGroup)pg).Options;
-                double beta1 = o.beta1!.Value, beta2 = o.beta2!.Value, wd = o.weight_decay!.Value, lr = o.LearningRate!.Value;
-                using var decay = (1 - lr * wd).ToScalar();
-                using var beta1S = beta1.ToScalar();
-                using var beta2S = beta2.ToScalar();
-                using var oneMinusBeta1 = (1 - beta1).ToScalar();
-                using var oneMinusBeta2 = (1 - beta2).ToScalar();
-                using var epsS = o.eps!.Value.ToScalar();
+                using var c = new AdamCoefficients(o.beta1!.Value, o.beta2!.Value, o.eps!.Value, o.LearningRate!.Value);
+                using var decay = (1 - o.LearningRate!.Value * o.weight_decay!.Value).ToScalar();
                 foreach (var p in pg.Parameters)
                 {
                     using var grad = p.grad;
@@ -184,18 +168,39 @@ public static class InPlace
                     var state = (State)_state[p.Handle];
                     state.step += 1;
                     p.mul_(decay);
-                    double biasCorrection1 = 1 - Math.Pow(beta1, state.step);
-                    double biasCorrection2 = 1 - Math.Pow(beta2, state.step);
-                    state.exp_avg.mul_(beta1S).add_(grad, oneMinusBeta1);
-                    state.exp_avg_sq.mul_(beta2S).addcmul_(grad, grad, oneMinusBeta2);
-                    using var sqrtBc2 = Math.Sqrt(biasCorrection2).ToScalar();
-                    using var denom = state.exp_avg_sq.sqrt();
-                    denom.div_(sqrtBc2).add_(epsS, Scalars.One);
-                    using var negStep = (-lr / biasCorrection1).ToScalar();
-                    p.addcdiv_(state.exp_avg, denom, negStep);
+                    c.Update(p, grad, state.step, state.exp_avg, state.exp_avg_sq);
                 }
             }
             return null!;
+        }
+    }
+    /// <summary>
+    /// One group's Adam coefficients as disposable Scalars, and the update Adam and AdamW share after
+    /// their own decay (Kingma and Ba 2015, Algorithm 1, as torch.optim.Adam computes it):
+    /// m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², θ ← θ − lr/(1−β₁ᵗ) · m / (√v / √(1−β₂ᵗ) + ε).
+    /// </summary>
+    sealed class AdamCoefficients(double beta1, double beta2, double eps, double lr) : IDisposable
+    {
+        readonly Scalar _beta1 = beta1.ToScalar(), _beta2 = beta2.ToScalar(), _oneMinusBeta1 = (1 - beta1).ToScalar(),
+            _oneMinusBeta2 = (1 - beta2).ToScalar(), _eps = eps.ToScalar();
+
+        /// <summary>Updates the moments and the parameter in place; <paramref name="step"/> is t, already counted.</summary>
+        public void Update(Tensor p, Tensor grad, long step, Tensor expAvg, Tensor expAvgSq)
+        {
+            double biasCorrection1 = 1 - Math.Pow(beta1, step);
+            double biasCorrection2 = 1 - Math.Pow(beta2, step);
+            expAvg.mul_(_beta1).add_(grad, _oneMinusBeta1);
+            expAvgSq.mul_(_beta2).addcmul_(grad, grad, _oneMinusBeta2);
+            using var sqrtBc2 = Math.Sqrt(biasCorrection2).ToScalar();
+            using var denom = expAvgSq.sqrt();
+            denom.div_(sqrtBc2).add_(_eps, Scalars.One);
+            using var negStep = (-lr / biasCorrection1).ToScalar();
+            p.addcdiv_(expAvg, denom, negStep);
+        }
+
+        public void Dispose()
+        {
+            foreach (var s in new[] { _beta1, _beta2, _oneMinusBeta1, _oneMinusBeta2, _eps }) s.Dispose();
         }
     }
 }
