@@ -72,7 +72,6 @@ public sealed class ImplicitScalarAnalyzer : DiagnosticAnalyzer
         }
     }
 
-
     static bool IsNumber(ITypeSymbol type) => type.SpecialType is
         SpecialType.System_Byte or SpecialType.System_SByte or SpecialType.System_Int16 or SpecialType.System_Int32
         or SpecialType.System_Int64 or SpecialType.System_Single or SpecialType.System_Double or SpecialType.System_Boolean;

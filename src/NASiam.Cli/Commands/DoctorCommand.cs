@@ -34,7 +34,8 @@ public static class DoctorCommand
             var unknown = backbones?.Where(b => !Core.Backbones.BackboneFactory.Names.Contains(b)).ToList() ?? [];
             if (unknown.Count > 0)
                 throw new CliException($"unknown backbone{(unknown.Count > 1 ? "s" : "")} {string.Join(", ", unknown.Select(u => $"'{u}'"))}; known: {string.Join(", ", Core.Backbones.BackboneFactory.Names)}.");
-            var check = new KernelCheckOptions { CacheDirectory = p.GetValue(cacheDir), TimingPasses = p.GetValue(noTiming) ? 0 : 2 };
+            var check = new KernelCheckOptions { CacheDirectory = p.GetValue(cacheDir) };
+            if (p.GetValue(noTiming)) check = check with { TimingPasses = 0 }; // else Core's default
             var options = new KernelDoctorOptions
             {
                 Backbones = backbones,

@@ -125,6 +125,9 @@ public static class KernelSelfCheck
     /// <summary>Bumped when what is checked changes, so older cache files are not reused.</summary>
     const int CheckVersion = 2;
 
+    /// <summary>Relative margin within which timed candidates tie (won by the earlier, simpler setting): 5 %.</summary>
+    const double TieTolerance = 0.05;
+
     static readonly object Gate = new();
     static readonly Dictionary<string, KernelCheckReport> Memo = new(StringComparer.Ordinal);
 
@@ -304,13 +307,14 @@ public static class KernelSelfCheck
         if (correct.Count == 0) rule = "no candidate is correct";
         else if (o.TimingPasses > 0 && correct.All(r => r.PassSeconds is not null))
         {
-            // Timings within 5% of the fastest count as a tie, won by the earlier candidate (the
+            // Timings within TieTolerance of the fastest count as a tie, won by the earlier candidate (the
             // simpler setting): two timed passes cannot separate them, and the choice stays stable.
             double fastest = correct.Min(r => r.PassSeconds!.Value);
-            var best = correct.First(r => r.PassSeconds!.Value <= fastest * 1.05);
+            var best = correct.First(r => r.PassSeconds!.Value <= fastest * (1 + TieTolerance));
             choice = best.Setting;
             rule = string.Format(CultureInfo.InvariantCulture, "fastest correct: {0:0.000} s per forward+backward pass, batch {1} at {2} px{3}",
-                best.PassSeconds, o.TimingBatch, sizes[0], best.PassSeconds > fastest ? $", within 5% of the fastest {fastest:0.000} s" : "");
+                best.PassSeconds, o.TimingBatch, sizes[0], best.PassSeconds > fastest
+                    ? string.Format(CultureInfo.InvariantCulture, ", within {0:0%} of the fastest {1:0.000} s", TieTolerance, fastest) : "");
         }
         else
         {
