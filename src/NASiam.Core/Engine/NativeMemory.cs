@@ -80,6 +80,30 @@ public static class NativeMemory
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { AllocatorTuning = "off (no glibc mallopt)"; }
     }
 
+    /// <summary>
+    /// This process's resident set size now and its peak so far, MiB (VmRSS and VmHWM of
+    /// /proc/self/status); null off Linux or where either cannot be read.
+    /// </summary>
+    public static (double RssMib, double PeakRssMib)? Resident()
+    {
+        double rss = ProcessStatusMib("VmRSS"), peak = ProcessStatusMib("VmHWM");
+        return double.IsFinite(rss) && double.IsFinite(peak) ? (rss, peak) : null;
+    }
+
+    /// <summary>A kB field of /proc/self/status (VmRSS, VmHWM, ...) in MiB; NaN off Linux or where it cannot be read.</summary>
+    public static double ProcessStatusMib(string field)
+    {
+        if (!OperatingSystem.IsLinux()) return double.NaN;
+        try
+        {
+            var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith(field + ":", StringComparison.Ordinal));
+            if (line is null) return double.NaN;
+            var kb = long.Parse(line.Split(':', StringSplitOptions.TrimEntries)[1].Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+            return kb / 1024.0;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException) { return double.NaN; }
+    }
+
     /// <summary>Minor page faults of this process so far (/proc/self/stat field 10); -1 where unavailable.</summary>
     public static long MinorFaults()
     {

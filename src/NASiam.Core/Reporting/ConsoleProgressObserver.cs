@@ -52,7 +52,7 @@ public sealed class ConsoleProgressObserver(TextWriter output, bool interactive,
                 case KnnLogged k: Line($"[{k.Stage}] epoch {k.Epoch} kNN top-1 {k.Top1:0.00}% top-5 {k.Top5:0.00}%{(k.IsBest ? " (best)" : "")}"); break;
                 case LinearEvalLogged l: Line($"[{l.Stage}] epoch {l.Epoch} linear top-1 {l.Top1:0.00}% top-5 {l.Top5:0.00}% loss {F(l.TrainLoss)}{(l.IsBest ? " (best)" : "")}"); break;
                 case CollapseLogged c: Line($"[{c.Stage}] epoch {c.Epoch} collapse: std ratio {c.StdRatio:0.000}, eff. rank {c.EffectiveRank:0.0}/{c.Dimension}"); break;
-                case ThroughputLogged t: Line($"[{t.Stage}] epoch {t.Epoch}: {t.ImagesPerSecond:0.0} img/s (data {t.DataSecondsPerStep:0.000}s + compute {t.ComputeSecondsPerStep:0.000}s per step)"); break;
+                case ThroughputLogged t: Line($"[{t.Stage}] epoch {t.Epoch}: {t.ImagesPerSecond:0.0} img/s (data {t.DataSecondsPerStep:0.000}s + compute {t.ComputeSecondsPerStep:0.000}s per step), {ResidentText(t)}"); break;
                 case AlphasLogged a when !interactive && a.Step % (plainEvery * 5) == 0: Line($"[{a.Stage}] step {a.Step} genotype {a.GenotypeText}"); break;
                 case GenotypeDerived g: Line($"[{g.Stage}] genotype: {g.GenotypeText}"); break;
                 case WarningRaised w: Line($"[{w.Stage}] WARNING ({w.Kind}): {w.Message}"); break;
@@ -74,4 +74,9 @@ public sealed class ConsoleProgressObserver(TextWriter output, bool interactive,
     }
 
     static string F(double v) => v.ToString("0.####", CultureInfo.InvariantCulture);
+
+    /// <summary>"RSS 1313 MiB (peak 1402 MiB)", or says it was not measured (never a made-up figure).</summary>
+    static string ResidentText(ThroughputLogged t) => t.RssMib is { } rss && t.PeakRssMib is { } peak
+        ? string.Create(CultureInfo.InvariantCulture, $"RSS {rss:0} MiB (peak {peak:0} MiB)")
+        : "RSS not measured here";
 }

@@ -151,6 +151,13 @@ public sealed record ThroughputLogged : TrainingEvent
     public required double DataSecondsPerStep { get; init; }
     /// <summary>Mean seconds per step spent in forward/backward/optimizer.</summary>
     public required double ComputeSecondsPerStep { get; init; }
+    /// <summary>
+    /// Resident set size of the process running the stage at the epoch's end, MiB (Linux
+    /// /proc/self/status VmRSS); null where it cannot be read. Jobs sharing a worker process share it.
+    /// </summary>
+    public double? RssMib { get; init; }
+    /// <summary>The same process's peak resident set size so far (VmHWM), MiB; null where it cannot be read.</summary>
+    public double? PeakRssMib { get; init; }
 }
 
 /// <summary>Per epoch of linear evaluation.</summary>

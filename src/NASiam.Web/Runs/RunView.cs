@@ -1,3 +1,4 @@
+using System.Globalization;
 using NASiam.Core.Reporting;
 
 namespace NASiam.Web.Runs;
@@ -90,7 +91,11 @@ public sealed class RunView(int pointsPerSeries = 500)
                 Series("effective rank").Add(c.Step, c.EffectiveRank);
                 break;
             case KnnLogged k: Series("knn top1").Add(k.Epoch, k.Top1); break;
-            case ThroughputLogged t: LatestThroughput = t; Series("images/s").Add(t.Step, t.ImagesPerSecond); break;
+            case ThroughputLogged t:
+                LatestThroughput = t;
+                Series("images/s").Add(t.Step, t.ImagesPerSecond);
+                if (t.RssMib is { } rss) Series("rss MiB").Add(t.Step, rss);
+                break;
             case LinearEvalLogged l: Series("linear top1").Add(l.Epoch, l.Top1); break;
             case WarningRaised w: Keep(Warnings, w); AddLog(w); break;
             case GenotypeDerived g: GenotypeText = g.GenotypeText; AddLog(g); break;
@@ -142,6 +147,11 @@ public sealed class RunView(int pointsPerSeries = 500)
 
     /// <summary>X = step.</summary>
     public ChartLine LossLine() => Line("loss");
+
+    /// <summary>An epoch's resident memory as the run page shows it; says when it was not measured (runs from before it was reported, no /proc) instead of showing a number.</summary>
+    public static string ResidentText(ThroughputLogged t) => t.RssMib is { } rss && t.PeakRssMib is { } peak
+        ? string.Create(CultureInfo.InvariantCulture, $"Worker process memory: {rss:0} MiB resident, peak {peak:0} MiB")
+        : "Worker process memory: not measured for this run";
 
     public IReadOnlyList<ChartLine> LearningRateLines() =>
         _series.Where(kv => kv.Key.StartsWith("lr ", StringComparison.Ordinal)).Select(kv => new ChartLine(kv.Key, kv.Value.Snapshot())).ToArray();

@@ -30,6 +30,19 @@ public class ConsoleProgressObserverTests
         Assert.Contains("step 4/4", lines[2]);
     }
 
+    [Fact]
+    public void On_Throughput_PrintsResidentMemory_OrSaysItWasNotMeasured()
+    {
+        var output = new StringWriter();
+        var observer = new ConsoleProgressObserver(output, interactive: false);
+        var measured = EveryEvent.All().OfType<ThroughputLogged>().Single();
+        observer.On(measured);
+        observer.On(measured with { RssMib = null, PeakRssMib = null });
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.EndsWith("RSS 812 MiB (peak 901 MiB)", lines[0].TrimEnd());
+        Assert.EndsWith("RSS not measured here", lines[1].TrimEnd());
+    }
+
     [Theory]
     [InlineData(0, 10, 5, null)]
     [InlineData(5, 10, 10, "10s")]

@@ -51,6 +51,22 @@ public sealed class EventContractTests : IDisposable
     }
 
     [Fact]
+    public void Throughput_ResidentMemory_IsNullWhenNotMeasured_AndAbsentInOlderEvents()
+    {
+        var unmeasured = TrainingEventJson.Serialize(EveryEvent.All().OfType<ThroughputLogged>().Single() with { RssMib = null, PeakRssMib = null });
+        Assert.Contains("\"rss_mib\":null,\"peak_rss_mib\":null", unmeasured);
+        AssertValid(unmeasured);
+        // Written before 2026-12-01: no memory fields at all; still valid, and read as not measured.
+        const string older = """{"type":"throughput","run_id":"11111111-2222-3333-4444-555555555555","sequence":3,"at":"2026-01-02T03:04:05+00:00","stage":"search","epoch":0,"step":4,"images_per_second":50,"data_seconds_per_step":0.1,"compute_seconds_per_step":0.5}""";
+        AssertValid(older);
+        var back = Assert.IsType<ThroughputLogged>(TrainingEventJson.Deserialize(older));
+        Assert.Equal((null, null), (back.RssMib, back.PeakRssMib));
+        // A negative figure is not memory.
+        using var doc = JsonDocument.Parse(older.Replace("}", ",\"rss_mib\":-1}"));
+        Assert.False(Schema.Evaluate(doc.RootElement).IsValid);
+    }
+
+    [Fact]
     public void Deserialize_UnknownOrMissingType_ThrowsJsonExceptionNamingTheProblem()
     {
         var unknown = Assert.Throws<JsonException>(() => TrainingEventJson.Deserialize("""{"type":"teleport","run_id":"11111111-2222-3333-4444-555555555555","sequence":1}"""));

@@ -36,7 +36,7 @@ static class EveryEvent
             new AlphasLogged { Epoch = 1, Step = 6, Cells = [cell], GenotypeText = "Genotype(x)" },
             new CollapseLogged { Epoch = 1, Step = 8, Output = "z", Dimension = 64, NormalizedStd = 0.1, StdRatio = 0.8, EffectiveRank = 12, Alignment = 0.5, Uniformity = double.NegativeInfinity, ProbeSize = 32 },
             new KnnLogged { Epoch = 1, Top1 = 12.5, Top5 = 50, Protocol = "k=20", IsBest = true },
-            new ThroughputLogged { Epoch = 1, Step = 8, ImagesPerSecond = 100, DataSecondsPerStep = 0.01, ComputeSecondsPerStep = 0.2 },
+            new ThroughputLogged { Epoch = 1, Step = 8, ImagesPerSecond = 100, DataSecondsPerStep = 0.01, ComputeSecondsPerStep = 0.2, RssMib = 812.4, PeakRssMib = 901.2 },
             new LinearEvalLogged { Epoch = 0, TrainLoss = double.PositiveInfinity, Top1 = 30, Top5 = 70, IsBest = false },
             new WarningRaised { Kind = "collapse", Message = "std ratio 0.05", Step = 8 },
             new CheckpointSaved { Name = "search", Path = "checkpoints/search.ckpt", Epoch = 2, Step = 8 },

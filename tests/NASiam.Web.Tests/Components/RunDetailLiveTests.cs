@@ -55,6 +55,9 @@ public sealed class RunDetailLiveTests : IAsyncLifetime
         // The run's artefacts as "name: path" items (the raw JSON overflowed its card).
         page.WaitForAssertion(() => Assert.Equal("Artefacts: search: genotype.txt", page.Find("#run-artefacts").TextContent.Trim()), TimeSpan.FromSeconds(10));
 
+        // The worker's resident memory: the newest epoch's figures, and one chart point per throughput event (every 500 steps).
+        page.WaitForAssertion(() => Assert.Equal("Worker process memory: 730 MiB resident, peak 900 MiB", page.Find(".resident-memory").TextContent.Trim()), TimeSpan.FromSeconds(10));
+
         budget = Math.Min(_app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<NASiam.Web.Options.NasiamWebOptions>>().Value.MaxPointsPerSeries, 600);
         var charts = page.FindComponents<PlotlyLineChart>().Select(c => c.Instance).ToList();
         var final = charts.SelectMany(c => c.DrawnPoints).ToDictionary(kv => kv.Key, kv => kv.Value);
@@ -63,6 +66,7 @@ public sealed class RunDetailLiveTests : IAsyncLifetime
         Assert.All(final.Values, n => Assert.InRange(n, 0, budget)); // 0: "linear top-1" of a search
         // The loss has 3000 points, drawn as min/max buckets that fill most of the budget (not thinned to a handful).
         Assert.InRange(final["loss"], budget / 2, budget);
+        Assert.Equal(Steps / 500, final["rss MiB"]);
         Assert.NotEmpty(page.FindAll("rect.alpha-cell")); // the heatmap stays SVG, drawn from the same view
         // The live chart was extended in place, not redrawn per update: a redraw only when the series
         // was re-bucketed (3000 points into 600: a handful of merges), plus once for data that came

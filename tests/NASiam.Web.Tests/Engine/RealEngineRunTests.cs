@@ -75,6 +75,10 @@ public class RealEngineRunTests : IDisposable
         var served = api.GetProperty("events").EnumerateArray().Select(e => e.GetRawText()).ToList();
         Assert.Equal(served.Count, lines.Length);
         for (int i = 0; i < lines.Length; i++) Assert.Equal(served[i], lines[i]);
+        // Each epoch's throughput carries the worker process's resident memory, as the API serves it.
+        var throughput = api.GetProperty("events").EnumerateArray().Where(e => e.GetProperty("type").GetString() == "throughput").ToList();
+        Assert.Equal(3, throughput.Count);
+        Assert.All(throughput, t => Assert.InRange(t.GetProperty("rss_mib").GetDouble(), 50, t.GetProperty("peak_rss_mib").GetDouble()));
 
         // Genotype: the engine's files, served as text and JSON, agreeing with the run record.
         var text = await c.GetStringAsync($"/api/runs/{id}/genotype?format=txt");

@@ -63,7 +63,7 @@ public sealed class ScriptedRunEngine(int totalSteps = 12, int stepMilliseconds 
                     Output = "z (projector output, 256-d)", Dimension = 256, NormalizedStd = 0.05, StdRatio = 0.8, EffectiveRank = 40 + step,
                     Alignment = 0.5, Uniformity = -2, ProbeSize = 64 });
                 Emit(new ThroughputLogged { RunId = context.RunId, Sequence = seq++, At = DateTimeOffset.UtcNow, Stage = "search", Epoch = epoch, Step = step,
-                    ImagesPerSecond = 500, DataSecondsPerStep = 0.01, ComputeSecondsPerStep = 0.1 });
+                    ImagesPerSecond = 500, DataSecondsPerStep = 0.01, ComputeSecondsPerStep = 0.1, RssMib = 700 + step / 100.0, PeakRssMib = 900 });
                 Emit(new KnnLogged { RunId = context.RunId, Sequence = seq++, At = DateTimeOffset.UtcNow, Stage = "search", Epoch = epoch,
                     Top1 = 10 + step, Top5 = 50 + step, Protocol = "k=20", IsBest = true });
                 SaveCheckpoint(step);

@@ -71,7 +71,7 @@ public static class MemoryBenchmark
                 wopt.Step();
                 loss.item<float>();
             }
-            double rss = TrainingBenchmark.Rss("VmRSS");
+            double rss = NativeMemory.ProcessStatusMib("VmRSS");
             windowMax = Math.Max(windowMax, rss);
             if (step % o.Every == 0)
             {

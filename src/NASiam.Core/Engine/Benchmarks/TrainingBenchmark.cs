@@ -117,7 +117,7 @@ public static class TrainingBenchmark
         var device = TorchRuntime.ResolveDevice(o.Device);
         var run = Recipe(o.Framework, o.Backbone, o.BatchSize, o.Heads) with { BackbonePrecision = o.BackbonePrecision };
         lock (CollectTimes) CollectTimes.Clear();
-        double rssBefore = Rss("VmRSS");
+        double rssBefore = NativeMemory.ProcessStatusMib("VmRSS");
         double search = double.NaN, arch = double.NaN, weight = double.NaN, pretrain = double.NaN, searchPeak = double.NaN;
         var searchPhases = new List<StepPhases>();
         var pretrainPhases = new List<StepPhases>();
@@ -158,7 +158,7 @@ public static class TrainingBenchmark
             arch = Median(archTimes);
             weight = Median(weightTimes);
             search = Median(archTimes.Zip(weightTimes, (x, y) => x + y).ToList());
-            searchPeak = Rss("VmHWM");
+            searchPeak = NativeMemory.ProcessStatusMib("VmHWM");
         }
         if (o.Pretrain)
         {
@@ -230,7 +230,7 @@ public static class TrainingBenchmark
             trunkForward = Median(forwardTimes);
         }
         return new TrainingBenchmarkResult(search, arch, weight, pretrain,
-            o.BatchSize / pretrain, o.BatchSize / search, Rss("VmHWM"), rssBefore, Rss("VmRSS"), threads)
+            o.BatchSize / pretrain, o.BatchSize / search, NativeMemory.ProcessStatusMib("VmHWM"), rssBefore, NativeMemory.ProcessStatusMib("VmRSS"), threads)
         {
             SearchWeightPhases = MedianPhases(searchPhases),
             PretrainPhases = MedianPhases(pretrainPhases),
@@ -326,7 +326,7 @@ public static class TrainingBenchmark
     static string Diagnostics()
     {
         var st = DisposeScopeManager.Statistics;
-        return FormattableString.Invariant($"  RSS {Rss("VmRSS"):0} MiB, tensors live {st.ThreadTotalLiveCount}, created outside scopes {st.CreatedOutsideScopeCount}");
+        return FormattableString.Invariant($"  RSS {NativeMemory.ProcessStatusMib("VmRSS"):0} MiB, tensors live {st.ThreadTotalLiveCount}, created outside scopes {st.CreatedOutsideScopeCount}");
     }
 
     static readonly List<double> CollectTimes = [];
@@ -354,18 +354,5 @@ public static class TrainingBenchmark
         if (values.Count == 0) return double.NaN;
         var sorted = values.Order().ToArray();
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-    }
-
-    /// <summary>A /proc/self/status field in MiB (VmRSS current, VmHWM peak); NaN where unavailable.</summary>
-    public static double Rss(string field)
-    {
-        try
-        {
-            var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith(field + ":", StringComparison.Ordinal));
-            if (line is null) return double.NaN;
-            var kb = long.Parse(line.Split(':', StringSplitOptions.TrimEntries)[1].Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
-            return kb / 1024.0;
-        }
-        catch (IOException) { return double.NaN; }
     }
 }

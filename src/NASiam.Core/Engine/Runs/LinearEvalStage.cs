@@ -99,13 +99,7 @@ public sealed class LinearEvalStage(StageEnvironment env, string? backboneCheckp
                     Epoch = epoch,
                     TrainLoss = lossCount > 0 ? lossSum / lossCount : double.NaN, Top1 = acc.Top1, Top5 = acc.Top5, IsBest = isBest,
                 });
-                var (ips, dataPerStep, computePerStep, steps) = clock.TakeEpoch();
-                if (steps > 0)
-                    Events.Emit(Stage, new ThroughputLogged
-                    {
-                        Epoch = epoch, Step = step,
-                        ImagesPerSecond = ips, DataSecondsPerStep = dataPerStep, ComputeSecondsPerStep = computePerStep,
-                    });
+                EmitThroughput(clock, epoch, step);
                 if (last || Cancelled || (epoch + 1) % o.CheckpointEveryEpochs == 0)
                     Save(content, generator, epoch + 1, 0, step, last, optimizer.Epoch, data, metrics, null);
                 if (Cancelled && !last)

@@ -204,14 +204,25 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
                 Top1 = acc.Top1, Top5 = acc.Top5, Protocol = protocol, IsBest = isBest?.Invoke(acc.Top1) ?? false,
             });
         }
-        var (ips, data, compute, steps) = clock.TakeEpoch();
-        if (steps > 0)
-            Events.Emit(Stage, new ThroughputLogged
-            {
-                Epoch = epoch, Step = step,
-                ImagesPerSecond = ips, DataSecondsPerStep = data, ComputeSecondsPerStep = compute,
-            });
+        EmitThroughput(clock, epoch, step);
         return accuracy;
+    }
+
+    /// <summary>
+    /// The epoch's throughput event (nothing when it ran no step), with the process's resident memory
+    /// now and at its peak, so a run shows whether memory stays flat (issue 11's target) without a profiler.
+    /// </summary>
+    protected void EmitThroughput(StageClock clock, int epoch, long step)
+    {
+        var (ips, data, compute, steps) = clock.TakeEpoch();
+        if (steps == 0) return;
+        var resident = NativeMemory.Resident();
+        Events.Emit(Stage, new ThroughputLogged
+        {
+            Epoch = epoch, Step = step,
+            ImagesPerSecond = ips, DataSecondsPerStep = data, ComputeSecondsPerStep = compute,
+            RssMib = resident?.RssMib, PeakRssMib = resident?.PeakRssMib,
+        });
     }
 
     /// <summary>Emits stage_finished and builds the result.</summary>

@@ -175,9 +175,18 @@ public sealed class NasiamEngineTests : IDisposable
     [Fact]
     public void Run_Pipeline_ChainsStagesAndRecordsLineage()
     {
-        var (result, _) = TinyRuns.Run(TinyRuns.Options(Framework.SimSiam, RunKind.Pipeline), Dir("pipe"));
+        var (result, recorder) = TinyRuns.Run(TinyRuns.Options(Framework.SimSiam, RunKind.Pipeline), Dir("pipe"));
 
         Assert.Equal(RunOutcome.Succeeded, result.Outcome);
+        // Every stage's epochs report the process's resident memory (Linux /proc), at most its peak so far.
+        var throughput = recorder.Events.OfType<ThroughputLogged>().ToList();
+        Assert.Equal(["lincls", "pretrain", "search"], throughput.Select(t => t.Stage).Distinct().Order());
+        double peakNow = NativeMemory.ProcessStatusMib("VmHWM");
+        Assert.All(throughput, t =>
+        {
+            Assert.InRange(t.RssMib!.Value, 50, t.PeakRssMib!.Value);
+            Assert.InRange(t.PeakRssMib.Value, t.RssMib.Value, peakNow);
+        });
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Dir("pipe"), "result.json")));
         var lineage = doc.RootElement.GetProperty("lineage").EnumerateArray().ToList();
         Assert.Equal(["search", "pretrain", "lincls"], lineage.Select(s => s.GetProperty("stage").GetString()));
