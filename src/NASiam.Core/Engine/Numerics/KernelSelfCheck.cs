@@ -149,15 +149,16 @@ public static class KernelSelfCheck
     /// The CPU setting for a model's trunks: the cached or freshly probed choice for
     /// (<paramref name="backbone"/>, stem) with the default options, remembered for the process.
     /// Logs the choice through <see cref="Notice"/> once per process. <paramref name="log"/> (a run's
-    /// log) gets, on every call, the notice that the check is about to probe (it takes seconds to a
-    /// minute, once per host) and the choice, so every run records which kernels it ran. Throws
+    /// log) gets, through <see cref="SetupLog.Waiting"/>, the notice that the check is about to probe
+    /// (it takes seconds to a minute, once per host) and, through <see cref="SetupLog.Note"/> on every
+    /// call, the choice, so every run records which kernels it ran. Throws
     /// <see cref="KernelCheckException"/> when no candidate is correct.
     /// </summary>
-    public static KernelSetting ChooseForCpu(string backbone, bool cifarStem, Action<string>? log = null) =>
+    public static KernelSetting ChooseForCpu(string backbone, bool cifarStem, SetupLog? log = null) =>
         Run(new KernelCheckOptions { Backbone = backbone, CifarStem = cifarStem }, notify: true, log: log).RequireChoice();
 
     /// <summary>Applies <see cref="ChooseForCpu"/>'s setting to every ResNet trunk in <paramref name="model"/>; <paramref name="log"/> as there.</summary>
-    public static KernelSetting ApplyCpuChoice(TorchSharp.torch.nn.Module model, string backbone, bool cifarStem, Action<string>? log = null)
+    public static KernelSetting ApplyCpuChoice(TorchSharp.torch.nn.Module model, string backbone, bool cifarStem, SetupLog? log = null)
     {
         var setting = ChooseForCpu(backbone, cifarStem, log);
         foreach (var trunk in model.modules().OfType<ResNet>()) setting.ApplyTo(trunk);
@@ -172,7 +173,7 @@ public static class KernelSelfCheck
     /// </summary>
     public static KernelCheckReport Run(KernelCheckOptions o, Action<string>? progress = null) => Run(o, notify: false, progress);
 
-    static KernelCheckReport Run(KernelCheckOptions o, bool notify, Action<string>? progress = null, Action<string>? log = null)
+    static KernelCheckReport Run(KernelCheckOptions o, bool notify, Action<string>? progress = null, SetupLog? log = null)
     {
         if (o.Batch < 1 || o.TimingPasses < 0 || o.TimingBatch < 1 || !(o.Tolerance > 0))
             throw new ArgumentException("Kernel check needs batch >= 1, timing passes >= 0, timing batch >= 1 and tolerance > 0.");
@@ -189,7 +190,7 @@ public static class KernelSelfCheck
         {
             if (o.UseCache && Memo.TryGetValue(key + cachePath, out var known))
             {
-                log?.Invoke(ChoiceLine(known));
+                log?.Note(ChoiceLine(known));
                 return known;
             }
             var report = cachePath is null ? null : ReadCache(cachePath, key);
@@ -199,13 +200,13 @@ public static class KernelSelfCheck
                     Notice($"kernel self-check fault injection active: wrong [{string.Join(", ", wrong)}], crash [{string.Join(", ", crash)}]");
                 var checking = $"checking convolution kernels for {config.Name} on this CPU (once per host; cached in {cacheDir}) ...";
                 if (notify) Notice(checking);
-                log?.Invoke(checking);
+                log?.Waiting(checking);
                 report = Probe(o, host, config.Name, sizes, candidates, wrong, crash, key, progress);
                 if (cachePath is not null) { WriteCache(cachePath, report); report = report with { CachePath = cachePath }; }
             }
             var choice = ChoiceLine(report);
             if (notify) Notice(choice);
-            log?.Invoke(choice);
+            log?.Note(choice);
             if (o.UseCache) Memo[key + cachePath] = report;
             return report;
         }

@@ -159,7 +159,7 @@ public sealed class LinearEvalStage(StageEnvironment env, string? backboneCheckp
         if (backboneCheckpoint is null)
         {
             Events.Log(Stage, "info", "no checkpoint given: evaluating an untrained (randomly initialised) backbone");
-            return (ModelBuilder.Fixed(Env, null, log: SetupNote), new Dictionary<string, long> { [BackboneStep] = -1 });
+            return (ModelBuilder.Fixed(Env, null, log: SetupLog), new Dictionary<string, long> { [BackboneStep] = -1 });
         }
         var state = CheckpointStore.ReadState(backboneCheckpoint);
         if (state.Stage is not ("pretrain" or "search"))
@@ -170,7 +170,7 @@ public sealed class LinearEvalStage(StageEnvironment env, string? backboneCheckp
         bool search = state.Stage == "search";
         // The checkpoint's own genotype depth (method doc 2.6) and its own stem rule (its options, not this run's).
         var genotype = search || state.GenotypeText is null ? null : GenotypeRules.ParseAnyDepth(state.GenotypeText, saved.Framework);
-        var model = ModelBuilder.Create(saved, search, genotype, Env.Device, ModelBuilder.CifarStem(saved), saved.Seed, SetupNote);
+        var model = ModelBuilder.Create(saved, search, genotype, Env.Device, ModelBuilder.CifarStem(saved), saved.Seed, SetupLog);
         CheckpointStore.Load(backboneCheckpoint, new CheckpointContent
         {
             Model = model, Alphas = search ? model.ArchParameters() : null,

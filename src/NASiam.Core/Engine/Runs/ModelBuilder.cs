@@ -10,11 +10,11 @@ namespace NASiam.Core.Engine.Runs;
 public static class ModelBuilder
 {
     /// <summary>The search-form model on <paramref name="env"/>'s device, weights seeded from the run seed; <paramref name="log"/> as in <see cref="Create"/>.</summary>
-    public static SiameseModel Search(StageEnvironment env, Action<string>? log = null) =>
+    public static SiameseModel Search(StageEnvironment env, SetupLog? log = null) =>
         Create(env.Options, true, null, env.Device, env.CifarStem, env.Options.Seed, log);
 
     /// <summary>A fixed-form model with <paramref name="genotype"/> (null = baseline heads) on the device, seeded; <paramref name="log"/> as in <see cref="Create"/>.</summary>
-    public static SiameseModel Fixed(StageEnvironment env, Genotype? genotype, int seedOffset = 1, Action<string>? log = null) =>
+    public static SiameseModel Fixed(StageEnvironment env, Genotype? genotype, int seedOffset = 1, SetupLog? log = null) =>
         Create(env.Options, false, genotype, env.Device, env.CifarStem, env.Options.Seed + seedOffset, log);
 
     /// <summary>
@@ -22,9 +22,9 @@ public static class ModelBuilder
     /// form, seeded with <paramref name="seed"/>, moved to <paramref name="device"/>. MoCo uses the
     /// search momentum in search form and the pre-training momentum otherwise. On the CPU,
     /// <paramref name="log"/> (a run's log) gets the kernel self-check's lines: that it is probing
-    /// (once per host) and the convolution setting chosen.
+    /// (once per host, as a wait) and the convolution setting chosen (as a note).
     /// </summary>
-    public static SiameseModel Create(RunOptions o, bool search, Genotype? genotype, Device device, bool cifarStem, int seed, Action<string>? log = null)
+    public static SiameseModel Create(RunOptions o, bool search, Genotype? genotype, Device device, bool cifarStem, int seed, SetupLog? log = null)
     {
         manual_seed(seed);
         var momentum = search ? o.Heads.SearchMomentum : o.Heads.PretrainMomentum;

@@ -25,7 +25,7 @@ public sealed class PretrainStage(StageEnvironment env, Genotype? genotype) : Ss
         var o = Options;
         var p = o.Pretrain;
         var genotypeText = genotype is null ? null : GenotypeText.Write(genotype);
-        using var model = ModelBuilder.Fixed(Env, genotype, log: SetupNote);
+        using var model = ModelBuilder.Fixed(Env, genotype, log: SetupLog);
         using var optimizer = OptimizerFactory.CreateWeightOptimizer(ModelBuilder.Groups(model), WeightOptimizerSettings.ForPretrain(p));
         var batches = new BatchProvider(new IndexRange(0, Env.Data.TrainCount), p.BatchSize, o.Seed, stream: 2);
         var augmenter = Env.SslAugmenter();

@@ -25,7 +25,7 @@ public sealed class SearchStage(StageEnvironment env) : SslStageBase(env, "searc
     {
         var o = Options;
         var s = o.Search;
-        using var model = ModelBuilder.Search(Env, SetupNote);
+        using var model = ModelBuilder.Search(Env, SetupLog);
         var alphas = model.ArchParameters();
         using var weightOpt = OptimizerFactory.CreateWeightOptimizer(ModelBuilder.Groups(model), WeightOptimizerSettings.ForSearch(s));
         using var alphaOpt = OptimizerFactory.CreateAlphaOptimizer(alphas, s);

@@ -140,7 +140,14 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
     /// A line about how the stage was set up (the convolution kernels its model runs), logged right after
     /// stage_started: the model is built before the stage starts, and stage_started opens a stage's events.
     /// </summary>
-    protected void SetupNote(string line) => _setupNotes.Add(line);
+    void SetupNote(string line) => _setupNotes.Add(line);
+
+    /// <summary>
+    /// The stage's model set-up log: notes wait for stage_started (<see cref="SetupNote"/>); a line
+    /// announcing a wait is logged at once, at run level (the stage has not started yet), naming the stage.
+    /// </summary>
+    protected SetupLog SetupLog => _setupLog ??= new(SetupNote, line => Events.Log("run", "info", $"{Stage}: {line}"));
+    SetupLog? _setupLog;
 
     protected void StepLogged(int epoch, long step, double loss, double? archLoss, ScheduledOptimizer weights, ScheduledOptimizer? alphas)
     {

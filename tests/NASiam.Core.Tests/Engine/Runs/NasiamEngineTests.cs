@@ -215,6 +215,36 @@ public sealed class NasiamEngineTests : IDisposable
     }
 
     [Fact]
+    public void Run_FirstOnThisHost_LogsTheKernelCheckWaitAtOnce_AndTheChoiceWithTheStage()
+    {
+        // A fresh cache: the self-check probes (seconds to a minute on a real backbone). Its notice is a
+        // run-level log line before stage_started, so a page watching the run shows why nothing moves yet.
+        var saved = Environment.GetEnvironmentVariable(NASiam.Core.Engine.Numerics.KernelSelfCheck.CacheVariable);
+        Environment.SetEnvironmentVariable(NASiam.Core.Engine.Numerics.KernelSelfCheck.CacheVariable, Dir("kernel-cache"));
+        try
+        {
+            NASiam.Core.Engine.Numerics.KernelSelfCheck.ClearMemo();
+            var (result, recorder) = TinyRuns.Run(TinyRuns.Options(Framework.SimSiam, RunKind.Search), Dir("first"));
+            Assert.Equal(RunOutcome.Succeeded, result.Outcome);
+            var events = recorder.Events.ToList();
+            int waiting = events.FindIndex(e => e is LogMessage { Stage: "run" } m && m.Message.StartsWith("search: checking convolution kernels for resnet-tiny on this CPU"));
+            int started = events.FindIndex(e => e is StageStarted);
+            Assert.InRange(waiting, 1, started - 1);
+            int choice = events.FindIndex(e => e is LogMessage { Stage: "search" } m && m.Message.StartsWith("convolution setting for resnet-tiny (CIFAR stem, 32 px) on the CPU: "));
+            Assert.True(choice > started, $"choice at {choice}, stage_started at {started}");
+
+            // Probed once: a second run reads the cache and announces no wait.
+            var (_, again) = TinyRuns.Run(TinyRuns.Options(Framework.SimSiam, RunKind.Search), Dir("second"));
+            Assert.DoesNotContain(again.Events.OfType<LogMessage>(), m => m.Message.Contains("checking convolution kernels"));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(NASiam.Core.Engine.Numerics.KernelSelfCheck.CacheVariable, saved);
+            NASiam.Core.Engine.Numerics.KernelSelfCheck.ClearMemo();
+        }
+    }
+
+    [Fact]
     public void Run_ThreeLayerMoCoGenotype_PretrainsWritesLoadsInLinClsAndExports()
     {
         // Genotype depth is the genotype's own (method doc 2.6): the reference's earlier 3-layer MoCo genotype.
