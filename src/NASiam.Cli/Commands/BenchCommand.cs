@@ -74,19 +74,20 @@ public static class BenchCommand
         var mFramework = new Option<string>("--framework") { HelpName = string.Join("|", EnumNames.All<Framework>()), Description = "Framework (default moco)." };
         var mBackbone = new Option<string>("--backbone") { HelpName = string.Join("|", RunOptionsValidator.Backbones), Description = "Backbone (default resnet18).", DefaultValueFactory = _ => "resnet18" };
         var mGc = new Option<int>("--gc-every") { HelpName = "N", Description = $"GC + malloc_trim every N steps (default {NativeMemory.CollectEvery}, as the engine; 0 = never).", DefaultValueFactory = _ => NativeMemory.CollectEvery };
+        var mSynthetic = new Option<int>("--synthetic") { HelpName = "N", Description = "Feed the steps from the built-in synthetic data set of N training images through the framework's SSL augmentation, as a search run does (default 0: random inputs, the step alone)." };
         var memory = new Command("memory",
-            "RSS series of a search on random 32x32 inputs (default MoCo ResNet-18, batch 32, 1000 steps, a point every 100): " +
+            "RSS series of a search on random 32x32 inputs or, with --synthetic, on the synthetic data set through the SSL augmentation (default MoCo ResNet-18, batch 32, 1000 steps, a point every 100): " +
             "RSS after the step, the largest RSS since the previous point, the C heap in use and the free bytes it holds, and the change from the first point to the last.")
-        { mFramework, mBackbone, mBatch, mSteps, mEvery, mThreads, mGc, mJson };
+        { mFramework, mBackbone, mBatch, mSteps, mEvery, mThreads, mGc, mSynthetic, mJson };
         memory.SetAction(p =>
         {
             Check(p.GetValue(mBatch), p.GetValue(mSteps), 0, p.GetValue(mThreads));
-            AtLeast(p.GetValue(mEvery), 1, "--every"); AtLeast(p.GetValue(mGc), 0, "--gc-every");
+            AtLeast(p.GetValue(mEvery), 1, "--every"); AtLeast(p.GetValue(mGc), 0, "--gc-every"); AtLeast(p.GetValue(mSynthetic), 0, "--synthetic");
             var fw = p.GetValue(mFramework) is { } f ? FrameworkNames.Parse(f) : Framework.MoCo;
             return Memory(context, new MemoryBenchmarkOptions
             {
                 Framework = fw, Backbone = p.GetValue(mBackbone)!, BatchSize = p.GetValue(mBatch), Steps = p.GetValue(mSteps),
-                Every = p.GetValue(mEvery), Threads = p.GetValue(mThreads), CollectEvery = p.GetValue(mGc),
+                Every = p.GetValue(mEvery), Threads = p.GetValue(mThreads), CollectEvery = p.GetValue(mGc), SyntheticImages = p.GetValue(mSynthetic),
             }, p.GetValue(mJson));
         });
         command.Add(memory);
@@ -229,8 +230,9 @@ public static class BenchCommand
     {
         var (stdout, c) = (context.Stdout, CultureInfo.InvariantCulture);
         if (!json)
-            stdout.WriteLine(string.Format(c, "{0} {1} search, batch {2}, {3} steps, GC + malloc_trim every {4} steps (0 = never); RSS after the step, before its collection:",
-                o.Framework.ToName(), o.Backbone, o.BatchSize, o.Steps, o.CollectEvery));
+            stdout.WriteLine(string.Format(c, "{0} {1} search, batch {2}, {3} steps, {5}, GC + malloc_trim every {4} steps (0 = never); RSS after the step, before its collection:",
+                o.Framework.ToName(), o.Backbone, o.BatchSize, o.Steps, o.CollectEvery,
+                o.SyntheticImages > 0 ? $"synthetic data set of {o.SyntheticImages} images through the SSL augmentation" : "random inputs"));
         var r = MemoryBenchmark.Run(o, json ? null : p => stdout.WriteLine(string.Format(c,
             "  step {0,6}  RSS {1,7:0} MiB  max since last {2,7:0} MiB  C heap in use {3,6:0} MiB, free in arenas {4,6:0} MiB  .NET heap {5,5:0} MiB  forced GCs {6}, gen-0 {7}, gen-2 {8}",
             p.Step, p.RssMib, p.WindowMaxRssMib, p.HeapInUseMib, p.HeapFreeMib, p.ManagedCommittedMib, p.ForcedCollections, p.Gen0Collections, p.Gen2Collections)));
@@ -238,7 +240,7 @@ public static class BenchCommand
         {
             stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
             {
-                ["framework"] = o.Framework.ToName(), ["backbone"] = o.Backbone, ["batch_size"] = o.BatchSize, ["steps"] = o.Steps, ["gc_every"] = o.CollectEvery,
+                ["framework"] = o.Framework.ToName(), ["backbone"] = o.Backbone, ["batch_size"] = o.BatchSize, ["steps"] = o.Steps, ["gc_every"] = o.CollectEvery, ["synthetic_images"] = o.SyntheticImages,
                 ["rss_mib"] = r.Points.Select(p => new[] { p.Step, p.RssMib }).ToList(),
                 ["window_max_rss_mib"] = r.Points.Select(p => new[] { p.Step, p.WindowMaxRssMib }).ToList(),
                 ["rss_change_percent"] = double.IsFinite(r.RssChangePercent) ? r.RssChangePercent : null,

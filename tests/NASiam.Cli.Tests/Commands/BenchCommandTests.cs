@@ -135,6 +135,19 @@ public sealed class BenchCommandTests
     }
 
     [Fact]
+    public void BenchMemory_Synthetic_FeedsTheDataSetThroughTheAugmentation_AndSaysSo()
+    {
+        var (code, stdout, stderr) = Cli("bench", "memory", "--backbone", "resnet-tiny", "--batch-size", "4", "--steps", "2", "--every", "1",
+            "--gc-every", "0", "--threads", "1", "--synthetic", "40");
+        Assert.True(code == ExitCodes.Ok, stderr);
+        Assert.Contains("synthetic data set of 40 images through the SSL augmentation", stdout);
+        Assert.Equal(2, stdout.Split('\n').Count(l => l.TrimStart().StartsWith("step ")));
+        var (bad, _, badErr) = Cli("bench", "memory", "--synthetic", "-1");
+        Assert.Equal(ExitCodes.BadInput, bad);
+        Assert.Contains("--synthetic must be >= 0 (got -1)", badErr);
+    }
+
+    [Fact]
     public void BenchMemory_RejectsAZeroInterval()
     {
         var (code, _, stderr) = Cli("bench", "memory", "--every", "0");

@@ -20,6 +20,12 @@ public sealed record MemoryBenchmarkOptions
     public int Threads { get; init; }
     /// <summary>Steps between GC + malloc_trim passes (the engine's <see cref="NativeMemory.CollectEvery"/>; 0 = never).</summary>
     public int CollectEvery { get; init; } = NativeMemory.CollectEvery;
+    /// <summary>
+    /// Inputs: 0 = random 32×32 tensors (the step alone); N > 0 = the built-in synthetic data set of N
+    /// training images read batch by batch and sent through the framework's two-view SSL augmentation,
+    /// as a search run feeds its steps (the data path included).
+    /// </summary>
+    public int SyntheticImages { get; init; }
 }
 
 /// <summary>
@@ -36,7 +42,7 @@ public sealed record MemoryBenchmarkResult(IReadOnlyList<MemoryPoint> Points, do
 
 /// <summary>
 /// The memory check: a search (MoCo ResNet-18 at batch 32 by default) on random 32×32
-/// inputs, as <see cref="TrainingBenchmark"/> steps it, printing RSS every <see cref="MemoryBenchmarkOptions.Every"/>
+/// inputs or on the synthetic data set through the SSL augmentation, as <see cref="TrainingBenchmark"/> steps it, printing RSS every <see cref="MemoryBenchmarkOptions.Every"/>
 /// steps. RSS is read after each step and before that step's collection (if any), so a point never
 /// profits from a trim that just ran; the window maximum covers every step in between.
 /// </summary>
@@ -44,15 +50,28 @@ public static class MemoryBenchmark
 {
     public static MemoryBenchmarkResult Run(MemoryBenchmarkOptions o, Action<MemoryPoint>? progress = null)
     {
-        if (o.BatchSize < 2 || o.Steps < 1 || o.Every < 1 || o.CollectEvery < 0)
-            throw new ArgumentException("Memory benchmark needs batch >= 2, steps >= 1, every >= 1 and a collection interval >= 0.");
+        if (o.BatchSize < 2 || o.Steps < 1 || o.Every < 1 || o.CollectEvery < 0 || o.SyntheticImages < 0)
+            throw new ArgumentException("Memory benchmark needs batch >= 2, steps >= 1, every >= 1, a collection interval >= 0 and synthetic images >= 0.");
         TorchRuntime.SetThreads(o.Threads);
         var run = TrainingBenchmark.Recipe(o.Framework, o.Backbone, o.BatchSize);
         using var model = Runs.ModelBuilder.Create(run, true, null, CPU, cifarStem: true, seed: 0);
         using var wopt = OptimizerFactory.CreateWeightOptimizer(Runs.ModelBuilder.Groups(model), WeightOptimizerSettings.ForSearch(run.Search));
         using var aopt = OptimizerFactory.CreateAlphaOptimizer(model.ArchParameters(), run.Search);
         using var g = new Generator(1);
-        Tensor Input() => randn([o.BatchSize, 3, 32, 32], generator: g);
+        using var data = o.SyntheticImages > 0 ? Data.SyntheticShapes.Open(o.SyntheticImages) : null;
+        var augmenter = data is null ? null : new Data.Augmentation.TwoViewAugmenter(
+            Data.Augmentation.AugmentationSpec.ForPretraining(o.Framework, imageNet: false),
+            Data.ChannelNormalization.For(o.Framework, data.Name, data.Normalization), CPU);
+        long next = 0;
+        // Two views of the next batch: random tensors, or the data set's images through the SSL augmentation.
+        (Tensor, Tensor) Views()
+        {
+            if (data is null) return (randn([o.BatchSize, 3, 32, 32], generator: g), randn([o.BatchSize, 3, 32, 32], generator: g));
+            var indices = new long[o.BatchSize];
+            for (int i = 0; i < indices.Length; i++) indices[i] = next++ % data.TrainCount;
+            using var batch = data.ReadTrain(indices);
+            return augmenter!.TwoViews(batch, g);
+        }
         model.train();
         var points = new List<MemoryPoint>();
         double windowMax = 0;
@@ -61,12 +80,14 @@ public static class MemoryBenchmark
         {
             using (var scope = NewDisposeScope())
             {
+                var (a1, a2) = Views();
                 aopt.ZeroGrad();
-                var archLoss = model.ComputeLossForBackward(Input(), Input(), StepKind.Architecture);
+                var archLoss = model.ComputeLossForBackward(a1, a2, StepKind.Architecture);
                 archLoss.backward();
                 aopt.Step();
+                var (w1, w2) = Views();
                 wopt.ZeroGrad();
-                var loss = model.ComputeLossForBackward(Input(), Input(), StepKind.Weight);
+                var loss = model.ComputeLossForBackward(w1, w2, StepKind.Weight);
                 loss.backward();
                 wopt.Step();
                 loss.item<float>();
