@@ -13,9 +13,10 @@ namespace NASiam.Analyzers;
 /// freed activations, fragmented glibc's heap until the next GC (issue 11; bench/README.md, eleventh
 /// session), and a hidden Scalar can be finalized while libtorch reads it, as in NASIAM001:
 /// <list type="bullet">
-/// <item>one-argument <c>add</c>/<c>add_</c> (a hidden alpha Scalar 1): pass the alpha, <c>a.add(b, Scalars.One)</c>; the same for Tensor <c>+</c> inside a module's <c>forward</c> (elsewhere, such as the data augmentation's arithmetic, it is left alone);</item>
+/// <item>one-argument <c>add</c>/<c>add_</c> (a hidden alpha Scalar 1): pass the alpha, <c>a.add(b, Scalars.One)</c>; the same for Tensor <c>+</c> and <c>Scalar − Tensor</c> anywhere (the data augmentation runs them every step too): <c>TensorMath.Plus</c>/<c>Minus</c>;</item>
 /// <item>two-argument <c>addcdiv</c>/<c>addcdiv_</c>, <c>square()</c>, <c>elu(double)</c>: hidden Scalars;</item>
 /// <item><c>zero_()</c>, which is <c>zeros(shape)</c>: use <c>fill_(Scalars.Zero)</c>;</item>
+/// <item><c>item&lt;T&gt;()</c>, whose TensorAccessor marshals a stride callback: <c>ItemSingle()</c>, <c>ItemDouble()</c>, <c>ItemInt64()</c>;</item>
 /// <item><c>shape</c> and <c>size()</c> inside a module's <c>forward</c>: each marshals a callback whose native thunk lives until the next GC; use <c>size(d)</c> and <c>dim()</c>;</item>
 /// <item><c>nn.BatchNorm1d/2d/3d</c> and <c>nn.ELU</c>, whose forwards make Scalars: use ViewBatchNorm1d, ScalarSafeBatchNorm2d, ScalarSafeElu.</item>
 /// </list>
@@ -59,6 +60,7 @@ public sealed class HiddenNativeAllocationAnalyzer : DiagnosticAnalyzer
                 "square" when n == 0 => "use mul(x, x) or pow with a static Scalar",
                 "elu" or "elu_" when n == 1 && m.Parameters[0].Type.SpecialType == SpecialType.System_Double => "use elu(alpha, scale, inputScale) with static Scalars (ScalarSafeElu)",
                 "zero_" when n == 0 => "TorchSharp's zero_() is zeros(shape); use fill_(Scalars.Zero)",
+                "item" when n == 0 && m.IsGenericMethod => "its TensorAccessor reads the strides through a marshalled callback; use ItemSingle(), ItemDouble() or ItemInt64() (TensorMath)",
                 "size" when n == 0 && InForward(context) && !InThrow(call) => "use size(d) and dim() in a forward",
                 _ => null,
             };
@@ -85,12 +87,17 @@ public sealed class HiddenNativeAllocationAnalyzer : DiagnosticAnalyzer
             ICompoundAssignmentOperation c => c.OperatorMethod,
             _ => null,
         };
-        if (method is null || method.Name != "op_Addition" || !IsTensor(method.ContainingType) || !InForward(context)) return;
-        // Tensor + Tensor and Tensor + Scalar call add(x), whose alpha 1 is a hidden Scalar; the
-        // number overloads are NASIAM001's.
+        if (method is null || !IsTensor(method.ContainingType)) return;
+        // The number overloads are NASIAM001's.
         if (!method.Parameters.All(p => IsTensor(p.Type) || IsScalar(p.Type))) return;
-        context.ReportDiagnostic(Diagnostic.Create(Rule, context.Operation.Syntax.GetLocation(),
-            "The TorchSharp operator '+'", "write a.add(b, Scalars.One)"));
+        // Tensor + Tensor, Tensor + Scalar and Scalar + Tensor call add(x), whose alpha 1 is a hidden
+        // Scalar; Scalar − Tensor is negative().add(s), the same. (Tensor − x calls sub, which has none.)
+        if (method.Name == "op_Addition")
+            context.ReportDiagnostic(Diagnostic.Create(Rule, context.Operation.Syntax.GetLocation(),
+                "The TorchSharp operator '+'", "write a.add(b, Scalars.One), or TensorMath.Plus(a, b)"));
+        else if (method.Name == "op_Subtraction" && IsScalar(method.Parameters[0].Type))
+            context.ReportDiagnostic(Diagnostic.Create(Rule, context.Operation.Syntax.GetLocation(),
+                "The TorchSharp operator 'Scalar - Tensor'", "write TensorMath.Minus(s, t) (t.neg().add(s, Scalars.One))"));
     }
 
     static void OnShape(OperationAnalysisContext context)

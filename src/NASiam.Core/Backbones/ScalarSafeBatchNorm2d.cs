@@ -1,3 +1,4 @@
+using NASiam.Core.Engine;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -37,7 +38,7 @@ public sealed class ScalarSafeBatchNorm2d : BatchNorm
         if (training && track_running_stats && num_batches_tracked is { } count)
         {
             count.add_(Engine.Scalars.OneInt64, Engine.Scalars.OneInt64);
-            if (momentum is null) factor = 1.0 / count.item<long>();
+            if (momentum is null) factor = 1.0 / count.ItemInt64();
         }
         bool useRunning = !training || track_running_stats;
         bool batchStats = training || (running_mean is null && running_var is null);

@@ -1,3 +1,4 @@
+using NASiam.Core.Engine;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -46,8 +47,8 @@ public sealed class InMemoryImageDataSet : IInMemoryImageDataSet
             throw new InvalidDataException($"{Name} {split}: expected int64 labels [{images.shape[0]}], got {labels.dtype} [{string.Join(",", labels.shape)}].");
         if (labels.numel() > 0)
         {
-            var min = labels.min().item<long>();
-            var max = labels.max().item<long>();
+            var min = labels.min().ItemInt64();
+            var max = labels.max().ItemInt64();
             if (min < 0 || max >= ClassCount)
                 throw new InvalidDataException($"{Name} {split}: labels must be in [0, {ClassCount}), found [{min}, {max}].");
         }

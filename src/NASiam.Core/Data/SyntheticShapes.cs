@@ -1,6 +1,7 @@
 using NASiam.Core.Engine;
 using TorchSharp;
 using static TorchSharp.torch;
+using static NASiam.Core.Engine.TensorMath;
 
 namespace NASiam.Core.Data;
 
@@ -58,24 +59,24 @@ public static class SyntheticShapes
         // so every random crop the SSL recipes take (area >= 0.2, side >= 14 px) still shows the
         // class; with a single shape, small crops of the background made colour the only cue
         // shared by two views and self-supervision learnt colour instead of shape.
-        var cells = sc[1.6] + rand(count, generator: gen) * sc[1.0];
-        var scale = sc[0.8] + rand(count, generator: gen) * sc[0.25];          // shape radius within its cell
+        var cells = Plus(sc[1.6], rand(count, generator: gen) * sc[1.0]);
+        var scale = Plus(sc[0.8], rand(count, generator: gen) * sc[0.25]);          // shape radius within its cell
         var centre = rand(count, 2, generator: gen) * sc[2];                // lattice phase, in [-1,1] units
         // Colours vary only about as much as the SSL colour jitter (brightness/contrast/saturation
         // ±40 %, hue ±0.1) and grayscale already perturb them: with widely random colours, the
         // colour pair was the one factor both views share, and self-supervision learnt colour
         // instead of shape. Here the shape is always brighter than the background (fixed polarity,
         // contrast 0.25-0.45) around a mid-grey level, with a mild per-channel tint.
-        var baseLevel = sc[0.3] + rand(count, generator: gen) * sc[0.15];
-        var contrast = sc[0.25] + rand(count, generator: gen) * sc[0.2];
-        var bg = (baseLevel.unsqueeze(1) + (rand(count, 3, generator: gen) - sc[0.5]) * sc[0.12]).clamp(sc[0], sc[1]);
-        var fg = ((baseLevel + contrast).unsqueeze(1) + (rand(count, 3, generator: gen) - sc[0.5]) * sc[0.12]).clamp(sc[0], sc[1]);
+        var baseLevel = Plus(sc[0.3], rand(count, generator: gen) * sc[0.15]);
+        var contrast = Plus(sc[0.25], rand(count, generator: gen) * sc[0.2]);
+        var bg = Plus(baseLevel.unsqueeze(1), (rand(count, 3, generator: gen) - sc[0.5]) * sc[0.12]).clamp(sc[0], sc[1]);
+        var fg = Plus(Plus(baseLevel, contrast).unsqueeze(1), (rand(count, 3, generator: gen) - sc[0.5]) * sc[0.12]).clamp(sc[0], sc[1]);
         var gradient = (rand(count, 2, generator: gen) - sc[0.5]) * sc[0.1];
         var noise = randn(new long[] { count, 3, imageSize, imageSize }, generator: gen) * sc[0.04];
 
         var masks = zeros(count, 1, imageSize, imageSize);
         var big = imageSize * Supersample;
-        var axis = (arange(sc[big], ScalarType.Float32) + sc[0.5]) / sc[big] * sc[2] - sc[1];   // pixel centres in [-1, 1]
+        var axis = Plus(arange(sc[big], ScalarType.Float32), sc[0.5]) / sc[big] * sc[2] - sc[1];   // pixel centres in [-1, 1]
         var gy = axis.view(1, big, 1);
         var gx = axis.view(1, 1, big);
         for (int k = 0; k < classes; k++)
@@ -93,7 +94,7 @@ public static class SyntheticShapes
             var dy = gy - c[.., 1].view(-1, 1, 1);
             var (cos, sin) = (a.cos(), a.sin());
             // Lattice coordinates: each cell maps to [-1, 1]², then the shape's radius is s of it.
-            var u = (((cos * dx + sin * dy) * n / sc[2]).remainder(sc[1.0]) * sc[2] - sc[1]) / s;
+            var u = ((Plus(cos * dx, sin * dy) * n / sc[2]).remainder(sc[1.0]) * sc[2] - sc[1]) / s;
             var v = (((cos * dy - sin * dx) * n / sc[2]).remainder(sc[1.0]) * sc[2] - sc[1]) / s;
             var mask = ShapeMask(k, u, v).to_type(ScalarType.Float32).unsqueeze(1);
             masks.index_copy_(0, idx, nn.functional.avg_pool2d(mask, Supersample));
@@ -109,8 +110,8 @@ public static class SyntheticShapes
             var rows = TensorIndex.Slice(start, Math.Min(count, start + CompositeChunk));
             var m = masks[rows];
             var grad = gradient[rows];
-            var shade = grad[.., 0].view(-1, 1, 1, 1) * ramp.view(1, 1, 1, -1) + grad[.., 1].view(-1, 1, 1, 1) * ramp.view(1, 1, -1, 1);
-            var image = bg[rows].view(-1, 3, 1, 1) * (sc[1] - m) + fg[rows].view(-1, 3, 1, 1) * m + shade + noise[rows];
+            var shade = Plus(grad[.., 0].view(-1, 1, 1, 1) * ramp.view(1, 1, 1, -1), grad[.., 1].view(-1, 1, 1, 1) * ramp.view(1, 1, -1, 1));
+            var image = Plus(Plus(Plus(bg[rows].view(-1, 3, 1, 1) * Minus(sc[1], m), fg[rows].view(-1, 3, 1, 1) * m), shade), noise[rows]);
             bytes[rows].copy_((image.clamp(sc[0], sc[1]) * sc[255]).round().to_type(ScalarType.Byte));
         }
         return (bytes.MoveToOuterDisposeScope(), labels.MoveToOuterDisposeScope());
@@ -120,7 +121,7 @@ public static class SyntheticShapes
     static Tensor ShapeMask(int k, Tensor u, Tensor v)
     {
         using var sc = new ScalarScope();
-        var r = (u * u + v * v).sqrt();
+        var r = Plus(u * u, v * v).sqrt();
         var box = maximum(u.abs(), v.abs());
         return k switch
         {
@@ -128,9 +129,9 @@ public static class SyntheticShapes
             1 => (r > sc[0.55]) & (r < sc[0.95]),
             2 => box < sc[0.75],
             3 => (box > sc[0.45]) & (box < sc[0.8]),
-            4 => (v > sc[-0.5]) & (v < sc[1] - sc[1.73] * u.abs()),
+            4 => (v > sc[-0.5]) & (v < Minus(sc[1], sc[1.73] * u.abs())),
             5 => ((u.abs() < sc[0.28]) & (v.abs() < sc[0.9])) | ((v.abs() < sc[0.28]) & (u.abs() < sc[0.9])),
-            6 => (r < sc[0.9]) & ((u - sc[0.4]) * (u - sc[0.4]) + v * v > sc[0.49]),
+            6 => (r < sc[0.9]) & (Plus((u - sc[0.4]) * (u - sc[0.4]), v * v) > sc[0.49]),
             7 => (r < sc[0.95]) & ((u * (sc[3 * Math.PI])).sin() > sc[0]),
             8 => (box < sc[0.8]) & ((u * (sc[2.5 * Math.PI])).sin() * (v * (sc[2.5 * Math.PI])).sin() > sc[0]),
             9 => (r < sc[0.3]) | ((r > sc[0.6]) & (r < sc[0.95])),

@@ -1,4 +1,5 @@
 using NASiam.Core.Backbones;
+using NASiam.Core.Engine;
 using NASiam.Core.Losses;
 using NASiam.Core.Search;
 using TorchSharp;
@@ -50,7 +51,7 @@ public sealed class MoCoModel : SiameseModel
     /// <summary>The negatives [dim, K] (live buffer).</summary>
     public Tensor Queue => get_buffer("queue")!;
     /// <summary>Next write position of the queue.</summary>
-    public long QueuePointer => get_buffer("queue_ptr")!.item<long>();
+    public long QueuePointer => get_buffer("queue_ptr")!.ItemInt64();
 
     /// <summary>Query-side projector and fc.</summary>
     public nn.Module<Tensor, Tensor> Projector => _projectorQ;

@@ -153,7 +153,8 @@ public sealed record ThroughputLogged : TrainingEvent
     public required double ComputeSecondsPerStep { get; init; }
     /// <summary>
     /// Resident set size of the process running the stage at the epoch's end, MiB (Linux
-    /// /proc/self/status VmRSS); null where it cannot be read. Jobs sharing a worker process share it.
+    /// /proc/self/status VmRSS); null where it cannot be read. The dashboard's default run isolation
+    /// gives each run its own child process; runs sharing a process (in-process isolation) share the figure.
     /// </summary>
     public double? RssMib { get; init; }
     /// <summary>The same process's peak resident set size so far (VmHWM), MiB; null where it cannot be read.</summary>

@@ -121,11 +121,17 @@ public class ScalarAnalyzerTests
                 long Check(Tensor x) => x.shape[0];
                 Tensor Sum(Tensor x) => x + x;
                 void Zero(Tensor x) => x.zero_();
+                Tensor Complement(Tensor x, Scalar one) => one - x;
+                Tensor Difference(Tensor x, Scalar one) => x - x - one;
+                float Value(Tensor x) => x.item<float>();
             }
             """, new HiddenNativeAllocationAnalyzer(), HiddenNativeAllocationAnalyzer.Id);
-        Assert.Equal([9, 10, 11, 12, 13, 14, 15, 16, 25], found.Select(f => f.Line));
+        // Tensor + and Scalar − Tensor anywhere (the data path runs them every step); Tensor − x calls sub, which has no alpha.
+        Assert.Equal([9, 10, 11, 12, 13, 14, 15, 16, 24, 25, 26, 28], found.Select(f => f.Line));
+        Assert.Contains("ItemSingle()", found[11].Message);
         Assert.Contains("Scalars.One", found[0].Message);
         Assert.Contains("ScalarSafeBatchNorm2d", found[6].Message);
+        Assert.Contains("TensorMath.Minus", found[10].Message);
     }
 
     [Fact]
@@ -144,6 +150,8 @@ public class ScalarAnalyzerTests
                     x.fill_(Scalars.Zero);
                     long n = x.size(0) + x.dim();
                     var d = x.elu(Scalars.One, Scalars.One, Scalars.One);
+                    var e = TensorMath.Minus(Scalars.One, TensorMath.Plus(x, Scalars.Half)) - x;
+                    float v = e.sum().ItemSingle();
                     return a.mul(a);
                 }
             }

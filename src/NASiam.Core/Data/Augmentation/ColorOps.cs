@@ -1,6 +1,7 @@
 using NASiam.Core.Engine;
 using TorchSharp;
 using static TorchSharp.torch;
+using static NASiam.Core.Engine.TensorMath;
 
 namespace NASiam.Core.Data.Augmentation;
 
@@ -15,7 +16,7 @@ public static class ColorOps
     {
         using var sc = new ScalarScope();
         var (r, g, b) = (x[.., 0..1], x[.., 1..2], x[.., 2..3]);
-        return r * sc[0.299] + g * sc[0.587] + b * sc[0.114];
+        return Plus(Plus(r * sc[0.299], g * sc[0.587]), b * sc[0.114]);
     }
 
     /// <summary>
@@ -36,7 +37,7 @@ public static class ColorOps
         var luma = Grayscale(x);
         var target = where(opView == sc[1], luma.mean(new long[] { 2, 3 }, keepdim: true),
                      where(opView == sc[2], luma, zeros_like(luma)));
-        var y = (f * x + (sc[1] - f) * target).clamp_(sc[0], sc[1]);
+        var y = Plus(f * x, Minus(sc[1], f) * target).clamp_(sc[0], sc[1]);
         var hueRows = ((op == sc[3]) & (factors[.., 3] != sc[0])).nonzero().view(-1);
         if (hueRows.numel() > 0)
         {
@@ -52,7 +53,7 @@ public static class ColorOps
         using var sc = new ScalarScope();
         using var scope = NewDisposeScope();
         var (h, s, v) = RgbToHsv(x);
-        h = (h + shift.view(-1, 1, 1, 1)).remainder(sc[1.0]);
+        h = Plus(h, shift.view(-1, 1, 1, 1)).remainder(sc[1.0]);
         return HsvToRgb(h, s, v).MoveToOuterDisposeScope();
     }
 
@@ -73,8 +74,8 @@ public static class ColorOps
         var bc = (maxc - b) / div;
         var isR = maxc == r;
         var isG = (maxc == g) & ~isR;
-        var hue = where(isR, bc - gc, where(isG, sc[2.0] + rc - bc, sc[4.0] + gc - rc));
-        hue = (hue / sc[6.0] + sc[1.0]).remainder(sc[1.0]);
+        var hue = where(isR, bc - gc, where(isG, Plus(sc[2.0], rc) - bc, Plus(sc[4.0], gc) - rc));
+        hue = Plus(hue / sc[6.0], sc[1.0]).remainder(sc[1.0]);
         return (hue, s, maxc);
     }
 
@@ -86,9 +87,9 @@ public static class ColorOps
         var i = h6.floor();
         var f = h6 - i;
         var sector = i.remainder(sc[6.0]);
-        var p = (v * (sc[1.0] - s)).clamp(sc[0], sc[1]);
-        var q = (v * (sc[1.0] - s * f)).clamp(sc[0], sc[1]);
-        var t = (v * (sc[1.0] - s * (sc[1.0] - f))).clamp(sc[0], sc[1]);
+        var p = (v * Minus(sc[1.0], s)).clamp(sc[0], sc[1]);
+        var q = (v * Minus(sc[1.0], s * f)).clamp(sc[0], sc[1]);
+        var t = (v * Minus(sc[1.0], s * Minus(sc[1.0], f))).clamp(sc[0], sc[1]);
         Tensor Pick(Tensor c0, Tensor c1, Tensor c2, Tensor c3, Tensor c4, Tensor c5) =>
             where(sector == sc[0], c0, where(sector == sc[1], c1, where(sector == sc[2], c2, where(sector == sc[3], c3, where(sector == sc[4], c4, c5)))));
         var r = Pick(v, q, p, p, t, v);
@@ -100,7 +101,12 @@ public static class ColorOps
     /// <summary>Kernel radius ceil(3·max σ) clamped to [1, min(H, W) − 1]; 0 when no sigma is positive.</summary>
     public static int BlurRadius(Tensor sigma, long height, long width)
     {
-        var max = sigma.numel() == 0 ? 0f : sigma.max().item<float>();
+        float max = 0;
+        if (sigma.numel() > 0)
+        {
+            using var m = sigma.max();
+            max = m.ItemSingle();
+        }
         if (max <= 0) return 0;
         return FusedAugmentation.BlurRadius(max, (int)Math.Min(height, width));
     }
@@ -130,8 +136,11 @@ public static class ColorOps
         var kernel = (-(offsets.view(1, -1).pow(sc[2])) / (sc[2] * sig.view(-1, 1).pow(sc[2]))).exp();
         // Each image keeps only its own taps, |x| <= ceil(3 sigma_i): a per-image gaussian_blur of kernel size
         // 2 ceil(3 sigma_i) + 1, whatever the batch (so chunks, batches and FusedAugmentation agree).
-        var own = sig.cpu().data<float>().ToArray().Select(v => (float)Math.Min(radius, FusedAugmentation.BlurRadius(v, (int)Math.Min(x.size(2), x.size(3))))).ToArray();
-        kernel = where(offsets.abs().view(1, -1) <= tensor(own, device: x.device).view(-1, 1), kernel, zeros_like(kernel));
+        // FusedAugmentation.BlurRadius per image as tensor ops (max(1, min(⌈3σ⌉, size − 1)) in double, then at
+        // most the batch's radius): reading sigma back to the host and making a tensor of the radii left a
+        // native thunk per view for the GC.
+        var own = (sig.to_type(ScalarType.Float64) * sc[3.0]).ceil().clamp(sc[1], sc[Math.Min(x.size(2), x.size(3)) - 1]).clamp_max(sc[radius]).to_type(ScalarType.Float32);
+        kernel = where(offsets.abs().view(1, -1) <= own.view(-1, 1), kernel, zeros_like(kernel));
         kernel = kernel / kernel.sum(1, keepdim: true);                    // [n, K]
         var k3 = kernel.repeat_interleave(3, 0);                            // one kernel per (image, channel)
         var flat = sub.reshape(1, n * 3, sub.size(2), sub.size(3));

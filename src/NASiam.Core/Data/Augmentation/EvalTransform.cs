@@ -25,7 +25,10 @@ public sealed class EvalTransform
         Device = device;
         (ResizeTo, CropSize) = (resizeTo, cropSize);
         if (resizeTo is < 1 || cropSize is < 1) throw new ArgumentException("Resize and crop sizes must be positive.");
+        _normalize = new NormalizationTensors(Normalization, device);
     }
+
+    readonly NormalizationTensors _normalize;
 
     /// <summary>The ImageNet validation transform producing <paramref name="outputSize"/> px.</summary>
     public static EvalTransform ForImageNet(ChannelNormalization normalization, Device device, int outputSize = 224) =>
@@ -51,6 +54,6 @@ public sealed class EvalTransform
             var left = (x.size(3) - c) / 2;
             x = x[.., .., TensorIndex.Slice(top, top + c), TensorIndex.Slice(left, left + c)];
         }
-        return TwoViewAugmenter.Normalize(x, Normalization, Device).contiguous().MoveToOuterDisposeScope();
+        return _normalize.Apply(x).contiguous().MoveToOuterDisposeScope();
     }
 }

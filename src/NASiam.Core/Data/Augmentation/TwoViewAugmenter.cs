@@ -1,6 +1,7 @@
 using NASiam.Core.Engine;
 using TorchSharp;
 using static TorchSharp.torch;
+using static NASiam.Core.Engine.TensorMath;
 
 namespace NASiam.Core.Data.Augmentation;
 
@@ -33,7 +34,10 @@ public sealed class TwoViewAugmenter
         Device = device;
         OutputSize = outputSize ?? (recipe is AugmentationRecipe.ImageNet or AugmentationRecipe.LinearEvalImageNet ? 224 : 32);
         if (OutputSize < 1) throw new ArgumentException($"Output size must be positive; got {OutputSize}.");
+        _normalize = new NormalizationTensors(Normalization, device);
     }
+
+    readonly NormalizationTensors _normalize;
 
     /// <summary>Two independent views of uint8 [B,3,H,W] (any device): float32 [B,3,S,S] each, normalised, on <see cref="Device"/>.</summary>
     public (Tensor View1, Tensor View2) TwoViews(Tensor images, Generator generator)
@@ -101,7 +105,8 @@ public sealed class TwoViewAugmenter
         var flip = rand(batch, generator: generator) < sc[AugmentationSpec.FlipProbability];
 
         var jitter = zeros(batch, ScalarType.Bool);
-        var factors = tensor(new float[] { 1, 1, 1, 0 }).repeat(batch, 1);
+        var factors = ones(batch, 4);   // brightness, contrast, saturation 1 and hue 0: no jitter
+        factors[.., 3].fill_(Scalars.Zero);
         var order = arange(sc[4], ScalarType.Int64).repeat(batch, 1);
         var gray = zeros(batch, ScalarType.Bool);
         var sigma = zeros(batch);
@@ -110,9 +115,9 @@ public sealed class TwoViewAugmenter
             jitter = rand(batch, generator: generator) < sc[AugmentationSpec.JitterProbability];
             var u = rand(batch, 4, generator: generator);
             var drawn = cat([
-                sc[1] + (u[.., 0..1] * sc[2] - sc[1]) * sc[AugmentationSpec.Brightness],
-                sc[1] + (u[.., 1..2] * sc[2] - sc[1]) * sc[AugmentationSpec.Contrast],
-                sc[1] + (u[.., 2..3] * sc[2] - sc[1]) * sc[AugmentationSpec.Saturation],
+                Plus(sc[1], (u[.., 0..1] * sc[2] - sc[1]) * sc[AugmentationSpec.Brightness]),
+                Plus(sc[1], (u[.., 1..2] * sc[2] - sc[1]) * sc[AugmentationSpec.Contrast]),
+                Plus(sc[1], (u[.., 2..3] * sc[2] - sc[1]) * sc[AugmentationSpec.Saturation]),
                 (u[.., 3..4] * sc[2] - sc[1]) * sc[AugmentationSpec.Hue]], 1);
             factors = where(jitter.view(-1, 1), drawn, factors);
             order = rand(batch, 4, generator: generator).argsort(1);      // a random permutation per image
@@ -121,7 +126,7 @@ public sealed class TwoViewAugmenter
         if (Spec.Blur)
         {
             var apply = rand(batch, generator: generator) < sc[AugmentationSpec.BlurProbability];
-            var s = sc[AugmentationSpec.MinBlurSigma] + rand(batch, generator: generator) * (sc[AugmentationSpec.MaxBlurSigma - AugmentationSpec.MinBlurSigma]);
+            var s = Plus(sc[AugmentationSpec.MinBlurSigma], rand(batch, generator: generator) * (sc[AugmentationSpec.MaxBlurSigma - AugmentationSpec.MinBlurSigma]));
             sigma = where(apply, s, zeros_like(s));
         }
         var result = new AugmentationParameters
@@ -146,9 +151,9 @@ public sealed class TwoViewAugmenter
         using var sc = new ScalarScope();
         const int attempts = 10;
         var area = (double)height * width;
-        var target = (sc[Spec.MinScale] + rand(batch, attempts, generator: generator) * (sc[Spec.MaxScale - Spec.MinScale])) * sc[area];
+        var target = Plus(sc[Spec.MinScale], rand(batch, attempts, generator: generator) * (sc[Spec.MaxScale - Spec.MinScale])) * sc[area];
         var (lo, hi) = (Math.Log(AugmentationSpec.MinRatio), Math.Log(AugmentationSpec.MaxRatio));
-        var ratio = (sc[lo] + rand(batch, attempts, generator: generator) * (sc[hi - lo])).exp();
+        var ratio = Plus(sc[lo], rand(batch, attempts, generator: generator) * (sc[hi - lo])).exp();
         var w = (target * ratio).sqrt().round();
         var h = (target / ratio).sqrt().round();
         var fits = (w > sc[0]) & (w <= sc[width]) & (h > sc[0]) & (h <= sc[height]);
@@ -161,8 +166,8 @@ public sealed class TwoViewAugmenter
         var wSel = where(any, w.gather(1, first).view(-1), full(batch, sc[fw]));
         var hSel = where(any, h.gather(1, first).view(-1), full(batch, sc[fh]));
         var offsets = rand(batch, 2, generator: generator);
-        var top = where(any, (offsets[.., 0] * (sc[height] - hSel + sc[1])).floor(), ((sc[height] - hSel) / sc[2]).floor());
-        var left = where(any, (offsets[.., 1] * (sc[width] - wSel + sc[1])).floor(), ((sc[width] - wSel) / sc[2]).floor());
+        var top = where(any, (offsets[.., 0] * Plus(Minus(sc[height], hSel), sc[1])).floor(), (Minus(sc[height], hSel) / sc[2]).floor());
+        var left = where(any, (offsets[.., 1] * Plus(Minus(sc[width], wSel), sc[1])).floor(), (Minus(sc[width], wSel) / sc[2]).floor());
         return (top, left, hSel, wSel);
     }
 
@@ -186,11 +191,11 @@ public sealed class TwoViewAugmenter
             // Crop + resize + flip as one affine sampling grid (align_corners=false pixel-centre convention).
             var box = p.CropBoxes.to(Device);
             var (top, left, h, w) = (box[.., 0], box[.., 1], box[.., 2], box[.., 3]);
-            var sign = sc[1] - sc[2] * p.Flip.to(Device).to_type(ScalarType.Float32);
+            var sign = Minus(sc[1], sc[2] * p.Flip.to(Device).to_type(ScalarType.Float32));
             var zero = zeros_like(top);
             var theta = stack([
-                stack([w / sc[width] * sign, zero, (sc[2] * left + w) / sc[width] - sc[1]], 1),
-                stack([zero, h / sc[height], (sc[2] * top + h) / sc[height] - sc[1]], 1)], 1);
+                stack([w / sc[width] * sign, zero, Plus(sc[2] * left, w) / sc[width] - sc[1]], 1),
+                stack([zero, h / sc[height], Plus(sc[2] * top, h) / sc[height] - sc[1]], 1)], 1);
             var grid = nn.functional.affine_grid(theta, [b, 3, OutputSize, OutputSize], align_corners: false);
             x = nn.functional.grid_sample(x, grid, GridSampleMode.Bilinear, GridSamplePaddingMode.Border, align_corners: false);
         }
@@ -214,7 +219,7 @@ public sealed class TwoViewAugmenter
             if (Spec.Grayscale)
                 xs = where((chunk >= b ? gray : gray.narrow(0, start, len)).view(-1, 1, 1, 1), ColorOps.Grayscale(xs).expand(-1, 3, -1, -1), xs);
             if (Spec.Blur) xs = ColorOps.GaussianBlur(xs, chunk >= b ? sigma : sigma.narrow(0, start, len), radius);
-            parts.Add(Normalize(xs, Normalization, Device));
+            parts.Add(_normalize.Apply(xs));
         }
         return (parts.Count == 1 ? parts[0] : cat(parts, 0)).MoveToOuterDisposeScope();
     }

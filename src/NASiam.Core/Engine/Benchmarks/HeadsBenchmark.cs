@@ -109,7 +109,7 @@ public static class HeadsBenchmark
                 var b = clock.Elapsed.TotalSeconds - f;
                 var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
                 s.opt.step();
-                loss.item<float>();
+                loss.ItemSingle();
                 var total = clock.Elapsed.TotalSeconds;
                 if (i >= o.Warmup) s.Times.Add((f, b, total - f - b, cpu));
                 if ((i + 1) % NativeMemory.CollectEvery == 0) NativeMemory.Collect();

@@ -90,7 +90,7 @@ public static class MemoryBenchmark
                 var loss = model.ComputeLossForBackward(w1, w2, StepKind.Weight);
                 loss.backward();
                 wopt.Step();
-                loss.item<float>();
+                loss.ItemSingle();
             }
             double rss = NativeMemory.ProcessStatusMib("VmRSS");
             windowMax = Math.Max(windowMax, rss);

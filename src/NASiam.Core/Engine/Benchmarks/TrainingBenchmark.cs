@@ -146,7 +146,7 @@ public static class TrainingBenchmark
                 var archLoss = model.ComputeLossForBackward(a1, a2, StepKind.Architecture);
                 archLoss.backward();
                 aopt.Step();
-                archLoss.item<float>();
+                archLoss.ItemSingle();
                 var archSeconds = clock.Elapsed.TotalSeconds;
                 clock.Restart();
                 var phases = TimedWeightStep(model, wopt, w1, w2) with { Data = dataSeconds };
@@ -209,7 +209,7 @@ public static class TrainingBenchmark
                         loss = f1.mul(f1).sum().add(f2.mul(f2).sum(), Scalars.One);
                     }
                     loss.backward();
-                    loss.item<float>();
+                    loss.ItemSingle();
                 }
                 var seconds = clock.Elapsed.TotalSeconds;
 
@@ -220,7 +220,7 @@ public static class TrainingBenchmark
                 using (no_grad())
                 using (Backbones.Autocast.For(o.BackbonePrecision, device))
                     // Summed in fp32: under bf16 autocast the trunk's output is bf16 (item<float> refuses it).
-                    model.Backbone.call(x1).sum(ScalarType.Float32).add(model.Backbone.call(x2).sum(ScalarType.Float32), Scalars.One).item<float>();
+                    model.Backbone.call(x1).sum(ScalarType.Float32).add(model.Backbone.call(x2).sum(ScalarType.Float32), Scalars.One).ItemSingle();
                 var forward = clock.Elapsed.TotalSeconds;
                 MaybeCollect(o, i);
                 if (i >= o.Warmup) { times.Add(seconds); forwardTimes.Add(forward); }
@@ -290,7 +290,7 @@ public static class TrainingBenchmark
         loss.backward();
         var backward = clock.Elapsed.TotalSeconds - forward;
         optimizer.Step();
-        loss.item<float>();
+        loss.ItemSingle();
         var wall = clock.Elapsed.TotalSeconds;
         return new StepPhases(forward, backward, wall - forward - backward) { Cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds, MinorFaults = NativeMemory.MinorFaults() - faults0 };
     }

@@ -36,33 +36,33 @@ public static class CollapseMetrics
         int d = (int)view1.shape[1];
         foreach (var (view, name) in new[] { (view1, "first"), (view2, "second") })
         {
-            var bad = view.isfinite().logical_not().sum().item<long>();
+            var bad = view.isfinite().logical_not().sum().ItemInt64();
             if (bad > 0)
                 throw new NonFiniteLossException($"Collapse metrics: {bad} of {view.numel()} values of the {name} view's embeddings are not finite (NaN or infinite); the model's eval-mode output has diverged (check its BatchNorm running statistics).");
         }
         var n1 = nn.functional.normalize(view1.to(float64), dim: 1);
         var n2 = nn.functional.normalize(view2.to(float64), dim: 1);
 
-        double std = n1.std(0, unbiased: true).mean().item<double>();
+        double std = n1.std(0, unbiased: true).mean().ItemDouble();
 
         var centred = n1 - n1.mean([0], keepdim: true);
         var cov = centred.t().matmul(centred) / (sc[n1.shape[0] - 1]);
         var eig = linalg.eigvalsh(cov).clamp_min(sc[0]);
-        double total = eig.sum().item<double>();
+        double total = eig.sum().ItemDouble();
         double rank = 1.0;
         if (total > 1e-12)
         {
             var p = eig / sc[total];
             var plogp = where(p > sc[0], p * p.clamp_min(sc[1e-300]).log(), zeros_like(p));
-            rank = Math.Exp(-plogp.sum().item<double>());
+            rank = Math.Exp(-plogp.sum().ItemDouble());
         }
 
-        double alignment = (n1 - n2).pow(sc[2]).sum(1).mean().item<double>();
+        double alignment = (n1 - n2).pow(sc[2]).sum(1).mean().ItemDouble();
 
         var sq = cdist(n1, n1).pow(sc[2]);
         long n = n1.shape[0];
         var offDiagonal = ones(n, n, dtype: ScalarType.Bool).triu(1);
-        double uniformity = Math.Log(sq.masked_select(offDiagonal).mul(sc[-2]).exp().mean().item<double>());
+        double uniformity = Math.Log(sq.masked_select(offDiagonal).mul(sc[-2]).exp().mean().ItemDouble());
 
         foreach (var (value, name) in new[] { (std, "normalised std"), (rank, "effective rank"), (alignment, "alignment"), (uniformity, "uniformity") })
             if (!double.IsFinite(value))

@@ -27,7 +27,7 @@ public static class FiniteChecks
         foreach (var (name, buffer) in module.named_buffers())
         {
             if (!buffer.is_floating_point()) continue;
-            var count = buffer.isfinite().logical_not().sum().item<long>();
+            var count = buffer.isfinite().logical_not().sum().ItemInt64();
             if (count > 0) bad.Add($"{name} ({count} of {buffer.numel()})");
         }
         if (bad.Count > 0)

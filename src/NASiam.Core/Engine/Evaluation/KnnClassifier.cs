@@ -70,8 +70,8 @@ public static class KnnClassifier
                 .scatter_add_(1, neighbourLabels, weights);        // class score = sum of its neighbours' weights
             var ranked = scores.argsort(dim: 1, descending: true).narrow(1, 0, top);
             var hits = ranked.eq(truth);
-            correct1 += hits.narrow(1, 0, 1).sum().item<long>();
-            correct5 += hits.any(1).sum().item<long>();
+            correct1 += hits.narrow(1, 0, 1).sum().ItemInt64();
+            correct5 += hits.any(1).sum().ItemInt64();
         }
         return new Accuracy(100.0 * correct1 / m, 100.0 * correct5 / m);
     }
@@ -81,9 +81,9 @@ public static class KnnClassifier
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var badRows = features.isfinite().all(1).logical_not();
-        var count = badRows.sum().item<long>();
+        var count = badRows.sum().ItemInt64();
         if (count == 0) return;
-        var first = badRows.nonzero()[0, 0].item<long>();
+        var first = badRows.nonzero()[0, 0].ItemInt64();
         throw new NonFiniteLossException($"kNN monitor: {count} of {features.shape[0]} {what} are not finite (NaN or infinite), the first at row {first}; the model's eval-mode output has diverged (check its BatchNorm running statistics).");
     }
 }

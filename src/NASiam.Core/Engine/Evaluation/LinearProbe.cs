@@ -95,16 +95,16 @@ public sealed class LinearProbe : IDisposable
                 RequireFinite(_norm.RunningVar, "feature normaliser running_var (probe_norm_var)");
             }
         }
-        return loss.item<float>();
+        return loss.ItemSingle();
     }
 
     /// <summary>Throws <see cref="NonFiniteLossException"/> naming <paramref name="what"/> when any element of <paramref name="t"/> is NaN or infinite.</summary>
     internal static void RequireFinite(Tensor t, string what)
     {
         using var scope = NewDisposeScope();
-        var bad = t.isfinite().logical_not().sum().item<long>();
+        var bad = t.isfinite().logical_not().sum().ItemInt64();
         if (bad == 0) return;
-        var nan = t.isnan().sum().item<long>();
+        var nan = t.isnan().sum().ItemInt64();
         throw new NonFiniteLossException($"Linear probe: {bad} of {t.numel()} values of the {what} are not finite ({nan} NaN, {bad - nan} infinite); the stage stops rather than report a meaningless accuracy.");
     }
 
@@ -130,7 +130,7 @@ public sealed class LinearProbe : IDisposable
         var top = Math.Min(5, Classes);
         var ranked = logits.topk(top, dim: 1).indexes;
         var hits = ranked.eq(labels.unsqueeze(1));
-        return (hits.narrow(1, 0, 1).sum().item<long>(), hits.any(1).sum().item<long>());
+        return (hits.narrow(1, 0, 1).sum().ItemInt64(), hits.any(1).sum().ItemInt64());
     }
 
     /// <summary>Accuracy in percent over batches of (features, labels).</summary>

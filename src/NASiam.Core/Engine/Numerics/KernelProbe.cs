@@ -195,8 +195,8 @@ public static class KernelProbe
     internal static double RelativeError(Tensor a, Tensor reference)
     {
         using var scope = NewDisposeScope();
-        var diff = (a.to(float64) - reference).abs().max().item<double>();
-        var scale = reference.abs().max().item<double>();
+        var diff = (a.to(float64) - reference).abs().max().ItemDouble();
+        var scale = reference.abs().max().ItemDouble();
         if (!double.IsFinite(diff)) return double.PositiveInfinity;
         return diff / Math.Max(scale, 1e-30);
     }

@@ -170,7 +170,7 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
     {
         optimizer.ZeroGrad();
         var loss = model.ComputeLossForBackward(x1, x2, kind);
-        var value = CheckFinite(loss.item<float>(), kind == StepKind.Weight ? "weight" : "architecture", step, epoch);
+        var value = CheckFinite(loss.ItemSingle(), kind == StepKind.Weight ? "weight" : "architecture", step, epoch);
         loss.backward();
         optimizer.Step();
         return value;
@@ -217,8 +217,8 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
 
     /// <summary>
     /// The epoch's throughput event (nothing when it ran no step), after the epoch's monitors, with
-    /// the process's resident memory now and at its peak, so a run shows whether memory stays flat
-    /// (issue 11's target) without a profiler. First a malloc_trim (no GC): the monitors' batches of
+    /// the process's resident memory now and at its peak, so a run shows whether its memory stays flat
+    /// without a profiler. First a malloc_trim (no GC): the monitors' batches of
     /// 256 in eval mode leave their activations in the C heap's arenas (+0.5 GiB RSS after a MoCo
     /// ResNet-18 probe, measured) until the next trim, which may be 50 steps away.
     /// </summary>
