@@ -80,16 +80,6 @@ public static class NativeMemory
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { AllocatorTuning = "off (no glibc mallopt)"; }
     }
 
-    /// <summary>
-    /// This process's resident set size now and its peak so far, MiB (VmRSS and VmHWM of
-    /// /proc/self/status); null off Linux or where either cannot be read.
-    /// </summary>
-    public static (double RssMib, double PeakRssMib)? Resident()
-    {
-        double rss = ProcessStatusMib("VmRSS"), peak = ProcessStatusMib("VmHWM");
-        return double.IsFinite(rss) && double.IsFinite(peak) ? (rss, peak) : null;
-    }
-
     /// <summary>A kB field of /proc/self/status (VmRSS, VmHWM, ...) in MiB; NaN off Linux or where it cannot be read.</summary>
     public static double ProcessStatusMib(string field)
     {

@@ -152,8 +152,9 @@ public sealed record ThroughputLogged : TrainingEvent
     /// <summary>Mean seconds per step spent in forward/backward/optimizer.</summary>
     public required double ComputeSecondsPerStep { get; init; }
     /// <summary>
-    /// Resident set size of the process running the stage at the epoch's end, MiB (Linux
-    /// /proc/self/status VmRSS); null where it cannot be read. The dashboard's default run isolation
+    /// Resident set size of the process running the stage after the epoch's last training step (the
+    /// training working set, before the engine's periodic collection and the epoch's monitors), MiB
+    /// (Linux /proc/self/status VmRSS); null where it cannot be read. The dashboard's default run isolation
     /// gives each run its own child process; runs sharing a process (in-process isolation) share the figure.
     /// </summary>
     public double? RssMib { get; init; }

@@ -216,24 +216,26 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
     }
 
     /// <summary>
-    /// The epoch's throughput event (nothing when it ran no step), after the epoch's monitors, with
-    /// the process's resident memory now and at its peak, so a run shows whether its memory stays flat
-    /// without a profiler. First a malloc_trim (no GC): the monitors' batches of
-    /// 256 in eval mode leave their activations in the C heap's arenas (+0.5 GiB RSS after a MoCo
-    /// ResNet-18 probe, measured) until the next trim, which may be 50 steps away.
+    /// The epoch's throughput event (nothing when it ran no step), after the epoch's monitors, with the
+    /// resident memory after the epoch's last step (the training working set, before the periodic
+    /// collection and the monitors) and the process's peak so far, so a run shows whether its memory
+    /// stays flat without a profiler. Then a malloc_trim (no GC): the monitors' batches of 256 in eval
+    /// mode leave their activations in the C heap's arenas (+0.5 GiB RSS after a MoCo ResNet-18 probe,
+    /// measured) until the next trim, which may be 50 steps away.
     /// </summary>
     protected void EmitThroughput(StageClock clock, int epoch, long step)
     {
+        double rss = clock.LastStepRssMib;
         var (ips, data, compute, steps) = clock.TakeEpoch();
         if (steps == 0) return;
-        NativeMemory.Trim();
-        var resident = NativeMemory.Resident();
+        double peak = NativeMemory.ProcessStatusMib("VmHWM");
         Events.Emit(Stage, new ThroughputLogged
         {
             Epoch = epoch, Step = step,
             ImagesPerSecond = ips, DataSecondsPerStep = data, ComputeSecondsPerStep = compute,
-            RssMib = resident?.RssMib, PeakRssMib = resident?.PeakRssMib,
+            RssMib = double.IsFinite(rss) ? rss : null, PeakRssMib = double.IsFinite(peak) ? peak : null,
         });
+        NativeMemory.Trim();
     }
 
     /// <summary>Emits stage_finished and builds the result.</summary>
