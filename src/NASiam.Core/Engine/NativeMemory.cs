@@ -17,8 +17,11 @@ namespace NASiam.Core.Engine;
 /// step, found in a heap dump. The engine's training path now makes none: <see cref="Scalars"/>, the
 /// in-place optimizers and their zero_grad, ScalarSafeBatchNorm2d, ScalarSafeElu, ConvCall, and the
 /// NASIAM002 analyzer against new ones. RSS then stays flat without any collection (bench/README.md,
-/// eleventh session). A collection + malloc_trim(0) still runs every <see cref="CollectEvery"/> steps as
-/// a safety net for code outside the step (data loading, evaluation, the kNN monitor).
+/// eleventh session). The data path did the same (~200 hidden alpha Scalars a search step in the
+/// augmentation's Tensor + and Scalar − Tensor, a deleter thunk per <c>tensor(array)</c>, a stride
+/// callback per <c>item&lt;T&gt;()</c>); it now uses <see cref="TensorMath"/> (twelfth session). A
+/// collection + malloc_trim(0) still runs every <see cref="CollectEvery"/> steps as a safety net for
+/// code outside the step, and a trim after each epoch's monitors (their batch-256 activations).
 /// </summary>
 public static class NativeMemory
 {

@@ -114,9 +114,10 @@ public sealed class LinearEvalStage(StageEnvironment env, string? backboneCheckp
     }
 
     /// <summary>Top-1/top-5 of the probe on the whole test split (test transform, no augmentation).</summary>
-    Accuracy Evaluate(SiameseModel model, LinearProbe probe, Data.Augmentation.EvalTransform transform, int batchSize = 256)
+    Accuracy Evaluate(SiameseModel model, LinearProbe probe, Data.Augmentation.EvalTransform transform)
     {
         long n = Env.Data.TestCount, hits1 = 0, hits5 = 0;
+        int batchSize = InferenceChunks.For(transform.CropSize ?? Env.Data.ImageSize);
         using var _ = no_grad();
         for (long start = 0; start < n; start += batchSize)
         {

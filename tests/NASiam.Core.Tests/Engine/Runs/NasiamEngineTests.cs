@@ -1,6 +1,7 @@
 using System.Text.Json;
 using NASiam.Core.Engine;
 using NASiam.Core.Engine.Checkpoints;
+using NASiam.Core.Engine.Runs;
 using NASiam.Core.Genotypes;
 using NASiam.Core.Options;
 using NASiam.Core.Reporting;
@@ -212,6 +213,37 @@ public sealed class NasiamEngineTests : IDisposable
         // also when the choice was already made in this process: a run's record names its kernels.
         foreach (var stage in new[] { "search", "pretrain", "lincls" })
             Assert.Contains(recorder.Events.OfType<LogMessage>(), m => m.Stage == stage && m.Message.StartsWith("convolution setting for resnet-tiny (CIFAR stem, 32 px) on the CPU: "));
+    }
+
+    [Theory]
+    [InlineData(32, 64)]
+    [InlineData(64, 16)]
+    [InlineData(96, 8)]
+    [InlineData(224, 8)]
+    [InlineData(8, 64)]
+    public void InferenceChunks_Are64ImagesAt32Px_FewerForLargerImages_AtLeast8(int side, int expected) =>
+        Assert.Equal(expected, InferenceChunks.For(side));
+
+    [Fact]
+    public void CollapseProbe_MeasuredInChunks_EqualsOnePass()
+    {
+        // Eval mode: every image's embedding is its own, so the chunked probe gives the one-pass metrics.
+        var options = TinyRuns.Options(Framework.SimSiam, RunKind.Pretrain);
+        using var data = NASiam.Core.Data.SyntheticShapes.Open(200, seed: 2);
+        var env = new StageEnvironment { Options = options, Device = CPU, Data = data, OutputDirectory = _dir, Events = null!, Cancellation = default };
+        using var model = ModelBuilder.Create(options, false, null, CPU, cifarStem: true, seed: 3);
+        using var probe = new CollapseProbe(env);
+        Assert.Equal(200, probe.Size);
+        var chunked = probe.Measure(model);
+        var (v1, v2) = env.SslAugmenter().TwoViews(data.ReadTrain(Enumerable.Range(0, 200).Select(i => (long)i).ToArray()).Images, new Generator(env.AugmentationSeed(77)));
+        model.eval();
+        using (no_grad())
+        {
+            var whole = NASiam.Core.Engine.Evaluation.CollapseMetrics.Compute(model.Embedding(v1), model.Embedding(v2));
+            Assert.Equal(whole.EffectiveRank, chunked.EffectiveRank, 4);
+            Assert.Equal(whole.StdRatio, chunked.StdRatio, 5);
+            Assert.Equal(whole.Alignment, chunked.Alignment, 5);
+        }
     }
 
     [Fact]
