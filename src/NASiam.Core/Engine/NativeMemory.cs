@@ -21,7 +21,7 @@ namespace NASiam.Core.Engine;
 /// augmentation's Tensor + and Scalar − Tensor, a deleter thunk per <c>tensor(array)</c>, a stride
 /// callback per <c>item&lt;T&gt;()</c>); it now uses <see cref="TensorMath"/> (twelfth session). A
 /// collection + malloc_trim(0) still runs every <see cref="CollectEvery"/> steps as a safety net for
-/// code outside the step, and a trim after each epoch's monitors (their batch-256 activations).
+/// code outside the step, and a trim after each epoch's monitors (their inference activations).
 /// </summary>
 public static class NativeMemory
 {

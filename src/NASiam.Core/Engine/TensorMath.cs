@@ -23,6 +23,13 @@ public static class TensorMath
     /// <summary><paramref name="s"/> + <paramref name="a"/>, as TorchSharp's operator computes it (a.add(s)).</summary>
     public static Tensor Plus(Scalar s, Tensor a) => a.add(s, One(a));
 
+    /// <summary><paramref name="s"/> − <paramref name="a"/>, as TorchSharp's operator computes it (−a + s).</summary>
+    public static Tensor Minus(Scalar s, Tensor a)
+    {
+        using var negated = a.negative();
+        return negated.add(s, One(negated));
+    }
+
     /// <summary>
     /// The value of a one-element tensor, as <c>item&lt;float&gt;()</c> reads it but without its
     /// TensorAccessor, whose stride read marshals a callback whose native thunk only the GC frees
@@ -49,10 +56,4 @@ public static class TensorMath
         return value.ToInt64();
     }
 
-    /// <summary><paramref name="s"/> − <paramref name="a"/>, as TorchSharp's operator computes it (−a + s).</summary>
-    public static Tensor Minus(Scalar s, Tensor a)
-    {
-        using var negated = a.negative();
-        return negated.add(s, One(negated));
-    }
 }

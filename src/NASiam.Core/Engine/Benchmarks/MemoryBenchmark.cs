@@ -59,9 +59,7 @@ public static class MemoryBenchmark
         using var aopt = OptimizerFactory.CreateAlphaOptimizer(model.ArchParameters(), run.Search);
         using var g = new Generator(1);
         using var data = o.SyntheticImages > 0 ? Data.SyntheticShapes.Open(o.SyntheticImages) : null;
-        var augmenter = data is null ? null : new Data.Augmentation.TwoViewAugmenter(
-            Data.Augmentation.AugmentationSpec.ForPretraining(o.Framework, imageNet: false),
-            Data.ChannelNormalization.For(o.Framework, data.Name, data.Normalization), CPU);
+        var augmenter = data is null ? null : Runs.StageEnvironment.SslAugmenterFor(o.Framework, data, CPU);
         long next = 0;
         // Two views of the next batch: random tensors, or the data set's images through the SSL augmentation.
         (Tensor, Tensor) Views()

@@ -76,12 +76,12 @@ public sealed class CollapseProbe : IDisposable
 public static class KnnMonitor
 {
     /// <summary>Top-1/top-5 and the protocol text ("k=..., weight=..., feature=..., bank=train (N), queries=test (M)").</summary>
-    public static (Accuracy Accuracy, string Protocol) Evaluate(StageEnvironment env, SiameseModel model, int? batchSize = null)
+    public static (Accuracy Accuracy, string Protocol) Evaluate(StageEnvironment env, SiameseModel model)
     {
         var o = env.Options;
         var protocol = KnnProtocol.For(o.Framework, o.Pretrain.KnnK, o.Heads.Temperature);
         var transform = env.EvalTransform();
-        int batch = batchSize ?? InferenceChunks.For(transform.CropSize ?? env.Data.ImageSize);
+        int batch = InferenceChunks.For(transform.CropSize ?? env.Data.ImageSize);
         bool training = model.training;
         model.eval();
         try

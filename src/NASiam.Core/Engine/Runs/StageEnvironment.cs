@@ -33,14 +33,26 @@ public sealed class StageEnvironment
     public string Relative(string path) => Path.GetRelativePath(OutputDirectory, path);
 
     /// <summary>Image-folder data sets use the ImageNet recipes; CIFAR and synthetic the CIFAR ones.</summary>
-    public bool ImageNetStyle => Data.Name == "folder";
+    public bool ImageNetStyle => IsImageNetStyle(Data);
+
+    static bool IsImageNetStyle(IImageDataSet data) => data.Name == "folder";
 
     /// <summary>The normalisation a framework uses on this data set (method doc 6.3).</summary>
     public ChannelNormalization Normalization => ChannelNormalization.For(Options.Framework, Data.Name, Data.Normalization);
 
     /// <summary>The SSL two-view augmenter of search and pre-training (method doc 6.2).</summary>
-    public TwoViewAugmenter SslAugmenter() =>
-        new(AugmentationSpec.ForPretraining(Options.Framework, ImageNetStyle), Normalization, Device, OutputSize);
+    public TwoViewAugmenter SslAugmenter() => SslAugmenterFor(Options.Framework, Data, Device);
+
+    /// <summary>
+    /// The SSL two-view augmenter of search and pre-training for <paramref name="framework"/> on
+    /// <paramref name="data"/> (method doc 6.2), for callers without a run (the memory benchmark).
+    /// </summary>
+    public static TwoViewAugmenter SslAugmenterFor(Framework framework, IImageDataSet data, Device device)
+    {
+        bool imageNetStyle = IsImageNetStyle(data);
+        return new(AugmentationSpec.ForPretraining(framework, imageNetStyle), ChannelNormalization.For(framework, data.Name, data.Normalization), device,
+            OutputSizeFor(data, imageNetStyle));
+    }
 
     /// <summary>The linear-evaluation training augmenter.</summary>
     public TwoViewAugmenter LinearAugmenter() =>
@@ -54,7 +66,10 @@ public sealed class StageEnvironment
         ImageNetStyle && Data is not ImageFolderDataSet && Data.ImageSize > 224 ? NASiam.Core.Data.Augmentation.EvalTransform.ForImageNet(Normalization, Device) : new EvalTransform(Normalization, Device);
 
     /// <summary>Crop size of the augmenters: the batch size of the images (data.imageSize for streamed folders).</summary>
-    int OutputSize => ImageNetStyle && Data is not ImageFolderDataSet ? Math.Min(224, Data.ImageSize) : Data.ImageSize;
+    int OutputSize => OutputSizeFor(Data, ImageNetStyle);
+
+    static int OutputSizeFor(IImageDataSet data, bool imageNetStyle) =>
+        imageNetStyle && data is not ImageFolderDataSet ? Math.Min(224, data.ImageSize) : data.ImageSize;
 
     /// <summary>
     /// The training batches of one epoch for <paramref name="augmenter"/>. A streamed image folder
