@@ -25,8 +25,10 @@ public sealed record RunRequest
     /// <summary>A genotype reference for the pre-training (see <see cref="Genotypes.GenotypeReference"/>); wins over <c>pretrain.genotype</c> in the overrides.</summary>
     public string? Genotype { get; init; }
     /// <summary>
-    /// A pre-training (or search) checkpoint to linear-evaluate. Its saved options become the base:
-    /// framework, backbone, heads, data set and the framework's linear recipe come from it.
+    /// A pre-training (or search) checkpoint to linear-evaluate, or a run folder (its pre-training's
+    /// checkpoint, else its search's: <see cref="Engine.Runs.StageEnvironment.FinalBackboneCheckpointIn"/>).
+    /// Its saved options become the base: framework, backbone, heads, data set and the framework's
+    /// linear recipe come from it.
     /// </summary>
     public string? Checkpoint { get; init; }
 }
@@ -40,6 +42,21 @@ public sealed record RunRequestPolicy
     /// from pipelines, or evaluate an untrained backbone).
     /// </summary>
     public bool AllowServerFiles { get; init; }
+
+    /// <summary>
+    /// A folder the door itself chose and vouches for (the web: the folder of the run whose id the user
+    /// gave), whose checkpoints may be linear-evaluated even where <see cref="AllowServerFiles"/> is false.
+    /// </summary>
+    public string? TrustedCheckpointFolder { get; init; }
+
+    /// <summary>True when <paramref name="path"/> is a file the request may name: any with server files allowed, else one inside <see cref="TrustedCheckpointFolder"/>.</summary>
+    public bool MayRead(string path)
+    {
+        if (AllowServerFiles) return true;
+        if (string.IsNullOrWhiteSpace(TrustedCheckpointFolder)) return false;
+        var root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(TrustedCheckpointFolder)) + Path.DirectorySeparatorChar;
+        return Path.GetFullPath(path).StartsWith(root, StringComparison.Ordinal);
+    }
 
     /// <summary>The command line: paths are the user's own.</summary>
     public static RunRequestPolicy Cli { get; } = new() { AllowServerFiles = true };

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using NASiam.Core.Engine.Checkpoints;
+using NASiam.Core.Engine.Runs;
 using NASiam.Core.Genotypes;
 
 namespace NASiam.Core.Options;
@@ -63,13 +64,25 @@ public static class RunRequestResolver
         if (!string.IsNullOrWhiteSpace(request.Checkpoint))
         {
             var path = Path.GetFullPath(request.Checkpoint);
-            if (!File.Exists(path)) return Fail("checkpoint", $"'{request.Checkpoint}' does not exist");
+            if (Directory.Exists(path))
+            {
+                path = StageEnvironment.FinalBackboneCheckpointIn(path)!;
+                if (path is null)
+                    return Fail("checkpoint", "the run has no pre-training or search checkpoint (checkpoints/pretrain.ckpt or checkpoints/search.ckpt) to evaluate");
+            }
+            else if (!File.Exists(path)) return Fail("checkpoint", $"'{request.Checkpoint}' does not exist");
             try
             {
                 var state = CheckpointStore.ReadState(path);
                 checkpointOptions = RunOptions.FromJson(state.OptionsJson);
                 if (state.Stage is not ("search" or "pretrain"))
                     return Fail("checkpoint", $"is a '{state.Stage}' checkpoint; linear evaluation needs a pre-training (or search) checkpoint");
+                // A stopped stage's checkpoint evaluates the backbone as it was then: said, never silent.
+                if (!state.Completed)
+                {
+                    int total = state.Stage == "pretrain" ? checkpointOptions.Pretrain.Epochs : checkpointOptions.Search.Epochs;
+                    notices.Add($"checkpoint: the {(state.Stage == "pretrain" ? "pre-training" : "search")} did not finish; this evaluates its backbone after {state.Epoch} of {total} epochs (step {state.Step})");
+                }
             }
             catch (Exception e) when (e is InvalidDataException or IOException or ArgumentException or JsonException)
             {
@@ -147,8 +160,8 @@ public static class RunRequestResolver
 
         // 6. Field checks, then the genotype reference itself.
         errors.AddRange(options.ValidateFields());
-        if (!policy.AllowServerFiles && !string.IsNullOrWhiteSpace(options.Linear.Checkpoint))
-            errors.Add(new("linear.checkpoint", "server file paths are not accepted here: leave it empty to evaluate an untrained backbone, evaluate a pre-training within a pipeline run, or use the command line (nasiam lincls --checkpoint)"));
+        if (!string.IsNullOrWhiteSpace(options.Linear.Checkpoint) && !policy.MayRead(options.Linear.Checkpoint))
+            errors.Add(new("linear.checkpoint", "server file paths are not accepted here: leave it empty to evaluate an untrained backbone, give a run's id as the checkpoint to evaluate that run's pre-training, or use the command line (nasiam lincls --checkpoint)"));
         bool pretrains = options.Kind is RunKind.Pretrain or RunKind.Pipeline;
         if (pretrains && !GenotypeReference.IsSearched(options.Pretrain.Genotype) && !errors.Any(e => e.Path == "pretrain.genotype"))
         {

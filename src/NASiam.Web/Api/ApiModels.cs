@@ -16,12 +16,13 @@ namespace NASiam.Web.Api;
 /// <param name="Kind">search | pretrain | lincls | pipeline (default: the preset's).</param>
 /// <param name="Options">Partial options, camelCase as in a run's "options" (e.g. {"search": {"epochs": 2}}).</param>
 /// <param name="Genotype">Genotype for the pre-training: searched (a pipeline's default), standard, a preset name, or genotype text.</param>
+/// <param name="Checkpoint">The id of a run whose backbone to linear-evaluate (its pre-training's checkpoint, else its search's); the run's framework, backbone, heads, data set and linear recipe come with it, kind lincls, and the new run's parent is that run.</param>
 /// <param name="Device">A device of this server (cpu, cuda:0) or auto.</param>
 /// <param name="Name">Display name.</param>
 /// <param name="ParentId">The run this one derives from (lineage).</param>
 public sealed record CreateRunRequest(
     string? Preset = null, string? Framework = null, string? Kind = null, System.Text.Json.Nodes.JsonObject? Options = null,
-    string? Genotype = null, string? Device = null, string? Name = null, Guid? ParentId = null);
+    string? Genotype = null, string? Device = null, string? Name = null, Guid? ParentId = null, string? Checkpoint = null);
 
 /// <summary>A run as listed by the API.</summary>
 public sealed record RunSummary(
@@ -61,7 +62,7 @@ public static class BodyErrors
     static readonly HashSet<string> RunRequestMembers = ["preset", "framework", "kind", "genotype", "device", "name", "parentId", "checkpoint", "id", "body"];
 
     /// <summary>Members of POST /api/runs, as an unknown-member error lists them.</summary>
-    public static readonly IReadOnlyList<string> RunBodyMembers = ["preset", "framework", "kind", "options", "genotype", "device", "name", "parentId"];
+    public static readonly IReadOnlyList<string> RunBodyMembers = ["preset", "framework", "kind", "options", "genotype", "device", "name", "parentId", "checkpoint"];
 
     /// <summary>
     /// Reads and deserialises a JSON body: the body, or the response to send instead (413 over

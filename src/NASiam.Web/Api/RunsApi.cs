@@ -87,8 +87,8 @@ public static class RunsApi
                 return Results.ValidationProblem(new Dictionary<string, string[]> { ["kind"] = [$"'{body.Kind}' is not one of {string.Join(", ", EnumNames.All<RunKind>())}"] });
             kind = k;
         }
-        if (string.IsNullOrWhiteSpace(body.Preset) && body.Options is null && body.Framework is null && kind is null)
-            return Results.ValidationProblem(new Dictionary<string, string[]> { ["preset"] = ["give a preset name, a framework, a kind or options"] });
+        if (string.IsNullOrWhiteSpace(body.Preset) && body.Options is null && body.Framework is null && kind is null && string.IsNullOrWhiteSpace(body.Checkpoint))
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["preset"] = ["give a preset name, a framework, a kind, options or a checkpoint"] });
 
         // Body members that are options fields travel as overrides, so the resolver checks them like any other.
         var overrides = body.Options?.DeepClone().AsObject() ?? new JsonObject();
@@ -96,7 +96,7 @@ public static class RunsApi
         if (!string.IsNullOrWhiteSpace(body.Name)) overrides["name"] = body.Name;
         var runRequest = new RunRequest
         {
-            Preset = body.Preset, Framework = body.Framework, Kind = kind, Genotype = body.Genotype,
+            Preset = body.Preset, Framework = body.Framework, Kind = kind, Genotype = body.Genotype, Checkpoint = body.Checkpoint,
             Overrides = overrides.Count == 0 ? null : overrides,
         };
         var result = scheduler.Submit(runRequest, body.ParentId);
@@ -113,7 +113,7 @@ public static class RunsApi
         if (store.Get(id) is null) return NotFound(id);
         var listed = files.Checkpoints(id).Where(c => c.Name.StartsWith("checkpoints/", StringComparison.Ordinal) && c.Name.EndsWith(".ckpt", StringComparison.Ordinal)).ToArray();
         var name = checkpoint is null
-            ? listed.Select(c => c.Name).FirstOrDefault(n => n == "checkpoints/pretrain.ckpt") ?? listed.Select(c => c.Name).FirstOrDefault(n => n == "checkpoints/search.ckpt")
+            ? files.FinalBackboneCheckpoint(id)
             : checkpoint.Contains('/') ? checkpoint : $"checkpoints/{checkpoint.Replace(".ckpt", "")}.ckpt";
         if (name is null) return Results.Problem("The run has no pre-training or search checkpoint yet.", statusCode: StatusCodes.Status404NotFound);
         var source = files.Resolve(id, name);

@@ -38,7 +38,20 @@ public sealed class RunScheduler(
             if (text is null) return new(null, [new FieldError("genotype", $"no genotype library entry or run with a genotype has id {genotypeId}")]);
             request = request with { Genotype = text };
         }
-        var resolution = RunRequestResolver.Resolve(request, RunRequestPolicy.Web);
+        // The web's checkpoint is a run id, never a path: that run's folder, whose final backbone
+        // checkpoint the resolver picks (StageEnvironment.FinalBackboneCheckpointIn). The new run descends from it.
+        var policy = RunRequestPolicy.Web;
+        if (!string.IsNullOrWhiteSpace(request.Checkpoint))
+        {
+            if (!Guid.TryParse(request.Checkpoint.Trim(), out var sourceId))
+                return new(null, [new FieldError("checkpoint", "give the id of the run whose pre-training (or search) to linear-evaluate; server file paths are not accepted here")]);
+            if (store.Get(sourceId) is null) return new(null, [new FieldError("checkpoint", $"run {sourceId} does not exist")]);
+            var folder = paths.RunDirectory(sourceId);
+            request = request with { Checkpoint = folder };
+            policy = policy with { TrustedCheckpointFolder = folder };
+            parentId ??= sourceId;
+        }
+        var resolution = RunRequestResolver.Resolve(request, policy);
         if (!resolution.Ok) return new(null, resolution.Errors, resolution.Notices);
         var result = Create(resolution.Options!, parentId);
         return result with { Notices = resolution.Notices };

@@ -39,6 +39,17 @@ public sealed class RunFiles(RunPaths paths)
         return full.StartsWith(root, StringComparison.Ordinal) && File.Exists(full) ? full : null;
     }
 
+    /// <summary>
+    /// The listed name (checkpoints/pretrain.ckpt or checkpoints/search.ckpt) of the checkpoint the run
+    /// stands for, by the engine's rule (<see cref="NASiam.Core.Engine.Runs.StageEnvironment.FinalBackboneCheckpointIn"/>); null when it has neither.
+    /// </summary>
+    public string? FinalBackboneCheckpoint(Guid runId)
+    {
+        var dir = paths.RunDirectory(runId);
+        var path = NASiam.Core.Engine.Runs.StageEnvironment.FinalBackboneCheckpointIn(dir);
+        return path is null ? null : Path.GetRelativePath(dir, path).Replace('\\', '/');
+    }
+
     /// <summary>genotype.txt / genotype.json written by the engine, when present.</summary>
     public string? GenotypeFile(Guid runId, string fileName)
     {

@@ -204,6 +204,8 @@ public sealed class RunRequestTests : IDisposable
                          "linear.lr", "linear.lrScaling", "linear.schedule", "linear.weightDecay", "linear.batchSize", "linear.epochs", "maxStepsPerStage" })
                 Assert.True(Text(trained, path) == Text(o, path), $"{framework} {path}: {Text(trained, path)} vs {Text(o, path)}");
             Assert.Equal(Path.GetFullPath(checkpoint), Text(o, "linear.checkpoint"));
+            // The run's --out folder stands for its final pre-training checkpoint.
+            Assert.Equal(Path.GetFullPath(checkpoint), Text(PrintOptions("lincls", "--checkpoint", outDir), "linear.checkpoint"));
             Assert.Equal(framework == "simclr" ? "adam" : "sgd", Text(o, "linear.optimizer"));
             Assert.Equal(framework == "simclr" ? "constant" : "step", Text(o, "linear.schedule"));
 

@@ -116,4 +116,65 @@ public class RunRequestResolverTests
         Assert.Contains(Resolve(new RunRequest { Checkpoint = ckpt, Overrides = Patch("""{"heads":{"dim":32}}""") }).Errors, e => e.Path == "heads.dim");
         Assert.Contains(Resolve(new RunRequest { Checkpoint = Path.Combine(dir, "missing.ckpt") }).Errors, e => e.Path == "checkpoint");
     }
+
+    static RunOptions SavedPretrain() => RunPresets.Get("quick-demo", Framework.SimClr) with
+    {
+        Kind = RunKind.Pretrain, Pretrain = RunPresets.Get("quick-demo", Framework.SimClr).Pretrain with { Genotype = "standard" },
+    };
+
+    static string SaveCheckpoint(string runFolder, string stage, bool completed, RunOptions options, int epoch = 2)
+    {
+        var path = Path.Combine(runFolder, "checkpoints", stage + ".ckpt");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        CheckpointStore.Save(path, new CheckpointState { Stage = stage, Epoch = epoch, Step = 10L * epoch, Completed = completed, OptionsJson = options.ToJson() }, new CheckpointContent());
+        return path;
+    }
+
+    [Fact]
+    public void RunFolder_AsCheckpoint_TakesItsPretrainingCheckpoint_ElseItsSearch_ElseNamesTheField()
+    {
+        var run = Directory.CreateTempSubdirectory().FullName;
+        Assert.Equal("checkpoint", Assert.Single(Resolve(new RunRequest { Checkpoint = run }).Errors).Path);
+
+        var search = SaveCheckpoint(run, "search", completed: true, SavedPretrain() with { Kind = RunKind.Search });
+        var r = Resolve(new RunRequest { Checkpoint = run });
+        Assert.True(r.Ok, string.Join("; ", r.Errors));
+        Assert.Equal(search, r.Options!.Linear.Checkpoint);
+        Assert.Equal(RunKind.LinCls, r.Options.Kind);
+
+        var pretrain = SaveCheckpoint(run, "pretrain", completed: true, SavedPretrain());
+        SaveCheckpoint(run, "pretrain-best", completed: true, SavedPretrain());
+        r = Resolve(new RunRequest { Checkpoint = run });
+        Assert.True(r.Ok, string.Join("; ", r.Errors));
+        Assert.Equal(pretrain, r.Options!.Linear.Checkpoint);
+        Assert.DoesNotContain(r.Notices, n => n.Contains("did not finish"));
+    }
+
+    [Fact]
+    public void UnfinishedCheckpoint_IsEvaluated_WithANoticeSayingHowFarItGot()
+    {
+        var run = Directory.CreateTempSubdirectory().FullName;
+        var saved = SavedPretrain();
+        SaveCheckpoint(run, "pretrain", completed: false, saved, epoch: 1);
+        var r = Resolve(new RunRequest { Checkpoint = run });
+        Assert.True(r.Ok, string.Join("; ", r.Errors));
+        Assert.Contains(r.Notices, n => n == $"checkpoint: the pre-training did not finish; this evaluates its backbone after 1 of {saved.Pretrain.Epochs} epochs (step 10)");
+    }
+
+    [Fact]
+    public void WebPolicy_ReadsCheckpointsOnlyInsideTheFolderTheDoorVouchesFor()
+    {
+        var run = Directory.CreateTempSubdirectory().FullName;
+        var other = Directory.CreateTempSubdirectory().FullName;
+        SaveCheckpoint(run, "pretrain", completed: true, SavedPretrain());
+        var elsewhere = SaveCheckpoint(other, "pretrain", completed: true, SavedPretrain());
+
+        Assert.Contains(Resolve(new RunRequest { Checkpoint = run }, RunRequestPolicy.Web).Errors, e => e.Path == "linear.checkpoint");
+        var trusted = RunRequestPolicy.Web with { TrustedCheckpointFolder = run };
+        Assert.True(Resolve(new RunRequest { Checkpoint = run }, trusted).Ok);
+        Assert.Contains(Resolve(new RunRequest { Checkpoint = elsewhere }, trusted).Errors, e => e.Path == "linear.checkpoint");
+        // A sibling whose name starts with the trusted folder's is not inside it.
+        Assert.False(trusted.MayRead(run + "-copy/checkpoints/pretrain.ckpt"));
+        Assert.True(trusted.MayRead(Path.Combine(run, "checkpoints", "pretrain.ckpt")));
+    }
 }

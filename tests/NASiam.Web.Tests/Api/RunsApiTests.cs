@@ -237,6 +237,41 @@ public class RunsApiTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NotFound, r.StatusCode);
     }
 
+    static StringContent Json(string body) => new(body, System.Text.Encoding.UTF8, "application/json");
+
+    static async Task<string> FirstErrorField(HttpResponseMessage r)
+    {
+        Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
+        var problem = await r.Content.ReadFromJsonAsync<JsonElement>();
+        return problem.GetProperty("errors").EnumerateObject().First().Name;
+    }
+
+    [Fact]
+    public async Task Create_WithARunIdAsCheckpoint_QueuesTheLinearEvaluationOfItsBackbone()
+    {
+        var id = await NasiamAppFactory.CreateQuickDemo(_c);
+        await NasiamAppFactory.WaitForStatus(_c, id, "Succeeded");
+
+        // The scripted run left no engine checkpoint: refused, naming the field.
+        Assert.Equal("checkpoint", await FirstErrorField(await _c.PostAsync("/api/runs", Json($$"""{"checkpoint":"{{id}}"}"""))));
+        // Never a server path, and no run behind an unknown id.
+        Assert.Equal("checkpoint", await FirstErrorField(await _c.PostAsync("/api/runs", Json("""{"checkpoint":"/etc"}"""))));
+        Assert.Equal("checkpoint", await FirstErrorField(await _c.PostAsync("/api/runs", Json($$"""{"checkpoint":"{{Guid.NewGuid()}}"}"""))));
+
+        var file = RunCheckpoints.WritePretrain(_app.Services, id);
+        var created = await _c.PostAsync("/api/runs", Json("{\"checkpoint\":\"" + id + "\",\"options\":{\"linear\":{\"epochs\":2}}}"));
+        Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+        var summary = await created.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Contains(summary.GetProperty("notices").EnumerateArray(), n => n.GetString()!.StartsWith("linear.epochs:"));
+        var child = summary.GetProperty("id").GetGuid();
+        var detail = await _c.GetFromJsonAsync<JsonElement>($"/api/runs/{child}");
+        Assert.Equal("lincls", detail.GetProperty("run").GetProperty("kind").GetString());
+        Assert.Equal(id, detail.GetProperty("parentId").GetGuid());
+        var linear = detail.GetProperty("options").GetProperty("linear");
+        Assert.Equal(file, linear.GetProperty("checkpoint").GetString());
+        Assert.Equal(2, linear.GetProperty("epochs").GetInt32());
+    }
+
     [Fact]
     public async Task Endpoints_UnknownRun_Return404_AndOpenApiAndHealthAreServed()
     {

@@ -135,6 +135,18 @@ public class RealEngineRunTests : IDisposable
         Assert.Equal(HttpStatusCode.OK, export.StatusCode);
         var pt = await export.Content.ReadAsByteArrayAsync();
         Assert.True(pt.Length > 1000 && pt[0] == (byte)'P' && pt[1] == (byte)'K', "a torch.save zip archive");
+
+        // The run page's "Linear-evaluate this backbone" through the API: the run id stands for its
+        // pre-training checkpoint, whose saved options bring the recipe; the engine evaluates it.
+        var evaluation = await c.PostAsync("/api/runs", new StringContent($"{{\"checkpoint\":\"{id}\"}}", System.Text.Encoding.UTF8, "application/json"));
+        Assert.True(evaluation.StatusCode == HttpStatusCode.Created, await evaluation.Content.ReadAsStringAsync());
+        var child = (await evaluation.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+        await NasiamAppFactory.WaitForStatus(c, child, "Succeeded", 90);
+        var evaluated = await c.GetFromJsonAsync<JsonElement>($"/api/runs/{child}");
+        Assert.Equal(id, evaluated.GetProperty("parentId").GetGuid());
+        Assert.EndsWith(Path.Combine("checkpoints", "pretrain.ckpt"), evaluated.GetProperty("options").GetProperty("linear").GetProperty("checkpoint").GetString());
+        var top1 = evaluated.GetProperty("metrics").GetProperty("lincls_top1").GetDouble();
+        Assert.InRange(top1, 0, 100);
     }
 
     public void Dispose()

@@ -30,6 +30,14 @@ public sealed class StageEnvironment
     public string CheckpointPath(string name) => CheckpointPathIn(OutputDirectory, name);
     /// <summary>Where a run folder keeps a stage's checkpoint: checkpoints/{name}.ckpt.</summary>
     public static string CheckpointPathIn(string outputDirectory, string name) => Path.Combine(outputDirectory, "checkpoints", name + ".ckpt");
+
+    /// <summary>
+    /// The checkpoint a whole run folder stands for when its backbone is evaluated or exported: its
+    /// pre-training's (checkpoints/pretrain.ckpt, the last epoch's, not pretrain-best), else its search's
+    /// (checkpoints/search.ckpt); null when it has neither. A pipeline's linear evaluation reads the same file.
+    /// </summary>
+    public static string? FinalBackboneCheckpointIn(string outputDirectory) =>
+        new[] { "pretrain", "search" }.Select(stage => CheckpointPathIn(outputDirectory, stage)).FirstOrDefault(File.Exists);
     public string Relative(string path) => Path.GetRelativePath(OutputDirectory, path);
 
     /// <summary>Image-folder data sets use the ImageNet recipes; CIFAR and synthetic the CIFAR ones.</summary>
