@@ -162,6 +162,33 @@ public class QuickDemoJourneyTests : IDisposable
         var genotype = NASiam.Core.Genotypes.GenotypeText.Parse(await File.ReadAllTextAsync(saved));
         NASiam.Core.Genotypes.GenotypeRules.ValidateFields(genotype, NASiam.Core.Options.RunPresets.QuickDemoDefaultFramework);
         Assert.NotNull(genotype.Predictor);
+
+        // The Genotypes page: every row's actions, "Compare vs standard" included, lie inside the table
+        // (it was clipped at the table's right edge at 1000 px), and nothing scrolls sideways: side by side
+        // with the Import/Compare panel (1280 px) and stacked above it (1000 px).
+        foreach (var width in new[] { 1280, 1000 })
+        {
+            await page.SetViewportSizeAsync(width, 1000);
+            await page.GotoAsync($"{baseUrl}/genotypes");
+            await page.WaitForSelectorAsync("a.compare-genotype");
+            var overflow = await page.EvaluateAsync<string>("""
+                () => { const t = document.querySelector('.mud-table-container'); const box = t.getBoundingClientRect();
+                        const out = Array.from(document.querySelectorAll('tbody td:last-child a, tbody td:last-child button'))
+                          .filter(b => b.getBoundingClientRect().right > box.right + 0.5).map(b => b.innerText);
+                        return (t.scrollWidth > t.clientWidth + 1 ? 'table scrolls sideways; ' : '') + out.join(', '); }
+                """);
+            await page.ScreenshotAsync(new() { Path = Path.Combine(Artefacts, $"genotypes-{width}.png"), FullPage = true });
+            Assert.True(overflow.Length == 0, $"at {width} px, past the table's right edge: {overflow}");
+            // Picking A and B far down the list: the Compare panel's diagrams are on screen, and the rows are marked.
+            var rows = page.Locator("tbody tr");
+            await rows.Nth(1).Locator("button.pick-b").ClickAsync();
+            await rows.Last.Locator("button.pick-a").ClickAsync(); // scrolls down to the last row
+            await page.WaitForSelectorAsync("tr.chosen-a");
+            if (width == 1280)
+                Assert.True(await page.EvaluateAsync<bool>("""
+                    () => { const r = document.querySelector('#genotype-side').getBoundingClientRect(); return r.bottom > 72 && r.top < window.innerHeight; }
+                    """), "the Compare panel is off screen after picking the last row");
+        }
     }
 
     public void Dispose()

@@ -38,6 +38,37 @@ public sealed class GenotypesPageTests : IAsyncLifetime
         page.WaitForAssertion(() => Assert.Contains(page.FindAll("a.compare-genotype"), a => a.GetAttribute("href")!.Contains(Uri.EscapeDataString(text))));
     }
 
+    [Fact]
+    public async Task PickingAAndB_MarksTheirRows_AndTheirButtons()
+    {
+        await using var ctx = Bunit.Context();
+        ctx.Services.AddFallbackServiceProvider(_app.Services);
+        var page = ctx.Render<Genotypes>();
+        var rows = page.FindAll("tbody tr");
+        Assert.True(rows.Count >= 3, $"{rows.Count} genotype rows");
+        Assert.Empty(page.FindAll("tr.chosen-a, tr.chosen-b"));
+
+        await page.FindAll("tbody tr")[2].QuerySelector("button.pick-a")!.ClickAsync(new MouseEventArgs());
+        await page.FindAll("tbody tr")[0].QuerySelector("button.pick-b")!.ClickAsync(new MouseEventArgs());
+        page.WaitForAssertion(() =>
+        {
+            var now = page.FindAll("tbody tr");
+            Assert.Contains("chosen-a", now[2].ClassList);
+            Assert.Contains("chosen-b", now[0].ClassList);
+            Assert.Equal(2, page.FindAll("tr.chosen-a, tr.chosen-b").Count);
+            Assert.Equal("true", now[2].QuerySelector("button.pick-a")!.GetAttribute("aria-pressed"));
+            Assert.Equal("false", now[0].QuerySelector("button.pick-a")!.GetAttribute("aria-pressed"));
+        });
+        // Picking another A moves the mark.
+        await page.FindAll("tbody tr")[1].QuerySelector("button.pick-a")!.ClickAsync(new MouseEventArgs());
+        page.WaitForAssertion(() =>
+        {
+            var now = page.FindAll("tbody tr");
+            Assert.Contains("chosen-a", now[1].ClassList);
+            Assert.DoesNotContain("chosen-a", now[2].ClassList);
+        });
+    }
+
     public async Task DisposeAsync()
     {
         await _app.DisposeAsync();
