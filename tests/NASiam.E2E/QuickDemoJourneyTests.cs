@@ -6,12 +6,13 @@ using Microsoft.Playwright;
 
 namespace NASiam.E2E;
 
-/// <summary>Skips only when Debian's chromium is missing (CI installs it with .ci/run).</summary>
+/// <summary>Skips only when Debian's chromium is missing, and never under CI=true (.ci/run installs it and sets CI), where its absence fails.</summary>
 public sealed class ChromiumFactAttribute : FactAttribute
 {
     public const string Chromium = "/usr/bin/chromium";
     public ChromiumFactAttribute()
     {
+        if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase)) return;
         if (!File.Exists(Chromium)) Skip = $"{Chromium} is missing: install Debian's chromium (apt-get install -y chromium; .ci/run does it).";
     }
 }
