@@ -29,7 +29,7 @@ public static class BenchCommand
         var predDim = new Option<int?>("--pred-dim") { HelpName = "N", Description = "Predictor hidden width (default: the framework's)." };
         var only = new Option<string>("--only") { HelpName = "search|pretrain|trunk", Description = "Measure one part only (peak RSS of that part alone); trunk = the backbone's forward + backward on both views alone, the floor of any pre-training step, and its forward without autograd (with it, the search step's floor)." };
         only.AcceptOnlyFromAmong("search", "pretrain", "trunk");
-        var gcEvery = new Option<int>("--gc-every") { HelpName = "N", Description = $"Force a GC + malloc_trim every N steps outside the timings (default {NativeMemory.CollectEvery}, as the engine; 0 = never).", DefaultValueFactory = _ => NativeMemory.CollectEvery };
+        var gcEvery = new Option<int>("--gc-every") { HelpName = "N", Description = $"Force a GC every N steps outside the timings (default {NativeMemory.CollectEvery}, as the engine; 0 = never).", DefaultValueFactory = _ => NativeMemory.CollectEvery };
         var noChannelsLast = new Option<bool>("--no-channels-last") { Description = "Keep NCHW instead of channels-last." };
         var convSetting = new Option<string>("--conv-setting")
         {
@@ -73,7 +73,7 @@ public static class BenchCommand
         var mEvery = new Option<int>("--every") { HelpName = "N", Description = "Print RSS every N steps (default 100).", DefaultValueFactory = _ => 100 };
         var mFramework = new Option<string>("--framework") { HelpName = string.Join("|", EnumNames.All<Framework>()), Description = "Framework (default moco)." };
         var mBackbone = new Option<string>("--backbone") { HelpName = string.Join("|", RunOptionsValidator.Backbones), Description = "Backbone (default resnet18).", DefaultValueFactory = _ => "resnet18" };
-        var mGc = new Option<int>("--gc-every") { HelpName = "N", Description = $"GC + malloc_trim every N steps (default {NativeMemory.CollectEvery}, as the engine; 0 = never).", DefaultValueFactory = _ => NativeMemory.CollectEvery };
+        var mGc = new Option<int>("--gc-every") { HelpName = "N", Description = $"Force a GC every N steps (default {NativeMemory.CollectEvery}, as the engine; 0 = never).", DefaultValueFactory = _ => NativeMemory.CollectEvery };
         var mSynthetic = new Option<int>("--synthetic") { HelpName = "N", Description = "Feed the steps from the built-in synthetic data set of N training images through the framework's SSL augmentation, as a search run does (default 0: random inputs, the step alone)." };
         var memory = new Command("memory",
             "RSS series of a search on random 32x32 inputs or, with --synthetic, on the synthetic data set through the SSL augmentation (default MoCo ResNet-18, batch 32, 1000 steps, a point every 100): " +
@@ -207,8 +207,8 @@ public static class BenchCommand
     /// <summary>The GC part of the RSS line: its period and median cost, or why there is no cost to show.</summary>
     internal static string CollectText(int gcEvery, double seconds) =>
         gcEvery <= 0 ? "no forced GC"
-        : double.IsFinite(seconds) ? string.Format(CultureInfo.InvariantCulture, "GC + trim every {0} steps, {1:0.000} s each", gcEvery, seconds)
-        : $"GC + trim every {gcEvery} steps, none within the measured steps";
+        : double.IsFinite(seconds) ? string.Format(CultureInfo.InvariantCulture, "GC every {0} steps, {1:0.000} s each", gcEvery, seconds)
+        : $"GC every {gcEvery} steps, none within the measured steps";
 
     static object Phases(StepPhases? p) => p is null ? new Dictionary<string, double>() :
         new Dictionary<string, double> { ["forward"] = p.Forward, ["backward"] = p.Backward, ["optimizer"] = p.Optimizer, ["data"] = p.Data, ["cpu"] = p.Cpu, ["minor_faults"] = p.MinorFaults };
@@ -230,7 +230,7 @@ public static class BenchCommand
     {
         var (stdout, c) = (context.Stdout, CultureInfo.InvariantCulture);
         if (!json)
-            stdout.WriteLine(string.Format(c, "{0} {1} search, batch {2}, {3} steps, {5}, GC + malloc_trim every {4} steps (0 = never); RSS after the step, before its collection:",
+            stdout.WriteLine(string.Format(c, "{0} {1} search, batch {2}, {3} steps, {5}, GC every {4} steps (0 = never), no trim; RSS after the step, before its collection:",
                 o.Framework.ToName(), o.Backbone, o.BatchSize, o.Steps, o.CollectEvery,
                 o.SyntheticImages > 0 ? $"synthetic data set of {o.SyntheticImages} images through the SSL augmentation" : "random inputs"));
         var r = MemoryBenchmark.Run(o, json ? null : p => stdout.WriteLine(string.Format(c,

@@ -20,25 +20,38 @@ namespace NASiam.Core.Engine;
 /// eleventh session). The data path did the same (~200 hidden alpha Scalars a search step in the
 /// augmentation's Tensor + and Scalar − Tensor, a deleter thunk per <c>tensor(array)</c>, a stride
 /// callback per <c>item&lt;T&gt;()</c>); it now uses <see cref="TensorMath"/> (twelfth session). A
-/// collection + malloc_trim(0) still runs every <see cref="CollectEvery"/> steps as a safety net for
-/// code outside the step, and a trim after each epoch's monitors (their inference activations).
+/// collection (GC + finalizers, no trim) still runs every <see cref="CollectEvery"/> steps as a safety
+/// net for code outside the step, and a malloc_trim(0) after each epoch's monitors (their inference
+/// activations). The periodic collection no longer trims (thirteenth session): with nothing left to
+/// fragment the heap, a trim every 50 steps only handed pages back that the next 20-30 steps faulted in
+/// again (~0.3 GiB a cycle), which made RSS after an epoch depend on where the last trim fell.
 /// </summary>
 public static class NativeMemory
 {
-    /// <summary>Steps between a collection + trim (the limit: at most one every 50 steps).</summary>
+    /// <summary>Steps between two forced collections (the limit: at most one every 50 steps).</summary>
     public const int CollectEvery = 50;
 
-    /// <summary>Collects when <paramref name="counter"/> is a multiple of <see cref="CollectEvery"/>.</summary>
+    /// <summary>Runs <see cref="Collect"/> when <paramref name="counter"/> is a multiple of <see cref="CollectEvery"/>.</summary>
     public static void MaybeCollect(long counter)
     {
         if (counter % CollectEvery == 0) Collect();
     }
 
-    /// <summary>Full blocking collection plus finalizers, then hands the C heap's free pages back (glibc only).</summary>
+    /// <summary>
+    /// Full blocking collection plus finalizers (frees native blocks that only a finalizer releases). No
+    /// trim: the C heap keeps its free pages for the next steps; <see cref="Trim"/> hands them back at
+    /// epoch ends.
+    /// </summary>
     public static void Collect()
     {
         GC.Collect();
         GC.WaitForPendingFinalizers();
+    }
+
+    /// <summary><see cref="Collect"/>, then <see cref="Trim"/>: RSS down to what is in use (measurements' baselines).</summary>
+    public static void CollectAndTrim()
+    {
+        Collect();
         Trim();
     }
 
@@ -63,8 +76,8 @@ public static class NativeMemory
     /// faults them in again, zeroed by the kernel: 556 k minor faults in the run and 15-25 % of the
     /// step's CPU in page-fault handling and clear_page; with these settings 323 k faults and the weight
     /// step's process CPU 3.6 → 2.4 s, pre-training 2.7 → 1.8 s (loaded host). Memory is still given
-    /// back: <see cref="Collect"/> runs malloc_trim(0) every <see cref="CollectEvery"/> steps, so RSS
-    /// stays flat at about one step's peak. Skipped where the user chose (any MALLOC_MMAP_THRESHOLD_,
+    /// back: <see cref="Trim"/> runs after every epoch, and between trims RSS stays at about one
+    /// step's peak. Skipped where the user chose (any MALLOC_MMAP_THRESHOLD_,
     /// MALLOC_TRIM_THRESHOLD_ or MALLOC_TOP_PAD_ set, or NASIAM_MALLOC_TUNING=0) and off glibc.
     /// </summary>
     public static void TuneAllocator()

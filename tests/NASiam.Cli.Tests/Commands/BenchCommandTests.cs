@@ -81,7 +81,7 @@ public sealed class BenchCommandTests
         Assert.True(code == ExitCodes.Ok, stderr);
         // Parts left out and a GC that did not fall within two steps are said to be, not printed as NaN.
         string[] lines = ["trunk alone", "GFLOP/s", "search-step floor = trunk alone + 1 × this", "search step      not measured (--only)",
-            "pretrain step    not measured (--only)", "GC + trim every 50 steps, none within the measured steps"];
+            "pretrain step    not measured (--only)", "GC every 50 steps, none within the measured steps"];
         Assert.All(lines, line => Assert.Contains(line, stdout));
         Assert.DoesNotContain("NaN", stdout);
     }

@@ -73,7 +73,7 @@ public class SyntheticShapesTests
     {
         // Free memory the C heap already holds would hide the peak: hand it back first, then restart
         // the kernel's peak-RSS counter (VmHWM) at the current RSS (Linux clear_refs 5).
-        NativeMemory.Collect();
+        NativeMemory.CollectAndTrim();
         File.WriteAllText("/proc/self/clear_refs", "5");
         double before = NativeMemory.ProcessStatusMib("VmRSS");
         var (images, labels) = SyntheticShapes.Generate(6400, seed: 1);

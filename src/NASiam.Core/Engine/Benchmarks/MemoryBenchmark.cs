@@ -18,7 +18,7 @@ public sealed record MemoryBenchmarkOptions
     public int Every { get; init; } = 100;
     /// <summary>Torch threads (0 = all cores).</summary>
     public int Threads { get; init; }
-    /// <summary>Steps between GC + malloc_trim passes (the engine's <see cref="NativeMemory.CollectEvery"/>; 0 = never).</summary>
+    /// <summary>Steps between forced collections, GC + finalizers without a trim, as the engine's periodic one (<see cref="NativeMemory.CollectEvery"/>; 0 = never).</summary>
     public int CollectEvery { get; init; } = NativeMemory.CollectEvery;
     /// <summary>
     /// Inputs: 0 = random 32×32 tensors (the step alone); N > 0 = the built-in synthetic data set of N

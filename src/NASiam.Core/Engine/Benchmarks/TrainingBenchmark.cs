@@ -39,7 +39,7 @@ public sealed record TrainingBenchmarkOptions
     public bool ChannelsLast { get; init; } = true;
     /// <summary>Force this exact CPU setting, unchecked (comparison runs; a wrong setting gives wrong timings of wrong numbers, a crashing one kills the process). Null = as <see cref="ChannelsLast"/> says.</summary>
     public Numerics.KernelSetting? Setting { get; init; }
-    /// <summary>Steps between forced GC + malloc_trim passes, outside the timed region (default: the engine's <see cref="NativeMemory.CollectEvery"/>; 0 = never).</summary>
+    /// <summary>Steps between forced collections (GC + finalizers, as the engine's periodic one), outside the timed region (default: the engine's <see cref="NativeMemory.CollectEvery"/>; 0 = never).</summary>
     public int CollectEvery { get; init; } = NativeMemory.CollectEvery;
     /// <summary>Backbone precision of the training steps (bf16 = autocast, heads fp32).</summary>
     public BackbonePrecision BackbonePrecision { get; init; } = BackbonePrecision.Fp32;
