@@ -10,30 +10,21 @@ using NASiam.Web.Tests.Fakes;
 namespace NASiam.Web.Tests.Components;
 
 /// <summary>The Genotypes page on the real app's services.</summary>
-public sealed class GenotypesPageTests : IAsyncLifetime
+public sealed class GenotypesPageTests() : ScriptedAppTests("genotypes", () => new ScriptedRunEngine())
 {
-    readonly string _data = Directory.CreateTempSubdirectory("nasiam-genotypes-").FullName;
-    NasiamAppFactory _app = null!;
-
-    public Task InitializeAsync()
-    {
-        _app = new NasiamAppFactory(_data, new ScriptedRunEngine());
-        return Task.CompletedTask;
-    }
-
     // The new row lands somewhere in a long table, off-screen: the page says the import worked.
     [Fact]
     public async Task Import_PastedText_SaysItWasImported_AndListsIt()
     {
         await using var ctx = Bunit.Context();
-        ctx.Services.AddFallbackServiceProvider(_app.Services);
+        ctx.Services.AddFallbackServiceProvider(App.Services);
         var page = ctx.Render<Genotypes>();
         var text = GenotypeText.Write(GenotypePresets.Find("simsiam/cifar10_resnet18")!.Genotype!);
         await page.Find("textarea").ChangeAsync(new ChangeEventArgs { Value = text });
         await page.Find("#genotype-import").ClickAsync(new MouseEventArgs());
         var snackbar = ctx.Services.GetRequiredService<ISnackbar>();
         page.WaitForAssertion(() => Assert.Contains(snackbar.ShownSnackbars, s => s.Message != null && s.Message.Contains("Imported") && s.Message.Contains("simsiam")));
-        Assert.Contains(_app.Services.GetRequiredService<NASiam.Web.Runs.RunStore>().Genotypes(), g => g.Text == text);
+        Assert.Contains(App.Services.GetRequiredService<NASiam.Web.Runs.RunStore>().Genotypes(), g => g.Text == text);
         // Its "Compare vs standard" hands the comparison form the genotype itself, not the entry's bare id.
         page.WaitForAssertion(() => Assert.Contains(page.FindAll("a.compare-genotype"), a => a.GetAttribute("href")!.Contains(Uri.EscapeDataString(text))));
     }
@@ -42,7 +33,7 @@ public sealed class GenotypesPageTests : IAsyncLifetime
     public async Task PickingAAndB_MarksTheirRows_AndTheirButtons()
     {
         await using var ctx = Bunit.Context();
-        ctx.Services.AddFallbackServiceProvider(_app.Services);
+        ctx.Services.AddFallbackServiceProvider(App.Services);
         var page = ctx.Render<Genotypes>();
         var rows = page.FindAll("tbody tr");
         Assert.True(rows.Count >= 3, $"{rows.Count} genotype rows");
@@ -67,11 +58,5 @@ public sealed class GenotypesPageTests : IAsyncLifetime
             Assert.Contains("chosen-a", now[1].ClassList);
             Assert.DoesNotContain("chosen-a", now[2].ClassList);
         });
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _app.DisposeAsync();
-        try { Directory.Delete(_data, true); } catch (IOException) { }
     }
 }

@@ -9,23 +9,14 @@ using NASiam.Web.Tests.Fakes;
 namespace NASiam.Web.Tests.Components;
 
 /// <summary>The run page's "Linear-evaluate this backbone" on the real app's services.</summary>
-public sealed class RunDetailLinearEvaluationTests : IAsyncLifetime
+public sealed class RunDetailLinearEvaluationTests() : ScriptedAppTests("lincls", () => new ScriptedRunEngine(totalSteps: 4, stepMilliseconds: 1))
 {
-    readonly string _data = Directory.CreateTempSubdirectory("nasiam-lincls-").FullName;
-    NasiamAppFactory _app = null!;
-
-    public Task InitializeAsync()
-    {
-        _app = new NasiamAppFactory(_data, new ScriptedRunEngine(totalSteps: 4, stepMilliseconds: 1));
-        return Task.CompletedTask;
-    }
-
     [Fact]
     public async Task Button_AppearsOnceTheRunHasABackboneCheckpoint_AndQueuesItsEvaluation()
     {
-        using var c = _app.Api();
+        using var c = App.Api();
         await using var ctx = Bunit.Context();
-        ctx.Services.AddFallbackServiceProvider(_app.Services);
+        ctx.Services.AddFallbackServiceProvider(App.Services);
         var id = await NasiamAppFactory.CreateQuickDemo(c);
         await NasiamAppFactory.WaitForStatus(c, id, "Succeeded");
 
@@ -33,23 +24,17 @@ public sealed class RunDetailLinearEvaluationTests : IAsyncLifetime
         var page = ctx.Render<RunDetail>(p => p.Add(x => x.Id, id));
         Assert.Empty(page.FindAll("#linear-evaluate"));
 
-        var file = RunCheckpoints.WritePretrain(_app.Services, id);
+        var file = RunCheckpoints.WritePretrain(App.Services, id);
         page = ctx.Render<RunDetail>(p => p.Add(x => x.Id, id));
         await page.Find("#linear-evaluate").ClickAsync(new Microsoft.AspNetCore.Components.Web.MouseEventArgs());
 
         var nav = ctx.Services.GetRequiredService<NavigationManager>();
-        var store = _app.Services.GetRequiredService<RunStore>();
+        var store = App.Services.GetRequiredService<RunStore>();
         page.WaitForAssertion(() => Assert.Single(store.List(id)));
         var child = Assert.Single(store.List(id));
         Assert.Equal(RunKind.LinCls, child.Kind);
         Assert.Equal(file, child.Options().Linear.Checkpoint);
         page.WaitForAssertion(() => Assert.EndsWith($"/runs/{child.Id}", nav.Uri));
         Assert.Empty(page.FindAll(".evaluate-error"));
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _app.DisposeAsync();
-        try { Directory.Delete(_data, true); } catch (IOException) { }
     }
 }
