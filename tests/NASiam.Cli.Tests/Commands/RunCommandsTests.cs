@@ -103,7 +103,7 @@ public sealed class RunCommandsTests : IDisposable
         Assert.Equal(ExitCodes.Ok, pipeline.Code);
         foreach (var flag in new[] { "--max-steps", "--search-epochs", "--heads-dim", "--compat-moco-reference-batch-norm", "--print-options", "--options <FILE>", "--genotype" })
             Assert.Contains(flag, pipeline.Out);
-        Assert.Contains("--checkpoint <FILE>", Cli(default, "lincls", "--help").Out);
+        Assert.Contains("--checkpoint <FILE|RUN-FOLDER>", Cli(default, "lincls", "--help").Out);
         Assert.Contains("<output>", Cli(default, "export", "--help").Out);
         // No arguments: the help, but as bad input (a script that forgot its verb must not pass).
         var none = Cli(default);
