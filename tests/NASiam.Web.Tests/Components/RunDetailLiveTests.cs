@@ -10,26 +10,18 @@ using NASiam.Web.Tests.Fakes;
 namespace NASiam.Web.Tests.Components;
 
 /// <summary>The run page on the real app's services (store, pump, notifications) while a long run streams in.</summary>
-public sealed class RunDetailLiveTests : IAsyncLifetime
+public sealed class RunDetailLiveTests() : ScriptedAppTests("live", () => new ScriptedRunEngine(totalSteps: Steps, stepMilliseconds: 1, checkpointEvery: 500))
 {
-    readonly string _data = Directory.CreateTempSubdirectory("nasiam-live-").FullName;
-    NasiamAppFactory _app = null!;
     const int Steps = 3000; // 3000 steps, alphas every 2: 1500 alpha rows per op series
-
-    public Task InitializeAsync()
-    {
-        _app = new NasiamAppFactory(_data, new ScriptedRunEngine(totalSteps: Steps, stepMilliseconds: 1, checkpointEvery: 500));
-        return Task.CompletedTask;
-    }
 
     [Fact]
     public async Task LongRunStreamingIn_EverySeriesStaysWithinThePointBudget_AndThePageMissesNoEvent()
     {
-        using var c = _app.Api();
+        using var c = App.Api();
         await using var ctx = Bunit.Context();
-        ctx.Services.AddFallbackServiceProvider(_app.Services);
+        ctx.Services.AddFallbackServiceProvider(App.Services);
         var updates = new System.Collections.Concurrent.ConcurrentBag<Guid>(); // live batches the pump published, by run
-        using var counter = _app.Services.GetRequiredService<RunNotificationService>().Subscribe(null, u =>
+        using var counter = App.Services.GetRequiredService<RunNotificationService>().Subscribe(null, u =>
         {
             if (u.Events.Count > 0) updates.Add(u.RunId);
             return Task.CompletedTask;
@@ -58,7 +50,7 @@ public sealed class RunDetailLiveTests : IAsyncLifetime
         // The worker's resident memory: the newest epoch's figures, and one chart point per throughput event (every 500 steps).
         page.WaitForAssertion(() => Assert.Equal("Worker process memory: 730 MiB resident, peak 900 MiB", page.Find(".resident-memory").TextContent.Trim()), TimeSpan.FromSeconds(10));
 
-        budget = Math.Min(_app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<NASiam.Web.Options.NasiamWebOptions>>().Value.MaxPointsPerSeries, 600);
+        budget = Math.Min(App.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<NASiam.Web.Options.NasiamWebOptions>>().Value.MaxPointsPerSeries, 600);
         var charts = page.FindComponents<PlotlyLineChart>().Select(c => c.Instance).ToList();
         var final = charts.SelectMany(c => c.DrawnPoints).ToDictionary(kv => kv.Key, kv => kv.Value);
         Assert.True(samples > 3, $"only {samples} samples while the run streamed");
@@ -78,7 +70,7 @@ public sealed class RunDetailLiveTests : IAsyncLifetime
         Assert.InRange(lossChart.Updates.Redraws, 0, merges.Generation + 2);
         // The page rendered at most Nasiam:MaxPageRendersPerSecond times a second while the run streamed,
         // plus its first renders and one per status change, although the pump published more batches.
-        int rate = _app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<NASiam.Web.Options.NasiamWebOptions>>().Value.MaxPageRendersPerSecond;
+        int rate = App.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<NASiam.Web.Options.NasiamWebOptions>>().Value.MaxPageRendersPerSecond;
         int published = updates.Count(r => r == id);
         int allowed = (int)Math.Ceiling((liveSeconds + 1) * rate) + 6;
         Assert.True(published > allowed, $"the pump published only {published} batches in {liveSeconds:0.0} s: nothing to throttle");
@@ -112,11 +104,5 @@ public sealed class RunDetailLiveTests : IAsyncLifetime
         Assert.True(afterReturn <= 1, why);
         Assert.True(afterClick <= 1 + (returned - clicked).TotalMilliseconds / 40, why);
         Assert.True(steps.Count < 400);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _app.DisposeAsync();
-        try { Directory.Delete(_data, true); } catch (IOException) { }
     }
 }

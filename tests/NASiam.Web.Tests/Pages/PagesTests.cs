@@ -4,21 +4,12 @@ using NASiam.Web.Tests.Fakes;
 namespace NASiam.Web.Tests.Pages;
 
 /// <summary>Every page prerenders on the real host (a broken page fails here with its exception).</summary>
-public class PagesTests : IAsyncLifetime
+public class PagesTests() : ScriptedAppTests("pages", () => new ScriptedRunEngine(totalSteps: 8, stepMilliseconds: 5))
 {
-    readonly string _data = Directory.CreateTempSubdirectory("nasiam-pages-").FullName;
-    NasiamAppFactory _app = null!;
-
-    public Task InitializeAsync()
-    {
-        _app = new NasiamAppFactory(_data, new ScriptedRunEngine(totalSteps: 8, stepMilliseconds: 5));
-        return Task.CompletedTask;
-    }
-
     [Fact]
     public async Task RunDetail_AfterQuickDemo_ShowsHeatmapGenotypeAndDownloads()
     {
-        using var c = _app.Api();
+        using var c = App.Api();
         var id = await NasiamAppFactory.CreateQuickDemo(c);
         await NasiamAppFactory.WaitForStatus(c, id, "Succeeded");
         var r = await c.GetAsync($"/runs/{id}");
@@ -41,7 +32,7 @@ public class PagesTests : IAsyncLifetime
     [InlineData("/compare")]
     public async Task Page_Prerenders(string path)
     {
-        using var c = _app.Api();
+        using var c = App.Api();
         var r = await c.GetAsync(path);
         Assert.True(r.StatusCode == HttpStatusCode.OK, await r.Content.ReadAsStringAsync());
     }
@@ -51,17 +42,11 @@ public class PagesTests : IAsyncLifetime
     [Fact]
     public async Task NewRun_WithAGenotypeThatIsNotText_OpensTheFormWithANotice()
     {
-        using var c = _app.Api();
+        using var c = App.Api();
         var r = await c.GetAsync("/runs/new?genotype=standard");
         var html = await r.Content.ReadAsStringAsync();
         Assert.True(r.StatusCode == HttpStatusCode.OK, html);
         Assert.Contains("genotype-notice", html);
         Assert.Contains("is not genotype text", html);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _app.DisposeAsync();
-        try { Directory.Delete(_data, true); } catch (IOException) { }
     }
 }
