@@ -117,7 +117,7 @@ public sealed class LinearEvalStage(StageEnvironment env, string? backboneCheckp
     Accuracy Evaluate(SiameseModel model, LinearProbe probe, Data.Augmentation.EvalTransform transform)
     {
         long n = Env.Data.TestCount, hits1 = 0, hits5 = 0;
-        int batchSize = InferenceChunks.For(transform.CropSize ?? Env.Data.ImageSize);
+        int batchSize = InferenceChunks.For(transform, Env.Data);
         using var _ = no_grad();
         for (long start = 0; start < n; start += batchSize)
         {

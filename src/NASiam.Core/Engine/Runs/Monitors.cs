@@ -18,6 +18,9 @@ public static class InferenceChunks
     /// working set). Per image the outputs are the same in any chunk (eval mode).
     /// </summary>
     public static int For(int imageSide) => Math.Clamp(64 * 32 * 32 / Math.Max(1, imageSide * imageSide), 8, 64);
+
+    /// <summary>Images per pass of <paramref name="transform"/> over <paramref name="data"/>: its crop, or the stored images' side when it does not crop.</summary>
+    public static int For(EvalTransform transform, IImageDataSet data) => For(transform.CropSize ?? data.ImageSize);
 }
 
 /// <summary>
@@ -81,7 +84,7 @@ public static class KnnMonitor
         var o = env.Options;
         var protocol = KnnProtocol.For(o.Framework, o.Pretrain.KnnK, o.Heads.Temperature);
         var transform = env.EvalTransform();
-        int batch = InferenceChunks.For(transform.CropSize ?? env.Data.ImageSize);
+        int batch = InferenceChunks.For(transform, env.Data);
         bool training = model.training;
         model.eval();
         try

@@ -219,9 +219,9 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
     /// The epoch's throughput event (nothing when it ran no step), after the epoch's monitors, with the
     /// resident memory after the epoch's last step (the training working set, before the periodic
     /// collection and the monitors) and the process's peak so far, so a run shows whether its memory
-    /// stays flat without a profiler. Then a malloc_trim (no GC): the monitors' inference passes leave
-    /// their activations in the C heap's arenas (+0.45 GiB RSS after a chunked MoCo ResNet-18 probe,
-    /// measured) until the next trim, which may be 50 steps away.
+    /// stays flat without a profiler. Then a malloc_trim (no GC), the engine's only one in training: the
+    /// monitors' inference passes leave their activations in the C heap's arenas (+0.45 GiB RSS after a
+    /// chunked MoCo ResNet-18 probe, measured), and the periodic collection does not trim.
     /// </summary>
     protected void EmitThroughput(StageClock clock, int epoch, long step)
     {
