@@ -171,17 +171,16 @@ public static class BenchCommand
                 ["peak_rss_mib"] = r.PeakRssMib, ["search_peak_rss_mib"] = r.SearchPeakRssMib, ["rss_before_mib"] = r.RssBeforeMib, ["rss_after_mib"] = r.RssAfterMib,
                 ["channels_last"] = channelsLast, ["gc_every"] = gcEvery, ["gc_s"] = r.CollectSeconds,
                 ["search_weight_phases_s"] = Phases(r.SearchWeightPhases), ["pretrain_phases_s"] = Phases(r.PretrainPhases),
-                ["conv_setting"] = r.ConvSetting, ["backbone_precision"] = precision.ToString().ToLowerInvariant(),
+                ["conv_setting"] = r.ConvSetting, ["thread_changes"] = r.ThreadChanges, ["backbone_precision"] = precision.ToString().ToLowerInvariant(),
                 ["view_batched_heads"] = viewBatchedHeads && framework != Framework.MoCo, ["host"] = Host(r.Host),
             }.ToDictionary(kv => kv.Key, kv => kv.Value is double d && !double.IsFinite(d) ? null : kv.Value)));
             return ExitCodes.Ok;
         }
         var c = CultureInfo.InvariantCulture;
         if (r.Host is { } h)
-            stdout.WriteLine(string.Format(c, "host: {0}, {1}, ISA {2}; libtorch {3}, TorchSharp {4}, {5} threads, OMP_WAIT_POLICY={6}, GOMP_SPINCOUNT={10}, LD_PRELOAD={7}, malloc tuning {9}, convolutions {8}",
+            stdout.WriteLine(string.Format(c, "host: {0}, {1}, ISA {2}; libtorch {3}, TorchSharp {4}, {5} threads, OpenMP wait {6}, LD_PRELOAD={7}, malloc tuning {9}, convolutions {8}",
                 h.CpuModel, h.Architecture, string.Join(" ", h.IsaFlags), h.LibTorchVersion, h.TorchSharpVersion, h.Threads,
-                Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "PASSIVE (engine default)", Environment.GetEnvironmentVariable("LD_PRELOAD") ?? "none", r.ConvSetting, NativeMemory.AllocatorTuning,
-                Environment.GetEnvironmentVariable("GOMP_SPINCOUNT") ?? "unset"));
+                TorchRuntime.WaitDescription, Environment.GetEnvironmentVariable("LD_PRELOAD") ?? "none", r.ConvSetting, NativeMemory.AllocatorTuning));
         stdout.WriteLine(string.Format(c, "{0} {1}, batch {2}, {3} threads, dims {4}/{5}, heads {7}, median of {6} steps:", framework.ToName(), backbone, batch, r.Threads, heads.Dim, heads.PredDim, steps,
             viewBatchedHeads && framework != Framework.MoCo ? "once on both views" : "once per view"));
         // A part left out with --only is said to be, not printed as NaN.
@@ -201,6 +200,7 @@ public static class BenchCommand
                 r.TrunkForwardSeconds, r.TrunkForwardsPerSearchStep, r.SearchFloorSeconds));
         }
         stdout.WriteLine(string.Format(c, "  peak RSS         {0:0} MiB  (RSS {1:0} → {2:0} MiB; {3})", r.PeakRssMib, r.RssBeforeMib, r.RssAfterMib, CollectText(gcEvery, r.CollectSeconds)));
+        foreach (var change in r.ThreadChanges) stdout.WriteLine("  " + change);
         return ExitCodes.Ok;
     }
 
@@ -221,7 +221,8 @@ public static class BenchCommand
         ["cpu_model"] = h.CpuModel, ["architecture"] = h.Architecture, ["isa_flags"] = h.IsaFlags, ["threads"] = h.Threads,
         ["libtorch"] = h.LibTorchVersion, ["torchsharp"] = h.TorchSharpVersion,
         ["omp_wait_policy"] = Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "PASSIVE (engine default)",
-        ["gomp_spincount"] = Environment.GetEnvironmentVariable("GOMP_SPINCOUNT") ?? "",
+        ["gomp_spincount"] = Environment.GetEnvironmentVariable("GOMP_SPINCOUNT") ?? (TorchRuntime.EngineManagesWaiting ? TorchRuntime.EngineSpinCount + " (engine default)" : ""),
+        ["thread_governor"] = TorchRuntime.EngineManagesWaiting,
         ["ld_preload"] = Environment.GetEnvironmentVariable("LD_PRELOAD") ?? "",
         ["malloc_tuning"] = NativeMemory.AllocatorTuning ?? "",
     };

@@ -22,6 +22,9 @@ public sealed class NasiamEngine : IRunEngine
     /// <summary>Test seam: runs before each weight step of every stage.</summary>
     internal Action<SiameseModel, long>? BeforeWeightStep { get; init; }
 
+    /// <summary>Test seam: the run's thread governor from (thread count, notice); default <see cref="CpuThreadGovernor.ForRun"/>.</summary>
+    internal Func<int, Action<string>, CpuThreadGovernor?> ThreadGovernor { get; init; } = CpuThreadGovernor.ForRun;
+
     public RunResult Run(RunOptions options, RunContext context, ITrainingObserver observer, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -32,7 +35,7 @@ public sealed class NasiamEngine : IRunEngine
             throw new ArgumentException($"Linear.Checkpoint: '{ck}' does not exist.");
         var outDir = Path.GetFullPath(context.OutputDirectory);
         if (context.Resume) CheckResumable(options, outDir); // refuse before any work, so nothing in the folder changes
-        TorchRuntime.SetThreads(options.Threads);
+        int threads = TorchRuntime.SetThreads(options.Threads);
         var device = TorchRuntime.ResolveDevice(options.Device);
         Directory.CreateDirectory(outDir);
         // The engine owns the numbering and metrics.jsonl: an attempt starts after the newest
@@ -62,6 +65,8 @@ public sealed class NasiamEngine : IRunEngine
         {
             Options = options, Device = device, Data = data, OutputDirectory = outDir, Events = events,
             Cancellation = cancellationToken, Resume = context.Resume, BeforeWeightStep = BeforeWeightStep,
+            // The CPU threads matter on the CPU only; on CUDA they just feed the kernels.
+            CpuThreads = device.type == TorchSharp.DeviceType.CPU ? ThreadGovernor(threads, notice => events.Log("run", "info", notice)) : null,
         };
 
         var stages = new List<StageResult>();

@@ -5,30 +5,66 @@ using TorchSharp;
 namespace NASiam.Core.Engine;
 
 /// <summary>
-/// Process-wide torch set-up: thread count and device resolution. On 2 shared cores OpenMP
-/// spin-waiting can slow training 30x (platform notes 1.3), so the thread count is always set
-/// deliberately and OpenMP waits passively unless the user chose otherwise.
-/// The price on a quiet host, measured (AMD EPYC, 2 threads, 2026-11-30, bench/README.md): every
-/// parallel region then wakes its worker through the kernel, and a step runs thousands of them
-/// (each BN, ReLU, add and optimizer op), so passive waiting costs 10-15 % of a ResNet-18
-/// pre-training step at batch 32 and ~23 % of a SimSiam search step at batch 64 against a short
-/// spin (GOMP_SPINCOUNT=30000; GOMP's own default, used by the PyTorch reference, spins 300000).
-/// With other processes on the cores the spin lost 1.5-2.5x in 4 of 5 alternating pairs, hence
-/// passive stays the default; on a dedicated host set GOMP_SPINCOUNT (it overrides the policy's
-/// spin count, results are unchanged).
+/// Process-wide torch set-up: thread count, OpenMP waiting and device resolution. OpenMP threads that
+/// wait by spinning on shared cores can slow training 30x (platform notes 1.3), and purely passive
+/// waiting (every parallel region wakes its workers through the kernel, thousands a step) costs 9-13 %
+/// of a step on free cores (fourteenth session, bench/README.md). So, unless the user set
+/// OMP_WAIT_POLICY or GOMP_SPINCOUNT, the engine has threads spin ~0.1 ms (<see cref="EngineSpinCount"/>;
+/// GOMP's own default, used by the PyTorch reference, spins 300000) and then sleep, and a
+/// <see cref="CpuThreadGovernor"/> lowers the thread count while other processes use the cores.
 /// </summary>
 public static class TorchRuntime
 {
     static readonly object Gate = new();
     static bool _initialised;
 
+    /// <summary>
+    /// GOMP_SPINCOUNT the engine sets: spins before a waiting OpenMP thread sleeps (libgomp counts ~100,000
+    /// to the millisecond, so ~0.1 ms). 10,000 and 30,000 were equal in alternating runs (thirteenth session).
+    /// </summary>
+    public const string EngineSpinCount = "10000";
+
+    /// <summary>
+    /// True when the engine set the OpenMP wait policy (neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT was set
+    /// when libtorch loaded): runs then use a <see cref="CpuThreadGovernor"/>. A user who sets either
+    /// variable keeps the thread count as given.
+    /// </summary>
+    public static bool EngineManagesWaiting { get; private set; }
+
+    /// <summary>How OpenMP threads wait in this process, for benchmark host lines.</summary>
+    public static string WaitDescription
+    {
+        get
+        {
+            Initialise();
+            return EngineManagesWaiting
+                ? $"passive after {EngineSpinCount} spins, thread governor on (engine default)"
+                : $"OMP_WAIT_POLICY={Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "PASSIVE (engine)"}, GOMP_SPINCOUNT={Environment.GetEnvironmentVariable("GOMP_SPINCOUNT") ?? "unset"}, thread governor off";
+        }
+    }
+
+    /// <summary>
+    /// The OpenMP variables the engine sets, given what the user set: nothing when OMP_WAIT_POLICY is
+    /// set; OMP_WAIT_POLICY=PASSIVE alone when only GOMP_SPINCOUNT is (the user's spin, then sleep);
+    /// both, with GOMP_SPINCOUNT=<see cref="EngineSpinCount"/>, when neither is (the engine then manages
+    /// waiting, and runs get a thread governor).
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> WaitVariablesToSet(string? ompWaitPolicy, string? gompSpinCount) =>
+        (ompWaitPolicy, gompSpinCount) switch
+        {
+            (not null, _) => new Dictionary<string, string>(),
+            (null, not null) => new Dictionary<string, string> { ["OMP_WAIT_POLICY"] = "PASSIVE" },
+            (null, null) => new Dictionary<string, string> { ["OMP_WAIT_POLICY"] = "PASSIVE", ["GOMP_SPINCOUNT"] = EngineSpinCount },
+        };
+
     [DllImport("libc", EntryPoint = "setenv")]
     static extern int NativeSetEnv(string name, string value, int overwrite);
 
     /// <summary>
     /// Call before the first tensor operation. Sets glibc malloc up for training loops
-    /// (<see cref="NativeMemory.TuneAllocator"/>) and OMP_WAIT_POLICY=PASSIVE in the native
-    /// environment (the OpenMP runtime reads it when libtorch loads; .NET's own
+    /// (<see cref="NativeMemory.TuneAllocator"/>) and OMP_WAIT_POLICY=PASSIVE (plus
+    /// GOMP_SPINCOUNT=<see cref="EngineSpinCount"/> when neither was set) in the native
+    /// environment (the OpenMP runtime reads them when libtorch loads; .NET's own
     /// Environment.SetEnvironmentVariable does not reach native getenv on Unix). In a
     /// TorchBackend=system build it then loads the installed PyTorch's libtorch
     /// (<see cref="SystemLibtorch"/>) and writes one line saying which to stderr.
@@ -40,9 +76,15 @@ public static class TorchRuntime
         lock (Gate)
         {
             if (_initialised) return;
-            if (OperatingSystem.IsLinux() && Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is null)
+            if (OperatingSystem.IsLinux())
             {
-                try { NativeSetEnv("OMP_WAIT_POLICY", "PASSIVE", 0); } catch (DllNotFoundException) { }
+                try
+                {
+                    var set = WaitVariablesToSet(Environment.GetEnvironmentVariable("OMP_WAIT_POLICY"), Environment.GetEnvironmentVariable("GOMP_SPINCOUNT"));
+                    bool allSet = set.All(kv => NativeSetEnv(kv.Key, kv.Value, 0) == 0);
+                    EngineManagesWaiting = allSet && set.ContainsKey("GOMP_SPINCOUNT");
+                }
+                catch (DllNotFoundException) { }
             }
             NativeMemory.TuneAllocator(); // before the first tensor: no page-fault churn per step (see there)
             if (SystemLibtorch.Active)

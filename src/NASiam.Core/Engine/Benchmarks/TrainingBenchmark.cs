@@ -97,6 +97,8 @@ public sealed record TrainingBenchmarkResult(
     public double TrunkGflop { get; init; } = double.NaN;
     /// <summary>The convolution setting the trunks ran with ("nchw", "channels-last+s1x1", ...; see <see cref="Numerics.KernelSetting.Name"/>).</summary>
     public string ConvSetting { get; init; } = "";
+    /// <summary>What the thread governor changed during the benchmark (one line each, as a run logs them); empty when nothing changed.</summary>
+    public IReadOnlyList<string> ThreadChanges { get; init; } = [];
 }
 
 /// <summary>
@@ -115,6 +117,9 @@ public static class TrainingBenchmark
         if (o.BatchSize < 2 || o.Steps < 1 || o.Warmup < 0) throw new ArgumentException("Benchmark needs batch >= 2, steps >= 1 and warmup >= 0.");
         int threads = TorchRuntime.SetThreads(o.Threads);
         var device = TorchRuntime.ResolveDevice(o.Device);
+        // As a run: the thread governor ticks after each step (outside the timings), so a loaded host is measured as a run would meet it.
+        var threadChanges = new List<string>();
+        var governor = device.type == DeviceType.CPU ? CpuThreadGovernor.ForRun(threads, note => { threadChanges.Add(note); progress?.Invoke(note); }) : null;
         var run = Recipe(o.Framework, o.Backbone, o.BatchSize, o.Heads) with { BackbonePrecision = o.BackbonePrecision };
         lock (CollectTimes) CollectTimes.Clear();
         double rssBefore = NativeMemory.ProcessStatusMib("VmRSS");
@@ -152,6 +157,7 @@ public static class TrainingBenchmark
                 var phases = TimedWeightStep(model, wopt, w1, w2) with { Data = dataSeconds };
                 var weightSeconds = clock.Elapsed.TotalSeconds;
                 MaybeCollect(o, i);
+                governor?.AfterStep();
                 if (i >= o.Warmup) { archTimes.Add(archSeconds); weightTimes.Add(weightSeconds); searchPhases.Add(phases); }
                 progress?.Invoke($"search step {i + 1}/{o.Warmup + o.Steps}: {archSeconds + weightSeconds:0.000}s{Diagnostics()}");
             }
@@ -178,6 +184,7 @@ public static class TrainingBenchmark
                 var phases = TimedWeightStep(model, opt, x1, x2) with { Data = dataSeconds };
                 var seconds = clock.Elapsed.TotalSeconds;
                 MaybeCollect(o, i);
+                governor?.AfterStep();
                 if (i >= o.Warmup) { times.Add(seconds); pretrainPhases.Add(phases); }
                 progress?.Invoke($"pretrain step {i + 1}/{o.Warmup + o.Steps}: {seconds:0.000}s{Diagnostics()}");
             }
@@ -223,6 +230,7 @@ public static class TrainingBenchmark
                     model.Backbone.call(x1).sum(ScalarType.Float32).add(model.Backbone.call(x2).sum(ScalarType.Float32), Scalars.One).ItemSingle();
                 var forward = clock.Elapsed.TotalSeconds;
                 MaybeCollect(o, i);
+                governor?.AfterStep();
                 if (i >= o.Warmup) { times.Add(seconds); forwardTimes.Add(forward); }
                 progress?.Invoke($"trunk step {i + 1}/{o.Warmup + o.Steps}: {seconds:0.000}s, forward without autograd {forward:0.000}s{Diagnostics()}");
             }
@@ -237,6 +245,7 @@ public static class TrainingBenchmark
             SearchPeakRssMib = searchPeak,
             CollectSeconds = MedianCollectSeconds(),
             ConvSetting = convSetting,
+            ThreadChanges = threadChanges,
             TrunkStepSeconds = trunk,
             TrunkForwardSeconds = trunkForward,
             TrunkForwardsPerSearchStep = TrunkForwardsPerSearchStep(o.Framework),

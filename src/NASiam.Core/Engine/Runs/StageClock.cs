@@ -2,8 +2,11 @@ using System.Diagnostics;
 
 namespace NASiam.Core.Engine.Runs;
 
-/// <summary>Accumulates data and compute seconds and images over an epoch for the throughput event.</summary>
-public sealed class StageClock
+/// <summary>
+/// Accumulates data and compute seconds and images over an epoch for the throughput event, and ticks the
+/// run's <see cref="CpuThreadGovernor"/> (if any) after each step.
+/// </summary>
+public sealed class StageClock(CpuThreadGovernor? governor = null)
 {
     readonly Stopwatch _watch = new();
     double _data, _compute;
@@ -23,7 +26,8 @@ public sealed class StageClock
     /// <summary>
     /// Ends the step's compute phase; <paramref name="images"/> counts every image the step consumed.
     /// Also reads the process's resident memory (a /proc read, ~30 µs): the training working set,
-    /// before the engine's periodic collection and the epoch's monitors.
+    /// before the engine's periodic collection and the epoch's monitors; then lets the thread governor
+    /// decide (outside the step's time).
     /// </summary>
     public void StepDone(long images)
     {
@@ -31,6 +35,7 @@ public sealed class StageClock
         _images += images;
         _steps++;
         LastStepRssMib = NativeMemory.ProcessStatusMib("VmRSS");
+        governor?.AfterStep();
     }
 
     /// <summary>Resident memory after the latest step, MiB; NaN before the first step or where /proc cannot be read.</summary>

@@ -23,6 +23,12 @@ public sealed class StageEnvironment
     /// <summary>Continue from a stage checkpoint when one exists.</summary>
     public bool Resume { get; init; } = true;
 
+    /// <summary>Adjusts the CPU thread count after steps while other processes use the cores; null when the thread count is fixed.</summary>
+    public CpuThreadGovernor? CpuThreads { get; init; }
+
+    /// <summary>A stage's clock; it ticks <see cref="CpuThreads"/> after each step.</summary>
+    public StageClock NewClock() => new(CpuThreads);
+
     /// <summary>Test seam: runs before each weight step (e.g. to corrupt a weight and provoke a NaN loss).</summary>
     internal Action<SiameseModel, long>? BeforeWeightStep { get; init; }
 

@@ -140,6 +140,29 @@ public sealed class NasiamEngineTests : IDisposable
         Assert.Equal("failed", doc.RootElement.GetProperty("outcome").GetString());
     }
 
+    [Fact]
+    public void Run_UnderForeignCpuLoad_LowersTheThreadCount_AndLogsWhy()
+    {
+        // Other processes keep both cores busy in every window: the governor the engine ticks after each step goes to 1 thread.
+        static CpuSample Busy(double t) => new(t, 2 * t, 0);
+        int before = TorchSharp.torch.get_num_threads();
+        var engine = new NasiamEngine
+        {
+            ThreadGovernor = (threads, notice) => new CpuThreadGovernor(threads, 2, Busy(ProcCpu.Now() - 10), () => Busy(ProcCpu.Now()), n => TorchRuntime.SetThreads(n), notice),
+        };
+        try
+        {
+            var (result, recorder) = TinyRuns.Run(TinyRuns.Options(Framework.SimSiam, RunKind.Search), Dir("cpu"), engine: engine);
+
+            Assert.Equal(RunOutcome.Succeeded, result.Outcome);
+            var log = Assert.Single(recorder.Events.OfType<LogMessage>(), m => m.Message.StartsWith("CPU threads", StringComparison.Ordinal));
+            Assert.StartsWith("CPU threads 2 → 1: other processes kept 2.0 of this run's 2 cores busy over the last ", log.Message);
+            Assert.Equal("run", log.Stage);
+            Assert.Equal(1, TorchSharp.torch.get_num_threads()); // the training thread's count, set by the governor
+        }
+        finally { TorchSharp.torch.set_num_threads(before); }
+    }
+
     [Theory]
     [InlineData(Framework.SimSiam)]
     [InlineData(Framework.MoCo)]
