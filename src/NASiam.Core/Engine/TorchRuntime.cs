@@ -37,11 +37,11 @@ public static class TorchRuntime
         get
         {
             Initialise();
-            return EngineManagesWaiting
-                ? $"passive after {EngineSpinCount} spins, thread governor on (engine default)"
-                : $"OMP_WAIT_POLICY={Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "PASSIVE (engine)"}, GOMP_SPINCOUNT={Environment.GetEnvironmentVariable("GOMP_SPINCOUNT") ?? "unset"}, thread governor off";
+            return _waitDescription;
         }
     }
+
+    static string _waitDescription = "as the OpenMP runtime's defaults (not Linux: the engine sets nothing)";
 
     /// <summary>
     /// The OpenMP variables the engine sets, given what the user set: nothing when OMP_WAIT_POLICY is
@@ -56,6 +56,14 @@ public static class TorchRuntime
             (null, not null) => new Dictionary<string, string> { ["OMP_WAIT_POLICY"] = "PASSIVE" },
             (null, null) => new Dictionary<string, string> { ["OMP_WAIT_POLICY"] = "PASSIVE", ["GOMP_SPINCOUNT"] = EngineSpinCount },
         };
+
+    /// <summary>Whether GNU OpenMP (libgomp, which libtorch brings) is already mapped into this process; false where /proc cannot be read.</summary>
+    static bool OpenMpLoaded()
+    {
+        try { return File.ReadLines("/proc/self/maps").Any(l => l.Contains("libgomp", StringComparison.Ordinal)); }
+        catch (IOException) { return false; }
+        catch (UnauthorizedAccessException) { return false; }
+    }
 
     [DllImport("libc", EntryPoint = "setenv")]
     static extern int NativeSetEnv(string name, string value, int overwrite);
@@ -81,8 +89,12 @@ public static class TorchRuntime
                 try
                 {
                     var set = WaitVariablesToSet(Environment.GetEnvironmentVariable("OMP_WAIT_POLICY"), Environment.GetEnvironmentVariable("GOMP_SPINCOUNT"));
+                    bool tooLate = OpenMpLoaded(); // libgomp reads its variables once, when it loads (with libtorch)
                     bool allSet = set.All(kv => NativeSetEnv(kv.Key, kv.Value, 0) == 0);
-                    EngineManagesWaiting = allSet && set.ContainsKey("GOMP_SPINCOUNT");
+                    EngineManagesWaiting = allSet && set.ContainsKey("GOMP_SPINCOUNT") && !tooLate;
+                    _waitDescription = tooLate ? "as libgomp's defaults (libtorch was loaded before the engine set its wait policy), thread governor off"
+                        : EngineManagesWaiting ? $"passive after {EngineSpinCount} spins, thread governor on (engine default)"
+                        : $"OMP_WAIT_POLICY={Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "PASSIVE (engine)"}, GOMP_SPINCOUNT={Environment.GetEnvironmentVariable("GOMP_SPINCOUNT") ?? "unset"}, thread governor off";
                 }
                 catch (DllNotFoundException) { }
             }

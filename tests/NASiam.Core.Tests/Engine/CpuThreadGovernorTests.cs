@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using NASiam.Core.Engine;
 
 namespace NASiam.Core.Tests.Engine;
@@ -197,5 +198,84 @@ public sealed class CpuThreadGovernorTests
         Assert.Null(CpuThreadGovernor.ForRun(1, _ => { }));
         var g = CpuThreadGovernor.ForRun(2, _ => { });
         Assert.Equal(TorchRuntime.EngineManagesWaiting, g is not null);
+    }
+
+    /// <summary>Runs <see cref="WaitPolicyChild"/> in a fresh process with OMP_WAIT_POLICY and GOMP_SPINCOUNT as given (null: unset).</summary>
+    static Dictionary<string, string> Child(string? policy, string? spin)
+    {
+        var assembly = typeof(WaitPolicyChild).Assembly.Location;
+        var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h && File.Exists(h) ? h : "dotnet";
+        var psi = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add("exec");
+        psi.ArgumentList.Add(assembly);
+        psi.Environment["DOTNET_STARTUP_HOOKS"] = assembly;
+        psi.Environment[WaitPolicyChild.Variable] = "1";
+        foreach (var (name, value) in new[] { ("OMP_WAIT_POLICY", policy), ("GOMP_SPINCOUNT", spin) })
+            if (value is null) psi.Environment.Remove(name); else psi.Environment[name] = value;
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(TimeSpan.FromMinutes(2))) { p.Kill(true); Assert.Fail("the wait-policy child did not finish in 2 minutes"); }
+        Assert.True(p.ExitCode == 0, $"child exit {p.ExitCode}: {stdout.Result} {stderr.Result}");
+        return stdout.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(l => l.Split(' ', 2)).Where(kv => kv.Length == 2).ToDictionary(kv => kv[0], kv => kv[1]);
+    }
+
+    [Fact]
+    public void AFreshProcess_GetsTheEngineSpin_BeforeOpenMpLoads()
+    {
+        var r = Child(null, null);
+        Assert.Equal("True", r["MANAGES"]);
+        Assert.Equal(TorchRuntime.EngineSpinCount, r["SPIN"]);
+        Assert.Equal("PASSIVE", r["POLICY"]);
+        Assert.Equal("False", r["GOMP_BEFORE"]); // libgomp was not loaded when the variables were set ...
+        Assert.Equal("True", r["GOMP_AFTER"]);   // ... and is after the first tensor: it read them
+        Assert.Contains("thread governor on", r["WAIT"]);
+    }
+
+    [Fact]
+    public void AUsersWaitPolicy_IsLeftAlone_AndTurnsTheGovernorOff()
+    {
+        var r = Child("ACTIVE", null);
+        Assert.Equal("False", r["MANAGES"]);
+        Assert.Equal("ACTIVE", r["POLICY"]);
+        Assert.Equal("(unset)", r["SPIN"]);
+        Assert.Contains("thread governor off", r["WAIT"]);
+        r = Child(null, "2000");
+        Assert.Equal("False", r["MANAGES"]);
+        Assert.Equal(("PASSIVE", "2000"), (r["POLICY"], r["SPIN"]));
+    }
+}
+
+/// <summary>
+/// The child of the wait-policy tests: started through <c>StartupHook</c> (ParityChild.cs) when
+/// <see cref="Variable"/> is set; prints what the engine set in the native environment, whether libgomp
+/// was mapped before and after the first tensor, and exits.
+/// </summary>
+internal static class WaitPolicyChild
+{
+    public const string Variable = "NASIAM_WAIT_CHILD";
+
+    [DllImport("libc", EntryPoint = "getenv")]
+    static extern IntPtr NativeGetEnv(string name);
+
+    static string Native(string name) => Marshal.PtrToStringAnsi(NativeGetEnv(name)) ?? "(unset)";
+
+    static bool GompMapped() => File.ReadLines("/proc/self/maps").Any(l => l.Contains("libgomp", StringComparison.Ordinal));
+
+    public static void RunIfAsked()
+    {
+        if (Environment.GetEnvironmentVariable(Variable) != "1") return;
+        bool before = GompMapped();
+        TorchRuntime.Initialise();
+        Console.WriteLine($"MANAGES {TorchRuntime.EngineManagesWaiting}");
+        Console.WriteLine($"SPIN {Native("GOMP_SPINCOUNT")}");
+        Console.WriteLine($"POLICY {Native("OMP_WAIT_POLICY")}");
+        Console.WriteLine($"WAIT {TorchRuntime.WaitDescription}");
+        using (var t = TorchSharp.torch.ones(4, 4)) using (var m = t.matmul(t)) { }
+        Console.WriteLine($"GOMP_BEFORE {before}");
+        Console.WriteLine($"GOMP_AFTER {GompMapped()}");
+        Console.Out.Flush();
+        Environment.Exit(0);
     }
 }

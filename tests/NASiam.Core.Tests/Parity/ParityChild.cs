@@ -15,6 +15,7 @@ internal static class StartupHook
     public static void Initialize()
     {
         NASiam.Core.Tests.Runtime.SystemLibtorchChild.RunIfAsked(); // the system-libtorch loader's child (Runtime/SystemLibtorchTests.cs)
+        NASiam.Core.Tests.Engine.WaitPolicyChild.RunIfAsked(); // the OpenMP wait-policy child (Engine/CpuThreadGovernorTests.cs)
         var name = Environment.GetEnvironmentVariable(ParityProcess.CaseVariable);
         var dir = Environment.GetEnvironmentVariable(ParityProcess.OutVariable);
         if (string.IsNullOrEmpty(name) || string.IsNullOrEmpty(dir)) return;
