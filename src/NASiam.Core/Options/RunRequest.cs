@@ -49,13 +49,14 @@ public sealed record RunRequestPolicy
     /// </summary>
     public string? TrustedCheckpointFolder { get; init; }
 
-    /// <summary>True when <paramref name="path"/> is a file the request may name: any with server files allowed, else one inside <see cref="TrustedCheckpointFolder"/>.</summary>
+    /// <summary>True when <paramref name="path"/> is a file or folder the request may name: any with server files allowed, else <see cref="TrustedCheckpointFolder"/> itself or anything inside it.</summary>
     public bool MayRead(string path)
     {
         if (AllowServerFiles) return true;
         if (string.IsNullOrWhiteSpace(TrustedCheckpointFolder)) return false;
-        var root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(TrustedCheckpointFolder)) + Path.DirectorySeparatorChar;
-        return Path.GetFullPath(path).StartsWith(root, StringComparison.Ordinal);
+        var folder = Path.TrimEndingDirectorySeparator(Path.GetFullPath(TrustedCheckpointFolder));
+        var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
+        return full == folder || full.StartsWith(folder + Path.DirectorySeparatorChar, StringComparison.Ordinal);
     }
 
     /// <summary>The command line: paths are the user's own.</summary>

@@ -24,6 +24,9 @@ public static class RunRequestResolver
     /// <summary>Fields of a checkpoint that fix its model: a linear evaluation cannot change them.</summary>
     static readonly string[] ModelIdentity = ["framework", "backbone", "heads", "compat"];
 
+    /// <summary>The answer to a checkpoint path the policy does not let the request name.</summary>
+    const string ServerPathsRefused = "server file paths are not accepted here: leave it empty to evaluate an untrained backbone, give a run's id as the checkpoint to evaluate that run's pre-training, or use the command line (nasiam lincls --checkpoint)";
+
     /// <summary>Resolves <paramref name="request"/> under <paramref name="policy"/>; never throws for bad input.</summary>
     public static RunResolution Resolve(RunRequest request, RunRequestPolicy policy)
     {
@@ -63,19 +66,21 @@ public static class RunRequestResolver
         RunOptions? checkpointOptions = null;
         if (!string.IsNullOrWhiteSpace(request.Checkpoint))
         {
+            // Before the file system is touched: whether a path exists is not for every door to learn.
+            if (!policy.MayRead(request.Checkpoint)) return Fail("checkpoint", ServerPathsRefused);
             var path = Path.GetFullPath(request.Checkpoint);
             if (Directory.Exists(path))
             {
                 path = StageEnvironment.FinalBackboneCheckpointIn(path)!;
                 if (path is null)
-                    return Fail("checkpoint", "the run has no pre-training or search checkpoint (checkpoints/pretrain.ckpt or checkpoints/search.ckpt) to evaluate");
+                    return Fail("checkpoint", $"the run has no pre-training or search checkpoint ({string.Join(" or ", StageEnvironment.BackboneStages.Select(StageEnvironment.CheckpointName))}) to evaluate");
             }
             else if (!File.Exists(path)) return Fail("checkpoint", $"'{request.Checkpoint}' does not exist");
             try
             {
                 var state = CheckpointStore.ReadState(path);
                 checkpointOptions = RunOptions.FromJson(state.OptionsJson);
-                if (state.Stage is not ("search" or "pretrain"))
+                if (!StageEnvironment.BackboneStages.Contains(state.Stage))
                     return Fail("checkpoint", $"is a '{state.Stage}' checkpoint; linear evaluation needs a pre-training (or search) checkpoint");
                 // A stopped stage's checkpoint evaluates the backbone as it was then: said, never silent.
                 if (!state.Completed)
@@ -161,7 +166,7 @@ public static class RunRequestResolver
         // 6. Field checks, then the genotype reference itself.
         errors.AddRange(options.ValidateFields());
         if (!string.IsNullOrWhiteSpace(options.Linear.Checkpoint) && !policy.MayRead(options.Linear.Checkpoint))
-            errors.Add(new("linear.checkpoint", "server file paths are not accepted here: leave it empty to evaluate an untrained backbone, give a run's id as the checkpoint to evaluate that run's pre-training, or use the command line (nasiam lincls --checkpoint)"));
+            errors.Add(new("linear.checkpoint", ServerPathsRefused));
         bool pretrains = options.Kind is RunKind.Pretrain or RunKind.Pipeline;
         if (pretrains && !GenotypeReference.IsSearched(options.Pretrain.Genotype) && !errors.Any(e => e.Path == "pretrain.genotype"))
         {

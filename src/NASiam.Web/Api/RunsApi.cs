@@ -114,7 +114,7 @@ public static class RunsApi
         var listed = files.Checkpoints(id).Where(c => c.Name.StartsWith("checkpoints/", StringComparison.Ordinal) && c.Name.EndsWith(".ckpt", StringComparison.Ordinal)).ToArray();
         var name = checkpoint is null
             ? files.FinalBackboneCheckpoint(id)
-            : checkpoint.Contains('/') ? checkpoint : $"checkpoints/{checkpoint.Replace(".ckpt", "")}.ckpt";
+            : checkpoint.Contains('/') ? checkpoint : NASiam.Core.Engine.Runs.StageEnvironment.CheckpointName(checkpoint.Replace(".ckpt", ""));
         if (name is null) return Results.Problem("The run has no pre-training or search checkpoint yet.", statusCode: StatusCodes.Status404NotFound);
         var source = files.Resolve(id, name);
         if (source is null)

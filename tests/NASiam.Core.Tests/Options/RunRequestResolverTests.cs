@@ -169,12 +169,21 @@ public class RunRequestResolverTests
         SaveCheckpoint(run, "pretrain", completed: true, SavedPretrain());
         var elsewhere = SaveCheckpoint(other, "pretrain", completed: true, SavedPretrain());
 
-        Assert.Contains(Resolve(new RunRequest { Checkpoint = run }, RunRequestPolicy.Web).Errors, e => e.Path == "linear.checkpoint");
+        var refused = Assert.Single(Resolve(new RunRequest { Checkpoint = run }, RunRequestPolicy.Web).Errors);
+        Assert.Equal("checkpoint", refused.Path);
+        Assert.StartsWith("server file paths are not accepted here", refused.Message);
         var trusted = RunRequestPolicy.Web with { TrustedCheckpointFolder = run };
         Assert.True(Resolve(new RunRequest { Checkpoint = run }, trusted).Ok);
-        Assert.Contains(Resolve(new RunRequest { Checkpoint = elsewhere }, trusted).Errors, e => e.Path == "linear.checkpoint");
-        // A sibling whose name starts with the trusted folder's is not inside it.
+        // Outside the folder, an existing checkpoint and a path that does not exist get the same answer: nothing to probe.
+        Assert.Equal(refused, Assert.Single(Resolve(new RunRequest { Checkpoint = elsewhere }, trusted).Errors));
+        Assert.Equal(refused, Assert.Single(Resolve(new RunRequest { Checkpoint = Path.Combine(other, "no-such.ckpt") }, trusted).Errors));
+        // An override of linear.checkpoint is held to the same rule.
+        Assert.Contains(Resolve(new RunRequest { Kind = RunKind.LinCls, Overrides = Patch("{\"linear\":{\"checkpoint\":" + System.Text.Json.JsonSerializer.Serialize(elsewhere) + "}}") }, trusted).Errors,
+            e => e.Path == "linear.checkpoint");
+        // A sibling whose name starts with the trusted folder's is not inside it; the folder itself is.
         Assert.False(trusted.MayRead(run + "-copy/checkpoints/pretrain.ckpt"));
         Assert.True(trusted.MayRead(Path.Combine(run, "checkpoints", "pretrain.ckpt")));
+        Assert.True(trusted.MayRead(run));
+        Assert.True(trusted.MayRead(run + Path.DirectorySeparatorChar));
     }
 }

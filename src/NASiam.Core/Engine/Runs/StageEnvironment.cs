@@ -43,7 +43,13 @@ public sealed class StageEnvironment
     /// (checkpoints/search.ckpt); null when it has neither. A pipeline's linear evaluation reads the same file.
     /// </summary>
     public static string? FinalBackboneCheckpointIn(string outputDirectory) =>
-        new[] { "pretrain", "search" }.Select(stage => CheckpointPathIn(outputDirectory, stage)).FirstOrDefault(File.Exists);
+        BackboneStages.Select(stage => CheckpointPathIn(outputDirectory, stage)).FirstOrDefault(File.Exists);
+
+    /// <summary>The stages whose checkpoints hold a trained backbone, in the order <see cref="FinalBackboneCheckpointIn"/> prefers them.</summary>
+    public static IReadOnlyList<string> BackboneStages { get; } = ["pretrain", "search"];
+
+    /// <summary>A stage checkpoint's name relative to its run folder, with forward slashes as run files are listed: checkpoints/{stage}.ckpt.</summary>
+    public static string CheckpointName(string stage) => $"checkpoints/{stage}.ckpt";
     public string Relative(string path) => Path.GetRelativePath(OutputDirectory, path);
 
     /// <summary>Image-folder data sets use the ImageNet recipes; CIFAR and synthetic the CIFAR ones.</summary>
