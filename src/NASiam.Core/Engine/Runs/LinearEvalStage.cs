@@ -117,18 +117,12 @@ public sealed class LinearEvalStage(StageEnvironment env, string? backboneCheckp
     Accuracy Evaluate(SiameseModel model, LinearProbe probe, Data.Augmentation.EvalTransform transform)
     {
         long n = Env.Data.TestCount, hits1 = 0, hits5 = 0;
-        int batchSize = InferenceChunks.For(transform, Env.Data);
-        using var _ = no_grad();
-        for (long start = 0; start < n; start += batchSize)
+        InferenceChunks.ForEach(n, InferenceChunks.For(transform, Env.Data), Env.Data.ReadTest, batch =>
         {
-            using var scope = NewDisposeScope();
-            var idx = Enumerable.Range(0, (int)Math.Min(batchSize, n - start)).Select(i => start + i).ToArray();
-            using var batch = Env.Data.ReadTest(idx);
             var (a, b) = probe.CountHits(model.BackboneFeatures(transform.Apply(batch.Images)), batch.Labels.to(Env.Device));
-            NativeMemory.MaybeCollect(start / batchSize + 1);
             hits1 += a;
             hits5 += b;
-        }
+        });
         return n == 0 ? new Accuracy(0, 0) : new Accuracy(100.0 * hits1 / n, 100.0 * hits5 / n);
     }
 

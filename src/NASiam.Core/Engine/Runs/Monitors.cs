@@ -21,6 +21,26 @@ public static class InferenceChunks
 
     /// <summary>Images per pass of <paramref name="transform"/> over <paramref name="data"/>: its crop, or the stored images' side when it does not crop.</summary>
     public static int For(EvalTransform transform, IImageDataSet data) => For(transform.CropSize ?? data.ImageSize);
+
+    /// <summary>
+    /// Reads images 0..<paramref name="count"/>−1 of a split through <paramref name="read"/> in chunks of
+    /// <paramref name="chunk"/>, in order, and calls <paramref name="body"/> on each batch inside its own
+    /// dispose scope (move what must outlive it to the outer scope), without autograd; the engine's periodic
+    /// collection runs every <see cref="NativeMemory.CollectEvery"/> chunks. The kNN monitor and the linear
+    /// evaluation's test pass read their splits this way.
+    /// </summary>
+    public static void ForEach(long count, int chunk, Func<long[], ImageBatch> read, Action<ImageBatch> body)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(chunk, 1);
+        using var _ = no_grad();
+        for (long start = 0; start < count; start += chunk)
+        {
+            using var scope = NewDisposeScope();
+            var idx = Enumerable.Range(0, (int)Math.Min(chunk, count - start)).Select(i => start + i).ToArray();
+            using (var batch = read(idx)) body(batch);
+            NativeMemory.MaybeCollect(start / chunk + 1);
+        }
+    }
 }
 
 /// <summary>
@@ -107,16 +127,11 @@ public static class KnnMonitor
     {
         var parts = new List<Tensor>();
         var labelParts = new List<Tensor>();
-        using var _ = no_grad();
-        for (long start = 0; start < count; start += batchSize)
+        InferenceChunks.ForEach(count, batchSize, read, batch =>
         {
-            using var scope = NewDisposeScope();
-            var idx = Enumerable.Range(0, (int)Math.Min(batchSize, count - start)).Select(i => start + i).ToArray();
-            using var batch = read(idx);
             parts.Add(model.MonitorFeatures(transform.Apply(batch.Images)).MoveToOuterDisposeScope());
             labelParts.Add(batch.Labels.to(device).MoveToOuterDisposeScope());
-            NativeMemory.MaybeCollect(start / batchSize + 1);
-        }
+        });
         labels = cat(labelParts, 0);
         var features = cat(parts, 0);
         foreach (var t in parts.Concat(labelParts)) t.Dispose();
