@@ -253,7 +253,7 @@ public static class OptionCatalog
         Add("seed", OptionGroup.General, "Random seed", null, "Seed for weights, data order and augmentation.", All);
         Add("device", OptionGroup.General, "Device", null, "auto (CUDA when available, else CPU), cpu, cuda or cuda:N.", All);
         Add("backbonePrecision", OptionGroup.General, "Backbone precision", null, "fp32, or bf16: the backbone's training forward runs under bfloat16 autocast (CPU or CUDA); heads, losses and evaluation stay fp32. Off by default.", Trains);
-        Add("threads", OptionGroup.General, "CPU threads", "threads", "Torch CPU threads; 0 lets the host choose (all cores for the CLI).", All);
+        Add("threads", OptionGroup.General, "CPU threads", "threads", "Torch CPU threads, the most a run uses: fewer while other processes keep the cores busy (the thread governor, unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set); 0 lets the host choose (all cores for the CLI).", All);
         Add("maxStepsPerStage", OptionGroup.General, "Step cap per stage", "steps", "Stop each stage after this many weight steps (demos, tests, benchmarks); empty = full epochs.", All);
         Add("logEverySteps", OptionGroup.General, "Log interval", "steps", "Report loss and learning rate every N steps (1 = every step).", All);
         Add("alphaLogEverySteps", OptionGroup.General, "Alpha log interval", "steps", "Report the architecture weights every N steps during the search.", Searches);
