@@ -42,7 +42,6 @@ public sealed class CpuThreadGovernor
     readonly int _cores;
     readonly Func<CpuSample?> _sample;
     readonly Action<int> _apply;
-    readonly Action<string> _notice;
     CpuSample _last;
     int _raiseVotes;
 
@@ -51,12 +50,11 @@ public sealed class CpuThreadGovernor
     /// <param name="first">The first sample; the first window starts there.</param>
     /// <param name="sample">Reads the next sample; null when /proc became unreadable (the governor then stops, with a notice).</param>
     /// <param name="apply">Sets torch's thread count (called on the training thread: OpenMP's count is per thread).</param>
-    /// <param name="notice">Receives one line per change, for the run's log.</param>
-    public CpuThreadGovernor(int threads, int cores, CpuSample first, Func<CpuSample?> sample, Action<int> apply, Action<string> notice)
+    public CpuThreadGovernor(int threads, int cores, CpuSample first, Func<CpuSample?> sample, Action<int> apply)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(cores, 1);
-        (_max, _cores, _last, _sample, _apply, _notice) = (threads, cores, first, sample, apply, notice);
+        (_max, _cores, _last, _sample, _apply) = (threads, cores, first, sample, apply);
         Threads = threads;
     }
 
@@ -71,26 +69,39 @@ public sealed class CpuThreadGovernor
     /// (<see cref="TorchRuntime.EngineManagesWaiting"/>), the run has more than one thread and /proc is
     /// readable (Linux); otherwise null, and the thread count stays as set.
     /// </summary>
-    public static CpuThreadGovernor? ForRun(int threads, Action<string> notice)
+    public static CpuThreadGovernor? ForRun(int threads)
     {
         TorchRuntime.Initialise();
         if (threads < 2 || !TorchRuntime.EngineManagesWaiting) return null;
         var cores = ProcCpu.AllowedCpus();
         if (cores is null || ProcCpu.Read(cores) is not { } first) return null;
-        return new CpuThreadGovernor(threads, cores.Count, first, () => ProcCpu.Read(cores), n => TorchRuntime.SetThreads(n), notice);
+        return new CpuThreadGovernor(threads, cores.Count, first, () => ProcCpu.Read(cores), n => TorchRuntime.SetThreads(n));
     }
 
-    /// <summary>Call after each training step, on the training thread; cheap unless a window has passed.</summary>
-    public void AfterStep()
+    /// <summary>
+    /// The line a CPU stage logs when it starts: its thread count and whether the governor adjusts it
+    /// (<paramref name="governor"/> from <see cref="ForRun"/>), and why not.
+    /// </summary>
+    public static string Describe(int threads, CpuThreadGovernor? governor) =>
+        governor is not null
+            ? $"CPU threads: up to {threads}; OpenMP threads spin ~0.1 ms before they sleep, and the thread governor runs fewer while other processes keep this run's {governor._cores} cores busy"
+            : threads < 2 ? $"CPU threads: {threads} (no OpenMP team to wait for, so no thread governor)"
+            : $"CPU threads: {threads}, fixed; OpenMP wait {TorchRuntime.WaitDescription}";
+
+    /// <summary>
+    /// Call after each training step, on the training thread; cheap unless a window has passed. Returns
+    /// the line for the run's log when the count changed (or the governor had to stop), else null.
+    /// </summary>
+    public string? AfterStep()
     {
-        if (!Active || ProcCpu.Now() - _last.WallSeconds < WindowSeconds) return;
+        if (!Active || ProcCpu.Now() - _last.WallSeconds < WindowSeconds) return null;
         if (_sample() is not { } now)
         {
             Active = false;
-            _notice($"CPU threads: /proc/stat could not be read any more; staying at {Threads} thread(s).");
-            return;
+            return $"CPU threads: /proc/stat could not be read any more; staying at {Threads} thread(s).";
         }
-        Observe(now);
+        Observe(now, out var change);
+        return change;
     }
 
     /// <summary>
@@ -98,8 +109,14 @@ public sealed class CpuThreadGovernor
     /// than <see cref="WindowSeconds"/> is left to grow). Returns the window's foreign load in cores, or
     /// null when it was too short.
     /// </summary>
-    public double? Observe(CpuSample now)
+    public double? Observe(CpuSample now) => Observe(now, out _);
+
+    /// <inheritdoc cref="Observe(CpuSample)"/>
+    /// <param name="now">The sample that closes the window.</param>
+    /// <param name="change">The log line when the count changed, else null.</param>
+    public double? Observe(CpuSample now, out string? change)
     {
+        change = null;
         double wall = now.WallSeconds - _last.WallSeconds;
         if (wall < WindowSeconds) return null;
         double foreign = Math.Max(0, (now.BusySeconds - _last.BusySeconds - (now.OwnSeconds - _last.OwnSeconds)) / wall);
@@ -107,24 +124,24 @@ public sealed class CpuThreadGovernor
         int target = Math.Clamp((int)Math.Ceiling(_cores - foreign - Margin), 1, _max);
         if (target < Threads)
         {
-            Change(target, string.Create(CultureInfo.InvariantCulture,
+            change = Change(target, string.Create(CultureInfo.InvariantCulture,
                 $"CPU threads {Threads} → {target}: other processes kept {foreign:0.0} of this run's {_cores} cores busy over the last {wall:0} s; threads waiting on shared cores slow every step. Back up when the cores are free."));
         }
         else if (target > Threads && ++_raiseVotes >= 2)
         {
-            Change(target, string.Create(CultureInfo.InvariantCulture,
-                $"CPU threads {Threads} → {target}: the cores are free again ({foreign:0.0} busy elsewhere over the last {wall:0} s)."));
+            change = Change(target, string.Create(CultureInfo.InvariantCulture,
+                $"CPU threads {Threads} → {target}: the cores are free again ({foreign:0.0} cores busy elsewhere over the last {wall:0} s)."));
         }
         else if (target <= Threads) _raiseVotes = 0;
         return foreign;
     }
 
-    void Change(int target, string message)
+    string Change(int target, string message)
     {
         _raiseVotes = 0;
         Threads = target;
         _apply(target);
-        _notice(message);
+        return message;
     }
 }
 

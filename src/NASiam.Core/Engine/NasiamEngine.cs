@@ -22,8 +22,8 @@ public sealed class NasiamEngine : IRunEngine
     /// <summary>Test seam: runs before each weight step of every stage.</summary>
     internal Action<SiameseModel, long>? BeforeWeightStep { get; init; }
 
-    /// <summary>Test seam: the run's thread governor from (thread count, notice); default <see cref="CpuThreadGovernor.ForRun"/>.</summary>
-    internal Func<int, Action<string>, CpuThreadGovernor?> ThreadGovernor { get; init; } = CpuThreadGovernor.ForRun;
+    /// <summary>Test seam: the run's thread governor for its thread count; default <see cref="CpuThreadGovernor.ForRun"/>.</summary>
+    internal Func<int, CpuThreadGovernor?> ThreadGovernor { get; init; } = CpuThreadGovernor.ForRun;
 
     public RunResult Run(RunOptions options, RunContext context, ITrainingObserver observer, CancellationToken cancellationToken)
     {
@@ -61,12 +61,14 @@ public sealed class NasiamEngine : IRunEngine
         });
         // What the data set left out (metadata files, hidden files) is said, not silently dropped.
         foreach (var notice in data.Notices) events.Warn("run", "data", notice, 0);
+        // The CPU threads matter on the CPU only; on CUDA they just feed the kernels.
+        bool onCpu = device.type == TorchSharp.DeviceType.CPU;
+        var governor = onCpu ? ThreadGovernor(threads) : null;
         var env = new StageEnvironment
         {
             Options = options, Device = device, Data = data, OutputDirectory = outDir, Events = events,
             Cancellation = cancellationToken, Resume = context.Resume, BeforeWeightStep = BeforeWeightStep,
-            // The CPU threads matter on the CPU only; on CUDA they just feed the kernels.
-            CpuThreads = device.type == TorchSharp.DeviceType.CPU ? ThreadGovernor(threads, notice => events.Log("run", "info", notice)) : null,
+            CpuThreads = governor, CpuNote = onCpu ? CpuThreadGovernor.Describe(threads, governor) : null,
         };
 
         var stages = new List<StageResult>();

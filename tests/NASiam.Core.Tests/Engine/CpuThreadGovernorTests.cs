@@ -15,14 +15,16 @@ public sealed class CpuThreadGovernorTests
         public CpuThreadGovernor Governor { get; }
 
         public Script(int threads, int cores) =>
-            Governor = new CpuThreadGovernor(threads, cores, Last, () => null, Applied.Add, Notices.Add);
+            Governor = new CpuThreadGovernor(threads, cores, Last, () => null, Applied.Add);
 
         /// <summary>One window in which other processes used <paramref name="foreign"/> cores and this one <paramref name="own"/>.</summary>
         public double? Window(double foreign, double own = 1.5)
         {
             const double seconds = CpuThreadGovernor.WindowSeconds;
             Last = new CpuSample(Last.WallSeconds + seconds, Last.BusySeconds + (foreign + own) * seconds, Last.OwnSeconds + own * seconds);
-            return Governor.Observe(Last);
+            var load = Governor.Observe(Last, out var change);
+            if (change is not null) Notices.Add(change);
+            return load;
         }
     }
 
@@ -74,7 +76,7 @@ public sealed class CpuThreadGovernorTests
         s.Window(foreign: 0.1);
         Assert.Equal(2, s.Governor.Threads);
         Assert.Equal([1, 2], s.Applied);
-        Assert.Contains("CPU threads 1 → 2: the cores are free again", s.Notices[^1]);
+        Assert.Equal("CPU threads 1 → 2: the cores are free again (0.1 cores busy elsewhere over the last 5 s).", s.Notices[^1]);
     }
 
     [Fact]
@@ -95,7 +97,7 @@ public sealed class CpuThreadGovernorTests
     {
         // 1 s of 2 busy cores is too short to judge; the next sample closes a 6 s window from the first: (2.0·1 + 0.1·5) / 6 cores.
         var first = new CpuSample(0, 0, 0);
-        var g = new CpuThreadGovernor(2, 2, first, () => null, _ => { }, _ => { });
+        var g = new CpuThreadGovernor(2, 2, first, () => null, _ => { });
         Assert.Null(g.Observe(new CpuSample(1, 2.0 + 1.5, 1.5)));
         Assert.Equal(2, g.Threads);
         Assert.Equal((2.0 + 0.5) / 6, g.Observe(new CpuSample(6, 2.0 + 1.5 + 0.5 + 7.5, 9.0))!.Value, 9);
@@ -112,21 +114,19 @@ public sealed class CpuThreadGovernorTests
     [Fact]
     public void AnUnreadableProc_StopsTheGovernor_WithANotice()
     {
-        var notices = new List<string>();
-        var g = new CpuThreadGovernor(2, 2, new CpuSample(ProcCpu.Now() - 60, 0, 0), () => null, _ => throw new InvalidOperationException("no change expected"), notices.Add);
-        g.AfterStep();
-        g.AfterStep();
+        var g = new CpuThreadGovernor(2, 2, new CpuSample(ProcCpu.Now() - 60, 0, 0), () => null, _ => throw new InvalidOperationException("no change expected"));
+        Assert.Contains("could not be read", g.AfterStep());
+        Assert.Null(g.AfterStep()); // said once
         Assert.False(g.Active);
         Assert.Equal(2, g.Threads);
-        Assert.Contains("could not be read", Assert.Single(notices));
     }
 
     [Fact]
     public void AfterStep_ReadsNothingWithinAWindow()
     {
         int reads = 0;
-        var g = new CpuThreadGovernor(2, 2, new CpuSample(ProcCpu.Now(), 0, 0), () => { reads++; return null; }, _ => { }, _ => { });
-        for (int i = 0; i < 100; i++) g.AfterStep();
+        var g = new CpuThreadGovernor(2, 2, new CpuSample(ProcCpu.Now(), 0, 0), () => { reads++; return null; }, _ => { });
+        for (int i = 0; i < 100; i++) Assert.Null(g.AfterStep());
         Assert.Equal(0, reads);
         Assert.True(g.Active);
     }
@@ -195,9 +195,12 @@ public sealed class CpuThreadGovernorTests
     [Fact]
     public void ForRun_GovernsOnlyWhenTheEngineManagesWaiting_AndThereIsMoreThanOneThread()
     {
-        Assert.Null(CpuThreadGovernor.ForRun(1, _ => { }));
-        var g = CpuThreadGovernor.ForRun(2, _ => { });
+        Assert.Null(CpuThreadGovernor.ForRun(1));
+        var g = CpuThreadGovernor.ForRun(2);
         Assert.Equal(TorchRuntime.EngineManagesWaiting, g is not null);
+        Assert.StartsWith("CPU threads: 1 (no OpenMP team", CpuThreadGovernor.Describe(1, null));
+        Assert.StartsWith("CPU threads: 2, fixed; OpenMP wait ", CpuThreadGovernor.Describe(2, null));
+        if (g is not null) Assert.StartsWith("CPU threads: up to 2; OpenMP threads spin ~0.1 ms", CpuThreadGovernor.Describe(2, g));
     }
 
     /// <summary>Runs <see cref="WaitPolicyChild"/> in a fresh process with OMP_WAIT_POLICY and GOMP_SPINCOUNT as given (null: unset).</summary>

@@ -119,7 +119,13 @@ public static class TrainingBenchmark
         var device = TorchRuntime.ResolveDevice(o.Device);
         // As a run: the thread governor ticks after each step (outside the timings), so a loaded host is measured as a run would meet it.
         var threadChanges = new List<string>();
-        var governor = device.type == DeviceType.CPU ? CpuThreadGovernor.ForRun(threads, note => { threadChanges.Add(note); progress?.Invoke(note); }) : null;
+        var governor = device.type == DeviceType.CPU ? CpuThreadGovernor.ForRun(threads) : null;
+        void Govern()
+        {
+            if (governor?.AfterStep() is not { } change) return;
+            threadChanges.Add(change);
+            progress?.Invoke(change);
+        }
         var run = Recipe(o.Framework, o.Backbone, o.BatchSize, o.Heads) with { BackbonePrecision = o.BackbonePrecision };
         lock (CollectTimes) CollectTimes.Clear();
         double rssBefore = NativeMemory.ProcessStatusMib("VmRSS");
@@ -157,7 +163,7 @@ public static class TrainingBenchmark
                 var phases = TimedWeightStep(model, wopt, w1, w2) with { Data = dataSeconds };
                 var weightSeconds = clock.Elapsed.TotalSeconds;
                 MaybeCollect(o, i);
-                governor?.AfterStep();
+                Govern();
                 if (i >= o.Warmup) { archTimes.Add(archSeconds); weightTimes.Add(weightSeconds); searchPhases.Add(phases); }
                 progress?.Invoke($"search step {i + 1}/{o.Warmup + o.Steps}: {archSeconds + weightSeconds:0.000}s{Diagnostics()}");
             }
@@ -184,7 +190,7 @@ public static class TrainingBenchmark
                 var phases = TimedWeightStep(model, opt, x1, x2) with { Data = dataSeconds };
                 var seconds = clock.Elapsed.TotalSeconds;
                 MaybeCollect(o, i);
-                governor?.AfterStep();
+                Govern();
                 if (i >= o.Warmup) { times.Add(seconds); pretrainPhases.Add(phases); }
                 progress?.Invoke($"pretrain step {i + 1}/{o.Warmup + o.Steps}: {seconds:0.000}s{Diagnostics()}");
             }
@@ -230,7 +236,7 @@ public static class TrainingBenchmark
                     model.Backbone.call(x1).sum(ScalarType.Float32).add(model.Backbone.call(x2).sum(ScalarType.Float32), Scalars.One).ItemSingle();
                 var forward = clock.Elapsed.TotalSeconds;
                 MaybeCollect(o, i);
-                governor?.AfterStep();
+                Govern();
                 if (i >= o.Warmup) { times.Add(seconds); forwardTimes.Add(forward); }
                 progress?.Invoke($"trunk step {i + 1}/{o.Warmup + o.Steps}: {seconds:0.000}s, forward without autograd {forward:0.000}s{Diagnostics()}");
             }

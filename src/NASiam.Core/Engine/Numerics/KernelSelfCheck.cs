@@ -199,13 +199,14 @@ public static class KernelSelfCheck
                 if (wrong.Count + crash.Count > 0)
                     Notice($"kernel self-check fault injection active: wrong [{string.Join(", ", wrong)}], crash [{string.Join(", ", crash)}]");
                 var checking = $"checking convolution kernels for {config.Name} on this CPU (once per host; cached in {cacheDir}) ...";
-                if (notify) Notice(checking);
+                // A run says it in its own log (the CLI prints that); standard error only where there is no log.
+                if (notify && log is null) Notice(checking);
                 log?.Waiting(checking);
                 report = Probe(o, host, config.Name, sizes, candidates, wrong, crash, key, progress);
                 if (cachePath is not null) { WriteCache(cachePath, report); report = report with { CachePath = cachePath }; }
             }
             var choice = ChoiceLine(report);
-            if (notify) Notice(choice);
+            if (notify && log is null) Notice(choice);
             log?.Note(choice);
             if (o.UseCache) Memo[key + cachePath] = report;
             return report;

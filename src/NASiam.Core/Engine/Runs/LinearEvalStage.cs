@@ -45,7 +45,7 @@ public sealed class LinearEvalStage(StageEnvironment env, string? backboneCheckp
         if (position.IsDone(total)) return Completed(position, null);
 
         Started(l.Epochs, total, spe, position.Step);
-        var clock = Env.NewClock();
+        var clock = Env.NewClock(Stage);
         long step = position.Step;
         var metrics = new Dictionary<string, double>(position.Metrics);
         double best = metrics.GetValueOrDefault("lincls_best_top1", double.NegativeInfinity);

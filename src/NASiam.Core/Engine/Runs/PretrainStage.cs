@@ -44,7 +44,7 @@ public sealed class PretrainStage(StageEnvironment env, Genotype? genotype) : Ss
 
         Started(p.Epochs, total, spe, position.Step);
         using var probe = new CollapseProbe(Env);
-        var clock = Env.NewClock();
+        var clock = Env.NewClock(Stage);
         long step = position.Step;
         var metrics = new Dictionary<string, double>(position.Metrics) { ["head_parameters"] = model.HeadParameterCount() };
         double best = metrics.GetValueOrDefault("knn_best_top1", double.NegativeInfinity);

@@ -50,7 +50,7 @@ public sealed class SearchStage(StageEnvironment env) : SslStageBase(env, "searc
 
         Started(s.Epochs, total, spe, position.Step);
         using var probe = new CollapseProbe(Env);
-        var clock = Env.NewClock();
+        var clock = Env.NewClock(Stage);
         long step = position.Step;
         // Carried over a resume, so a checkpoint saved before this process's first step keeps the last values.
         double lastLoss = position.Metrics.GetValueOrDefault("search_final_loss", double.NaN);

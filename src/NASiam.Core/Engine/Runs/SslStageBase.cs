@@ -122,7 +122,7 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
         });
     }
 
-    /// <summary>Emits stage_started, preceded by the extension note when the run changed the stage's epoch count and followed by the <see cref="SetupNote"/>s.</summary>
+    /// <summary>Emits stage_started, preceded by the extension note when the run changed the stage's epoch count and followed by the CPU thread note and the <see cref="SetupNote"/>s.</summary>
     protected void Started(int epochs, long totalSteps, int stepsPerEpoch, long resumedAt)
     {
         if (_epochsNote is { } note) Events.Log(Stage, "info", note);
@@ -130,6 +130,7 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
         {
             TotalEpochs = epochs, TotalSteps = totalSteps, StepsPerEpoch = stepsPerEpoch, ResumedAtStep = resumedAt, Device = Env.Device.ToString(),
         });
+        if (Env.CpuNote is { } cpu) Events.Log(Stage, "info", cpu);
         foreach (var line in _setupNotes) Events.Log(Stage, "info", line);
         _setupNotes.Clear();
     }
@@ -228,7 +229,9 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
         double rss = clock.LastStepRssMib;
         var (ips, data, compute, steps) = clock.TakeEpoch();
         if (steps == 0) return;
+        // VmHWM is kept lazily: a trim (MADV_DONTNEED) lowers RSS without raising the mark first, so it can read below an RSS seen earlier.
         double peak = NativeMemory.ProcessStatusMib("VmHWM");
+        if (double.IsFinite(rss) && !(peak >= rss)) peak = rss;
         Events.Emit(Stage, new ThroughputLogged
         {
             Epoch = epoch, Step = step,

@@ -4,9 +4,10 @@ namespace NASiam.Core.Engine.Runs;
 
 /// <summary>
 /// Accumulates data and compute seconds and images over an epoch for the throughput event, and ticks the
-/// run's <see cref="CpuThreadGovernor"/> (if any) after each step.
+/// run's <see cref="CpuThreadGovernor"/> (if any) after each step, handing its change lines to
+/// <paramref name="log"/>.
 /// </summary>
-public sealed class StageClock(CpuThreadGovernor? governor = null)
+public sealed class StageClock(CpuThreadGovernor? governor = null, Action<string>? log = null)
 {
     readonly Stopwatch _watch = new();
     double _data, _compute;
@@ -35,7 +36,7 @@ public sealed class StageClock(CpuThreadGovernor? governor = null)
         _images += images;
         _steps++;
         LastStepRssMib = NativeMemory.ProcessStatusMib("VmRSS");
-        governor?.AfterStep();
+        if (governor?.AfterStep() is { } change) log?.Invoke(change);
     }
 
     /// <summary>Resident memory after the latest step, MiB; NaN before the first step or where /proc cannot be read.</summary>

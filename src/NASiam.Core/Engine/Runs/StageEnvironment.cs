@@ -26,8 +26,11 @@ public sealed class StageEnvironment
     /// <summary>Adjusts the CPU thread count after steps while other processes use the cores; null when the thread count is fixed.</summary>
     public CpuThreadGovernor? CpuThreads { get; init; }
 
-    /// <summary>A stage's clock; it ticks <see cref="CpuThreads"/> after each step.</summary>
-    public StageClock NewClock() => new(CpuThreads);
+    /// <summary>The line each stage logs when it starts, about its CPU threads (<see cref="CpuThreadGovernor.Describe"/>); null off the CPU.</summary>
+    public string? CpuNote { get; init; }
+
+    /// <summary>A stage's clock; it ticks <see cref="CpuThreads"/> after each step and logs its changes under <paramref name="stage"/>.</summary>
+    public StageClock NewClock(string stage) => new(CpuThreads, line => Events.Log(stage, "info", line));
 
     /// <summary>Test seam: runs before each weight step (e.g. to corrupt a weight and provoke a NaN loss).</summary>
     internal Action<SiameseModel, long>? BeforeWeightStep { get; init; }

@@ -148,16 +148,22 @@ public sealed class NasiamEngineTests : IDisposable
         int before = TorchSharp.torch.get_num_threads();
         var engine = new NasiamEngine
         {
-            ThreadGovernor = (threads, notice) => new CpuThreadGovernor(threads, 2, Busy(ProcCpu.Now() - 10), () => Busy(ProcCpu.Now()), n => TorchRuntime.SetThreads(n), notice),
+            ThreadGovernor = threads => new CpuThreadGovernor(threads, 2, Busy(ProcCpu.Now() - 10), () => Busy(ProcCpu.Now()), n => TorchRuntime.SetThreads(n)),
         };
         try
         {
             var (result, recorder) = TinyRuns.Run(TinyRuns.Options(Framework.SimSiam, RunKind.Search), Dir("cpu"), engine: engine);
 
             Assert.Equal(RunOutcome.Succeeded, result.Outcome);
-            var log = Assert.Single(recorder.Events.OfType<LogMessage>(), m => m.Message.StartsWith("CPU threads", StringComparison.Ordinal));
+            var log = Assert.Single(recorder.Events.OfType<LogMessage>(), m => m.Message.StartsWith("CPU threads 2 → ", StringComparison.Ordinal));
             Assert.StartsWith("CPU threads 2 → 1: other processes kept 2.0 of this run's 2 cores busy over the last ", log.Message);
-            Assert.Equal("run", log.Stage);
+            Assert.Equal("search", log.Stage);
+            // The stage said at its start how its threads are run, right after stage_started.
+            var events = recorder.Events.ToList();
+            int started = events.FindIndex(e => e is StageStarted);
+            Assert.Equal("CPU threads: up to 2; OpenMP threads spin ~0.1 ms before they sleep, and the thread governor runs fewer while other processes keep this run's 2 cores busy",
+                Assert.IsType<LogMessage>(events[started + 1]).Message);
+            Assert.True(events.IndexOf(log) > started);
             Assert.Equal(1, TorchSharp.torch.get_num_threads()); // the training thread's count, set by the governor
         }
         finally { TorchSharp.torch.set_num_threads(before); }
@@ -205,11 +211,13 @@ public sealed class NasiamEngineTests : IDisposable
         // Every stage's epochs report the process's resident memory (Linux /proc), at most its peak so far.
         var throughput = recorder.Events.OfType<ThroughputLogged>().ToList();
         Assert.Equal(["lincls", "pretrain", "search"], throughput.Select(t => t.Stage).Distinct().Order());
+        // The kernel keeps VmHWM lazily (a trim's MADV_DONTNEED lowers RSS without raising the mark first), so a
+        // read after the run may fall a little below a peak reported during it (0.24 MiB seen): 8 MiB of slack.
         double peakNow = NativeMemory.ProcessStatusMib("VmHWM");
         Assert.All(throughput, t =>
         {
             Assert.InRange(t.RssMib!.Value, 50, t.PeakRssMib!.Value);
-            Assert.InRange(t.PeakRssMib.Value, t.RssMib.Value, peakNow);
+            Assert.InRange(t.PeakRssMib.Value, t.RssMib.Value, peakNow + 8);
         });
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Dir("pipe"), "result.json")));
         var lineage = doc.RootElement.GetProperty("lineage").EnumerateArray().ToList();
