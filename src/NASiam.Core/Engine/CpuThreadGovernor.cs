@@ -109,9 +109,6 @@ public sealed class CpuThreadGovernor
     /// than <see cref="WindowSeconds"/> is left to grow). Returns the window's foreign load in cores, or
     /// null when it was too short.
     /// </summary>
-    public double? Observe(CpuSample now) => Observe(now, out _);
-
-    /// <inheritdoc cref="Observe(CpuSample)"/>
     /// <param name="now">The sample that closes the window.</param>
     /// <param name="change">The log line when the count changed, else null.</param>
     public double? Observe(CpuSample now, out string? change)
