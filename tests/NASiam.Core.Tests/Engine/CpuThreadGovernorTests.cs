@@ -98,9 +98,9 @@ public sealed class CpuThreadGovernorTests
         // 1 s of 2 busy cores is too short to judge; the next sample closes a 6 s window from the first: (2.0·1 + 0.1·5) / 6 cores.
         var first = new CpuSample(0, 0, 0);
         var g = new CpuThreadGovernor(2, 2, first, () => null, _ => { });
-        Assert.Null(g.Observe(new CpuSample(1, 2.0 + 1.5, 1.5)));
+        Assert.Null(g.Observe(new CpuSample(1, 2.0 + 1.5, 1.5), out _));
         Assert.Equal(2, g.Threads);
-        Assert.Equal((2.0 + 0.5) / 6, g.Observe(new CpuSample(6, 2.0 + 1.5 + 0.5 + 7.5, 9.0))!.Value, 9);
+        Assert.Equal((2.0 + 0.5) / 6, g.Observe(new CpuSample(6, 2.0 + 1.5 + 0.5 + 7.5, 9.0), out _)!.Value, 9);
     }
 
     [Fact]
@@ -208,20 +208,15 @@ public sealed class CpuThreadGovernorTests
     {
         var assembly = typeof(WaitPolicyChild).Assembly.Location;
         var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h && File.Exists(h) ? h : "dotnet";
-        var psi = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add("exec");
-        psi.ArgumentList.Add(assembly);
-        psi.Environment["DOTNET_STARTUP_HOOKS"] = assembly;
-        psi.Environment[WaitPolicyChild.Variable] = "1";
+        var env = new Dictionary<string, string> { ["DOTNET_STARTUP_HOOKS"] = assembly, [WaitPolicyChild.Variable] = "1" };
+        var unset = new List<string>();
         foreach (var (name, value) in new[] { ("OMP_WAIT_POLICY", policy), ("GOMP_SPINCOUNT", spin) })
-            if (value is null) psi.Environment.Remove(name); else psi.Environment[name] = value;
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(TimeSpan.FromMinutes(2))) { p.Kill(true); Assert.Fail("the wait-policy child did not finish in 2 minutes"); }
-        Assert.True(p.ExitCode == 0, $"child exit {p.ExitCode}: {stdout.Result} {stderr.Result}");
-        return stdout.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(l => l.Split(' ', 2)).Where(kv => kv.Length == 2).ToDictionary(kv => kv[0], kv => kv[1]);
+            if (value is null) unset.Add(name); else env[name] = value;
+        var r = NASiam.Core.Tests.Parity.ParityProcess.Run(host, ["exec", assembly], env, TimeSpan.FromMinutes(2), unset);
+        Assert.True(r.ExitCode == 0 && !r.TimedOut, $"wait-policy child {r.Describe()}: {r.Output}");
+        return r.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(l => l.Split(' ', 2)).Where(kv => kv.Length == 2 && kv[0].All(c => char.IsAsciiLetterUpper(c) || c == '_'))
+            .ToDictionary(kv => kv[0], kv => kv[1]); // the child's KEY value lines (stdout and stderr come together)
     }
 
     [Fact]

@@ -85,11 +85,15 @@ public static class ParityProcess
     /// <summary>Null when Python with torch is usable, else why not.</summary>
     public static string? TorchUnavailableReason => TorchProbe.Value;
 
-    /// <summary>Runs a process to completion (or kills it at <paramref name="timeout"/>), capturing stdout and stderr together.</summary>
-    public static ProcessResult Run(string file, IEnumerable<string> args, IReadOnlyDictionary<string, string> env, TimeSpan timeout)
+    /// <summary>
+    /// Runs a process to completion (or kills it at <paramref name="timeout"/>), capturing stdout and stderr
+    /// together; <paramref name="unset"/> names inherited variables the child must not see.
+    /// </summary>
+    public static ProcessResult Run(string file, IEnumerable<string> args, IReadOnlyDictionary<string, string> env, TimeSpan timeout, IEnumerable<string>? unset = null)
     {
         var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var name in unset ?? []) psi.Environment.Remove(name);
         foreach (var (k, v) in env) psi.Environment[k] = v;
         var output = new StringBuilder();
         var sw = Stopwatch.StartNew();
