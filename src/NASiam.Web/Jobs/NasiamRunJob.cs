@@ -163,19 +163,19 @@ public sealed class NasiamRunJob(
     /// <summary>
     /// Writes the run's end and gives its lease back in one transaction, after the job left the
     /// registry: whoever reads the ended status (a page, the API) can resume the run at once, and the
-    /// new job finds neither a registry entry nor a held lease.
+    /// new job finds neither a registry entry nor a held lease. A succeeded search's genotype enters the
+    /// library in that transaction too, so the library never lags the status.
     /// </summary>
     void End(RunRecord run, RunEnding ending, string owner)
     {
         var r = ending.Result;
-        if (!lifecycle.Finished(run.Id, ending.Status, ending.Message, r?.GenotypeText, Json(r?.Artifacts), Json(r?.Metrics), owner))
+        var discovered = ending.Status == RunStatus.Succeeded && r?.GenotypeText is { } text && run.Kind is RunKind.Search or RunKind.Pipeline
+            ? Discovered(run, text) : null;
+        if (!lifecycle.Finished(run.Id, ending.Status, ending.Message, r?.GenotypeText, Json(r?.Artifacts), Json(r?.Metrics), owner, discovered))
         {
             log.LogWarning("Run {RunId}: its lease was taken by {Owner} before its end ({Status}) was written; nothing written, the new owner continues it",
                 run.Id, store.Leases.Get(run.Id)?.Owner, ending.Status);
-            return;
         }
-        if (ending.Status == RunStatus.Succeeded && r?.GenotypeText is { } text && run.Kind is RunKind.Search or RunKind.Pipeline)
-            AddDiscovered(run, text);
     }
 
     /// <summary>How an attempt ends: the final status, its message and what the engine produced (null when it produced nothing).</summary>
@@ -293,14 +293,19 @@ public sealed class NasiamRunJob(
         }
     }
 
-    void AddDiscovered(RunRecord run, string text)
+    /// <summary>The library entry of a run's discovered genotype; null (with a warning) when the text does not parse.</summary>
+    GenotypeEntry? Discovered(RunRecord run, string text)
     {
         try
         {
             GenotypeText.Parse(text);
-            store.AddGenotype(new GenotypeEntry(Guid.NewGuid(), $"{run.Name} (discovered)", run.Framework, text, "discovered", run.Id, DateTimeOffset.UtcNow));
+            return new GenotypeEntry(Guid.NewGuid(), $"{run.Name} (discovered)", run.Framework, text, "discovered", run.Id, DateTimeOffset.UtcNow);
         }
-        catch (GenotypeFormatException e) { log.LogWarning("Run {RunId} produced an unreadable genotype: {Message}", run.Id, e.Message); }
+        catch (GenotypeFormatException e)
+        {
+            log.LogWarning("Run {RunId} produced an unreadable genotype: {Message}", run.Id, e.Message);
+            return null;
+        }
     }
 
     static string? Json<T>(T? value) where T : class => value is null ? null : JsonSerializer.Serialize(value);

@@ -47,11 +47,13 @@ public sealed class RunLifecycle(
     /// what is stored). The executing job passes its <paramref name="leaseOwner"/>: the lease is given
     /// back in the same transaction, after the job has left <see cref="RunExecutionRegistry"/>, so a run
     /// that reads as ended can be resumed at once (see <see cref="NasiamRunJob"/>). False, with nothing
-    /// written, when the lease is no longer that owner's (another node took the run over).
+    /// written, when the lease is no longer that owner's (another node took the run over). A
+    /// <paramref name="discovered"/> genotype enters the library in the same write, before anyone is told.
     /// </summary>
-    public bool Finished(Guid runId, RunStatus status, string? message, string? genotypeText, string? artifactsJson, string? metricsJson, string? leaseOwner)
+    public bool Finished(Guid runId, RunStatus status, string? message, string? genotypeText, string? artifactsJson, string? metricsJson,
+        string? leaseOwner, GenotypeEntry? discovered = null)
     {
-        if (!store.Finish(runId, status, message, genotypeText, artifactsJson, metricsJson, leaseOwner)) return false;
+        if (!store.Finish(runId, status, message, genotypeText, artifactsJson, metricsJson, leaseOwner, discovered)) return false;
         Changed(runId);
         return true;
     }

@@ -56,8 +56,9 @@ public sealed class RunStore
     internal bool Interrupt(Guid id, string message, string leaseOwner) => Status.Interrupt(id, message, leaseOwner);
     internal void MarkStarted(Guid id) => Status.MarkStarted(id);
     internal void RequestCancel(Guid id) => Status.RequestCancel(id);
-    internal bool Finish(Guid id, RunStatus status, string? message, string? genotypeText, string? artifactsJson, string? metricsJson, string? leaseOwner = null) =>
-        Status.Finish(id, status, message, genotypeText, artifactsJson, metricsJson, leaseOwner);
+    internal bool Finish(Guid id, RunStatus status, string? message, string? genotypeText, string? artifactsJson, string? metricsJson,
+        string? leaseOwner = null, GenotypeEntry? discovered = null) =>
+        Status.Finish(id, status, message, genotypeText, artifactsJson, metricsJson, leaseOwner, discovered);
 
     // Events
     /// <summary>Stores a batch of one run's events (duplicates by sequence ignored) and projects them onto the run row; returns how many were new.</summary>

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -43,6 +44,25 @@ public class RunsApiTests : IAsyncLifetime
 
         var library = await _c.GetFromJsonAsync<JsonElement>("/api/genotypes");
         Assert.Contains(library.EnumerateArray(), e => e.GetProperty("source").GetString() == "discovered" && e.GetProperty("text").GetString() == txt);
+    }
+
+    // The library never lags the status: a client told "Succeeded" (the run page, the hub, a poll)
+    // that opens the library at once finds the discovered genotype. It used to be added after the
+    // status was written and published, which failed CI once.
+    [Fact]
+    public async Task Succeeded_IsPublishedOnlyOnceTheDiscoveredGenotypeIsInTheLibrary()
+    {
+        _ = _app.Server; // builds the host
+        var store = _app.Services.GetRequiredService<NASiam.Web.Runs.RunStore>();
+        var seen = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var sub = _app.Services.GetRequiredService<NASiam.Web.Runs.RunNotificationService>().Subscribe(null, u =>
+        {
+            if (u.Record is { Status: NASiam.Web.Runs.RunStatus.Succeeded } r)
+                seen.TrySetResult(store.Genotypes().Any(g => g.RunId == r.Id && g.Source == "discovered" && g.Text == r.GenotypeText));
+            return Task.CompletedTask;
+        });
+        await NasiamAppFactory.CreateQuickDemo(_c);
+        Assert.True(await seen.Task.WaitAsync(TimeSpan.FromSeconds(30)), "Succeeded was published before the discovered genotype was in the library");
     }
 
     [Theory]

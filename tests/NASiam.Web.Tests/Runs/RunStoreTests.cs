@@ -129,8 +129,9 @@ public class RunStoreTests : IDisposable
         Assert.Equal(42L, page.LastSequence);
     }
 
-    // The job's end: the status and the executor's lease in one transaction. An executor whose lease another
-    // owner has taken (it stalled past the expiry) writes nothing: neither the lease nor the run's status.
+    // The job's end: the status, the executor's lease and a discovered genotype in one transaction. An executor
+    // whose lease another owner has taken (it stalled past the expiry) writes nothing: not the lease, not the
+    // run's status, not a library entry.
     [Theory, InlineData("sqlite"), PostgresData]
     public void Finish_WithTheLeaseOwner_EndsTheRunAndReleasesTheLease_OnlyWhileTheLeaseIsThatOwners(string backend)
     {
@@ -138,12 +139,15 @@ public class RunStoreTests : IDisposable
         store.Insert(NewRun(_run));
         store.MarkStarted(_run);
         Assert.True(store.Leases.TryAcquire(_run, "node-a", TimeSpan.FromMinutes(5)));
-        Assert.False(store.Finish(_run, RunStatus.Failed, "boom", null, null, null, leaseOwner: "node-b"));
+        GenotypeEntry Found(string owner) => new(Guid.NewGuid(), $"by {owner}", Framework.SimSiam, "g-text", "discovered", _run, DateTimeOffset.UtcNow);
+        Assert.False(store.Finish(_run, RunStatus.Succeeded, "boom", "g-text", null, null, leaseOwner: "node-b", discovered: Found("node-b")));
         Assert.True(store.Leases.Get(_run)!.Live, "another owner's Finish released node-a's lease");
         Assert.Equal((RunStatus.Running, null), (store.Get(_run)!.Status, store.Get(_run)!.Message));
+        Assert.Empty(store.Genotypes());
 
-        Assert.True(store.Finish(_run, RunStatus.Cancelled, "stopped", null, null, null, leaseOwner: "node-a"));
-        Assert.Equal(RunStatus.Cancelled, store.Get(_run)!.Status);
+        Assert.True(store.Finish(_run, RunStatus.Succeeded, "done", "g-text", null, null, leaseOwner: "node-a", discovered: Found("node-a")));
+        Assert.Equal(RunStatus.Succeeded, store.Get(_run)!.Status);
+        Assert.Equal("by node-a", Assert.Single(store.Genotypes()).Name);
         Assert.False(store.Leases.Get(_run)!.Live);
         Assert.True(store.Leases.TryAcquire(_run, "node-b", TimeSpan.FromMinutes(5)));
     }

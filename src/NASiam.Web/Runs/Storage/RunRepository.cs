@@ -76,9 +76,8 @@ public sealed class RunStatusStore(RunDatabase db, RunLeases leases)
         db.Exec("UPDATE runs SET job_id = @job, status = @st, cancel_requested = 0, message = NULL WHERE id = @id",
             ("@id", id.ToString()), ("@job", jobId), ("@st", status.ToString()));
 
-    /// <summary>A status that does not end the run (Interrupted); every end goes through <see cref="Finish"/>.</summary>
     /// <summary>
-    /// Marks the run Interrupted (its attempt stops with the app, or cannot start; it resumes from its last
+    /// A status that does not end the run; every end goes through <see cref="Finish"/>. Marks the run Interrupted (its attempt stops with the app, or cannot start; it resumes from its last
     /// checkpoint) while its lease row is still <paramref name="leaseOwner"/>'s, expired or not. False, with
     /// nothing written, once a sweeper reclaimed the run or another attempt took its lease: that attempt's
     /// status stands (an attempt that lost the run must not overwrite its new owner's Running).
@@ -109,8 +108,11 @@ public sealed class RunStatusStore(RunDatabase db, RunLeases leases)
     /// that moment would be refused, or its job would find the lease taken and skip the run); and the end
     /// is written only while the lease is still that owner's. False, with nothing written, when another
     /// owner has taken the lease meanwhile (this executor stalled past its expiry; the new owner continues).
+    /// A <paramref name="discovered"/> library entry is stored in the same transaction: whoever reads the
+    /// run as Succeeded finds its genotype in the library, and a lost lease stores neither.
     /// </summary>
-    public bool Finish(Guid id, RunStatus status, string? message, string? genotypeText, string? artifactsJson, string? metricsJson, string? leaseOwner = null)
+    public bool Finish(Guid id, RunStatus status, string? message, string? genotypeText, string? artifactsJson, string? metricsJson,
+        string? leaseOwner = null, GenotypeEntry? discovered = null)
     {
         using var c = db.Open();
         using var tx = c.BeginTransaction();
@@ -125,6 +127,7 @@ public sealed class RunStatusStore(RunDatabase db, RunLeases leases)
               metrics_json = COALESCE(@m, metrics_json) WHERE id = @id
             """, ("@id", id.ToString()), ("@st", status.ToString()), ("@msg", message), ("@now", Iso(DateTimeOffset.UtcNow)),
             ("@g", genotypeText), ("@a", artifactsJson), ("@m", metricsJson));
+        if (discovered is not null) GenotypeStore.Insert(db, c, discovered);
         tx.Commit();
         return true;
     }
@@ -133,7 +136,14 @@ public sealed class RunStatusStore(RunDatabase db, RunLeases leases)
 /// <summary>The genotype library: presets the user saved and genotypes runs discovered.</summary>
 public sealed class GenotypeStore(RunDatabase db)
 {
-    public void Add(GenotypeEntry g) => db.Exec("""
+    public void Add(GenotypeEntry g)
+    {
+        using var c = db.Open();
+        Insert(db, c, g);
+    }
+
+    /// <summary>Stores (or replaces) an entry on an open connection, inside its caller's transaction.</summary>
+    internal static void Insert(RunDatabase db, DbConnection c, GenotypeEntry g) => db.Exec(c, """
         INSERT INTO genotypes (id, name, framework, text, source, run_id, created_at) VALUES (@id, @n, @f, @t, @s, @r, @at)
         ON CONFLICT (id) DO UPDATE SET name = excluded.name, framework = excluded.framework, text = excluded.text,
           source = excluded.source, run_id = excluded.run_id, created_at = excluded.created_at
