@@ -167,7 +167,7 @@ public static class BenchCommand
                 // A part not measured (--only) is NaN; JSON has no NaN, so it is written as null.
                 ["framework"] = framework.ToName(), ["backbone"] = backbone, ["batch_size"] = batch, ["steps"] = steps, ["threads"] = r.Threads,
                 ["search_step_s"] = r.SearchStepSeconds, ["arch_step_s"] = r.ArchStepSeconds, ["weight_step_s"] = r.WeightStepSeconds,
-                ["pretrain_step_s"] = r.PretrainStepSeconds, ["trunk_step_s"] = r.TrunkStepSeconds, ["trunk_forward_s"] = r.TrunkForwardSeconds, ["search_floor_s"] = r.SearchFloorSeconds, ["trunk_gflop"] = r.TrunkGflop, ["images_per_s"] = r.ImagesPerSecond, ["search_images_per_s"] = r.SearchImagesPerSecond,
+                ["pretrain_step_s"] = r.PretrainStepSeconds, ["trunk_step_s"] = r.TrunkStepSeconds, ["trunk_forward_s"] = r.TrunkForwardSeconds, ["search_floor_s"] = r.SearchFloorSeconds, ["trunk_gflop"] = r.TrunkGflop, ["sgemm_gflop_per_s"] = r.GemmGflopPerSecond, ["images_per_s"] = r.ImagesPerSecond, ["search_images_per_s"] = r.SearchImagesPerSecond,
                 ["peak_rss_mib"] = r.PeakRssMib, ["search_peak_rss_mib"] = r.SearchPeakRssMib, ["rss_before_mib"] = r.RssBeforeMib, ["rss_after_mib"] = r.RssAfterMib,
                 ["channels_last"] = channelsLast, ["gc_every"] = gcEvery, ["gc_s"] = r.CollectSeconds,
                 ["search_weight_phases_s"] = Phases(r.SearchWeightPhases), ["pretrain_phases_s"] = Phases(r.PretrainPhases),
@@ -196,6 +196,10 @@ public static class BenchCommand
         {
             stdout.WriteLine(string.Format(c, "  trunk alone      {0:0.000} s  (both views' forward + backward, no heads, loss or optimizer: {1:0.0} GFLOP of convolutions, {2:0} GFLOP/s)",
                 r.TrunkStepSeconds, r.TrunkGflop, r.TrunkGflop / r.TrunkStepSeconds));
+            // The ceiling of any fp32 step on this host: the trunk's rate against the easiest dense work's.
+            stdout.WriteLine(string.Format(c, "  fp32 sgemm       {0:0} GFLOP/s  ({1}×{1} matrices; the trunk's convolutions ran at {2:0}% of it{3})",
+                r.GemmGflopPerSecond, TrainingBenchmark.GemmSide, 100 * r.TrunkGflop / r.TrunkStepSeconds / r.GemmGflopPerSecond,
+                precision == BackbonePrecision.Fp32 ? "" : $", in {precision.ToString().ToLowerInvariant()}"));
             stdout.WriteLine(string.Format(c, "  trunk forward    {0:0.000} s  (both views without autograd, as an architecture step runs it; search-step floor = trunk alone + {1} × this = {2:0.000} s)",
                 r.TrunkForwardSeconds, r.TrunkForwardsPerSearchStep, r.SearchFloorSeconds));
         }

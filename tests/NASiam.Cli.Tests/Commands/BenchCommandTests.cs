@@ -77,10 +77,12 @@ public sealed class BenchCommandTests
         var forward = root.GetProperty("trunk_forward_s").GetDouble();
         Assert.InRange(forward, 1e-6, root.GetProperty("trunk_step_s").GetDouble());
         Assert.Equal(root.GetProperty("trunk_step_s").GetDouble() + forward, root.GetProperty("search_floor_s").GetDouble(), 9);
+        // The host's fp32 ceiling is measured with the trunk: a positive rate any CPU reaches (1 GFLOP/s is a 7 s product).
+        Assert.InRange(root.GetProperty("sgemm_gflop_per_s").GetDouble(), 1, 1e6);
         (code, stdout, stderr) = Cli(args);
         Assert.True(code == ExitCodes.Ok, stderr);
         // Parts left out and a GC that did not fall within two steps are said to be, not printed as NaN.
-        string[] lines = ["trunk alone", "GFLOP/s", "search-step floor = trunk alone + 1 × this", "search step      not measured (--only)",
+        string[] lines = ["trunk alone", "GFLOP/s", "fp32 sgemm", "of it)", "search-step floor = trunk alone + 1 × this", "search step      not measured (--only)",
             "pretrain step    not measured (--only)", "GC every 50 steps, none within the measured steps"];
         Assert.All(lines, line => Assert.Contains(line, stdout));
         Assert.DoesNotContain("NaN", stdout);

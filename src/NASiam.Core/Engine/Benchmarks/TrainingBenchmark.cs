@@ -95,6 +95,14 @@ public sealed record TrainingBenchmarkResult(
     /// <see cref="TrunkStepSeconds"/> it is the rate the convolutions reach on this host.
     /// </summary>
     public double TrunkGflop { get; init; } = double.NaN;
+    /// <summary>
+    /// Median rate (GFLOP/s) of a square fp32 matrix product of side <see cref="TrainingBenchmark.GemmSide"/>
+    /// on the run's device and threads: what this host's multiply-add units reach on the easiest dense
+    /// work, measured with the trunk. <see cref="TrunkGflop"/> / <see cref="TrunkStepSeconds"/> against it
+    /// says how close the convolutions are to the host's ceiling, and so how much faster any fp32 step
+    /// can get here, ours or the reference's. NaN when the trunk was not measured.
+    /// </summary>
+    public double GemmGflopPerSecond { get; init; } = double.NaN;
     /// <summary>The convolution setting the trunks ran with ("nchw", "channels-last+s1x1", ...; see <see cref="Numerics.KernelSetting.Name"/>).</summary>
     public string ConvSetting { get; init; } = "";
     /// <summary>What the thread governor changed during the benchmark (one line each, as a run logs them); empty when nothing changed.</summary>
@@ -196,7 +204,7 @@ public static class TrainingBenchmark
             }
             pretrain = Median(times);
         }
-        double trunk = double.NaN, trunkForward = double.NaN;
+        double trunk = double.NaN, trunkForward = double.NaN, gemm = double.NaN;
         if (o.Trunk)
         {
             using var model = Runs.ModelBuilder.Create(run, false, null, device, cifarStem: true, seed: 0);
@@ -242,6 +250,7 @@ public static class TrainingBenchmark
             }
             trunk = Median(times);
             trunkForward = Median(forwardTimes);
+            gemm = GemmRate(device, o.Warmup, o.Steps);
         }
         return new TrainingBenchmarkResult(search, arch, weight, pretrain,
             o.BatchSize / pretrain, o.BatchSize / search, NativeMemory.ProcessStatusMib("VmHWM"), rssBefore, NativeMemory.ProcessStatusMib("VmRSS"), threads)
@@ -256,6 +265,7 @@ public static class TrainingBenchmark
             TrunkForwardSeconds = trunkForward,
             TrunkForwardsPerSearchStep = TrunkForwardsPerSearchStep(o.Framework),
             TrunkGflop = o.Trunk ? TrunkGflop(o.Backbone, o.BatchSize) : double.NaN,
+            GemmGflopPerSecond = gemm,
             Host = Numerics.HostInfo.Current(),
         };
     }
@@ -291,6 +301,28 @@ public static class TrainingBenchmark
         var (total, stem) = Numerics.BackboneConvShapes.Macs(backbone, cifarStem: true, ImageSize);
         // forward + grad-weight of every convolution + grad-input of all but the stem; 2 FLOP per MAC; 2 views.
         return 2.0 * 2 * batchSize * (3.0 * total - stem) / 1e9;
+    }
+
+    /// <summary>Side of the square matrices of <see cref="TrainingBenchmarkResult.GemmGflopPerSecond"/>: large enough that the product runs at the kernel's full rate (2·1536³ = 7.2 GFLOP).</summary>
+    public const int GemmSide = 1536;
+
+    /// <summary>Median GFLOP/s of <paramref name="steps"/> fp32 products [GemmSide, GemmSide] × [GemmSide, GemmSide] after <paramref name="warmup"/> (at least one), each read back.</summary>
+    static double GemmRate(Device device, int warmup, int steps)
+    {
+        using var scope = NewDisposeScope();
+        using var g = new Generator(2);
+        var a = randn([GemmSide, GemmSide], generator: g).to(device);
+        var b = randn([GemmSide, GemmSide], generator: g).to(device);
+        var times = new List<double>();
+        for (int i = 0; i < Math.Max(1, warmup) + steps; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            using (var c = a.mm(b))
+            using (var first = c[0, 0])
+                first.ItemSingle(); // read back: the product has completed on any device
+            if (i >= Math.Max(1, warmup)) times.Add(clock.Elapsed.TotalSeconds);
+        }
+        return 2.0 * GemmSide * GemmSide * GemmSide / 1e9 / Median(times);
     }
 
     /// <summary>One weight step, timing its phases; the loss is read back so the step has completed.</summary>
