@@ -34,8 +34,8 @@ public static class WebExtensions
         builder.Services.AddMudServices();
         builder.Services.AddSignalR();
         builder.Services.AddOpenApi();
-        // A query or route value that does not bind (maxPoints=abc) reaches the exception handler, which
-        // answers 400 with the parameter named, instead of an empty 400.
+        // A query or route value that does not bind (maxPoints=abc) throws, and UseBindingFailureProblems
+        // answers 400 naming the parameter, instead of an empty 400 (or Development's stack trace).
         builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.Configure<ExceptionHandlerOptions>(o => o.StatusCodeSelector = e => e is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError);
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
@@ -143,6 +143,8 @@ public static class WebExtensions
         // An unhandled exception becomes a 500 problem document (AddProblemDetails); the app has no /error page to re-execute.
         if (!app.Environment.IsDevelopment()) app.UseExceptionHandler();
         app.UseStatusCodePages();
+        // Inside both: a value that does not bind is the client's error, named, in every environment.
+        app.UseBindingFailureProblems();
         if (Directory.Exists(root.WebRoot))
             app.UseStaticFiles(new StaticFileOptions { FileProvider = new PhysicalFileProvider(root.WebRoot) });
         app.UseAuthentication();

@@ -201,19 +201,28 @@ public class RunsApiTests : IAsyncLifetime
         Assert.True(doc.RootElement.GetProperty("paths").TryGetProperty("/api/runs/{id}/export", out _));
     }
 
-    // As a deployed app runs (not Development): a value that does not bind is a 400 problem naming the
-    // parameter (before, an empty 400), and no request falls through to a missing /error page (404/405).
-    [Fact]
-    public async Task Production_AQueryValueThatDoesNotBind_Is400NamingIt()
+    // A value that does not bind is a 400 validation problem naming the parameter, in the API's words: as a
+    // deployed app runs (before, a problem naming no field; no request may fall through to a missing /error
+    // page, 404/405) and as the README's command runs, Development (before, the developer exception page's
+    // stack trace, request headers and all).
+    [Theory]
+    [InlineData("Production", "maxPoints=abc", "maxPoints", "'abc' is not a whole number")]
+    [InlineData("Development", "maxPoints=abc", "maxPoints", "'abc' is not a whole number")]
+    [InlineData("Development", "afterSequence=abc", "afterSequence", "'abc' is not a whole number")]
+    [InlineData("Development", "maxPoints=99999999999", "maxPoints", "'99999999999' is not a whole number from -2147483648 to 2147483647")]
+    public async Task AQueryValueThatDoesNotBind_Is400NamingIt(string environment, string query, string field, string message)
     {
-        await using var app = new NasiamAppFactory(Path.Combine(_data, "production"), new ScriptedRunEngine(),
-            settings: new Dictionary<string, string> { ["environment"] = "Production" });
+        await using var app = new NasiamAppFactory(Path.Combine(_data, environment), new ScriptedRunEngine(),
+            settings: new Dictionary<string, string> { ["environment"] = environment });
         using var c = app.Api();
-        var r = await c.GetAsync($"/api/runs/{Guid.NewGuid()}/metrics?maxPoints=abc");
+        var r = await c.GetAsync($"/api/runs/{Guid.NewGuid()}/metrics?{query}");
         var text = await r.Content.ReadAsStringAsync();
         Assert.True(r.StatusCode == HttpStatusCode.BadRequest, $"{(int)r.StatusCode}: {text}");
         Assert.Equal("application/problem+json", r.Content.Headers.ContentType?.MediaType);
-        Assert.Contains("maxPoints", text);
+        var errors = JsonDocument.Parse(text).RootElement.GetProperty("errors");
+        Assert.StartsWith(message, Assert.Single(errors.GetProperty(field).EnumerateArray()).GetString());
+        Assert.DoesNotContain("Exception", text);
+        Assert.DoesNotContain("Nullable", text);
     }
 
     [Fact]
