@@ -133,9 +133,8 @@ public static class RunRequestResolver
         }
         catch (JsonException e)
         {
-            var path = (e.Path ?? "$").TrimStart('$').TrimStart('.');
-            var why = e.Message.Split(" Path: ")[0];
-            return Fail(path, why.StartsWith("The JSON value could not be converted", StringComparison.Ordinal) ? "has a value of the wrong type" : why);
+            var path = JsonValueErrors.JsonPath(e);
+            return Fail(path, OutOfRangeMessage(document, path) ?? JsonValueErrors.Describe(e, typeof(RunOptions), document));
         }
 
         // 4. Genotype rules by kind.
@@ -243,5 +242,33 @@ public static class RunRequestResolver
         {
             return (null, new FieldError(field, $"malformed JSON: {e.Message}"));
         }
+    }
+    /// <summary>
+    /// For a whole number too large for its integer option (<c>"epochs": 99999999999</c>), the option's own
+    /// range message, as a value inside the type but out of range gets it ("must be between 1 and 100000"),
+    /// found by validating the options with the value clamped to the type's limit; null when the value is
+    /// not such a number or the clamped value passes (the caller then says which whole numbers fit).
+    /// The clamped options are only validated, never used.
+    /// </summary>
+    static string? OutOfRangeMessage(JsonObject document, string path)
+    {
+        if (JsonValueErrors.TypeAt(typeof(RunOptions), path) is not { } type || !JsonValueErrors.IsInteger(type)) return null;
+        if (JsonValueErrors.ValueAt(document, path) is not JsonValue value || !value.TryGetValue<double>(out var number) || number != Math.Floor(number)) return null;
+        bool isLong = (Nullable.GetUnderlyingType(type) ?? type) == typeof(long);
+        if (isLong ? number is >= long.MinValue and <= long.MaxValue : number is >= int.MinValue and <= int.MaxValue) return null;
+        var cut = path.LastIndexOf('.');
+        var copy = document.DeepClone().AsObject();
+        if (JsonValueErrors.ValueAt(copy, cut < 0 ? "" : path[..cut]) is not JsonObject parent) return null;
+        var key = parent.FirstOrDefault(kv => string.Equals(kv.Key, path[(cut + 1)..], StringComparison.OrdinalIgnoreCase)).Key;
+        if (key is null) return null;
+        parent[key] = number < 0 ? (isLong ? JsonValue.Create(long.MinValue) : JsonValue.Create(int.MinValue))
+                                 : (isLong ? JsonValue.Create(long.MaxValue) : JsonValue.Create(int.MaxValue));
+        try
+        {
+            var clamped = copy.Deserialize<RunOptions>(RunOptions.Json);
+            var error = clamped?.ValidateFields().FirstOrDefault(f => string.Equals(f.Path, path, StringComparison.OrdinalIgnoreCase));
+            return error is null ? null : $"{error.Message}; got {value.ToJsonString()}";
+        }
+        catch (JsonException) { return null; }
     }
 }

@@ -92,7 +92,7 @@ public static class BodyErrors
         }
         catch (JsonException e)
         {
-            return (null, Results.ValidationProblem(From(e, validMembers), title: title));
+            return (null, Results.ValidationProblem(From(e, validMembers, typeof(T), text), title: title));
         }
     }
 
@@ -159,17 +159,23 @@ public static class BodyErrors
                 : "options." + e.Path)
             .ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray());
 
-    /// <summary>A body that does not deserialise: the member it failed on, by its JSON path.</summary>
-    public static Dictionary<string, string[]> From(JsonException e, IEnumerable<string> validMembers)
+    /// <summary>
+    /// A body of type <paramref name="body"/> (its JSON <paramref name="text"/>) that does not deserialise:
+    /// the member it failed on, by its JSON path, with what that member expects and got
+    /// (<see cref="JsonValueErrors"/>), or the parser's position for malformed JSON.
+    /// </summary>
+    public static Dictionary<string, string[]> From(JsonException e, IEnumerable<string> validMembers, Type body, string text)
     {
-        var path = (e.Path ?? "$").TrimStart('$').TrimStart('.');
+        var path = JsonValueErrors.JsonPath(e);
         var message = e.Message;
         if (message.Contains("could not be mapped to any .NET member", StringComparison.Ordinal))
         {
             var name = System.Text.RegularExpressions.Regex.Match(message, "property '([^']+)'").Groups[1].Value;
             return new() { [path.Length > 0 ? path : name] = [$"unknown member; valid: {string.Join(", ", validMembers)}"] };
         }
-        var cut = message.IndexOf(" Path: ", StringComparison.Ordinal);
-        return new() { [path.Length > 0 ? path : "body"] = [$"malformed JSON or a value of the wrong type: {(cut > 0 ? message[..cut] : message)}"] };
+        System.Text.Json.Nodes.JsonNode? document;
+        try { document = System.Text.Json.Nodes.JsonNode.Parse(text); }
+        catch (JsonException) { document = null; }
+        return new() { [path.Length > 0 ? path : "body"] = [JsonValueErrors.Describe(e, body, document)] };
     }
 }

@@ -98,6 +98,29 @@ public class RunsApiTests : IAsyncLifetime
         Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), await r.Content.ReadAsStringAsync());
     }
 
+    // A value of the wrong type says what the member expects and what it got, never a .NET type name (the
+    // body's members used to report the request type, "could not be converted to
+    // NASiam.Web.Api.CreateRunRequest"); a whole number too large for its option gets the option's range,
+    // as one inside the type does (it used to read "has a value of the wrong type").
+    [Theory]
+    [InlineData("""{"preset":5}""", "preset", "expected a string, got 5")]
+    [InlineData("""{"preset":"quick-demo","parentId":"not-a-guid"}""", "parentId", "expected a GUID string, got \"not-a-guid\"")]
+    [InlineData("""{"preset":"quick-demo","options":{"search":{"epochs":99999999999}}}""", "options.search.epochs", "must be between 1 and 100000; got 99999999999")]
+    [InlineData("""{"preset":"quick-demo","options":{"search":{"epochs":-99999999999}}}""", "options.search.epochs", "must be between 1 and 100000; got -99999999999")]
+    [InlineData("""{"preset":"quick-demo","options":{"search":{"epochs":"two"}}}""", "options.search.epochs", "expected a whole number from -2147483648 to 2147483647, got \"two\"")]
+    [InlineData("""{"preset":"quick-demo","options":{"search":{"epochs":1.5}}}""", "options.search.epochs", "expected a whole number from -2147483648 to 2147483647, got 1.5")]
+    public async Task Create_WrongType_SaysWhatTheMemberExpects(string body, string field, string message)
+    {
+        var r = await _c.PostAsync("/api/runs", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+        var text = await r.Content.ReadAsStringAsync();
+        Assert.True(r.StatusCode == HttpStatusCode.BadRequest, text);
+        var errors = JsonDocument.Parse(text).RootElement.GetProperty("errors");
+        Assert.True(errors.TryGetProperty(field, out var messages), text);
+        Assert.Equal(message, Assert.Single(messages.EnumerateArray()).GetString());
+        Assert.DoesNotContain("NASiam.", text);
+        Assert.DoesNotContain("System.", text);
+    }
+
     // A member name that does not decode (an unpaired escaped surrogate) is a client error, never a 500.
     [Theory]
     [InlineData("""{"\ud800":1}""")]
