@@ -14,7 +14,7 @@ public static class GenotypesApi
     {
         var g = app.MapGroup("/api/genotypes").WithTags("Genotypes");
         g.MapGet("/", (GenotypeLibrary lib) => lib.All());
-        g.MapGet("/{**id}", (string id, GenotypeLibrary lib) => lib.All().FirstOrDefault(x => x.Id == id) is { } found
+        g.MapGet("/{**id}", (string id, GenotypeLibrary lib) => lib.All().FirstOrDefault(x => x.Id == CatchAll.Decode(id)) is { } found
                 ? Results.Ok(found) : Results.Problem($"No genotype {id} (a preset name or a library id).", statusCode: StatusCodes.Status404NotFound))
             .WithSummary("One genotype: a preset by name, or a library entry by id (the Location of an import)");
         g.MapPost("/", Import).WithSummary("Import a genotype: text/plain (reference text) or JSON {name, text, framework}");

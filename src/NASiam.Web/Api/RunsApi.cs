@@ -55,7 +55,7 @@ public static class RunsApi
             store.Get(id) is null ? NotFound(id) : Results.Ok(files.Checkpoints(id)))
             .WithName("ListRunCheckpoints").Produces<IReadOnlyList<CheckpointFile>>().ProducesProblem(StatusCodes.Status404NotFound);
         g.MapGet("/{id:guid}/checkpoints/{**name}", (Guid id, string name, RunFiles files) =>
-            files.Resolve(id, name) is { } path
+            files.Resolve(id, CatchAll.Decode(name)) is { } path
                 ? Results.File(path, "application/octet-stream", Path.GetFileName(path))
                 : NotFound(id))
             .WithName("DownloadRunCheckpoint").WithSummary("Download a checkpoint file (NASiam format; resumable by the product)")

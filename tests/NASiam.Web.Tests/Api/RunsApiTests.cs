@@ -41,6 +41,8 @@ public class RunsApiTests : IAsyncLifetime
         Assert.Contains("checkpoints/step-0012.ckpt", names);
         var bytes = await _c.GetByteArrayAsync($"/api/runs/{id}/checkpoints/checkpoints/step-0012.ckpt");
         Assert.Equal(File.ReadAllBytes(Path.Combine(_data, "runs", id.ToString("N"), "checkpoints", "step-0012.ckpt")), bytes);
+        // The listed name escaped as one path segment (Uri.EscapeDataString) names the same file.
+        Assert.Equal(bytes, await _c.GetByteArrayAsync($"/api/runs/{id}/checkpoints/{Uri.EscapeDataString("checkpoints/step-0012.ckpt")}"));
 
         var library = await _c.GetFromJsonAsync<JsonElement>("/api/genotypes");
         Assert.Contains(library.EnumerateArray(), e => e.GetProperty("source").GetString() == "discovered" && e.GetProperty("text").GetString() == txt);
@@ -264,6 +266,7 @@ public class RunsApiTests : IAsyncLifetime
         var entry = await _c.GetFromJsonAsync<JsonElement>(ok.Headers.Location!);
         Assert.Equal(("mine", text), (entry.GetProperty("name").GetString(), entry.GetProperty("text").GetString()));
         Assert.Equal(HttpStatusCode.OK, (await _c.GetAsync("/api/genotypes/simsiam/standard")).StatusCode);
+        Assert.Equal("simsiam/cifar10_resnet18", (await _c.GetFromJsonAsync<JsonElement>("/api/genotypes/simsiam%2Fcifar10_resnet18")).GetProperty("id").GetString());
         Assert.Equal(HttpStatusCode.NotFound, (await _c.GetAsync($"/api/genotypes/{Guid.NewGuid()}")).StatusCode);
 
         // As the run and comparison bodies: an unknown or repeated member is a 400 naming it, not ignored.
