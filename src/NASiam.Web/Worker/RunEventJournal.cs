@@ -22,7 +22,8 @@ public static class RunEventJournal
 
     /// <summary>
     /// Stores what the folder has and the database lacks, then writes metrics.jsonl from the
-    /// database when the folder has none. Returns how many events were newly stored.
+    /// database when the folder has none. Returns how many events were newly stored or replaced
+    /// (0 when the database already held the folder's events as they are).
     /// Throws <see cref="InvalidDataException"/> for a damaged file (not its cut last line).
     /// </summary>
     public static int Reconcile(RunStore store, Guid runId, string runDirectory)
@@ -42,7 +43,23 @@ public static class RunEventJournal
             var events = MetricsJsonl.Read(metrics);
             long from = store.NextSequence(runId);
             if (events.LastOrDefault(e => e is RunStarted) is { } last) from = Math.Min(from, last.Sequence);
-            added += Append(store, runId, events.Where(e => e.Sequence >= from).ToList());
+            var tail = events.Where(e => e.Sequence >= from).ToList();
+            // What the database already holds as the file does is neither written again nor counted: an
+            // attempt that resumes after a clean stop finds every event stored, and "missed" must say so.
+            var stored = new List<TrainingEvent>();
+            store.ReadEach(runId, from - 1, stored.Add);
+            int same = 0;
+            while (same < tail.Count && same < stored.Count && stored[same].Sequence == tail[same].Sequence
+                   && TrainingEventJson.Serialize(stored[same]) == TrainingEventJson.Serialize(tail[same]))
+                same++;
+            // The stored events agree with the file as far as the database goes: only the rest is new.
+            // Otherwise the file's attempt replaces them (its run_started drops what it replays).
+            if (same == stored.Count) added += Append(store, runId, tail.Skip(same).ToList());
+            else
+            {
+                Append(store, runId, tail);
+                added += tail.Count - same;
+            }
         }
         else if (store.NextSequence(runId) > 0)
         {

@@ -97,6 +97,35 @@ public class RunStoreTests : IDisposable
         Assert.Equal(8, store.NextSequence(_run));
     }
 
+    // A resume after a clean stop: the server stored every event the file has, run_started included.
+    // Nothing is missed, so nothing is counted (the log used to say "stored 9 event(s) from its folder
+    // that the server had missed") and the stored events stay as they were; a stored event the file
+    // has otherwise is replaced from the file's run_started on, and counted.
+    [Theory, InlineData("sqlite"), PostgresData]
+    public void Reconcile_CountsNothing_WhenTheServerStoredEveryEventTheFolderHas(string backend)
+    {
+        var store = new RunStore(Open(backend));
+        store.Insert(NewRun(_run));
+        var at = DateTimeOffset.UtcNow;
+        TrainingEvent Step(long seq, double loss) => new StepLogged { RunId = _run, Sequence = seq, At = at, Stage = "search", Epoch = 0, Step = seq, Loss = loss, LearningRates = new Dictionary<string, double>() };
+        var events = new List<TrainingEvent> { new RunStarted { RunId = _run, Sequence = 0, At = at, Stage = "run", Kind = "search" } };
+        events.AddRange(Enumerable.Range(1, 8).Select(i => Step(i, -0.5)));
+        store.Append(_run, events);
+        Directory.CreateDirectory(RunDirectory);
+        using (var w = new MetricsJsonlObserver(MetricsJsonl.PathIn(RunDirectory)))
+            foreach (var e in events) w.On(e);
+
+        Assert.Equal(0, NASiam.Web.Worker.RunEventJournal.Reconcile(store, _run, RunDirectory));
+        Assert.Equal(9, store.NextSequence(_run));
+
+        // The database holds another value at step 5 than the file: the file's attempt is the truth from its run_started.
+        File.Delete(MetricsJsonl.PathIn(RunDirectory));
+        using (var w = new MetricsJsonlObserver(MetricsJsonl.PathIn(RunDirectory)))
+            foreach (var e in events.Select(e => e.Sequence == 5 ? Step(5, -0.75) : e)) w.On(e);
+        Assert.Equal(4, NASiam.Web.Worker.RunEventJournal.Reconcile(store, _run, RunDirectory));
+        Assert.Equal(-0.75, Assert.IsType<StepLogged>(store.Read(_run).Events.Single(e => e.Sequence == 5)).Loss);
+    }
+
     static RunRecord NewRun(Guid id, RunStatus status = RunStatus.Queued) => new()
     {
         Id = id, Name = "r", Kind = RunKind.Search, Framework = Framework.SimSiam, Backbone = "resnet18", Dataset = "synthetic",
