@@ -18,8 +18,8 @@ public static class ExportCommand
         var outOption = new Option<string>("--out") { HelpName = "FILE.pt", Description = "The .pt file to write (same as the second argument)." };
         var command = new Command("export",
             "Export a search/pretrain checkpoint as a PyTorch state dict under the reference key names (torch.load(FILE) gives it). " +
-            "Framework, backbone, heads and genotype come from the checkpoint. A search checkpoint also writes FILE.alphas.pt " +
-            "with \"alphas.encoder\" / \"alphas.predictor\".")
+            "Framework, backbone, heads and genotype come from the checkpoint. A search checkpoint also writes the alphas beside it, " +
+            "NAME.alphas.pt for NAME.pt (out.pt gives out.alphas.pt), with \"alphas.encoder\" / \"alphas.predictor\".")
         { checkpoint, output, outOption };
         command.SetAction(p =>
         {
