@@ -148,7 +148,7 @@ public static class ComparisonPlanner
         {
             try
             {
-                var g = GenotypeReference.Resolve(request.Genotype, options.Framework, policy.AllowServerFiles);
+                var g = GenotypeReference.Resolve(request.Genotype, options.Framework, policy.AllowServerFiles, policy.GenotypeById);
                 if (g is null) errors.Add(new("genotype", "'standard' is the baseline itself; give the genotype to compare with it (or none for a fresh search)"));
                 else genotypeText = GenotypeText.Write(g);
             }

@@ -28,7 +28,14 @@ public static class GenotypeReference
     /// <exception cref="ArgumentException">"searched" (only a pipeline can resolve it), an unknown
     /// reference, a preset of another framework, a file path when <paramref name="allowFiles"/> is
     /// false, or genotype text that does not parse or fit the framework.</exception>
-    public static Genotype? Resolve(string? reference, Framework framework, bool allowFiles = true)
+    public static Genotype? Resolve(string? reference, Framework framework, bool allowFiles = true) => Resolve(reference, framework, allowFiles, null);
+
+    /// <summary>
+    /// As <see cref="Resolve(string?, Framework, bool)"/>, where a door also takes the id of a stored
+    /// genotype (the web: a genotype library entry or a run): <paramref name="byId"/> looks it up.
+    /// </summary>
+    /// <exception cref="ArgumentException">Also for an id nothing stored has, and for a stored genotype of another framework.</exception>
+    public static Genotype? Resolve(string? reference, Framework framework, bool allowFiles, Func<Guid, StoredGenotype?>? byId)
     {
         if (IsSearched(reference))
             throw new ArgumentException($"'searched' names the genotype a pipeline's search finds; outside a pipeline give 'standard', a preset, genotype text{(allowFiles ? " or a file" : "")}.");
@@ -41,11 +48,20 @@ public static class GenotypeReference
                 throw new ArgumentException($"genotype preset '{preset.Name}' is for {preset.Framework.ToName()}, not {framework.ToName()}.");
             return preset.Genotype;
         }
+        if (byId is not null && Guid.TryParse(text, out var id))
+        {
+            var stored = byId(id) ?? throw new ArgumentException($"no genotype library entry or run with a genotype has id {id}.");
+            if (stored.Framework != framework)
+                throw new ArgumentException($"{stored.Description} holds a {stored.Framework.ToName()} genotype, not a {framework.ToName()} one.");
+            text = stored.Text.Trim();
+        }
         bool inline = text.StartsWith("Genotype", StringComparison.Ordinal) || text.StartsWith('{');
         if (!inline)
         {
             if (!allowFiles)
-                throw new ArgumentException($"'{Shorten(text)}' is not 'standard', a genotype preset of {framework.ToName()} or genotype text (file paths are not accepted here: import the file into the genotype library, or paste its text).");
+                throw new ArgumentException($"'{Shorten(text)}' is not 'standard', a genotype preset of {framework.ToName()}, genotype text" +
+                    (byId is null ? "" : ", a genotype library id or a run id") +
+                    " (file paths are not accepted here: import the file into the genotype library, or paste its text).");
             if (!File.Exists(text))
                 throw new ArgumentException($"'{Shorten(text)}' is not 'standard', a genotype preset of {framework.ToName()}, genotype text or an existing file.");
             text = File.ReadAllText(text).Trim();
@@ -57,3 +73,9 @@ public static class GenotypeReference
 
     static string Shorten(string s) => s.Length <= 80 ? s : s[..77] + "...";
 }
+
+/// <summary>A genotype a door stores under an id (the web's genotype library entries and runs), for <see cref="GenotypeReference.Resolve(string?, Framework, bool, Func{Guid, StoredGenotype?})"/>.</summary>
+/// <param name="Text">The genotype in the reference text format (or JSON).</param>
+/// <param name="Framework">The framework it was found for or imported as.</param>
+/// <param name="Description">What holds it, for messages: "run 1b2c… (my search)", "genotype library entry 'mine'".</param>
+public sealed record StoredGenotype(string Text, Framework Framework, string Description);

@@ -49,6 +49,12 @@ public sealed record RunRequestPolicy
     /// </summary>
     public string? TrustedCheckpointFolder { get; init; }
 
+    /// <summary>
+    /// Looks up a genotype the door stores under an id (the web: a library entry or a run), so that a
+    /// genotype reference may be that id; null where ids are not genotype references (the CLI).
+    /// </summary>
+    public Func<Guid, NASiam.Core.Genotypes.StoredGenotype?>? GenotypeById { get; init; }
+
     /// <summary>True when <paramref name="path"/> is a file or folder the request may name: any with server files allowed, else <see cref="TrustedCheckpointFolder"/> itself or anything inside it.</summary>
     public bool MayRead(string path)
     {

@@ -169,7 +169,13 @@ public static class RunRequestResolver
         bool pretrains = options.Kind is RunKind.Pretrain or RunKind.Pipeline;
         if (pretrains && !GenotypeReference.IsSearched(options.Pretrain.Genotype) && !errors.Any(e => e.Path == "pretrain.genotype"))
         {
-            try { GenotypeReference.Resolve(options.Pretrain.Genotype, options.Framework, policy.AllowServerFiles); }
+            try
+            {
+                var g = GenotypeReference.Resolve(options.Pretrain.Genotype, options.Framework, policy.AllowServerFiles, policy.GenotypeById);
+                // A stored genotype's id becomes its text: the run keeps what it trains, whatever later happens to the entry.
+                if (g is not null && Guid.TryParse(options.Pretrain.Genotype, out _) && policy.GenotypeById is not null)
+                    options = options with { Pretrain = options.Pretrain with { Genotype = GenotypeText.Write(g) } };
+            }
             catch (Exception e) when (e is ArgumentException or FormatException or IOException or UnauthorizedAccessException)
             {
                 errors.Add(new("pretrain.genotype", e.Message));

@@ -48,14 +48,10 @@ public sealed class ComparisonService(ComparisonStore comparisons, RunStore runs
             if (request.Genotype is not null) return new(null, [new("genotype", "give a genotype or a source run, not both")], []);
             request = request with { Genotype = run.GenotypeText, Framework = request.Framework ?? run.Framework.ToName() };
         }
-        else if (Guid.TryParse(request.Genotype?.Trim(), out var gid))
-        {
-            var text = runs.GenotypeTextById(gid);
-            if (text is null) return new(null, [new("genotype", $"no genotype library entry or run with a genotype has id {gid}")], []);
-            if (runs.Get(gid) is not null) sourceRunId = gid;
-            request = request with { Genotype = text };
-        }
-        var planned = ComparisonPlanner.Plan(request, RunRequestPolicy.Web);
+        // A run's id as the genotype: the comparison descends from that run (the planner resolves the genotype).
+        else if (Guid.TryParse(request.Genotype?.Trim(), out var gid) && runs.Get(gid) is { GenotypeText: not null })
+            sourceRunId = gid;
+        var planned = ComparisonPlanner.Plan(request, runs.WebPolicy);
         if (!planned.Ok) return new(null, planned.Errors, planned.Notices);
         // The host's check of the device before anything is queued (the children would each fail it).
         var device = planned.Plan!.Recipe.Device;

@@ -24,6 +24,9 @@ public sealed class RunScheduler(
 {
     public IReadOnlyList<string> Devices => options.Value.EffectiveDevices;
 
+    /// <summary>The web's request policy: no server file paths; genotype library and run ids as genotypes (<see cref="RunStore.WebPolicy"/>).</summary>
+    public RunRequestPolicy Policy => store.WebPolicy;
+
     /// <summary>
     /// The web's one entry for new runs (form and API): resolves the request with the same
     /// <see cref="RunRequestResolver"/> as the CLI (web policy: no server file paths), then
@@ -31,16 +34,11 @@ public sealed class RunScheduler(
     /// </summary>
     public ScheduleResult Submit(RunRequest request, Guid? parentId = null)
     {
-        // The web's genotype references may also be ids: a library entry or a run (its genotype).
-        if (Guid.TryParse(request.Genotype?.Trim(), out var genotypeId))
-        {
-            var text = store.GenotypeTextById(genotypeId);
-            if (text is null) return new(null, [new FieldError("genotype", $"no genotype library entry or run with a genotype has id {genotypeId}")]);
-            request = request with { Genotype = text };
-        }
+        // The web's genotype references may also be ids, a library entry or a run (its genotype): the
+        // resolver looks them up through the policy and checks their framework as it checks a preset's.
         // The web's checkpoint is a run id, never a path: that run's folder, whose final backbone
         // checkpoint the resolver picks (StageEnvironment.FinalBackboneCheckpointIn). The new run descends from it.
-        var policy = RunRequestPolicy.Web;
+        var policy = Policy;
         if (!string.IsNullOrWhiteSpace(request.Checkpoint))
         {
             if (!Guid.TryParse(request.Checkpoint.Trim(), out var sourceId))

@@ -1,3 +1,5 @@
+using NASiam.Core.Genotypes;
+using NASiam.Core.Options;
 using NASiam.Core.Reporting;
 using NASiam.Web.Runs.Storage;
 
@@ -77,8 +79,14 @@ public sealed class RunStore
     public void DeleteGenotype(Guid id) => GenotypeLibrary.Delete(id);
 
     /// <summary>
-    /// The genotype a web request means by an id: a library entry's text, else the genotype of the run
-    /// with that id; null when neither exists (the form, the API and comparisons accept such ids).
+    /// The genotype stored under an id, with its framework and what holds it (for the resolver's messages,
+    /// <see cref="RunRequestPolicy.GenotypeById"/>): a library entry's, else a run's; null when neither has one.
     /// </summary>
-    public string? GenotypeTextById(Guid id) => GenotypeLibrary.Get(id)?.Text ?? Get(id)?.GenotypeText;
+    public StoredGenotype? GenotypeById(Guid id) =>
+        GenotypeLibrary.Get(id) is { } entry ? new StoredGenotype(entry.Text, entry.Framework, $"genotype library entry '{entry.Name}'")
+        : Get(id) is { GenotypeText: { } text } run ? new StoredGenotype(text, run.Framework, $"run {id} ('{run.Name}')")
+        : null;
+
+    /// <summary>The web's request policy (no server file paths) with this store's genotype ids as genotype references.</summary>
+    public RunRequestPolicy WebPolicy => RunRequestPolicy.Web with { GenotypeById = GenotypeById };
 }

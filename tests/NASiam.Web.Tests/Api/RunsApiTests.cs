@@ -278,6 +278,40 @@ public class RunsApiTests : IAsyncLifetime
         Assert.Contains("name", (await twice.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").EnumerateObject().Select(p => p.Name));
     }
 
+    // A genotype library id (or a run's id) is a genotype reference through the resolver, which checks
+    // its framework as it checks a preset's: it used to be swapped for its text before, so a MoCo entry on
+    // a SimSiam run read "A simsiam genotype needs the 'predictor' field". The run stores the text, and a
+    // reference that is none of the forms lists them all, ids included.
+    [Fact]
+    public async Task Genotype_ByLibraryId_IsCheckedForItsFramework_AndStoredAsText()
+    {
+        var moco = GenotypeText.Write(GenotypePresets.Find("moco/cifar10_resnet18")!.Genotype!);
+        var import = await _c.PostAsJsonAsync("/api/genotypes", new { name = "mine", text = moco, framework = "moco" });
+        Assert.Equal(HttpStatusCode.Created, import.StatusCode);
+        var id = (await import.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString();
+
+        async Task<string> Error(HttpResponseMessage r, string field)
+        {
+            var text = await r.Content.ReadAsStringAsync();
+            Assert.True(r.StatusCode == HttpStatusCode.BadRequest, text);
+            return Assert.Single(JsonDocument.Parse(text).RootElement.GetProperty("errors").GetProperty(field).EnumerateArray()).GetString()!;
+        }
+        Assert.Equal("genotype library entry 'mine' holds a moco genotype, not a simsiam one.",
+            await Error(await _c.PostAsync("/api/runs", Json($$"""{"preset":"quick-demo","framework":"simsiam","kind":"pretrain","genotype":"{{id}}"}""")), "options.pretrain.genotype"));
+        Assert.Equal("genotype library entry 'mine' holds a moco genotype, not a simsiam one.",
+            await Error(await _c.PostAsync("/api/comparisons", Json($$"""{"preset":"quick-demo","framework":"simsiam","genotype":"{{id}}"}""")), "genotype"));
+        var missing = Guid.NewGuid();
+        Assert.Equal($"no genotype library entry or run with a genotype has id {missing}.",
+            await Error(await _c.PostAsync("/api/runs", Json($$"""{"preset":"quick-demo","kind":"pretrain","genotype":"{{missing}}"}""")), "options.pretrain.genotype"));
+        Assert.Contains("genotype text, a genotype library id or a run id (file paths are not accepted here",
+            await Error(await _c.PostAsync("/api/runs", Json("""{"preset":"quick-demo","kind":"pretrain","genotype":"mine"}""")), "options.pretrain.genotype"));
+
+        var created = await _c.PostAsync("/api/runs", Json($$"""{"preset":"quick-demo","framework":"moco","kind":"pretrain","genotype":"{{id}}"}"""));
+        Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+        var detail = await _c.GetFromJsonAsync<JsonElement>($"/api/runs/{(await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid()}");
+        Assert.Equal(moco, detail.GetProperty("options").GetProperty("pretrain").GetProperty("genotype").GetString());
+    }
+
     [Theory]
     [InlineData("..%2F..%2Fnasiam.db")]
     [InlineData("../../nasiam.db")]

@@ -204,8 +204,9 @@ public class RunStoreTests : IDisposable
         store.AddGenotype(g);
         store.AddGenotype(g with { Text = "text-2" }); // same id: replaced, not duplicated
         Assert.Equal("text-2", Assert.Single(store.Genotypes()).Text);
-        Assert.Equal("text-2", store.GenotypeTextById(g.Id));
-        Assert.Equal("g-text", store.GenotypeTextById(_run));
+        Assert.Equal(new NASiam.Core.Genotypes.StoredGenotype("text-2", Framework.SimSiam, "genotype library entry 'mine'"), store.GenotypeById(g.Id));
+        Assert.Equal(new NASiam.Core.Genotypes.StoredGenotype("g-text", Framework.SimSiam, $"run {_run} ('r')"), store.GenotypeById(_run));
+        Assert.Null(store.GenotypeById(Guid.NewGuid()));
 
         var comparisons = new ComparisonStore(db);
         var id = Guid.NewGuid();
