@@ -56,7 +56,8 @@ public static class CifarDataSet
             if (File.Exists(probe.TestFiles[0])) return probe;
         }
         var names = string.Join(" or ", FolderNames(cifar100).Select(f => f.Folder + "/"));
-        throw new DirectoryNotFoundException($"No {(cifar100 ? "CIFAR-100" : "CIFAR-10")} data in '{root}': expected {names} (download with --download, or extract the official archive there).");
+        throw new DirectoryNotFoundException($"No {(cifar100 ? "CIFAR-100" : "CIFAR-10")} data in '{root}': expected {names} there. Extract the official archive " +
+            $"into it, or fetch it on this machine with: nasiam datasets check --dataset {(cifar100 ? "cifar100" : "cifar10")} --data '{root}' --download");
     }
 
     /// <summary>Opens the set under <paramref name="root"/>; every file must be present and valid.</summary>
