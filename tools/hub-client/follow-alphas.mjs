@@ -24,6 +24,7 @@ const connection = new signalR.HubConnectionBuilder()
   .build();
 
 let last = -1;          // the last sequence held
+let attemptAt = null;   // the `at` of the run_started held last (docs/hub.md, rule 5)
 let ready = false;      // deltas that arrive before a snapshot is applied wait in `early`
 const early = [];
 const finished = new Set(["Succeeded", "Failed", "Cancelled"]);
@@ -34,6 +35,7 @@ function apply(events) {
     if (e.sequence <= last) continue;                                         // already held
     if (e.sequence !== last + 1) console.warn(`gap: ${last} then ${e.sequence}`);
     last = e.sequence;
+    if (e.type === "run_started") attemptAt = e.at;
     if (e.type === "alphas") {
       const cells = e.cells.map(c => `${c.cell}: ${c.layers.map(l => l.winner).join(" ")}`).join(" | ");
       console.log(`step ${e.step} (epoch ${e.epoch})  ${cells}`);
@@ -48,7 +50,13 @@ function apply(events) {
 async function subscribe() {
   ready = false;
   // SubscribeAfter(-1) the first time: every event, none thinned; afterwards what was missed.
-  const snapshot = await connection.invoke("SubscribeAfter", runId, last);
+  let snapshot = await connection.invoke("SubscribeAfter", runId, last);
+  // Rule 5: a resume while disconnected replaced events held here; read again from its run_started.
+  const attempt = snapshot.attemptStarted;
+  if (attempt && attempt.sequence <= last && attempt.at !== attemptAt) {
+    last = attempt.sequence - 1;
+    snapshot = await connection.invoke("SubscribeAfter", runId, last);
+  }
   apply(snapshot.events);
   ready = true;
   while (early.length) apply(early.shift().events);

@@ -44,8 +44,12 @@ public sealed record RunDetail(RunSummary Run, JsonElement Options, string? Geno
 /// <summary>A downloadable checkpoint or export of a run.</summary>
 public sealed record CheckpointFile(string Name, long Bytes, DateTimeOffset Modified);
 
-/// <summary>Events of a run for charts (series thinned to maxPoints per type).</summary>
-public sealed record MetricsResponse(Guid RunId, long LastSequence, bool Downsampled, IReadOnlyList<JsonElement> Events);
+/// <summary>
+/// Events of a run for charts (series thinned to maxPoints per type), and the run's newest run_started
+/// (<see cref="EventPage.AttemptStarted"/>): a poller whose held events a resume replaced finds out from it
+/// (docs/hub.md, rule 5).
+/// </summary>
+public sealed record MetricsResponse(Guid RunId, long LastSequence, bool Downsampled, IReadOnlyList<JsonElement> Events, JsonElement? AttemptStarted);
 
 /// <summary>Body of POST /api/genotypes (JSON form); text/plain bodies carry the genotype text alone.</summary>
 public sealed record ImportGenotypeRequest(string? Name, string? Text, string? Framework);

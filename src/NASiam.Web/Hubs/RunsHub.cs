@@ -18,7 +18,8 @@ public sealed record RunDelta(Guid RunId, long FirstSequence, long LastSequence,
 /// runs, <see cref="Downsampled"/>; SubscribeAfter: every event) and the last sequence stored.
 /// Deltas with events at or below <see cref="LastSequence"/> are already in it.
 /// </summary>
-public sealed record RunSnapshot(Guid RunId, string Status, long LastSequence, bool Downsampled, IReadOnlyList<JsonElement> Events);
+/// <param name="AttemptStarted">The run's newest run_started event (null before the first): see docs/hub.md, rule 5.</param>
+public sealed record RunSnapshot(Guid RunId, string Status, long LastSequence, bool Downsampled, IReadOnlyList<JsonElement> Events, JsonElement? AttemptStarted);
 
 /// <summary>Status changes of a run (progress 0..1 of the current stage).</summary>
 public sealed record RunStatusMessage(Guid RunId, string Status, string? Message, double Progress);
@@ -59,7 +60,7 @@ public sealed class RunsHub(RunStore store, IOptions<NasiamWebOptions> options) 
         await Groups.AddToGroupAsync(Context.ConnectionId, Group(runId));
         var page = store.Read(runId, afterSequence, maxPerType: maxPerType);
         return new RunSnapshot(runId, run.Status.ToString(), page.LastSequence, page.Downsampled,
-            page.Events.Select(TrainingEventJson.ToElement).ToArray());
+            page.Events.Select(TrainingEventJson.ToElement).ToArray(), page.AttemptStarted is { } started ? TrainingEventJson.ToElement(started) : null);
     }
 
     public Task Unsubscribe(Guid runId) => Groups.RemoveFromGroupAsync(Context.ConnectionId, Group(runId));

@@ -12,6 +12,12 @@ namespace NASiam.Web.Runs;
 public sealed record EventPage(Guid RunId, long LastSequence, bool Downsampled, IReadOnlyList<TrainingEvent> Events)
 {
     public int Unreadable { get; init; }
+
+    /// <summary>
+    /// The run's newest run_started, whatever <c>afterSequence</c> was: a client reading after the sequence
+    /// it holds learns from it that a resume replaced events it holds (docs/hub.md, rule 5). Null before the first.
+    /// </summary>
+    public RunStarted? AttemptStarted { get; init; }
 }
 
 /// <summary>

@@ -49,6 +49,41 @@ public class NasiamRunJobTests : IDisposable
         await CancelThenEveryStepOnce(c, id);
     }
 
+    // A poller that holds a cancelled attempt's events and reads after its last sequence gets nothing at or
+    // below it, yet the resume replaced events it holds (the engine numbers an attempt after its checkpoint).
+    // The response's attemptStarted tells it so (docs/hub.md, rule 5); following the rule, it ends with
+    // exactly the stored events.
+    [Fact]
+    public async Task Metrics_AfterAResume_CarryTheNewAttempt_SoAPollerHoldingTheOldOneCatchesUp()
+    {
+        await using var app = new NasiamAppFactory(_data, new ScriptedRunEngine(totalSteps: 400, stepMilliseconds: 40));
+        using var c = app.Api();
+        var id = await QuickDemoAfterThreeSteps(c);
+        await CancelThenEveryStepOnce(c, id);
+        async Task<System.Text.Json.JsonElement> Metrics(long after) =>
+            await c.GetFromJsonAsync<System.Text.Json.JsonElement>($"/api/runs/{id}/metrics?maxPoints=100000&afterSequence={after}");
+        var first = await Metrics(-1);
+        var held = first.GetProperty("events").EnumerateArray().Select(e => e.GetRawText()).ToList();
+        long last = first.GetProperty("lastSequence").GetInt64();
+        Assert.Equal(0, first.GetProperty("attemptStarted").GetProperty("sequence").GetInt64());
+
+        Assert.Equal(HttpStatusCode.Accepted, (await c.PostAsync($"/api/runs/{id}/resume", null)).StatusCode);
+        var heldSteps = (await NasiamAppFactory.Events(c, id, "step")).Count;
+        await NasiamAppFactory.WaitUntil(async () => (await NasiamAppFactory.Events(c, id, "step")).Count > heldSteps + 2, TimeSpan.FromSeconds(20), "resumed steps");
+        await CancelThenEveryStepOnce(c, id);
+
+        var poll = await Metrics(last);
+        Assert.All(poll.GetProperty("events").EnumerateArray(), e => Assert.True(e.GetProperty("sequence").GetInt64() > last));
+        var attempt = poll.GetProperty("attemptStarted");
+        long from = attempt.GetProperty("sequence").GetInt64();
+        Assert.InRange(from, 1, last); // the resume started at or below what the poller holds...
+        Assert.NotEqual(attempt.GetRawText(), held[(int)from]); // ...and replaced the event it holds there
+        var reread = await Metrics(from - 1);
+        var caughtUp = held.Take((int)from).Concat(reread.GetProperty("events").EnumerateArray().Select(e => e.GetRawText())).ToList();
+        var stored = (await Metrics(-1)).GetProperty("events").EnumerateArray().Select(e => e.GetRawText()).ToList();
+        Assert.Equal(stored, caughtUp);
+    }
+
     // A user may click Resume the very moment a run shows Cancelled or Failed. At that moment (the status
     // change's notification, published on the job's thread right after the write) the job must already
     // have left the registry and given its lease back, or the resume is refused or its job skipped.

@@ -163,6 +163,13 @@ public sealed class EventLog(RunDatabase db)
             try { events.Add(TrainingEventJson.Deserialize(json)); }
             catch (JsonException) { unreadable++; }
         }
-        return new EventPage(runId, last, thinned, events) { Unreadable = unreadable };
+        var started = db.Scalar(c, "SELECT json FROM events WHERE run_id = @r AND type = 'run_started' ORDER BY seq DESC LIMIT 1", ("@r", runId.ToString())) as string;
+        RunStarted? attempt = null;
+        if (started is not null)
+        {
+            try { attempt = TrainingEventJson.Deserialize(started) as RunStarted; }
+            catch (JsonException) { unreadable++; }
+        }
+        return new EventPage(runId, last, thinned, events) { Unreadable = unreadable, AttemptStarted = attempt };
     }
 }
