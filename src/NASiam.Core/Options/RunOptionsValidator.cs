@@ -22,12 +22,17 @@ public static class RunOptionsValidator
     /// <summary>Every problem as "path: message" text (for logs and exceptions).</summary>
     public static IReadOnlyList<string> Validate(RunOptions o) => ValidateFields(o).Select(e => e.ToString()).ToArray();
 
+    /// <summary>The longest run name accepted, in characters.</summary>
+    public const int MaxNameLength = 200;
+
     /// <summary>Every problem with its field path; empty when the options are valid.</summary>
     public static IReadOnlyList<FieldError> ValidateFields(RunOptions o)
     {
         var e = new List<FieldError>();
         void Check(bool ok, string field, string message) { if (!ok) e.Add(new FieldError(field, message)); }
 
+        // A name is a label in lists and page titles, not a document.
+        Check(o.Name is null || o.Name.Length <= MaxNameLength, "name", $"must be at most {MaxNameLength} characters (got {o.Name?.Length})");
         Check(Enum.IsDefined(o.Kind), "kind", $"must be one of {string.Join(", ", EnumNames.All<RunKind>())}");
         Check(Enum.IsDefined(o.Framework), "framework", $"must be one of {string.Join(", ", EnumNames.All<Framework>())}");
         Check(Backbones.Contains(o.Backbone), "backbone", $"unknown backbone '{o.Backbone}'; valid: {string.Join(", ", Backbones)}");

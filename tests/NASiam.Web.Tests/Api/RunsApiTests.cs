@@ -81,6 +81,7 @@ public class RunsApiTests : IAsyncLifetime
     [InlineData("""{"preset":"quick-demo","framework":"byol"}""", "framework")]
     [InlineData("""{"preset":"quick-demo","kind":"pretrain","genotype":"/etc/passwd"}""", "options.pretrain.genotype")]
     [InlineData("""{"preset":"quick-demo","kind":"evaluate"}""", "kind")]
+    [InlineData("{\"preset\":\"quick-demo\",\"name\":\"" + "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn" + "\"}", "name")]
     // A member given twice inside options: System.Text.Json would fail on first access (a server error);
     // names match case-insensitively, as the options' merge matches them.
     [InlineData("""{"preset":"quick-demo","options":{"seed":1,"Seed":2}}""", "options.Seed")]
