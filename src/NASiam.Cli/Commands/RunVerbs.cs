@@ -178,6 +178,13 @@ public static class RunVerbs
             return ExitCodes.Ok;
         }
 
+        // The host's check of the device before anything is written: a run this host cannot start leaves no folder behind.
+        try { NASiam.Core.Engine.TorchRuntime.ResolveDevice(options.Device); }
+        catch (ArgumentException e)
+        {
+            stderr.WriteLine($"{verb}: {e.Message}");
+            return ExitCodes.BadInput;
+        }
         outDir = Path.GetFullPath(outDir!);
         if (parse.GetValue(flags.Fresh) && Directory.Exists(Path.Combine(outDir, "checkpoints")))
             Directory.Delete(Path.Combine(outDir, "checkpoints"), recursive: true);

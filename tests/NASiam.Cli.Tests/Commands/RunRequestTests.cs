@@ -143,6 +143,17 @@ public sealed class RunRequestTests : IDisposable
         Assert.DoesNotContain("   at ", err);
     }
 
+    // A device this host lacks (cuda:64 on any host) is refused before --out is created: it used to leave an empty folder.
+    [Fact]
+    public void DeviceThisHostLacks_IsBadInput_AndWritesNothing()
+    {
+        var outDir = Path.Combine(_dir, "never");
+        var (code, output, err) = CliRunner.Run("search", "--preset", "quick-demo", "--device", "cuda:64", "--out", outDir);
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Contains("cuda:64", err);
+        Assert.False(Directory.Exists(outDir), output);
+    }
+
     [Fact]
     public void UnknownFlag_IsBadInput_WithAHint()
     {
