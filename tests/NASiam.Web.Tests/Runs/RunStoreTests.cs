@@ -222,6 +222,8 @@ public class RunStoreTests : IDisposable
         Assert.Empty(comparisons.Active());
         store.Delete(_run);
         Assert.Null(store.Get(_run));
+        // The library entry the run's id pointed at stays, without the dangling id.
+        Assert.Equal(("text-2", (Guid?)null), (Assert.Single(store.Genotypes()).Text, store.Genotypes()[0].RunId));
     }
 
     [Theory, InlineData("sqlite"), PostgresData]

@@ -65,6 +65,8 @@ public sealed class RunRepository(RunDatabase db)
         db.Exec(c, "DELETE FROM run_leases WHERE run_id = @id", ("@id", id.ToString()));
         db.Exec(c, "DELETE FROM runs WHERE id = @id", ("@id", id.ToString()));
         db.Exec(c, "UPDATE runs SET parent_id = NULL WHERE parent_id = @id", ("@id", id.ToString()));
+        // A genotype the run discovered stays in the library (its text is whole), no longer pointing at a run that is gone.
+        db.Exec(c, "UPDATE genotypes SET run_id = NULL WHERE run_id = @id", ("@id", id.ToString()));
         tx.Commit();
     }
 }
