@@ -98,7 +98,7 @@ public sealed record TrainingBenchmarkResult(
     /// <summary>
     /// Median rate (GFLOP/s) of a square fp32 matrix product of side <see cref="TrainingBenchmark.GemmSide"/>
     /// on the run's device and threads: what this host's multiply-add units reach on the easiest dense
-    /// work, measured with the trunk. <see cref="TrunkGflop"/> / <see cref="TrunkStepSeconds"/> against it
+    /// work, one product after each trunk iteration, so that both see the host at the same moments. <see cref="TrunkGflop"/> / <see cref="TrunkStepSeconds"/> against it
     /// says how close the convolutions are to the host's ceiling, and so how much faster any fp32 step
     /// can get here, ours or the reference's. NaN when the trunk was not measured.
     /// </summary>
@@ -204,14 +204,17 @@ public static class TrainingBenchmark
             }
             pretrain = Median(times);
         }
-        double trunk = double.NaN, trunkForward = double.NaN, gemm = double.NaN;
+        double trunk = double.NaN, trunkForward = double.NaN, gemmRate = double.NaN;
         if (o.Trunk)
         {
             using var model = Runs.ModelBuilder.Create(run, false, null, device, cifarStem: true, seed: 0);
             convSetting = ApplySetting(o, model, device);
             model.train();
             var weights = model.Backbone.parameters().ToArray();
-            List<double> times = [], forwardTimes = [];
+            List<double> times = [], forwardTimes = [], gemmTimes = [];
+            // The ceiling's product runs in the same iterations as the trunk, so both see the host as it is then
+            // (its speed moved by a third within an hour on a shared host).
+            using var gemm = new GemmProbe(device);
             for (int i = 0; i < o.Warmup + o.Steps; i++)
             {
                 using var scope = NewDisposeScope();
@@ -243,14 +246,15 @@ public static class TrainingBenchmark
                     // Summed in fp32: under bf16 autocast the trunk's output is bf16 (item<float> refuses it).
                     model.Backbone.call(x1).sum(ScalarType.Float32).add(model.Backbone.call(x2).sum(ScalarType.Float32), Scalars.One).ItemSingle();
                 var forward = clock.Elapsed.TotalSeconds;
+                var product = gemm.Time();
                 MaybeCollect(o, i);
                 Govern();
-                if (i >= o.Warmup) { times.Add(seconds); forwardTimes.Add(forward); }
+                if (i >= o.Warmup) { times.Add(seconds); forwardTimes.Add(forward); gemmTimes.Add(product); }
                 progress?.Invoke($"trunk step {i + 1}/{o.Warmup + o.Steps}: {seconds:0.000}s, forward without autograd {forward:0.000}s{Diagnostics()}");
             }
             trunk = Median(times);
             trunkForward = Median(forwardTimes);
-            gemm = GemmRate(device, o.Warmup, o.Steps);
+            gemmRate = GemmProbe.Gflop / Median(gemmTimes);
         }
         return new TrainingBenchmarkResult(search, arch, weight, pretrain,
             o.BatchSize / pretrain, o.BatchSize / search, NativeMemory.ProcessStatusMib("VmHWM"), rssBefore, NativeMemory.ProcessStatusMib("VmRSS"), threads)
@@ -265,7 +269,7 @@ public static class TrainingBenchmark
             TrunkForwardSeconds = trunkForward,
             TrunkForwardsPerSearchStep = TrunkForwardsPerSearchStep(o.Framework),
             TrunkGflop = o.Trunk ? TrunkGflop(o.Backbone, o.BatchSize) : double.NaN,
-            GemmGflopPerSecond = gemm,
+            GemmGflopPerSecond = gemmRate,
             Host = Numerics.HostInfo.Current(),
         };
     }
@@ -306,23 +310,36 @@ public static class TrainingBenchmark
     /// <summary>Side of the square matrices of <see cref="TrainingBenchmarkResult.GemmGflopPerSecond"/>: large enough that the product runs at the kernel's full rate (2·1536³ = 7.2 GFLOP).</summary>
     public const int GemmSide = 1536;
 
-    /// <summary>Median GFLOP/s of <paramref name="steps"/> fp32 products [GemmSide, GemmSide] × [GemmSide, GemmSide] after <paramref name="warmup"/> (at least one), each read back.</summary>
-    static double GemmRate(Device device, int warmup, int steps)
+    /// <summary>One fp32 product [GemmSide, GemmSide] × [GemmSide, GemmSide] on a device, timed and read back (see <see cref="TrainingBenchmarkResult.GemmGflopPerSecond"/>).</summary>
+    sealed class GemmProbe : IDisposable
     {
-        using var scope = NewDisposeScope();
-        using var g = new Generator(2);
-        var a = randn([GemmSide, GemmSide], generator: g).to(device);
-        var b = randn([GemmSide, GemmSide], generator: g).to(device);
-        var times = new List<double>();
-        for (int i = 0; i < Math.Max(1, warmup) + steps; i++)
+        /// <summary>GFLOP of one product (2·side³).</summary>
+        public const double Gflop = 2.0 * GemmSide * GemmSide * GemmSide / 1e9;
+        readonly Tensor _a, _b;
+
+        public GemmProbe(Device device)
+        {
+            using var g = new Generator(2);
+            _a = randn([GemmSide, GemmSide], generator: g).to(device);
+            _b = randn([GemmSide, GemmSide], generator: g).to(device);
+            Time(); // the first product allocates and warms the kernel
+        }
+
+        /// <summary>Seconds of one product, read back so that it has completed on any device.</summary>
+        public double Time()
         {
             var clock = Stopwatch.StartNew();
-            using (var c = a.mm(b))
+            using (var c = _a.mm(_b))
             using (var first = c[0, 0])
-                first.ItemSingle(); // read back: the product has completed on any device
-            if (i >= Math.Max(1, warmup)) times.Add(clock.Elapsed.TotalSeconds);
+                first.ItemSingle();
+            return clock.Elapsed.TotalSeconds;
         }
-        return 2.0 * GemmSide * GemmSide * GemmSide / 1e9 / Median(times);
+
+        public void Dispose()
+        {
+            _a.Dispose();
+            _b.Dispose();
+        }
     }
 
     /// <summary>One weight step, timing its phases; the loss is read back so the step has completed.</summary>
