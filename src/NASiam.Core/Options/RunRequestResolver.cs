@@ -249,6 +249,7 @@ public static class RunRequestResolver
             return (null, new FieldError(field, $"malformed JSON: {e.Message}"));
         }
     }
+
     /// <summary>
     /// For a whole number too large for its integer option (<c>"epochs": 99999999999</c>), the option's own
     /// range message, as a value inside the type but out of range gets it ("must be between 1 and 100000"),
@@ -265,8 +266,7 @@ public static class RunRequestResolver
         var cut = path.LastIndexOf('.');
         var copy = document.DeepClone().AsObject();
         if (JsonValueErrors.ValueAt(copy, cut < 0 ? "" : path[..cut]) is not JsonObject parent) return null;
-        var key = parent.FirstOrDefault(kv => string.Equals(kv.Key, path[(cut + 1)..], StringComparison.OrdinalIgnoreCase)).Key;
-        if (key is null) return null;
+        if (FindKey(parent, path[(cut + 1)..]) is not { } key) return null;
         parent[key] = number < 0 ? (isLong ? JsonValue.Create(long.MinValue) : JsonValue.Create(int.MinValue))
                                  : (isLong ? JsonValue.Create(long.MaxValue) : JsonValue.Create(int.MaxValue));
         try

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using NASiam.Core.Options;
 
 namespace NASiam.Web.Api;
 
@@ -41,15 +42,17 @@ public static partial class BindingFailures
         if (!m.Groups["value"].Success) return (name, "is required");
         var type = m.Groups["type"].Value;
         if (type.StartsWith("Nullable<", StringComparison.Ordinal)) type = type["Nullable<".Length..^1];
-        var expected = type switch
+        // ASP.NET Core names the parameter's type in C# keywords or CLR names; the words for it are the JSON errors' own.
+        Type? clr = type switch
         {
-            "int" or "Int32" => $"a whole number from {int.MinValue} to {int.MaxValue}",
-            "long" or "Int64" => $"a whole number from {long.MinValue} to {long.MaxValue}",
-            "double" or "Double" or "float" or "Single" => "a number",
-            "bool" or "Boolean" => "true or false",
-            "Guid" => "a GUID such as 3f2504e0-4f89-11d3-9a0c-0305e82c3301",
-            _ => "a value of another form",
+            "int" or "Int32" => typeof(int),
+            "long" or "Int64" => typeof(long),
+            "double" or "Double" => typeof(double),
+            "float" or "Single" => typeof(float),
+            "bool" or "Boolean" => typeof(bool),
+            "Guid" => typeof(Guid),
+            _ => null,
         };
-        return (name, $"'{m.Groups["value"].Value}' is not {expected}");
+        return (name, $"'{m.Groups["value"].Value}' is not {(clr is null ? "a value of another form" : JsonValueErrors.Expected(clr))}");
     }
 }
