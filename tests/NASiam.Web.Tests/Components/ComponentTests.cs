@@ -107,6 +107,36 @@ public class RunFormTests
         Assert.Equal(NASiam.Core.Framework.SimSiam, options.Framework);
     }
 
+    // The dashboard's door for genotype ids: the form resolves with the scheduler's policy (a library
+    // entry's id is a genotype, checked for its framework), so it shows what a submit would refuse.
+    [Fact]
+    public async Task GenotypeLibraryId_IsCheckedForItsFramework_NextToTheField()
+    {
+        await using var ctx = Bunit.Context();
+        var entry = Guid.NewGuid();
+        var moco = GenotypeText.Write(GenotypePresets.Find("moco/cifar10_resnet18")!.Genotype!);
+        var policy = RunRequestPolicy.Web with
+        {
+            GenotypeById = id => id == entry ? new StoredGenotype(moco, NASiam.Core.Framework.MoCo, "genotype library entry 'mine'") : null,
+        };
+        RunRequest? submitted = null;
+        var form = ctx.Render<RunForm>(p => p.Add(x => x.OnSubmit, o => submitted = o).Add(x => x.Policy, policy));
+        await form.InvokeAsync(() => form.Instance.ApplyPreset(RunPresets.QuickDemo, NASiam.Core.Framework.SimSiam));
+        await form.InvokeAsync(() => form.Instance.Set("kind", "pretrain"));
+        await form.InvokeAsync(() => form.Instance.Set("pretrain.genotype", entry.ToString()));
+        await Submit(form);
+        form.WaitForAssertion(() => Assert.Contains("genotype library entry 'mine' holds a moco genotype, not a simsiam one.",
+            form.Find("[data-field='pretrain.genotype']").TextContent));
+        Assert.Null(submitted);
+
+        await form.InvokeAsync(() => form.Instance.Set("framework", "moco"));
+        await form.InvokeAsync(() => form.Instance.Set("kind", "pretrain"));
+        await form.InvokeAsync(() => form.Instance.Set("pretrain.genotype", entry.ToString()));
+        await Submit(form);
+        form.WaitForAssertion(() => Assert.NotNull(submitted));
+        Assert.Equal(moco, RunRequestResolver.Resolve(submitted!, policy).OptionsOrThrow().Pretrain.Genotype);
+    }
+
     [Fact]
     public async Task ChoosingAFrameworkPreset_LoadsThatPresetWithItsOwnFramework()
     {
