@@ -164,8 +164,7 @@ public static class RunsApi
                 ["types"] = [$"unknown event type(s) {string.Join(", ", unknown)}; known: {string.Join(", ", TrainingEventJson.TypeNames)}"],
             });
         var page = store.Read(id, afterSequence ?? -1, typeList, maxPoints ?? options.Value.MaxPointsPerSeries);
-        return Results.Ok(new MetricsResponse(id, page.LastSequence, page.Downsampled, page.Events.Select(TrainingEventJson.ToElement).ToArray(),
-            page.AttemptStarted is { } started ? TrainingEventJson.ToElement(started) : null));
+        return Results.Ok(new MetricsResponse(id, page.LastSequence, page.Downsampled, page.EventElements(), page.AttemptStartedElement()));
     }
 
     static IResult Genotype(Guid id, string? format, RunStore store, RunFiles files)

@@ -59,8 +59,7 @@ public sealed class RunsHub(RunStore store, IOptions<NasiamWebOptions> options) 
         var run = store.Get(runId) ?? throw new HubException($"Run {runId} does not exist.");
         await Groups.AddToGroupAsync(Context.ConnectionId, Group(runId));
         var page = store.Read(runId, afterSequence, maxPerType: maxPerType);
-        return new RunSnapshot(runId, run.Status.ToString(), page.LastSequence, page.Downsampled,
-            page.Events.Select(TrainingEventJson.ToElement).ToArray(), page.AttemptStarted is { } started ? TrainingEventJson.ToElement(started) : null);
+        return new RunSnapshot(runId, run.Status.ToString(), page.LastSequence, page.Downsampled, page.EventElements(), page.AttemptStartedElement());
     }
 
     public Task Unsubscribe(Guid runId) => Groups.RemoveFromGroupAsync(Context.ConnectionId, Group(runId));

@@ -18,6 +18,13 @@ public sealed record EventPage(Guid RunId, long LastSequence, bool Downsampled, 
     /// it holds learns from it that a resume replaced events it holds (docs/hub.md, rule 5). Null before the first.
     /// </summary>
     public RunStarted? AttemptStarted { get; init; }
+
+    /// <summary>The events as the API and the hub send them (docs/metrics-schema.md).</summary>
+    public System.Text.Json.JsonElement[] EventElements() => Events.Select(TrainingEventJson.ToElement).ToArray();
+
+    /// <summary><see cref="AttemptStarted"/> as the API and the hub send it; null before the first.</summary>
+    public System.Text.Json.JsonElement? AttemptStartedElement() =>
+        AttemptStarted is { } started ? TrainingEventJson.ToElement(started) : null;
 }
 
 /// <summary>

@@ -1,3 +1,4 @@
+using System.Net;
 using Microsoft.AspNetCore.SignalR.Client;
 using NASiam.Core.Reporting;
 using NASiam.Web.Hubs;
@@ -77,6 +78,56 @@ public class RunsHubTests : IDisposable
         await NasiamAppFactory.WaitUntil(() => Task.FromResult(feed.Count == stored.Count), TimeSpan.FromSeconds(10), "the client to catch up");
         Assert.Empty(feed.Errors); // no gap
         Assert.Equal(stored.Select(s => s.Seq), feed.Events.Select(e => e.Sequence)); // every event once, in order
+    }
+
+    // docs/hub.md rule 5 through the hub: a client holding a cancelled attempt's events that was
+    // disconnected while the run was resumed (and stopped again) resubscribes after its last sequence.
+    // Nothing at or below it comes back, yet the resume replaced an event it holds (the engine numbers an
+    // attempt after its checkpoint); the snapshot's attemptStarted says from where to read again.
+    [Fact]
+    public async Task ResumeWhileDisconnected_SnapshotCarriesTheNewAttempt_SoTheClientCatchesUpExactly()
+    {
+        await using var app = new NasiamAppFactory(_data, new ScriptedRunEngine(totalSteps: 400, stepMilliseconds: 40));
+        using var c = app.Api();
+        var id = await NasiamAppFactory.CreateQuickDemo(c);
+        await NasiamAppFactory.WaitUntil(async () => (await NasiamAppFactory.Events(c, id, "step")).Count >= 3, TimeSpan.FromSeconds(20), "three steps");
+        await Cancel(c, id);
+
+        List<string> held;
+        long last;
+        await using (var conn = app.Hub())
+        {
+            await conn.StartAsync();
+            var first = await conn.InvokeAsync<RunSnapshot>("SubscribeAfter", id, -1L);
+            held = first.Events.Select(e => e.GetRawText()).ToList();
+            last = first.LastSequence;
+            Assert.Equal(0, first.AttemptStarted!.Value.GetProperty("sequence").GetInt64());
+        } // the client goes away
+
+        var stepsBefore = (await NasiamAppFactory.Events(c, id, "step")).Count;
+        Assert.Equal(HttpStatusCode.Accepted, (await c.PostAsync($"/api/runs/{id}/resume", null)).StatusCode);
+        await NasiamAppFactory.WaitUntil(async () => (await NasiamAppFactory.Events(c, id, "step")).Count > stepsBefore + 2, TimeSpan.FromSeconds(20), "resumed steps");
+        await Cancel(c, id);
+
+        await using var again = app.Hub();
+        await again.StartAsync();
+        var missed = await again.InvokeAsync<RunSnapshot>("SubscribeAfter", id, last);
+        Assert.All(missed.Events, e => Assert.True(e.GetProperty("sequence").GetInt64() > last));
+        var attempt = missed.AttemptStarted!.Value;
+        long from = attempt.GetProperty("sequence").GetInt64();
+        Assert.InRange(from, 1, last); // the new attempt starts inside what the client holds...
+        Assert.NotEqual(held[(int)from], attempt.GetRawText()); // ...and replaced the event held there
+        var reread = await again.InvokeAsync<RunSnapshot>("SubscribeAfter", id, from - 1);
+        var caughtUp = held.Take((int)from).Concat(reread.Events.Select(e => e.GetRawText())).ToList();
+        var stored = (await again.InvokeAsync<RunSnapshot>("SubscribeAfter", id, -1L)).Events.Select(e => e.GetRawText()).ToList();
+        Assert.False(reread.Downsampled);
+        Assert.Equal(stored, caughtUp);
+    }
+
+    static async Task Cancel(HttpClient c, Guid id)
+    {
+        Assert.Equal(HttpStatusCode.Accepted, (await c.PostAsync($"/api/runs/{id}/cancel", null)).StatusCode);
+        await NasiamAppFactory.WaitForStatus(c, id, "Cancelled", 10);
     }
 
     public void Dispose()
