@@ -56,7 +56,7 @@ public sealed class ConsoleProgressObserver(TextWriter output, bool interactive,
                 case AlphasLogged a when !interactive && a.Step % (plainEvery * 5) == 0: Line($"[{a.Stage}] step {a.Step} genotype {a.GenotypeText}"); break;
                 case GenotypeDerived g: Line($"[{g.Stage}] genotype: {g.GenotypeText}"); break;
                 case WarningRaised w: Line($"[{w.Stage}] WARNING ({w.Kind}): {w.Message}"); break;
-                case CheckpointSaved c when !interactive: Line($"[{c.Stage}] checkpoint {c.Name} (epoch {c.Epoch}, step {c.Step})"); break;
+                case CheckpointSaved c when !interactive: Line($"[{c.Stage}] checkpoint {c.Name} (step {c.Step}; a resume starts epoch {c.Epoch})"); break; // Epoch is the next one to run (0-based, as the monitors' epochs)
                 case LogMessage m: Line($"[{m.Stage}] {m.Level}: {m.Message}"); break;
                 case StageFinished f:
                     Line($"[{f.Stage}] {f.Outcome.ToString().ToLowerInvariant()} in {Format(_clock.Elapsed)}{(f.Message is null ? "" : ": " + f.Message)}" +
