@@ -44,7 +44,7 @@ public static class ComparisonsApi
 
     public static RouteGroupBuilder MapComparisonsApi(this IEndpointRouteBuilder app)
     {
-        var g = app.MapGroup("/api/comparisons").WithTags("Comparisons");
+        var g = app.MapGroup("/api/comparisons").WithTags("Comparisons").RejectUnknownQueryParameters();
         g.MapPost("/", Create).WithName("CreateComparison")
             .WithSummary("Compare a genotype with the framework's standard heads: per seed, both are pre-trained under the identical recipe and linear-evaluated")
             .WithDescription("Children are ordinary runs on the device queues. The recipe resolves as a run's does (NASiam.Core RunRequestResolver). " +

@@ -12,7 +12,7 @@ public static class GenotypesApi
 {
     public static RouteGroupBuilder MapGenotypesApi(this IEndpointRouteBuilder app)
     {
-        var g = app.MapGroup("/api/genotypes").WithTags("Genotypes");
+        var g = app.MapGroup("/api/genotypes").WithTags("Genotypes").RejectUnknownQueryParameters();
         g.MapGet("/", (GenotypeLibrary lib) => lib.All());
         g.MapGet("/{**id}", (string id, GenotypeLibrary lib) => lib.All().FirstOrDefault(x => x.Id == CatchAll.Decode(id)) is { } found
                 ? Results.Ok(found) : Results.Problem($"No genotype {id} (a preset name or a library id).", statusCode: StatusCodes.Status404NotFound))

@@ -16,7 +16,7 @@ public static class RunsApi
 {
     public static RouteGroupBuilder MapRunsApi(this IEndpointRouteBuilder app)
     {
-        var g = app.MapGroup("/api/runs").WithTags("Runs");
+        var g = app.MapGroup("/api/runs").WithTags("Runs").RejectUnknownQueryParameters();
         g.MapPost("/", Create).WithName("CreateRun")
             .WithSummary("Queue a run: a preset and/or framework, kind, partial options (JSON merge patch) and a genotype")
             .WithDescription("The body is resolved exactly as the New-run form and the CLI resolve theirs (NASiam.Core RunRequestResolver). " +

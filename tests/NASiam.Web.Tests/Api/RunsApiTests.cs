@@ -251,6 +251,50 @@ public class RunsApiTests : IAsyncLifetime
         Assert.DoesNotContain("Nullable", text);
     }
 
+    // An unknown query parameter is a 400 naming it and what the endpoint takes, not a filter that reads as
+    // applied (the list takes none: ?status=failed used to return every run).
+    [Theory]
+    [InlineData("/api/runs?status=failed", "status", "this endpoint takes no query parameters")]
+    [InlineData("/api/runs/{id}/metrics?afterSeq=3", "afterSeq", "this endpoint takes types, afterSequence, maxPoints")]
+    [InlineData("/api/runs/{id}/genotype?format=json&fmt=txt", "fmt", "this endpoint takes format")]
+    [InlineData("/api/runs/{id}/checkpoints/search.ckpt?download=1", "download", "this endpoint takes no query parameters")]
+    [InlineData("/api/genotypes?framework=moco", "framework", "this endpoint takes no query parameters")]
+    [InlineData("/api/comparisons?seed=1", "seed", "this endpoint takes no query parameters")]
+    public async Task AnUnknownQueryParameter_Is400NamingIt(string url, string field, string message)
+    {
+        var id = await NasiamAppFactory.CreateQuickDemo(_c);
+        await NasiamAppFactory.WaitForStatus(_c, id, "Succeeded");
+        var r = await _c.GetAsync(url.Replace("{id}", id.ToString()));
+        var text = await r.Content.ReadAsStringAsync();
+        Assert.True(r.StatusCode == HttpStatusCode.BadRequest, $"{(int)r.StatusCode}: {text}");
+        var errors = JsonDocument.Parse(text).RootElement.GetProperty("errors");
+        Assert.Equal([field], errors.EnumerateObject().Select(p => p.Name));
+        Assert.Equal($"unknown query parameter; {message}", Assert.Single(errors.GetProperty(field).EnumerateArray()).GetString());
+    }
+
+    [Fact]
+    public async Task TheQueryParametersAnEndpointTakes_AreAccepted_InAnyCase_WithTheAccessKeysParameter()
+    {
+        var id = await NasiamAppFactory.CreateQuickDemo(_c);
+        await NasiamAppFactory.WaitForStatus(_c, id, "Succeeded");
+        foreach (var url in new[]
+                 {
+                     $"/api/runs/{id}/metrics?types=step&afterSequence=-1&maxPoints=100",
+                     $"/api/runs/{id}/metrics?AfterSequence=3&access_token=x",
+                     $"/api/runs/{id}/genotype?format=json",
+                     "/api/runs?access_key=x",
+                 })
+        {
+            var r = await _c.GetAsync(url);
+            Assert.True(r.StatusCode == HttpStatusCode.OK, $"{url}: {(int)r.StatusCode} {await r.Content.ReadAsStringAsync()}");
+        }
+        // The export's parameter reaches its handler, which answers for its value.
+        var e = await _c.GetAsync($"/api/runs/{id}/export?checkpoint=nosuch");
+        Assert.Equal(HttpStatusCode.BadRequest, e.StatusCode);
+        Assert.StartsWith("'nosuch' is not a checkpoint of this run",
+            (await e.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").GetProperty("checkpoint")[0].GetString());
+    }
+
     [Fact]
     public async Task ImportGenotype_InvalidText_Returns400_AndValidTextIsListed()
     {
