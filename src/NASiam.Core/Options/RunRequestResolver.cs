@@ -83,11 +83,7 @@ public static class RunRequestResolver
                 if (!StageEnvironment.BackboneStages.Contains(state.Stage))
                     return Fail("checkpoint", $"is a '{state.Stage}' checkpoint; linear evaluation needs a pre-training (or search) checkpoint");
                 // A stopped stage's checkpoint evaluates the backbone as it was then: said, never silent.
-                if (!state.Completed)
-                {
-                    int total = state.Stage == "pretrain" ? checkpointOptions.Pretrain.Epochs : checkpointOptions.Search.Epochs;
-                    notices.Add($"checkpoint: the {(state.Stage == "pretrain" ? "pre-training" : "search")} did not finish; this evaluates its backbone after {state.Epoch} of {total} epochs (step {state.Step})");
-                }
+                if (state.UnfinishedBackboneNote() is { } unfinished) notices.Add($"checkpoint: {unfinished}");
             }
             catch (Exception e) when (e is InvalidDataException or IOException or ArgumentException or JsonException)
             {

@@ -175,7 +175,7 @@ public sealed record LinearEvalLogged : TrainingEvent
 /// <summary>A warning the user should see: collapse, architecture, resume or data (docs/metrics-schema.md).</summary>
 public sealed record WarningRaised : TrainingEvent
 {
-    /// <summary>"collapse", "architecture", "resume" or "data" (files a data set left out, counted).</summary>
+    /// <summary>"collapse", "architecture", "resume", "data" (files a data set left out, counted) or "backbone" (a linear evaluation of a stage that did not finish).</summary>
     public required string Kind { get; init; }
     public required string Message { get; init; }
     public long Step { get; init; }

@@ -37,4 +37,30 @@ public sealed class RunDetailLinearEvaluationTests() : ScriptedAppTests("lincls"
         page.WaitForAssertion(() => Assert.EndsWith($"/runs/{child.Id}", nav.Uri));
         Assert.Empty(page.FindAll(".evaluate-error"));
     }
+
+    // A warning that qualifies the run's figures (here: the evaluated backbone's pre-training did not finish)
+    // shows at the top of the page; the collapse panel keeps the collapse warnings.
+    [Fact]
+    public async Task Warnings_OtherThanCollapse_ShowAtTheTop_CollapseOnesInTheCollapsePanel()
+    {
+        using var c = App.Api();
+        await using var ctx = Bunit.Context();
+        ctx.Services.AddFallbackServiceProvider(App.Services);
+        var id = await NasiamAppFactory.CreateQuickDemo(c);
+        await NasiamAppFactory.WaitForStatus(c, id, "Succeeded");
+        var store = App.Services.GetRequiredService<RunStore>();
+        long next = store.NextSequence(id);
+        const string backbone = "checkpoints/pretrain.ckpt: the pre-training did not finish; this evaluates its backbone after 3 of 10 epochs (step 120)";
+        const string collapse = "possible collapse at epoch 2: normalised-output std ratio 0.050 < 0.1";
+        store.Append(id, [
+            new NASiam.Core.Reporting.WarningRaised { RunId = id, Sequence = next, At = DateTimeOffset.UtcNow, Stage = "lincls", Kind = "backbone", Message = backbone, Step = 0 },
+            new NASiam.Core.Reporting.WarningRaised { RunId = id, Sequence = next + 1, At = DateTimeOffset.UtcNow, Stage = "pretrain", Kind = "collapse", Message = collapse, Step = 40 },
+        ]);
+
+        var page = ctx.Render<RunDetail>(p => p.Add(x => x.Id, id));
+        page.WaitForAssertion(() => Assert.Equal($"[backbone] lincls: {backbone}", Assert.Single(page.FindAll(".run-warning")).TextContent.Trim()));
+        var panel = page.Find("#collapse-panel").TextContent;
+        Assert.Contains(collapse, panel);
+        Assert.DoesNotContain(backbone, panel);
+    }
 }

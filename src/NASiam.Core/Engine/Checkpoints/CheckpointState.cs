@@ -37,6 +37,21 @@ public sealed record CheckpointState
     public long NextSequence { get; init; }
     public DateTimeOffset SavedAt { get; init; } = DateTimeOffset.UtcNow;
 
+    /// <summary>
+    /// For a backbone stage's checkpoint (search or pretrain) that did not run to its end, a cancelled or
+    /// failed run's: how far it got, in the words every door shows where such a backbone is evaluated
+    /// (the run request's notice, the linear evaluation's <c>backbone</c> warning). Null when the stage
+    /// completed. A linear probe of a stopped pre-training measures a partly trained backbone: said, never silent.
+    /// </summary>
+    public string? UnfinishedBackboneNote()
+    {
+        if (Completed) return null;
+        var saved = Options.RunOptions.FromJson(OptionsJson);
+        bool pretrain = Stage == "pretrain";
+        int total = pretrain ? saved.Pretrain.Epochs : saved.Search.Epochs;
+        return $"the {(pretrain ? "pre-training" : "search")} did not finish; this evaluates its backbone after {Epoch} of {total} epochs (step {Step})";
+    }
+
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
         Converters = { new JsonStringEnumConverter() },

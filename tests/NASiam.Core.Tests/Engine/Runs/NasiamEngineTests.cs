@@ -307,6 +307,28 @@ public sealed class NasiamEngineTests : IDisposable
         }
     }
 
+    // A linear probe of a stopped pre-training measures a partly trained backbone: the evaluation's own events
+    // say so (the run page, the CLI log and the API show them next to its top-1), in the request notice's words.
+    [Fact]
+    public void LinCls_OfAStoppedPretraining_WarnsHowFarItGot()
+    {
+        var options = TinyRuns.Options(Framework.SimSiam, RunKind.Pretrain, pretrainEpochs: 2);
+        var stopper = new TinyRuns.CancelWhen(e => e is StepLogged { Step: 3 });
+        var (stopped, _) = TinyRuns.Run(options, Dir("stopped"), stopper.Source.Token, extra: stopper);
+        Assert.Equal(RunOutcome.Cancelled, stopped.Outcome);
+        var checkpoint = Path.Combine(Dir("stopped"), "checkpoints", "pretrain.ckpt");
+        var state = CheckpointStore.ReadState(checkpoint);
+
+        var lincls = TinyRuns.Options(Framework.SimSiam, RunKind.LinCls) with { MaxStepsPerStage = 2 };
+        lincls = lincls with { Linear = lincls.Linear with { Checkpoint = checkpoint } };
+        var (evaluated, events) = TinyRuns.Run(lincls, Dir("stopped-lincls"));
+        Assert.Equal(RunOutcome.Succeeded, evaluated.Outcome);
+        var warning = Assert.Single(events.Events.OfType<WarningRaised>(), w => w.Kind == "backbone");
+        Assert.Equal("lincls", warning.Stage);
+        Assert.EndsWith($": the pre-training did not finish; this evaluates its backbone after 0 of 2 epochs (step {state.Step})", warning.Message);
+        Assert.Equal(3, state.Step);
+    }
+
     [Fact]
     public void Run_ThreeLayerMoCoGenotype_PretrainsWritesLoadsInLinClsAndExports()
     {
@@ -325,6 +347,7 @@ public sealed class NasiamEngineTests : IDisposable
         var (evaluated, events) = TinyRuns.Run(lincls, Dir("g3-lincls"));
         Assert.Equal(RunOutcome.Succeeded, evaluated.Outcome);
         Assert.Contains(events.Events.OfType<LogMessage>(), m => m.Message.StartsWith("backbone from"));
+        Assert.DoesNotContain(events.Events.OfType<WarningRaised>(), w => w.Kind == "backbone"); // the pre-training completed
 
         var written = CheckpointExport.Export(checkpoint, Path.Combine(_dir, "g3.pt"));
         Assert.True(File.Exists(written.Single()));
