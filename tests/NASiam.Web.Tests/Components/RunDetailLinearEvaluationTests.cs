@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using Bunit;
 using Microsoft.AspNetCore.Components;
 using Microsoft.Extensions.DependencyInjection;
@@ -62,5 +63,37 @@ public sealed class RunDetailLinearEvaluationTests() : ScriptedAppTests("lincls"
         var panel = page.Find("#collapse-panel").TextContent;
         Assert.Contains(collapse, panel);
         Assert.DoesNotContain(backbone, panel);
+    }
+
+    // Blazor keeps the page when a link leads to another run (lineage, "Linear-evaluate this backbone"): the
+    // page must show the new run and follow its live updates, not stay on the old one.
+    [Fact]
+    public async Task ANewId_ShowsThatRun_AndFollowsItLive_NotTheOldOne()
+    {
+        using var c = App.Api();
+        await using var ctx = Bunit.Context();
+        ctx.Services.AddFallbackServiceProvider(App.Services);
+        var first = await NasiamAppFactory.CreateQuickDemo(c);
+        await NasiamAppFactory.WaitForStatus(c, first, "Succeeded");
+        var store = App.Services.GetRequiredService<RunStore>();
+        var page = ctx.Render<RunDetail>(p => p.Add(x => x.Id, first));
+        page.WaitForAssertion(() => Assert.Contains($"· {store.NextSequence(first)} events", page.Find("#run-progress").TextContent));
+
+        // The second run is still queued or running when the page moves to it: the page follows it to its end.
+        var created = await c.PostAsJsonAsync("/api/runs", new { preset = "quick-demo", name = "the second run" });
+        var second = (await created.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("id").GetGuid();
+        page.Render(p => p.Add(x => x.Id, second));
+        Assert.Equal("the second run", page.Find("h5").TextContent.Trim());
+        await NasiamAppFactory.WaitForStatus(c, second, "Succeeded");
+        page.WaitForAssertion(() =>
+        {
+            Assert.Equal("Succeeded", page.Find("#run-status").TextContent.Trim());
+            Assert.Contains($"· {store.NextSequence(second)} events", page.Find("#run-progress").TextContent);
+        }, TimeSpan.FromSeconds(10));
+
+        // And back: the first run's page again, with its own events.
+        page.Render(p => p.Add(x => x.Id, first));
+        page.WaitForAssertion(() => Assert.Contains($"· {store.NextSequence(first)} events", page.Find("#run-progress").TextContent));
+        Assert.Equal(store.Get(first)!.Name, page.Find("h5").TextContent.Trim());
     }
 }
