@@ -37,7 +37,10 @@ public sealed class RunView(int pointsPerSeries = 500)
     /// <summary>Newest log lines, warnings and winner-change markers kept.</summary>
     public const int KeepNewest = 200;
 
-    readonly Dictionary<string, SeriesBuffer> _series = [];
+    // Per (series, stage): a pipeline's stages each count their steps from 1, so one line across stages would
+    // draw the pre-training's step 1 after the search's last step. Stages in the order they first wrote a series.
+    readonly Dictionary<(string Name, string Stage), SeriesBuffer> _series = [];
+    readonly Dictionary<string, List<string>> _stagesOf = [];
     readonly Dictionary<(string Cell, int Layer), (IReadOnlyList<string> Ops, SeriesBuffer[] Weights, List<ChartMarker> Changes, string? Winner)> _ops = [];
 
     public int PointsPerSeries { get; } = pointsPerSeries;
@@ -81,22 +84,22 @@ public sealed class RunView(int pointsPerSeries = 500)
             case StageStarted s: Stage = s.Stage; StageTotalSteps = s.TotalSteps; StageDoneSteps = s.ResumedAtStep; AddLog(e); break;
             case StepLogged s:
                 StageDoneSteps = Math.Max(StageDoneSteps, s.Step);
-                Series("loss").Add(s.Step, s.Loss);
-                foreach (var (group, rate) in s.LearningRates) Series("lr " + group).Add(s.Step, rate);
+                Series("loss", s).Add(s.Step, s.Loss);
+                foreach (var (group, rate) in s.LearningRates) Series("lr " + group, s).Add(s.Step, rate);
                 break;
             case AlphasLogged a: ApplyAlphas(a); break;
             case CollapseLogged c:
                 LatestCollapse = c;
-                Series("std ratio").Add(c.Step, c.StdRatio);
-                Series("effective rank").Add(c.Step, c.EffectiveRank);
+                Series("std ratio", c).Add(c.Step, c.StdRatio);
+                Series("effective rank", c).Add(c.Step, c.EffectiveRank);
                 break;
-            case KnnLogged k: Series("knn top1").Add(k.Epoch, k.Top1); break;
+            case KnnLogged k: Series("knn top1", k).Add(k.Epoch, k.Top1); break;
             case ThroughputLogged t:
                 LatestThroughput = t;
-                Series("images/s").Add(t.Step, t.ImagesPerSecond);
-                if (t.RssMib is { } rss) Series("rss MiB").Add(t.Step, rss);
+                Series("images/s", t).Add(t.Step, t.ImagesPerSecond);
+                if (t.RssMib is { } rss) Series("rss MiB", t).Add(t.Step, rss);
                 break;
-            case LinearEvalLogged l: Series("linear top1").Add(l.Epoch, l.Top1); break;
+            case LinearEvalLogged l: Series("linear top1", l).Add(l.Epoch, l.Top1); break;
             case WarningRaised w: Keep(Warnings, w); AddLog(w); break;
             case GenotypeDerived g: GenotypeText = g.GenotypeText; AddLog(g); break;
             default: AddLog(e); break;
@@ -112,9 +115,14 @@ public sealed class RunView(int pointsPerSeries = 500)
         if (list.Count > KeepNewest) list.RemoveRange(0, list.Count - KeepNewest);
     }
 
-    SeriesBuffer Series(string name)
+    SeriesBuffer Series(string name, TrainingEvent e)
     {
-        if (!_series.TryGetValue(name, out var s)) _series[name] = s = new SeriesBuffer(PointsPerSeries);
+        if (!_series.TryGetValue((name, e.Stage), out var s))
+        {
+            _series[(name, e.Stage)] = s = new SeriesBuffer(PointsPerSeries);
+            if (!_stagesOf.TryGetValue(name, out var stages)) _stagesOf[name] = stages = [];
+            stages.Add(e.Stage);
+        }
         return s;
     }
 
@@ -134,19 +142,25 @@ public sealed class RunView(int pointsPerSeries = 500)
         }
     }
 
-    /// <summary>The line of a named series (see <see cref="SeriesNames"/>), empty when it has no points yet.</summary>
-    public ChartLine Line(string name, string? label = null) =>
-        _series.TryGetValue(name, out var s) ? new(label ?? name, s.Snapshot()) : new(label ?? name, []);
+    /// <summary>
+    /// The lines of a named series (see <see cref="SeriesNames"/>), one per stage that wrote it, in stage
+    /// order, named <paramref name="label"/> (default the series' name), with " (stage)" when there are
+    /// several (a pipeline); no line when it has no points yet.
+    /// </summary>
+    public IReadOnlyList<ChartLine> Lines(string name, string? label = null) =>
+        _stagesOf.TryGetValue(name, out var stages)
+            ? stages.Select(stage => new ChartLine(stages.Count == 1 ? label ?? name : $"{label ?? name} ({stage})", _series[(name, stage)].Snapshot())).ToArray()
+            : [];
 
-    public IReadOnlyCollection<string> SeriesNames => _series.Keys;
+    public IReadOnlyCollection<string> SeriesNames => _stagesOf.Keys;
 
     /// <summary>Points of every series the view draws (each within <see cref="PointsPerSeries"/>).</summary>
     public IEnumerable<(string Name, int Points)> SeriesSizes() =>
-        _series.Select(kv => (kv.Key, kv.Value.Points().Count))
+        _series.Select(kv => ($"{kv.Key.Name} ({kv.Key.Stage})", kv.Value.Points().Count))
             .Concat(_ops.SelectMany(kv => kv.Value.Weights.Select((w, i) => ($"{kv.Key.Cell}/{kv.Key.Layer}/{kv.Value.Ops[i]}", w.Points().Count))));
 
-    /// <summary>X = step.</summary>
-    public ChartLine LossLine() => Line("loss");
+    /// <summary>X = step (of its stage).</summary>
+    public IReadOnlyList<ChartLine> LossLines() => Lines("loss");
 
     /// <summary>An epoch's resident memory as the run page shows it; says when it was not measured (runs from before it was reported, no /proc) instead of showing a number.</summary>
     public static string ResidentText(ThroughputLogged t) => t.RssMib is { } rss && t.PeakRssMib is { } peak
@@ -154,7 +168,7 @@ public sealed class RunView(int pointsPerSeries = 500)
         : "Worker process memory: not measured for this run";
 
     public IReadOnlyList<ChartLine> LearningRateLines() =>
-        _series.Where(kv => kv.Key.StartsWith("lr ", StringComparison.Ordinal)).Select(kv => new ChartLine(kv.Key, kv.Value.Snapshot())).ToArray();
+        _stagesOf.Keys.Where(name => name.StartsWith("lr ", StringComparison.Ordinal)).SelectMany(name => Lines(name)).ToArray();
 
     /// <summary>Per-op softmax weight over time for one layer of one cell.</summary>
     public IReadOnlyList<ChartLine> OpLines(string cell, int layer) =>

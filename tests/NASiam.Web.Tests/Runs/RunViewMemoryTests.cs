@@ -17,7 +17,7 @@ public class RunViewMemoryTests
     {
         var view = new RunView();
         view.Apply([Epoch(10, 1281.6, 1400.2), Epoch(20, 1290.4, 1402)]);
-        Assert.Equal([new ChartPoint(10, 1281.6), new ChartPoint(20, 1290.4)], view.Line("rss MiB").Points);
+        Assert.Equal([new ChartPoint(10, 1281.6), new ChartPoint(20, 1290.4)], Assert.Single(view.Lines("rss MiB")).Points);
         Assert.Equal("Worker process memory: 1290 MiB resident, peak 1402 MiB", RunView.ResidentText(view.LatestThroughput!));
     }
 
