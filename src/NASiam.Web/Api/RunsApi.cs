@@ -43,9 +43,11 @@ public static class RunsApi
         {
             if (store.Get(id) is null) return NotFound(id); // as every other /api/runs/{id} endpoint
             var r = s.Retry(id);
+            if (r.Errors is [{ Path: RunScheduler.RetryStateField } active]) return Conflict(active.Message);
             return r.Ok ? Results.Created($"/api/runs/{r.Run!.Id}", RunSummary.From(r.Run, DateTimeOffset.UtcNow)) : Results.ValidationProblem(BodyErrors.ToDictionary(r.Errors));
-        }).WithName("RetryRun").WithSummary("Start a fresh run with the same options (the old one becomes its parent)")
-            .Produces<RunSummary>(StatusCodes.Status201Created).ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
+        }).WithName("RetryRun").WithSummary("Start a fresh run with the same options as an ended run (the old one becomes its parent)")
+            .Produces<RunSummary>(StatusCodes.Status201Created).ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
         g.MapDelete("/{id:guid}", (Guid id, RunScheduler s) => s.Delete(id) ? Results.NoContent() : NotFound(id))
             .WithName("DeleteRun").WithSummary("Cancel if needed, then delete the run, its events and its folder")
             .Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound);

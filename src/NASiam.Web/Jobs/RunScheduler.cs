@@ -112,10 +112,16 @@ public sealed class RunScheduler(
     }
 
     /// <summary>Starts a fresh run with the same options; the old one becomes its parent.</summary>
+    /// <summary>The error field of a retry refused because the run is still active (the API answers 409 for it).</summary>
+    public const string RetryStateField = "status";
+
     public ScheduleResult Retry(Guid runId)
     {
         var run = store.Get(runId);
         if (run is null) return new(null, [new FieldError("id", $"run {runId} does not exist")]);
+        // A retry is a fresh copy of an ended run; of an active one it would only run the same thing twice.
+        if (run.IsActive)
+            return new(null, [new FieldError(RetryStateField, $"run '{run.Name}' is {run.Status.ToString().ToLowerInvariant()}; a retry starts a fresh copy of a run that ended: cancel it first, or resume it once stopped")]);
         return Create(run.Options(), runId);
     }
 

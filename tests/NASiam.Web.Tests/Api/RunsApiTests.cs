@@ -406,6 +406,29 @@ public class RunsApiTests : IAsyncLifetime
         Assert.Equal(2, linear.GetProperty("epochs").GetInt32());
     }
 
+    // A retry is a fresh copy of a run that ended; of an active run it would run the same thing twice (the
+    // dashboard offered it on running rows and queued a duplicate with the same name).
+    [Fact]
+    public async Task Retry_OfAnActiveRun_Is409_AndOfAnEndedRunQueuesAFreshChild()
+    {
+        await using var app = new NasiamAppFactory(Path.Combine(_data, "retry"), new ScriptedRunEngine(totalSteps: 400, stepMilliseconds: 40));
+        using var c = app.Api();
+        var id = await NasiamAppFactory.CreateQuickDemo(c);
+        var refused = await c.PostAsync($"/api/runs/{id}/retry", null);
+        Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+        Assert.Matches("^run 'quick-demo \\(simclr\\)' is (queued|running); a retry starts a fresh copy of a run that ended",
+            (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString());
+        Assert.Single(await c.GetFromJsonAsync<JsonElement[]>("/api/runs") ?? []);
+
+        Assert.Equal(HttpStatusCode.Accepted, (await c.PostAsync($"/api/runs/{id}/cancel", null)).StatusCode);
+        await NasiamAppFactory.WaitForStatus(c, id, "Cancelled");
+        var retried = await c.PostAsync($"/api/runs/{id}/retry", null);
+        Assert.Equal(HttpStatusCode.Created, retried.StatusCode);
+        var child = await retried.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(id, child.GetProperty("parentId").GetGuid());
+        Assert.Equal(HttpStatusCode.Accepted, (await c.PostAsync($"/api/runs/{child.GetProperty("id").GetGuid()}/cancel", null)).StatusCode);
+    }
+
     [Fact]
     public async Task Endpoints_UnknownRun_Return404_AndOpenApiAndHealthAreServed()
     {

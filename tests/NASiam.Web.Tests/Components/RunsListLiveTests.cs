@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Bunit;
 using NASiam.Web.Components.Pages;
 using NASiam.Web.Tests.Fakes;
@@ -22,5 +23,25 @@ public sealed class RunsListLiveTests() : ScriptedAppTests("list", () => new Scr
             TimeSpan.FromSeconds(30), "the run to succeed");
         // No event follows the final one; the list must still show it (it used to drop updates inside the interval).
         list.WaitForAssertion(() => Assert.Equal("Succeeded", list.Find("#runs-table .run-status").TextContent.Trim()), TimeSpan.FromSeconds(3));
+    }
+
+    // Retry (a fresh copy) is offered on ended runs only: on a running row it queued a duplicate.
+    [Fact]
+    public async Task Retry_IsOfferedOnEndedRunsOnly()
+    {
+        using var c = App.Api();
+        await using var ctx = Bunit.Context();
+        ctx.Services.AddFallbackServiceProvider(App.Services);
+        var ended = await NasiamAppFactory.CreateQuickDemo(c);
+        await NasiamAppFactory.WaitForStatus(c, ended, "Succeeded");
+        var store = App.Services.GetRequiredService<NASiam.Web.Runs.RunStore>();
+        var active = store.Get(ended)! with { Id = Guid.NewGuid(), Name = "still running", Status = NASiam.Web.Runs.RunStatus.Running, FinishedAt = null };
+        store.Insert(active);
+
+        var list = ctx.Render<NASiam.Web.Components.Pages.Runs>();
+        var rows = list.FindAll("#runs-table tbody tr");
+        bool OffersRetry(string name) => rows.Single(r => r.TextContent.Contains(name)).QuerySelectorAll("[title=Retry]").Length == 1;
+        Assert.False(OffersRetry("still running"));
+        Assert.True(OffersRetry(store.Get(ended)!.Name));
     }
 }
