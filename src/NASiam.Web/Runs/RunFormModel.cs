@@ -84,11 +84,15 @@ public sealed class RunFormModel
     /// a read error stopped there, and a range error elsewhere appeared only at the next submit. The request,
     /// or null with the errors shown.
     /// </summary>
-    public RunRequest? Validate(Func<RunRequest, RunResolution> resolve)
+    public RunRequest? Validate(Func<RunRequest, RunResolution> resolve) => Validate(resolve, out _);
+
+    /// <inheritdoc cref="Validate(Func{RunRequest, RunResolution})"/>
+    /// <param name="resolution">The resolver's answer (its options are what the run would get).</param>
+    public RunRequest? Validate(Func<RunRequest, RunResolution> resolve, out RunResolution resolution)
     {
         var request = ReadRequest();
         var unread = Errors.Keys.ToHashSet();
-        var resolution = resolve(request);
+        resolution = resolve(request);
         Show(resolution.Errors.Where(e => !unread.Contains(e.Path)), resolution.Notices);
         return unread.Count == 0 && resolution.Ok ? request : null;
     }

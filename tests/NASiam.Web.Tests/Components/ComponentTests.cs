@@ -107,6 +107,31 @@ public class RunFormTests
         Assert.Equal(NASiam.Core.Framework.SimSiam, options.Framework);
     }
 
+    // The quick demo is a pipeline whose genotype is "searched"; as a pre-training that means the standard
+    // heads. The form used to queue at once with "searched" still shown and drop the resolver's notice;
+    // now the first click shows what the run would get and the notice, the second queues it.
+    [Fact]
+    public async Task AResolutionWithNotices_ShowsTheResolvedValuesFirst_AndQueuesOnTheSecondClick()
+    {
+        await using var ctx = Bunit.Context();
+        RunRequest? submitted = null;
+        var form = ctx.Render<RunForm>(p => p.Add(x => x.OnSubmit, o => submitted = o));
+        await form.InvokeAsync(() => form.Instance.Set("kind", "pretrain"));
+        Assert.Equal("searched", form.Instance.Model.Values["pretrain.genotype"]);
+        await Submit(form);
+        form.WaitForAssertion(() => Assert.Equal("standard", form.Instance.Model.Values["pretrain.genotype"]));
+        Assert.Null(submitted);
+        Assert.Contains("pretrain.genotype: none given, so the framework's standard heads are pre-trained",
+            form.FindAll(".form-notice").Select(n => n.TextContent.Trim()));
+        Assert.Equal("pretrain", form.Instance.Model.Values["kind"]);
+        Assert.NotEmpty(form.FindAll("#confirm-notices"));
+
+        await Submit(form);
+        form.WaitForAssertion(() => Assert.NotNull(submitted));
+        var options = Resolve(submitted!);
+        Assert.Equal((RunKind.Pretrain, GenotypeReference.Standard), (options.Kind, options.Pretrain.Genotype));
+    }
+
     // The dashboard's door for genotype ids: the form resolves with the scheduler's policy (a library
     // entry's id is a genotype, checked for its framework), so it shows what a submit would refuse.
     [Fact]
