@@ -96,4 +96,39 @@ public sealed class RunDetailLinearEvaluationTests() : ScriptedAppTests("lincls"
         page.WaitForAssertion(() => Assert.Contains($"· {store.NextSequence(first)} events", page.Find("#run-progress").TextContent));
         Assert.Equal(store.Get(first)!.Name, page.Find("h5").TextContent.Trim());
     }
+
+    // A pre-training's genotype is known from its request: drawn while it is queued, not "No genotype yet."
+    [Fact]
+    public async Task APretrainingsGivenGenotype_IsDrawnBeforeItRuns_AndTheStandardHeadsAreSaidSo()
+    {
+        using var c = App.Api();
+        await using var ctx = Bunit.Context();
+        ctx.Services.AddFallbackServiceProvider(App.Services);
+        var id = await NasiamAppFactory.CreateQuickDemo(c);
+        await NasiamAppFactory.WaitForStatus(c, id, "Succeeded");
+        var store = App.Services.GetRequiredService<RunStore>();
+        var template = store.Get(id)!;
+        var text = NASiam.Core.Genotypes.GenotypeText.Write(NASiam.Core.Genotypes.GenotypePresets.Find("simsiam/cifar10_resnet18")!.Genotype!);
+        RunRecord Queued(string genotype)
+        {
+            var options = NASiam.Core.Options.RunPresets.Get("simsiam-cifar10") with { Kind = RunKind.Pretrain };
+            options = options with { Pretrain = options.Pretrain with { Genotype = genotype } };
+            var r = template with
+            {
+                Id = Guid.NewGuid(), Kind = RunKind.Pretrain, Framework = NASiam.Core.Framework.SimSiam, Status = RunStatus.Queued,
+                OptionsJson = options.ToJson(), GenotypeText = null, StartedAt = null, FinishedAt = null,
+            };
+            store.Insert(r);
+            return r;
+        }
+
+        var given = Queued(text);
+        var page = ctx.Render<RunDetail>(p => p.Add(x => x.Id, given.Id));
+        page.WaitForAssertion(() => Assert.Equal(["encoder", "predictor"], page.FindAll(".genotype-cell").Select(e => e.GetAttribute("data-cell"))));
+        Assert.Empty(page.FindAll(".genotype-empty"));
+
+        var standard = Queued("standard");
+        page = ctx.Render<RunDetail>(p => p.Add(x => x.Id, standard.Id));
+        page.WaitForAssertion(() => Assert.Equal("The framework's standard heads (no searched genotype).", page.Find(".genotype-empty").TextContent.Trim()));
+    }
 }
