@@ -9,7 +9,9 @@ namespace NASiam.Core.Genotypes;
 /// </summary>
 public static class GenotypeJson
 {
-    static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+    // A file to read and to paste, never embedded in HTML: quotes stay quotes ("'linear_relu'", not "\u0027linear_relu\u0027").
+    static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    static readonly JsonSerializerOptions Compact = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static string Write(Genotype g, Framework? framework = null, bool indented = true)
     {
@@ -19,7 +21,7 @@ public static class GenotypeJson
         if (g.Encoder is not null) o["encoder"] = Genes(g.Encoder);
         if (g.Predictor is not null) o["predictor"] = Genes(g.Predictor);
         o["text"] = GenotypeText.Write(g);
-        return indented ? o.ToJsonString(Indented) : o.ToJsonString();
+        return o.ToJsonString(indented ? Indented : Compact);
     }
 
     static JsonArray Genes(IReadOnlyList<IReadOnlyList<string>> genes) =>

@@ -20,6 +20,17 @@ public class GenotypeJsonTests
         }
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Write_KeepsTheTextsQuotesReadable(bool indented)
+    {
+        var g = GenotypePresets.Find("simsiam/cifar10_resnet18")!.Genotype!;
+        var json = GenotypeJson.Write(g, indented: indented);
+        Assert.DoesNotContain("\\u0027", json);
+        Assert.Contains(GenotypeText.Write(g).Replace("\"", "\\\""), json); // the reference text as written, quotes and all
+    }
+
     [Fact]
     public void Write_OmitsAbsentFields()
     {
