@@ -11,6 +11,9 @@ public static class ComparisonArms
     public const string Genotype = "genotype";
     public const string Baseline = "baseline";
     public static readonly string[] All = [Genotype, Baseline];
+
+    /// <summary>The arm as pages and reports name it: "standard" (the framework's standard heads) or "genotype".</summary>
+    public static string Label(string arm) => arm == Baseline ? "standard" : arm;
 }
 
 /// <summary>One kNN monitor point of a pre-training (epoch, top-1 in percent).</summary>

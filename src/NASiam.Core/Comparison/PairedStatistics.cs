@@ -67,15 +67,15 @@ public static class PairedStatistics
 
     /// <summary>
     /// The difference in words: "+0.8 pt, 95 % CI [0.2, 1.4], 3 seeds", or with one seed
-    /// "+0.8 pt, 1 seed (no confidence interval: it needs at least 2 seeds)".
+    /// "+0.80 pt, 1 seed (no confidence interval: it needs at least 2 seeds)".
     /// </summary>
     public static string Describe(PairedDifference d, string unit = "pt")
     {
         var c = CultureInfo.InvariantCulture;
-        string mean = (d.Mean >= 0 ? "+" : "") + d.Mean.ToString("0.0#", c) + " " + unit;
+        string mean = (d.Mean >= 0 ? "+" : "") + d.Mean.ToString("0.00", c) + " " + unit;
         string seeds = d.N == 1 ? "1 seed" : $"{d.N} seeds";
         if (d.Lower is not { } lo || d.Upper is not { } hi)
             return $"{mean}, {seeds} (no confidence interval: it needs at least 2 seeds)";
-        return $"{mean}, {Math.Round(d.Level * 100).ToString(c)} % CI [{lo.ToString("0.0#", c)}, {hi.ToString("0.0#", c)}], {seeds}";
+        return $"{mean}, {Math.Round(d.Level * 100).ToString(c)} % CI [{lo.ToString("0.00", c)}, {hi.ToString("0.00", c)}], {seeds}";
     }
 }

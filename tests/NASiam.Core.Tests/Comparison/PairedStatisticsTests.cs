@@ -21,7 +21,7 @@ public class PairedStatisticsTests
         Assert.Equal(-0.4841377, d.Lower!.Value, 6);
         Assert.Equal(4.4841377, d.Upper!.Value, 6);
         Assert.Null(d.Note);
-        Assert.Equal("+2.0 pt, 95 % CI [-0.48, 4.48], 3 seeds", PairedStatistics.Describe(d));
+        Assert.Equal("+2.00 pt, 95 % CI [-0.48, 4.48], 3 seeds", PairedStatistics.Describe(d));
     }
 
     [Fact]
@@ -52,7 +52,7 @@ public class PairedStatisticsTests
         Assert.Null(d.Lower);
         Assert.Null(d.Upper);
         Assert.Contains("no confidence interval", d.Note);
-        Assert.Equal("+0.8 pt, 1 seed (no confidence interval: it needs at least 2 seeds)", PairedStatistics.Describe(d));
+        Assert.Equal("+0.80 pt, 1 seed (no confidence interval: it needs at least 2 seeds)", PairedStatistics.Describe(d));
         Assert.Null(PairedStatistics.Summarize([61.0]).Std);
     }
 

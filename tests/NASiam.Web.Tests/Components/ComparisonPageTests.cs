@@ -30,7 +30,7 @@ public class ComparisonPageTests
     {
         await using var ctx = Bunit.Context();
         var page = ctx.Render<ComparisonResults>(p => p.Add(x => x.Report, Report((0, 60, 59), (1, 62.5, 60.5), (2, 61, 58))));
-        Assert.Equal("+2.0 pt, 95 % CI [-0.48, 4.48], 3 seeds", page.Find(".comparison-delta").TextContent);
+        Assert.Equal("+2.00 pt, 95 % CI [-0.48, 4.48], 3 seeds", page.Find(".comparison-delta").TextContent);
         var top1 = page.Find("svg.comparison-dots[data-metric='lincls_top1']");
         Assert.Equal(3, top1.QuerySelectorAll("circle.seed-point[data-arm='genotype']").Length);
         Assert.Equal(3, top1.QuerySelectorAll("circle.seed-point[data-arm='baseline']").Length);
@@ -49,7 +49,7 @@ public class ComparisonPageTests
     {
         await using var ctx = Bunit.Context();
         var page = ctx.Render<ComparisonResults>(p => p.Add(x => x.Report, Report((0, 61, 60.2))));
-        Assert.Equal("+0.8 pt, 1 seed (no confidence interval: it needs at least 2 seeds)", page.Find(".comparison-delta").TextContent);
+        Assert.Equal("+0.80 pt, 1 seed (no confidence interval: it needs at least 2 seeds)", page.Find(".comparison-delta").TextContent);
         var top1 = page.Find("svg.comparison-dots[data-metric='lincls_top1']");
         Assert.Empty(top1.QuerySelectorAll("line.ci"));
         Assert.Single(top1.QuerySelectorAll("circle.difference-mean"));
