@@ -28,7 +28,8 @@ public sealed partial record SearchSplit(IndexRange Weights, IndexRange Alphas)
         var numTrain = quarterOfTrain ? trainCount / 4 : trainCount;
         var split = (long)Math.Floor(trainPortion * numTrain);
         if (split < 1 || numTrain - split < 1)
-            throw new ArgumentException($"train_portion {trainPortion} of {numTrain} images leaves an empty weight or alpha split.");
+            throw new ArgumentException($"search.trainPortion {trainPortion} of {numTrain} images leaves the {(split < 1 ? "weight" : "architecture")} split empty; " +
+                                        "use more training images or another search.trainPortion (doc 5.1).");
         return new SearchSplit(new IndexRange(0, split), new IndexRange(split, numTrain - split));
     }
 }
@@ -91,7 +92,15 @@ public sealed partial record SearchSplit
             alphas.AddRange(shuffled.Skip(toWeights).Take(take - toWeights));
         }
         if (weights.Count == 0 || alphas.Count == 0)
-            throw new ArgumentException($"train_portion {trainPortion} of a {fraction:0.##} class-balanced subset of {labels.Count} images leaves an empty weight or alpha split.");
+        {
+            // The smallest class size whose subset gives both halves an image: take = ⌊fraction·n⌋ must reach 1/min(p, 1 − p).
+            int needTake = (int)Math.Ceiling(1 / Math.Min(trainPortion, 1 - trainPortion) - 1e-9);
+            int needClass = (int)Math.Ceiling(needTake / fraction - 1e-9);
+            throw new ArgumentException(
+                $"search.trainPortion {trainPortion} of a class-balanced {fraction:0.##} of {labels.Count} images ({byClass.Count} classes; the search draws " +
+                $"that share of every class, doc 5.1) leaves the {(weights.Count == 0 ? "weight" : "architecture")} split empty: a class needs at least " +
+                $"{needClass} images for both splits to get one. Use more images per class or another search.trainPortion.");
+        }
         weights.Sort();
         alphas.Sort();
         return new SearchIndices(weights.ToArray(), alphas.ToArray());

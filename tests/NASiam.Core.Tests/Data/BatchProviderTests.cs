@@ -119,6 +119,16 @@ public class BatchProviderTests
         Assert.Equal([0L, 1L], quarter.Distinct());
         Assert.All(Enumerable.Range(0, (int)q.Weights.Count), i => Assert.Equal(0, labels[i]));
         Assert.Throws<ArgumentException>(() => SearchSplit.Balanced([0, 1], 0.25, 0.5, 0));
+
+        // Too few images per class: the message says which split is empty, what a class needs, and the option to change.
+        var small = new[] { 0L, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2 }; // 5 per class: a quarter is 1 image, half of it none
+        var e = Assert.Throws<ArgumentException>(() => SearchSplit.Balanced(small, 0.25, 0.5, 0));
+        Assert.Equal("search.trainPortion 0.5 of a class-balanced 0.25 of 15 images (3 classes; the search draws that share of every class, doc 5.1) " +
+                     "leaves the weight split empty: a class needs at least 8 images for both splits to get one. Use more images per class or another search.trainPortion.", e.Message);
+        var eight = Enumerable.Repeat(0L, 8).Concat(Enumerable.Repeat(1L, 8)).ToList(); // the 8 it names are enough
+        var fits = SearchSplit.Balanced(eight, 0.25, 0.5, 0);
+        Assert.Equal((2, 2), (fits.Weights.Length, fits.Alphas.Length));
+        Assert.Contains("leaves the weight split empty", Assert.Throws<ArgumentException>(() => SearchSplit.Compute(1, 0.5)).Message);
     }
 
     [Fact]
