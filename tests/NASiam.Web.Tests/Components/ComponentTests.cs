@@ -234,6 +234,27 @@ public class AlphaHeatmapTests
 
 public class PlotlyLineChartTests
 {
+    static ChartLine Steps(string name, int from, int to) =>
+        new(name, Enumerable.Range(from, to - from + 1).Select(x => new ChartPoint(x, x * 0.5)).ToArray());
+
+    // Whole-number axes (steps, epochs) tick every 1 over a short range, not 2.5, 3.5; as the run grows the
+    // chart gives plotly its own ticks back. A legend sits above the plot, out of the x-axis title's way.
+    [Fact]
+    public async Task ShortWholeNumberAxes_TickEveryOne_AndTheLegendSitsAboveThePlot()
+    {
+        await using var ctx = Bunit.Context();
+        var cut = ctx.Render<PlotlyLineChart>(p => p.Add(x => x.Title, "Loss").Add(x => x.XTitle, "step")
+            .Add(x => x.Lines, [Steps("loss (search)", 1, 4), Steps("loss (pretrain)", 1, 3)]));
+        var layout = cut.FindComponent<Plotly.Blazor.PlotlyChart>().Instance.Layout;
+        Assert.Equal(1, Convert.ToInt32(layout.XAxis[0].DTick));
+        Assert.Equal(Plotly.Blazor.LayoutLib.LegendLib.YAnchorEnum.Bottom, layout.Legend[0].YAnchor);
+        Assert.True(layout.ShowLegend);
+        Assert.True(layout.Margin.T > 8, $"top margin {layout.Margin.T}");
+
+        cut.Render(p => p.Add(x => x.Lines, [Steps("loss (search)", 1, 400), Steps("loss (pretrain)", 1, 3)]));
+        Assert.Null(cut.FindComponent<Plotly.Blazor.PlotlyChart>().Instance.Layout.XAxis[0].DTick);
+    }
+
     [Fact]
     public async Task Render_GivenLinesAndMarkers_HandsPlotlyEveryPointAndListsTheMarkers()
     {
