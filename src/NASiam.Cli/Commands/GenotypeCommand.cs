@@ -74,7 +74,7 @@ public static class GenotypeCommand
                 if (p.GetValue(output) is { } outPath)
                 {
                     File.WriteAllText(outPath, text);
-                    context.Stdout.WriteLine($"wrote {outPath} (alphas of epoch {saved.Epoch}, step {saved.Step})");
+                    context.Stdout.WriteLine($"wrote {outPath} (alphas after {saved.Epoch} epoch(s), step {saved.Step})");
                 }
                 else context.Stdout.WriteLine(text);
                 return ExitCodes.Ok;

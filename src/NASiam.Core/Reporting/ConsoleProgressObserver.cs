@@ -39,7 +39,7 @@ public sealed class ConsoleProgressObserver(TextWriter output, bool interactive,
                     var done = s.Step - _resumedAt;
                     var eta = Format(Eta(done, _total - _resumedAt, _clock.Elapsed));
                     var rates = string.Join(" ", s.LearningRates.Select(kv => $"{kv.Key}={kv.Value.ToString("g3", CultureInfo.InvariantCulture)}"));
-                    var text = $"[{_stage}] ep {s.Epoch} step {s.Step}/{_total} loss {F(s.Loss)}{(s.ArchLoss is { } archLoss ? $" arch {F(archLoss)}" : "")} lr {rates} ETA {eta}";
+                    var text = $"[{_stage}] ep {s.Epoch + 1} step {s.Step}/{_total} loss {F(s.Loss)}{(s.ArchLoss is { } archLoss ? $" arch {F(archLoss)}" : "")} lr {rates} ETA {eta}";
                     if (interactive)
                     {
                         var pct = _total > 0 ? Math.Clamp((double)s.Step / _total, 0, 1) : 0;
@@ -49,14 +49,14 @@ public sealed class ConsoleProgressObserver(TextWriter output, bool interactive,
                     }
                     else if (s.Step % plainEvery == 0 || s.Step == _total) Line(text);
                     break;
-                case KnnLogged k: Line($"[{k.Stage}] epoch {k.Epoch} kNN top-1 {k.Top1:0.00}% top-5 {k.Top5:0.00}%{(k.IsBest ? " (best)" : "")}"); break;
-                case LinearEvalLogged l: Line($"[{l.Stage}] epoch {l.Epoch} linear top-1 {l.Top1:0.00}% top-5 {l.Top5:0.00}% loss {F(l.TrainLoss)}{(l.IsBest ? " (best)" : "")}"); break;
-                case CollapseLogged c: Line($"[{c.Stage}] epoch {c.Epoch} collapse: std ratio {c.StdRatio:0.000}, eff. rank {c.EffectiveRank:0.0}/{c.Dimension}"); break;
-                case ThroughputLogged t: Line($"[{t.Stage}] epoch {t.Epoch}: {t.ImagesPerSecond:0.0} img/s (data {t.DataSecondsPerStep:0.000}s + compute {t.ComputeSecondsPerStep:0.000}s per step), {ResidentText(t)}"); break;
+                case KnnLogged k: Line($"[{k.Stage}] epoch {k.Epoch + 1} kNN top-1 {k.Top1:0.00}% top-5 {k.Top5:0.00}%{(k.IsBest ? " (best)" : "")}"); break;
+                case LinearEvalLogged l: Line($"[{l.Stage}] epoch {l.Epoch + 1} linear top-1 {l.Top1:0.00}% top-5 {l.Top5:0.00}% loss {F(l.TrainLoss)}{(l.IsBest ? " (best)" : "")}"); break;
+                case CollapseLogged c: Line($"[{c.Stage}] epoch {c.Epoch + 1} collapse: std ratio {c.StdRatio:0.000}, eff. rank {c.EffectiveRank:0.0}/{c.Dimension}"); break;
+                case ThroughputLogged t: Line($"[{t.Stage}] epoch {t.Epoch + 1}: {t.ImagesPerSecond:0.0} img/s (data {t.DataSecondsPerStep:0.000}s + compute {t.ComputeSecondsPerStep:0.000}s per step), {ResidentText(t)}"); break;
                 case AlphasLogged a when !interactive && a.Step % (plainEvery * 5) == 0: Line($"[{a.Stage}] step {a.Step} genotype {a.GenotypeText}"); break;
                 case GenotypeDerived g: Line($"[{g.Stage}] genotype: {g.GenotypeText}"); break;
                 case WarningRaised w: Line($"[{w.Stage}] WARNING ({w.Kind}): {w.Message}"); break;
-                case CheckpointSaved c when !interactive: Line($"[{c.Stage}] checkpoint {c.Name} (step {c.Step}; a resume starts epoch {c.Epoch})"); break; // Epoch is the next one to run (0-based, as the monitors' epochs)
+                case CheckpointSaved c when !interactive: Line($"[{c.Stage}] checkpoint {c.Name} (after {c.Epoch} epoch(s), step {c.Step})"); break; // the event's epoch is the next to run (0-based), i.e. the epochs done
                 case LogMessage m: Line($"[{m.Stage}] {m.Level}: {m.Message}"); break;
                 case StageFinished f:
                     Line($"[{f.Stage}] {f.Outcome.ToString().ToLowerInvariant()} in {Format(_clock.Elapsed)}{(f.Message is null ? "" : ": " + f.Message)}" +

@@ -93,13 +93,13 @@ public sealed class RunView(int pointsPerSeries = 500)
                 Series("std ratio", c).Add(c.Step, c.StdRatio);
                 Series("effective rank", c).Add(c.Step, c.EffectiveRank);
                 break;
-            case KnnLogged k: Series("knn top1", k).Add(k.Epoch, k.Top1); break;
+            case KnnLogged k: Series("knn top1", k).Add(k.Epoch + 1, k.Top1); break; // users count epochs from 1 (the events from 0)
             case ThroughputLogged t:
                 LatestThroughput = t;
                 Series("images/s", t).Add(t.Step, t.ImagesPerSecond);
                 if (t.RssMib is { } rss) Series("rss MiB", t).Add(t.Step, rss);
                 break;
-            case LinearEvalLogged l: Series("linear top1", l).Add(l.Epoch, l.Top1); break;
+            case LinearEvalLogged l: Series("linear top1", l).Add(l.Epoch + 1, l.Top1); break;
             case WarningRaised w: Keep(Warnings, w); AddLog(w); break;
             case GenotypeDerived g: GenotypeText = g.GenotypeText; AddLog(g); break;
             default: AddLog(e); break;

@@ -43,6 +43,19 @@ public class ConsoleProgressObserverTests
         Assert.EndsWith("RSS not measured here", lines[1].TrimEnd());
     }
 
+    // Events count epochs from 0; what people read counts from 1, the checkpoint by the epochs it holds.
+    [Fact]
+    public void Epochs_ArePrintedFromOne_AndACheckpointByTheEpochsDone()
+    {
+        var output = new StringWriter();
+        var observer = new ConsoleProgressObserver(output, interactive: false);
+        observer.On(new KnnLogged { Stage = "pretrain", Epoch = 0, Top1 = 40, Top5 = 80, IsBest = true, Protocol = "k=200" });
+        observer.On(new CheckpointSaved { Stage = "pretrain", Name = "pretrain", Path = "checkpoints/pretrain.ckpt", Epoch = 1, Step = 16 });
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd()).ToArray();
+        Assert.Equal("[pretrain] epoch 1 kNN top-1 40.00% top-5 80.00% (best)", lines[0]);
+        Assert.Equal("[pretrain] checkpoint pretrain (after 1 epoch(s), step 16)", lines[1]);
+    }
+
     [Theory]
     [InlineData(0, 10, 5, null)]
     [InlineData(5, 10, 10, "10s")]

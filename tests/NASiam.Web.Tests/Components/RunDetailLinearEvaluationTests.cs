@@ -52,7 +52,7 @@ public sealed class RunDetailLinearEvaluationTests() : ScriptedAppTests("lincls"
         var store = App.Services.GetRequiredService<RunStore>();
         long next = store.NextSequence(id);
         const string backbone = "checkpoints/pretrain.ckpt: the pre-training did not finish; this evaluates its backbone after 3 of 10 epochs (step 120)";
-        const string collapse = "possible collapse at epoch 2: normalised-output std ratio 0.050 < 0.1";
+        const string collapse = "possible collapse after epoch 2: normalised-output std ratio 0.050 < 0.1";
         store.Append(id, [
             new NASiam.Core.Reporting.WarningRaised { RunId = id, Sequence = next, At = DateTimeOffset.UtcNow, Stage = "lincls", Kind = "backbone", Message = backbone, Step = 0 },
             new NASiam.Core.Reporting.WarningRaised { RunId = id, Sequence = next + 1, At = DateTimeOffset.UtcNow, Stage = "pretrain", Kind = "collapse", Message = collapse, Step = 40 },

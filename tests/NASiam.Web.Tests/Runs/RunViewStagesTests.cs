@@ -34,4 +34,15 @@ public class RunViewStagesTests
         Assert.Equal("training loss", Assert.Single(view.Lines("loss", "training loss")).Name);
         Assert.Empty(view.Lines("knn top1"));
     }
+
+    [Fact]
+    public void EpochSeries_CountFromOne_AsPeopleRead_TheEventsFromZero()
+    {
+        var view = new RunView();
+        view.Apply([
+            new KnnLogged { Sequence = 0, Stage = "pretrain", Epoch = 0, Top1 = 30, Top5 = 70, IsBest = true, Protocol = "k=200" },
+            new KnnLogged { Sequence = 1, Stage = "pretrain", Epoch = 1, Top1 = 35, Top5 = 75, IsBest = true, Protocol = "k=200" },
+        ]);
+        Assert.Equal([new ChartPoint(1, 30), new ChartPoint(2, 35)], Assert.Single(view.Lines("knn top1")).Points);
+    }
 }

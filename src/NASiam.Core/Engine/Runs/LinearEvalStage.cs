@@ -103,7 +103,7 @@ public sealed class LinearEvalStage(StageEnvironment env, string? backboneCheckp
                 if (last || Cancelled || (epoch + 1) % o.CheckpointEveryEpochs == 0)
                     Save(content, generator, epoch + 1, 0, step, last, optimizer.Epoch, data, metrics, null);
                 if (Cancelled && !last)
-                    return Finish(RunOutcome.Cancelled, $"cancelled after epoch {epoch}; resumable from {Env.Relative(CheckpointPath)}", metrics, null);
+                    return Finish(RunOutcome.Cancelled, $"cancelled after epoch {epoch + 1} of {l.Epochs}; resumable from {Env.Relative(CheckpointPath)}", metrics, null);
             }
         }
         catch (NonFiniteLossException e)
@@ -170,7 +170,7 @@ public sealed class LinearEvalStage(StageEnvironment env, string? backboneCheckp
         {
             Model = model, Alphas = search ? model.ArchParameters() : null,
         });
-        Events.Log(Stage, "info", $"backbone from {backboneCheckpoint} (stage {state.Stage}, epoch {state.Epoch}, step {state.Step})");
+        Events.Log(Stage, "info", $"backbone from {backboneCheckpoint} (stage {state.Stage} after {state.Epoch} epoch(s), step {state.Step})");
         // Also here, not only in the request's notice: the run's own events keep it next to the top-1 it qualifies (page, log, API).
         if (state.UnfinishedBackboneNote() is { } unfinished) Events.Warn(Stage, "backbone", $"{Env.Relative(Path.GetFullPath(backboneCheckpoint))}: {unfinished}", 0);
         return (model, new Dictionary<string, long> { [BackboneStep] = state.Step, [BackboneSavedAt] = state.SavedAt.UtcTicks });

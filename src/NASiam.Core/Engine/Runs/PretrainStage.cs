@@ -96,7 +96,7 @@ public sealed class PretrainStage(StageEnvironment env, Genotype? genotype) : Ss
                     Save(content, generator, epoch + 1, 0, step, last, optimizer.Epoch, new Dictionary<string, long>(), metrics, genotypeText);
                 if (improved) CopyAtomically(CheckpointPath, BestPath);
                 if (Cancelled && !last)
-                    return Finish(RunOutcome.Cancelled, $"cancelled after epoch {epoch}; resumable from {Env.Relative(CheckpointPath)}", metrics, genotypeText, BestIfAny());
+                    return Finish(RunOutcome.Cancelled, $"cancelled after epoch {epoch + 1} of {p.Epochs}; resumable from {Env.Relative(CheckpointPath)}", metrics, genotypeText, BestIfAny());
             }
         }
         catch (NonFiniteLossException e)

@@ -177,15 +177,15 @@ public static class ResumeGuard
     static string ExtensionNote(string path, CheckpointState state, int from, int to, LrSchedule schedule)
     {
         var verb = to > from ? "extending" : "shortening";
-        var head = $"{path} {from} → {to}: {verb} the stage from its checkpoint at epoch {state.Epoch}, step {state.Step}";
+        var head = $"{path} {from} → {to}: {verb} the stage from its checkpoint after {state.Epoch} epoch(s), step {state.Step}";
         if (schedule == LrSchedule.Constant || state.Epoch >= to) return head + ".";
         // Recomputed, not continued: the schedule is a pure function of (epoch, total epochs).
         double now = LearningRates.Factor(schedule, state.Epoch, to);
         var old = state.Epoch < from
             ? $"the old schedule would have run it at {LearningRates.Factor(schedule, state.Epoch, from):0.####}"
-            : $"the old schedule ended at {LearningRates.Factor(schedule, from - 1, from):0.####} in epoch {from - 1}";
+            : $"the old schedule ended at {LearningRates.Factor(schedule, from - 1, from):0.####} in epoch {from}";
         return $"{head}. The {schedule.ToString().ToLowerInvariant()} learning-rate schedule is recomputed over the new total of {to} epochs, " +
-               $"not continued: epoch {state.Epoch} runs at {now:0.####} × the initial rate, where {old}.";
+               $"not continued: epoch {state.Epoch + 1} runs at {now:0.####} × the initial rate, where {old}.";
     }
 
     static void Diff(JsonNode? a, JsonNode? b, string path, List<OptionChange> changes)

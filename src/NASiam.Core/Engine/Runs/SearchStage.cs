@@ -111,7 +111,7 @@ public sealed class SearchStage(StageEnvironment env) : SslStageBase(env, "searc
                 if (last || Cancelled || (epoch + 1) % o.CheckpointEveryEpochs == 0)
                     SaveCheckpoint(epoch + 1, 0, completed: last);
                 if (Cancelled && !last)
-                    return Finish(RunOutcome.Cancelled, $"cancelled after epoch {epoch}; resumable from {Env.Relative(CheckpointPath)}", Metrics(), DeriveText(model));
+                    return Finish(RunOutcome.Cancelled, $"cancelled after epoch {epoch + 1} of {s.Epochs}; resumable from {Env.Relative(CheckpointPath)}", Metrics(), DeriveText(model));
             }
         }
         catch (NonFiniteLossException e)

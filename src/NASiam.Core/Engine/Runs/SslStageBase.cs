@@ -86,7 +86,7 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
         foreach (var (key, t) in extra)
             if (!own.ContainsKey(key)) t.Dispose();
         Events.ContinueFrom(state.NextSequence);
-        Events.Log(Stage, "info", $"resumed from {Env.Relative(CheckpointPath)} at epoch {state.Epoch}, step {state.Step}");
+        Events.Log(Stage, "info", $"resumed from {Env.Relative(CheckpointPath)} in epoch {state.Epoch + 1}, after step {state.Step}");
         _epochsNote = plan.Note;
         return new ResumePosition(state.Epoch, state.StepInEpoch, state.Step, state.Completed, state.DataState, state.Metrics)
         {
@@ -181,7 +181,7 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
     protected static double CheckFinite(double loss, string which, long step, int epoch)
     {
         if (double.IsFinite(loss)) return loss;
-        throw new NonFiniteLossException($"{which} loss is {(double.IsNaN(loss) ? "NaN" : "infinite")} at step {step}{(epoch >= 0 ? $" (epoch {epoch})" : "")}; " +
+        throw new NonFiniteLossException($"{which} loss is {(double.IsNaN(loss) ? "NaN" : "infinite")} at step {step}{(epoch >= 0 ? $" (epoch {epoch + 1})" : "")}; " +
                                          "the last good checkpoint is kept. Lower the learning rate or check the data.");
     }
 
@@ -199,7 +199,7 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
             EffectiveRank = c.EffectiveRank, Alignment = c.Alignment, Uniformity = c.Uniformity, ProbeSize = probe.Size,
         });
         if (c.StdRatio < CollapseStdRatioThreshold)
-            Events.Warn(Stage, "collapse", $"possible collapse at epoch {epoch}: normalised-output std ratio {c.StdRatio:0.000} < {CollapseStdRatioThreshold} " +
+            Events.Warn(Stage, "collapse", $"possible collapse after epoch {epoch + 1}: normalised-output std ratio {c.StdRatio:0.000} < {CollapseStdRatioThreshold} " +
                                            $"(effective rank {c.EffectiveRank:0.0} of {c.Dimension}).", step);
         Accuracy? accuracy = null;
         if (knn)

@@ -68,11 +68,11 @@ public class ResumeGuardTests
 
         var plan = ResumeGuard.Check("p", state, saved with { Pretrain = saved.Pretrain with { Epochs = 8 } });
         Assert.True(plan.EpochsChanged);
-        // Cosine: the old schedule ended at ½(1+cos(3π/4)) ≈ 0.1464 in epoch 3; epoch 4 of 8 runs at ½(1+cos(π/2)) = 0.5.
+        // Cosine: the old schedule ended at ½(1+cos(3π/4)) ≈ 0.1464 in its 4th epoch; the 5th of 8 runs at ½(1+cos(π/2)) = 0.5.
         Assert.Contains("Pretrain.Epochs 4 → 8: extending", plan.Note);
         Assert.Contains("recomputed over the new total of 8 epochs", plan.Note);
-        Assert.Contains("epoch 4 runs at 0.5 ×", plan.Note);
-        Assert.Contains("ended at 0.1464 in epoch 3", plan.Note);
+        Assert.Contains("epoch 5 runs at 0.5 ×", plan.Note);
+        Assert.Contains("ended at 0.1464 in epoch 4", plan.Note);
 
         var e = Assert.Throws<ResumeRefusedException>(() => ResumeGuard.Check("p", state, saved with { Pretrain = saved.Pretrain with { Epochs = 3 } }));
         Assert.Contains("Pretrain.Epochs: 4 → 3 (fewer than the 4 epochs already done)", e.Message);
