@@ -182,6 +182,15 @@ public class RunFormTests
         var moco = RunPresets.Get(RunPresets.QuickDemo, NASiam.Core.Framework.MoCo);
         Assert.Equal(moco.Heads.Dim.ToString(System.Globalization.CultureInfo.InvariantCulture), form.Instance.Model.Values["heads.dim"]);
         Assert.Equal("adam", form.Instance.Model.Values["search.alphaOptimizer"]);
+        form.Render();
+        Assert.Empty(form.FindAll("#framework-reload")); // nothing was edited: nothing to say
+
+        // An edit is reset by the reload: the form says so.
+        await Type(form, "search.epochs", "7");
+        await form.InvokeAsync(() => form.Instance.Set("framework", "simsiam"));
+        form.Render(); // Set is called as the select's handler would; a direct call does not render by itself
+        Assert.Contains("your earlier edits were reset", form.Find("#framework-reload").TextContent);
+        Assert.NotEqual("7", form.Instance.Model.Values["search.epochs"]);
     }
 }
 
