@@ -17,8 +17,7 @@ public sealed class CompareOverlayTests() : ScriptedAppTests("overlay", () => ne
     public async Task SharedNamesAreToldApart_AStagesLinesAreSeparate_AndEpochsCountFromOne()
     {
         using var c = App.Api();
-        await using var ctx = Bunit.Context();
-        ctx.Services.AddFallbackServiceProvider(App.Services);
+        await using var ctx = PageContext();
         var a = await NasiamAppFactory.CreateQuickDemo(c);
         var b = await NasiamAppFactory.CreateQuickDemo(c);
         await NasiamAppFactory.WaitForStatus(c, a, "Succeeded");

@@ -16,10 +16,8 @@ public sealed class RunDetailLinearEvaluationTests() : ScriptedAppTests("lincls"
     public async Task Button_AppearsOnceTheRunHasABackboneCheckpoint_AndQueuesItsEvaluation()
     {
         using var c = App.Api();
-        await using var ctx = Bunit.Context();
-        ctx.Services.AddFallbackServiceProvider(App.Services);
-        var id = await NasiamAppFactory.CreateQuickDemo(c);
-        await NasiamAppFactory.WaitForStatus(c, id, "Succeeded");
+        await using var ctx = PageContext();
+        var id = await SucceededQuickDemo(c);
 
         // The scripted search leaves no engine checkpoint: nothing to evaluate, no button.
         var page = ctx.Render<RunDetail>(p => p.Add(x => x.Id, id));
@@ -45,10 +43,8 @@ public sealed class RunDetailLinearEvaluationTests() : ScriptedAppTests("lincls"
     public async Task Warnings_OtherThanCollapse_ShowAtTheTop_CollapseOnesInTheCollapsePanel()
     {
         using var c = App.Api();
-        await using var ctx = Bunit.Context();
-        ctx.Services.AddFallbackServiceProvider(App.Services);
-        var id = await NasiamAppFactory.CreateQuickDemo(c);
-        await NasiamAppFactory.WaitForStatus(c, id, "Succeeded");
+        await using var ctx = PageContext();
+        var id = await SucceededQuickDemo(c);
         var store = App.Services.GetRequiredService<RunStore>();
         long next = store.NextSequence(id);
         const string backbone = "checkpoints/pretrain.ckpt: the pre-training did not finish; this evaluates its backbone after 3 of 10 epochs (step 120)";
@@ -71,10 +67,8 @@ public sealed class RunDetailLinearEvaluationTests() : ScriptedAppTests("lincls"
     public async Task ANewId_ShowsThatRun_AndFollowsItLive_NotTheOldOne()
     {
         using var c = App.Api();
-        await using var ctx = Bunit.Context();
-        ctx.Services.AddFallbackServiceProvider(App.Services);
-        var first = await NasiamAppFactory.CreateQuickDemo(c);
-        await NasiamAppFactory.WaitForStatus(c, first, "Succeeded");
+        await using var ctx = PageContext();
+        var first = await SucceededQuickDemo(c);
         var store = App.Services.GetRequiredService<RunStore>();
         var page = ctx.Render<RunDetail>(p => p.Add(x => x.Id, first));
         page.WaitForAssertion(() => Assert.Contains($"· {store.NextSequence(first)} events", page.Find("#run-progress").TextContent));
@@ -102,10 +96,8 @@ public sealed class RunDetailLinearEvaluationTests() : ScriptedAppTests("lincls"
     public async Task APretrainingsGivenGenotype_IsDrawnBeforeItRuns_AndTheStandardHeadsAreSaidSo()
     {
         using var c = App.Api();
-        await using var ctx = Bunit.Context();
-        ctx.Services.AddFallbackServiceProvider(App.Services);
-        var id = await NasiamAppFactory.CreateQuickDemo(c);
-        await NasiamAppFactory.WaitForStatus(c, id, "Succeeded");
+        await using var ctx = PageContext();
+        var id = await SucceededQuickDemo(c);
         var store = App.Services.GetRequiredService<RunStore>();
         var template = store.Get(id)!;
         var text = NASiam.Core.Genotypes.GenotypeText.Write(NASiam.Core.Genotypes.GenotypePresets.Find("simsiam/cifar10_resnet18")!.Genotype!);

@@ -15,8 +15,7 @@ public sealed class RunsListLiveTests() : ScriptedAppTests("list", () => new Scr
     public async Task ARunThatEndsInsideTheReloadInterval_ShowsItsFinalStatus_WithoutAnotherEvent()
     {
         using var c = App.Api();
-        await using var ctx = Bunit.Context();
-        ctx.Services.AddFallbackServiceProvider(App.Services);
+        await using var ctx = PageContext();
         var list = ctx.Render<NASiam.Web.Components.Pages.Runs>();
         var id = await NasiamAppFactory.CreateQuickDemo(c);
         await NasiamAppFactory.WaitUntil(async () => (await NasiamAppFactory.RunJson(c, id)).GetProperty("status").GetString() == "Succeeded",
@@ -30,10 +29,8 @@ public sealed class RunsListLiveTests() : ScriptedAppTests("list", () => new Scr
     public async Task Retry_IsOfferedOnEndedRunsOnly()
     {
         using var c = App.Api();
-        await using var ctx = Bunit.Context();
-        ctx.Services.AddFallbackServiceProvider(App.Services);
-        var ended = await NasiamAppFactory.CreateQuickDemo(c);
-        await NasiamAppFactory.WaitForStatus(c, ended, "Succeeded");
+        await using var ctx = PageContext();
+        var ended = await SucceededQuickDemo(c);
         var store = App.Services.GetRequiredService<NASiam.Web.Runs.RunStore>();
         var active = store.Get(ended)! with { Id = Guid.NewGuid(), Name = "still running", Status = NASiam.Web.Runs.RunStatus.Running, FinishedAt = null };
         store.Insert(active);

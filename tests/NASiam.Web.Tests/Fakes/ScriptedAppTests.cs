@@ -12,6 +12,22 @@ public abstract class ScriptedAppTests(string name, Func<ScriptedRunEngine> engi
     /// <summary>The app, created in <see cref="InitializeAsync"/>.</summary>
     protected NasiamAppFactory App { get; private set; } = null!;
 
+    /// <summary>A bUnit context whose components get this app's services (store, scheduler, notifications).</summary>
+    protected global::Bunit.BunitContext PageContext()
+    {
+        var ctx = NASiam.Web.Tests.Components.Bunit.Context();
+        ctx.Services.AddFallbackServiceProvider(App.Services);
+        return ctx;
+    }
+
+    /// <summary>A quick demo submitted through the API and run to its end.</summary>
+    protected static async Task<Guid> SucceededQuickDemo(HttpClient c)
+    {
+        var id = await NasiamAppFactory.CreateQuickDemo(c);
+        await NasiamAppFactory.WaitForStatus(c, id, "Succeeded");
+        return id;
+    }
+
     public Task InitializeAsync()
     {
         App = new NasiamAppFactory(Data, engine());
