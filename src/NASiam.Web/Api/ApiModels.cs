@@ -24,11 +24,16 @@ public sealed record CreateRunRequest(
     string? Preset = null, string? Framework = null, string? Kind = null, System.Text.Json.Nodes.JsonObject? Options = null,
     string? Genotype = null, string? Device = null, string? Name = null, Guid? ParentId = null, string? Checkpoint = null);
 
-/// <summary>A run as listed by the API. Progress (0..1) and EtaSeconds are the current stage's: a pipeline's later stages come after it.</summary>
+/// <summary>
+/// A run as listed by the API. Progress (0..1) and EtaSeconds are the current stage's: a pipeline's later stages
+/// come after it. Notices (the resolver's notes on the request) are in the create response only, [] when none;
+/// elsewhere the member is absent, not null.
+/// </summary>
 public sealed record RunSummary(
     Guid Id, string Name, string Kind, string Framework, string Backbone, string Dataset, string Device, string Status,
     string? Stage, double Progress, double? ElapsedSeconds, double? EtaSeconds, string? BestMetricName, double? BestMetric,
     DateTimeOffset CreatedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, string? Message, Guid? ParentId, long Events,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     IReadOnlyList<string>? Notices = null)
 {
     public static RunSummary From(RunRecord r, DateTimeOffset now) => new(

@@ -397,6 +397,8 @@ public class RunsApiTests : IAsyncLifetime
         Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
         var summary = await created.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Contains(summary.GetProperty("notices").EnumerateArray(), n => n.GetString()!.StartsWith("linear.epochs:"));
+        // The create response's notes on the request; the run's own record carries none (the member is absent, not null).
+        Assert.False((await _c.GetFromJsonAsync<JsonElement>($"/api/runs/{summary.GetProperty("id").GetGuid()}")).GetProperty("run").TryGetProperty("notices", out _));
         var child = summary.GetProperty("id").GetGuid();
         var detail = await _c.GetFromJsonAsync<JsonElement>($"/api/runs/{child}");
         Assert.Equal("lincls", detail.GetProperty("run").GetProperty("kind").GetString());
