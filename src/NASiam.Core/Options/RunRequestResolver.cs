@@ -83,7 +83,7 @@ public static class RunRequestResolver
                 if (!StageEnvironment.BackboneStages.Contains(state.Stage))
                     return Fail("checkpoint", $"is a '{state.Stage}' checkpoint; linear evaluation needs a pre-training (or search) checkpoint");
                 // A stopped stage's checkpoint evaluates the backbone as it was then: said, never silent.
-                if (state.UnfinishedBackboneNote() is { } unfinished) notices.Add($"checkpoint: {unfinished}");
+                if (CheckpointState.UnfinishedBackboneNote(path, state) is { } unfinished) notices.Add($"checkpoint: {unfinished}");
             }
             catch (Exception e) when (e is InvalidDataException or IOException or ArgumentException or JsonException)
             {

@@ -38,18 +38,25 @@ public sealed record CheckpointState
     public DateTimeOffset SavedAt { get; init; } = DateTimeOffset.UtcNow;
 
     /// <summary>
-    /// For a backbone stage's checkpoint (search or pretrain) that did not run to its end, a cancelled or
-    /// failed run's: how far it got, in the words every door shows where such a backbone is evaluated
-    /// (the run request's notice, the linear evaluation's <c>backbone</c> warning). Null when the stage
-    /// completed. A linear probe of a stopped pre-training measures a partly trained backbone: said, never silent.
+    /// For the backbone checkpoint at <paramref name="path"/> (state <paramref name="state"/>, a search or
+    /// pretrain checkpoint) of a stage that did not run to its end, a cancelled or failed run's: how far it
+    /// got, in the words every door shows where such a backbone is evaluated (the run request's notice, the
+    /// linear evaluation's <c>backbone</c> warning). Null when the stage completed. The kNN-best checkpoint
+    /// (pretrain-best) is a copy of an earlier epoch's, never marked complete itself: its stage finished when
+    /// the stage's own checkpoint beside it did. A linear probe of a stopped pre-training measures a partly
+    /// trained backbone: said, never silent.
     /// </summary>
-    public string? UnfinishedBackboneNote()
+    public static string? UnfinishedBackboneNote(string path, CheckpointState state)
     {
-        if (Completed) return null;
-        var saved = Options.RunOptions.FromJson(OptionsJson);
-        bool pretrain = Stage == "pretrain";
+        if (state.Completed) return null;
+        var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        var own = Path.Combine(folder, Path.GetFileName(Runs.StageEnvironment.CheckpointName(state.Stage)));
+        bool best = Path.GetFileName(path) == Path.GetFileName(Runs.StageEnvironment.CheckpointName(state.Stage + "-best"));
+        if (best && File.Exists(own) && CheckpointStore.ReadState(own) is { Completed: true, Stage: var stage } && stage == state.Stage) return null;
+        var saved = Options.RunOptions.FromJson(state.OptionsJson);
+        bool pretrain = state.Stage == "pretrain";
         int total = pretrain ? saved.Pretrain.Epochs : saved.Search.Epochs;
-        return $"the {(pretrain ? "pre-training" : "search")} did not finish; this evaluates its backbone after {Epoch} of {total} epochs (step {Step})";
+        return $"the {(pretrain ? "pre-training" : "search")} did not finish; this evaluates its {(best ? "kNN-best " : "")}backbone after {state.Epoch} of {total} epochs (step {state.Step})";
     }
 
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)

@@ -172,7 +172,7 @@ public sealed class LinearEvalStage(StageEnvironment env, string? backboneCheckp
         });
         Events.Log(Stage, "info", $"backbone from {backboneCheckpoint} (stage {state.Stage} after {state.Epoch} epoch(s), step {state.Step})");
         // Also here, not only in the request's notice: the run's own events keep it next to the top-1 it qualifies (page, log, API).
-        if (state.UnfinishedBackboneNote() is { } unfinished) Events.Warn(Stage, "backbone", $"{Env.Relative(Path.GetFullPath(backboneCheckpoint))}: {unfinished}", 0);
+        if (CheckpointState.UnfinishedBackboneNote(backboneCheckpoint, state) is { } unfinished) Events.Warn(Stage, "backbone", $"{Env.Relative(Path.GetFullPath(backboneCheckpoint))}: {unfinished}", 0);
         return (model, new Dictionary<string, long> { [BackboneStep] = state.Step, [BackboneSavedAt] = state.SavedAt.UtcTicks });
     }
 }

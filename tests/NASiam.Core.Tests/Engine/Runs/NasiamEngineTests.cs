@@ -227,6 +227,7 @@ public sealed class NasiamEngineTests : IDisposable
         Assert.Equal(lineage[1].GetProperty("best_checkpoint").GetString(), lineage[2].GetProperty("input").GetString());
         Assert.True(result.Metrics.ContainsKey("lincls_top1"));
         Assert.True(result.Metrics.ContainsKey("knn_top1"));
+        Assert.DoesNotContain(recorder.Events.OfType<WarningRaised>(), w => w.Kind == "backbone"); // a finished pre-training's kNN-best
     }
 
     [Fact]
@@ -327,6 +328,27 @@ public sealed class NasiamEngineTests : IDisposable
         Assert.Equal("lincls", warning.Stage);
         Assert.EndsWith($": the pre-training did not finish; this evaluates its backbone after 0 of 2 epochs (step {state.Step})", warning.Message);
         Assert.Equal(3, state.Step);
+    }
+
+    // The kNN-best checkpoint is a copy of an earlier epoch's and never marked complete itself: a pipeline
+    // that evaluates it after a finished pre-training warned "did not finish". Its stage finished when the
+    // stage's own checkpoint beside it did.
+    [Fact]
+    public void UnfinishedBackboneNote_TheKnnBestOfAFinishedPretraining_IsNotUnfinished()
+    {
+        var options = TinyRuns.Options(Framework.SimSiam, RunKind.Pretrain, pretrainEpochs: 4);
+        var dir = Path.Combine(Dir("best"), "checkpoints");
+        Directory.CreateDirectory(dir);
+        string best = Path.Combine(dir, "pretrain-best.ckpt"), own = Path.Combine(dir, "pretrain.ckpt"), copy = Path.Combine(dir, "mine.ckpt");
+        var epoch2 = new CheckpointState { Stage = "pretrain", Epoch = 2, Step = 20, Completed = false, OptionsJson = options.ToJson() };
+        foreach (var file in new[] { best, copy }) CheckpointStore.Save(file, epoch2, new CheckpointContent());
+
+        CheckpointStore.Save(own, epoch2 with { Epoch = 4, Step = 40, Completed = true }, new CheckpointContent());
+        Assert.Null(CheckpointState.UnfinishedBackboneNote(best, epoch2));
+        // Another name is judged by its own state; a stopped stage's kNN-best says it is the kNN-best.
+        Assert.Equal("the pre-training did not finish; this evaluates its backbone after 2 of 4 epochs (step 20)", CheckpointState.UnfinishedBackboneNote(copy, epoch2));
+        CheckpointStore.Save(own, epoch2 with { Epoch = 3, Step = 30 }, new CheckpointContent());
+        Assert.Equal("the pre-training did not finish; this evaluates its kNN-best backbone after 2 of 4 epochs (step 20)", CheckpointState.UnfinishedBackboneNote(best, epoch2));
     }
 
     [Fact]
