@@ -259,9 +259,18 @@ public class PlotlyLineChartTests
         Assert.Equal(Plotly.Blazor.LayoutLib.LegendLib.YAnchorEnum.Bottom, layout.Legend[0].YAnchor);
         Assert.True(layout.ShowLegend);
         Assert.True(layout.Margin.T > 8, $"top margin {layout.Margin.T}");
+        Assert.Equal(220 + (layout.Margin.T - 8), layout.Height); // the legend's rows add to the chart, not take from the plot
 
         cut.Render(p => p.Add(x => x.Lines, [Steps("loss (search)", 1, 400), Steps("loss (pretrain)", 1, 3)]));
         Assert.Null(cut.FindComponent<Plotly.Blazor.PlotlyChart>().Instance.Layout.XAxis[0].DTick);
+
+        // A live series with one point has no stable prefix yet: its legend entry goes on the trace that has the point.
+        var lone = new ChartLine("linear top-1", [new ChartPoint(1, 30)], Stable: 0);
+        cut.Render(p => p.Add(x => x.Lines, [lone, Steps("kNN top-1", 1, 3)]));
+        var traces = cut.FindComponent<Plotly.Blazor.PlotlyChart>().Instance.Data.Cast<Plotly.Blazor.Traces.Scatter>().ToArray();
+        var shown = traces.Where(t => t.ShowLegend == true).ToArray();
+        Assert.Equal(["linear top-1", "kNN top-1"], shown.Select(t => t.Name));
+        Assert.All(shown, t => Assert.NotEmpty(t.X));
     }
 
     [Fact]

@@ -119,6 +119,11 @@ public sealed class RunDetailLinearEvaluationTests() : ScriptedAppTests("lincls"
         page.WaitForAssertion(() => Assert.Equal(["encoder", "predictor"], page.FindAll(".genotype-cell").Select(e => e.GetAttribute("data-cell"))));
         Assert.Empty(page.FindAll(".genotype-empty"));
 
+        // A preset's name resolves as the scheduler resolves it.
+        var named = Queued("simsiam/cifar10_resnet18");
+        page = ctx.Render<RunDetail>(p => p.Add(x => x.Id, named.Id));
+        page.WaitForAssertion(() => Assert.Equal(["encoder", "predictor"], page.FindAll(".genotype-cell").Select(e => e.GetAttribute("data-cell"))));
+
         var standard = Queued("standard");
         page = ctx.Render<RunDetail>(p => p.Add(x => x.Id, standard.Id));
         page.WaitForAssertion(() => Assert.Equal("The framework's standard heads (no searched genotype).", page.Find(".genotype-empty").TextContent.Trim()));
