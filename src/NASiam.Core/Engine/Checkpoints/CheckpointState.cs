@@ -49,9 +49,11 @@ public sealed record CheckpointState
     public static string? UnfinishedBackboneNote(string path, CheckpointState state)
     {
         if (state.Completed) return null;
-        var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        var own = Path.Combine(folder, Path.GetFileName(Runs.StageEnvironment.CheckpointName(state.Stage)));
-        bool best = Path.GetFileName(path) == Path.GetFileName(Runs.StageEnvironment.CheckpointName(state.Stage + "-best"));
+        // The run folder that holds checkpoints/<stage>.ckpt, as the stages name their files (StageEnvironment).
+        var full = Path.GetFullPath(path);
+        var output = Path.GetDirectoryName(Path.GetDirectoryName(full)) ?? "";
+        var own = Runs.StageEnvironment.CheckpointPathIn(output, state.Stage);
+        bool best = full == Runs.StageEnvironment.CheckpointPathIn(output, state.Stage + "-best");
         if (best && File.Exists(own) && CheckpointStore.ReadState(own) is { Completed: true, Stage: var stage } && stage == state.Stage) return null;
         var saved = Options.RunOptions.FromJson(state.OptionsJson);
         bool pretrain = state.Stage == "pretrain";

@@ -20,7 +20,10 @@ namespace NASiam.Core.Engine.Runs;
 public sealed class LinearEvalStage(StageEnvironment env, string? backboneCheckpoint) : SslStageBase(env, "lincls")
 {
     /// <summary>Runs (or resumes) the evaluation; the result names the evaluated checkpoint as its input.</summary>
-    public StageResult Run() => RunCore() with { Input = backboneCheckpoint is null ? null : Env.Relative(Path.GetFullPath(backboneCheckpoint)) };
+    public StageResult Run() => RunCore() with { Input = BackboneInput };
+
+    /// <summary>The evaluated checkpoint as the run names it (relative to its folder); null without one.</summary>
+    string? BackboneInput => backboneCheckpoint is null ? null : Env.Relative(Path.GetFullPath(backboneCheckpoint));
 
     StageResult RunCore()
     {
@@ -172,7 +175,7 @@ public sealed class LinearEvalStage(StageEnvironment env, string? backboneCheckp
         });
         Events.Log(Stage, "info", $"backbone from {backboneCheckpoint} (stage {state.Stage} after {state.Epoch} epoch(s), step {state.Step})");
         // Also here, not only in the request's notice: the run's own events keep it next to the top-1 it qualifies (page, log, API).
-        if (CheckpointState.UnfinishedBackboneNote(backboneCheckpoint, state) is { } unfinished) Events.Warn(Stage, "backbone", $"{Env.Relative(Path.GetFullPath(backboneCheckpoint))}: {unfinished}", 0);
+        if (CheckpointState.UnfinishedBackboneNote(backboneCheckpoint, state) is { } unfinished) Events.Warn(Stage, "backbone", $"{BackboneInput}: {unfinished}", 0);
         return (model, new Dictionary<string, long> { [BackboneStep] = state.Step, [BackboneSavedAt] = state.SavedAt.UtcTicks });
     }
 }
