@@ -31,6 +31,20 @@ public static class DataSets
     /// <summary>Default crop size of image-folder batches when none is given (the ImageNet recipe's 224).</summary>
     public const int DefaultFolderImageSize = 224;
 
+    /// <summary>CIFAR-10 and CIFAR-100 train splits: 50,000 images each (Krizhevsky 2009).</summary>
+    public const int CifarTrainCount = 50_000;
+
+    /// <summary>
+    /// The train split's image count when the options alone fix it: the synthetic set's
+    /// <paramref name="syntheticTrainSize"/>, CIFAR's 50,000; null for image folders (known once read).
+    /// </summary>
+    public static long? KnownTrainCount(string name, int syntheticTrainSize) => name switch
+    {
+        "synthetic" => syntheticTrainSize,
+        "cifar10" or "cifar100" => CifarTrainCount,
+        _ => null,
+    };
+
     /// <summary>
     /// Which path a data set takes (one rule): image folders are always streamed from disk at full
     /// resolution (<see cref="ImageFolderDataSet"/>: file list in memory, decode per batch, crop before

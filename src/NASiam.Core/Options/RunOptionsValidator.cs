@@ -66,6 +66,7 @@ public static class RunOptionsValidator
         Check(h.PretrainMomentum is >= 0 and < 1, "heads.pretrainMomentum", "must be in [0, 1)");
         Check(h.Temperature is > 0 and <= 100, "heads.temperature", "must be in (0, 100]");
 
+        long? knownTrain = DataSets.KnownTrainCount(o.Dataset, o.SyntheticTrainSize);
         bool searches = o.Kind is RunKind.Search or RunKind.Pipeline;
         bool pretrains = o.Kind is RunKind.Pretrain or RunKind.Pipeline;
         bool evaluates = o.Kind is RunKind.LinCls or RunKind.Pipeline;
@@ -82,6 +83,16 @@ public static class RunOptionsValidator
             if (o.Framework == Framework.MoCo)
                 Check(h.QueueSize % (2 * s.BatchSize) == 0, "heads.queueSize",
                     $"must be a multiple of 2 x search.batchSize ({2 * s.BatchSize}): each step enqueues the keys of both views");
+            // Known before any file is read for the synthetic set and CIFAR: each half of the search split
+            // (doc 5.1) must fill a batch, as each step draws a full one (drop_last).
+            if (knownTrain is { } n && s.TrainPortion is > 0 and < 1)
+            {
+                long weights = (long)Math.Floor(s.TrainPortion * n), alphas = n - weights;
+                long smaller = Math.Min(weights, alphas);
+                Check(s.BatchSize <= smaller, "search.batchSize",
+                    $"{s.BatchSize} is more than the {smaller} images of the search's {(weights <= alphas ? "weight" : "architecture")} split " +
+                    $"(search.trainPortion {s.TrainPortion} of {n} train images, {TrainSource(o)}); every step draws a full batch");
+            }
         }
         if (pretrains)
         {
@@ -95,14 +106,22 @@ public static class RunOptionsValidator
             if (o.Framework == Framework.MoCo)
                 Check(h.QueueSize % (2 * p.BatchSize) == 0, "heads.queueSize",
                     $"must be a multiple of 2 x pretrain.batchSize ({2 * p.BatchSize})");
+            if (knownTrain is { } n)
+                Check(p.BatchSize <= n, "pretrain.batchSize",
+                    $"{p.BatchSize} is more than the {n} train images ({TrainSource(o)}); every step draws a full batch");
         }
         if (evaluates)
         {
             var l = o.Linear;
             Stage("linear", l.Epochs, l.BatchSize, l.Lr, l.Momentum, l.WeightDecay, e);
         }
+        // A pipeline evaluates the backbone it pre-trains; a search or pre-training evaluates none.
+        Check(o.Kind == RunKind.LinCls || string.IsNullOrWhiteSpace(o.Linear.Checkpoint), "linear.checkpoint",
+            $"only a linear evaluation (kind lincls) reads it; a {o.Kind.ToString().ToLowerInvariant()} run would ignore it: leave it empty");
         return e;
     }
+
+    static string TrainSource(RunOptions o) => o.Dataset == "synthetic" ? "syntheticTrainSize" : $"{o.Dataset}'s train split";
 
     static void Stage(string name, int epochs, int batch, double lr, double momentum, double wd, List<FieldError> e)
     {

@@ -31,6 +31,10 @@ public sealed record RunRequest
     /// linear recipe come from it.
     /// </summary>
     public string? Checkpoint { get; init; }
+    /// <summary>The device (auto, cpu, cuda, cuda:N), as <c>device</c> in the overrides; the two must agree when both are given.</summary>
+    public string? Device { get; init; }
+    /// <summary>The run's name, as <c>name</c> in the overrides; the two must agree when both are given.</summary>
+    public string? Name { get; init; }
 }
 
 /// <summary>What the door (host) allows, decided by the host, not by the request.</summary>

@@ -59,6 +59,13 @@ public static class RunRequestResolver
             && patch[kindKey] is JsonValue kv && kv.TryGetValue<string>(out var kindText)
             && EnumNames.TryParse<RunKind>(kindText, out var givenKind) && givenKind != askedKind)
             errors.Add(new("kind", $"the request says '{askedKind.ToString().ToLowerInvariant()}' and its options say '{kindText}'"));
+        // Top-level members that are options fields (the API's device and name) travel as overrides; when the
+        // options give the same field another value, neither silently wins.
+        patch = LiftMember(patch, "device", request.Device, errors);
+        patch = LiftMember(patch, "name", request.Name, errors);
+        // Only a linear evaluation reads a checkpoint; any other kind would take the checkpoint's recipe and ignore its weights.
+        if (!string.IsNullOrWhiteSpace(request.Checkpoint) && request.Kind is { } ckKind && ckKind != RunKind.LinCls)
+            errors.Add(new("checkpoint", CheckpointNotRead(ckKind)));
         if (errors.Count > 0) return new(null, errors, notices);
 
         // 2. The base options.
@@ -133,6 +140,8 @@ public static class RunRequestResolver
             return Fail(path, OutOfRangeMessage(document, path) ?? JsonValueErrors.Describe(e, typeof(RunOptions), document));
         }
 
+        if (checkpointOptions is not null && options.Kind != RunKind.LinCls) return Fail("kind", CheckpointNotRead(options.Kind));
+
         // 4. Genotype rules by kind.
         if (request.Genotype is not null && options.Kind is not (RunKind.Pretrain or RunKind.Pipeline))
             return Fail("genotype", $"a {options.Kind.ToString().ToLowerInvariant()} run pre-trains no heads, so it takes no genotype; use kind pretrain or pipeline");
@@ -182,6 +191,29 @@ public static class RunRequestResolver
         RunResolution Fail(string path, string message) => new(null, [.. errors, new FieldError(path, message)], notices);
     }
 
+    /// <summary>Why a checkpoint given to a run of another kind than lincls is refused.</summary>
+    internal static string CheckpointNotRead(RunKind kind) =>
+        $"only a linear evaluation (kind lincls) reads a checkpoint; a {kind.ToString().ToLowerInvariant()} run trains from scratch and would ignore it: leave the checkpoint out, or use kind lincls";
+
+    /// <summary>
+    /// Puts a request's top-level <paramref name="name"/> (null: not given) into the overrides; an error
+    /// when the overrides already hold that field with another value (compared as text, case-insensitively).
+    /// </summary>
+    static JsonObject? LiftMember(JsonObject? patch, string name, string? value, List<FieldError> errors)
+    {
+        if (string.IsNullOrWhiteSpace(value)) return patch;
+        patch ??= new JsonObject();
+        if (FindKey(patch, name) is { } key)
+        {
+            var given = patch[key] is JsonValue v && v.TryGetValue<string>(out var t) ? t : patch[key]?.ToJsonString();
+            if (!string.Equals(given?.Trim(), value.Trim(), StringComparison.OrdinalIgnoreCase))
+                errors.Add(new(name, $"the request says '{value}' and its options say '{given}'"));
+            patch.Remove(key);
+        }
+        patch[name] = value;
+        return patch;
+    }
+
     /// <summary>
     /// RFC 7396 merge of <paramref name="patch"/> into <paramref name="target"/>, matching member
     /// names case-insensitively against the target's; a member the target lacks is an error (the
@@ -201,7 +233,9 @@ public static class RunRequestResolver
             if (target[key] is JsonObject inner)
             {
                 if (value is JsonObject innerPatch) MergePatch(inner, innerPatch, path + ".", errors);
-                else if (value is null) target[key] = new JsonObject(); // RFC 7396 null: back to the defaults
+                // RFC 7396 would delete the member, and the record's C# defaults (SimSiam's recipe) would then
+                // fill it, whatever the preset: a silent change of a whole section. Refused, naming the way out.
+                else if (value is null) errors.Add(new(path, "null is not a value for a whole section; leave it out to keep the preset's values, or give the fields to change"));
                 else errors.Add(new(path, "must be an object"));
                 continue;
             }

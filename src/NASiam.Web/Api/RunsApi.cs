@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Options;
 using NASiam.Core;
+using NASiam.Core.Engine.Checkpoints;
 using NASiam.Core.Genotypes;
 using NASiam.Core.Options;
 using NASiam.Core.Reporting;
@@ -56,20 +57,21 @@ public static class RunsApi
         g.MapGet("/{id:guid}/checkpoints", (Guid id, RunStore store, RunFiles files) =>
             store.Get(id) is null ? NotFound(id) : Results.Ok(files.Checkpoints(id)))
             .WithName("ListRunCheckpoints").Produces<IReadOnlyList<CheckpointFile>>().ProducesProblem(StatusCodes.Status404NotFound);
-        g.MapGet("/{id:guid}/checkpoints/{**name}", (Guid id, string name, RunFiles files) =>
-            files.Resolve(id, CatchAll.Decode(name)) is { } path
+        g.MapGet("/{id:guid}/checkpoints/{**name}", (Guid id, string name, RunStore store, RunFiles files) =>
+            store.Get(id) is null ? NotFound(id)
+            : files.Resolve(id, CatchAll.Decode(name)) is { } path
                 ? Results.File(path, "application/octet-stream", Path.GetFileName(path))
-                : NotFound(id))
+                : Results.Problem($"Run {id} has no file '{CatchAll.Decode(name)}'; GET /api/runs/{id}/checkpoints lists its files.", statusCode: StatusCodes.Status404NotFound))
             .WithName("DownloadRunCheckpoint").WithSummary("Download a checkpoint file (NASiam format; resumable by the product)")
             .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream").ProducesProblem(StatusCodes.Status404NotFound);
         g.MapGet("/{id:guid}/export", Export).WithName("ExportRun")
-            .WithSummary("The run's model as a PyTorch state dict under the reference's key names (torch.load + load_state_dict); checkpoint=pretrain|search|<name under checkpoints/> (default: pretrain, else search)")
+            .WithSummary("The run's model as a PyTorch state dict under the reference's key names (torch.load + load_state_dict); checkpoint=pretrain|search|<name under checkpoints/> (default: pretrain, else search); part=alphas gives a search checkpoint's alphas instead (keys alphas.<cell>, shape [layers, operations])")
             .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream").ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
         return g;
     }
 
     static IResult Conflict(string detail) => Results.Problem(detail, statusCode: StatusCodes.Status409Conflict);
-    static IResult NotFound(Guid id) => Results.Problem($"No run {id}, or no such file in it.", statusCode: StatusCodes.Status404NotFound);
+    static IResult NotFound(Guid id) => Results.Problem($"No run {id}.", statusCode: StatusCodes.Status404NotFound);
 
     /// <summary>The API's body rules: Web defaults, and an unknown member is an error rather than ignored.</summary>
     internal static readonly JsonSerializerOptions BodyJson = new(JsonSerializerOptions.Web)
@@ -92,14 +94,10 @@ public static class RunsApi
         if (string.IsNullOrWhiteSpace(body.Preset) && body.Options is null && body.Framework is null && kind is null && string.IsNullOrWhiteSpace(body.Checkpoint))
             return Results.ValidationProblem(new Dictionary<string, string[]> { ["preset"] = ["give a preset name, a framework, a kind, options or a checkpoint"] });
 
-        // Body members that are options fields travel as overrides, so the resolver checks them like any other.
-        var overrides = body.Options?.DeepClone().AsObject() ?? new JsonObject();
-        if (!string.IsNullOrWhiteSpace(body.Device)) overrides["device"] = body.Device;
-        if (!string.IsNullOrWhiteSpace(body.Name)) overrides["name"] = body.Name;
         var runRequest = new RunRequest
         {
             Preset = body.Preset, Framework = body.Framework, Kind = kind, Genotype = body.Genotype, Checkpoint = body.Checkpoint,
-            Overrides = overrides.Count == 0 ? null : overrides,
+            Device = body.Device, Name = body.Name, Overrides = body.Options?.DeepClone().AsObject(),
         };
         var result = scheduler.Submit(runRequest, body.ParentId);
         return result.Ok
@@ -110,9 +108,12 @@ public static class RunsApi
     /// <summary>Serialises exports: two requests for the same file must not write it at once.</summary>
     static readonly SemaphoreSlim ExportGate = new(1, 1);
 
-    static async Task<IResult> Export(Guid id, string? checkpoint, RunStore store, RunFiles files, CancellationToken cancellationToken)
+    static async Task<IResult> Export(Guid id, string? checkpoint, string? part, RunStore store, RunFiles files, CancellationToken cancellationToken)
     {
         if (store.Get(id) is null) return NotFound(id);
+        var partName = string.IsNullOrWhiteSpace(part) ? "model" : part.Trim().ToLowerInvariant();
+        if (partName is not ("model" or "alphas"))
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["part"] = [$"'{part}' is not model (the state dict) or alphas (a search checkpoint's architecture weights)"] });
         var listed = files.Checkpoints(id).Where(c => c.Name.StartsWith("checkpoints/", StringComparison.Ordinal) && c.Name.EndsWith(".ckpt", StringComparison.Ordinal)).ToArray();
         var name = checkpoint is null
             ? files.FinalBackboneCheckpoint(id)
@@ -127,7 +128,7 @@ public static class RunsApi
         {
             // Cached until the checkpoint changes (a live run rewrites it each epoch).
             if (!File.Exists(target) || File.GetLastWriteTimeUtc(target) < File.GetLastWriteTimeUtc(source))
-                await Task.Run(() => NASiam.Core.Engine.Checkpoints.CheckpointExport.Export(source, target), cancellationToken);
+                await Task.Run(() => CheckpointExport.Export(source, target), cancellationToken);
         }
         catch (ArgumentException e)
         {
@@ -135,6 +136,14 @@ public static class RunsApi
             return Results.ValidationProblem(new Dictionary<string, string[]> { ["checkpoint"] = [e.Message.Replace(source, name, StringComparison.Ordinal)] });
         }
         finally { ExportGate.Release(); }
+        if (partName == "alphas")
+        {
+            // CheckpointExport writes a search checkpoint's alphas beside its state dict (the reference keeps them apart).
+            var alphasFile = CheckpointExport.AlphasPathFor(target);
+            return File.Exists(alphasFile)
+                ? Results.File(alphasFile, "application/octet-stream", $"{Path.GetFileNameWithoutExtension(source)}-{id:N}.alphas.pt")
+                : Results.ValidationProblem(new Dictionary<string, string[]> { ["part"] = [$"'{name}' holds no alphas: only a search checkpoint has them (checkpoint=search)"] });
+        }
         return Results.File(target, "application/octet-stream", $"{Path.GetFileNameWithoutExtension(source)}-{id:N}.pt");
     }
 

@@ -117,6 +117,76 @@ public class RunRequestResolverTests
         Assert.Contains(Resolve(new RunRequest { Checkpoint = Path.Combine(dir, "missing.ckpt") }).Errors, e => e.Path == "checkpoint");
     }
 
+    [Theory]
+    [InlineData("search")]
+    [InlineData("heads")]
+    [InlineData("linear")]
+    [InlineData("compat")]
+    public void ANullSection_IsAnErrorNamingIt_NotTheRecordsDefaults(string section)
+    {
+        // Was: {"search": null} became the record's C# defaults, SimSiam's recipe (100 epochs, batch 512),
+        // whatever the preset or framework; {"heads": null} gave MoCo a 2048-wide output.
+        var r = Resolve(new RunRequest { Preset = "quick-demo", Framework = "moco", Overrides = Patch($$"""{"{{section}}":null}""") });
+        Assert.False(r.Ok);
+        var error = Assert.Single(r.Errors);
+        Assert.Equal(section, error.Path);
+        Assert.Contains("leave it out", error.Message);
+        // A nullable single value may still be reset with null.
+        Assert.True(Resolve(new RunRequest { Preset = "quick-demo", Overrides = Patch("""{"maxStepsPerStage":null}""") }).Ok);
+    }
+
+    [Fact]
+    public void ACheckpoint_IsReadByALinearEvaluationOnly()
+    {
+        var dir = Directory.CreateTempSubdirectory().FullName;
+        var ckpt = SaveCheckpoint(dir, "pretrain", completed: true, SavedPretrain());
+        foreach (var kind in new[] { RunKind.Search, RunKind.Pretrain, RunKind.Pipeline })
+        {
+            var r = Resolve(new RunRequest { Kind = kind, Checkpoint = ckpt });
+            var error = Assert.Single(r.Errors);
+            Assert.Equal("checkpoint", error.Path);
+            Assert.Contains("only a linear evaluation", error.Message);
+        }
+        // The kind given in the options instead of the request: refused the same way, naming the kind.
+        var viaOptions = Resolve(new RunRequest { Checkpoint = ckpt, Overrides = Patch("""{"kind":"search"}""") });
+        Assert.Equal("kind", Assert.Single(viaOptions.Errors).Path);
+        // linear.checkpoint in a search's options would be ignored as well.
+        var field = Resolve(new RunRequest { Preset = "quick-demo", Overrides = new JsonObject { ["linear"] = new JsonObject { ["checkpoint"] = ckpt } } });
+        Assert.Equal("linear.checkpoint", Assert.Single(field.Errors).Path);
+        Assert.True(Resolve(new RunRequest { Kind = RunKind.LinCls, Checkpoint = ckpt }).Ok);
+    }
+
+    [Fact]
+    public void DeviceAndName_GivenTwice_MustAgree()
+    {
+        var both = Resolve(new RunRequest { Preset = "quick-demo", Device = "cpu", Name = "a", Overrides = Patch("""{"device":"CPU","name":"a"}""") });
+        Assert.True(both.Ok, string.Join("; ", both.Errors));
+        Assert.Equal(("cpu", "a"), (both.Options!.Device, both.Options.Name));
+        var conflict = Resolve(new RunRequest { Preset = "quick-demo", Device = "cpu", Name = "a", Overrides = Patch("""{"device":"cuda","name":"b"}""") });
+        Assert.Equal(["device", "name"], conflict.Errors.Select(e => e.Path).Order());
+        Assert.Contains("the request says 'cpu' and its options say 'cuda'", conflict.Errors.Single(e => e.Path == "device").Message);
+        Assert.Equal("cuda:1", Resolve(new RunRequest { Preset = "quick-demo", Device = "cuda:1" }).Options!.Device);
+    }
+
+    [Theory]
+    [InlineData("synthetic", 1000, """{"search":{"batchSize":600}}""", "search.batchSize", "500 images of the search's weight split")]
+    [InlineData("synthetic", 1000, """{"search":{"batchSize":400,"trainPortion":0.7}}""", "search.batchSize", "300 images of the search's architecture split")]
+    [InlineData("synthetic", 1000, """{"kind":"pretrain","pretrain":{"genotype":"standard","batchSize":1024}}""", "pretrain.batchSize", "1000 train images (syntheticTrainSize)")]
+    [InlineData("cifar10", 0, """{"dataPath":"/d","search":{"batchSize":30000}}""", "search.batchSize", "25000 images of the search's weight split")]
+    public void ABatchLargerThanAKnownDataSet_IsAnErrorBeforeTheRun(string dataset, int size, string patch, string path, string message)
+    {
+        var overrides = Patch(patch);
+        overrides["dataset"] = dataset;
+        if (size > 0) overrides["syntheticTrainSize"] = size;
+        var r = Resolve(new RunRequest { Preset = "quick-demo", Overrides = overrides });
+        var error = Assert.Single(r.Errors);
+        Assert.Equal(path, error.Path);
+        Assert.Contains(message, error.Message);
+        // At the limit it is fine.
+        overrides[path.Split('.')[0]]!.AsObject()["batchSize"] = path == "pretrain.batchSize" ? size : int.Parse(message.Split(' ')[0]);
+        Assert.True(Resolve(new RunRequest { Preset = "quick-demo", Overrides = overrides }).Ok);
+    }
+
     static RunOptions SavedPretrain() => RunPresets.Get("quick-demo", Framework.SimClr) with
     {
         Kind = RunKind.Pretrain, Pretrain = RunPresets.Get("quick-demo", Framework.SimClr).Pretrain with { Genotype = "standard" },

@@ -93,6 +93,12 @@ public class RunsApiTests : IAsyncLifetime
     [InlineData("""{"preset":"quick-demo","kind":"search","genotype":"standard"}""", "genotype")]
     // No server file paths through the web, for checkpoints as for genotypes.
     [InlineData("""{"preset":"quick-demo","kind":"lincls","options":{"linear":{"checkpoint":"/etc/passwd"}}}""", "options.linear.checkpoint")]
+    // A whole section set to null became the record's defaults (SimSiam's recipe, whatever the preset).
+    [InlineData("""{"preset":"quick-demo","options":{"search":null}}""", "options.search")]
+    // The body's device and the options' device disagree: neither silently wins.
+    [InlineData("""{"preset":"quick-demo","device":"cpu","options":{"device":"auto"}}""", "device")]
+    // Larger than the synthetic set's search split: refused here, not failed at the run's start.
+    [InlineData("""{"preset":"quick-demo","options":{"search":{"batchSize":65536}}}""", "options.search.batchSize")]
     public async Task Create_BadPayload_Returns400NamingTheField(string body, string field)
     {
         var r = await _c.PostAsync("/api/runs", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
@@ -393,6 +399,9 @@ public class RunsApiTests : IAsyncLifetime
         Assert.Equal("checkpoint", await FirstErrorField(await _c.PostAsync("/api/runs", Json($$"""{"checkpoint":"{{Guid.NewGuid()}}"}"""))));
 
         var file = RunCheckpoints.WritePretrain(_app.Services, id);
+        // Only a linear evaluation reads it: a search given a checkpoint took its recipe and ignored its weights.
+        var search = await _c.PostAsync("/api/runs", Json($$"""{"kind":"search","checkpoint":"{{id}}"}"""));
+        Assert.Equal("checkpoint", await FirstErrorField(search));
         var created = await _c.PostAsync("/api/runs", Json("{\"checkpoint\":\"" + id + "\",\"options\":{\"linear\":{\"epochs\":2}}}"));
         Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
         var summary = await created.Content.ReadFromJsonAsync<JsonElement>();

@@ -136,6 +136,27 @@ public class RealEngineRunTests : IDisposable
         var pt = await export.Content.ReadAsByteArrayAsync();
         Assert.True(pt.Length > 1000 && pt[0] == (byte)'P' && pt[1] == (byte)'K', "a torch.save zip archive");
 
+        // The search's alphas, which the reference keeps outside the state dict (the CLI's export writes them
+        // beside it): one tensor per cell, equal to the search checkpoint's. Only a search checkpoint has them.
+        var alphas = await c.GetAsync($"/api/runs/{id}/export?checkpoint=search&part=alphas");
+        Assert.True(alphas.StatusCode == HttpStatusCode.OK, await alphas.Content.ReadAsStringAsync());
+        var searchCopy = Path.Combine(_data, "search-downloaded.ckpt");
+        await File.WriteAllBytesAsync(searchCopy, await c.GetByteArrayAsync($"/api/runs/{id}/checkpoints/checkpoints/search.ckpt"));
+        using (var model = CheckpointExport.LoadModel(searchCopy))
+        {
+            var dict = TorchSharp.PyBridge.PyTorchUnpickler.UnpickleStateDict(await alphas.Content.ReadAsStreamAsync());
+            Assert.Equal(model.SearchCells.Select(cell => "alphas." + cell.Name).Order(), dict.Keys.Cast<string>().Order());
+            foreach (var cell in model.SearchCells)
+            {
+                using var loaded = (TorchSharp.torch.Tensor)dict["alphas." + cell.Name]!;
+                Assert.True(loaded.allclose(cell.Cell.Alphas, rtol: 0, atol: 0), cell.Name);
+            }
+        }
+        var noAlphas = await c.GetAsync($"/api/runs/{id}/export?checkpoint=pretrain&part=alphas");
+        Assert.Equal(HttpStatusCode.BadRequest, noAlphas.StatusCode);
+        Assert.Contains("only a search checkpoint", await noAlphas.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.BadRequest, (await c.GetAsync($"/api/runs/{id}/export?part=weights")).StatusCode);
+
         // The run page's "Linear-evaluate this backbone" through the API: the run id stands for its
         // pre-training checkpoint, whose saved options bring the recipe; the engine evaluates it.
         var evaluation = await c.PostAsync("/api/runs", new StringContent($"{{\"checkpoint\":\"{id}\"}}", System.Text.Encoding.UTF8, "application/json"));

@@ -28,6 +28,9 @@ public static class CheckpointExport
         return model;
     }
 
+    /// <summary>Where <see cref="Export"/> writes a search checkpoint's alphas for <paramref name="outputPath"/>: NAME.alphas.pt for NAME.pt.</summary>
+    public static string AlphasPathFor(string outputPath) => Path.ChangeExtension(outputPath, null) + ".alphas.pt";
+
     /// <summary>
     /// Writes <paramref name="outputPath"/> (state dict, reference keys) and, for a search
     /// checkpoint, <c>*.alphas.pt</c> next to it with keys "alphas.&lt;cell&gt;". Returns the files written.
@@ -39,7 +42,7 @@ public static class CheckpointExport
         var written = new List<string> { outputPath };
         if (model.SearchCells.Count > 0)
         {
-            var alphasPath = Path.ChangeExtension(outputPath, null) + ".alphas.pt";
+            var alphasPath = AlphasPathFor(outputPath);
             PyTorchExport.SaveStateDict(alphasPath, model.SearchCells.Select(c => KeyValuePair.Create("alphas." + c.Name, (Tensor)c.Cell.Alphas)));
             written.Add(alphasPath);
         }
