@@ -32,7 +32,7 @@ public sealed class NasiamEngine : IRunEngine
         options.EnsureValid();
         if (options.Kind is RunKind.Pretrain) GenotypeReference.Resolve(options.Pretrain.Genotype, options.Framework); // fail before work
         if (options.Kind is RunKind.LinCls && options.Linear.Checkpoint is { } ck && !File.Exists(ck))
-            throw new ArgumentException($"Linear.Checkpoint: '{ck}' does not exist.");
+            throw new ArgumentException($"linear.checkpoint: '{ck}' does not exist.");
         var outDir = Path.GetFullPath(context.OutputDirectory);
         if (context.Resume) CheckResumable(options, outDir); // refuse before any work, so nothing in the folder changes
         int threads = TorchRuntime.SetThreads(options.Threads);

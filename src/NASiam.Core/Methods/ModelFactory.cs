@@ -109,10 +109,10 @@ public static class ModelFactory
         ArgumentNullException.ThrowIfNull(spec.Compat, nameof(spec.Compat));
         BackboneFactory.Config(spec.Backbone);
         var h = spec.Heads;
-        if (h.Dim < 1) throw new ArgumentException($"Heads.Dim must be positive, got {h.Dim}.");
-        if (h.PredDim < 1) throw new ArgumentException($"Heads.PredDim must be positive, got {h.PredDim}.");
-        if (h.EncoderLayers is < 1) throw new ArgumentException($"Heads.EncoderLayers must be at least 1, got {h.EncoderLayers}.");
-        if (h.PredictorLayers is < 1) throw new ArgumentException($"Heads.PredictorLayers must be at least 1, got {h.PredictorLayers}.");
+        if (h.Dim < 1) throw new ArgumentException($"heads.dim must be positive, got {h.Dim}.");
+        if (h.PredDim < 1) throw new ArgumentException($"heads.predDim must be positive, got {h.PredDim}.");
+        if (h.EncoderLayers is < 1) throw new ArgumentException($"heads.encoderLayers must be at least 1, got {h.EncoderLayers}.");
+        if (h.PredictorLayers is < 1) throw new ArgumentException($"heads.predictorLayers must be at least 1, got {h.PredictorLayers}.");
         if (spec.Search && spec.Genotype is not null)
             throw new ArgumentException("A search model takes no genotype: its cells are searched (set Genotype to null).");
         if (spec.Genotype is { } g)

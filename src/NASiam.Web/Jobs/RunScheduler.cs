@@ -43,16 +43,39 @@ public sealed class RunScheduler(
         {
             if (!Guid.TryParse(request.Checkpoint.Trim(), out var sourceId))
                 return new(null, [new FieldError("checkpoint", "give the id of the run whose pre-training (or search) to linear-evaluate; server file paths are not accepted here")]);
-            if (store.Get(sourceId) is null) return new(null, [new FieldError("checkpoint", $"run {sourceId} does not exist")]);
+            if (store.Get(sourceId) is not { } source) return new(null, [new FieldError("checkpoint", $"run {sourceId} does not exist")]);
             var folder = paths.RunDirectory(sourceId);
+            // Said in the run's terms: the resolver would name the server folder that is missing.
+            if (!Directory.Exists(folder))
+                return new(null, [new FieldError("checkpoint", $"run {sourceId} ('{source.Name}') has written no checkpoint: it never started ({source.Status.ToString().ToLowerInvariant()})")]);
             request = request with { Checkpoint = folder };
             policy = policy with { TrustedCheckpointFolder = folder };
             parentId ??= sourceId;
         }
         var resolution = RunRequestResolver.Resolve(request, policy);
         if (!resolution.Ok) return new(null, resolution.Errors, resolution.Notices);
+        // A pre-training of a run's genotype (given by that run's id) descends from that run, as an evaluation from its checkpoint.
+        parentId ??= GenotypeSourceRun(request);
         var result = Create(resolution.Options!, parentId);
         return result with { Notices = resolution.Notices };
+    }
+
+    /// <summary>
+    /// The run the request's genotype came from: the run whose id it gives, or the run that discovered the
+    /// library entry whose id it gives; null for text, presets and imported entries.
+    /// </summary>
+    Guid? GenotypeSourceRun(RunRequest request)
+    {
+        var text = request.Genotype;
+        if (text is null && request.Overrides is { } o)
+        {
+            var pretrain = o.FirstOrDefault(p => string.Equals(p.Key, "pretrain", StringComparison.OrdinalIgnoreCase)).Value as System.Text.Json.Nodes.JsonObject;
+            var node = pretrain?.FirstOrDefault(p => string.Equals(p.Key, "genotype", StringComparison.OrdinalIgnoreCase)).Value;
+            text = node is System.Text.Json.Nodes.JsonValue v && v.TryGetValue<string>(out var t) ? t : null;
+        }
+        if (!Guid.TryParse(text?.Trim(), out var id)) return null;
+        var source = store.GenotypeLibrary.Get(id) is { } entry ? entry.RunId : id;
+        return source is { } run && store.Get(run) is not null ? run : null;
     }
 
     /// <summary>

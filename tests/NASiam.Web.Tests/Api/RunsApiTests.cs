@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using NASiam.Core.Genotypes;
+using NASiam.Web.Runs;
 using NASiam.Web.Tests.Fakes;
 
 namespace NASiam.Web.Tests.Api;
@@ -361,6 +362,51 @@ public class RunsApiTests : IAsyncLifetime
         Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
         var detail = await _c.GetFromJsonAsync<JsonElement>($"/api/runs/{(await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid()}");
         Assert.Equal(moco, detail.GetProperty("options").GetProperty("pretrain").GetProperty("genotype").GetString());
+        // An imported library entry comes from no run: no lineage.
+        Assert.Equal(JsonValueKind.Null, detail.GetProperty("parentId").ValueKind);
+    }
+
+    // A pre-training of a run's genotype, given by the run's id, descends from that run (it had no parent, while
+    // an evaluation of a run's checkpoint had one); in the body or in the options alike.
+    [Fact]
+    public async Task Pretrain_OfARunsGenotype_DescendsFromThatRun()
+    {
+        // The scripted engine derives a SimSiam genotype.
+        var made = await _c.PostAsync("/api/runs", Json("""{"preset":"quick-demo","framework":"simsiam"}"""));
+        var search = (await made.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+        await NasiamAppFactory.WaitForStatus(_c, search, "Succeeded");
+        foreach (var body in new[]
+                 {
+                     $$"""{"preset":"quick-demo","framework":"simsiam","kind":"pretrain","genotype":"{{search}}"}""",
+                     "{\"preset\":\"quick-demo\",\"framework\":\"simsiam\",\"kind\":\"pretrain\",\"options\":{\"pretrain\":{\"genotype\":\"" + search + "\"}}}",
+                 })
+        {
+            var created = await _c.PostAsync("/api/runs", Json(body));
+            Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+            var child = await _c.GetFromJsonAsync<JsonElement>($"/api/runs/{(await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid()}");
+            Assert.Equal(search, child.GetProperty("parentId").GetGuid());
+        }
+        // The library entry the search's genotype became leads back to the search too.
+        var entry = (await _c.GetFromJsonAsync<JsonElement[]>("/api/genotypes"))!.Single(g => g.GetProperty("runId").ValueKind == JsonValueKind.String && g.GetProperty("runId").GetGuid() == search);
+        var fromEntry = await _c.PostAsync("/api/runs", Json($$"""{"preset":"quick-demo","framework":"simsiam","kind":"pretrain","genotype":"{{entry.GetProperty("id").GetGuid()}}"}"""));
+        var viaEntry = await _c.GetFromJsonAsync<JsonElement>($"/api/runs/{(await fromEntry.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid()}");
+        Assert.Equal(search, viaEntry.GetProperty("parentId").GetGuid());
+    }
+
+    // A run that never started has no folder: the refusal says so in the run's terms, not by a server path.
+    [Fact]
+    public async Task LinearEvaluation_OfARunThatNeverStarted_SaysSo_WithoutAServerPath()
+    {
+        var ended = await NasiamAppFactory.CreateQuickDemo(_c);
+        await NasiamAppFactory.WaitForStatus(_c, ended, "Succeeded");
+        var store = _app.Services.GetRequiredService<RunStore>();
+        var never = store.Get(ended)! with { Id = Guid.NewGuid(), Name = "cancelled while queued", Status = RunStatus.Cancelled };
+        store.Insert(never);
+        var r = await _c.PostAsync("/api/runs", Json($$"""{"checkpoint":"{{never.Id}}"}"""));
+        var text = await r.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
+        Assert.Contains("('cancelled while queued') has written no checkpoint: it never started (cancelled)", text);
+        Assert.DoesNotContain(Path.GetTempPath(), text);
     }
 
     [Theory]

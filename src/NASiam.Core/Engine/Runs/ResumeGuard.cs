@@ -6,8 +6,8 @@ using NASiam.Core.Options;
 
 namespace NASiam.Core.Engine.Runs;
 
-/// <summary>One option that differs between a checkpoint and the run resuming it, e.g. "Heads.Dim: 128 → 2048".</summary>
-/// <param name="Path">Dotted option path in C# spelling ("Framework", "Heads.Dim", "Search.Epochs").</param>
+/// <summary>One option that differs between a checkpoint and the run resuming it, e.g. "heads.dim: 128 → 2048".</summary>
+/// <param name="Path">Dotted option path as in the options JSON, the API and the form ("framework", "heads.dim", "search.epochs").</param>
 /// <param name="Saved">The checkpoint's value as its JSON text (strings unquoted; "null" for null or absent).</param>
 /// <param name="Current">The resuming run's value, same format.</param>
 public sealed record OptionChange(string Path, string Saved, string Current)
@@ -50,8 +50,8 @@ public sealed record ResumePlan(int EpochsSaved, int EpochsNow, string? Note)
 /// of the next epoch is lr0·½(1+cos(π·e/E_new)), usually higher than where the old schedule ended
 /// (it jumps up). The stage logs the two values. Fewer epochs than already done are refused; fewer
 /// than planned but not fewer than done shorten an unfinished stage the same way.</item>
-/// <item>Every other difference is refused with the full list ("Framework: moco → simclr;
-/// Heads.Dim: 128 → 2048"), instead of a state-dict size error or a silently skipped stage.</item>
+/// <item>Every other difference is refused with the full list ("framework: moco → simclr;
+/// heads.dim: 128 → 2048"), instead of a state-dict size error or a silently skipped stage.</item>
 /// </list>
 /// Whether a stage's input is still the same (the genotype a pre-training trained, the backbone a
 /// linear evaluation read) is the stage's own check; see <see cref="SslStageBase"/>.
@@ -67,19 +67,19 @@ public static class ResumeGuard
     /// </summary>
     public static readonly IReadOnlySet<string> FreeFields = new HashSet<string>(StringComparer.Ordinal)
     {
-        "Name", "Kind", "Device", "Threads", "LogEverySteps", "AlphaLogEverySteps", "CheckpointEveryEpochs", "MaxStepsPerStage",
+        "name", "kind", "device", "threads", "logEverySteps", "alphaLogEverySteps", "checkpointEveryEpochs", "maxStepsPerStage",
     };
 
-    /// <summary>The options section of each stage: search → Search, pretrain → Pretrain, lincls → Linear.</summary>
+    /// <summary>The options section of each stage: search → search, pretrain → pretrain, lincls → linear.</summary>
     public static string SectionOf(string stage) => stage switch
     {
-        "search" => "Search",
-        "pretrain" => "Pretrain",
-        "lincls" => "Linear",
+        "search" => "search",
+        "pretrain" => "pretrain",
+        "lincls" => "linear",
         _ => throw new ArgumentOutOfRangeException(nameof(stage), stage, "Stages are search, pretrain and lincls."),
     };
 
-    static readonly string[] StageSections = ["Search", "Pretrain", "Linear"];
+    static readonly string[] StageSections = ["search", "pretrain", "linear"];
 
     /// <summary>
     /// Every difference that matters to <paramref name="stage"/>, its own Epochs included, in JSON
@@ -114,7 +114,7 @@ public static class ResumeGuard
         }
         saved = WithLegacyDefaults(saved, state);
         var section = SectionOf(state.Stage);
-        var epochsPath = section + ".Epochs";
+        var epochsPath = section + ".epochs";
         var changes = Compare(saved, current, state.Stage);
         var refused = changes.Where(c => c.Path != epochsPath).ToList();
         var (savedEpochs, schedule) = Recipe(saved, state.Stage);
@@ -194,14 +194,12 @@ public static class ResumeGuard
         {
             var keys = oa.Select(p => p.Key).Concat(ob.Select(p => p.Key).Where(k => !oa.ContainsKey(k)));
             foreach (var key in keys)
-                Diff(oa[key], ob[key], path.Length == 0 ? Pascal(key) : path + "." + Pascal(key), changes);
+                Diff(oa[key], ob[key], path.Length == 0 ? key : path + "." + key, changes);
             return;
         }
         var (sa, sb) = (Text(a), Text(b));
         if (sa != sb) changes.Add(new OptionChange(path, sa, sb));
     }
-
-    static string Pascal(string key) => key.Length == 0 ? key : char.ToUpperInvariant(key[0]) + key[1..];
 
     static string Text(JsonNode? n) => n switch
     {

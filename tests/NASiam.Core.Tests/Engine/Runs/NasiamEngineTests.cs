@@ -386,8 +386,8 @@ public sealed class NasiamEngineTests : IDisposable
         var checkpoint = File.ReadAllBytes(Path.Combine(Dir("r"), "checkpoints", "search.ckpt"));
 
         var e = Assert.Throws<NASiam.Core.Engine.Runs.ResumeRefusedException>(() => TinyRuns.Run(TinyRuns.Options(Framework.MoCo, RunKind.Search), Dir("r")));
-        Assert.Contains("Framework", e.Changes.Select(c => c.Path));
-        Assert.Contains("Heads.Dim: 64 → 32", e.Message);
+        Assert.Contains("framework", e.Changes.Select(c => c.Path));
+        Assert.Contains("heads.dim: 64 → 32", e.Message);
         Assert.DoesNotContain("state_dict", e.Message);
         Assert.Equal(result, File.ReadAllText(Path.Combine(Dir("r"), "result.json"))); // nothing rewritten
         Assert.Equal(checkpoint, File.ReadAllBytes(Path.Combine(Dir("r"), "checkpoints", "search.ckpt")));
@@ -429,7 +429,7 @@ public sealed class NasiamEngineTests : IDisposable
         Assert.Equal(RunOutcome.Succeeded, result.Outcome);
         var started = events.Events.OfType<StageStarted>().Single();
         Assert.Equal((4L, 2, 8L), (started.ResumedAtStep, started.TotalEpochs, started.TotalSteps));
-        Assert.Contains(events.Events.OfType<LogMessage>(), m => m.Message.StartsWith("Search.Epochs 1 → 2: extending") && m.Message.Contains("recomputed"));
+        Assert.Contains(events.Events.OfType<LogMessage>(), m => m.Message.StartsWith("search.epochs 1 → 2: extending") && m.Message.Contains("recomputed"));
         Assert.DoesNotContain(events.Events.OfType<LogMessage>(), m => m.Message.Contains("already completed"));
         var state = CheckpointStore.ReadState(Path.Combine(Dir("ext"), "checkpoints", "search.ckpt"));
         Assert.Equal((2, 8L, true), (state.Epoch, state.Step, state.Completed));
@@ -441,7 +441,7 @@ public sealed class NasiamEngineTests : IDisposable
 
         var fewer = Assert.Throws<NASiam.Core.Engine.Runs.ResumeRefusedException>(() =>
             TinyRuns.Run(TinyRuns.Options(Framework.SimSiam, RunKind.Search, searchEpochs: 1), Dir("ext")));
-        Assert.Contains("Search.Epochs: 2 → 1 (fewer than the 2 epochs already done)", fewer.Message);
+        Assert.Contains("search.epochs: 2 → 1 (fewer than the 2 epochs already done)", fewer.Message);
     }
 
     [Fact]
