@@ -12,6 +12,11 @@ builder.AddNasiamWeb();
 try
 {
     var app = builder.Build();
+    // SQLite storage belongs to one process: a second app on the same folder stops here (docs/deploy.md).
+    var nasiam = app.Services.GetRequiredService<IOptions<NASiam.Web.Options.NasiamWebOptions>>().Value;
+    using var dataLock = RunAsTheApp() && nasiam.Storage.Trim().Equals("sqlite", StringComparison.OrdinalIgnoreCase)
+        ? DataDirectoryLock.Acquire(app.Services.GetRequiredService<NASiam.Web.Runs.RunPaths>().DataDirectory)
+        : null;
     app.MapNasiamWeb();
     app.Run();
 }
@@ -30,7 +35,12 @@ static bool RunAsTheApp() => System.Reflection.Assembly.GetEntryAssembly() == ty
 static string? StartupError(Exception? e)
 {
     for (; e is not null; e = e.InnerException)
+    {
         if (e is BackingServiceUnavailableException or OptionsValidationException) return e.Message;
+        // Kestrel's "Failed to bind to address http://127.0.0.1:5080: address already in use.", with the way out.
+        if (e is IOException { InnerException: Microsoft.AspNetCore.Connections.AddressInUseException })
+            return $"{e.Message} Another process listens there (another NASiam.Web?): stop it, or give this one another address (--urls or ASPNETCORE_URLS).";
+    }
     return null;
 }
 

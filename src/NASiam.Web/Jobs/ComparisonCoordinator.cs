@@ -46,6 +46,9 @@ public sealed class ComparisonService(ComparisonStore comparisons, RunStore runs
             if (run is null) return new(null, [new("sourceRunId", $"run {src} does not exist")], []);
             if (run.GenotypeText is null) return new(null, [new("sourceRunId", $"run {src} has no genotype (only a finished search or pipeline has one)")], []);
             if (request.Genotype is not null) return new(null, [new("genotype", "give a genotype or a source run, not both")], []);
+            // Said of the source run, not as a parse error of its genotype under another framework's fields.
+            if (request.Framework is { } asked && FrameworkNames.TryParse(asked, out var f) && f != run.Framework)
+                return new(null, [new("sourceRunId", $"run {src} ('{run.Name}') searched {run.Framework.ToName()} heads; its genotype cannot be compared as {f.ToName()}: leave framework out, or give {run.Framework.ToName()}")], []);
             request = request with { Genotype = run.GenotypeText, Framework = request.Framework ?? run.Framework.ToName() };
         }
         // A run's id as the genotype: the comparison descends from that run (the planner resolves the genotype).

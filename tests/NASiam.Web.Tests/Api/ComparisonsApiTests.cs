@@ -53,6 +53,23 @@ public class ComparisonsApiTests : IDisposable
         Assert.True(errors.TryGetProperty(field, out _), $"no error for '{field}' in {text}");
     }
 
+    // A source run's genotype under another framework: said of the source run (it read "A simclr genotype has no
+    // 'encoder' field" under genotype, a member the request never gave).
+    [Fact]
+    public async Task SourceRun_OfAnotherFramework_IsAnErrorOnSourceRunId()
+    {
+        await using var app = new NasiamAppFactory(_data, new ScriptedRunEngine(totalSteps: 2, stepMilliseconds: 0));
+        using var c = app.Api();
+        var made = await c.PostAsync("/api/runs", Json("""{"preset":"quick-demo","framework":"simsiam"}"""));
+        var search = (await made.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+        await NasiamAppFactory.WaitForStatus(c, search, "Succeeded");
+        var r = await c.PostAsync("/api/comparisons", Json($$"""{"preset":"quick-demo","framework":"simclr","sourceRunId":"{{search}}"}"""));
+        var text = await r.Content.ReadAsStringAsync();
+        Assert.True(r.StatusCode == HttpStatusCode.BadRequest, text);
+        var error = Assert.Single(JsonDocument.Parse(text).RootElement.GetProperty("errors").GetProperty("sourceRunId").EnumerateArray()).GetString()!;
+        Assert.Contains("searched simsiam heads; its genotype cannot be compared as simclr", error);
+    }
+
     [Fact]
     public async Task OpenApi_DescribesTheComparisonsEndpoints()
     {

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace NASiam.Web.Tests.Live;
 
 /// <summary>The app as users start it (its own process): a live-events transport configured but unreachable is a clear error naming the setting and a non-zero exit.</summary>
@@ -27,31 +25,12 @@ public class LiveTransportStartupTests
     }
 
     static async Task<(int Exit, string Output)> StartApp(Dictionary<string, string> env)
-    {        var data = Directory.CreateTempSubdirectory("nasiam-redis-down-").FullName;
-        var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = AppContext.BaseDirectory,
-        };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "NASiam.Web.dll"));
-        psi.ArgumentList.Add("--urls");
-        psi.ArgumentList.Add($"http://127.0.0.1:{TestEnvironment.FreePort()}");
-        psi.Environment["Nasiam__DataDirectory"] = data;
-        psi.Environment["Nasiam__Storage"] = "inmemory";
-        foreach (var (k, v) in env) psi.Environment[k] = v;
-        psi.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        psi.Environment["DOTNET_DbgEnableMiniDump"] = "0";
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        try { await p.WaitForExitAsync(timeout.Token); }
-        catch (OperationCanceledException)
-        {
-            p.Kill(entireProcessTree: true);
-            Assert.Fail("the app kept running with Redis unreachable");
-        }
-        string output = await stdout + await stderr;
+    {
+        var data = Directory.CreateTempSubdirectory("nasiam-redis-down-").FullName;
+        env["Nasiam__DataDirectory"] = data;
+        env["Nasiam__Storage"] = "inmemory";
+        var result = await NASiam.Web.Tests.Fakes.AppProcess.RunToExit(env);
         try { Directory.Delete(data, recursive: true); } catch (IOException) { }
-        return (p.ExitCode, output);
+        return result;
     }
 }
