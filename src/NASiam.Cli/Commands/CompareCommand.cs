@@ -140,7 +140,7 @@ public static class CompareCommand
         var report = ComparisonSchedule.Report(Guid.NewGuid(), plan, "succeeded", children.Values, finishedAt: DateTimeOffset.UtcNow);
         report.WriteFiles(outDir);
         stdout.Write(Table(report));
-        foreach (var n in report.Notices) stderr.WriteLine($"nasiam compare: note: {n}");
+        foreach (var n in report.Notices.Except(planned.Notices)) stderr.WriteLine($"nasiam compare: note: {n}");
         stdout.WriteLine($"done: {Path.Combine(outDir, ComparisonReport.JsonFile)}, {Path.Combine(outDir, ComparisonReport.CsvFile)}");
         return ExitCodes.Ok;
     }

@@ -166,7 +166,7 @@ public static class ComparisonPlanner
                 : "no genotype given: a search runs first and its genotype is compared");
         }
         if (errors.Count > 0) return new(null, errors, notices);
-        if (seeds.Length == 1) notices.Add("one seed: the difference will have no confidence interval; use 2 or more seeds");
+        if (seeds.Length == 1) notices.Add(ComparisonReport.OneSeedNotice);
 
         var name = string.IsNullOrWhiteSpace(request.Name) ? $"compare {options.Framework.ToName()} {options.Backbone} {options.Dataset}" : request.Name.Trim();
         return new(new ComparisonPlan

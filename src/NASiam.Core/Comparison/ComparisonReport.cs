@@ -55,6 +55,9 @@ public sealed record ComparisonMetric(
 /// </summary>
 public sealed record ComparisonReport
 {
+    /// <summary>The one wording, at planning and in the report, of what a single seed cannot give.</summary>
+    public const string OneSeedNotice = "one seed: means have no spread and the difference no confidence interval; use 2 or more seeds";
+
     public required Guid Id { get; init; }
     public required string Name { get; init; }
     public required string Framework { get; init; }
@@ -99,7 +102,7 @@ public sealed record ComparisonReport
             Metric("lincls_seconds", "Linear evaluation wall time", "s", r => r.LinclsSeconds, level, notices),
             Metric("images_per_second", "Pre-training throughput", "img/s", r => r.ImagesPerSecond, level, notices),
         };
-        if (Seeds.Count == 1) notices.Add("one seed: means have no spread and differences no confidence interval; use 2 or more seeds");
+        if (Seeds.Count == 1) notices.Add(OneSeedNotice);
         return this with { Metrics = metrics, Cost = cost, Notices = notices.Distinct().ToArray() };
     }
 

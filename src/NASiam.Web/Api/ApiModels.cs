@@ -43,6 +43,15 @@ public sealed record RunSummary(
 }
 
 /// <summary>A run with its options, lineage and files.</summary>
+/// <summary>What POST /api/runs would queue (POST /api/runs/preview).</summary>
+/// <param name="Options">The resolved options, as the run's "options" would read (device resolved to one of this server's).</param>
+/// <param name="ParentId">The run it would descend from (the evaluated run, or the run whose genotype it pre-trains), or null.</param>
+/// <param name="Notices">What the resolver filled in or changed, as the create response lists it.</param>
+public sealed record RunPreview(JsonElement Options, Guid? ParentId, IReadOnlyList<string> Notices);
+
+/// <summary>A run preset (GET /api/presets): its name, for "preset" in a create body, and what it sets.</summary>
+public sealed record PresetInfo(string Name, string Description);
+
 public sealed record RunDetail(RunSummary Run, JsonElement Options, string? GenotypeText, Guid? ParentId, IReadOnlyList<Guid> Children,
     JsonElement? Artifacts, JsonElement? Metrics, IReadOnlyList<CheckpointFile> Checkpoints);
 

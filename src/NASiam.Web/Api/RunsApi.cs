@@ -25,7 +25,15 @@ public static class RunsApi
             .Accepts<CreateRunRequest>("application/json")
             .Produces<RunSummary>(StatusCodes.Status201Created)
             .ProducesValidationProblem()
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .Produces(StatusCodes.Status415UnsupportedMediaType);
+        g.MapPost("/preview", Preview).WithName("PreviewRun")
+            .WithSummary("What POST /api/runs would queue for this body, nothing queued: the resolved options, the parent run and the notices (the CLI's --print-options)")
+            .Accepts<CreateRunRequest>("application/json")
+            .Produces<RunPreview>()
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .Produces(StatusCodes.Status415UnsupportedMediaType);
         g.MapGet("/", (RunStore store) => store.List().Select(r => RunSummary.From(r, DateTimeOffset.UtcNow)).ToArray())
             .WithName("ListRuns").WithSummary("Every run, newest first");
         g.MapGet("/{id:guid}", Get).WithName("GetRun").WithSummary("A run with its resolved options, lineage, metrics and files")
@@ -70,6 +78,15 @@ public static class RunsApi
         return g;
     }
 
+    /// <summary>GET /api/presets: the names a create body's "preset" takes, with what each sets (POST /api/runs/preview shows its options).</summary>
+    public static RouteGroupBuilder MapPresetsApi(this IEndpointRouteBuilder app)
+    {
+        var g = app.MapGroup("/api/presets").WithTags("Runs").RejectUnknownQueryParameters();
+        g.MapGet("/", () => RunPresets.Descriptions.Select(p => new PresetInfo(p.Key, p.Value)).ToArray())
+            .WithName("ListPresets").WithSummary("Run presets: names for 'preset' in POST /api/runs and /api/comparisons; POST /api/runs/preview shows the options one resolves to");
+        return g;
+    }
+
     static IResult Conflict(string detail) => Results.Problem(detail, statusCode: StatusCodes.Status409Conflict);
     static IResult NotFound(Guid id) => Results.Problem($"No run {id}.", statusCode: StatusCodes.Status404NotFound);
 
@@ -81,28 +98,46 @@ public static class RunsApi
 
     static async Task<IResult> Create(HttpRequest request, RunScheduler scheduler, IOptions<NasiamWebOptions> options)
     {
-        var (body, error) = await BodyErrors.ReadAsync<CreateRunRequest>(request, options.Value.MaxUploadBytes, BodyErrors.RunBodyMembers, "The request body is invalid.");
-        if (body is null) return error!;
+        var (runRequest, parentId, error) = await ReadRunRequest(request, options.Value);
+        if (runRequest is null) return error!;
+        var result = scheduler.Submit(runRequest, parentId);
+        return result.Ok
+            ? Results.Created($"/api/runs/{result.Run!.Id}", RunSummary.From(result.Run, DateTimeOffset.UtcNow) with { Notices = result.Notices })
+            : Results.ValidationProblem(BodyErrors.ToDictionary(result.Errors), title: "The run request is invalid.");
+    }
+
+    /// <summary>The create body resolved as POST /api/runs would queue it, nothing queued (the CLI's --print-options).</summary>
+    static async Task<IResult> Preview(HttpRequest request, RunScheduler scheduler, IOptions<NasiamWebOptions> options)
+    {
+        var (runRequest, parentId, error) = await ReadRunRequest(request, options.Value);
+        if (runRequest is null) return error!;
+        var plan = scheduler.Plan(runRequest, parentId);
+        if (!plan.Ok) return Results.ValidationProblem(BodyErrors.ToDictionary(plan.Errors), title: "The run request is invalid.");
+        using var resolved = JsonDocument.Parse(plan.Options!.ToJson());
+        return Results.Ok(new RunPreview(resolved.RootElement.Clone(), plan.ParentId, plan.Notices));
+    }
+
+    /// <summary>The create body as a <see cref="RunRequest"/> and its parent, or the 400/413 that answers it.</summary>
+    static async Task<(RunRequest? Request, Guid? ParentId, IResult? Error)> ReadRunRequest(HttpRequest request, NasiamWebOptions options)
+    {
+        var (body, error) = await BodyErrors.ReadAsync<CreateRunRequest>(request, options.MaxUploadBytes, BodyErrors.RunBodyMembers, "The request body is invalid.");
+        if (body is null) return (null, null, error!);
 
         RunKind? kind = null;
         if (body.Kind is not null)
         {
             if (!EnumNames.TryParse<RunKind>(body.Kind, out var k))
-                return Results.ValidationProblem(new Dictionary<string, string[]> { ["kind"] = [$"'{body.Kind}' is not one of {string.Join(", ", EnumNames.All<RunKind>())}"] });
+                return (null, null, Results.ValidationProblem(new Dictionary<string, string[]> { ["kind"] = [$"'{body.Kind}' is not one of {string.Join(", ", EnumNames.All<RunKind>())}"] }));
             kind = k;
         }
         if (string.IsNullOrWhiteSpace(body.Preset) && body.Options is null && body.Framework is null && kind is null && string.IsNullOrWhiteSpace(body.Checkpoint))
-            return Results.ValidationProblem(new Dictionary<string, string[]> { ["preset"] = ["give a preset name, a framework, a kind, options or a checkpoint"] });
+            return (null, null, Results.ValidationProblem(new Dictionary<string, string[]> { ["preset"] = ["give a preset name, a framework, a kind, options or a checkpoint"] }));
 
-        var runRequest = new RunRequest
+        return (new RunRequest
         {
             Preset = body.Preset, Framework = body.Framework, Kind = kind, Genotype = body.Genotype, Checkpoint = body.Checkpoint,
             Device = body.Device, Name = body.Name, Overrides = body.Options?.DeepClone().AsObject(),
-        };
-        var result = scheduler.Submit(runRequest, body.ParentId);
-        return result.Ok
-            ? Results.Created($"/api/runs/{result.Run!.Id}", RunSummary.From(result.Run, DateTimeOffset.UtcNow) with { Notices = result.Notices })
-            : Results.ValidationProblem(BodyErrors.ToDictionary(result.Errors), title: "The run request is invalid.");
+        }, body.ParentId, null);
     }
 
     /// <summary>Serialises exports: two requests for the same file must not write it at once.</summary>

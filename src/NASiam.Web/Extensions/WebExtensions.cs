@@ -155,6 +155,7 @@ public static class WebExtensions
         app.MapSignIn();
         app.MapOpenApi();
         app.MapRunsApi();
+        app.MapPresetsApi();
         app.MapGenotypesApi();
         app.MapComparisonsApi();
         app.MapHub<RunsHub>("/hubs/runs");

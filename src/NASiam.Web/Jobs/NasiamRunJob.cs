@@ -229,7 +229,10 @@ public sealed class NasiamRunJob(
         bool userCancelled = userCancel.IsCancellationRequested || store.Get(runId)?.CancelRequested == true;
         if (failure is not null)
         {
-            log.LogError(failure, "Run {RunId} failed", runId);
+            // A run the engine refused as bad input (its ArgumentException, the CLI's exit code 2) is the user's to
+            // fix, and its message says how: one warning line, not an error with a stack trace.
+            if (failure is ArgumentException) log.LogWarning("Run {RunId} failed on its input: {Message}", runId, failure.Message);
+            else log.LogError(failure, "Run {RunId} failed", runId);
             return new RunEnding(RunStatus.Failed, failure.Message);
         }
         if (result is null || result.Outcome == RunOutcome.Cancelled)

@@ -14,6 +14,14 @@ public sealed record ScheduleResult(RunRecord? Run, IReadOnlyList<FieldError> Er
     public bool Ok => Run is not null && Errors.Count == 0;
 }
 
+/// <summary>What a run request would become (<see cref="RunScheduler.Plan"/>): the resolved options and parent, or the reasons it is refused; notices either way.</summary>
+public sealed record RunPlan(RunOptions? Options, Guid? ParentId, IReadOnlyList<FieldError> Errors, IReadOnlyList<string> Notices)
+{
+    public bool Ok => Options is not null && Errors.Count == 0;
+
+    internal static RunPlan Refused(IReadOnlyList<FieldError> errors, IReadOnlyList<string>? notices = null) => new(null, null, errors, notices ?? []);
+}
+
 /// <summary>
 /// Creates, cancels, resumes, retries and deletes runs. A run goes on the queue of its device
 /// (one worker per device); the job receives only the run id.
@@ -28,11 +36,24 @@ public sealed class RunScheduler(
     public RunRequestPolicy Policy => store.WebPolicy;
 
     /// <summary>
-    /// The web's one entry for new runs (form and API): resolves the request with the same
-    /// <see cref="RunRequestResolver"/> as the CLI (web policy: no server file paths), then
+    /// The web's one entry for new runs (form and API): <see cref="Plan"/>s the request, then
     /// <see cref="Create"/>s it.
     /// </summary>
     public ScheduleResult Submit(RunRequest request, Guid? parentId = null)
+    {
+        var plan = Plan(request, parentId);
+        if (!plan.Ok) return new(null, plan.Errors, plan.Notices);
+        var result = Create(plan.Options!, plan.ParentId);
+        return result with { Notices = plan.Notices };
+    }
+
+    /// <summary>
+    /// What <see cref="Submit"/> would queue, without queueing it (the API's preview, as the CLI's
+    /// --print-options): the request resolved with the same <see cref="RunRequestResolver"/> as the CLI
+    /// (web policy: no server file paths; genotype ids from the library or runs), the run it descends
+    /// from, and this server's checks (its devices; "auto" becomes the first).
+    /// </summary>
+    public RunPlan Plan(RunRequest request, Guid? parentId = null)
     {
         // The web's genotype references may also be ids, a library entry or a run (its genotype): the
         // resolver looks them up through the policy and checks their framework as it checks a preset's.
@@ -42,22 +63,35 @@ public sealed class RunScheduler(
         if (!string.IsNullOrWhiteSpace(request.Checkpoint))
         {
             if (!Guid.TryParse(request.Checkpoint.Trim(), out var sourceId))
-                return new(null, [new FieldError("checkpoint", "give the id of the run whose pre-training (or search) to linear-evaluate; server file paths are not accepted here")]);
-            if (store.Get(sourceId) is not { } source) return new(null, [new FieldError("checkpoint", $"run {sourceId} does not exist")]);
+                return RunPlan.Refused([new FieldError("checkpoint", "give the id of the run whose pre-training (or search) to linear-evaluate; server file paths are not accepted here")]);
+            if (store.Get(sourceId) is not { } source) return RunPlan.Refused([new FieldError("checkpoint", $"run {sourceId} does not exist")]);
             var folder = paths.RunDirectory(sourceId);
             // Said in the run's terms: the resolver would name the server folder that is missing.
             if (!Directory.Exists(folder))
-                return new(null, [new FieldError("checkpoint", $"run {sourceId} ('{source.Name}') has written no checkpoint: it never started ({source.Status.ToString().ToLowerInvariant()})")]);
+                return RunPlan.Refused([new FieldError("checkpoint", $"run {sourceId} ('{source.Name}') has written no checkpoint: it never started ({source.Status.ToString().ToLowerInvariant()})")]);
             request = request with { Checkpoint = folder };
             policy = policy with { TrustedCheckpointFolder = folder };
             parentId ??= sourceId;
         }
         var resolution = RunRequestResolver.Resolve(request, policy);
-        if (!resolution.Ok) return new(null, resolution.Errors, resolution.Notices);
+        if (!resolution.Ok) return RunPlan.Refused(resolution.Errors, resolution.Notices);
         // A pre-training of a run's genotype (given by that run's id) descends from that run, as an evaluation from its checkpoint.
         parentId ??= GenotypeSourceRun(request);
-        var result = Create(resolution.Options!, parentId);
-        return result with { Notices = resolution.Notices };
+        var errors = HostErrors(resolution.Options!, parentId, out var device);
+        return errors.Count > 0
+            ? RunPlan.Refused(errors, resolution.Notices)
+            : new RunPlan(resolution.Options! with { Device = device }, parentId, [], resolution.Notices);
+    }
+
+    /// <summary>This server's checks of resolved options: the device is one of its own (<paramref name="device"/>: "auto" is the first), the parent exists.</summary>
+    List<FieldError> HostErrors(RunOptions runOptions, Guid? parentId, out string device)
+    {
+        var errors = new List<FieldError>();
+        device = DeviceSpec.TryParse(runOptions.Device, out var spec) && spec.Kind != "auto" ? spec.ToString() : Devices[0];
+        if (!Devices.Contains(device))
+            errors.Add(new("device", $"'{runOptions.Device}' is not a device of this server; configured: {string.Join(", ", Devices)}"));
+        if (parentId is { } p && store.Get(p) is null) errors.Add(new("parentId", $"run {p} does not exist"));
+        return errors;
     }
 
     /// <summary>
@@ -85,11 +119,8 @@ public sealed class RunScheduler(
     /// </summary>
     public ScheduleResult Create(RunOptions runOptions, Guid? parentId = null)
     {
-        var device = DeviceSpec.TryParse(runOptions.Device, out var spec) && spec.Kind != "auto" ? spec.ToString() : Devices[0];
         var errors = runOptions.ValidateFields().ToList(); // a no-op after the resolver; guards stored options on retry
-        if (!Devices.Contains(device))
-            errors.Add(new("device", $"'{runOptions.Device}' is not a device of this server; configured: {string.Join(", ", Devices)}"));
-        if (parentId is { } p && store.Get(p) is null) errors.Add(new("parentId", $"run {p} does not exist"));
+        errors.AddRange(HostErrors(runOptions, parentId, out var device));
         if (errors.Count > 0) return new(null, errors);
 
         runOptions = runOptions with { Device = device };

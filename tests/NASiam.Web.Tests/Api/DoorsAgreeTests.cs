@@ -55,6 +55,38 @@ public class DoorsAgreeTests : IAsyncLifetime
         Assert.Equal(2, viaForm.Pretrain.Epochs);
     }
 
+    // The API's dry run: what POST /api/runs would queue, byte for byte, and nothing queued.
+    [Fact]
+    public async Task Preview_IsWhatCreateQueues_AndQueuesNothing()
+    {
+        const string body = """{"preset":"quick-demo","framework":"moco","kind":"pretrain","options":{"pretrain":{"epochs":2}}}""";
+        var before = (await _c.GetFromJsonAsync<JsonElement[]>("/api/runs"))!.Length;
+        var preview = await _c.PostAsync("/api/runs/preview", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+        Assert.True(preview.StatusCode == HttpStatusCode.OK, await preview.Content.ReadAsStringAsync());
+        var planned = await preview.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(before, (await _c.GetFromJsonAsync<JsonElement[]>("/api/runs"))!.Length);
+        Assert.Contains(planned.GetProperty("notices").EnumerateArray(), n => n.GetString()!.StartsWith("pretrain.genotype: none given"));
+        Assert.Equal(JsonValueKind.Null, planned.GetProperty("parentId").ValueKind);
+
+        var created = await _c.PostAsync("/api/runs", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+        var stored = RunOptions.FromJson((await _c.GetFromJsonAsync<JsonElement>($"/api/runs/{id}")).GetProperty("options").GetRawText());
+        var previewed = RunOptions.FromJson(planned.GetProperty("options").GetRawText());
+        Assert.Equal(stored.ToJson(), previewed.ToJson());
+        Assert.Equal((2, "cpu", RunPresets.Get("quick-demo", NASiam.Core.Framework.MoCo).Heads.Dim), (previewed.Pretrain.Epochs, previewed.Device, previewed.Heads.Dim));
+
+        // Refused as create refuses it, naming the field.
+        var bad = await _c.PostAsync("/api/runs/preview", new StringContent("""{"preset":"quick-demo","options":{"search":{"epochs":0}}}""", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.True((await bad.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").TryGetProperty("options.search.epochs", out _));
+
+        // The names a body's "preset" takes.
+        var presets = (await _c.GetFromJsonAsync<JsonElement[]>("/api/presets"))!;
+        Assert.Equal(RunPresets.Names.Order(), presets.Select(p => p.GetProperty("name").GetString()!).Order());
+        Assert.All(presets, p => Assert.False(string.IsNullOrWhiteSpace(p.GetProperty("description").GetString())));
+    }
+
     public async Task DisposeAsync()
     {
         _c.Dispose();
