@@ -71,9 +71,15 @@ connection.on("Status", async s => {
 connection.onreconnected(() => subscribe().catch(err => console.error(err.toString())));
 connection.onclose(() => process.exit(0));
 
-await connection.start();
-const status = await subscribe();
-if (finished.has(status)) {
-  console.log(`status: ${status}`);
-  await connection.stop();
+try {
+  await connection.start();
+  const status = await subscribe();
+  if (finished.has(status)) {
+    console.log(`status: ${status}`);
+    await connection.stop();
+  }
+} catch (err) {
+  // An unknown run, a wrong key, a server that is not there: one line and a non-zero exit, not a stack trace.
+  console.error(`follow-alphas: ${err?.message ?? err}`);
+  process.exit(1);
 }

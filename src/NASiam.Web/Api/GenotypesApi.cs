@@ -16,8 +16,10 @@ public static class GenotypesApi
         g.MapGet("/", (GenotypeLibrary lib) => lib.All());
         g.MapGet("/{**id}", (string id, GenotypeLibrary lib) => lib.All().FirstOrDefault(x => x.Id == CatchAll.Decode(id)) is { } found
                 ? Results.Ok(found) : Results.Problem($"No genotype {id} (a preset name or a library id).", statusCode: StatusCodes.Status404NotFound))
-            .WithSummary("One genotype: a preset by name, or a library entry by id (the Location of an import)");
-        g.MapPost("/", Import).WithSummary("Import a genotype: text/plain (reference text) or JSON {name, text, framework}");
+            .WithSummary("One genotype: a preset by name, or a library entry by id (the Location of an import)")
+            .Produces<GenotypeInfo>().ProducesProblem(StatusCodes.Status404NotFound);
+        g.MapPost("/", Import).WithSummary("Import a genotype: text/plain (reference text) or JSON {name, text, framework}")
+            .Produces<GenotypeInfo>(StatusCodes.Status201Created).ProducesValidationProblem().ProducesProblem(StatusCodes.Status413PayloadTooLarge);
         return g;
     }
 
