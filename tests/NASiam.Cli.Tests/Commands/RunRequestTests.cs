@@ -133,6 +133,10 @@ public sealed class RunRequestTests : IDisposable
     [InlineData("""{"search": {"epochs": "two"}}""", "search.epochs")]
     [InlineData("""[1, 2]""", "must be a JSON object")]
     [InlineData("""{"search": """, "malformed JSON")]
+    // A whole section null took SimSiam's recipe for it, whatever the framework (the resolver's rule, as through the API).
+    [InlineData("""{"heads": null}""", "heads: null is not a value for a whole section")]
+    // Larger than the synthetic set's weight split: bad input now, not a failure at the stage's start.
+    [InlineData("""{"syntheticTrainSize": 100, "search": {"batchSize": 64}}""", "search.batchSize: 64 is more than the 50 images of the search's weight split")]
     public void OptionsFile_Errors_NameTheField(string json, string expected)
     {
         var file = Write("bad.json", json);
