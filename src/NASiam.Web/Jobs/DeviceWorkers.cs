@@ -9,13 +9,16 @@ namespace NASiam.Web.Jobs;
 /// One Hangfire server per configured device, each listening only to that device's queue with a
 /// single worker: two runs never share a device, and queued runs wait their turn. Built at start
 /// from the validated options (the device list can come from any configuration source). Only on
-/// nodes that execute runs (Nasiam:Role all or worker).
+/// nodes that execute runs (Nasiam:Role all or worker). The servers start once the app has started
+/// (its address bound): an app that cannot start (its port in use) must not take a queued run first.
 /// </summary>
-public sealed class DeviceWorkers(JobStorage storage, IServiceScopeFactory scopes, IOptions<NasiamWebOptions> options, ILogger<DeviceWorkers> log) : IHostedService, IDisposable
+public sealed class DeviceWorkers(JobStorage storage, IServiceScopeFactory scopes, IOptions<NasiamWebOptions> options,
+    IHostApplicationLifetime lifetime, ILogger<DeviceWorkers> log) : IHostedService, IDisposable
 {
     readonly List<BackgroundJobServer> _servers = [];
     readonly Lock _gate = new();
-    bool _disposed;
+    bool _disposed, _stopping;
+    CancellationTokenRegistration _started;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -24,21 +27,32 @@ public sealed class DeviceWorkers(JobStorage storage, IServiceScopeFactory scope
             log.LogInformation("Role {Role}: no device workers (this node executes nothing)", options.Value.Role);
             return Task.CompletedTask;
         }
-        foreach (var device in options.Value.EffectiveDevices)
-        {
-            var queue = DeviceQueues.QueueFor(device);
-            _servers.Add(new BackgroundJobServer(new BackgroundJobServerOptions
-            {
-                ServerName = $"{Environment.MachineName}:{queue}:{Guid.NewGuid():N}",
-                WorkerCount = 1,
-                Queues = [queue],
-                Activator = new AspNetCoreJobActivator(scopes),
-                ShutdownTimeout = TimeSpan.FromSeconds(30),
-                SchedulePollingInterval = TimeSpan.FromSeconds(options.Value.QueuePollSeconds),
-            }, storage));
-            log.LogInformation("Device {Device}: one worker on queue {Queue}", device, queue);
-        }
+        _started = lifetime.ApplicationStarted.Register(StartServers);
         return Task.CompletedTask;
+    }
+
+    void StartServers()
+    {
+        lock (_gate)
+        {
+            if (_disposed || _stopping) return;
+            foreach (var device in options.Value.EffectiveDevices) StartServer(device);
+        }
+    }
+
+    void StartServer(string device)
+    {
+        var queue = DeviceQueues.QueueFor(device);
+        _servers.Add(new BackgroundJobServer(new BackgroundJobServerOptions
+        {
+            ServerName = $"{Environment.MachineName}:{queue}:{Guid.NewGuid():N}",
+            WorkerCount = 1,
+            Queues = [queue],
+            Activator = new AspNetCoreJobActivator(scopes),
+            ShutdownTimeout = TimeSpan.FromSeconds(30),
+            SchedulePollingInterval = TimeSpan.FromSeconds(options.Value.QueuePollSeconds),
+        }, storage));
+        log.LogInformation("Device {Device}: one worker on queue {Queue}", device, queue);
     }
 
     /// <summary>
@@ -52,6 +66,7 @@ public sealed class DeviceWorkers(JobStorage storage, IServiceScopeFactory scope
         BackgroundJobServer[] servers;
         lock (_gate)
         {
+            _stopping = true; // a start that has not happened yet will not
             if (_disposed) return;
             servers = [.. _servers];
         }
@@ -78,6 +93,7 @@ public sealed class DeviceWorkers(JobStorage storage, IServiceScopeFactory scope
             servers = [.. _servers];
             _servers.Clear();
         }
+        _started.Dispose();
         foreach (var s in servers) s.Dispose();
     }
 }

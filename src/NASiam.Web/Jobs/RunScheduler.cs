@@ -65,6 +65,10 @@ public sealed class RunScheduler(
             if (!Guid.TryParse(request.Checkpoint.Trim(), out var sourceId))
                 return RunPlan.Refused([new FieldError("checkpoint", "give the id of the run whose pre-training (or search) to linear-evaluate; server file paths are not accepted here")]);
             if (store.Get(sourceId) is not { } source) return RunPlan.Refused([new FieldError("checkpoint", $"run {sourceId} does not exist")]);
+            // A run still queued or training has no final checkpoint yet: the resolver would take whichever file
+            // is there now (its search's, or a pre-training's mid-epoch) without a word.
+            if (source.IsActive)
+                return RunPlan.Refused([new FieldError("checkpoint", $"run {sourceId} ('{source.Name}') is {source.Status.ToString().ToLowerInvariant()}{(source.Stage is { } st ? $" (stage {st})" : "")}: its final checkpoint is not written yet; evaluate it once it has ended, or cancel it to evaluate its last checkpoint")]);
             var folder = paths.RunDirectory(sourceId);
             // Said in the run's terms: the resolver would name the server folder that is missing.
             if (!Directory.Exists(folder))

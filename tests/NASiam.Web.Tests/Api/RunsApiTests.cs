@@ -407,6 +407,19 @@ public class RunsApiTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
         Assert.Contains("('cancelled while queued') has written no checkpoint: it never started (cancelled)", text);
         Assert.DoesNotContain(Path.GetTempPath(), text);
+
+        // Still training: its final checkpoint is not written yet. It was accepted and evaluated whichever file was
+        // there (its search's, or a pre-training's mid-epoch), with no notice.
+        var running = store.Get(ended)! with { Id = Guid.NewGuid(), Name = "still training", Status = RunStatus.Running, FinishedAt = null };
+        store.Insert(running);
+        RunCheckpoints.WritePretrain(_app.Services, running.Id, completed: false);
+        foreach (var path in new[] { "/api/runs", "/api/runs/preview" })
+        {
+            var refused = await _c.PostAsync(path, Json($$"""{"checkpoint":"{{running.Id}}"}"""));
+            var why = await refused.Content.ReadAsStringAsync();
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.True(why.Contains("('still training') is running") && why.Contains("its final checkpoint is not written yet; evaluate it once it has ended"), why);
+        }
     }
 
     [Theory]

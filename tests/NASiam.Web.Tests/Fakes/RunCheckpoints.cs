@@ -10,13 +10,19 @@ namespace NASiam.Web.Tests.Fakes;
 static class RunCheckpoints
 {
     /// <summary>Writes checkpoints/pretrain.ckpt (header and options only) for <paramref name="runId"/>, as a finished pre-training of its options.</summary>
-    public static string WritePretrain(IServiceProvider services, Guid runId, bool completed = true)
+    public static string WritePretrain(IServiceProvider services, Guid runId, bool completed = true) =>
+        Write(services, runId, "pretrain", RunKind.Pretrain, completed);
+
+    /// <summary>Writes checkpoints/search.ckpt (header and options only) for <paramref name="runId"/>, as a finished search of its options.</summary>
+    public static string WriteSearch(IServiceProvider services, Guid runId) => Write(services, runId, "search", RunKind.Search, completed: true);
+
+    static string Write(IServiceProvider services, Guid runId, string stage, RunKind kind, bool completed)
     {
         var run = services.GetRequiredService<RunStore>().Get(runId)!;
-        var options = run.Options() with { Kind = RunKind.Pretrain };
-        var path = StageEnvironment.CheckpointPathIn(services.GetRequiredService<RunPaths>().RunDirectory(runId), "pretrain");
+        var options = run.Options() with { Kind = kind };
+        var path = StageEnvironment.CheckpointPathIn(services.GetRequiredService<RunPaths>().RunDirectory(runId), stage);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        CheckpointStore.Save(path, new CheckpointState { Stage = "pretrain", Epoch = 1, Step = 4, Completed = completed, OptionsJson = options.ToJson() }, new CheckpointContent());
+        CheckpointStore.Save(path, new CheckpointState { Stage = stage, Epoch = 1, Step = 4, Completed = completed, OptionsJson = options.ToJson() }, new CheckpointContent());
         return path;
     }
 }

@@ -23,6 +23,8 @@ public class AppStartupTests : IDisposable
         Assert.Equal(2, exit);
         Assert.Contains($"NASiam.Web cannot start: Failed to bind to address http://127.0.0.1:{port}: address already in use.", output);
         Assert.Contains("--urls", output);
+        // Nothing ran first: the job workers start only once the address is bound (they took a queued run before).
+        Assert.DoesNotContain("one worker on queue", output);
     }
 
     // Was: a second app on the same SQLite folder started without a word and ran jobs beside the first.

@@ -24,6 +24,24 @@ public class PagesTests() : ScriptedAppTests("pages", () => new ScriptedRunEngin
         Assert.Contains("checkpoints/step-0008.ckpt", html);
     }
 
+    // A search's alphas are a download of their own (the reference keeps them outside the state dict); a
+    // pre-training has none to offer.
+    [Fact]
+    public async Task RunDetail_OfASearch_LinksItsAlphasBesideItsStateDict()
+    {
+        using var c = App.Api();
+        var id = await NasiamAppFactory.CreateQuickDemo(c);
+        await NasiamAppFactory.WaitForStatus(c, id, "Succeeded");
+        RunCheckpoints.WritePretrain(App.Services, id);
+        string Html() => c.GetStringAsync($"/runs/{id}").GetAwaiter().GetResult();
+        Assert.Contains($"/api/runs/{id}/export?checkpoint=pretrain", Html());
+        Assert.DoesNotContain("part=alphas", Html());
+        RunCheckpoints.WriteSearch(App.Services, id);
+        var html = Html();
+        Assert.Contains($"/api/runs/{id}/export?checkpoint=search&amp;part=alphas", html);
+        Assert.Contains("export-search-alphas", html);
+    }
+
     [Theory]
     [InlineData("/")]
     [InlineData("/runs")]
