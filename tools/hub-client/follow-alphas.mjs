@@ -14,14 +14,21 @@ if (!base || !runId) {
   console.error("usage: node follow-alphas.mjs BASE_URL RUN_ID [ACCESS_KEY]");
   process.exit(2);
 }
+// The hub takes run ids as GUIDs; another string fails there with no reason given.
+if (!/^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i.test(runId)) {
+  console.error(`follow-alphas: '${runId}' is not a run id (a GUID, as in /runs/RUN_ID)`);
+  process.exit(2);
+}
 
 const connection = new signalR.HubConnectionBuilder()
   // With Nasiam:AccessKey set, the key is the access token: SignalR sends it as
   // "Authorization: Bearer" on negotiate and as ?access_token= on the WebSocket.
   .withUrl(new URL("/hubs/runs", base).toString(), key ? { accessTokenFactory: () => key } : {})
   .withAutomaticReconnect()
-  .configureLogging(signalR.LogLevel.Warning)
+  // The client's own lines say what happens (below); SignalR's would repeat a failure three times.
+  .configureLogging(signalR.LogLevel.None)
   .build();
+connection.onreconnecting(err => console.error(`follow-alphas: connection lost (${err?.message ?? "no reason given"}); reconnecting`));
 
 let last = -1;          // the last sequence held
 let attemptAt = null;   // the `at` of the run_started held last (docs/hub.md, rule 5)
