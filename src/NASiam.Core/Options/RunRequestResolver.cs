@@ -170,7 +170,9 @@ public static class RunRequestResolver
         // 6. Field checks, then the genotype reference itself.
         errors.AddRange(options.ValidateFields());
         if (!string.IsNullOrWhiteSpace(options.Linear.Checkpoint) && !policy.MayRead(options.Linear.Checkpoint))
-            errors.Add(new("linear.checkpoint", ServerPathsRefused));
+            errors.Add(new("linear.checkpoint", Guid.TryParse(options.Linear.Checkpoint.Trim(), out _)
+                ? "a run id goes in the request's checkpoint (top level, {\"checkpoint\": \"RUN-ID\"}), not in linear.checkpoint, which takes a file path on the command line only"
+                : ServerPathsRefused));
         bool pretrains = options.Kind is RunKind.Pretrain or RunKind.Pipeline;
         if (pretrains && !GenotypeReference.IsSearched(options.Pretrain.Genotype) && !errors.Any(e => e.Path == "pretrain.genotype"))
         {

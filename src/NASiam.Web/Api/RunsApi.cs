@@ -150,13 +150,23 @@ public static class RunsApi
         if (partName is not ("model" or "alphas"))
             return Results.ValidationProblem(new Dictionary<string, string[]> { ["part"] = [$"'{part}' is not model (the state dict) or alphas (a search checkpoint's architecture weights)"] });
         var listed = files.Checkpoints(id).Where(c => c.Name.StartsWith("checkpoints/", StringComparison.Ordinal) && c.Name.EndsWith(".ckpt", StringComparison.Ordinal)).ToArray();
+        // Alphas live in a search checkpoint only, so asking for them without naming a checkpoint means the search's.
         var name = checkpoint is null
-            ? files.FinalBackboneCheckpoint(id)
-            : checkpoint.Contains('/') ? checkpoint : NASiam.Core.Engine.Runs.StageEnvironment.CheckpointName(checkpoint.Replace(".ckpt", ""));
-        if (name is null) return Results.Problem("The run has no pre-training or search checkpoint yet.", statusCode: StatusCodes.Status404NotFound);
+            ? partName == "alphas" ? NASiam.Core.Engine.Runs.StageEnvironment.CheckpointName("search") : files.FinalBackboneCheckpoint(id)
+            : checkpoint.Contains('/') ? checkpoint : NASiam.Core.Engine.Runs.StageEnvironment.CheckpointName(checkpoint.Trim().ToLowerInvariant().Replace(".ckpt", ""));
+        if (name is null) return Results.Problem("The run has no pre-training or search checkpoint.", statusCode: StatusCodes.Status404NotFound);
         var source = files.Resolve(id, name);
         if (source is null)
-            return Results.ValidationProblem(new Dictionary<string, string[]> { ["checkpoint"] = [$"'{checkpoint}' is not a checkpoint of this run; available: {string.Join(", ", listed.Select(c => c.Name))}"] });
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["checkpoint"] = [$"'{checkpoint ?? name}' is not a checkpoint of this run; available: {string.Join(", ", listed.Select(c => c.Name))}"] });
+        if (partName == "alphas")
+        {
+            // Checked before anything is written: a refused request leaves no export behind.
+            string stage;
+            try { stage = CheckpointStore.ReadState(source).Stage; }
+            catch (Exception e) when (e is InvalidDataException or IOException) { stage = "?"; }
+            if (stage != "search")
+                return Results.ValidationProblem(new Dictionary<string, string[]> { ["part"] = [$"'{name}' is a {stage} checkpoint and holds no alphas: only a search checkpoint has them (checkpoint=search)"] });
+        }
         var target = Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(source)!)!, "exports", Path.GetFileNameWithoutExtension(source) + ".pt");
         await ExportGate.WaitAsync(cancellationToken);
         try

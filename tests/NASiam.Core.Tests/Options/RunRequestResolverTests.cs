@@ -156,6 +156,16 @@ public class RunRequestResolverTests
         Assert.True(Resolve(new RunRequest { Kind = RunKind.LinCls, Checkpoint = ckpt }).Ok);
     }
 
+    // A run id in the wrong field was told "server file paths are not accepted here ... give a run's id".
+    [Fact]
+    public void ARunIdInLinearCheckpoint_IsToldWhereItGoes()
+    {
+        var r = Resolve(new RunRequest { Preset = "quick-demo", Kind = RunKind.LinCls, Overrides = new JsonObject { ["linear"] = new JsonObject { ["checkpoint"] = Guid.NewGuid().ToString() } } }, RunRequestPolicy.Web);
+        var error = Assert.Single(r.Errors);
+        Assert.Equal("linear.checkpoint", error.Path);
+        Assert.StartsWith("a run id goes in the request's checkpoint", error.Message);
+    }
+
     [Fact]
     public void DeviceAndName_GivenTwice_MustAgree()
     {

@@ -386,6 +386,9 @@ public class RunsApiTests : IAsyncLifetime
             var child = await _c.GetFromJsonAsync<JsonElement>($"/api/runs/{(await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid()}");
             Assert.Equal(search, child.GetProperty("parentId").GetGuid());
         }
+        // Without a preset the recipe is the framework's, not the search's: said, since the backbone differs.
+        var preview = await (await _c.PostAsync("/api/runs/preview", Json($$"""{"framework":"simsiam","kind":"pretrain","genotype":"{{search}}"}"""))).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Contains(preview.GetProperty("notices").EnumerateArray(), n => n.GetString()!.Contains($"only the genotype comes from run {search}") && n.GetString()!.Contains("the simsiam recipe's (resnet18 on synthetic)"));
         // The library entry the search's genotype became leads back to the search too.
         var entry = (await _c.GetFromJsonAsync<JsonElement[]>("/api/genotypes"))!.Single(g => g.GetProperty("runId").ValueKind == JsonValueKind.String && g.GetProperty("runId").GetGuid() == search);
         var fromEntry = await _c.PostAsync("/api/runs", Json($$"""{"preset":"quick-demo","framework":"simsiam","kind":"pretrain","genotype":"{{entry.GetProperty("id").GetGuid()}}"}"""));

@@ -156,6 +156,8 @@ public class RealEngineRunTests : IDisposable
         Assert.Equal(HttpStatusCode.BadRequest, noAlphas.StatusCode);
         Assert.Contains("only a search checkpoint", await noAlphas.Content.ReadAsStringAsync());
         Assert.Equal(HttpStatusCode.BadRequest, (await c.GetAsync($"/api/runs/{id}/export?part=weights")).StatusCode);
+        // Alphas without a named checkpoint are the search's (the default checkpoint is otherwise the pre-training's).
+        Assert.Equal(HttpStatusCode.OK, (await c.GetAsync($"/api/runs/{id}/export?part=alphas")).StatusCode);
 
         // The run page's "Linear-evaluate this backbone" through the API: the run id stands for its
         // pre-training checkpoint, whose saved options bring the recipe; the engine evaluates it.
