@@ -20,14 +20,22 @@ public readonly record struct IndexRange(long Start, long Count)
 /// </summary>
 public sealed partial record SearchSplit(IndexRange Weights, IndexRange Alphas)
 {
+    /// <summary>The two halves' image counts (weights ⌊train_portion · num_train⌋, alphas the rest), unchecked: <see cref="Compute"/>'s arithmetic, for checks made before any data is read.</summary>
+    public static (long Weights, long Alphas) Sizes(long trainCount, double trainPortion, bool quarterOfTrain = false)
+    {
+        var numTrain = quarterOfTrain ? trainCount / 4 : trainCount;
+        var split = (long)Math.Floor(trainPortion * numTrain);
+        return (split, numTrain - split);
+    }
+
     /// <summary>Computes the split; both halves must hold at least one image.</summary>
     public static SearchSplit Compute(long trainCount, double trainPortion, bool quarterOfTrain = false)
     {
         if (!(trainPortion > 0 && trainPortion < 1))
             throw new ArgumentException($"train_portion must be in (0, 1); got {trainPortion}.");
-        var numTrain = quarterOfTrain ? trainCount / 4 : trainCount;
-        var split = (long)Math.Floor(trainPortion * numTrain);
-        if (split < 1 || numTrain - split < 1)
+        var (split, alphas) = Sizes(trainCount, trainPortion, quarterOfTrain);
+        var numTrain = split + alphas;
+        if (split < 1 || alphas < 1)
             throw new ArgumentException($"search.trainPortion {trainPortion} of {numTrain} images leaves the {(split < 1 ? "weight" : "architecture")} split empty; " +
                                         "use more training images or another search.trainPortion (doc 5.1).");
         return new SearchSplit(new IndexRange(0, split), new IndexRange(split, numTrain - split));

@@ -87,7 +87,7 @@ public static class RunOptionsValidator
             // (doc 5.1) must fill a batch, as each step draws a full one (drop_last).
             if (knownTrain is { } n && s.TrainPortion is > 0 and < 1)
             {
-                long weights = (long)Math.Floor(s.TrainPortion * n), alphas = n - weights;
+                var (weights, alphas) = SearchSplit.Sizes(n, s.TrainPortion);
                 long smaller = Math.Min(weights, alphas);
                 Check(s.BatchSize <= smaller, "search.batchSize",
                     $"{s.BatchSize} is more than the {smaller} images of the search's {(weights <= alphas ? "weight" : "architecture")} split " +

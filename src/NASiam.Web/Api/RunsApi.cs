@@ -168,11 +168,13 @@ public static class RunsApi
                 return Results.ValidationProblem(new Dictionary<string, string[]> { ["part"] = [$"'{name}' is a {stage} checkpoint and holds no alphas: only a search checkpoint has them (checkpoint=search)"] });
         }
         var target = Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(source)!)!, "exports", Path.GetFileNameWithoutExtension(source) + ".pt");
+        // CheckpointExport writes a search checkpoint's alphas beside its state dict (the reference keeps them apart).
+        var served = partName == "alphas" ? CheckpointExport.AlphasPathFor(target) : target;
         await ExportGate.WaitAsync(cancellationToken);
         try
         {
             // Cached until the checkpoint changes (a live run rewrites it each epoch).
-            if (!File.Exists(target) || File.GetLastWriteTimeUtc(target) < File.GetLastWriteTimeUtc(source))
+            if (!File.Exists(served) || File.GetLastWriteTimeUtc(target) < File.GetLastWriteTimeUtc(source))
                 await Task.Run(() => CheckpointExport.Export(source, target), cancellationToken);
         }
         catch (ArgumentException e)
@@ -181,15 +183,7 @@ public static class RunsApi
             return Results.ValidationProblem(new Dictionary<string, string[]> { ["checkpoint"] = [e.Message.Replace(source, name, StringComparison.Ordinal)] });
         }
         finally { ExportGate.Release(); }
-        if (partName == "alphas")
-        {
-            // CheckpointExport writes a search checkpoint's alphas beside its state dict (the reference keeps them apart).
-            var alphasFile = CheckpointExport.AlphasPathFor(target);
-            return File.Exists(alphasFile)
-                ? Results.File(alphasFile, "application/octet-stream", $"{Path.GetFileNameWithoutExtension(source)}-{id:N}.alphas.pt")
-                : Results.ValidationProblem(new Dictionary<string, string[]> { ["part"] = [$"'{name}' holds no alphas: only a search checkpoint has them (checkpoint=search)"] });
-        }
-        return Results.File(target, "application/octet-stream", $"{Path.GetFileNameWithoutExtension(source)}-{id:N}.pt");
+        return Results.File(served, "application/octet-stream", $"{Path.GetFileNameWithoutExtension(source)}-{id:N}{(partName == "alphas" ? ".alphas.pt" : ".pt")}");
     }
 
     static IResult Get(Guid id, RunStore store, RunFiles files)

@@ -77,17 +77,21 @@ public sealed class RunScheduler(
             policy = policy with { TrustedCheckpointFolder = folder };
             parentId ??= sourceId;
         }
+        // The genotype id the resolver looks up (a library entry's or a run's), as it reads the request: no second parse here.
+        Guid? genotypeId = null;
+        var lookup = policy.GenotypeById;
+        policy = policy with { GenotypeById = id => { genotypeId = id; return lookup?.Invoke(id); } };
         var resolution = RunRequestResolver.Resolve(request, policy);
         if (!resolution.Ok) return RunPlan.Refused(resolution.Errors, resolution.Notices);
         // A pre-training of a run's genotype (given by that run's id) descends from that run, as an evaluation from its checkpoint.
-        var genotypeRun = GenotypeSourceRun(request);
-        parentId ??= genotypeRun;
+        var origin = GenotypeSourceRun(genotypeId);
+        parentId ??= origin?.Id;
         var options = resolution.Options!;
         var notices = resolution.Notices.ToList();
         // Only the genotype comes from that run; the recipe is the preset's or the framework's. Said when they differ
         // in what a user notices first (a search on resnet-tiny and synthetic data, pre-trained as resnet18 on 5,000 images).
-        if (genotypeRun is { } gr && store.Get(gr) is { } origin && (origin.Backbone != options.Backbone || origin.Dataset != options.Dataset))
-            notices.Add($"pretrain.genotype: only the genotype comes from run {gr} ('{origin.Name}', {origin.Backbone} on {origin.Dataset}); " +
+        if (origin is not null && (origin.Backbone != options.Backbone || origin.Dataset != options.Dataset))
+            notices.Add($"pretrain.genotype: only the genotype comes from run {origin.Id} ('{origin.Name}', {origin.Backbone} on {origin.Dataset}); " +
                         $"this run's options are {(request.Preset is null ? $"the {options.Framework.ToName()} recipe's" : $"preset {request.Preset}'s")} " +
                         $"({options.Backbone} on {options.Dataset}): give a preset or options to match the search");
         var errors = HostErrors(options, parentId, out var device);
@@ -108,22 +112,12 @@ public sealed class RunScheduler(
     }
 
     /// <summary>
-    /// The run the request's genotype came from: the run whose id it gives, or the run that discovered the
-    /// library entry whose id it gives; null for text, presets and imported entries.
+    /// The run a genotype id (as the resolver looked it up) came from: that run, or the run that discovered the
+    /// library entry of that id; null for no id and for imported entries.
     /// </summary>
-    Guid? GenotypeSourceRun(RunRequest request)
-    {
-        var text = request.Genotype;
-        if (text is null && request.Overrides is { } o)
-        {
-            var pretrain = o.FirstOrDefault(p => string.Equals(p.Key, "pretrain", StringComparison.OrdinalIgnoreCase)).Value as System.Text.Json.Nodes.JsonObject;
-            var node = pretrain?.FirstOrDefault(p => string.Equals(p.Key, "genotype", StringComparison.OrdinalIgnoreCase)).Value;
-            text = node is System.Text.Json.Nodes.JsonValue v && v.TryGetValue<string>(out var t) ? t : null;
-        }
-        if (!Guid.TryParse(text?.Trim(), out var id)) return null;
-        var source = store.GenotypeLibrary.Get(id) is { } entry ? entry.RunId : id;
-        return source is { } run && store.Get(run) is not null ? run : null;
-    }
+    RunRecord? GenotypeSourceRun(Guid? genotypeId) =>
+        genotypeId is not { } id ? null
+        : (store.GenotypeLibrary.Get(id) is { } entry ? entry.RunId : id) is { } run ? store.Get(run) : null;
 
     /// <summary>
     /// Stores and queues resolved options (from <see cref="Submit"/>, or a stored run's for a retry).
