@@ -74,8 +74,22 @@ public sealed class GenotypeLibrary(RunStore store)
             fw = inferred;
         }
         catch (GenotypeFormatException e) { return (null, ("text", e.Message)); }
-        var entry = new GenotypeEntry(Guid.NewGuid(), string.IsNullOrWhiteSpace(name) ? $"imported {DateTime.UtcNow:yyyy-MM-dd HH:mm}" : name.Trim(),
-            fw.Value, GenotypeText.Write(g), "imported", null, DateTimeOffset.UtcNow);
+        // Names are how people pick a genotype in the form's and the comparison's lists (ids are long):
+        // a second entry of the same name would be indistinguishable there, and a preset's name is its id.
+        var names = All().ToDictionary(x => x.Name, StringComparer.OrdinalIgnoreCase);
+        string entryName;
+        if (string.IsNullOrWhiteSpace(name))
+        {
+            var stem = $"imported {DateTime.UtcNow:yyyy-MM-dd HH:mm}";
+            entryName = stem;
+            for (int n = 2; names.ContainsKey(entryName); n++) entryName = $"{stem} #{n}";
+        }
+        else entryName = name.Trim();
+        if (names.TryGetValue(entryName, out var taken))
+            return (null, ("name", taken.Source == "preset"
+                ? $"'{entryName}' is the name of a published preset; choose another name"
+                : $"the library already holds a genotype named '{taken.Name}' (id {taken.Id}); choose another name"));
+        var entry = new GenotypeEntry(Guid.NewGuid(), entryName, fw.Value, GenotypeText.Write(g), "imported", null, DateTimeOffset.UtcNow);
         store.AddGenotype(entry);
         return (entry, null);
     }

@@ -321,6 +321,30 @@ public class RunsApiTests : IAsyncLifetime
         Assert.Equal("simsiam/cifar10_resnet18", (await _c.GetFromJsonAsync<JsonElement>("/api/genotypes/simsiam%2Fcifar10_resnet18")).GetProperty("id").GetString());
         Assert.Equal(HttpStatusCode.NotFound, (await _c.GetAsync($"/api/genotypes/{Guid.NewGuid()}")).StatusCode);
 
+        // Entries are picked by name in the dashboard's lists: a name already used (any case), or a preset's,
+        // is a 400 on "name" and the library keeps one entry; unnamed imports get distinct names.
+        async Task<string> NameError(object body)
+        {
+            var r = await _c.PostAsJsonAsync("/api/genotypes", body);
+            var json = await r.Content.ReadAsStringAsync();
+            Assert.True(r.StatusCode == HttpStatusCode.BadRequest, json);
+            return Assert.Single(JsonDocument.Parse(json).RootElement.GetProperty("errors").GetProperty("name").EnumerateArray()).GetString()!;
+        }
+        Assert.StartsWith("the library already holds a genotype named 'mine' (id ", await NameError(new { name = " MINE ", text }));
+        Assert.Equal("'simsiam/standard' is the name of a published preset; choose another name", await NameError(new { name = "simsiam/standard", text }));
+        var unnamed = new List<string>();
+        for (int i = 0; i < 2; i++)
+        {
+            var r = await _c.PostAsync("/api/genotypes", new StringContent(text, System.Text.Encoding.UTF8, "text/plain"));
+            Assert.Equal(HttpStatusCode.Created, r.StatusCode);
+            unnamed.Add((await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("name").GetString()!);
+        }
+        Assert.All(unnamed, n => Assert.StartsWith("imported ", n));
+        // The stem is the minute: within one, the second gets " #2" (a minute boundary between them gives a new stem).
+        Assert.True(unnamed[1] == unnamed[0] + " #2" || (unnamed[1] != unnamed[0] && !unnamed[1].Contains('#')), string.Join(" | ", unnamed));
+        var listed = (await _c.GetFromJsonAsync<JsonElement>("/api/genotypes")).EnumerateArray().Select(e => e.GetProperty("name").GetString()).ToArray();
+        Assert.Single(listed, n => string.Equals(n, "mine", StringComparison.OrdinalIgnoreCase));
+
         // As the run and comparison bodies: an unknown or repeated member is a 400 naming it, not ignored.
         var typo = await _c.PostAsync("/api/genotypes", new StringContent($$"""{"name":"x","text":"{{text}}","frameworkz":"moco"}""", System.Text.Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.BadRequest, typo.StatusCode);
