@@ -147,6 +147,8 @@ public sealed partial class ImageFolderDataSet : IImageDataSet
             throw new InvalidDataException($"'{splitDir}' has no class folders{(loose > 0 ? $" (it holds {loose} images directly)" : "")}; expected one sub-folder per class, named as in train/ (ImageNet's val/ must first be sorted into class folders).");
         }
         var undecodable = new List<string>();
+        // Every empty class of the split at once: fixing them one error at a time is a loop for the user.
+        var empty = new List<(string Dir, string Ignored)>();
         foreach (var dir in dirs)
         {
             var name = Path.GetFileName(dir);
@@ -159,8 +161,13 @@ public sealed partial class ImageFolderDataSet : IImageDataSet
             var ignored = skipped.Count;
             Walk(root, dir, label, items, skipped, undecodable);
             if (items.Count == before)
-                throw new InvalidDataException($"Class folder '{dir}' holds no image (searched all its sub-folders for {string.Join(" ", ImageExtensions)}{(skipped.Count > ignored ? $"; ignored {skipped.Count - ignored} other file(s) such as '{skipped[ignored].Path}'" : "")}).");
+                empty.Add((dir, skipped.Count > ignored ? $"ignored {skipped.Count - ignored} other file(s) such as '{skipped[ignored].Path}'" : ""));
         }
+        if (empty.Count == 1)
+            throw new InvalidDataException($"Class folder '{empty[0].Dir}' holds no image (searched all its sub-folders for {string.Join(" ", ImageExtensions)}{(empty[0].Ignored.Length > 0 ? "; " + empty[0].Ignored : "")}).");
+        if (empty.Count > 1)
+            throw new InvalidDataException($"{empty.Count} class folders of '{splitDir}' hold no image (searched all their sub-folders for {string.Join(" ", ImageExtensions)}): " +
+                $"{Examples(empty.Select(x => $"'{x.Dir}'" + (x.Ignored.Length > 0 ? $" ({x.Ignored})" : "")))}.");
         if (undecodable.Count > 0)
             throw new InvalidDataException($"'{splitDir}' holds {undecodable.Count} TIFF/WebP image(s), which torchvision counts but this build cannot decode (JPEG, PNG, BMP, PPM and PGM only): {Examples(undecodable)}. Convert them to PNG or JPEG.");
         return items.ToArray();

@@ -111,6 +111,14 @@ public class ImageFolderDataSetTests
         var e = Assert.Throws<InvalidDataException>(() => DataSets.Open("folder", dir.Path));
         Assert.Contains($"Class folder '{metadataOnly}' holds no image", e.Message);
         Assert.Contains("ignored 1 other file(s) such as 'train/zebras/sub/Thumbs.db'", e.Message);
+        // Several empty classes are named together, not one per attempt.
+        var alsoEmpty = Path.Combine(dir.Path, "train", "yaks");
+        Directory.CreateDirectory(alsoEmpty);
+        e = Assert.Throws<InvalidDataException>(() => DataSets.Open("folder", dir.Path));
+        Assert.StartsWith($"2 class folders of '{Path.Combine(dir.Path, "train")}' hold no image", e.Message);
+        Assert.Contains($"'{metadataOnly}' (ignored 1 other file(s) such as 'train/zebras/sub/Thumbs.db')", e.Message);
+        Assert.Contains($"'{alsoEmpty}'", e.Message);
+        Directory.Delete(alsoEmpty);
         Directory.Delete(metadataOnly, true);
         var macOnly = Path.Combine(dir.Path, "val", "cats");
         foreach (var f in Directory.GetFiles(macOnly)) File.Move(f, Path.Combine(macOnly, "._" + Path.GetFileName(f)));
