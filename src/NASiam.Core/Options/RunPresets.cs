@@ -116,7 +116,8 @@ public static class RunPresets
             },
             // 4 epochs stand in for the reference's 100, so the alpha LR is 10x the framework's: with the
             // reference value the softmax weights end within 0.01 of 1/7 and the heatmap barely moves.
-            Search = b.Search with { Epochs = 4, BatchSize = 64, AlphaLr = b.Search.AlphaLr * 10 },
+            // Scaled in decimal so the option reads 0.003, not 0.0029999999999999996 (3e-4 * 10 in binary).
+            Search = b.Search with { Epochs = 4, BatchSize = 64, AlphaLr = (double)((decimal)b.Search.AlphaLr * 10) },
             // ~576 steps on 2 cores: the reference's SGD + cosine recipes barely move resnet-tiny in that
             // budget (SimSiam/MoCo kNN stayed at untrained level), while Adam 1e-3 constant (SimCLR's
             // own recipe) learns shape for every framework (synthetic kNN 38-82 % after 18 epochs).

@@ -64,6 +64,20 @@ public class RunOptionsTests
         Assert.Equal("cifar100", simsiam.Dataset);
     }
 
+    // The quick demo's alpha rate is 10x the framework's; stored and shown as the decimal a user would
+    // type (MoCo's read 0.0029999999999999996, 3e-4 * 10 in binary floating point).
+    [Theory]
+    [InlineData(Framework.SimSiam, "0.01")]
+    [InlineData(Framework.MoCo, "0.003")]
+    [InlineData(Framework.SimClr, "0.01")]
+    public void QuickDemo_AlphaLrIsTenTimesTheFrameworks_AsADecimal(Framework framework, string expected)
+    {
+        var demo = RunPresets.QuickDemoFor(framework);
+        Assert.Equal(RunPresets.ForFramework(framework).Search.AlphaLr * 10, demo.Search.AlphaLr, 15);
+        using var json = System.Text.Json.JsonDocument.Parse(demo.ToJson());
+        Assert.Equal(expected, json.RootElement.GetProperty("search").GetProperty("alphaLr").GetRawText());
+    }
+
     [Fact]
     public void PipelinePresets_PretrainTheSearchedGenotype_AndReferencePresetsTurnTheCompatSwitchesOn()
     {
