@@ -14,7 +14,7 @@ try
     var app = builder.Build();
     // SQLite storage belongs to one process: a second app on the same folder stops here (docs/deploy.md).
     var nasiam = app.Services.GetRequiredService<IOptions<NASiam.Web.Options.NasiamWebOptions>>().Value;
-    using var dataLock = RunAsTheApp() && nasiam.Storage.Trim().Equals("sqlite", StringComparison.OrdinalIgnoreCase)
+    using var dataLock = RunAsTheApp() && nasiam.StorageKey == "sqlite"
         ? DataDirectoryLock.Acquire(app.Services.GetRequiredService<NASiam.Web.Runs.RunPaths>().DataDirectory)
         : null;
     app.MapNasiamWeb();

@@ -92,7 +92,7 @@ public static class WebExtensions
             c.SetDataCompatibilityLevel(CompatibilityLevel.Version_180).UseSimpleAssemblyNameTypeSerializer().UseRecommendedSerializerSettings();
             var poll = TimeSpan.FromSeconds(o.QueuePollSeconds);
             var invisible = TimeSpan.FromHours(o.InvisibilityTimeoutHours);
-            switch (o.Storage.Trim().ToLowerInvariant())
+            switch (o.StorageKey)
             {
                 case "inmemory":
                     c.UseInMemoryStorage(new InMemoryStorageOptions());
@@ -125,7 +125,7 @@ public static class WebExtensions
     /// every node), else the SQLite file in the data directory. Schema created or migrated here.
     /// </summary>
     static RunDatabase OpenRunDatabase(NasiamWebOptions o, RunPaths paths) =>
-        string.Equals(o.Storage?.Trim(), "postgresql", StringComparison.OrdinalIgnoreCase)
+        o.UsesPostgreSql
             ? RunDatabase.PostgreSql(o.ConnectionString!)
             : RunDatabase.Sqlite(paths.RunDatabase);
 

@@ -27,6 +27,12 @@ public sealed class NasiamWebOptions : IValidatableObject
     /// </summary>
     public string Storage { get; set; } = "sqlite";
 
+    /// <summary><see cref="Storage"/> as compared everywhere: trimmed, lower case (one of <see cref="StorageKinds"/> once validated).</summary>
+    public string StorageKey => (Storage ?? "").Trim().ToLowerInvariant();
+
+    /// <summary>Runs and jobs live in PostgreSQL, shared by every node.</summary>
+    public bool UsesPostgreSql => StorageKey == "postgresql";
+
     /// <summary>PostgreSQL connection string for Storage = postgresql (e.g. Host=db;Database=nasiam;Username=nasiam;Password=…).</summary>
     public string? ConnectionString { get; set; }
 
@@ -51,7 +57,7 @@ public sealed class NasiamWebOptions : IValidatableObject
     public string EffectiveLiveEvents => (LiveEvents?.Trim().ToLowerInvariant() ?? "auto") switch
     {
         "auto" => !string.IsNullOrWhiteSpace(Redis) ? "redis"
-            : string.Equals(Storage?.Trim(), "postgresql", StringComparison.OrdinalIgnoreCase) ? "postgresql" : "none",
+            : UsesPostgreSql ? "postgresql" : "none",
         var kind => kind,
     };
 
@@ -168,9 +174,9 @@ public sealed class NasiamWebOptions : IValidatableObject
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        if (!StorageKinds.Contains(Storage?.Trim().ToLowerInvariant()))
+        if (!StorageKinds.Contains(StorageKey))
             yield return new($"Nasiam:Storage '{Storage}' is not one of {string.Join(", ", StorageKinds)}.", [nameof(Storage)]);
-        if (string.Equals(Storage, "postgresql", StringComparison.OrdinalIgnoreCase) && string.IsNullOrWhiteSpace(ConnectionString))
+        if (UsesPostgreSql && string.IsNullOrWhiteSpace(ConnectionString))
             yield return new("Nasiam:ConnectionString is required when Nasiam:Storage is postgresql.", [nameof(ConnectionString)]);
         {
             foreach (var d in Devices ?? [])
@@ -183,7 +189,7 @@ public sealed class NasiamWebOptions : IValidatableObject
             yield return new($"Nasiam:RunIsolation '{RunIsolation}' is not one of {string.Join(", ", RunIsolationKinds)}.", [nameof(RunIsolation)]);
         if (!RoleKinds.Contains(RoleKey))
             yield return new($"Nasiam:Role '{Role}' is not one of {string.Join(", ", RoleKinds)}.", [nameof(Role)]);
-        else if (RoleKey != "all" && !string.Equals(Storage?.Trim(), "postgresql", StringComparison.OrdinalIgnoreCase))
+        else if (RoleKey != "all" && !UsesPostgreSql)
             yield return new($"Nasiam:Role '{RoleKey}' needs Nasiam:Storage=postgresql (now '{Storage}'): SQLite and in-memory storage are one machine's, so nodes would not share runs or jobs.", [nameof(Role), nameof(Storage)]);
         if (LeaseHeartbeatSeconds * 2 > LeaseSeconds)
             yield return new($"Nasiam:LeaseHeartbeatSeconds ({LeaseHeartbeatSeconds}) must be at most half of Nasiam:LeaseSeconds ({LeaseSeconds}), or a live worker could lose its lease between two heartbeats.", [nameof(LeaseHeartbeatSeconds)]);
