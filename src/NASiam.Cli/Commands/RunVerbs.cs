@@ -280,7 +280,7 @@ internal sealed class RunFlags
                     : "The heads to pre-train: standard (the default), a genotype preset (nasiam genotype presets), a file or genotype text.",
             };
         if (kind == RunKind.LinCls)
-            Checkpoint = new("--checkpoint") { HelpName = "FILE|RUN-FOLDER", Description = "A pretrain (or search) checkpoint, e.g. OUT/checkpoints/pretrain-best.ckpt, or a run's --out folder (its checkpoints/pretrain.ckpt, else checkpoints/search.ckpt): its framework, backbone, data set and recipe are the defaults." };
+            Checkpoint = new("--checkpoint") { HelpName = "FILE|RUN-FOLDER", Description = "A pretrain (or search) checkpoint, e.g. OUT/checkpoints/pretrain-best.ckpt, or a run's --out folder (the pre-training checkpoint its pipeline evaluates: pretrain-best.ckpt for SimSiam and MoCo, pretrain.ckpt for SimCLR or with linear.useBestCheckpoint false; else checkpoints/search.ckpt): its framework, backbone, data set and recipe are the defaults." };
 
         foreach (var entry in OptionCatalog.Entries.Where(e => e.UsedBy(kind) && !NotFlags.Contains(e.Path)))
         {

@@ -319,7 +319,7 @@ public static class OptionCatalog
         Add("linear.schedule", OptionGroup.Linear, "Linear LR schedule", null, "Learning-rate schedule: SimSiam cosine, MoCo step (x0.1 at 60 and 80), SimCLR constant (doc 5.3, 7).", Evaluates);
         Add("linear.normalizeFeatures", OptionGroup.Linear, "Standardise features", null, "Standardise the frozen features with a non-affine batch norm before the classifier; off in the reference recipes (doc 7).", Evaluates);
         Add("linear.useBestCheckpoint", OptionGroup.Linear, "Evaluate the kNN-best checkpoint", null, "In a pipeline: true = the kNN-best pre-training checkpoint, false = the last; empty = the framework's choice (SimSiam/MoCo best, SimCLR last) (doc 6.4, 9 D21).", [RunKind.Pipeline]);
-        Add("linear.checkpoint", OptionGroup.Linear, "Checkpoint to evaluate", null, "Pre-training (or search) checkpoint whose backbone is evaluated (a file, or a run folder: its pretrain.ckpt, else search.ckpt); empty in a pipeline or for an untrained backbone (doc 7).", Evaluates);
+        Add("linear.checkpoint", OptionGroup.Linear, "Checkpoint to evaluate", null, "Pre-training (or search) checkpoint whose backbone is evaluated (a file, or a run folder: the pre-training checkpoint its pipeline evaluates, pretrain-best or pretrain by linear.useBestCheckpoint, else search.ckpt); empty in a pipeline or for an untrained backbone (doc 7).", Evaluates);
 
         // Compat
         Add("compat.mocoReferenceBatchNorm", OptionGroup.Compat, "D1: MoCo reference batch norm", null, "MoCo linear ops use Lin(b) → BN(in_dim, eps = out_dim) as the reference code does (doc 9 D1).", Trains);

@@ -25,8 +25,8 @@ public sealed record RunRequest
     /// <summary>A genotype reference for the pre-training (see <see cref="Genotypes.GenotypeReference"/>); wins over <c>pretrain.genotype</c> in the overrides.</summary>
     public string? Genotype { get; init; }
     /// <summary>
-    /// A pre-training (or search) checkpoint to linear-evaluate, or a run folder (its pre-training's
-    /// checkpoint, else its search's: <see cref="Engine.Runs.StageEnvironment.FinalBackboneCheckpointIn"/>).
+    /// A pre-training (or search) checkpoint to linear-evaluate, or a run folder (the pre-training checkpoint
+    /// its pipeline evaluates, kNN-best or last, else its search's: <see cref="Engine.Runs.StageEnvironment.FinalBackboneCheckpointIn"/>).
     /// Its saved options become the base: framework, backbone, heads, data set and the framework's
     /// linear recipe come from it.
     /// </summary>

@@ -76,8 +76,10 @@ public static class RunRequestResolver
             // Before the file system is touched: whether a path exists is not for every door to learn.
             if (!policy.MayRead(request.Checkpoint)) return Fail("checkpoint", ServerPathsRefused);
             var path = Path.GetFullPath(request.Checkpoint);
+            string? folder = null;
             if (Directory.Exists(path))
             {
+                folder = path;
                 path = StageEnvironment.FinalBackboneCheckpointIn(path)!;
                 if (path is null)
                     return Fail("checkpoint", $"the run has no pre-training or search checkpoint ({string.Join(" or ", StageEnvironment.BackboneStages.Select(StageEnvironment.CheckpointName))}) to evaluate");
@@ -90,6 +92,8 @@ public static class RunRequestResolver
                 if (!StageEnvironment.BackboneStages.Contains(state.Stage))
                     return Fail("checkpoint", $"is a '{state.Stage}' checkpoint; linear evaluation needs a pre-training (or search) checkpoint");
                 // A stopped stage's checkpoint evaluates the backbone as it was then: said, never silent.
+                // A run folder stands for one of its checkpoints: which one, said (they give different numbers).
+                if (folder is not null) notices.Add($"checkpoint: {WhichBackbone(Path.GetRelativePath(folder, path).Replace('\\', '/'), state)}");
                 if (CheckpointState.UnfinishedBackboneNote(path, state) is { } unfinished) notices.Add($"checkpoint: {unfinished}");
             }
             catch (Exception e) when (e is InvalidDataException or IOException or ArgumentException or JsonException)
@@ -192,6 +196,13 @@ public static class RunRequestResolver
 
         RunResolution Fail(string path, string message) => new(null, [.. errors, new FieldError(path, message)], notices);
     }
+
+    /// <summary>Which of a run folder's checkpoints <see cref="StageEnvironment.FinalBackboneCheckpointIn"/> picked, in words.</summary>
+    static string WhichBackbone(string relative, CheckpointState state) => state.Stage == "search"
+        ? $"the run's search backbone ({relative}; it has no pre-training checkpoint)"
+        : relative.EndsWith("-best.ckpt", StringComparison.Ordinal)
+            ? $"the run's kNN-best pre-training backbone ({relative}, after epoch {state.Epoch}), the one a pipeline's linear evaluation reads"
+            : $"the run's last pre-training backbone ({relative}, after epoch {state.Epoch}), the one a pipeline's linear evaluation reads";
 
     /// <summary>Why a checkpoint given to a run of another kind than lincls is refused.</summary>
     internal static string CheckpointNotRead(RunKind kind) =>

@@ -73,7 +73,7 @@ public static class RunsApi
             .WithName("DownloadRunCheckpoint").WithSummary("Download a checkpoint file (NASiam format; resumable by the product)")
             .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream").ProducesProblem(StatusCodes.Status404NotFound);
         g.MapGet("/{id:guid}/export", Export).WithName("ExportRun")
-            .WithSummary("The run's model as a PyTorch state dict under the reference's key names (torch.load + load_state_dict); checkpoint=pretrain|search|<name under checkpoints/> (default: pretrain, else search); part=alphas gives a search checkpoint's alphas instead (keys alphas.<cell>, shape [layers, operations])")
+            .WithSummary("The run's model as a PyTorch state dict under the reference's key names (torch.load + load_state_dict); checkpoint=pretrain|search|<name under checkpoints/> (default: the pre-training checkpoint a pipeline evaluates, kNN-best or last, else search); part=alphas gives a search checkpoint's alphas instead (keys alphas.<cell>, shape [layers, operations])")
             .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream").ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
         return g;
     }

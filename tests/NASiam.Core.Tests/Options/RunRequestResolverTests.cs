@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using NASiam.Core.Engine.Checkpoints;
+using NASiam.Core.Engine.Runs;
 using NASiam.Core.Genotypes;
 using NASiam.Core.Options;
 
@@ -115,6 +116,40 @@ public class RunRequestResolverTests
         Assert.Contains(Resolve(new RunRequest { Checkpoint = ckpt, Framework = "simsiam" }).Errors, e => e.Path == "framework");
         Assert.Contains(Resolve(new RunRequest { Checkpoint = ckpt, Overrides = Patch("""{"heads":{"dim":32}}""") }).Errors, e => e.Path == "heads.dim");
         Assert.Contains(Resolve(new RunRequest { Checkpoint = Path.Combine(dir, "missing.ckpt") }).Errors, e => e.Path == "checkpoint");
+    }
+
+    // A run folder stands for the checkpoint its pipeline's linear evaluation reads: the kNN-best for SimSiam and
+    // MoCo, the last for SimCLR or with linear.useBestCheckpoint false (method doc 6.4, 7); it took the last for
+    // every framework, so "evaluate this run" and the pipeline's own evaluation gave different numbers.
+    [Theory]
+    [InlineData(Framework.SimSiam, null, "pretrain-best")]
+    [InlineData(Framework.MoCo, null, "pretrain-best")]
+    [InlineData(Framework.SimClr, null, "pretrain")]
+    [InlineData(Framework.SimSiam, false, "pretrain")]
+    [InlineData(Framework.SimClr, true, "pretrain-best")]
+    public void RunFolder_StandsForTheCheckpointItsPipelineEvaluates_AndSaysWhich(Framework framework, bool? useBest, string expected)
+    {
+        var run = Directory.CreateTempSubdirectory().FullName;
+        var demo = RunPresets.Get("quick-demo", framework);
+        var saved = demo with { Kind = RunKind.Pipeline, Linear = demo.Linear with { UseBestCheckpoint = useBest } };
+        void Write(string name, int epoch) => CheckpointStore.Save(StageEnvironment.CheckpointPathIn(run, name),
+            new CheckpointState { Stage = name == "search" ? "search" : "pretrain", Epoch = epoch, Step = epoch * 4, Completed = name != "pretrain-best", OptionsJson = saved.ToJson() }, new CheckpointContent());
+        Write("search", 4);
+        Assert.Equal(StageEnvironment.CheckpointPathIn(run, "search"), StageEnvironment.FinalBackboneCheckpointIn(run));
+        var searchOnly = Resolve(new RunRequest { Kind = RunKind.LinCls, Checkpoint = run });
+        Assert.Contains("checkpoint: the run's search backbone (checkpoints/search.ckpt; it has no pre-training checkpoint)", searchOnly.Notices);
+
+        Write("pretrain", 18);
+        Write("pretrain-best", 12);
+        Assert.Equal(StageEnvironment.CheckpointPathIn(run, expected), StageEnvironment.FinalBackboneCheckpointIn(run));
+        var r = Resolve(new RunRequest { Kind = RunKind.LinCls, Checkpoint = run });
+        Assert.True(r.Ok, string.Join("; ", r.Errors));
+        Assert.Equal(StageEnvironment.CheckpointPathIn(run, expected), r.Options!.Linear.Checkpoint);
+        Assert.Contains($"checkpoint: the run's {(expected == "pretrain" ? "last" : "kNN-best")} pre-training backbone (checkpoints/{expected}.ckpt, after epoch {(expected == "pretrain" ? 18 : 12)}), the one a pipeline's linear evaluation reads", r.Notices);
+        // The best of a finished pre-training is not "unfinished".
+        Assert.DoesNotContain(r.Notices, n => n.Contains("did not finish"));
+        // A checkpoint file given directly is evaluated as given, without that notice.
+        Assert.DoesNotContain(Resolve(new RunRequest { Kind = RunKind.LinCls, Checkpoint = StageEnvironment.CheckpointPathIn(run, "pretrain") }).Notices, n => n.Contains("pipeline's linear evaluation"));
     }
 
     [Theory]

@@ -41,12 +41,29 @@ public sealed class StageEnvironment
     public static string CheckpointPathIn(string outputDirectory, string name) => Path.Combine(outputDirectory, "checkpoints", name + ".ckpt");
 
     /// <summary>
-    /// The checkpoint a whole run folder stands for when its backbone is evaluated or exported: its
-    /// pre-training's (checkpoints/pretrain.ckpt, the last epoch's, not pretrain-best), else its search's
-    /// (checkpoints/search.ckpt); null when it has neither. A pipeline's linear evaluation reads the same file.
+    /// The checkpoint a whole run folder stands for when its backbone is evaluated or exported, the one a
+    /// pipeline's linear evaluation reads: its pre-training's, kNN-best (checkpoints/pretrain-best.ckpt) or
+    /// last (checkpoints/pretrain.ckpt) by <see cref="NasiamEngine.EvaluatesBestCheckpoint"/> on the options
+    /// saved in the pre-training checkpoint; else its search's (checkpoints/search.ckpt); null when it has
+    /// neither. An unreadable pretrain.ckpt is returned as is, for the reader to report.
     /// </summary>
-    public static string? FinalBackboneCheckpointIn(string outputDirectory) =>
-        BackboneStages.Select(stage => CheckpointPathIn(outputDirectory, stage)).FirstOrDefault(File.Exists);
+    public static string? FinalBackboneCheckpointIn(string outputDirectory)
+    {
+        var last = CheckpointPathIn(outputDirectory, "pretrain");
+        if (File.Exists(last))
+        {
+            var best = CheckpointPathIn(outputDirectory, "pretrain-best");
+            if (!File.Exists(best)) return last;
+            try
+            {
+                var saved = RunOptions.FromJson(Checkpoints.CheckpointStore.ReadState(last).OptionsJson);
+                return NasiamEngine.EvaluatesBestCheckpoint(saved) ? best : last;
+            }
+            catch (Exception e) when (e is InvalidDataException or IOException or System.Text.Json.JsonException or ArgumentException) { return last; }
+        }
+        var search = CheckpointPathIn(outputDirectory, "search");
+        return File.Exists(search) ? search : null;
+    }
 
     /// <summary>The stages whose checkpoints hold a trained backbone, in the order <see cref="FinalBackboneCheckpointIn"/> prefers them.</summary>
     public static IReadOnlyList<string> BackboneStages { get; } = ["pretrain", "search"];
