@@ -82,6 +82,25 @@ public static class DataSets
         }
     }
 
+    /// <summary>
+    /// Whether <see cref="Open"/> would find the data set, from the folders alone (nothing is read): the
+    /// CIFAR layout folder under <paramref name="path"/>, or an image folder's train/ and val/. Null when
+    /// found (and for synthetic), else the message <see cref="Open"/> would fail with. Lets a door refuse a
+    /// run before it is queued; the run still checks every file when it opens the set.
+    /// </summary>
+    public static string? LocateError(string name, string? path)
+    {
+        if (name is not ("cifar10" or "cifar100" or "folder")) return null;
+        if (string.IsNullOrWhiteSpace(path)) return $"Data set '{name}' needs a data folder (--data DIR).";
+        try
+        {
+            if (name == "folder") ImageFolderDataSet.RequireSplits(path);
+            else Cifar.CifarDataSet.Locate(path, name == "cifar100");
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return e.Message; }
+    }
+
     static string RequirePath(string name, string? path) =>
         string.IsNullOrWhiteSpace(path) ? throw new ArgumentException($"Data set '{name}' needs a data folder (--data DIR).") : path;
 

@@ -104,11 +104,7 @@ public sealed partial class ImageFolderDataSet : IImageDataSet
         if (imageSize < 8 || imageSize > 1024) throw new ArgumentException($"Image-folder image size must be in [8, 1024] px; got {imageSize}.");
         if (workers < 0 || workers > 256) throw new ArgumentException($"Decode workers must be in [0, 256] (0 = one per core); got {workers}.");
         if (workers == 0) workers = Environment.ProcessorCount;
-        if (!Directory.Exists(root)) throw new DirectoryNotFoundException($"Image folder '{root}' does not exist.");
-        var trainDir = Path.Combine(root, "train");
-        var valDir = Path.Combine(root, "val");
-        foreach (var d in new[] { trainDir, valDir })
-            if (!Directory.Exists(d)) throw new DirectoryNotFoundException($"Image folder '{root}' has no '{Path.GetFileName(d)}/' sub-folder; expected train/ and val/ with one sub-folder per class.");
+        var (trainDir, valDir) = RequireSplits(root);
         var skipped = new List<SkippedFile>();
         // List records train/'s loose files itself; this first pass only names the classes.
         var classes = ClassFolders(root, trainDir, []).Select(Path.GetFileName).OfType<string>().ToList();
@@ -117,6 +113,17 @@ public sealed partial class ImageFolderDataSet : IImageDataSet
         var train = List(root, trainDir, labelOf, skipped);
         var test = List(root, valDir, labelOf, skipped);
         return new ImageFolderDataSet(root, imageSize, workers, classes, train, test, skipped);
+    }
+
+    /// <summary>root/train and root/val; <see cref="DirectoryNotFoundException"/> naming what is missing.</summary>
+    internal static (string Train, string Val) RequireSplits(string root)
+    {
+        if (!Directory.Exists(root)) throw new DirectoryNotFoundException($"Image folder '{root}' does not exist.");
+        var trainDir = Path.Combine(root, "train");
+        var valDir = Path.Combine(root, "val");
+        foreach (var d in new[] { trainDir, valDir })
+            if (!Directory.Exists(d)) throw new DirectoryNotFoundException($"Image folder '{root}' has no '{Path.GetFileName(d)}/' sub-folder; expected train/ and val/ with one sub-folder per class.");
+        return (trainDir, valDir);
     }
 
     /// <summary>The visible sub-folders of a split in ordinal order; files beside them and hidden folders are recorded as skipped.</summary>

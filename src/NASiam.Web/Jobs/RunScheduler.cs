@@ -60,6 +60,7 @@ public sealed class RunScheduler(
         // The web's checkpoint is a run id, never a path: that run's folder, whose final backbone
         // checkpoint the resolver picks (StageEnvironment.FinalBackboneCheckpointIn). The new run descends from it.
         var policy = Policy;
+        RunRecord? evaluated = null;
         if (!string.IsNullOrWhiteSpace(request.Checkpoint))
         {
             if (!Guid.TryParse(request.Checkpoint.Trim(), out var sourceId))
@@ -76,6 +77,7 @@ public sealed class RunScheduler(
             request = request with { Checkpoint = folder };
             policy = policy with { TrustedCheckpointFolder = folder };
             parentId ??= sourceId;
+            evaluated = source;
         }
         // The genotype id the resolver looks up (a library entry's or a run's), as it reads the request: no second parse here.
         Guid? genotypeId = null;
@@ -94,13 +96,15 @@ public sealed class RunScheduler(
             notices.Add($"pretrain.genotype: only the genotype comes from run {origin.Id} ('{origin.Name}', {origin.Backbone} on {origin.Dataset}); " +
                         $"this run's options are {(request.Preset is null ? $"the {options.Framework.ToName()} recipe's" : $"preset {request.Preset}'s")} " +
                         $"({options.Backbone} on {options.Dataset}): give a preset or options to match the search");
+        // An evaluation of a run says whose in the runs list ("lincls simsiam 12-02 07:40" did not).
+        if (evaluated is not null && string.IsNullOrWhiteSpace(options.Name)) options = options with { Name = $"{evaluated.Name} · linear eval" };
         var errors = HostErrors(options, parentId, out var device);
         return errors.Count > 0
             ? RunPlan.Refused(errors, notices)
             : new RunPlan(options with { Device = device }, parentId, [], notices);
     }
 
-    /// <summary>This server's checks of resolved options: the device is one of its own (<paramref name="device"/>: "auto" is the first), the parent exists.</summary>
+    /// <summary>This server's checks of resolved options: the device is one of its own (<paramref name="device"/>: "auto" is the first), the parent exists, the data folder is found (where this node executes runs).</summary>
     List<FieldError> HostErrors(RunOptions runOptions, Guid? parentId, out string device)
     {
         var errors = new List<FieldError>();
@@ -108,6 +112,10 @@ public sealed class RunScheduler(
         if (!Devices.Contains(device))
             errors.Add(new("device", $"'{runOptions.Device}' is not a device of this server; configured: {string.Join(", ", Devices)}"));
         if (parentId is { } p && store.Get(p) is null) errors.Add(new("parentId", $"run {p} does not exist"));
+        // Where this node executes runs its data folders are its own: a missing one is an error on the form,
+        // not a run that fails at its start (a web-only node may not see the workers' folders).
+        if (options.Value.ExecutesRuns && NASiam.Core.Data.DataSets.LocateError(runOptions.Dataset, runOptions.DataPath) is { } missing)
+            errors.Add(new("dataPath", missing));
         return errors;
     }
 

@@ -49,6 +49,25 @@ public class CifarDataSetTests
         using (var b = DataSets.Open("cifar10", folder)) Assert.Equal(3, b.TestCount);
     }
 
+    // What a door checks before it queues a run: the folders only, and the message the run would fail with.
+    [Fact]
+    public void LocateError_IsNullWhereOpenFindsTheData_ElseOpensMessage()
+    {
+        using var dir = new TempDir();
+        Assert.Null(DataSets.LocateError("synthetic", null));
+        var missing = Path.Combine(dir.Path, "nowhere");
+        Assert.Equal($"CIFAR data folder '{missing}' does not exist.", DataSets.LocateError("cifar10", missing));
+        Assert.StartsWith($"No CIFAR-10 data in '{dir.Path}': expected cifar-10-batches-bin/ or cifar-10-batches-py/ there.", DataSets.LocateError("cifar10", dir.Path));
+        Assert.Equal("Data set 'cifar100' needs a data folder (--data DIR).", DataSets.LocateError("cifar100", " "));
+        CifarTestFiles.WriteSet(dir.Path, cifar100: false, python: true);
+        Assert.Null(DataSets.LocateError("cifar10", dir.Path));
+        Assert.StartsWith("No CIFAR-100 data in", DataSets.LocateError("cifar100", dir.Path));
+        Assert.Equal($"Image folder '{dir.Path}' has no 'train/' sub-folder; expected train/ and val/ with one sub-folder per class.", DataSets.LocateError("folder", dir.Path));
+        Directory.CreateDirectory(Path.Combine(dir.Path, "train"));
+        Directory.CreateDirectory(Path.Combine(dir.Path, "val"));
+        Assert.Null(DataSets.LocateError("folder", dir.Path));
+    }
+
     [Fact]
     public void Open_NamesTheTruncatedBinaryFile()
     {
