@@ -18,6 +18,14 @@ public static class GenotypesApi
                 ? Results.Ok(found) : Results.Problem($"No genotype {id} (a preset name or a library id).", statusCode: StatusCodes.Status404NotFound))
             .WithSummary("One genotype: a preset by name, or a library entry by id (the Location of an import)")
             .Produces<GenotypeInfo>().ProducesProblem(StatusCodes.Status404NotFound);
+        g.MapDelete("/{**id}", (string id, GenotypeLibrary lib) => lib.Delete(CatchAll.Decode(id)) switch
+            {
+                GenotypeLibrary.DeleteOutcome.Deleted => Results.NoContent(),
+                GenotypeLibrary.DeleteOutcome.Preset => Results.Problem($"'{id}' is a published preset; only library entries (imported or discovered) can be deleted.", statusCode: StatusCodes.Status400BadRequest),
+                _ => Results.Problem($"No genotype library entry {id}.", statusCode: StatusCodes.Status404NotFound),
+            })
+            .WithSummary("Delete a library entry (imported or discovered) by id; runs keep their genotype's text")
+            .Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
         g.MapPost("/", Import).WithSummary("Import a genotype: text/plain (reference text) or JSON {name, text, framework}")
             .Produces<GenotypeInfo>(StatusCodes.Status201Created).ProducesValidationProblem().ProducesProblem(StatusCodes.Status413PayloadTooLarge);
         return g;
@@ -54,6 +62,17 @@ public sealed class GenotypeLibrary(RunStore store)
     public static GenotypeInfo Info(GenotypeEntry e) =>
         new(e.Id.ToString(), e.Name, e.Framework.ToName(), e.Source, e.Text, null, e.RunId);
 
+    /// <summary>The longest name an entry may have: names are shown in tables and lists.</summary>
+    public const int MaxNameLength = 100;
+
+    public enum DeleteOutcome { Deleted, Preset, NotFound }
+
+    /// <summary>Deletes a library entry by id; presets are built in.</summary>
+    public DeleteOutcome Delete(string id) =>
+        GenotypePresets.Find(id) is not null ? DeleteOutcome.Preset
+        : Guid.TryParse(id, out var g) && store.GenotypeLibrary.Delete(g) ? DeleteOutcome.Deleted
+        : DeleteOutcome.NotFound;
+
     /// <summary>Accepts the reference text or the JSON form; returns the entry or the field and message at fault.</summary>
     public (GenotypeEntry? Entry, (string Field, string Message)? Error) Import(string? name, string? text, string? framework)
     {
@@ -85,6 +104,7 @@ public sealed class GenotypeLibrary(RunStore store)
             for (int n = 2; names.ContainsKey(entryName); n++) entryName = $"{stem} #{n}";
         }
         else entryName = name.Trim();
+        if (entryName.Length > MaxNameLength) return (null, ("name", $"must be at most {MaxNameLength} characters (got {entryName.Length})"));
         if (names.TryGetValue(entryName, out var taken))
             return (null, ("name", taken.Source == "preset"
                 ? $"'{entryName}' is the name of a published preset; choose another name"

@@ -89,7 +89,6 @@ public sealed class RunStore
     // Genotype library
     public void AddGenotype(GenotypeEntry g) => GenotypeLibrary.Add(g);
     public IReadOnlyList<GenotypeEntry> Genotypes() => GenotypeLibrary.List();
-    public void DeleteGenotype(Guid id) => GenotypeLibrary.Delete(id);
 
     /// <summary>
     /// The genotype stored under an id, with its framework and what holds it (for the resolver's messages,

@@ -100,6 +100,9 @@ public class RunsApiTests : IAsyncLifetime
     [InlineData("""{"preset":"quick-demo","device":"cpu","options":{"device":"auto"}}""", "device")]
     // Larger than the synthetic set's search split: refused here, not failed at the run's start.
     [InlineData("""{"preset":"quick-demo","options":{"search":{"batchSize":65536}}}""", "options.search.batchSize")]
+    // A data folder this node cannot find: refused here (it was queued and failed at its start).
+    [InlineData("""{"preset":"quick-demo","options":{"dataset":"cifar10","dataPath":"/nonexistent-nasiam-data"}}""", "options.dataPath")]
+    [InlineData("""{"preset":"quick-demo","options":{"dataset":"folder","dataPath":"/etc"}}""", "options.dataPath")]
     public async Task Create_BadPayload_Returns400NamingTheField(string body, string field)
     {
         var r = await _c.PostAsync("/api/runs", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
@@ -164,7 +167,10 @@ public class RunsApiTests : IAsyncLifetime
     [Fact]
     public async Task Create_PipelinePreset_PretrainsTheSearchedGenotype()
     {
-        var o = await CreatedOptions("""{"preset":"simsiam-cifar10","options":{"dataPath":"/data/cifar"}}""");
+        // The data folder must be found where runs execute: a CIFAR layout folder (empty: nothing is read before the run).
+        var cifar = Path.Combine(_data, "cifar");
+        Directory.CreateDirectory(Path.Combine(cifar, "cifar-10-batches-bin"));
+        var o = await CreatedOptions($$$"""{"preset":"simsiam-cifar10","options":{"dataPath":"{{{cifar}}}"}}""");
         Assert.Equal("pipeline", o.GetProperty("kind").GetString());
         Assert.Equal("searched", o.GetProperty("pretrain").GetProperty("genotype").GetString());
         Assert.Equal("simsiam", o.GetProperty("framework").GetString());
@@ -344,6 +350,16 @@ public class RunsApiTests : IAsyncLifetime
         Assert.True(unnamed[1] == unnamed[0] + " #2" || (unnamed[1] != unnamed[0] && !unnamed[1].Contains('#')), string.Join(" | ", unnamed));
         var listed = (await _c.GetFromJsonAsync<JsonElement>("/api/genotypes")).EnumerateArray().Select(e => e.GetProperty("name").GetString()).ToArray();
         Assert.Single(listed, n => string.Equals(n, "mine", StringComparison.OrdinalIgnoreCase));
+        Assert.Equal("must be at most 100 characters (got 101)", await NameError(new { name = new string('n', 101), text }));
+
+        // A library entry can be deleted; a preset cannot; an unknown id is a 404.
+        Assert.Equal(HttpStatusCode.NoContent, (await _c.DeleteAsync(ok.Headers.Location!)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await _c.GetAsync(ok.Headers.Location!)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await _c.DeleteAsync(ok.Headers.Location!)).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await _c.DeleteAsync("/api/genotypes/simsiam%2Fcifar10_resnet18")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await _c.GetAsync("/api/genotypes/simsiam%2Fcifar10_resnet18")).StatusCode);
+        // Its name is free again.
+        Assert.Equal(HttpStatusCode.Created, (await _c.PostAsJsonAsync("/api/genotypes", new { name = "mine", text })).StatusCode);
 
         // As the run and comparison bodies: an unknown or repeated member is a 400 naming it, not ignored.
         var typo = await _c.PostAsync("/api/genotypes", new StringContent($$"""{"name":"x","text":"{{text}}","frameworkz":"moco"}""", System.Text.Encoding.UTF8, "application/json"));
@@ -494,8 +510,13 @@ public class RunsApiTests : IAsyncLifetime
         Assert.Contains(summary.GetProperty("notices").EnumerateArray(), n => n.GetString()!.StartsWith("linear.epochs:"));
         // The create response's notes on the request; the run's own record carries none (the member is absent, not null).
         Assert.False((await _c.GetFromJsonAsync<JsonElement>($"/api/runs/{summary.GetProperty("id").GetGuid()}")).GetProperty("run").TryGetProperty("notices", out _));
+        // Which of the run's checkpoints is evaluated is said (the kNN-best and the last give different numbers),
+        // and the new run is named after the one it evaluates.
+        Assert.Contains(summary.GetProperty("notices").EnumerateArray(), n => n.GetString()!.StartsWith("checkpoint: the run's last pre-training backbone (checkpoints/pretrain.ckpt"));
         var child = summary.GetProperty("id").GetGuid();
         var detail = await _c.GetFromJsonAsync<JsonElement>($"/api/runs/{child}");
+        var parentName = (await _c.GetFromJsonAsync<JsonElement>($"/api/runs/{id}")).GetProperty("run").GetProperty("name").GetString();
+        Assert.Equal($"{parentName} · linear eval", detail.GetProperty("run").GetProperty("name").GetString());
         Assert.Equal("lincls", detail.GetProperty("run").GetProperty("kind").GetString());
         Assert.Equal(id, detail.GetProperty("parentId").GetGuid());
         var linear = detail.GetProperty("options").GetProperty("linear");

@@ -59,4 +59,37 @@ public sealed class GenotypesPageTests() : ScriptedAppTests("genotypes", () => n
             Assert.DoesNotContain("chosen-a", now[2].ClassList);
         });
     }
+
+    // Entries imported by mistake could not be removed (no delete on the page or in the API).
+    [Fact]
+    public async Task Delete_AsksFirst_ThenRemovesTheEntry_AndPresetsHaveNoDelete()
+    {
+        await using var ctx = Bunit.Context();
+        ctx.Services.AddFallbackServiceProvider(App.Services);
+        var library = App.Services.GetRequiredService<NASiam.Web.Api.GenotypeLibrary>();
+        var text = GenotypeText.Write(GenotypePresets.Find("simsiam/cifar10_resnet18")!.Genotype!);
+        var (entry, error) = library.Import("to delete", text, null);
+        Assert.Null(error);
+        var dialogs = ctx.Render<MudDialogProvider>();
+        var page = ctx.Render<Genotypes>();
+        var row = page.FindAll("tbody tr").Single(r => r.TextContent.Contains("to delete"));
+        Assert.Contains($"id {entry!.Id}", row.TextContent);
+        // One Delete per library entry; none on the published presets.
+        Assert.Single(page.FindAll("button.delete-genotype"));
+
+        // "Keep" leaves it. The click's handler waits for the answer, so it is awaited after answering.
+        var clicked = row.QuerySelector("button.delete-genotype")!.ClickAsync(new MouseEventArgs());
+        dialogs.WaitForAssertion(() => Assert.Contains("Delete \"to delete\" from the library?", dialogs.Markup));
+        await dialogs.Find(".mud-message-box__cancel-button").ClickAsync(new MouseEventArgs());
+        await clicked;
+        Assert.Contains(App.Services.GetRequiredService<NASiam.Web.Runs.RunStore>().Genotypes(), g => g.Id == entry.Id);
+
+        clicked = page.FindAll("button.delete-genotype").Single().ClickAsync(new MouseEventArgs());
+        dialogs.WaitForAssertion(() => Assert.Equal("Delete", dialogs.Find(".mud-message-box__yes-button").TextContent.Trim()));
+        await dialogs.Find(".mud-message-box__yes-button").ClickAsync(new MouseEventArgs());
+        await clicked;
+        page.WaitForAssertion(() => Assert.DoesNotContain(page.FindAll("tbody tr"), r => r.TextContent.Contains("to delete")));
+        Assert.DoesNotContain(App.Services.GetRequiredService<NASiam.Web.Runs.RunStore>().Genotypes(), g => g.Id == entry.Id);
+        Assert.Contains(ctx.Services.GetRequiredService<ISnackbar>().ShownSnackbars, s => s.Message == "Deleted 'to delete' from the library");
+    }
 }

@@ -154,6 +154,9 @@ public sealed class GenotypeStore(RunDatabase db)
 
     public IReadOnlyList<GenotypeEntry> List() => Query("ORDER BY created_at DESC");
 
+    /// <summary>Removes an entry; false when there was none. Runs keep their genotype's text, so none depends on it.</summary>
+    public bool Delete(Guid id) => db.Exec("DELETE FROM genotypes WHERE id = @id", ("@id", id.ToString())) > 0;
+
     public GenotypeEntry? Get(Guid id) => Query("WHERE id = @id", ("@id", id.ToString())).FirstOrDefault();
 
     List<GenotypeEntry> Query(string tail, params (string Name, object? Value)[] args)
@@ -167,6 +170,4 @@ public sealed class GenotypeStore(RunDatabase db)
                 r.GetString(4), r.IsDBNull(5) ? null : Guid.Parse(r.GetString(5)), ReadTime(r, 6)!.Value));
         return list;
     }
-
-    public void Delete(Guid id) => db.Exec("DELETE FROM genotypes WHERE id = @id", ("@id", id.ToString()));
 }
