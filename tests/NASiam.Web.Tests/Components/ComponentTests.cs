@@ -64,6 +64,41 @@ public class RunFormTests
         Assert.DoesNotContain("must be", form.Find("[data-field='search.lr']").TextContent);
     }
 
+    // After a refused submit each edit checks the form again: a corrected field lost its "(got 'NaN')" only
+    // at the next submit. The refused submit also brings the first field in error into view (the Queue run
+    // button is far below it).
+    [Fact]
+    public async Task AfterARefusedSubmit_CorrectingAField_ClearsItsError_AtOnce_AndTheFirstErrorIsFocused()
+    {
+        await using var ctx = Bunit.Context();
+        var module = ctx.JSInterop.SetupModule("./js/run-form.js");
+        module.Setup<bool>("focusFirstError").SetResult(true);
+        RunRequest? submitted = null;
+        var form = ctx.Render<RunForm>(p => p.Add(x => x.OnSubmit, o => submitted = o));
+        await Type(form, "search.lr", "NaN");
+        await Type(form, "search.epochs", "0");
+        Assert.Empty(form.FindAll("[data-error]")); // no checks while typing before the first submit
+        Assert.Empty(module.Invocations);
+        await Submit(form);
+
+        form.WaitForAssertion(() => Assert.Contains("(got 'NaN')", form.Find("[data-field='search.lr']").TextContent));
+        Assert.Equal("true", form.Find("[data-field='search.lr']").GetAttribute("data-error"));
+        form.WaitForAssertion(() => Assert.Single(module.Invocations, i => i.Identifier == "focusFirstError"));
+
+        await Type(form, "search.lr", "0.05");
+        form.WaitForAssertion(() => Assert.DoesNotContain("NaN", form.Find("[data-field='search.lr']").TextContent));
+        Assert.Null(form.Find("[data-field='search.lr']").GetAttribute("data-error"));
+        Assert.Contains("must be between 1 and 100000", form.Find("[data-field='search.epochs']").TextContent); // still wrong: still said
+        await Type(form, "search.epochs", "2");
+        form.WaitForAssertion(() => Assert.Empty(form.FindAll("[data-error]")));
+        Assert.Empty(form.FindAll(".form-error-summary"));
+        Assert.Null(submitted); // an edit checks, it never submits
+        Assert.Single(module.Invocations, i => i.Identifier == "focusFirstError"); // focused once, at the submit
+
+        await Submit(form);
+        form.WaitForAssertion(() => Assert.NotNull(submitted));
+    }
+
     [Fact]
     public async Task Submit_ValidChanges_SubmitsThePresetWithOnlyTheChangedFields()
     {

@@ -1,0 +1,10 @@
+// The new-run form's one browser-side helper: after a refused submit, bring the first field in error
+// into view and focus its input (the Queue run button sits far below most fields).
+export function focusFirstError() {
+  const field = document.querySelector('[data-field][data-error]');
+  if (!field) return false;
+  field.scrollIntoView({ block: 'center', behavior: 'smooth' });
+  const input = field.querySelector('input:not([type=hidden]), textarea, [tabindex]:not([tabindex="-1"])');
+  if (input) input.focus({ preventScroll: true });
+  return true;
+}
