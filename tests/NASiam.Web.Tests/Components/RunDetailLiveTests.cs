@@ -87,11 +87,17 @@ public sealed class RunDetailLiveTests() : ScriptedAppTests("live", () => new Sc
         ctx.Services.AddFallbackServiceProvider(app.Services);
         var id = await NasiamAppFactory.CreateQuickDemo(c);
         await NasiamAppFactory.WaitUntil(async () => (await NasiamAppFactory.Events(c, id, "step")).Count >= 3, TimeSpan.FromSeconds(20), "three steps");
+        var dialogs = ctx.Render<MudBlazor.MudDialogProvider>();
         var page = ctx.Render<RunDetail>(p => p.Add(x => x.Id, id));
         page.WaitForAssertion(() => Assert.Contains("Running", page.Find("#run-status").TextContent), TimeSpan.FromSeconds(10));
 
+        // Cancel asks first, as the runs list does; the run stops once the answer is yes.
+        var asked = page.Find("#cancel-run").ClickAsync(new Microsoft.AspNetCore.Components.Web.MouseEventArgs());
+        dialogs.WaitForAssertion(() => Assert.Equal("Cancel", dialogs.Find(".mud-message-box__yes-button").TextContent.Trim()));
+        Assert.Contains("Running", page.Find("#run-status").TextContent);
         var clicked = DateTimeOffset.UtcNow;
-        await page.Find("#cancel-run").ClickAsync(new Microsoft.AspNetCore.Components.Web.MouseEventArgs());
+        await dialogs.Find(".mud-message-box__yes-button").ClickAsync(new Microsoft.AspNetCore.Components.Web.MouseEventArgs());
+        await asked;
         var returned = DateTimeOffset.UtcNow;
         page.WaitForAssertion(() => Assert.Contains("Cancelled", page.Find("#run-status").TextContent), TimeSpan.FromSeconds(10));
 

@@ -1,0 +1,63 @@
+using MudBlazor;
+using NASiam.Web.Jobs;
+using NASiam.Web.Runs;
+
+namespace NASiam.Web.Components.Shared;
+
+/// <summary>
+/// The run actions (Cancel, Resume/Start, Retry, Delete) as the runs list and a run's page offer them:
+/// the same names, the same question first, and a snackbar for what happened, done or refused.
+/// Each returns true when the action was done.
+/// </summary>
+public sealed class RunActions(IDialogService dialogs, ISnackbar snackbar, RunScheduler scheduler)
+{
+    /// <summary>"Start" for a run stopped before it ever started (nothing to resume: it is queued again), otherwise "Resume".</summary>
+    public static string ResumeLabel(RunRecord r) => r.StartedAt is null ? "Start" : "Resume";
+
+    /// <summary>The Resume/Start button's tooltip.</summary>
+    public static string ResumeTitle(RunRecord r) => r.StartedAt is null
+        ? "Start: it was stopped before it started, so it is queued from the beginning"
+        : "Resume from its newest checkpoint";
+
+    public Task<bool> Cancel(RunRecord r) =>
+        Confirm(r, "Cancel", () => scheduler.Cancel(r.Id) ? null : "it is no longer active", () => $"Cancelling \"{r.Name}\"");
+
+    public Task<bool> Resume(RunRecord r)
+    {
+        var action = ResumeLabel(r);
+        return Confirm(r, action,
+            () => scheduler.Resume(r.Id) ? null : $"only a cancelled, failed or interrupted run can be {(r.StartedAt is null ? "started" : "resumed")}",
+            () => r.StartedAt is null ? $"Queued \"{r.Name}\"" : $"Queued \"{r.Name}\" to resume from its newest checkpoint");
+    }
+
+    /// <summary>Retry: a fresh copy of an ended run (<paramref name="queued"/> gets the new run).</summary>
+    public Task<bool> Retry(RunRecord r, Action<RunRecord>? queued = null)
+    {
+        RunRecord? copy = null;
+        return Confirm(r, "Retry", () =>
+        {
+            var result = scheduler.Retry(r.Id);
+            if (!result.Ok) return string.Join("; ", result.Errors.Select(e => e.Message));
+            copy = result.Run!;
+            queued?.Invoke(copy);
+            return null;
+        }, () => $"Queued {copy!.Name} (a fresh copy of \"{r.Name}\")");
+    }
+
+    public Task<bool> Delete(RunRecord r) =>
+        Confirm(r, "Delete", () => scheduler.Delete(r.Id) ? null : "it no longer exists", () => $"Deleted \"{r.Name}\"");
+
+    /// <summary>Asks, acts, and says what happened (<paramref name="act"/> returns why it was refused, null when done).</summary>
+    async Task<bool> Confirm(RunRecord r, string action, Func<string?> act, Func<string> done)
+    {
+        var ok = await dialogs.ShowMessageBoxAsync($"{action} run", $"{action} \"{r.Name}\"?", yesText: action, cancelText: "Keep");
+        if (ok != true) return false;
+        if (act() is { } refused)
+        {
+            snackbar.Add($"{action} \"{r.Name}\": not done, {refused}", Severity.Warning);
+            return false;
+        }
+        snackbar.Add(done(), Severity.Success);
+        return true;
+    }
+}

@@ -1,0 +1,115 @@
+using Bunit;
+using Microsoft.AspNetCore.Components;
+using Microsoft.AspNetCore.Components.Web;
+using Microsoft.Extensions.DependencyInjection;
+using MudBlazor;
+using NASiam.Web.Components.Pages;
+using NASiam.Web.Runs;
+using NASiam.Web.Tests.Fakes;
+
+namespace NASiam.Web.Tests.Components;
+
+/// <summary>
+/// Cancel, Resume/Start, Retry and Delete on the runs list and on a run's page (asked first, answered with
+/// a snackbar).
+/// </summary>
+public sealed class RunActionsTests() : ScriptedAppTests("actions", () => new ScriptedRunEngine(totalSteps: 4, stepMilliseconds: 1))
+{
+    RunStore Store => App.Services.GetRequiredService<RunStore>();
+
+    /// <summary>A copy of a finished quick demo's record, stored as given (no engine runs it).</summary>
+    RunRecord Stored(RunRecord template, string name, RunStatus status, bool started)
+    {
+        var id = Guid.NewGuid();
+        Store.Insert(template with { Id = id, Name = name, Status = started ? RunStatus.Queued : status, ParentId = null });
+        if (started)
+        {
+            Store.MarkStarted(id); // the start time is the status store's to write, as a job does
+            if (status != RunStatus.Running) Store.Finish(id, status, null, null, null, null);
+        }
+        return Store.Get(id)!;
+    }
+
+    /// <summary>Clicks a button that asks first, answers yes (or Keep), checking the yes button says <paramref name="yes"/>, and waits for the action.</summary>
+    static async Task ClickAndAnswer(IRenderedComponent<MudDialogProvider> dialogs, AngleSharp.Dom.IElement button, string yes, bool confirm = true)
+    {
+        var clicked = button.ClickAsync(new MouseEventArgs());
+        dialogs.WaitForAssertion(() => Assert.Equal(yes, dialogs.Find(".mud-message-box__yes-button").TextContent.Trim()));
+        await dialogs.Find(confirm ? ".mud-message-box__yes-button" : ".mud-message-box__cancel-button").ClickAsync(new MouseEventArgs());
+        await clicked;
+        dialogs.WaitForAssertion(() => Assert.Empty(dialogs.FindAll(".mud-message-box__yes-button")));
+    }
+
+    static IReadOnlyList<string> Said(BunitContext ctx, Severity severity) =>
+        ctx.Services.GetRequiredService<ISnackbar>().ShownSnackbars.Where(s => s.Severity == severity).Select(s => s.Message ?? "").ToList();
+
+    // Before, Cancel, Resume and Delete said nothing when they worked (only a refusal or a retry did), and a run
+    // cancelled while queued offered "Resume" though it had nothing to resume.
+    [Fact]
+    public async Task RunsList_CancelStartResumeAndDelete_SayWhenDone_AndARunThatNeverStartedOffersStart()
+    {
+        using var c = App.Api();
+        await using var ctx = PageContext();
+        var dialogs = ctx.Render<MudDialogProvider>();
+        var template = Store.Get(await SucceededQuickDemo(c))!;
+        var waiting = Stored(template, "waiting run", RunStatus.Queued, started: false);
+        Stored(template, "stopped run", RunStatus.Cancelled, started: true);
+        var list = ctx.Render<NASiam.Web.Components.Pages.Runs>();
+        AngleSharp.Dom.IElement? Button(string run, string title) =>
+            list.FindAll("#runs-table tbody tr").Single(r => r.TextContent.Contains(run)).QuerySelector($"[title={title}]");
+
+        await ClickAndAnswer(dialogs, Button("waiting run", "Cancel")!, "Cancel");
+        list.WaitForAssertion(() => Assert.Contains("Cancelling \"waiting run\"", Said(ctx, Severity.Success)));
+        Assert.Equal(RunStatus.Cancelled, Store.Get(waiting.Id)!.Status);
+
+        // Cancelled before it started: its button says Start (it queues the run, as Resume does).
+        list.WaitForAssertion(() => Assert.NotNull(Button("waiting run", "Start")));
+        Assert.Null(Button("waiting run", "Resume"));
+        Assert.NotNull(Button("stopped run", "Resume"));
+        Assert.Null(Button("stopped run", "Start"));
+        await ClickAndAnswer(dialogs, Button("waiting run", "Start")!, "Start");
+        list.WaitForAssertion(() => Assert.Contains("Queued \"waiting run\"", Said(ctx, Severity.Success)));
+
+        await ClickAndAnswer(dialogs, Button("stopped run", "Resume")!, "Resume");
+        list.WaitForAssertion(() => Assert.Contains("Queued \"stopped run\" to resume from its newest checkpoint", Said(ctx, Severity.Success)));
+
+        await ClickAndAnswer(dialogs, Button(template.Name, "Delete")!, "Delete");
+        list.WaitForAssertion(() => Assert.Contains($"Deleted \"{template.Name}\"", Said(ctx, Severity.Success)));
+        Assert.Null(Store.Get(template.Id));
+        Assert.Empty(Said(ctx, Severity.Warning));
+    }
+
+    // The run page cancelled without asking and offered an ended run only Resume.
+    [Fact]
+    public async Task RunPage_OfAnEndedRun_OffersRetryAndDelete_WhichAskFirst_DeleteGoesToTheList()
+    {
+        using var c = App.Api();
+        await using var ctx = PageContext();
+        var dialogs = ctx.Render<MudDialogProvider>();
+        var nav = ctx.Services.GetRequiredService<NavigationManager>();
+        var template = Store.Get(await SucceededQuickDemo(c))!;
+
+        var never = Stored(template, "never started", RunStatus.Cancelled, started: false);
+        var page = ctx.Render<RunDetail>(p => p.Add(x => x.Id, never.Id));
+        Assert.Equal("Start", page.Find("#resume-run").TextContent.Trim());
+
+        var stopped = Stored(template, "stopped", RunStatus.Failed, started: true);
+        page = ctx.Render<RunDetail>(p => p.Add(x => x.Id, stopped.Id));
+        Assert.Equal("Resume", page.Find("#resume-run").TextContent.Trim());
+        await ClickAndAnswer(dialogs, page.Find("#retry-run"), "Retry");
+        var copy = Assert.Single(Store.List(stopped.Id));
+        page.WaitForAssertion(() => Assert.EndsWith($"/runs/{copy.Id}", nav.Uri));
+        Assert.Contains(Said(ctx, Severity.Success), m => m.Contains("a fresh copy of \"stopped\""));
+
+        page = ctx.Render<RunDetail>(p => p.Add(x => x.Id, template.Id));
+        Assert.Empty(page.FindAll("#resume-run")); // succeeded: nothing to resume
+        Assert.Empty(page.FindAll("#cancel-run"));
+        var before = nav.Uri;
+        await ClickAndAnswer(dialogs, page.Find("#delete-run"), "Delete", confirm: false); // "Keep"
+        Assert.NotNull(Store.Get(template.Id));
+        Assert.Equal(before, nav.Uri);
+        await ClickAndAnswer(dialogs, page.Find("#delete-run"), "Delete");
+        Assert.Null(Store.Get(template.Id));
+        page.WaitForAssertion(() => Assert.EndsWith("/runs", nav.Uri));
+    }
+}
