@@ -3,6 +3,8 @@ using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Web;
 using Microsoft.Extensions.DependencyInjection;
 using MudBlazor;
+using NASiam.Core.Genotypes;
+using NASiam.Core.Reporting;
 using NASiam.Web.Components.Pages;
 using NASiam.Web.Runs;
 using NASiam.Web.Tests.Fakes;
@@ -11,7 +13,7 @@ namespace NASiam.Web.Tests.Components;
 
 /// <summary>
 /// Cancel, Resume/Start, Retry and Delete on the runs list and on a run's page (asked first, answered with
-/// a snackbar).
+/// a snackbar), and what a run's page says of a search that stopped before its end.
 /// </summary>
 public sealed class RunActionsTests() : ScriptedAppTests("actions", () => new ScriptedRunEngine(totalSteps: 4, stepMilliseconds: 1))
 {
@@ -111,5 +113,38 @@ public sealed class RunActionsTests() : ScriptedAppTests("actions", () => new Sc
         await ClickAndAnswer(dialogs, page.Find("#delete-run"), "Delete");
         Assert.Null(Store.Get(template.Id));
         page.WaitForAssertion(() => Assert.EndsWith("/runs", nav.Uri));
+    }
+
+    // A search that stopped before its end showed the alphas' argmax as if it were the final genotype.
+    [Fact]
+    public async Task AStoppedSearch_LabelsItsGenotypeProvisional_TheCollapsePanelNamesTheStage_AndAnEmptyLineageSaysWhatComes()
+    {
+        using var c = App.Api();
+        await using var ctx = PageContext();
+        var template = Store.Get(await SucceededQuickDemo(c))!;
+        var page = ctx.Render<RunDetail>(p => p.Add(x => x.Id, template.Id));
+        page.WaitForAssertion(() => Assert.NotEmpty(page.FindAll("#download-genotype-txt")));
+        Assert.Empty(page.FindAll("#provisional-genotype")); // the search derived its genotype: final
+        Assert.DoesNotContain("provisional", page.Find("#download-genotype-txt").TextContent);
+        Assert.Empty(page.FindAll("#lineage-empty")); // it has artefacts
+
+        var stopped = Stored(template, "stopped search", RunStatus.Cancelled, started: true);
+        var genotype = GenotypeText.Write(GenotypePresets.Find("simsiam/cifar10_resnet18")!.Genotype!);
+        var at = DateTimeOffset.UtcNow;
+        Store.Append(stopped.Id, [
+            new RunStarted { RunId = stopped.Id, Sequence = 0, At = at, Stage = "run", Kind = "search" },
+            new StageStarted { RunId = stopped.Id, Sequence = 1, At = at, Stage = "search", TotalEpochs = 10, TotalSteps = 100, StepsPerEpoch = 10 },
+            new AlphasLogged { RunId = stopped.Id, Sequence = 2, At = at, Stage = "search", Epoch = 2, Step = 28, Cells = [], GenotypeText = genotype },
+            new WarningRaised { RunId = stopped.Id, Sequence = 3, At = at, Stage = "search", Kind = "collapse", Message = "possible collapse", Step = 20 },
+            new StageFinished { RunId = stopped.Id, Sequence = 4, At = at, Stage = "search", Outcome = RunOutcome.Cancelled },
+        ]);
+        page = ctx.Render<RunDetail>(p => p.Add(x => x.Id, stopped.Id));
+        page.WaitForAssertion(() => Assert.Equal("Provisional genotype: argmax of the alphas in epoch 3 of 10 (the search stopped before its end; cancelled).",
+            page.Find("#provisional-genotype").TextContent.Trim()));
+        Assert.NotEmpty(page.FindAll(".genotype-cell")); // still drawn, labelled
+        Assert.EndsWith("(provisional)", page.Find("#download-genotype-txt").TextContent.Trim());
+        Assert.EndsWith("(provisional)", page.Find("#download-genotype-json").TextContent.Trim());
+        Assert.Contains("[collapse] search, step 20: possible collapse", page.Find("#collapse-panel").TextContent);
+        Assert.Contains("Nothing yet", page.Find("#lineage-empty").TextContent);
     }
 }
