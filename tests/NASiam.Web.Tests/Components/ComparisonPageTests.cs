@@ -44,6 +44,63 @@ public class ComparisonPageTests
         Assert.Equal(6, page.FindAll("#comparison-seeds tbody tr").Count);
     }
 
+    // The headline was also the linear top-1 card's caption (and, on the comparison's page, its message).
+    [Fact]
+    public async Task TheHeadline_IsSaidOnce()
+    {
+        await using var ctx = Bunit.Context();
+        var report = Report((0, 60, 59), (1, 62.5, 60.5), (2, 61, 58));
+        var page = ctx.Render<ComparisonResults>(p => p.Add(x => x.Report, report));
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(page.Markup, System.Text.RegularExpressions.Regex.Escape(report.Headline)));
+        Assert.Empty(page.FindAll(".comparison-metric-words[data-metric='lincls_top1']"));
+        Assert.Single(page.FindAll(".comparison-metric-words[data-metric='lincls_top5']")); // the other metrics keep theirs
+    }
+
+    // A difference near zero wrote its "+0.00" over the zero line's "0" label.
+    [Fact]
+    public async Task ADifferenceNearZero_DoesNotWriteItsLabelOverTheZeroLabel()
+    {
+        await using var ctx = Bunit.Context();
+        static double Y(AngleSharp.Dom.IElement t) => double.Parse(t.GetAttribute("y")!, System.Globalization.CultureInfo.InvariantCulture);
+        foreach (var (seeds, apart) in new[] { (new[] { (0, 60.0, 60.0), (1, 61.0, 61.0) }, false), (new[] { (0, 60.0, 59.0), (1, 62.5, 60.5), (2, 61.0, 58.0) }, true) })
+        {
+            var page = ctx.Render<ComparisonResults>(p => p.Add(x => x.Report, Report(seeds)));
+            var svg = page.Find("svg.comparison-dots[data-metric='lincls_top1']");
+            var label = svg.QuerySelector("text.difference-label")!;
+            var zero = svg.QuerySelectorAll("text").Where(t => t.TextContent == "0").ToList();
+            // Any zero label left sits at least a line (10 px font) away from the difference's label.
+            Assert.All(zero, z => Assert.True(Math.Abs(Y(z) - Y(label)) >= 10, $"'0' at y={Y(z)}, '{label.TextContent}' at y={Y(label)}"));
+            Assert.Equal(apart, zero.Count == 1); // far from zero the axis keeps its label
+        }
+    }
+
+    [Fact]
+    public async Task AFinishedComparisonsPage_SaysItsHeadlineOnce()
+    {
+        var data = Directory.CreateTempSubdirectory("nasiam-cmp-headline-").FullName;
+        try
+        {
+            await using var app = new NasiamAppFactory(data, new ScriptedRunEngine(totalSteps: 4, stepMilliseconds: 5));
+            using var c = app.Api();
+            var created = await c.PostAsJsonAsync("/api/comparisons", new { preset = "quick-demo", framework = "simclr", genotype = Genotype, seeds = new[] { 0 } });
+            var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+            var store = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<NASiam.Web.Runs.ComparisonStore>(app.Services);
+            await using var ctx = Bunit.Context();
+            ctx.Services.AddFallbackServiceProvider(app.Services);
+            // As the coordinator ends a comparison: succeeded, with the headline as its message.
+            store.SetStatus(id, NASiam.Web.Runs.RunStatus.Succeeded, "-", finished: true);
+            var headline = ctx.Render<ComparisonDetail>(p => p.Add(x => x.Id, id)).Find(".comparison-delta").TextContent;
+            Assert.False(string.IsNullOrWhiteSpace(headline));
+            store.SetStatus(id, NASiam.Web.Runs.RunStatus.Succeeded, headline, finished: true);
+            var page = ctx.Render<ComparisonDetail>(p => p.Add(x => x.Id, id));
+            Assert.Single(page.FindAll(".mud-alert, .comparison-metric-words"), e => e.TextContent.Contains(headline));
+        }
+        finally
+        {
+            try { Directory.Delete(data, true); } catch (IOException) { }
+        }
+    }
+
     [Fact]
     public async Task OneSeed_ShowsTheDifferenceWithoutACi_AndSaysWhy()
     {
