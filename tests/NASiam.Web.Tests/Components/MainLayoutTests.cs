@@ -1,6 +1,7 @@
 using Bunit;
 using Microsoft.AspNetCore.Components;
 using Microsoft.Extensions.DependencyInjection;
+using MudBlazor.Extensions;
 using MudBlazor.Services;
 using NASiam.Web.Components.Layout;
 
@@ -55,5 +56,41 @@ public class MainLayoutTests
             Assert.True(IsActive(layout, "nav-runs"));
             Assert.False(IsActive(layout, "nav-new-run"));
         });
+    }
+
+    static IRenderedComponent<MainLayout> Layout(BunitContext ctx, bool systemDark, string? stored)
+    {
+        ctx.JSInterop.Setup<bool>("mudThemeProvider.isDarkMode", _ => true).SetResult(systemDark);
+        ctx.JSInterop.Setup<string?>("localStorage.getItem", "nasiam-theme").SetResult(stored);
+        return ctx.Render<MainLayout>(p => p.Add(x => x.Body, (RenderFragment)(b => b.AddContent(0, "page"))));
+    }
+
+    static bool Dark(IRenderedComponent<MainLayout> layout) => layout.FindComponent<MudBlazor.MudThemeProvider>().Instance.GetState(x => x.IsDarkMode);
+
+    // Dark mode was light on every load, whatever the system said, and forgot the user's toggle.
+    [Fact]
+    public async Task DarkMode_FollowsTheSystemByDefault_AndTheUsersToggleIsRemembered()
+    {
+        await using (var ctx = Context())
+        {
+            var layout = Layout(ctx, systemDark: true, stored: null);
+            layout.WaitForAssertion(() => Assert.True(Dark(layout)));
+            await layout.Find("#toggle-theme").ClickAsync(new Microsoft.AspNetCore.Components.Web.MouseEventArgs());
+            layout.WaitForAssertion(() => Assert.False(Dark(layout)));
+            var saved = Assert.Single(ctx.JSInterop.Invocations, i => i.Identifier == "localStorage.setItem");
+            Assert.Equal(["nasiam-theme", "light"], saved.Arguments);
+        }
+        // The next load: the stored choice wins over the system's preference, either way.
+        await using (var ctx = Context())
+        {
+            var layout = Layout(ctx, systemDark: true, stored: "light");
+            layout.WaitForAssertion(() => Assert.Contains(ctx.JSInterop.Invocations, i => i.Identifier == "localStorage.getItem"));
+            layout.WaitForAssertion(() => Assert.False(Dark(layout)));
+        }
+        await using (var ctx = Context())
+        {
+            var layout = Layout(ctx, systemDark: false, stored: "dark");
+            layout.WaitForAssertion(() => Assert.True(Dark(layout)));
+        }
     }
 }
