@@ -88,14 +88,18 @@ public sealed record OptionEntry(
         var c = CultureInfo.InvariantCulture;
         switch (Type)
         {
+            case OptionValueType.Integer when t.Length == 0:
+                error = "is required: a whole number";
+                return false;
+            case OptionValueType.Number when t.Length == 0:
+                error = "is required: a number such as 0.05 or 1e-3";
+                return false;
             case OptionValueType.Integer when ClrType == typeof(long):
                 if (long.TryParse(t, NumberStyles.Integer, c, out var l)) { value = JsonValue.Create(l); return true; }
-                error = $"must be a whole number (got '{t}')";
-                return false;
+                return BeyondTheType(t, c, out value, out error);
             case OptionValueType.Integer:
                 if (int.TryParse(t, NumberStyles.Integer, c, out var i)) { value = JsonValue.Create(i); return true; }
-                error = $"must be a whole number (got '{t}')";
-                return false;
+                return BeyondTheType(t, c, out value, out error);
             case OptionValueType.Number:
                 if (double.TryParse(t, NumberStyles.Float, c, out var d) && double.IsFinite(d)) { value = JsonValue.Create(d); return true; }
                 error = $"must be a number such as 0.05 or 1e-3 (got '{t}')";
@@ -116,6 +120,21 @@ public sealed record OptionEntry(
                 value = JsonValue.Create(t);
                 return true;
         }
+    }
+
+    /// <summary>
+    /// A whole number too large for the option's type ("9999999999" epochs) is passed on as a number, so the
+    /// resolver answers with the option's own range ("must be between 1 and 100000; got 9999999999"), as the
+    /// API does for the same value; it read "must be a whole number", which it is. Anything else is not one.
+    /// </summary>
+    static bool BeyondTheType(string t, CultureInfo c, out JsonNode? value, out string error)
+    {
+        value = null;
+        error = "";
+        // As a JSON number read from text, the form the API's body has, so the resolver reads it the same way.
+        if (decimal.TryParse(t, NumberStyles.AllowLeadingSign, c, out var whole)) { value = JsonNode.Parse(whole.ToString(c)); return true; }
+        error = $"must be a whole number (got '{t}')";
+        return false;
     }
 }
 

@@ -65,6 +65,7 @@ public sealed class RunCommandsTests : IDisposable
     [InlineData("search --out {0} --pretrain-epochs 3", "Unrecognized command or argument '--pretrain-epochs'")]
     [InlineData("search --out {0} --search-epochs two", "--search-epochs: must be a whole number (got 'two')")]
     [InlineData("pipeline --out {0} --epochs two", "--epochs: must be a whole number (got 'two')")]
+    [InlineData("search --out {0} --search-epochs 9999999999", "search.epochs: must be between 1 and 100000; got 9999999999")]
     [InlineData("search --out {0} --search-epochs 0", "search.epochs: must be between 1 and 100000 (--epochs, --search-epochs)")]
     [InlineData("pipeline --out {0} --framework bert", "framework: 'bert' is not one of simsiam, moco, simclr (--framework)")]
     [InlineData("lincls --out {0} --checkpoint /nonexistent/x.ckpt", "checkpoint: '/nonexistent/x.ckpt' does not exist (--checkpoint)")]

@@ -155,6 +155,20 @@ public class OptionCatalogTests
         Assert.False(OptionCatalog.Get("search.lr").TryParseText("0,06", out _, out _));
         Assert.False(OptionCatalog.Get("backbone").TryParseText("vgg", out _, out error));
         Assert.Contains("resnet18", error);
+
+        // An empty field is missing, not malformed; a whole number beyond the type is one, and the resolver
+        // gives the option's range for it (the form said "must be a whole number" to 9999999999).
+        Assert.False(OptionCatalog.Get("search.epochs").TryParseText(" ", out _, out error));
+        Assert.Equal("is required: a whole number", error);
+        Assert.False(OptionCatalog.Get("search.lr").TryParseText("", out _, out error));
+        Assert.Equal("is required: a number such as 0.05 or 1e-3", error);
+        Assert.True(OptionCatalog.Get("search.epochs").TryParseText("9999999999", out v, out _));
+        Assert.Equal("9999999999", v!.ToJsonString());
+        var patch = new System.Text.Json.Nodes.JsonObject { ["search"] = new System.Text.Json.Nodes.JsonObject { ["epochs"] = v } };
+        var r = RunRequestResolver.Resolve(new RunRequest { Preset = "quick-demo", Overrides = patch }, RunRequestPolicy.Cli);
+        Assert.Equal("must be between 1 and 100000; got 9999999999", Assert.Single(r.Errors, e => e.Path == "search.epochs").Message);
+        Assert.False(OptionCatalog.Get("search.epochs").TryParseText("1e3", out _, out error));
+        Assert.Equal("must be a whole number (got '1e3')", error);
     }
 
     [Fact]
