@@ -219,8 +219,11 @@ public sealed class RunRequestTests : IDisposable
                          "linear.lr", "linear.lrScaling", "linear.schedule", "linear.weightDecay", "linear.batchSize", "linear.epochs", "maxStepsPerStage" })
                 Assert.True(Text(trained, path) == Text(o, path), $"{framework} {path}: {Text(trained, path)} vs {Text(o, path)}");
             Assert.Equal(Path.GetFullPath(checkpoint), Text(o, "linear.checkpoint"));
-            // The run's --out folder stands for its final pre-training checkpoint.
-            Assert.Equal(Path.GetFullPath(checkpoint), Text(PrintOptions("lincls", "--checkpoint", outDir), "linear.checkpoint"));
+            // The run's --out folder stands for the pre-training checkpoint a pipeline evaluates: MoCo's kNN-best
+            // (as SimSiam's), SimCLR's last (it has no best-selection; method doc 5.6, D21).
+            var picked = framework == "simclr" ? checkpoint : Path.Combine(outDir, "checkpoints", "pretrain-best.ckpt");
+            Assert.True(File.Exists(picked), picked);
+            Assert.Equal(Path.GetFullPath(picked), Text(PrintOptions("lincls", "--checkpoint", outDir), "linear.checkpoint"));
             Assert.Equal(framework == "simclr" ? "adam" : "sgd", Text(o, "linear.optimizer"));
             Assert.Equal(framework == "simclr" ? "constant" : "step", Text(o, "linear.schedule"));
 

@@ -159,17 +159,21 @@ public class RealEngineRunTests : IDisposable
         // Alphas without a named checkpoint are the search's (the default checkpoint is otherwise the pre-training's).
         Assert.Equal(HttpStatusCode.OK, (await c.GetAsync($"/api/runs/{id}/export?part=alphas")).StatusCode);
 
-        // The run page's "Linear-evaluate this backbone" through the API: the run id stands for its
-        // pre-training checkpoint, whose saved options bring the recipe; the engine evaluates it.
+        // The run page's "Linear-evaluate this backbone" through the API: the run id stands for the pre-training
+        // checkpoint its pipeline evaluated (SimSiam: the kNN-best), whose saved options bring the recipe; the
+        // engine evaluates it. It took pretrain.ckpt, so the two evaluations of one run gave different numbers.
         var evaluation = await c.PostAsync("/api/runs", new StringContent($"{{\"checkpoint\":\"{id}\"}}", System.Text.Encoding.UTF8, "application/json"));
         Assert.True(evaluation.StatusCode == HttpStatusCode.Created, await evaluation.Content.ReadAsStringAsync());
         var child = (await evaluation.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
         await NasiamAppFactory.WaitForStatus(c, child, "Succeeded", 90);
         var evaluated = await c.GetFromJsonAsync<JsonElement>($"/api/runs/{child}");
         Assert.Equal(id, evaluated.GetProperty("parentId").GetGuid());
-        Assert.EndsWith(Path.Combine("checkpoints", "pretrain.ckpt"), evaluated.GetProperty("options").GetProperty("linear").GetProperty("checkpoint").GetString());
+        Assert.EndsWith(Path.Combine("checkpoints", "pretrain-best.ckpt"), evaluated.GetProperty("options").GetProperty("linear").GetProperty("checkpoint").GetString());
         var top1 = evaluated.GetProperty("metrics").GetProperty("lincls_top1").GetDouble();
         Assert.InRange(top1, 0, 100);
+        // Same backbone, same recipe and seed: the same number as the pipeline's own linear evaluation.
+        var pipelineTop1 = (await c.GetFromJsonAsync<JsonElement>($"/api/runs/{id}")).GetProperty("metrics").GetProperty("lincls_top1").GetDouble();
+        Assert.Equal(pipelineTop1, top1);
     }
 
     public void Dispose()
