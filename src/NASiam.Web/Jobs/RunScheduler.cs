@@ -191,7 +191,23 @@ public sealed class RunScheduler(
         // A retry is a fresh copy of an ended run; of an active one it would only run the same thing twice.
         if (run.IsActive)
             return new(null, [new FieldError(RetryStateField, $"run '{run.Name}' is {run.Status.ToString().ToLowerInvariant()}; a retry starts a fresh copy of a run that ended: cancel it first, or resume it once stopped")]);
-        return Create(run.Options(), runId);
+        var options = run.Options();
+        return Create(options with { Name = RetryName(run.Name, store.List().Select(r => r.Name).ToHashSet(StringComparer.Ordinal)) }, runId);
+    }
+
+    /// <summary>
+    /// A retry's name: "NAME · retry N" with the first N ≥ 2 no run has (a retry of a retry counts on from the
+    /// original's name), so copies are told apart in the runs list; it was the same name. Within the name limit.
+    /// </summary>
+    internal static string RetryName(string name, IReadOnlySet<string> taken)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(name, @"^(.*) · retry \d+$");
+        var stem = m.Success ? m.Groups[1].Value : name;
+        const string Suffix = " · retry ";
+        if (stem.Length > RunOptionsValidator.MaxNameLength - Suffix.Length - 6) stem = stem[..(RunOptionsValidator.MaxNameLength - Suffix.Length - 6)];
+        int n = 2;
+        while (taken.Contains($"{stem}{Suffix}{n}")) n++;
+        return $"{stem}{Suffix}{n}";
     }
 
     /// <summary>Cancels if needed, then removes the record, its events and its folder.</summary>

@@ -544,7 +544,18 @@ public class RunsApiTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Created, retried.StatusCode);
         var child = await retried.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal(id, child.GetProperty("parentId").GetGuid());
-        Assert.Equal(HttpStatusCode.Accepted, (await c.PostAsync($"/api/runs/{child.GetProperty("id").GetGuid()}/cancel", null)).StatusCode);
+        // The copy is told apart from the original in the runs list (it had the same name).
+        Assert.Equal("quick-demo (simclr) · retry 2", child.GetProperty("name").GetString());
+        var childId = child.GetProperty("id").GetGuid();
+        Assert.Equal(HttpStatusCode.Accepted, (await c.PostAsync($"/api/runs/{childId}/cancel", null)).StatusCode);
+        await NasiamAppFactory.WaitForStatus(c, childId, "Cancelled");
+        // A retry of the copy, and a second of the original, count on from the original's name.
+        var third = await (await c.PostAsync($"/api/runs/{childId}/retry", null)).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("quick-demo (simclr) · retry 3", third.GetProperty("name").GetString());
+        Assert.Equal(HttpStatusCode.Accepted, (await c.PostAsync($"/api/runs/{third.GetProperty("id").GetGuid()}/cancel", null)).StatusCode);
+        var fourth = await (await c.PostAsync($"/api/runs/{id}/retry", null)).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("quick-demo (simclr) · retry 4", fourth.GetProperty("name").GetString());
+        Assert.Equal(HttpStatusCode.Accepted, (await c.PostAsync($"/api/runs/{fourth.GetProperty("id").GetGuid()}/cancel", null)).StatusCode);
     }
 
     [Fact]
