@@ -14,7 +14,7 @@ public static class GenotypesApi
     {
         var g = app.MapGroup("/api/genotypes").WithTags("Genotypes").RejectUnknownQueryParameters();
         g.MapGet("/", (GenotypeLibrary lib) => lib.All());
-        g.MapGet("/{**id}", (string id, GenotypeLibrary lib) => lib.All().FirstOrDefault(x => x.Id == CatchAll.Decode(id)) is { } found
+        g.MapGet("/{**id}", (string id, GenotypeLibrary lib) => lib.All().FirstOrDefault(x => string.Equals(x.Id, CatchAll.Decode(id), StringComparison.OrdinalIgnoreCase)) is { } found
                 ? Results.Ok(found) : Results.Problem($"No genotype {id} (a preset name or a library id).", statusCode: StatusCodes.Status404NotFound))
             .WithSummary("One genotype: a preset by name, or a library entry by id (the Location of an import)")
             .Produces<GenotypeInfo>().ProducesProblem(StatusCodes.Status404NotFound);
@@ -67,6 +67,18 @@ public sealed class GenotypeLibrary(RunStore store)
 
     public enum DeleteOutcome { Deleted, Preset, NotFound }
 
+    /// <summary><paramref name="stem"/>, or "stem #2", "#3"… the first no entry of <paramref name="taken"/> has (compared case-insensitively).</summary>
+    public static string UniqueName(string stem, IEnumerable<string> taken)
+    {
+        var set = taken.ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var name = stem;
+        for (int n = 2; set.Contains(name); n++) name = $"{stem} #{n}";
+        return name;
+    }
+
+    /// <summary>The library name of a run's discovered genotype: "RUN (discovered)", numbered when taken (two runs of one name).</summary>
+    public string DiscoveredName(string runName) => UniqueName($"{runName} (discovered)", All().Select(x => x.Name));
+
     /// <summary>Deletes a library entry by id; presets are built in.</summary>
     public DeleteOutcome Delete(string id) =>
         GenotypePresets.Find(id) is not null ? DeleteOutcome.Preset
@@ -95,14 +107,11 @@ public sealed class GenotypeLibrary(RunStore store)
         catch (GenotypeFormatException e) { return (null, ("text", e.Message)); }
         // Names are how people pick a genotype in the form's and the comparison's lists (ids are long):
         // a second entry of the same name would be indistinguishable there, and a preset's name is its id.
-        var names = All().ToDictionary(x => x.Name, StringComparer.OrdinalIgnoreCase);
+        // Tolerates names already repeated (libraries from before names were unique): the first holder is named.
+        var names = new Dictionary<string, GenotypeInfo>(StringComparer.OrdinalIgnoreCase);
+        foreach (var x in All()) names.TryAdd(x.Name, x);
         string entryName;
-        if (string.IsNullOrWhiteSpace(name))
-        {
-            var stem = $"imported {DateTime.UtcNow:yyyy-MM-dd HH:mm}";
-            entryName = stem;
-            for (int n = 2; names.ContainsKey(entryName); n++) entryName = $"{stem} #{n}";
-        }
+        if (string.IsNullOrWhiteSpace(name)) entryName = UniqueName($"imported {DateTime.UtcNow:yyyy-MM-dd HH:mm}", names.Keys);
         else entryName = name.Trim();
         if (entryName.Length > MaxNameLength) return (null, ("name", $"must be at most {MaxNameLength} characters (got {entryName.Length})"));
         if (names.TryGetValue(entryName, out var taken))

@@ -302,7 +302,8 @@ public sealed class NasiamRunJob(
         try
         {
             GenotypeText.Parse(text);
-            return new GenotypeEntry(Guid.NewGuid(), $"{run.Name} (discovered)", run.Framework, text, "discovered", run.Id, DateTimeOffset.UtcNow);
+            // Library names are unique (they are how entries are picked): a second run of one name gets "#2".
+            return new GenotypeEntry(Guid.NewGuid(), new Api.GenotypeLibrary(store).DiscoveredName(run.Name), run.Framework, text, "discovered", run.Id, DateTimeOffset.UtcNow);
         }
         catch (GenotypeFormatException e)
         {

@@ -360,6 +360,20 @@ public class RunsApiTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, (await _c.GetAsync("/api/genotypes/simsiam%2Fcifar10_resnet18")).StatusCode);
         // Its name is free again.
         Assert.Equal(HttpStatusCode.Created, (await _c.PostAsJsonAsync("/api/genotypes", new { name = "mine", text })).StatusCode);
+        // Ids are read in any case, as DELETE reads them.
+        Assert.Equal(HttpStatusCode.OK, (await _c.GetAsync("/api/genotypes/SIMSIAM%2FSTANDARD")).StatusCode);
+
+        // Two runs of one name discover two genotypes: the second is numbered. A library that already holds a
+        // repeated name (from before names were unique) still imports: every import answered 500 and the page's
+        // circuit died ("An item with the same key has already been added").
+        var store = _app.Services.GetRequiredService<NASiam.Web.Runs.RunStore>();
+        var library = _app.Services.GetRequiredService<NASiam.Web.Api.GenotypeLibrary>();
+        Assert.Equal("dup (discovered)", library.DiscoveredName("dup"));
+        foreach (var _ in new[] { 1, 2 })
+            store.AddGenotype(new NASiam.Web.Runs.GenotypeEntry(Guid.NewGuid(), "dup (discovered)", NASiam.Core.Framework.SimSiam, text, "discovered", null, DateTimeOffset.UtcNow));
+        Assert.Equal("dup (discovered) #2", library.DiscoveredName("dup"));
+        Assert.StartsWith("the library already holds a genotype named 'dup (discovered)'", await NameError(new { name = "DUP (discovered)", text }));
+        Assert.Equal(HttpStatusCode.Created, (await _c.PostAsJsonAsync("/api/genotypes", new { name = "after the repeat", text })).StatusCode);
 
         // As the run and comparison bodies: an unknown or repeated member is a 400 naming it, not ignored.
         var typo = await _c.PostAsync("/api/genotypes", new StringContent($$"""{"name":"x","text":"{{text}}","frameworkz":"moco"}""", System.Text.Encoding.UTF8, "application/json"));
