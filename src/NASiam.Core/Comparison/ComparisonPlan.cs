@@ -88,6 +88,12 @@ public static class ComparisonPlanner
     /// <summary>The most seeds one comparison may have (each seed is two pre-trainings).</summary>
     public const int MaxSeeds = 20;
 
+    /// <summary>
+    /// The children's policy: the recipe was checked with the door's at planning; a child is created later, maybe
+    /// on a node that does not see the workers' data folders, so its folder is left to the run.
+    /// </summary>
+    static readonly RunRequestPolicy ChildPolicy = RunRequestPolicy.Cli with { CheckDataFolders = false };
+
     /// <summary>Validates <paramref name="request"/> under <paramref name="policy"/>; never throws for bad input.</summary>
     public static ComparisonPlanResult Plan(ComparisonRequest request, RunRequestPolicy policy)
     {
@@ -178,7 +184,7 @@ public static class ComparisonPlanner
 
     /// <summary>Options of the search child for <paramref name="seed"/>.</summary>
     public static RunResolution SearchOptions(ComparisonPlan plan, int seed) =>
-        RunRequestResolver.Resolve(ChildRequest(plan.Preset, plan.Framework.ToName(), plan.Overrides, RunKind.Search, seed, null, $"{plan.Name} · search seed {seed}"), RunRequestPolicy.Cli);
+        RunRequestResolver.Resolve(ChildRequest(plan.Preset, plan.Framework.ToName(), plan.Overrides, RunKind.Search, seed, null, $"{plan.Name} · search seed {seed}"), ChildPolicy);
 
     /// <summary>
     /// Options of the pre-training child of <paramref name="arm"/> for <paramref name="seed"/>; the
@@ -189,7 +195,7 @@ public static class ComparisonPlanner
     {
         string genotype = arm == ComparisonArms.Baseline ? GenotypeReference.Standard
             : plan.GenotypeText ?? throw new InvalidOperationException("The comparison's genotype is not known yet (its searches have not finished).");
-        return RunRequestResolver.Resolve(ChildRequest(plan.Preset, plan.Framework.ToName(), plan.Overrides, RunKind.Pretrain, seed, genotype, $"{plan.Name} · seed {seed} · {arm} pre-train"), RunRequestPolicy.Cli);
+        return RunRequestResolver.Resolve(ChildRequest(plan.Preset, plan.Framework.ToName(), plan.Overrides, RunKind.Pretrain, seed, genotype, $"{plan.Name} · seed {seed} · {arm} pre-train"), ChildPolicy);
     }
 
     /// <summary>
@@ -201,7 +207,7 @@ public static class ComparisonPlanner
         {
             Kind = RunKind.LinCls, Checkpoint = checkpointPath,
             Overrides = new JsonObject { ["name"] = $"{plan.Name} · seed {seed} · {arm} linear eval" },
-        }, RunRequestPolicy.Cli);
+        }, ChildPolicy);
 
     /// <summary>
     /// Which checkpoint of a finished pre-training the linear evaluation reads: the kNN-best or the

@@ -59,6 +59,13 @@ public sealed record RunRequestPolicy
     /// </summary>
     public Func<Guid, NASiam.Core.Genotypes.StoredGenotype?>? GenotypeById { get; init; }
 
+    /// <summary>
+    /// The data folder must be found here, before the run is queued (<see cref="Data.DataSets.LocateError"/>):
+    /// where this machine executes the runs (the CLI; a web node that executes runs). A web-only node may not
+    /// see the workers' folders, so it leaves the check to the run.
+    /// </summary>
+    public bool CheckDataFolders { get; init; }
+
     /// <summary>True when <paramref name="path"/> is a file or folder the request may name: any with server files allowed, else <see cref="TrustedCheckpointFolder"/> itself or anything inside it.</summary>
     public bool MayRead(string path)
     {
@@ -70,7 +77,7 @@ public sealed record RunRequestPolicy
     }
 
     /// <summary>The command line: paths are the user's own.</summary>
-    public static RunRequestPolicy Cli { get; } = new() { AllowServerFiles = true };
+    public static RunRequestPolicy Cli { get; } = new() { AllowServerFiles = true, CheckDataFolders = true };
     /// <summary>The dashboard and the API: no probing of the server's files.</summary>
     public static RunRequestPolicy Web { get; } = new() { AllowServerFiles = false };
 }

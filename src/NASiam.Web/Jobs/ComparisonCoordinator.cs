@@ -54,7 +54,7 @@ public sealed class ComparisonService(ComparisonStore comparisons, RunStore runs
         // A run's id as the genotype: the comparison descends from that run (the planner resolves the genotype).
         else if (Guid.TryParse(request.Genotype?.Trim(), out var gid) && runs.Get(gid) is { GenotypeText: not null })
             sourceRunId = gid;
-        var planned = ComparisonPlanner.Plan(request, runs.WebPolicy);
+        var planned = ComparisonPlanner.Plan(request, scheduler.Policy);
         if (!planned.Ok) return new(null, planned.Errors, planned.Notices);
         // The host's check of the device before anything is queued (the children would each fail it).
         var device = planned.Plan!.Recipe.Device;

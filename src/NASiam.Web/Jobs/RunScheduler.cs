@@ -32,8 +32,8 @@ public sealed class RunScheduler(
 {
     public IReadOnlyList<string> Devices => options.Value.EffectiveDevices;
 
-    /// <summary>The web's request policy: no server file paths; genotype library and run ids as genotypes (<see cref="RunStore.WebPolicy"/>).</summary>
-    public RunRequestPolicy Policy => store.WebPolicy;
+    /// <summary>The web's request policy: no server file paths; genotype library and run ids as genotypes (<see cref="RunStore.WebPolicy"/>); data folders checked where this node executes runs.</summary>
+    public RunRequestPolicy Policy => store.WebPolicy with { CheckDataFolders = options.Value.ExecutesRuns };
 
     /// <summary>
     /// The web's one entry for new runs (form and API): <see cref="Plan"/>s the request, then
@@ -104,7 +104,7 @@ public sealed class RunScheduler(
             : new RunPlan(options with { Device = device }, parentId, [], notices);
     }
 
-    /// <summary>This server's checks of resolved options: the device is one of its own (<paramref name="device"/>: "auto" is the first), the parent exists, the data folder is found (where this node executes runs).</summary>
+    /// <summary>This server's checks of resolved options: the device is one of its own (<paramref name="device"/>: "auto" is the first), the parent exists.</summary>
     List<FieldError> HostErrors(RunOptions runOptions, Guid? parentId, out string device)
     {
         var errors = new List<FieldError>();
@@ -112,10 +112,6 @@ public sealed class RunScheduler(
         if (!Devices.Contains(device))
             errors.Add(new("device", $"'{runOptions.Device}' is not a device of this server; configured: {string.Join(", ", Devices)}"));
         if (parentId is { } p && store.Get(p) is null) errors.Add(new("parentId", $"run {p} does not exist"));
-        // Where this node executes runs its data folders are its own: a missing one is an error on the form,
-        // not a run that fails at its start (a web-only node may not see the workers' folders).
-        if (options.Value.ExecutesRuns && NASiam.Core.Data.DataSets.LocateError(runOptions.Dataset, runOptions.DataPath) is { } missing)
-            errors.Add(new("dataPath", missing));
         return errors;
     }
 

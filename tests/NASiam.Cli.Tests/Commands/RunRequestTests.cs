@@ -63,11 +63,14 @@ public sealed class RunRequestTests : IDisposable
     [Fact]
     public void PresetAndFlags_GiveTheResolversOptions_ForTheSameRequest()
     {
-        var printed = PrintOptions("pipeline", "--preset", "moco-cifar10", "--data", "/data/cifar", "--epochs", "5", "--search-epochs", "3",
+        // The data folder must be there (an empty CIFAR layout folder: nothing is read before the run).
+        var cifar = Path.Combine(_dir, "cifar");
+        Directory.CreateDirectory(Path.Combine(cifar, "cifar-10-batches-py"));
+        var printed = PrintOptions("pipeline", "--preset", "moco-cifar10", "--data", cifar, "--epochs", "5", "--search-epochs", "3",
             "--heads-queue-size", "2048", "--search-alpha-optimizer", "ADAMW", "--compat-moco-queue-on-arch-step");
         Assert.Equal("moco", Text(printed, "framework"));
         Assert.Equal("cifar10", Text(printed, "dataset"));
-        Assert.Equal("/data/cifar", Text(printed, "dataPath"));
+        Assert.Equal(cifar, Text(printed, "dataPath"));
         Assert.Equal("3", Text(printed, "search.epochs"));   // the specific flag wins over --epochs
         Assert.Equal("5", Text(printed, "pretrain.epochs"));
         Assert.Equal("5", Text(printed, "linear.epochs"));
@@ -81,14 +84,26 @@ public sealed class RunRequestTests : IDisposable
         var request = new RunRequest
         {
             Preset = "moco-cifar10", Kind = RunKind.Pipeline,
-            Overrides = JsonNode.Parse("""
-                {"dataPath": "/data/cifar", "search": {"epochs": 3, "alphaOptimizer": "adamw"}, "pretrain": {"epochs": 5}, "linear": {"epochs": 5},
+            Overrides = JsonNode.Parse($$$"""
+                {"dataPath": {{{JsonSerializer.Serialize(cifar)}}}, "search": {"epochs": 3, "alphaOptimizer": "adamw"}, "pretrain": {"epochs": 5}, "linear": {"epochs": 5},
                  "heads": {"queueSize": 2048}, "compat": {"mocoQueueOnArchStep": true}}
                 """)!.AsObject(),
         };
         var resolved = RunRequestResolver.Resolve(request, RunRequestPolicy.Cli);
         Assert.True(resolved.Ok, string.Join("; ", resolved.Errors));
         Assert.Equal(resolved.Options!.ToJson(), printed.ToJsonString(RunOptions.Json));
+
+        // A folder that is not there: exit 2 naming the flags, before anything is written (the run printed its
+        // folder, then failed at its start and left metrics.jsonl there); --print-options refuses it too.
+        var outDir = Path.Combine(_dir, "never");
+        var (code, output, err) = CliRunner.Run("pretrain", "--preset", "quick-demo", "--dataset", "cifar10", "--data", Path.Combine(_dir, "nowhere"), "--out", outDir);
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Contains($"dataPath: CIFAR data folder '{Path.Combine(_dir, "nowhere")}' does not exist. (--data-path, --data)", err);
+        Assert.Empty(output);
+        Assert.False(Directory.Exists(outDir));
+        (code, _, err) = CliRunner.Run("pretrain", "--preset", "quick-demo", "--dataset", "cifar10", "--data", Path.Combine(_dir, "nowhere"), "--print-options");
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Contains("does not exist", err);
     }
 
     [Theory]

@@ -8,7 +8,21 @@ namespace NASiam.Core.Tests.Options;
 
 public class RunRequestResolverTests
 {
-    static RunResolution Resolve(RunRequest r, RunRequestPolicy? policy = null) => RunRequestResolver.Resolve(r, policy ?? RunRequestPolicy.Cli);
+    // The data folders of these requests are made up; DataFolders_AreCheckedWhereThePolicySays checks that rule.
+    static RunResolution Resolve(RunRequest r, RunRequestPolicy? policy = null) => RunRequestResolver.Resolve(r, policy ?? RunRequestPolicy.Cli with { CheckDataFolders = false });
+
+    [Fact]
+    public void DataFolders_AreCheckedWhereThePolicySays()
+    {
+        var request = new RunRequest { Preset = "moco-cifar10", Overrides = Patch("""{"dataPath":"/nonexistent-nasiam-data"}""") };
+        var error = Assert.Single(RunRequestResolver.Resolve(request, RunRequestPolicy.Cli).Errors);
+        Assert.Equal(("dataPath", "CIFAR data folder '/nonexistent-nasiam-data' does not exist."), (error.Path, error.Message));
+        // A web node that does not execute runs may not see the workers' folders: the run checks it.
+        Assert.True(RunRequestResolver.Resolve(request, RunRequestPolicy.Web).Ok);
+        // A missing dataPath is the validator's one error, not two.
+        var none = RunRequestResolver.Resolve(new RunRequest { Preset = "moco-cifar10" }, RunRequestPolicy.Cli);
+        Assert.Equal("is required for data set 'cifar10'", Assert.Single(none.Errors, e => e.Path == "dataPath").Message);
+    }
     static JsonObject Patch(string json) => JsonNode.Parse(json)!.AsObject();
 
     [Fact]
