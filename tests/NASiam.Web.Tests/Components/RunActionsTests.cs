@@ -61,7 +61,7 @@ public sealed class RunActionsTests() : ScriptedAppTests("actions", () => new Sc
             list.FindAll("#runs-table tbody tr").Single(r => r.TextContent.Contains(run)).QuerySelector($"[title={title}]");
 
         await ClickAndAnswer(dialogs, Button("waiting run", "Cancel")!, "Cancel");
-        list.WaitForAssertion(() => Assert.Contains("Cancelling \"waiting run\"", Said(ctx, Severity.Success)));
+        list.WaitForAssertion(() => Assert.Contains("Cancelled \"waiting run\" before it started", Said(ctx, Severity.Success)));
         Assert.Equal(RunStatus.Cancelled, Store.Get(waiting.Id)!.Status);
 
         // Cancelled before it started: its button says Start (it queues the run, as Resume does).

@@ -20,7 +20,9 @@ public sealed class RunActions(IDialogService dialogs, ISnackbar snackbar, RunSc
         : "Resume from its newest checkpoint";
 
     public Task<bool> Cancel(RunRecord r) =>
-        Confirm(r, "Cancel", () => scheduler.Cancel(r.Id) ? null : "it is no longer active", () => $"Cancelling \"{r.Name}\"");
+        // A queued run is cancelled at once; a running one stops within a step.
+        Confirm(r, "Cancel", () => scheduler.Cancel(r.Id) ? null : "it is no longer active",
+            () => r.Status == RunStatus.Queued ? $"Cancelled \"{r.Name}\" before it started" : $"Cancelling \"{r.Name}\": it stops within a step");
 
     public Task<bool> Resume(RunRecord r)
     {
