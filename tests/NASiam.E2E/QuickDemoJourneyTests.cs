@@ -85,6 +85,10 @@ public class QuickDemoJourneyTests : IDisposable
             await page.ClickAsync("#submit-run");
             await page.WaitForTimeoutAsync(500);
         }
+        // The refused submit brings its first error into view and focuses it: wait for that before typing on, so
+        // the page does not move under the clicks below.
+        try { await page.WaitForFunctionAsync("() => document.activeElement?.closest(\"[data-field='maxStepsPerStage']\") != null", null, new() { Timeout = 10_000 }); }
+        catch (TimeoutException) { }
         // The quick demo, shrunk from the form so the real engine finishes in seconds on 2 cores.
         await page.FillAsync("[data-field='syntheticTrainSize'] input", SyntheticTrainSize.ToString(System.Globalization.CultureInfo.InvariantCulture));
         await page.PressAsync("[data-field='syntheticTrainSize'] input", "Tab");

@@ -3,7 +3,8 @@
 export function focusFirstError() {
   const field = document.querySelector('[data-field][data-error]');
   if (!field) return false;
-  field.scrollIntoView({ block: 'center', behavior: 'smooth' });
+  // Instant, not smooth: an animated scroll would move the page under a click made right after.
+  field.scrollIntoView({ block: 'center' });
   const input = field.querySelector('input:not([type=hidden]), textarea, [tabindex]:not([tabindex="-1"])');
   if (input) input.focus({ preventScroll: true });
   return true;
