@@ -19,7 +19,7 @@ public sealed class NewRunPageTests() : ScriptedAppTests("newrun", () => new Scr
     }
 
     // A data folder the server cannot find was queued and failed at its start. Now it is the field's error, from
-    // the scheduler's host checks, and it stays shown while other fields are edited until the folder is mended
+    // the resolver under the scheduler's policy (this node executes runs), and it stays shown while other fields are edited until the folder is mended
     // (the form's re-check after a refused submit ran the resolver only and dropped it at the next keystroke).
     [Fact]
     public async Task AMissingDataFolder_IsTheFieldsError_UntilMended_AndNothingIsQueued()
