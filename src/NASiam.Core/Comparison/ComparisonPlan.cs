@@ -156,7 +156,12 @@ public static class ComparisonPlanner
             {
                 var g = GenotypeReference.Resolve(request.Genotype, options.Framework, policy.AllowServerFiles, policy.GenotypeById);
                 if (g is null) errors.Add(new("genotype", "'standard' is the baseline itself; give the genotype to compare with it (or none for a fresh search)"));
-                else genotypeText = GenotypeText.Write(g);
+                else
+                {
+                    genotypeText = GenotypeText.Write(g);
+                    if (Guid.TryParse(request.Genotype, out var storedId) && policy.GenotypeById?.Invoke(storedId) is { Notice: { } notice })
+                        notices.Add($"genotype: {notice}");
+                }
             }
             catch (Exception e) when (e is ArgumentException or FormatException or IOException or UnauthorizedAccessException)
             {

@@ -78,4 +78,11 @@ public static class GenotypeReference
 /// <param name="Text">The genotype in the reference text format (or JSON).</param>
 /// <param name="Framework">The framework it was found for or imported as.</param>
 /// <param name="Description">What holds it, for messages: "run 1b2c… (my search)", "genotype library entry 'mine'".</param>
-public sealed record StoredGenotype(string Text, Framework Framework, string Description);
+public sealed record StoredGenotype(string Text, Framework Framework, string Description)
+{
+    /// <summary>
+    /// What a run that uses it must be told, when anything: a stopped or running search's genotype is the argmax
+    /// of its alphas at the last snapshot, not a derived one (method doc 5.7). The resolver passes it on as a notice.
+    /// </summary>
+    public string? Notice { get; init; }
+}

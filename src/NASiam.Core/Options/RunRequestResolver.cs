@@ -188,8 +188,12 @@ public static class RunRequestResolver
             {
                 var g = GenotypeReference.Resolve(options.Pretrain.Genotype, options.Framework, policy.AllowServerFiles, policy.GenotypeById);
                 // A stored genotype's id becomes its text: the run keeps what it trains, whatever later happens to the entry.
-                if (g is not null && Guid.TryParse(options.Pretrain.Genotype, out _) && policy.GenotypeById is not null)
+                if (g is not null && Guid.TryParse(options.Pretrain.Genotype, out var storedId) && policy.GenotypeById is not null)
+                {
+                    if (policy.GenotypeById(storedId) is { Notice: { } notice })
+                        notices.Add($"pretrain.genotype: {notice}");
                     options = options with { Pretrain = options.Pretrain with { Genotype = GenotypeText.Write(g) } };
+                }
             }
             catch (Exception e) when (e is ArgumentException or FormatException or IOException or UnauthorizedAccessException)
             {

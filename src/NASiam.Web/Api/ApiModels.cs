@@ -52,7 +52,11 @@ public sealed record RunPreview(JsonElement Options, Guid? ParentId, IReadOnlyLi
 /// <summary>A run preset (GET /api/presets): its name, for "preset" in a create body, and what it sets.</summary>
 public sealed record PresetInfo(string Name, string Description);
 
-public sealed record RunDetail(RunSummary Run, JsonElement Options, string? GenotypeText, Guid? ParentId, IReadOnlyList<Guid> Children,
+/// <summary>A run (GET /api/runs/{id}).</summary>
+/// <param name="GenotypeText">Its genotype in the reference text format, or null.</param>
+/// <param name="GenotypeNotice">Null when <paramref name="GenotypeText"/> is final; else why not (a running or stopped
+/// search's argmax of its alphas at the last snapshot, <see cref="Runs.GenotypeProvenance"/>).</param>
+public sealed record RunDetail(RunSummary Run, JsonElement Options, string? GenotypeText, string? GenotypeNotice, Guid? ParentId, IReadOnlyList<Guid> Children,
     JsonElement? Artifacts, JsonElement? Metrics, IReadOnlyList<CheckpointFile> Checkpoints);
 
 /// <summary>A downloadable checkpoint or export of a run.</summary>

@@ -191,7 +191,7 @@ public static class RunsApi
         var r = store.Get(id);
         if (r is null) return NotFound(id);
         using var opts = JsonDocument.Parse(r.OptionsJson);
-        return Results.Ok(new RunDetail(RunSummary.From(r, DateTimeOffset.UtcNow), opts.RootElement.Clone(), r.GenotypeText, r.ParentId,
+        return Results.Ok(new RunDetail(RunSummary.From(r, DateTimeOffset.UtcNow), opts.RootElement.Clone(), r.GenotypeText, store.ProvisionalGenotype(r), r.ParentId,
             store.List(id).Select(c => c.Id).ToArray(), Parse(r.ArtifactsJson), Parse(r.MetricsJson), files.Checkpoints(id)));
     }
 
@@ -217,7 +217,10 @@ public static class RunsApi
         return Results.Ok(new MetricsResponse(id, page.LastSequence, page.Downsampled, page.EventElements(), page.AttemptStartedElement()));
     }
 
-    static IResult Genotype(Guid id, string? format, RunStore store, RunFiles files)
+    /// <summary>The response header that carries <see cref="RunStore.ProvisionalGenotype"/> on a genotype download.</summary>
+    public const string GenotypeNoticeHeader = "NASiam-Genotype-Notice";
+
+    static IResult Genotype(Guid id, string? format, RunStore store, RunFiles files, HttpContext http)
     {
         var r = store.Get(id);
         if (r is null) return NotFound(id);
@@ -228,6 +231,8 @@ public static class RunsApi
         if (file is not null)
             return Results.File(file, format == "txt" ? "text/plain" : "application/json", $"genotype-{id:N}.{format}");
         if (r.GenotypeText is not { } text) return Results.Problem("The run has no genotype (yet).", statusCode: StatusCodes.Status404NotFound);
+        // Not final: the reference text format has no place for a remark, so the notice travels as a header.
+        if (store.ProvisionalGenotype(r) is { } notice) http.Response.Headers[GenotypeNoticeHeader] = notice;
         var g = GenotypeText.Parse(text);
         return format == "txt"
             ? Results.Text(text, "text/plain")

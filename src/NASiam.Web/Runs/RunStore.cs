@@ -96,8 +96,21 @@ public sealed class RunStore
     /// </summary>
     public StoredGenotype? GenotypeById(Guid id) =>
         GenotypeLibrary.Get(id) is { } entry ? new StoredGenotype(entry.Text, entry.Framework, $"genotype library entry '{entry.Name}'")
-        : Get(id) is { GenotypeText: { } text } run ? new StoredGenotype(text, run.Framework, $"run {id} ('{run.Name}')")
+        : Get(id) is { GenotypeText: { } text } run ? new StoredGenotype(text, run.Framework, $"run {id} ('{run.Name}')") { Notice = ProvisionalGenotype(run) }
         : null;
+
+    /// <summary>
+    /// <see cref="GenotypeProvenance.Describe"/> for a stored run: null when its genotype is final, else why not
+    /// (from its status, its search's newest alpha snapshot, StageStarted and GenotypeDerived events).
+    /// </summary>
+    public string? ProvisionalGenotype(RunRecord run)
+    {
+        if (run.GenotypeText is null || run.Status == RunStatus.Succeeded) return null;
+        if (Events.Latest(run.Id, "alphas", "search") is not AlphasLogged alphas) return null;
+        bool derived = Events.Latest(run.Id, "genotype", "search") is not null;
+        var total = (Events.Latest(run.Id, "stage_started", "search") as StageStarted)?.TotalEpochs;
+        return GenotypeProvenance.Describe(run.Status, derived, alphas, total);
+    }
 
     /// <summary>The web's request policy (no server file paths) with this store's genotype ids as genotype references.</summary>
     public RunRequestPolicy WebPolicy => RunRequestPolicy.Web with { GenotypeById = GenotypeById };

@@ -85,6 +85,29 @@ public class RunRequestResolverTests
         Assert.Contains(bad.Errors, e => e.Path == "pretrain.genotype");
     }
 
+    // A stopped search's id used as a genotype gave its provisional argmax without a word.
+    [Fact]
+    public void AStoredGenotypesNotice_ReachesTheNotices_OfARunAndOfAComparison()
+    {
+        var text = GenotypeText.Write(GenotypePresets.Find("moco/cifar10_resnet18")!.Genotype!);
+        Guid provisional = Guid.NewGuid(), final = Guid.NewGuid();
+        var policy = RunRequestPolicy.Web with
+        {
+            GenotypeById = id => id == provisional ? new StoredGenotype(text, Framework.MoCo, "run p") { Notice = "Provisional genotype: argmax of the alphas at step 7" }
+                : id == final ? new StoredGenotype(text, Framework.MoCo, "run f") : null,
+        };
+        var request = new RunRequest { Preset = "quick-demo", Framework = "moco", Kind = RunKind.Pretrain, Genotype = provisional.ToString() };
+        var r = Resolve(request, policy);
+        Assert.True(r.Ok, string.Join("; ", r.Errors));
+        Assert.Equal(text, r.Options!.Pretrain.Genotype);
+        Assert.Contains("pretrain.genotype: Provisional genotype: argmax of the alphas at step 7", r.Notices);
+        Assert.DoesNotContain(Resolve(request with { Genotype = final.ToString() }, policy).Notices, n => n.Contains("argmax"));
+
+        var compared = NASiam.Core.Comparison.ComparisonPlanner.Plan(new NASiam.Core.Comparison.ComparisonRequest
+            { Preset = NASiam.Core.Comparison.ComparisonPresets.QuickCompare, Framework = "moco", Genotype = provisional.ToString() }, policy);
+        Assert.Contains("genotype: Provisional genotype: argmax of the alphas at step 7", compared.Notices);
+    }
+
     [Fact]
     public void GenotypeFiles_AreRefusedUnderTheWebPolicy_AndReadUnderTheCli()
     {

@@ -1,8 +1,11 @@
+using System.Net.Http.Json;
+using System.Text.Json;
 using Bunit;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Web;
 using Microsoft.Extensions.DependencyInjection;
 using MudBlazor;
+using NASiam.Core;
 using NASiam.Core.Genotypes;
 using NASiam.Core.Reporting;
 using NASiam.Web.Components.Pages;
@@ -129,7 +132,7 @@ public sealed class RunActionsTests() : ScriptedAppTests("actions", () => new Sc
         Assert.Empty(page.FindAll("#lineage-empty")); // it has artefacts
 
         var stopped = Stored(template, "stopped search", RunStatus.Cancelled, started: true);
-        var genotype = GenotypeText.Write(GenotypePresets.Find("simsiam/cifar10_resnet18")!.Genotype!);
+        var genotype = GenotypeText.Write(GenotypePresets.All.First(p => p.Framework == template.Framework && p.Genotype is not null).Genotype!);
         var at = DateTimeOffset.UtcNow;
         Store.Append(stopped.Id, [
             new RunStarted { RunId = stopped.Id, Sequence = 0, At = at, Stage = "run", Kind = "search" },
@@ -139,12 +142,45 @@ public sealed class RunActionsTests() : ScriptedAppTests("actions", () => new Sc
             new StageFinished { RunId = stopped.Id, Sequence = 4, At = at, Stage = "search", Outcome = RunOutcome.Cancelled },
         ]);
         page = ctx.Render<RunDetail>(p => p.Add(x => x.Id, stopped.Id));
-        page.WaitForAssertion(() => Assert.Equal("Provisional genotype: argmax of the alphas in epoch 3 of 10 (the search stopped before its end; cancelled).",
+        page.WaitForAssertion(() => Assert.Equal("Provisional genotype: argmax of the alphas at step 28 (epoch 3 of 10); the search stopped before its end (cancelled), so it never derived a final genotype.",
             page.Find("#provisional-genotype").TextContent.Trim()));
         Assert.NotEmpty(page.FindAll(".genotype-cell")); // still drawn, labelled
         Assert.EndsWith("(provisional)", page.Find("#download-genotype-txt").TextContent.Trim());
         Assert.EndsWith("(provisional)", page.Find("#download-genotype-json").TextContent.Trim());
         Assert.Contains("[collapse] search, step 20: possible collapse", page.Find("#collapse-panel").TextContent);
         Assert.Contains("Nothing yet", page.Find("#lineage-empty").TextContent);
+
+        // The API says what the page says: on the run, on its genotype download, and to a pre-training of its id,
+        // which was queued without a word before.
+        const string said = "Provisional genotype: argmax of the alphas at step 28 (epoch 3 of 10)";
+        var detail = await c.GetFromJsonAsync<JsonElement>($"/api/runs/{stopped.Id}");
+        Assert.StartsWith(said, detail.GetProperty("genotypeNotice").GetString());
+        var download = await c.GetAsync($"/api/runs/{stopped.Id}/genotype?format=json");
+        download.EnsureSuccessStatusCode();
+        Assert.StartsWith(said, Assert.Single(download.Headers.GetValues(NASiam.Web.Api.RunsApi.GenotypeNoticeHeader)));
+        var preview = await c.PostAsJsonAsync("/api/runs/preview", new { preset = "quick-demo", framework = template.Framework.ToName(), kind = "pretrain", genotype = stopped.Id.ToString() });
+        Assert.True(preview.IsSuccessStatusCode, await preview.Content.ReadAsStringAsync());
+        var notices = (await preview.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("notices").EnumerateArray().Select(n => n.GetString()!).ToList();
+        Assert.Contains(notices, n => n.StartsWith("pretrain.genotype: " + said, StringComparison.Ordinal));
+
+        // A finished search's genotype is final through the API as on the page.
+        var finished = Stored(template, "finished search", RunStatus.Succeeded, started: true);
+        Store.Append(finished.Id, [
+            new RunStarted { RunId = finished.Id, Sequence = 0, At = at, Stage = "run", Kind = "search" },
+            new StageStarted { RunId = finished.Id, Sequence = 1, At = at, Stage = "search", TotalEpochs = 10, TotalSteps = 100, StepsPerEpoch = 10 },
+            new AlphasLogged { RunId = finished.Id, Sequence = 2, At = at, Stage = "search", Epoch = 9, Step = 100, Cells = [], GenotypeText = genotype },
+            new GenotypeDerived { RunId = finished.Id, Sequence = 3, At = at, Stage = "search", GenotypeText = genotype },
+            new StageFinished { RunId = finished.Id, Sequence = 4, At = at, Stage = "search", Outcome = RunOutcome.Succeeded },
+        ]);
+        detail = await c.GetFromJsonAsync<JsonElement>($"/api/runs/{finished.Id}");
+        Assert.False(detail.TryGetProperty("genotypeNotice", out var none) && none.ValueKind != JsonValueKind.Null);
+        Assert.Equal(genotype, detail.GetProperty("genotypeText").GetString());
+        download = await c.GetAsync($"/api/runs/{finished.Id}/genotype?format=txt");
+        download.EnsureSuccessStatusCode();
+        Assert.False(download.Headers.Contains(NASiam.Web.Api.RunsApi.GenotypeNoticeHeader));
+        preview = await c.PostAsJsonAsync("/api/runs/preview", new { preset = "quick-demo", framework = template.Framework.ToName(), kind = "pretrain", genotype = finished.Id.ToString() });
+        Assert.True(preview.IsSuccessStatusCode, await preview.Content.ReadAsStringAsync());
+        notices = (await preview.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("notices").EnumerateArray().Select(n => n.GetString()!).ToList();
+        Assert.DoesNotContain(notices, n => n.Contains("argmax", StringComparison.Ordinal));
     }
 }

@@ -101,6 +101,8 @@ public sealed class SearchStage(StageEnvironment env) : SslStageBase(env, "searc
                     if (step % o.AlphaLogEverySteps == 0) AlphasLogged(model, epoch, step);
                     if (Cancelled)
                     {
+                        // A stopped search's genotype is the argmax at this step: its last alpha snapshot says which step (the doors name it).
+                        if (step % o.AlphaLogEverySteps != 0) AlphasLogged(model, epoch, step);
                         SaveCheckpoint(epoch, inEpoch, completed: false);
                         return Finish(RunOutcome.Cancelled, $"cancelled at step {step}; resumable from {Env.Relative(CheckpointPath)}", Metrics(), DeriveText(model));
                     }
@@ -111,7 +113,10 @@ public sealed class SearchStage(StageEnvironment env) : SslStageBase(env, "searc
                 if (last || Cancelled || (epoch + 1) % o.CheckpointEveryEpochs == 0)
                     SaveCheckpoint(epoch + 1, 0, completed: last);
                 if (Cancelled && !last)
+                {
+                    if (step % o.AlphaLogEverySteps != 0) AlphasLogged(model, epoch, step);
                     return Finish(RunOutcome.Cancelled, $"cancelled after epoch {epoch + 1} of {s.Epochs}; resumable from {Env.Relative(CheckpointPath)}", Metrics(), DeriveText(model));
+                }
             }
         }
         catch (NonFiniteLossException e)

@@ -114,6 +114,19 @@ public sealed class EventLog(RunDatabase db)
         return unreadable;
     }
 
+    /// <summary>The newest stored event of a type (of one stage when given), or null when there is none or it does not read as an event.</summary>
+    public TrainingEvent? Latest(Guid runId, string type, string? stage = null)
+    {
+        using var c = db.Open();
+        var json = stage is null
+            ? db.Scalar(c, "SELECT json FROM events WHERE run_id = @r AND type = @t ORDER BY seq DESC LIMIT 1", ("@r", runId.ToString()), ("@t", type))
+            : db.Scalar(c, "SELECT json FROM events WHERE run_id = @r AND type = @t AND stage = @s ORDER BY seq DESC LIMIT 1",
+                ("@r", runId.ToString()), ("@t", type), ("@s", stage));
+        if (json is not string text) return null;
+        try { return TrainingEventJson.Deserialize(text); }
+        catch (JsonException) { return null; }
+    }
+
     /// <summary>
     /// Events after <paramref name="afterSequence"/>, optionally of some types only. Each type's
     /// series is thinned to at most <paramref name="maxPerType"/> points by even striding (first and

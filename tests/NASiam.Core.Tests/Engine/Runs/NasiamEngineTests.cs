@@ -93,6 +93,10 @@ public sealed class NasiamEngineTests : IDisposable
         var (cancelled, events) = TinyRuns.Run(options, Dir("cut"), stopper.Source.Token, extra: stopper);
         Assert.Equal(RunOutcome.Cancelled, cancelled.Outcome);
         Assert.Equal(3, events.Events.OfType<StepLogged>().Max(s => s.Step));
+        // The stopped search's genotype is the argmax at its last step, and its last alpha snapshot (logged every
+        // 2 steps) is of that step, so a door can say where the genotype comes from.
+        var lastAlphas = events.Events.OfType<AlphasLogged>().Last();
+        Assert.Equal((3L, cancelled.GenotypeText), (lastAlphas.Step, lastAlphas.GenotypeText));
         var state = CheckpointStore.ReadState(Path.Combine(Dir("cut"), "checkpoints", "search.ckpt"));
         Assert.Equal((0, 3, 3L, false), (state.Epoch, state.StepInEpoch, state.Step, state.Completed));
 
