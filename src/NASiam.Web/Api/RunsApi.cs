@@ -149,7 +149,14 @@ public static class RunsApi
         var partName = string.IsNullOrWhiteSpace(part) ? "model" : part.Trim().ToLowerInvariant();
         if (partName is not ("model" or "alphas"))
             return Results.ValidationProblem(new Dictionary<string, string[]> { ["part"] = [$"'{part}' is not model (the state dict) or alphas (a search checkpoint's architecture weights)"] });
-        var listed = files.Checkpoints(id).Where(c => c.Name.StartsWith("checkpoints/", StringComparison.Ordinal) && c.Name.EndsWith(".ckpt", StringComparison.Ordinal)).ToArray();
+        // What can be exported: the checkpoints that hold a backbone (search, pretrain and its kNN-best), not the linear probe's.
+        var listed = files.Checkpoints(id)
+            .Select(c => c.Name)
+            .Where(n => n.StartsWith("checkpoints/", StringComparison.Ordinal) && n.EndsWith(".ckpt", StringComparison.Ordinal))
+            .Select(n => Path.GetFileNameWithoutExtension(n))
+            .Where(stem => NASiam.Core.Engine.Runs.StageEnvironment.BackboneStages.Contains(stem.EndsWith("-best", StringComparison.Ordinal) ? stem[..^5] : stem))
+            .Order(StringComparer.Ordinal)
+            .ToArray();
         // Alphas live in a search checkpoint only, so asking for them without naming a checkpoint means the search's.
         var name = checkpoint is null
             ? partName == "alphas" ? NASiam.Core.Engine.Runs.StageEnvironment.CheckpointName("search") : files.FinalBackboneCheckpoint(id)
@@ -157,7 +164,7 @@ public static class RunsApi
         if (name is null) return Results.Problem("The run has no pre-training or search checkpoint.", statusCode: StatusCodes.Status404NotFound);
         var source = files.Resolve(id, name);
         if (source is null)
-            return Results.ValidationProblem(new Dictionary<string, string[]> { ["checkpoint"] = [$"'{checkpoint ?? name}' is not a checkpoint of this run; available: {string.Join(", ", listed.Select(c => c.Name))}"] });
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["checkpoint"] = [$"'{checkpoint ?? name}' is not a checkpoint of this run that holds a model; available: {(listed.Length == 0 ? "none yet" : string.Join(", ", listed))}"] });
         if (partName == "alphas")
         {
             // Checked before anything is written: a refused request leaves no export behind.

@@ -156,6 +156,14 @@ public class RealEngineRunTests : IDisposable
         Assert.Equal(HttpStatusCode.BadRequest, noAlphas.StatusCode);
         Assert.Contains("only a search checkpoint", await noAlphas.Content.ReadAsStringAsync());
         Assert.Equal(HttpStatusCode.BadRequest, (await c.GetAsync($"/api/runs/{id}/export?part=weights")).StatusCode);
+        // An unknown checkpoint's message offers what can be exported: the pipeline's linear-probe checkpoint holds
+        // no model, so it is not among them (it was).
+        Assert.Contains((await c.GetFromJsonAsync<JsonElement>($"/api/runs/{id}/checkpoints")).EnumerateArray(),
+            f => f.GetProperty("name").GetString() == "checkpoints/lincls.ckpt");
+        var unknown = await c.GetAsync($"/api/runs/{id}/export?checkpoint=nosuch");
+        Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);
+        Assert.Equal("'nosuch' is not a checkpoint of this run that holds a model; available: pretrain, pretrain-best, search",
+            (await unknown.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").GetProperty("checkpoint")[0].GetString());
         // Alphas without a named checkpoint are the search's (the default checkpoint is otherwise the pre-training's).
         Assert.Equal(HttpStatusCode.OK, (await c.GetAsync($"/api/runs/{id}/export?part=alphas")).StatusCode);
 
