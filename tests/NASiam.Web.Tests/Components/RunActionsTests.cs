@@ -40,6 +40,7 @@ public sealed class RunActionsTests() : ScriptedAppTests("actions", () => new Sc
     {
         var clicked = button.ClickAsync(new MouseEventArgs());
         dialogs.WaitForAssertion(() => Assert.Equal(yes, dialogs.Find(".mud-message-box__yes-button").TextContent.Trim()));
+        Assert.Equal(yes == "Cancel run" ? "Keep running" : "Keep", dialogs.Find(".mud-message-box__cancel-button").TextContent.Trim());
         await dialogs.Find(confirm ? ".mud-message-box__yes-button" : ".mud-message-box__cancel-button").ClickAsync(new MouseEventArgs());
         await clicked;
         dialogs.WaitForAssertion(() => Assert.Empty(dialogs.FindAll(".mud-message-box__yes-button")));
@@ -63,7 +64,7 @@ public sealed class RunActionsTests() : ScriptedAppTests("actions", () => new Sc
         AngleSharp.Dom.IElement? Button(string run, string title) =>
             list.FindAll("#runs-table tbody tr").Single(r => r.TextContent.Contains(run)).QuerySelector($"[title={title}]");
 
-        await ClickAndAnswer(dialogs, Button("waiting run", "Cancel")!, "Cancel");
+        await ClickAndAnswer(dialogs, Button("waiting run", "Cancel")!, "Cancel run");
         list.WaitForAssertion(() => Assert.Contains("Cancelled \"waiting run\" before it started", Said(ctx, Severity.Success)));
         Assert.Equal(RunStatus.Cancelled, Store.Get(waiting.Id)!.Status);
 
@@ -72,13 +73,13 @@ public sealed class RunActionsTests() : ScriptedAppTests("actions", () => new Sc
         Assert.Null(Button("waiting run", "Resume"));
         Assert.NotNull(Button("stopped run", "Resume"));
         Assert.Null(Button("stopped run", "Start"));
-        await ClickAndAnswer(dialogs, Button("waiting run", "Start")!, "Start");
+        await ClickAndAnswer(dialogs, Button("waiting run", "Start")!, "Start run");
         list.WaitForAssertion(() => Assert.Contains("Queued \"waiting run\"", Said(ctx, Severity.Success)));
 
-        await ClickAndAnswer(dialogs, Button("stopped run", "Resume")!, "Resume");
+        await ClickAndAnswer(dialogs, Button("stopped run", "Resume")!, "Resume run");
         list.WaitForAssertion(() => Assert.Contains("Queued \"stopped run\" to resume from its newest checkpoint", Said(ctx, Severity.Success)));
 
-        await ClickAndAnswer(dialogs, Button(template.Name, "Delete")!, "Delete");
+        await ClickAndAnswer(dialogs, Button(template.Name, "Delete")!, "Delete run");
         list.WaitForAssertion(() => Assert.Contains($"Deleted \"{template.Name}\"", Said(ctx, Severity.Success)));
         Assert.Null(Store.Get(template.Id));
         Assert.Empty(Said(ctx, Severity.Warning));
@@ -101,7 +102,7 @@ public sealed class RunActionsTests() : ScriptedAppTests("actions", () => new Sc
         var stopped = Stored(template, "stopped", RunStatus.Failed, started: true);
         page = ctx.Render<RunDetail>(p => p.Add(x => x.Id, stopped.Id));
         Assert.Equal("Resume", page.Find("#resume-run").TextContent.Trim());
-        await ClickAndAnswer(dialogs, page.Find("#retry-run"), "Retry");
+        await ClickAndAnswer(dialogs, page.Find("#retry-run"), "Retry run");
         var copy = Assert.Single(Store.List(stopped.Id));
         page.WaitForAssertion(() => Assert.EndsWith($"/runs/{copy.Id}", nav.Uri));
         Assert.Contains(Said(ctx, Severity.Success), m => m.Contains("a fresh copy of \"stopped\""));
@@ -110,10 +111,10 @@ public sealed class RunActionsTests() : ScriptedAppTests("actions", () => new Sc
         Assert.Empty(page.FindAll("#resume-run")); // succeeded: nothing to resume
         Assert.Empty(page.FindAll("#cancel-run"));
         var before = nav.Uri;
-        await ClickAndAnswer(dialogs, page.Find("#delete-run"), "Delete", confirm: false); // "Keep"
+        await ClickAndAnswer(dialogs, page.Find("#delete-run"), "Delete run", confirm: false); // "Keep"
         Assert.NotNull(Store.Get(template.Id));
         Assert.Equal(before, nav.Uri);
-        await ClickAndAnswer(dialogs, page.Find("#delete-run"), "Delete");
+        await ClickAndAnswer(dialogs, page.Find("#delete-run"), "Delete run");
         Assert.Null(Store.Get(template.Id));
         page.WaitForAssertion(() => Assert.EndsWith("/runs", nav.Uri));
     }

@@ -95,7 +95,7 @@ public sealed class RunDetailLiveTests() : ScriptedAppTests("live", () => new Sc
 
         // Cancel asks first, as the runs list does; the run stops once the answer is yes.
         var asked = page.Find("#cancel-run").ClickAsync(new Microsoft.AspNetCore.Components.Web.MouseEventArgs());
-        dialogs.WaitForAssertion(() => Assert.Equal("Cancel", dialogs.Find(".mud-message-box__yes-button").TextContent.Trim()));
+        dialogs.WaitForAssertion(() => Assert.Equal("Cancel run", dialogs.Find(".mud-message-box__yes-button").TextContent.Trim()));
         Assert.Contains("Running", page.Find("#run-status").TextContent);
         var clicked = DateTimeOffset.UtcNow;
         await dialogs.Find(".mud-message-box__yes-button").ClickAsync(new Microsoft.AspNetCore.Components.Web.MouseEventArgs());

@@ -52,7 +52,9 @@ public sealed class RunActions(IDialogService dialogs, ISnackbar snackbar, RunSc
     /// <summary>Asks, acts, and says what happened (<paramref name="act"/> returns why it was refused, null when done).</summary>
     async Task<bool> Confirm(RunRecord r, string action, Func<string?> act, Func<string> done)
     {
-        var ok = await dialogs.ShowMessageBoxAsync($"{action} run", $"{action} \"{r.Name}\"?", yesText: action, cancelText: "Keep");
+        // "Cancel" alone on the confirming button read as "dismiss" beside "Keep": both buttons name what they do.
+        var ok = await dialogs.ShowMessageBoxAsync($"{action} run", $"{action} \"{r.Name}\"?", yesText: $"{action} run",
+            cancelText: action == "Cancel" ? "Keep running" : "Keep");
         if (ok != true) return false;
         if (act() is { } refused)
         {
