@@ -154,12 +154,12 @@ public static class ComparisonPlanner
         {
             try
             {
-                var g = GenotypeReference.Resolve(request.Genotype, options.Framework, policy.AllowServerFiles, policy.GenotypeById);
+                var g = GenotypeReference.Resolve(request.Genotype, options.Framework, policy.AllowServerFiles, policy.GenotypeById, policy.GenotypeByName);
                 if (g is null) errors.Add(new("genotype", "'standard' is the baseline itself; give the genotype to compare with it (or none for a fresh search)"));
                 else
                 {
                     genotypeText = GenotypeText.Write(g);
-                    if (Guid.TryParse(request.Genotype, out var storedId) && policy.GenotypeById?.Invoke(storedId) is { Notice: { } notice })
+                    if (GenotypeReference.Stored(request.Genotype, policy.GenotypeById, policy.GenotypeByName) is { Notice: { } notice })
                         notices.Add($"genotype: {notice}");
                 }
             }

@@ -32,10 +32,12 @@ public static class GenotypeReference
 
     /// <summary>
     /// As <see cref="Resolve(string?, Framework, bool)"/>, where a door also takes the id of a stored
-    /// genotype (the web: a genotype library entry or a run): <paramref name="byId"/> looks it up.
+    /// genotype (the web: a genotype library entry or a run), which <paramref name="byId"/> looks up, or the
+    /// name of one (the web: a library entry's, unique in any case), which <paramref name="byName"/> looks up.
     /// </summary>
     /// <exception cref="ArgumentException">Also for an id nothing stored has, and for a stored genotype of another framework.</exception>
-    public static Genotype? Resolve(string? reference, Framework framework, bool allowFiles, Func<Guid, StoredGenotype?>? byId)
+    public static Genotype? Resolve(string? reference, Framework framework, bool allowFiles, Func<Guid, StoredGenotype?>? byId,
+        Func<string, StoredGenotype?>? byName = null)
     {
         if (IsSearched(reference))
             throw new ArgumentException($"'searched' names the genotype a pipeline's search finds; outside a pipeline give 'standard', a preset, genotype text{(allowFiles ? " or a file" : "")}.");
@@ -56,11 +58,18 @@ public static class GenotypeReference
             text = stored.Text.Trim();
         }
         bool inline = text.StartsWith("Genotype", StringComparison.Ordinal) || text.StartsWith('{');
+        if (!inline && byName?.Invoke(text) is { } named)
+        {
+            if (named.Framework != framework)
+                throw new ArgumentException($"{named.Description} holds a {named.Framework.ToName()} genotype, not a {framework.ToName()} one.");
+            text = named.Text.Trim();
+            inline = true;
+        }
         if (!inline)
         {
             if (!allowFiles)
                 throw new ArgumentException($"'{Shorten(text)}' is not 'standard', a genotype preset of {framework.ToName()}, genotype text" +
-                    (byId is null ? "" : ", a genotype library id or a run id") +
+                    (byId is null ? "" : ", a genotype library entry's id or name, or a run id") +
                     " (file paths are not accepted here: import the file into the genotype library, or paste its text).");
             if (!File.Exists(text))
                 throw new ArgumentException($"'{Shorten(text)}' is not 'standard', a genotype preset of {framework.ToName()}, genotype text or an existing file.");
@@ -71,10 +80,22 @@ public static class GenotypeReference
         return genotype;
     }
 
+    /// <summary>
+    /// The stored genotype a reference names (an id through <paramref name="byId"/>, else a name through
+    /// <paramref name="byName"/>), or null: a door's notices and its lineage read it, after <see cref="Resolve(string?, Framework, bool, Func{Guid, StoredGenotype?}, Func{string, StoredGenotype?})"/> accepted the reference.
+    /// </summary>
+    public static StoredGenotype? Stored(string? reference, Func<Guid, StoredGenotype?>? byId, Func<string, StoredGenotype?>? byName)
+    {
+        var text = reference?.Trim();
+        if (string.IsNullOrEmpty(text) || IsStandard(text) || IsSearched(text)) return null;
+        if (Guid.TryParse(text, out var id)) return byId?.Invoke(id);
+        return GenotypePresets.Find(text) is null ? byName?.Invoke(text) : null;
+    }
+
     static string Shorten(string s) => s.Length <= 80 ? s : s[..77] + "...";
 }
 
-/// <summary>A genotype a door stores under an id (the web's genotype library entries and runs), for <see cref="GenotypeReference.Resolve(string?, Framework, bool, Func{Guid, StoredGenotype?})"/>.</summary>
+/// <summary>A genotype a door stores under an id or a name (the web's genotype library entries and runs), for <see cref="GenotypeReference.Resolve(string?, Framework, bool, Func{Guid, StoredGenotype?}, Func{string, StoredGenotype?})"/>.</summary>
 /// <param name="Text">The genotype in the reference text format (or JSON).</param>
 /// <param name="Framework">The framework it was found for or imported as.</param>
 /// <param name="Description">What holds it, for messages: "run 1b2c… (my search)", "genotype library entry 'mine'".</param>

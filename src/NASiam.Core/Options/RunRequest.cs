@@ -60,6 +60,12 @@ public sealed record RunRequestPolicy
     public Func<Guid, NASiam.Core.Genotypes.StoredGenotype?>? GenotypeById { get; init; }
 
     /// <summary>
+    /// Looks up a genotype the door stores under a name (the web: a genotype library entry, its name unique in any
+    /// case), so that a genotype reference may be that name; null where names are not genotype references (the CLI).
+    /// </summary>
+    public Func<string, NASiam.Core.Genotypes.StoredGenotype?>? GenotypeByName { get; init; }
+
+    /// <summary>
     /// The data folder must be found here, before the run is queued (<see cref="Data.DataSets.LocateError"/>):
     /// where this machine executes the runs (the CLI; a web node that executes runs). A web-only node may not
     /// see the workers' folders, so it leaves the check to the run.

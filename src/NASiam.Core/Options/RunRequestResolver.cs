@@ -186,11 +186,11 @@ public static class RunRequestResolver
         {
             try
             {
-                var g = GenotypeReference.Resolve(options.Pretrain.Genotype, options.Framework, policy.AllowServerFiles, policy.GenotypeById);
-                // A stored genotype's id becomes its text: the run keeps what it trains, whatever later happens to the entry.
-                if (g is not null && Guid.TryParse(options.Pretrain.Genotype, out var storedId) && policy.GenotypeById is not null)
+                var g = GenotypeReference.Resolve(options.Pretrain.Genotype, options.Framework, policy.AllowServerFiles, policy.GenotypeById, policy.GenotypeByName);
+                // A stored genotype's id or name becomes its text: the run keeps what it trains, whatever later happens to the entry.
+                if (g is not null && GenotypeReference.Stored(options.Pretrain.Genotype, policy.GenotypeById, policy.GenotypeByName) is { } stored)
                 {
-                    if (policy.GenotypeById(storedId) is { Notice: { } notice })
+                    if (stored.Notice is { } notice)
                         notices.Add($"pretrain.genotype: {notice}");
                     options = options with { Pretrain = options.Pretrain with { Genotype = GenotypeText.Write(g) } };
                 }

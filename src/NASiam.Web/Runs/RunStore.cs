@@ -112,6 +112,12 @@ public sealed class RunStore
         return GenotypeProvenance.Describe(run.Status, derived, alphas, total);
     }
 
-    /// <summary>The web's request policy (no server file paths) with this store's genotype ids as genotype references.</summary>
-    public RunRequestPolicy WebPolicy => RunRequestPolicy.Web with { GenotypeById = GenotypeById };
+    /// <summary>The genotype library entry of a name (any case: names are unique so), for <see cref="RunRequestPolicy.GenotypeByName"/>; null when none has it.</summary>
+    public StoredGenotype? GenotypeByName(string name) =>
+        GenotypeLibrary.List().FirstOrDefault(e => string.Equals(e.Name, name.Trim(), StringComparison.OrdinalIgnoreCase)) is { } entry
+            ? new StoredGenotype(entry.Text, entry.Framework, $"genotype library entry '{entry.Name}'")
+            : null;
+
+    /// <summary>The web's request policy (no server file paths) with this store's genotype ids and library names as genotype references.</summary>
+    public RunRequestPolicy WebPolicy => RunRequestPolicy.Web with { GenotypeById = GenotypeById, GenotypeByName = GenotypeByName };
 }

@@ -108,6 +108,31 @@ public class RunRequestResolverTests
         Assert.Contains("genotype: Provisional genotype: argmax of the alphas at step 7", compared.Notices);
     }
 
+    // Library names were not references: "'mine' is not ... a genotype library id or a run id".
+    [Fact]
+    public void AStoredGenotypesName_IsAReference_WhereTheDoorHasNames_CheckedForItsFramework_AndStoredAsText()
+    {
+        var text = GenotypeText.Write(GenotypePresets.Find("moco/cifar10_resnet18")!.Genotype!);
+        var policy = RunRequestPolicy.Web with
+        {
+            GenotypeByName = n => n.Equals("mine", StringComparison.OrdinalIgnoreCase) ? new StoredGenotype(text, Framework.MoCo, "genotype library entry 'mine'") : null,
+        };
+        var request = new RunRequest { Preset = "quick-demo", Framework = "moco", Kind = RunKind.Pretrain, Genotype = "Mine" };
+        var r = Resolve(request, policy);
+        Assert.True(r.Ok, string.Join("; ", r.Errors));
+        Assert.Equal(text, r.Options!.Pretrain.Genotype);
+        Assert.Equal("genotype library entry 'mine' holds a moco genotype, not a simsiam one.",
+            Assert.Single(Resolve(request with { Framework = "simsiam" }, policy).Errors).Message);
+        // Where the door has no names (the CLI), a name is what it was: a file path that is not there.
+        Assert.False(Resolve(request with { Genotype = "mine" }, RunRequestPolicy.Cli).Ok);
+        // A preset keeps its meaning; the comparison planner takes names too.
+        Assert.True(Resolve(request with { Genotype = "cifar10_resnet18" }, policy).Ok);
+        var compared = NASiam.Core.Comparison.ComparisonPlanner.Plan(new NASiam.Core.Comparison.ComparisonRequest
+            { Preset = NASiam.Core.Comparison.ComparisonPresets.QuickCompare, Framework = "moco", Genotype = "mine" }, policy);
+        Assert.True(compared.Plan is not null, string.Join("; ", compared.Errors));
+        Assert.Equal(text, compared.Plan!.GenotypeText);
+    }
+
     [Fact]
     public void GenotypeFiles_AreRefusedUnderTheWebPolicy_AndReadUnderTheCli()
     {

@@ -409,8 +409,15 @@ public class RunsApiTests : IAsyncLifetime
         var missing = Guid.NewGuid();
         Assert.Equal($"no genotype library entry or run with a genotype has id {missing}.",
             await Error(await _c.PostAsync("/api/runs", Json($$"""{"preset":"quick-demo","kind":"pretrain","genotype":"{{missing}}"}""")), "options.pretrain.genotype"));
-        Assert.Contains("genotype text, a genotype library id or a run id (file paths are not accepted here",
-            await Error(await _c.PostAsync("/api/runs", Json("""{"preset":"quick-demo","kind":"pretrain","genotype":"mine"}""")), "options.pretrain.genotype"));
+        Assert.Contains("genotype text, a genotype library entry's id or name, or a run id (file paths are not accepted here",
+            await Error(await _c.PostAsync("/api/runs", Json("""{"preset":"quick-demo","kind":"pretrain","genotype":"nobody's"}""")), "options.pretrain.genotype"));
+        // A library entry's name (any case) is a reference as its id is, checked for its framework the same way
+        // (it was refused: "'mine' is not ... a genotype library id or a run id").
+        Assert.Equal("genotype library entry 'mine' holds a moco genotype, not a simsiam one.",
+            await Error(await _c.PostAsync("/api/runs", Json("""{"preset":"quick-demo","framework":"simsiam","kind":"pretrain","genotype":"MINE"}""")), "options.pretrain.genotype"));
+        var byName = await _c.PostAsync("/api/runs/preview", Json("""{"preset":"quick-demo","framework":"moco","kind":"pretrain","genotype":" Mine "}"""));
+        Assert.True(byName.StatusCode == HttpStatusCode.OK, await byName.Content.ReadAsStringAsync());
+        Assert.Equal(moco, (await byName.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("options").GetProperty("pretrain").GetProperty("genotype").GetString());
 
         var created = await _c.PostAsync("/api/runs", Json($$"""{"preset":"quick-demo","framework":"moco","kind":"pretrain","genotype":"{{id}}"}"""));
         Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
