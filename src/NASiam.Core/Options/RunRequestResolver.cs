@@ -200,10 +200,17 @@ public static class RunRequestResolver
                 errors.Add(new("pretrain.genotype", e.Message));
             }
         }
+        // A linear evaluation of nothing is the random-init baseline: legitimate, and said, so its number is not read as a run's.
+        if (errors.Count == 0 && options.Kind == RunKind.LinCls && string.IsNullOrWhiteSpace(options.Linear.Checkpoint))
+            notices.Add($"checkpoint: none given, so {UntrainedBackbone}");
         return errors.Count > 0 ? new(null, errors, notices) : new(options, [], notices);
 
         RunResolution Fail(string path, string message) => new(null, [.. errors, new FieldError(path, message)], notices);
     }
+
+    /// <summary>What a linear evaluation without a checkpoint measures (method doc 7), in the resolver's notice and the run's warning.</summary>
+    public const string UntrainedBackbone = "this evaluates an untrained (randomly initialised) backbone: the baseline a trained one must beat, not any run's result; " +
+        "to evaluate a run's backbone give its id as the checkpoint (on the command line: --checkpoint with its folder or checkpoint file)";
 
     /// <summary>Which of a run folder's checkpoints <see cref="StageEnvironment.FinalBackboneCheckpointIn"/> picked, in words.</summary>
     static string WhichBackbone(string relative, CheckpointState state) => state.Stage == "search"

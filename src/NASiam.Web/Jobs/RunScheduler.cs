@@ -61,6 +61,7 @@ public sealed class RunScheduler(
         // checkpoint the resolver picks (StageEnvironment.FinalBackboneCheckpointIn). The new run descends from it.
         var policy = Policy;
         RunRecord? evaluated = null;
+        var givenParent = parentId;
         if (!string.IsNullOrWhiteSpace(request.Checkpoint))
         {
             if (!Guid.TryParse(request.Checkpoint.Trim(), out var sourceId))
@@ -98,6 +99,11 @@ public sealed class RunScheduler(
                         $"({options.Backbone} on {options.Dataset}): give a preset or options to match the search");
         // An evaluation of a run says whose in the runs list ("lincls simsiam 12-02 07:40" did not).
         if (evaluated is not null && string.IsNullOrWhiteSpace(options.Name)) options = options with { Name = $"{evaluated.Name} · linear eval" };
+        // A parent names whose lineage a run belongs to; a linear evaluation under a run that evaluates no checkpoint
+        // measured an untrained backbone and was listed as that run's evaluation.
+        if (givenParent is { } under && options.Kind == RunKind.LinCls && string.IsNullOrWhiteSpace(options.Linear.Checkpoint))
+            return RunPlan.Refused([new FieldError("checkpoint", $"a linear evaluation under run {under} must evaluate that run's backbone: give its id as the checkpoint " +
+                $"({{\"checkpoint\": \"{under}\"}}); without one it evaluates an untrained backbone")], notices);
         var errors = HostErrors(options, parentId, out var device);
         return errors.Count > 0
             ? RunPlan.Refused(errors, notices)

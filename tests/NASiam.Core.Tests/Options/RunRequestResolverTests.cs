@@ -108,6 +108,16 @@ public class RunRequestResolverTests
         Assert.Contains("genotype: Provisional genotype: argmax of the alphas at step 7", compared.Notices);
     }
 
+    // A linear evaluation without a checkpoint evaluates the random-init baseline: said in a notice (it was silent).
+    [Fact]
+    public void LinCls_WithoutACheckpoint_SaysItEvaluatesAnUntrainedBackbone()
+    {
+        var r = Resolve(new RunRequest { Preset = "quick-demo", Kind = RunKind.LinCls });
+        Assert.True(r.Ok, string.Join("; ", r.Errors));
+        Assert.Contains(r.Notices, n => n.StartsWith("checkpoint: none given, so this evaluates an untrained (randomly initialised) backbone", StringComparison.Ordinal));
+        Assert.DoesNotContain(Resolve(new RunRequest { Preset = "quick-demo", Kind = RunKind.Pipeline }).Notices, n => n.Contains("untrained"));
+    }
+
     // Library names were not references: "'mine' is not ... a genotype library id or a run id".
     [Fact]
     public void AStoredGenotypesName_IsAReference_WhereTheDoorHasNames_CheckedForItsFramework_AndStoredAsText()

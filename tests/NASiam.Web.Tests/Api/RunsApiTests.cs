@@ -213,6 +213,25 @@ public class RunsApiTests : IAsyncLifetime
         Assert.True(r.StatusCode == HttpStatusCode.Created, await r.Content.ReadAsStringAsync());
     }
 
+    // A lincls under a parent but with no checkpoint evaluated an untrained backbone and was listed as the parent's
+    // evaluation, with no notice: now refused on checkpoint (nothing is queued), and without a parent it says what it measures.
+    [Fact]
+    public async Task LinCls_UnderAParent_WithoutACheckpoint_IsRefused_AndAloneSaysItIsTheUntrainedBaseline()
+    {
+        var parent = await NasiamAppFactory.CreateQuickDemo(_c);
+        var before = (await _c.GetFromJsonAsync<JsonElement>("/api/runs")).GetArrayLength();
+        var refused = await _c.PostAsync("/api/runs", Json($$"""{"preset":"quick-demo","kind":"lincls","parentId":"{{parent}}"}"""));
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        var message = Assert.Single((await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").GetProperty("checkpoint").EnumerateArray()).GetString();
+        Assert.StartsWith($"a linear evaluation under run {parent} must evaluate that run's backbone: give its id as the checkpoint", message);
+        Assert.Equal(before, (await _c.GetFromJsonAsync<JsonElement>("/api/runs")).GetArrayLength());
+
+        var alone = await _c.PostAsync("/api/runs/preview", Json("""{"preset":"quick-demo","kind":"lincls"}"""));
+        Assert.True(alone.StatusCode == HttpStatusCode.OK, await alone.Content.ReadAsStringAsync());
+        Assert.Contains((await alone.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("notices").EnumerateArray(),
+            n => n.GetString()!.StartsWith("checkpoint: none given, so this evaluates an untrained", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Create_EnumValues_UseOneSpellingEverywhere_AndReadAnyCase()
     {

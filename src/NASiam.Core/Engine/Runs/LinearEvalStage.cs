@@ -156,7 +156,8 @@ public sealed class LinearEvalStage(StageEnvironment env, string? backboneCheckp
     {
         if (backboneCheckpoint is null)
         {
-            Events.Log(Stage, "info", "no checkpoint given: evaluating an untrained (randomly initialised) backbone");
+            // A warning, not a log line: the run's number must not pass for a trained backbone's.
+            Events.Warn(Stage, "backbone", $"no checkpoint given, so {RunRequestResolver.UntrainedBackbone}", 0);
             return (ModelBuilder.Fixed(Env, null, log: SetupLog), new Dictionary<string, long> { [BackboneStep] = -1 });
         }
         var state = CheckpointStore.ReadState(backboneCheckpoint);
