@@ -127,6 +127,14 @@ public static class ComparisonPlanner
                 errors.Add(new("overrides." + key, message));
                 overrides?.Remove(found);
             }
+            // Each arm's heads are the comparison's own (the genotype, and the standard heads): a genotype in the
+            // options was overwritten without a word.
+            if (given.FirstOrDefault(p => string.Equals(p.Key, "pretrain", StringComparison.OrdinalIgnoreCase)).Value is JsonObject pre
+                && pre.FirstOrDefault(p => string.Equals(p.Key, "genotype", StringComparison.OrdinalIgnoreCase)) is { Key: { } genotypeKey })
+            {
+                errors.Add(new("overrides.pretrain.genotype", "a comparison pre-trains its genotype against the standard heads: give the genotype as genotype (top level) or sourceRunId, and leave pretrain.genotype out"));
+                (overrides?[FindKeyIn(overrides, "pretrain")] as JsonObject)?.Remove(genotypeKey);
+            }
         }
         if (seeds.Length == 0) errors.Add(new("seeds", "give at least one seed"));
         if (seeds.Length > MaxSeeds) errors.Add(new("seeds", $"at most {MaxSeeds} seeds"));
@@ -223,6 +231,8 @@ public static class ComparisonPlanner
         Engine.NasiamEngine.EvaluatesBestCheckpoint(pretrainOptions) && artifacts.TryGetValue("pretrain-best", out var best) ? best
             : artifacts.TryGetValue("pretrain", out var last) ? last
             : throw new InvalidDataException("the pre-training left no checkpoint");
+
+    static string FindKeyIn(JsonObject o, string key) => o.FirstOrDefault(p => string.Equals(p.Key, key, StringComparison.OrdinalIgnoreCase)).Key ?? key;
 
     static RunRequest ChildRequest(string? preset, string? framework, JsonObject? overrides, RunKind kind, int seed, string? genotype, string? name = null)
     {

@@ -107,6 +107,9 @@ public static class BodyErrors
     {
         if (MemberNameProblem(text) is { } problem)
             return (null, Results.ValidationProblem(new Dictionary<string, string[]> { [problem.Path.Length > 0 ? problem.Path : "body"] = [problem.Message] }, title: title));
+        // A member given as null read as left out: "seeds": null queued the preset's seeds, "options": null its options.
+        if (NullMember(text) is { } nullMember)
+            return (null, Results.ValidationProblem(new Dictionary<string, string[]> { [nullMember] = ["null is not a value here: leave the member out to use its default"] }, title: title));
         try
         {
             var body = JsonSerializer.Deserialize<T>(text, RunsApi.BodyJson);
@@ -116,6 +119,20 @@ public static class BodyErrors
         {
             return (null, Results.ValidationProblem(From(e, validMembers, typeof(T), text), title: title));
         }
+    }
+
+    /// <summary>The first top-level member of a JSON object whose value is null, as written; null when none, or the text is not a valid JSON object.</summary>
+    static string? NullMember(string json)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(json);
+            if (doc.RootElement.ValueKind != JsonValueKind.Object) return null;
+            foreach (var member in doc.RootElement.EnumerateObject())
+                if (member.Value.ValueKind == JsonValueKind.Null) return member.Name;
+            return null;
+        }
+        catch (JsonException) { return null; }
     }
 
     /// <summary>

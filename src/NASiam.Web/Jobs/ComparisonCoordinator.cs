@@ -40,6 +40,7 @@ public sealed class ComparisonService(ComparisonStore comparisons, RunStore runs
     public ComparisonCreateResult Create(ComparisonRequest request, Guid? sourceRunId = null)
     {
         var errors = new List<FieldError>();
+        string? provisional = null;
         if (sourceRunId is { } src)
         {
             var run = runs.Get(src);
@@ -50,11 +51,14 @@ public sealed class ComparisonService(ComparisonStore comparisons, RunStore runs
             if (request.Framework is { } asked && FrameworkNames.TryParse(asked, out var f) && f != run.Framework)
                 return new(null, [new("sourceRunId", $"run {src} ('{run.Name}') searched {run.Framework.ToName()} heads; its genotype cannot be compared as {f.ToName()}: leave framework out, or give {run.Framework.ToName()}")], []);
             request = request with { Genotype = run.GenotypeText, Framework = request.Framework ?? run.Framework.ToName() };
+            // A running or stopped search's genotype is its alphas' current argmax: said, as for a genotype given by the run's id.
+            if (runs.ProvisionalGenotype(run) is { } notice) provisional = $"sourceRunId: {notice}";
         }
         // A run's id as the genotype: the comparison descends from that run (the planner resolves the genotype).
         else if (Guid.TryParse(request.Genotype?.Trim(), out var gid) && runs.Get(gid) is { GenotypeText: not null })
             sourceRunId = gid;
         var planned = ComparisonPlanner.Plan(request, scheduler.Policy);
+        if (provisional is not null) planned = planned with { Notices = [provisional, .. planned.Notices] };
         if (!planned.Ok) return new(null, planned.Errors, planned.Notices);
         // The host's check of the device before anything is queued (the children would each fail it).
         var device = planned.Plan!.Recipe.Device;

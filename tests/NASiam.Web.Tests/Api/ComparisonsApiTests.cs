@@ -42,6 +42,9 @@ public class ComparisonsApiTests : IDisposable
     [InlineData("""{"preset":"quick-compare","options":{"seed":5}}""", "options.seed")]
     [InlineData("""{"preset":"quick-compare","options":{"seed":1,"seed":2}}""", "options.seed")]
     [InlineData("""{"preset":"quick-demo","device":"cuda:7"}""", "device")]
+    // Read as left out: "seeds": null queued the preset's seeds; a genotype in the options was overwritten by the arms'.
+    [InlineData("""{"preset":"quick-compare","framework":"simsiam","genotype":"simsiam/cifar10_resnet18","seeds":null}""", "seeds")]
+    [InlineData("""{"preset":"quick-compare","framework":"simsiam","genotype":"simsiam/cifar10_resnet18","seeds":[0],"options":{"pretrain":{"genotype":"standard"}}}""", "options.pretrain.genotype")]
     // A data folder this node cannot find: a 400, not a comparison whose first child fails at once.
     [InlineData("""{"preset":"quick-compare","framework":"simsiam","genotype":"simsiam/cifar10_resnet18","options":{"dataset":"cifar10","dataPath":"/nonexistent-nasiam-data"}}""", "options.dataPath")]
     public async Task BadRequests_Are400ProblemsNamingTheField(string body, string field)

@@ -96,6 +96,9 @@ public class RunsApiTests : IAsyncLifetime
     [InlineData("""{"preset":"quick-demo","kind":"lincls","options":{"linear":{"checkpoint":"/etc/passwd"}}}""", "options.linear.checkpoint")]
     // A whole section set to null became the record's defaults (SimSiam's recipe, whatever the preset).
     [InlineData("""{"preset":"quick-demo","options":{"search":null}}""", "options.search")]
+    // A top-level member given as null read as left out ("options": null ran the preset's options).
+    [InlineData("""{"preset":"quick-demo","options":null}""", "options")]
+    [InlineData("""{"preset":"quick-demo","genotype":null,"kind":"pretrain"}""", "genotype")]
     // The body's device and the options' device disagree: neither silently wins.
     [InlineData("""{"preset":"quick-demo","device":"cpu","options":{"device":"auto"}}""", "device")]
     // Larger than the synthetic set's search split: refused here, not failed at the run's start.

@@ -163,6 +163,10 @@ public sealed class RunActionsTests() : ScriptedAppTests("actions", () => new Sc
         Assert.True(preview.IsSuccessStatusCode, await preview.Content.ReadAsStringAsync());
         var notices = (await preview.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("notices").EnumerateArray().Select(n => n.GetString()!).ToList();
         Assert.Contains(notices, n => n.StartsWith("pretrain.genotype: " + said, StringComparison.Ordinal));
+        var compared = await c.PostAsJsonAsync("/api/comparisons", new { preset = "quick-demo", sourceRunId = stopped.Id, seeds = new[] { 0 } });
+        Assert.True(compared.IsSuccessStatusCode, await compared.Content.ReadAsStringAsync());
+        Assert.Contains((await compared.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("notices").EnumerateArray(),
+            n => n.GetString()!.StartsWith("sourceRunId: " + said, StringComparison.Ordinal));
 
         // A finished search's genotype is final through the API as on the page.
         var finished = Stored(template, "finished search", RunStatus.Succeeded, started: true);
