@@ -41,6 +41,9 @@ public sealed class RunView(int pointsPerSeries = 500)
     // draw the pre-training's step 1 after the search's last step. Stages in the order they first wrote a series.
     readonly Dictionary<(string Name, string Stage), SeriesBuffer> _series = [];
     readonly Dictionary<string, List<string>> _stagesOf = [];
+    // Stages with a step-axis series, in pipeline order (a stage it does not name after those, as first seen).
+    static readonly string[] PipelineOrder = ["search", "pretrain", "lincls"];
+    readonly List<string> _stepStages = [];
     readonly Dictionary<(string Cell, int Layer), (IReadOnlyList<string> Ops, SeriesBuffer[] Weights, List<ChartMarker> Changes, string? Winner)> _ops = [];
 
     public int PointsPerSeries { get; } = pointsPerSeries;
@@ -84,20 +87,20 @@ public sealed class RunView(int pointsPerSeries = 500)
             case StageStarted s: Stage = s.Stage; StageTotalSteps = s.TotalSteps; StageDoneSteps = s.ResumedAtStep; AddLog(e); break;
             case StepLogged s:
                 StageDoneSteps = Math.Max(StageDoneSteps, s.Step);
-                Series("loss", s).Add(s.Step, s.Loss);
-                foreach (var (group, rate) in s.LearningRates) Series("lr " + group, s).Add(s.Step, rate);
+                StepSeries("loss", s).Add(s.Step, s.Loss);
+                foreach (var (group, rate) in s.LearningRates) StepSeries("lr " + group, s).Add(s.Step, rate);
                 break;
             case AlphasLogged a: ApplyAlphas(a); break;
             case CollapseLogged c:
                 LatestCollapse = c;
-                Series("std ratio", c).Add(c.Step, c.StdRatio);
-                Series("effective rank", c).Add(c.Step, c.EffectiveRank);
+                StepSeries("std ratio", c).Add(c.Step, c.StdRatio);
+                StepSeries("effective rank", c).Add(c.Step, c.EffectiveRank);
                 break;
             case KnnLogged k: Series("knn top1", k).Add(k.Epoch + 1, k.Top1); break; // users count epochs from 1 (the events from 0)
             case ThroughputLogged t:
                 LatestThroughput = t;
-                Series("images/s", t).Add(t.Step, t.ImagesPerSecond);
-                if (t.RssMib is { } rss) Series("rss MiB", t).Add(t.Step, rss);
+                StepSeries("images/s", t).Add(t.Step, t.ImagesPerSecond);
+                if (t.RssMib is { } rss) StepSeries("rss MiB", t).Add(t.Step, rss);
                 break;
             case LinearEvalLogged l: Series("linear top1", l).Add(l.Epoch + 1, l.Top1); break;
             case WarningRaised w: Keep(Warnings, w); AddLog(w); break;
@@ -126,6 +129,38 @@ public sealed class RunView(int pointsPerSeries = 500)
         return s;
     }
 
+    /// <summary>A series drawn over its stage's steps: notes the stage in <see cref="StepStages"/>.</summary>
+    SeriesBuffer StepSeries(string name, TrainingEvent e)
+    {
+        if (!_stepStages.Contains(e.Stage))
+        {
+            int Rank(string stage) => Array.IndexOf(PipelineOrder, stage) is >= 0 and var i ? i : PipelineOrder.Length;
+            int at = _stepStages.FindIndex(s => Rank(s) > Rank(e.Stage));
+            _stepStages.Insert(at < 0 ? _stepStages.Count : at, e.Stage);
+        }
+        return Series(name, e);
+    }
+
+    /// <summary>
+    /// Stages that wrote a step-axis series (loss, learning rates, collapse, throughput), in pipeline order
+    /// (search, pretrain, lincls). Each stage counts its steps from 1, so with several the page draws one at a time.
+    /// </summary>
+    public IReadOnlyList<string> StepStages => _stepStages;
+
+    /// <summary>
+    /// The stage whose steps the page shows unless one is picked: for an active run the running stage once it
+    /// has step data (until then the stage before it), else the last stage with step data; null when none has.
+    /// </summary>
+    public string? DefaultStepStage(bool active) =>
+        active && Stage is { } running && _stepStages.Contains(running) ? running : _stepStages.LastOrDefault();
+
+    /// <summary>
+    /// The stage whose steps the step charts show: <paramref name="picked"/> (by hand) when it has step data, else
+    /// <see cref="DefaultStepStage"/>; null (every stage's lines, as a single-stage run has) while fewer than two have.
+    /// </summary>
+    public string? ShownStepStage(string? picked, bool active) =>
+        _stepStages.Count < 2 ? null : picked is not null && _stepStages.Contains(picked) ? picked : DefaultStepStage(active);
+
     void ApplyAlphas(AlphasLogged a)
     {
         LatestAlphas = a;
@@ -145,12 +180,13 @@ public sealed class RunView(int pointsPerSeries = 500)
     /// <summary>
     /// The lines of a named series (see <see cref="SeriesNames"/>), one per stage that wrote it, in stage
     /// order, named <paramref name="label"/> (default the series' name), with " (stage)" when there are
-    /// several (a pipeline); no line when it has no points yet.
+    /// several (a pipeline); no line when it has no points yet. Given a <paramref name="stage"/>, that
+    /// stage's line only, named without the suffix (the chart says whose steps they are).
     /// </summary>
-    public IReadOnlyList<ChartLine> Lines(string name, string? label = null) =>
-        _stagesOf.TryGetValue(name, out var stages)
-            ? stages.Select(stage => new ChartLine(stages.Count == 1 ? label ?? name : $"{label ?? name} ({stage})", _series[(name, stage)].Snapshot())).ToArray()
-            : [];
+    public IReadOnlyList<ChartLine> Lines(string name, string? label = null, string? stage = null) =>
+        !_stagesOf.TryGetValue(name, out var stages) ? []
+        : stage is not null ? _series.TryGetValue((name, stage), out var one) ? [new ChartLine(label ?? name, one.Snapshot())] : []
+        : stages.Select(s => new ChartLine(stages.Count == 1 ? label ?? name : $"{label ?? name} ({s})", _series[(name, s)].Snapshot())).ToArray();
 
     public IReadOnlyCollection<string> SeriesNames => _stagesOf.Keys;
 
@@ -159,16 +195,17 @@ public sealed class RunView(int pointsPerSeries = 500)
         _series.Select(kv => ($"{kv.Key.Name} ({kv.Key.Stage})", kv.Value.Points().Count))
             .Concat(_ops.SelectMany(kv => kv.Value.Weights.Select((w, i) => ($"{kv.Key.Cell}/{kv.Key.Layer}/{kv.Value.Ops[i]}", w.Points().Count))));
 
-    /// <summary>X = step (of its stage).</summary>
-    public IReadOnlyList<ChartLine> LossLines() => Lines("loss");
+    /// <summary>X = step (of its stage); one <paramref name="stage"/>'s only when given.</summary>
+    public IReadOnlyList<ChartLine> LossLines(string? stage = null) => Lines("loss", stage: stage);
 
     /// <summary>An epoch's resident memory as the run page shows it; says when it was not measured (runs from before it was reported, no /proc) instead of showing a number.</summary>
     public static string ResidentText(ThroughputLogged t) => t.RssMib is { } rss && t.PeakRssMib is { } peak
         ? string.Create(CultureInfo.InvariantCulture, $"Worker process memory: {rss:0} MiB resident, peak {peak:0} MiB")
         : "Worker process memory: not measured for this run";
 
-    public IReadOnlyList<ChartLine> LearningRateLines() =>
-        _stagesOf.Keys.Where(name => name.StartsWith("lr ", StringComparison.Ordinal)).SelectMany(name => Lines(name)).ToArray();
+    /// <summary>One line per optimizer group ("lr encoder", …) and stage; one <paramref name="stage"/>'s only when given.</summary>
+    public IReadOnlyList<ChartLine> LearningRateLines(string? stage = null) =>
+        _stagesOf.Keys.Where(name => name.StartsWith("lr ", StringComparison.Ordinal)).SelectMany(name => Lines(name, stage: stage)).ToArray();
 
     /// <summary>Per-op softmax weight over time for one layer of one cell.</summary>
     public IReadOnlyList<ChartLine> OpLines(string cell, int layer) =>
