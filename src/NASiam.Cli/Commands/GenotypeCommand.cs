@@ -71,6 +71,8 @@ public static class GenotypeCommand
                     throw new CliException($"checkpoint '{path}' is a {saved.Framework.ToName()} search, not {fw.ToName()}.");
                 var genotype = saved.Derive();
                 var text = p.GetValue(format) == "json" ? GenotypeJson.Write(genotype, saved.Framework) : GenotypeText.Write(genotype);
+                // On stderr, so `derive CKPT > g.txt` still writes the genotype alone.
+                if (saved.Provisional is { } note) context.Stderr.WriteLine($"nasiam genotype derive: note: {note}");
                 if (p.GetValue(output) is { } outPath)
                 {
                     File.WriteAllText(outPath, text);

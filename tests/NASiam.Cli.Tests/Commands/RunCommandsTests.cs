@@ -43,6 +43,21 @@ public sealed class RunCommandsTests : IDisposable
         var derived = Cli(default, "genotype", "derive", Path.Combine(outDir, "checkpoints", "search.ckpt"));
         Assert.Equal(ExitCodes.Ok, derived.Code);
         Assert.True(GenotypeText.Parse(derived.Out.Trim(), Framework.SimSiam).SameAs(genotype));
+        Assert.Equal("", derived.Err); // a finished search's genotype is final: no notice
+    }
+
+    [Fact]
+    public void GenotypeDerive_OfAStoppedSearch_PrintsTheGenotype_AndSaysOnStderrItIsProvisional()
+    {
+        var outDir = Path.Combine(_dir, "stopped");
+        using var cts = new CancellationTokenSource();
+        cts.Cancel();
+        Assert.Equal(ExitCodes.Cancelled, Cli(cts.Token, ["search", "--out", outDir, "--framework", "simsiam", .. Tiny]).Code);
+
+        var (code, stdout, stderr) = Cli(default, "genotype", "derive", Path.Combine(outDir, "checkpoints", "search.ckpt"));
+        Assert.Equal(ExitCodes.Ok, code);
+        GenotypeText.Parse(stdout.Trim(), Framework.SimSiam); // stdout is the genotype alone, as for a finished search
+        Assert.Matches(@"^nasiam genotype derive: note: the search did not finish; this genotype is provisional: the argmax of its alphas after 0 of 1 epochs \(step \d+\), not a derived final genotype\r?\n$", stderr);
     }
 
     [Fact]

@@ -61,6 +61,19 @@ public sealed record CheckpointState
         return $"the {(pretrain ? "pre-training" : "search")} did not finish; this evaluates its {(best ? "kNN-best " : "")}backbone after {state.Epoch} of {total} epochs (step {state.Step})";
     }
 
+    /// <summary>
+    /// For a search checkpoint whose stage did not run to its end (cancelled, failed, or read mid-run): its alphas'
+    /// argmax is provisional, not the genotype the search derives at its end (method doc 5.7), in the words of
+    /// <see cref="UnfinishedBackboneNote"/>. Null when the search completed.
+    /// </summary>
+    public static string? ProvisionalGenotypeNote(CheckpointState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (state.Completed) return null;
+        int total = Options.RunOptions.FromJson(state.OptionsJson).Search.Epochs;
+        return $"the search did not finish; this genotype is provisional: the argmax of its alphas after {state.Epoch} of {total} epochs (step {state.Step}), not a derived final genotype";
+    }
+
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
         Converters = { new JsonStringEnumConverter() },

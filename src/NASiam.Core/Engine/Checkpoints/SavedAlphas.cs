@@ -8,6 +8,9 @@ namespace NASiam.Core.Engine.Checkpoints;
 /// <summary>The raw alphas saved in a search checkpoint, by cell name, with the run's framework.</summary>
 public sealed record SavedAlphas(Framework Framework, IReadOnlyDictionary<string, double[][]> Cells, int Epoch, long Step)
 {
+    /// <summary>Why the derived genotype is not final, when the search did not finish (<see cref="CheckpointState.ProvisionalGenotypeNote"/>); null when it did.</summary>
+    public string? Provisional { get; init; }
+
     /// <summary>Reads the alphas of a search checkpoint without building a model.</summary>
     public static SavedAlphas Read(string checkpointPath)
     {
@@ -27,7 +30,7 @@ public sealed record SavedAlphas(Framework Framework, IReadOnlyDictionary<string
                 var flat = t.data<double>().ToArray();
                 cells[state.AlphaCells[i]] = Enumerable.Range(0, rows).Select(r => flat.AsSpan(r * cols, cols).ToArray()).ToArray();
             }
-            return new SavedAlphas(framework, cells, state.Epoch, state.Step);
+            return new SavedAlphas(framework, cells, state.Epoch, state.Step) { Provisional = CheckpointState.ProvisionalGenotypeNote(state) };
         }
         finally
         {
