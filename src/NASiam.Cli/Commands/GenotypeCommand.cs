@@ -115,7 +115,7 @@ public static class GenotypeSource
             return (preset.Genotype, preset.Framework);
         }
         string text = source;
-        if (File.Exists(source)) text = File.ReadAllText(source);
+        if (File.Exists(source) || Directory.Exists(source)) text = GenotypeFile.ReadText(source); // a run folder's genotype.txt; a checkpoint refused
         else if (!source.TrimStart().StartsWith("Genotype", StringComparison.Ordinal) && !source.TrimStart().StartsWith('{'))
             throw new CliException($"'{source}' is not a file, a preset (see 'nasiam genotype presets') or genotype text.");
         var g = text.TrimStart().StartsWith('{') ? GenotypeJson.Parse(text, framework) : GenotypeText.Parse(text, framework);

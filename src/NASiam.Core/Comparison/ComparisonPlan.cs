@@ -167,6 +167,8 @@ public static class ComparisonPlanner
                 else
                 {
                     genotypeText = GenotypeText.Write(g);
+                    if (policy.AllowServerFiles && GenotypeFile.InRunFolder(request.Genotype) is { } runGenotype)
+                        notices.Add($"genotype: '{request.Genotype!.Trim()}' is a run folder; its genotype is read from {runGenotype}");
                     if (GenotypeReference.Stored(request.Genotype, policy.GenotypeById, policy.GenotypeByName) is { Notice: { } notice })
                         notices.Add($"genotype: {notice}");
                 }

@@ -71,9 +71,9 @@ public static class GenotypeReference
                 throw new ArgumentException($"'{Shorten(text)}' is not 'standard', a genotype preset of {framework.ToName()}, genotype text" +
                     (byId is null ? "" : ", a genotype library entry's id or name, or a run id") +
                     " (file paths are not accepted here: import the file into the genotype library, or paste its text).");
-            if (!File.Exists(text))
+            if (!File.Exists(text) && !Directory.Exists(text))
                 throw new ArgumentException($"'{Shorten(text)}' is not 'standard', a genotype preset of {framework.ToName()}, genotype text or an existing file.");
-            text = File.ReadAllText(text).Trim();
+            text = GenotypeFile.ReadText(text); // a run folder's genotype.txt; a checkpoint refused with what to do
         }
         var genotype = text.StartsWith('{') ? GenotypeJson.Parse(text, null) : GenotypeText.Parse(text, null);
         GenotypeRules.ValidateFields(genotype, framework);

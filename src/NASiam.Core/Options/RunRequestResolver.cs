@@ -187,6 +187,8 @@ public static class RunRequestResolver
             try
             {
                 var g = GenotypeReference.Resolve(options.Pretrain.Genotype, options.Framework, policy.AllowServerFiles, policy.GenotypeById, policy.GenotypeByName);
+                if (policy.AllowServerFiles && GenotypeFile.InRunFolder(options.Pretrain.Genotype) is { } runGenotype)
+                    notices.Add($"pretrain.genotype: '{options.Pretrain.Genotype!.Trim()}' is a run folder; its genotype is read from {runGenotype}");
                 // A stored genotype's id or name becomes its text: the run keeps what it trains, whatever later happens to the entry.
                 if (g is not null && GenotypeReference.Stored(options.Pretrain.Genotype, policy.GenotypeById, policy.GenotypeByName) is { } stored)
                 {

@@ -61,6 +61,35 @@ public sealed class RunCommandsTests : IDisposable
     }
 
     [Fact]
+    public void Genotype_OfARunFolder_IsItsGenotypeTxt_SaidOnStderr_AndACheckpointIsRefusedWithWhatToDo()
+    {
+        var run = Path.Combine(_dir, "run");
+        Directory.CreateDirectory(run);
+        var published = GenotypePresets.Find("simsiam/cifar10_resnet18")!.Genotype!;
+        File.WriteAllText(Path.Combine(run, "genotype.txt"), GenotypeText.Write(published));
+        var (code, stdout, stderr) = Cli(default, "pretrain", "--framework", "simsiam", "--genotype", run, "--print-options");
+        Assert.True(code == ExitCodes.Ok, stderr);
+        Assert.True(stderr.Contains($"nasiam pretrain: note: pretrain.genotype: '{run}' is a run folder; its genotype is read from {Path.Combine(run, "genotype.txt")}"), stderr);
+
+        var ckpt = Path.Combine(_dir, "search.ckpt");
+        NASiam.Core.Engine.Checkpoints.CheckpointStore.Save(ckpt, new NASiam.Core.Engine.Checkpoints.CheckpointState
+            { Stage = "search", Epoch = 0, Step = 16, OptionsJson = NASiam.Core.Options.RunPresets.ForFramework(Framework.SimSiam).ToJson() },
+            new NASiam.Core.Engine.Checkpoints.CheckpointContent());
+        (code, _, stderr) = Cli(default, "pretrain", "--framework", "simsiam", "--genotype", ckpt, "--print-options");
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.True(stderr.Contains($"is a search checkpoint, not a genotype: derive one from its alphas with 'nasiam genotype derive {ckpt} > g.txt'"), stderr);
+        Assert.True(stderr.Contains("(--genotype, --pretrain-genotype)"), stderr);
+        Assert.DoesNotContain("Malformed", stderr);
+
+        var empty = Path.Combine(_dir, "empty");
+        Directory.CreateDirectory(empty);
+        (code, _, stderr) = Cli(default, "pretrain", "--framework", "simsiam", "--genotype", empty, "--print-options");
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.True(stderr.Contains("is a folder without genotype.txt"), stderr);
+        Assert.True(stderr.Contains("(--genotype, --pretrain-genotype)"), stderr);
+    }
+
+    [Fact]
     public void Search_ExitsCancelledWithResumableCheckpoint_WhenTokenIsCancelled()
     {
         var outDir = Path.Combine(_dir, "c");

@@ -148,6 +148,18 @@ public static class CheckpointStore
         }
     }
 
+    /// <summary>True when <paramref name="path"/> starts as a NASiam checkpoint does (its magic); not a check that it is whole.</summary>
+    public static bool IsCheckpoint(string path)
+    {
+        try
+        {
+            using var file = File.OpenRead(path);
+            var head = new byte[Magic.Length];
+            return file.ReadAtLeast(head, head.Length, throwOnEndOfStream: false) == head.Length && head.AsSpan().SequenceEqual(Magic);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
+    }
+
     /// <summary>True when <paramref name="path"/> exists and reads back completely.</summary>
     public static bool IsValid(string path)
     {
