@@ -34,11 +34,12 @@ public static class CompareCommand
         var syntheticSize = new Option<int?>("--synthetic-size") { HelpName = "N", Description = "syntheticTrainSize (synthetic data set)." };
         var maxSteps = new Option<long?>("--max-steps") { HelpName = "N", Description = "maxStepsPerStage: cap on weight steps per stage (demos, tests)." };
         var threads = new Option<int?>("--threads") { HelpName = "N", Description = "CPU threads for torch (0 = all cores)." };
+        var printOptions = new Option<bool>("--print-options") { Description = "Print the planned comparison (seeds, genotype, the recipe's resolved options) as JSON and exit without running; --out is not needed." };
         var command = new Command("compare",
             "Compare a genotype with the framework's standard heads: per seed both are pre-trained under the identical recipe, data order and seed, " +
             "then linear-evaluated. Prints per-seed results, mean ± std and the paired difference with a 95 % confidence interval (paired t).")
         {
-            outDir, preset, framework, genotype, seeds, searchSeeds, optionsFile, pretrainEpochs, linearEpochs, syntheticSize, maxSteps, threads,
+            outDir, preset, framework, genotype, seeds, searchSeeds, optionsFile, pretrainEpochs, linearEpochs, syntheticSize, maxSteps, threads, printOptions,
         };
         command.SetAction(parse =>
         {
@@ -62,7 +63,8 @@ public static class CompareCommand
             var seedList = ParseSeeds(parse.GetValue(seeds), "--seeds", errors);
             var searchList = ParseSeeds(parse.GetValue(searchSeeds), "--search-seeds", errors);
             var dir = parse.GetValue(outDir);
-            if (dir is null) errors.Add("--out DIR is required");
+            bool print = parse.GetValue(printOptions);
+            if (dir is null && !print) errors.Add("--out DIR is required (or --print-options to only show the planned comparison)");
             if (errors.Count > 0)
             {
                 foreach (var e in errors) context.Stderr.WriteLine($"nasiam compare: {e}");
@@ -73,7 +75,7 @@ public static class CompareCommand
                 Preset = parse.GetValue(preset), Framework = parse.GetValue(framework), Genotype = parse.GetValue(genotype),
                 Seeds = seedList, SearchSeeds = searchList, Overrides = overrides.Count == 0 ? null : overrides,
             };
-            return Execute(request, Path.GetFullPath(dir!), context);
+            return print ? PrintPlan(request, context) : Execute(request, Path.GetFullPath(dir!), context);
         });
         return command;
     }
@@ -94,6 +96,37 @@ public static class CompareCommand
             else errors.Add($"{flag}: '{part}' is not an integer (give e.g. 0,1,2)");
         }
         return list.ToArray();
+    }
+
+    /// <summary>
+    /// <c>--print-options</c>: the plan the comparison planner gives (the API's), as JSON on stdout, its notices on
+    /// stderr as a run prints them; nothing runs and nothing is written.
+    /// </summary>
+    static int PrintPlan(ComparisonRequest request, CliContext context)
+    {
+        var planned = ComparisonPlanner.Plan(request, RunRequestPolicy.Cli);
+        foreach (var n in planned.Notices) context.Stderr.WriteLine($"nasiam compare: note: {n}");
+        if (!planned.Ok)
+        {
+            foreach (var e in planned.Errors) context.Stderr.WriteLine($"nasiam compare: {Flag(e)}");
+            return ExitCodes.BadInput;
+        }
+        var plan = planned.Plan!;
+        var json = new JsonObject
+        {
+            ["name"] = plan.Name,
+            ["framework"] = plan.Framework.ToName(),
+            ["preset"] = plan.Preset,
+            ["seeds"] = new JsonArray(plan.Seeds.Select(s => (JsonNode)s).ToArray()),
+            ["searchSeeds"] = new JsonArray(plan.SearchSeeds.Select(s => (JsonNode)s).ToArray()),
+            // Null with search seeds: the searches find it.
+            ["genotype"] = plan.GenotypeText,
+            ["overrides"] = plan.Overrides?.DeepClone(),
+            ["recipe"] = JsonNode.Parse(plan.Recipe.ToJson()),
+            ["notices"] = new JsonArray(planned.Notices.Select(n => (JsonNode)n).ToArray()),
+        };
+        context.Stdout.WriteLine(json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        return ExitCodes.Ok;
     }
 
     static int Execute(ComparisonRequest request, string outDir, CliContext context)

@@ -25,7 +25,9 @@ public static class OptionsCommand
             }
             var fwText = p.GetValue(framework);
             Core.Framework? fw = fwText is null ? null : Core.FrameworkNames.Parse(fwText);
-            var defaults = OptionCatalog.Defaults(p.GetValue(preset), fw);
+            RunOptions defaults;
+            try { defaults = OptionCatalog.Defaults(p.GetValue(preset), fw); }
+            catch (ArgumentException e) { throw new CliException($"--preset: {e.Message}"); } // name the flag the message is about
             foreach (var group in Enum.GetValues<OptionGroup>())
             {
                 context.Stdout.WriteLine($"{group}:");

@@ -27,6 +27,32 @@ public sealed class CompareCommandTests : IDisposable
     }
 
     [Fact]
+    public void PrintOptions_PrintsThePlannedComparison_AndRunsNothing()
+    {
+        var (code, stdout, stderr) = Cli("compare", "--preset", ComparisonPresets.QuickCompare, "--framework", "simclr", "--print-options");
+        Assert.True(code == ExitCodes.Ok, stderr);
+        var plan = System.Text.Json.Nodes.JsonNode.Parse(stdout)!.AsObject();
+        Assert.Equal("simclr", (string?)plan["framework"]);
+        Assert.Equal("[0,1]", plan["seeds"]!.ToJsonString());
+        Assert.Null(plan["genotype"]); // a fresh search finds it
+        Assert.Equal("resnet-tiny", (string?)plan["recipe"]!["backbone"]);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(_dir));
+
+        // A run folder as the genotype: its genotype.txt, said in the notices (stderr and the plan's).
+        var run = Path.Combine(_dir, "run");
+        Directory.CreateDirectory(run);
+        var published = NASiam.Core.Genotypes.GenotypePresets.Find("simsiam/cifar10_resnet18")!.Genotype!;
+        File.WriteAllText(Path.Combine(run, "genotype.txt"), NASiam.Core.Genotypes.GenotypeText.Write(published));
+        (code, stdout, stderr) = Cli("compare", "--preset", "quick-demo", "--framework", "simsiam", "--genotype", run, "--print-options");
+        Assert.True(code == ExitCodes.Ok, stderr);
+        plan = System.Text.Json.Nodes.JsonNode.Parse(stdout)!.AsObject();
+        Assert.Equal(NASiam.Core.Genotypes.GenotypeText.Write(published), (string?)plan["genotype"]);
+        var notice = $"genotype: '{run}' is a run folder; its genotype is read from {Path.Combine(run, "genotype.txt")}";
+        Assert.Contains($"nasiam compare: note: {notice}", stderr);
+        Assert.Contains(notice, plan["notices"]!.AsArray().Select(n => (string?)n));
+    }
+
+    [Fact]
     public void FreshSearch_OneSeed_PrintsTheTable_WritesFiles_AndARerunKeepsFinishedChildren()
     {
         var outDir = Path.Combine(_dir, "o");
