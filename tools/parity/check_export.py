@@ -2,7 +2,7 @@
 
 Usage:
   python3 tools/parity/check_export.py MODEL.pt --framework simsiam|moco|simclr --form search|final|standard
-      [--backbone resnet18|resnet50] [--stem cifar|imagenet] [--genotype "Genotype(encoder=[...], ...)"]
+      [--backbone resnet-tiny|resnet18|resnet50] [--stem cifar|imagenet] [--genotype "Genotype(encoder=[...], ...)"]
       [--dim N] [--pred-dim N] [--encoder-layers N] [--predictor-layers N] [--queue-size K]
       [--moco-reference-bn]
 
@@ -36,7 +36,8 @@ def main():
     p.add_argument("model")
     p.add_argument("--framework", required=True, choices=["simsiam", "moco", "simclr"])
     p.add_argument("--form", required=True, choices=["search", "final", "standard"])
-    p.add_argument("--backbone", default=None)
+    p.add_argument("--backbone", default=None, choices=sorted(reference.RESNETS),
+                   help="the run's backbone (resnet-tiny: the quick demo's); default resnet50 for simclr, else resnet18")
     p.add_argument("--stem", default="cifar", choices=["cifar", "imagenet"])
     p.add_argument("--genotype")
     p.add_argument("--dim", type=int)

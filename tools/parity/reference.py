@@ -181,7 +181,16 @@ class Bottleneck(nn.Module):
         return self.relu(out + identity)
 
 
-RESNETS = {"resnet18": (BasicBlock, [2, 2, 2, 2]), "resnet50": (Bottleneck, [3, 4, 6, 3])}
+RESNETS = {"resnet18": (BasicBlock, [2, 2, 2, 2]), "resnet50": (Bottleneck, [3, 4, 6, 3]),
+           # Not the reference's: the engine's CPU demo trunk (BackboneFactory "resnet-tiny", the quick demo's),
+           # ResNet-18's structure with one BasicBlock per stage, so its exports can be strict-loaded too.
+           "resnet-tiny": (BasicBlock, [1, 1, 1, 1])}
+# Stage widths (planes); the stem conv has the first. torchvision's unless listed.
+WIDTHS = {"resnet-tiny": [16, 32, 64, 128]}
+
+
+def widths(arch):
+    return WIDTHS.get(arch, [64, 128, 256, 512])
 
 
 class ResNet(nn.Module):
@@ -191,17 +200,18 @@ class ResNet(nn.Module):
     def __init__(self, arch, num_classes):
         super().__init__()
         block, counts = RESNETS[arch]
-        self.inplanes = 64
-        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
+        w = widths(arch)
+        self.inplanes = w[0]
+        self.conv1 = nn.Conv2d(3, w[0], 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(w[0])
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
-        self.layer1 = self._stage(block, 64, counts[0], 1)
-        self.layer2 = self._stage(block, 128, counts[1], 2)
-        self.layer3 = self._stage(block, 256, counts[2], 2)
-        self.layer4 = self._stage(block, 512, counts[3], 2)
+        self.layer1 = self._stage(block, w[0], counts[0], 1)
+        self.layer2 = self._stage(block, w[1], counts[1], 2)
+        self.layer3 = self._stage(block, w[2], counts[2], 2)
+        self.layer4 = self._stage(block, w[3], counts[3], 2)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(512 * block.expansion, num_classes)
+        self.fc = nn.Linear(w[3] * block.expansion, num_classes)
 
     def _stage(self, block, planes, count, stride):
         downsample = None
@@ -223,12 +233,13 @@ class ResNet(nn.Module):
 
 
 def convert_cifar(net):
-    """Doc 3, convert_cifar: children in order, conv1 -> 3x3 stride-1 (3->64, no bias), max-pool
-    dropped, a Flatten inserted before fc; a plain Sequential whose last child is still `fc`."""
+    """Doc 3, convert_cifar: children in order, conv1 -> 3x3 stride-1 (3->64, no bias; 3->16 for
+    resnet-tiny), max-pool dropped, a Flatten inserted before fc; a plain Sequential whose last child
+    is still `fc`."""
     children = []
     for name, module in net.named_children():
         if name == "conv1":
-            module = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+            module = nn.Conv2d(3, module.out_channels, 3, 1, 1, bias=False)
         if isinstance(module, nn.MaxPool2d):
             continue
         if isinstance(module, nn.Linear):
@@ -402,11 +413,11 @@ class SimCLR(nn.Module):
         modules = []
         for name, module in ResNet(arch, 1000).named_children():
             if name == "conv1":
-                module = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+                module = nn.Conv2d(3, module.out_channels, 3, 1, 1, bias=False)
             if not isinstance(module, (nn.Linear, nn.MaxPool2d)):
                 modules.append(module)
         self.f = nn.Sequential(*modules)
-        d = 512 * RESNETS[arch][0].expansion
+        d = widths(arch)[3] * RESNETS[arch][0].expansion
         if form == "standard":
             self.g = nn.Sequential(nn.Linear(d, hidden_dim, bias=False), nn.BatchNorm1d(hidden_dim),
                                    nn.ReLU(inplace=True), nn.Linear(hidden_dim, feature_dim))
