@@ -72,7 +72,7 @@ public static class GenotypeReference
                     (byId is null ? "" : ", a genotype library entry's id or name, or a run id") +
                     " (file paths are not accepted here: import the file into the genotype library, or paste its text).");
             if (!File.Exists(text) && !Directory.Exists(text))
-                throw new ArgumentException($"'{Shorten(text)}' is not 'standard', a genotype preset of {framework.ToName()}, genotype text or an existing file.");
+                throw new ArgumentException($"'{Shorten(text)}' is not 'standard', a genotype preset of {framework.ToName()}, genotype text, an existing file or a run folder holding genotype.txt.");
             text = GenotypeFile.ReadText(text); // a run folder's genotype.txt; a checkpoint refused with what to do
         }
         var genotype = text.StartsWith('{') ? GenotypeJson.Parse(text, null) : GenotypeText.Parse(text, null);
