@@ -57,9 +57,9 @@ public static class RunsApi
         }).WithName("RetryRun").WithSummary("Start a fresh run with the same options as an ended run (the old one becomes its parent)")
             .Produces<RunSummary>(StatusCodes.Status201Created).ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict);
-        g.MapDelete("/{id:guid}", (Guid id, RunScheduler s) => s.Delete(id) ? Results.NoContent() : NotFound(id))
-            .WithName("DeleteRun").WithSummary("Cancel if needed, then delete the run, its events and its folder")
-            .Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound);
+        g.MapDelete("/{id:guid}", Delete)
+            .WithName("DeleteRun").WithSummary("Cancel if needed, then delete the run, its events and its folder; a run others refer to (its evaluations, pre-trainings of its genotype, retries, comparisons) is a 409 naming them unless dependants=detach")
+            .Produces(StatusCodes.Status204NoContent).ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         g.MapGet("/{id:guid}/genotype", Genotype).WithName("GetRunGenotype").WithSummary("The run's genotype: format=txt (reference text) or json")
             .Produces<string>(StatusCodes.Status200OK, "text/plain", "application/json").ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
         g.MapGet("/{id:guid}/checkpoints", (Guid id, RunStore store, RunFiles files) =>
@@ -211,9 +211,10 @@ public static class RunsApi
 
     static IResult Metrics(Guid id, RunStore store, IOptions<NasiamWebOptions> options, string? types, long? afterSequence, int? maxPoints)
     {
-        if (store.Get(id) is null) return NotFound(id);
+        // The query is checked first, as its binding is, whichever run it names.
         if (maxPoints is < 10 or > 100_000)
-            return Results.ValidationProblem(new Dictionary<string, string[]> { ["maxPoints"] = ["must be between 10 and 100000"] });
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["maxPoints"] = [$"must be a whole number from 10 to 100000; got {maxPoints}"] });
+        if (store.Get(id) is null) return NotFound(id);
         var typeList = types?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (typeList?.Except(TrainingEventJson.TypeNames).ToArray() is { Length: > 0 } unknown)
             return Results.ValidationProblem(new Dictionary<string, string[]>
@@ -222,6 +223,26 @@ public static class RunsApi
             });
         var page = store.Read(id, afterSequence ?? -1, typeList, maxPoints ?? options.Value.MaxPointsPerSeries);
         return Results.Ok(new MetricsResponse(id, page.LastSequence, page.Downsampled, page.EventElements(), page.AttemptStartedElement()));
+    }
+
+    static IResult Delete(Guid id, string? dependants, RunScheduler scheduler, RunStore store)
+    {
+        if (store.Get(id) is null) return NotFound(id);
+        bool detach = false;
+        if (dependants is not null)
+        {
+            if (!dependants.Trim().Equals("detach", StringComparison.OrdinalIgnoreCase))
+                return Results.ValidationProblem(new Dictionary<string, string[]> { ["dependants"] = [$"'{dependants}' is not detach (delete the run and leave the runs and comparisons that refer to it without it)"] });
+            detach = true;
+        }
+        // Deleting a run others refer to silently emptied their lineage (a deleted run's evaluations read as parentless).
+        if (!detach && store.Dependants(id) is { Count: > 0 } list)
+            return Results.Problem(
+                $"{list.Count} {(list.Count == 1 ? "thing refers" : "things refer")} to run {id}: {string.Join(", ", list)}. Deleting it takes it out of their lineage, " +
+                $"and a linear evaluation of its checkpoint could no longer resume. Delete them first, or DELETE /api/runs/{id}?dependants=detach to delete it anyway.",
+                statusCode: StatusCodes.Status409Conflict, title: "Other runs or comparisons refer to this run.",
+                extensions: new Dictionary<string, object?> { ["dependants"] = list });
+        return scheduler.Delete(id) ? Results.NoContent() : NotFound(id);
     }
 
     /// <summary>The response header that carries <see cref="RunStore.ProvisionalGenotype"/> on a genotype download.</summary>

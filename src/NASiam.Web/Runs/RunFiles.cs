@@ -10,7 +10,11 @@ public sealed class RunFiles(RunPaths paths)
 {
     static readonly string[] ExportExtensions = [".pt", ".pth", ".safetensors", ".ckpt", ".bin"];
 
-    /// <summary>Files under checkpoints/ and exports (.pt, .pth, .safetensors) anywhere in the run folder; names use '/'.</summary>
+    // The run's own record beside its checkpoints: result.json (outcome, metrics, artefacts, stages) and every event;
+    // the run's artifacts name result.json, which could not be downloaded.
+    static readonly string[] RecordFiles = [NASiam.Core.Engine.Runs.RunArtifacts.ResultFile, NASiam.Core.Reporting.MetricsJsonl.FileName];
+
+    /// <summary>Files under checkpoints/, exports (.pt, .pth, .safetensors) anywhere in the run folder, and the run's result.json and metrics.jsonl; names use '/'.</summary>
     public IReadOnlyList<CheckpointFile> Checkpoints(Guid runId)
     {
         var dir = paths.RunDirectory(runId);
@@ -20,7 +24,7 @@ public sealed class RunFiles(RunPaths paths)
             .Where(f =>
             {
                 var rel = Path.GetRelativePath(root, f).Replace('\\', '/');
-                return rel.StartsWith("checkpoints/", StringComparison.Ordinal) || ExportExtensions.Contains(Path.GetExtension(f));
+                return rel.StartsWith("checkpoints/", StringComparison.Ordinal) || ExportExtensions.Contains(Path.GetExtension(f)) || RecordFiles.Contains(rel);
             })
             .Where(f => !f.EndsWith(".tmp", StringComparison.Ordinal))
             .Select(f => new FileInfo(f))

@@ -66,6 +66,25 @@ public sealed class RunStore
     public IReadOnlyList<RunRecord> List(Guid? parentId = null) => Runs.List(parentId);
     public void Delete(Guid id) => Runs.Delete(id);
 
+    /// <summary>
+    /// What refers to a run, in words ("run ID ('name')", "comparison ID ('name')"): the runs that descend from it
+    /// (its linear evaluations, pre-trainings of its genotype, retries) and the comparisons it is the source or a
+    /// child of. Deleting it takes it out of their lineage; a linear evaluation of its checkpoint could no longer resume.
+    /// </summary>
+    public IReadOnlyList<string> Dependants(Guid id)
+    {
+        var list = List(id).Select(r => $"run {r.Id} ('{r.Name}')").ToList();
+        using var c = Database.Open();
+        using var cmd = Database.Command(c, """
+            SELECT id, name FROM comparisons
+            WHERE source_run_id = @r OR id IN (SELECT comparison_id FROM comparison_children WHERE run_id = @r)
+            ORDER BY created_at
+            """, ("@r", id.ToString()));
+        using var r = cmd.ExecuteReader();
+        while (r.Read()) list.Add($"comparison {r.GetString(0)} ('{r.GetString(1)}')");
+        return list;
+    }
+
     // Status (the lifecycle owner only)
     internal void SetJob(Guid id, string jobId, RunStatus status) => Status.SetJob(id, jobId, status);
     internal bool Interrupt(Guid id, string message, string leaseOwner) => Status.Interrupt(id, message, leaseOwner);

@@ -107,6 +107,15 @@ public sealed class RunActionsTests() : ScriptedAppTests("actions", () => new Sc
         page.WaitForAssertion(() => Assert.EndsWith($"/runs/{copy.Id}", nav.Uri));
         Assert.Contains(Said(ctx, Severity.Success), m => m.Contains("a fresh copy of \"stopped\""));
 
+        // Deleting a run another descends from asks with it named (its lineage loses the run), then deletes.
+        page = ctx.Render<RunDetail>(p => p.Add(x => x.Id, stopped.Id));
+        var asked = page.Find("#delete-run").ClickAsync(new MouseEventArgs());
+        dialogs.WaitForAssertion(() => Assert.Contains($"1 refers to it and will no longer link to it: run {copy.Id} ('{copy.Name}').", dialogs.Find(".mud-message-box").TextContent));
+        await dialogs.Find(".mud-message-box__yes-button").ClickAsync(new MouseEventArgs());
+        await asked;
+        page.WaitForAssertion(() => Assert.Null(Store.Get(stopped.Id)));
+        Assert.Null(Store.Get(copy.Id)!.ParentId);
+
         page = ctx.Render<RunDetail>(p => p.Add(x => x.Id, template.Id));
         Assert.Empty(page.FindAll("#resume-run")); // succeeded: nothing to resume
         Assert.Empty(page.FindAll("#cancel-run"));

@@ -91,6 +91,10 @@ public class RealEngineRunTests : IDisposable
         // Checkpoint: listed, downloadable, and a readable engine checkpoint of the completed search.
         var listed = await c.GetFromJsonAsync<JsonElement>($"/api/runs/{id}/checkpoints");
         Assert.Contains("checkpoints/search.ckpt", listed.EnumerateArray().Select(f => f.GetProperty("name").GetString()));
+        // The run's record, which its artifacts name, downloads as its checkpoints do (result.json was a 404).
+        var result = await c.GetFromJsonAsync<JsonElement>($"/api/runs/{id}/checkpoints/result.json");
+        Assert.Equal(id.ToString(), result.GetProperty("run_id").GetString());
+        Assert.Contains("\"type\":\"run_started\"", await c.GetStringAsync($"/api/runs/{id}/checkpoints/metrics.jsonl"));
         var bytes = await c.GetByteArrayAsync($"/api/runs/{id}/checkpoints/checkpoints/search.ckpt");
         var copy = Path.Combine(_data, "downloaded.ckpt");
         await File.WriteAllBytesAsync(copy, bytes);

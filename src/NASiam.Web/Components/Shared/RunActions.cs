@@ -9,7 +9,7 @@ namespace NASiam.Web.Components.Shared;
 /// the same names, the same question first, and a snackbar for what happened, done or refused.
 /// Each returns true when the action was done.
 /// </summary>
-public sealed class RunActions(IDialogService dialogs, ISnackbar snackbar, RunScheduler scheduler)
+public sealed class RunActions(IDialogService dialogs, ISnackbar snackbar, RunScheduler scheduler, RunStore store)
 {
     /// <summary>"Start" for a run stopped before it ever started (nothing to resume: it is queued again), otherwise "Resume".</summary>
     public static string ResumeLabel(RunRecord r) => r.StartedAt is null ? "Start" : "Resume";
@@ -46,14 +46,20 @@ public sealed class RunActions(IDialogService dialogs, ISnackbar snackbar, RunSc
         }, () => $"Queued {copy!.Name} (a fresh copy of \"{r.Name}\")");
     }
 
-    public Task<bool> Delete(RunRecord r) =>
-        Confirm(r, "Delete", () => scheduler.Delete(r.Id) ? null : "it no longer exists", () => $"Deleted \"{r.Name}\"");
+    /// <summary>Delete, asking first; the question names what refers to the run (<see cref="RunStore.Dependants"/>), which loses it from its lineage.</summary>
+    public Task<bool> Delete(RunRecord r)
+    {
+        var dependants = store.Dependants(r.Id);
+        var also = dependants.Count == 0 ? null
+            : $" {dependants.Count} {(dependants.Count == 1 ? "refers" : "refer")} to it and will no longer link to it: {string.Join(", ", dependants.Take(5))}{(dependants.Count > 5 ? $" and {dependants.Count - 5} more" : "")}.";
+        return Confirm(r, "Delete", () => scheduler.Delete(r.Id) ? null : "it no longer exists", () => $"Deleted \"{r.Name}\"", also);
+    }
 
     /// <summary>Asks, acts, and says what happened (<paramref name="act"/> returns why it was refused, null when done).</summary>
-    async Task<bool> Confirm(RunRecord r, string action, Func<string?> act, Func<string> done)
+    async Task<bool> Confirm(RunRecord r, string action, Func<string?> act, Func<string> done, string? also = null)
     {
         // "Cancel" alone on the confirming button read as "dismiss" beside "Keep": both buttons name what they do.
-        var ok = await dialogs.ShowMessageBoxAsync($"{action} run", $"{action} \"{r.Name}\"?", yesText: $"{action} run",
+        var ok = await dialogs.ShowMessageBoxAsync($"{action} run", $"{action} \"{r.Name}\"?{also}", yesText: $"{action} run",
             cancelText: action == "Cancel" ? "Keep running" : "Keep");
         if (ok != true) return false;
         if (act() is { } refused)
