@@ -29,6 +29,9 @@ public static partial class JsonValueErrors
         var path = JsonPath(e);
         var expected = TypeAt(root, path) is { } t ? Expected(t) : null;
         var got = ValueAt(document, path) is { } node ? Shorten(node.ToJsonString()) : null;
+        // A member given as null is not a value of its type; left out, it would keep its default.
+        if (got is null && expected is not null && IsNullMember(document, path))
+            return "null is not a value here: leave the member out to keep its default";
         return (expected, got) switch
         {
             (not null, not null) => $"expected {expected}, got {got}",
@@ -98,6 +101,16 @@ public static partial class JsonValueErrors
             else return null;
         }
         return node;
+    }
+
+    /// <summary>True when the member at <paramref name="path"/> is present in its object with the value null.</summary>
+    static bool IsNullMember(JsonNode? document, string path)
+    {
+        var matches = Segment().Matches(path);
+        if (matches.Count == 0 || matches[^1].Groups["index"].Success) return false;
+        var last = matches[^1];
+        var parent = ValueAt(document, path[..last.Index].TrimEnd('.'));
+        return parent is JsonObject o && o.Any(kv => string.Equals(kv.Key, last.Groups["name"].Value, StringComparison.OrdinalIgnoreCase) && kv.Value is null);
     }
 
     static bool IsDictionary(Type t) => t.GetInterfaces().Append(t).Any(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IDictionary<,>));

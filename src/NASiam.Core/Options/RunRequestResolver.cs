@@ -156,6 +156,10 @@ public static class RunRequestResolver
             options = options with { Pretrain = options.Pretrain with { Genotype = GenotypeReference.Standard } };
             notices.Add("pretrain.genotype: none given, so the framework's standard heads are pre-trained");
         }
+        // A pipeline that pre-trains other heads than it searched spends its search on a genotype nobody trains: allowed, and said.
+        if (options.Kind == RunKind.Pipeline && !GenotypeReference.IsSearched(options.Pretrain.Genotype))
+            notices.Add($"pretrain.genotype: the pipeline pre-trains {(GenotypeReference.IsStandard(options.Pretrain.Genotype) ? "the framework's standard heads" : "the genotype given")}, " +
+                        "not the one its search finds, so the search's genotype is only reported; to pre-train without a search use kind pretrain");
 
         // 5. A checkpoint's model identity cannot change; recipe changes are listed.
         if (checkpointOptions is not null)
@@ -329,6 +333,8 @@ public static class RunRequestResolver
         if (FindKey(parent, path[(cut + 1)..]) is not { } key) return null;
         parent[key] = number < 0 ? (isLong ? JsonValue.Create(long.MinValue) : JsonValue.Create(int.MinValue))
                                  : (isLong ? JsonValue.Create(long.MaxValue) : JsonValue.Create(int.MaxValue));
+        // Validated as a pipeline, which checks every stage's fields: a stage this kind does not run has a range too.
+        copy[FindKey(copy, "kind") ?? "kind"] = EnumNames.Name(RunKind.Pipeline);
         try
         {
             var clamped = copy.Deserialize<RunOptions>(RunOptions.Json);

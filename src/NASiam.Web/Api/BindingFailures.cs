@@ -53,6 +53,10 @@ public static partial class BindingFailures
             "Guid" => typeof(Guid),
             _ => null,
         };
-        return (name, $"'{m.Groups["value"].Value}' is not {(clr is null ? "a value of another form" : JsonValueErrors.Expected(clr))}");
+        var value = m.Groups["value"].Value;
+        // A type's range only helps a whole number that overflows it; "abc" is simply not a number.
+        if ((clr == typeof(int) || clr == typeof(long)) && !System.Numerics.BigInteger.TryParse(value, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out _))
+            return (name, $"'{value}' is not a whole number");
+        return (name, $"'{value}' is not {(clr is null ? "a value of another form" : JsonValueErrors.Expected(clr))}");
     }
 }

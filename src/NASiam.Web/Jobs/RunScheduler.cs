@@ -198,7 +198,7 @@ public sealed class RunScheduler(
     }
 
     /// <summary>
-    /// A retry's name: "NAME · retry N" with the first N ≥ 2 no run has (a retry of a retry counts on from the
+    /// A retry's name: "NAME · retry N" with the first N ≥ 1 no run has (a retry of a retry counts on from the
     /// original's name), so copies are told apart in the runs list; it was the same name. Within the name limit.
     /// </summary>
     internal static string RetryName(string name, IReadOnlySet<string> taken)
@@ -207,7 +207,7 @@ public sealed class RunScheduler(
         var stem = m.Success ? m.Groups[1].Value : name;
         const string Suffix = " · retry ";
         if (stem.Length > RunOptionsValidator.MaxNameLength - Suffix.Length - 6) stem = stem[..(RunOptionsValidator.MaxNameLength - Suffix.Length - 6)];
-        int n = 2;
+        int n = 1;
         while (taken.Contains($"{stem}{Suffix}{n}")) n++;
         return $"{stem}{Suffix}{n}";
     }

@@ -118,6 +118,36 @@ public class RunRequestResolverTests
         Assert.DoesNotContain(Resolve(new RunRequest { Preset = "quick-demo", Kind = RunKind.Pipeline }).Notices, n => n.Contains("untrained"));
     }
 
+    // A pipeline given another genotype than "searched" ran its search and threw the result away without a word.
+    [Fact]
+    public void APipeline_ThatPretrainsOtherHeadsThanItSearched_SaysSo()
+    {
+        var standard = Resolve(new RunRequest { Preset = "quick-demo", Kind = RunKind.Pipeline, Genotype = "standard" });
+        Assert.True(standard.Ok, string.Join("; ", standard.Errors));
+        Assert.Contains(standard.Notices, n => n.StartsWith("pretrain.genotype: the pipeline pre-trains the framework's standard heads, not the one its search finds", StringComparison.Ordinal));
+        Assert.DoesNotContain(Resolve(new RunRequest { Preset = "quick-demo", Kind = RunKind.Pipeline }).Notices, n => n.Contains("not the one its search finds"));
+    }
+
+    // "epochs": null read "expected a whole number from -2147483648 to 2147483647", as if a number were wrong.
+    [Fact]
+    public void AnOptionGivenAsNull_IsRefusedAsNull()
+    {
+        var r = Resolve(new RunRequest { Preset = "quick-demo", Overrides = Patch("""{"search":{"epochs":null}}""") });
+        var error = Assert.Single(r.Errors);
+        Assert.Equal(("search.epochs", "null is not a value here: leave the member out to keep its default"), (error.Path, error.Message));
+    }
+
+    // A field of a stage the kind does not run got int32's range for a number too large for it, the field's own otherwise.
+    [Fact]
+    public void ANumberTooLargeForItsType_GetsTheFieldsRange_EvenInAStageTheKindDoesNotRun()
+    {
+        var r = Resolve(new RunRequest { Preset = "quick-demo", Kind = RunKind.Pretrain, Overrides = Patch("""{"search":{"epochs":9999999999}}""") });
+        var error = Assert.Single(r.Errors);
+        Assert.Equal("search.epochs", error.Path);
+        Assert.StartsWith("must be between 1 and", error.Message);
+        Assert.EndsWith("got 9999999999", error.Message);
+    }
+
     // Library names were not references: "'mine' is not ... a genotype library id or a run id".
     [Fact]
     public void AStoredGenotypesName_IsAReference_WhereTheDoorHasNames_CheckedForItsFramework_AndStoredAsText()

@@ -271,6 +271,8 @@ public class RunsApiTests : IAsyncLifetime
     [InlineData("Development", "maxPoints=abc", "maxPoints", "'abc' is not a whole number")]
     [InlineData("Development", "afterSequence=abc", "afterSequence", "'abc' is not a whole number")]
     [InlineData("Development", "maxPoints=99999999999", "maxPoints", "'99999999999' is not a whole number from -2147483648 to 2147483647")]
+    // Within int but outside what the endpoint takes: its own range, with the value.
+    [InlineData("Development", "maxPoints=5", "maxPoints", "must be a whole number from 10 to 100000; got 5")]
     public async Task AQueryValueThatDoesNotBind_Is400NamingIt(string environment, string query, string field, string message)
     {
         await using var app = new NasiamAppFactory(Path.Combine(_data, environment), new ScriptedRunEngine(),
@@ -284,6 +286,8 @@ public class RunsApiTests : IAsyncLifetime
         Assert.StartsWith(message, Assert.Single(errors.GetProperty(field).EnumerateArray()).GetString());
         Assert.DoesNotContain("Exception", text);
         Assert.DoesNotContain("Nullable", text);
+        // Not a number at all: the type's range (it was quoted) says nothing useful.
+        if (query.EndsWith("=abc", StringComparison.Ordinal)) Assert.DoesNotContain("2147483647", text);
     }
 
     // An unknown query parameter is a 400 naming it and what the endpoint takes, not a filter that reads as
@@ -588,17 +592,36 @@ public class RunsApiTests : IAsyncLifetime
         var child = await retried.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal(id, child.GetProperty("parentId").GetGuid());
         // The copy is told apart from the original in the runs list (it had the same name).
-        Assert.Equal("quick-demo (simclr) · retry 2", child.GetProperty("name").GetString());
+        Assert.Equal("quick-demo (simclr) · retry 1", child.GetProperty("name").GetString());
         var childId = child.GetProperty("id").GetGuid();
         Assert.Equal(HttpStatusCode.Accepted, (await c.PostAsync($"/api/runs/{childId}/cancel", null)).StatusCode);
         await NasiamAppFactory.WaitForStatus(c, childId, "Cancelled");
         // A retry of the copy, and a second of the original, count on from the original's name.
         var third = await (await c.PostAsync($"/api/runs/{childId}/retry", null)).Content.ReadFromJsonAsync<JsonElement>();
-        Assert.Equal("quick-demo (simclr) · retry 3", third.GetProperty("name").GetString());
+        Assert.Equal("quick-demo (simclr) · retry 2", third.GetProperty("name").GetString());
         Assert.Equal(HttpStatusCode.Accepted, (await c.PostAsync($"/api/runs/{third.GetProperty("id").GetGuid()}/cancel", null)).StatusCode);
         var fourth = await (await c.PostAsync($"/api/runs/{id}/retry", null)).Content.ReadFromJsonAsync<JsonElement>();
-        Assert.Equal("quick-demo (simclr) · retry 4", fourth.GetProperty("name").GetString());
+        Assert.Equal("quick-demo (simclr) · retry 3", fourth.GetProperty("name").GetString());
         Assert.Equal(HttpStatusCode.Accepted, (await c.PostAsync($"/api/runs/{fourth.GetProperty("id").GetGuid()}/cancel", null)).StatusCode);
+
+        // Deleting a run others descend from emptied their lineage without a word: a 409 naming them, unless detached.
+        var deleteRefused = await c.DeleteAsync($"/api/runs/{id}");
+        Assert.Equal(HttpStatusCode.Conflict, deleteRefused.StatusCode);
+        var problem = await deleteRefused.Content.ReadFromJsonAsync<JsonElement>();
+        var named = problem.GetProperty("dependants").EnumerateArray().Select(d => d.GetString()!).ToList();
+        Assert.Equal(2, named.Count);
+        Assert.Contains($"run {childId} ('quick-demo (simclr) · retry 1')", named);
+        Assert.Contains($"run {fourth.GetProperty("id").GetGuid()} ('quick-demo (simclr) · retry 3')", named);
+        Assert.Contains("?dependants=detach", problem.GetProperty("detail").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await c.GetAsync($"/api/runs/{id}")).StatusCode); // kept
+        var bad = await c.DeleteAsync($"/api/runs/{id}?dependants=yes");
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Contains("dependants", (await bad.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").EnumerateObject().Select(p => p.Name));
+        Assert.Equal(HttpStatusCode.NoContent, (await c.DeleteAsync($"/api/runs/{id}?dependants=detach")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await c.GetAsync($"/api/runs/{id}")).StatusCode);
+        Assert.Equal(JsonValueKind.Null, (await c.GetFromJsonAsync<JsonElement>($"/api/runs/{childId}")).GetProperty("parentId").ValueKind);
+        // A run nothing refers to is deleted as before.
+        Assert.Equal(HttpStatusCode.NoContent, (await c.DeleteAsync($"/api/runs/{third.GetProperty("id").GetGuid()}")).StatusCode);
     }
 
     [Fact]
