@@ -26,8 +26,8 @@ public sealed record CreateRunRequest(
 
 /// <summary>
 /// A run as listed by the API. Progress (0..1) and EtaSeconds are the current stage's: a pipeline's later stages
-/// come after it. Notices (the resolver's notes on the request) are in the create response only, [] when none;
-/// elsewhere the member is absent, not null.
+/// come after it. Notices (the resolver's notes on the request, kept with the run) are in the create response and
+/// in the run's own GET, [] when none; in lists the member is absent, not null.
 /// </summary>
 public sealed record RunSummary(
     Guid Id, string Name, string Kind, string Framework, string Backbone, string Dataset, string Device, string Status,

@@ -198,7 +198,7 @@ public static class RunsApi
         var r = store.Get(id);
         if (r is null) return NotFound(id);
         using var opts = JsonDocument.Parse(r.OptionsJson);
-        return Results.Ok(new RunDetail(RunSummary.From(r, DateTimeOffset.UtcNow), opts.RootElement.Clone(), r.GenotypeText, store.ProvisionalGenotype(r), r.ParentId,
+        return Results.Ok(new RunDetail(RunSummary.From(r, DateTimeOffset.UtcNow) with { Notices = r.Notices }, opts.RootElement.Clone(), r.GenotypeText, store.ProvisionalGenotype(r), r.ParentId,
             store.List(id).Select(c => c.Id).ToArray(), Parse(r.ArtifactsJson), Parse(r.MetricsJson), files.Checkpoints(id)));
     }
 

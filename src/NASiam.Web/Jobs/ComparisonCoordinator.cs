@@ -215,7 +215,7 @@ public sealed class ComparisonService(ComparisonStore comparisons, RunStore runs
         Guid? parent = key.Role == ComparisonRoles.Pretrain && c.SourceRunId is { } source ? source
             : todo.Parent is { } pk ? children.FirstOrDefault(x => Key(x) == pk)?.RunId : null;
         if (parent is { } p && runs.Get(p) is null) parent = null;
-        var created = scheduler.Create(resolution.Options!, parent);
+        var created = scheduler.Create(resolution.Options!, parent, resolution.Notices);
         if (!created.Ok)
         {
             Finish(c, RunStatus.Failed, $"{key}: " + string.Join("; ", created.Errors.Select(e => e.ToString())));

@@ -43,7 +43,7 @@ public sealed class RunScheduler(
     {
         var plan = Plan(request, parentId);
         if (!plan.Ok) return new(null, plan.Errors, plan.Notices);
-        var result = Create(plan.Options!, plan.ParentId);
+        var result = Create(plan.Options!, plan.ParentId, plan.Notices);
         return result with { Notices = plan.Notices };
     }
 
@@ -134,7 +134,8 @@ public sealed class RunScheduler(
     /// Adds only the host's checks: the device must be one of this server's ("auto" takes the
     /// first), the parent must exist; the options' own checks ran in the resolver.
     /// </summary>
-    public ScheduleResult Create(RunOptions runOptions, Guid? parentId = null)
+    /// <param name="notices">What the resolver said of the request, kept with the run (GET /api/runs/{id}, the run page).</param>
+    public ScheduleResult Create(RunOptions runOptions, Guid? parentId = null, IReadOnlyList<string>? notices = null)
     {
         var errors = runOptions.ValidateFields().ToList(); // a no-op after the resolver; guards stored options on retry
         errors.AddRange(HostErrors(runOptions, parentId, out var device));
@@ -147,6 +148,7 @@ public sealed class RunScheduler(
             Name = string.IsNullOrWhiteSpace(runOptions.Name) ? $"{EnumNames.Name(runOptions.Kind)} {runOptions.Framework.ToName()} {DateTime.UtcNow:MM-dd HH:mm}" : runOptions.Name!,
             Kind = runOptions.Kind, Framework = runOptions.Framework, Backbone = runOptions.Backbone, Dataset = runOptions.Dataset,
             Device = device, Status = RunStatus.Queued, OptionsJson = runOptions.ToJson(), CreatedAt = DateTimeOffset.UtcNow, ParentId = parentId,
+            Notices = notices ?? [],
         };
         store.Insert(record);
         Enqueue(record.Id, device);
@@ -194,7 +196,7 @@ public sealed class RunScheduler(
         if (run.IsActive)
             return new(null, [new FieldError(RetryStateField, $"run '{run.Name}' is {run.Status.ToString().ToLowerInvariant()}; a retry starts a fresh copy of a run that ended: cancel it first, or resume it once stopped")]);
         var options = run.Options();
-        return Create(options with { Name = RetryName(run.Name, store.List().Select(r => r.Name).ToHashSet(StringComparer.Ordinal)) }, runId);
+        return Create(options with { Name = RetryName(run.Name, store.List().Select(r => r.Name).ToHashSet(StringComparer.Ordinal)) }, runId, run.Notices);
     }
 
     /// <summary>

@@ -51,6 +51,9 @@ public sealed record RunRecord
     public string? MetricsJson { get; init; }
     public long EventCount { get; init; }
 
+    /// <summary>What the resolver said of the request when the run was queued (defaults filled in, a provisional genotype, …); [] when nothing.</summary>
+    public IReadOnlyList<string> Notices { get; init; } = [];
+
     public bool IsActive => Status is RunStatus.Queued or RunStatus.Running or RunStatus.Interrupted;
     public bool CanResume => Status is RunStatus.Cancelled or RunStatus.Failed or RunStatus.Interrupted;
 

@@ -172,6 +172,15 @@ public sealed class RunActionsTests() : ScriptedAppTests("actions", () => new Sc
         Assert.True(preview.IsSuccessStatusCode, await preview.Content.ReadAsStringAsync());
         var notices = (await preview.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("notices").EnumerateArray().Select(n => n.GetString()!).ToList();
         Assert.Contains(notices, n => n.StartsWith("pretrain.genotype: " + said, StringComparison.Ordinal));
+        // Queued, the run keeps the notice: its GET and its page say it for as long as it exists (it was in the 201 only).
+        var queued = await c.PostAsJsonAsync("/api/runs", new { preset = "quick-demo", framework = template.Framework.ToName(), kind = "pretrain", genotype = stopped.Id.ToString() });
+        Assert.True(queued.IsSuccessStatusCode, await queued.Content.ReadAsStringAsync());
+        var pretrainId = (await queued.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+        var kept = (await c.GetFromJsonAsync<JsonElement>($"/api/runs/{pretrainId}")).GetProperty("run").GetProperty("notices").EnumerateArray().Select(n => n.GetString()!).ToList();
+        Assert.Contains(kept, n => n.StartsWith("pretrain.genotype: " + said, StringComparison.Ordinal));
+        Assert.All((await c.GetFromJsonAsync<JsonElement>("/api/runs")).EnumerateArray(), r => Assert.False(r.TryGetProperty("notices", out _)));
+        var pretrainPage = ctx.Render<RunDetail>(p => p.Add(x => x.Id, pretrainId));
+        Assert.Contains(pretrainPage.FindAll("#run-notices .run-notice"), e => e.TextContent.StartsWith("pretrain.genotype: " + said, StringComparison.Ordinal));
         var compared = await c.PostAsJsonAsync("/api/comparisons", new { preset = "quick-demo", sourceRunId = stopped.Id, seeds = new[] { 0 } });
         Assert.True(compared.IsSuccessStatusCode, await compared.Content.ReadAsStringAsync());
         Assert.Contains((await compared.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("notices").EnumerateArray(),

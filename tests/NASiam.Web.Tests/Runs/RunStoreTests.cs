@@ -132,6 +132,33 @@ public class RunStoreTests : IDisposable
         Device = "cpu", Status = status, OptionsJson = "{}", CreatedAt = DateTimeOffset.UtcNow,
     };
 
+    // A run's notices were in the answer to its request only; kept now (schema 3), and a database of schema 2 gets the
+    // column on open, its runs reading with none.
+    [Theory, InlineData("sqlite"), PostgresData]
+    public void Notices_AreKeptWithTheRun_AndASchema2DatabaseGetsTheirColumn(string backend)
+    {
+        var postgres = backend == "sqlite" ? null : PostgresCluster.NewDatabase("notices");
+        RunDatabase OpenAgain()
+        {
+            var d = postgres is null ? RunDatabase.Sqlite(Path.Combine(_data, "runs.db")) : RunDatabase.PostgreSql(postgres);
+            _databases.Add(d);
+            return d;
+        }
+        var db = OpenAgain();
+        var store = new RunStore(db);
+        store.Insert(NewRun(_run) with { Notices = ["pretrain.genotype: none given", "checkpoint: x"] });
+        Assert.Equal(["pretrain.genotype: none given", "checkpoint: x"], store.Get(_run)!.Notices);
+
+        // Back to schema 2: no column, version 2, one run.
+        db.Exec("ALTER TABLE runs DROP COLUMN notices_json");
+        db.Exec(backend == "sqlite" ? "PRAGMA user_version = 2" : "UPDATE nasiam_schema SET version = 2");
+        var migrated = new RunStore(OpenAgain());
+        Assert.Empty(migrated.Get(_run)!.Notices);
+        var second = Guid.NewGuid();
+        migrated.Insert(NewRun(second) with { Notices = ["n"] });
+        Assert.Equal(["n"], migrated.Get(second)!.Notices);
+    }
+
     [Theory, InlineData("sqlite"), PostgresData]
     public void Append_IsInsertOrIgnoreBySequence_AndProjectsProgressBestMetricAndGenotype(string backend)
     {

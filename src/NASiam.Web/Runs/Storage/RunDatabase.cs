@@ -141,7 +141,7 @@ public sealed class RunDatabase : IDisposable
     // ---- schema ----
 
     /// <summary>The schema version this code writes (SQLite: PRAGMA user_version; PostgreSQL: nasiam_schema).</summary>
-    public const int SchemaVersion = 2;
+    public const int SchemaVersion = 3;
 
     string Schema => $"""
         CREATE TABLE IF NOT EXISTS runs (
@@ -151,7 +151,7 @@ public sealed class RunDatabase : IDisposable
           stage TEXT, stage_started_at TEXT, stage_total BIGINT NOT NULL DEFAULT 0, stage_done BIGINT NOT NULL DEFAULT 0,
           stage_resumed_at BIGINT NOT NULL DEFAULT 0, best_name TEXT, best_value DOUBLE PRECISION, message TEXT,
           parent_id TEXT, job_id TEXT, cancel_requested BIGINT NOT NULL DEFAULT 0, attempts BIGINT NOT NULL DEFAULT 0,
-          genotype_text TEXT, artifacts_json TEXT, metrics_json TEXT);
+          genotype_text TEXT, artifacts_json TEXT, metrics_json TEXT, notices_json TEXT);
         CREATE TABLE IF NOT EXISTS events (
           run_id TEXT NOT NULL, seq BIGINT NOT NULL, type TEXT NOT NULL, stage TEXT NOT NULL, step BIGINT,
           json TEXT NOT NULL, PRIMARY KEY (run_id, seq)){TableOptions};
@@ -176,7 +176,8 @@ public sealed class RunDatabase : IDisposable
     /// Creates missing tables and brings an older database up to <see cref="SchemaVersion"/>, in one
     /// transaction (on PostgreSQL under an advisory lock, so nodes starting together do not race).
     /// Version 1: events rewritten into the one JSON form of contract v1 (SQLite databases only:
-    /// PostgreSQL storage is newer). Version 2: run leases and the execution log (new tables).
+    /// PostgreSQL storage is newer). Version 2: run leases and the execution log (new tables). Version 3: the
+    /// notices a run was queued with (a new column).
     /// </summary>
     void EnsureSchema()
     {
@@ -194,12 +195,21 @@ public sealed class RunDatabase : IDisposable
         bool fresh = Kind == DatabaseKind.PostgreSql && version == 0;
         Exec(c, Schema);
         if (version < 1 && !fresh) RewriteLegacyEvents(c);
+        if (version < 3) AddNoticesColumn(c);
         if (version < SchemaVersion)
         {
             if (Kind == DatabaseKind.Sqlite) Exec(c, $"PRAGMA user_version = {SchemaVersion}");
             else { Exec(c, "DELETE FROM nasiam_schema"); Exec(c, "INSERT INTO nasiam_schema (version) VALUES (@v)", ("@v", (long)SchemaVersion)); }
         }
         tx.Commit();
+    }
+
+    /// <summary>Version 3: the notices a run was queued with (runs.notices_json), on a runs table created before it had the column.</summary>
+    void AddNoticesColumn(DbConnection c)
+    {
+        if (Kind == DatabaseKind.PostgreSql) { Exec(c, "ALTER TABLE runs ADD COLUMN IF NOT EXISTS notices_json TEXT"); return; }
+        if (Convert.ToInt64(Scalar(c, "SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name = 'notices_json'")) == 0)
+            Exec(c, "ALTER TABLE runs ADD COLUMN notices_json TEXT");
     }
 
     /// <summary>

@@ -9,17 +9,18 @@ namespace NASiam.Web.Runs.Storage;
 public sealed class RunRepository(RunDatabase db)
 {
     public void Insert(RunRecord r) => db.Exec("""
-        INSERT INTO runs (id, name, kind, framework, backbone, dataset, device, status, options_json, created_at, parent_id)
-        VALUES (@id, @name, @kind, @fw, @bb, @ds, @dev, @st, @opt, @at, @parent)
+        INSERT INTO runs (id, name, kind, framework, backbone, dataset, device, status, options_json, created_at, parent_id, notices_json)
+        VALUES (@id, @name, @kind, @fw, @bb, @ds, @dev, @st, @opt, @at, @parent, @notices)
         """, ("@id", r.Id.ToString()), ("@name", r.Name), ("@kind", r.Kind.ToString()), ("@fw", r.Framework.ToString()),
         ("@bb", r.Backbone), ("@ds", r.Dataset), ("@dev", r.Device), ("@st", r.Status.ToString()), ("@opt", r.OptionsJson),
-        ("@at", Iso(r.CreatedAt)), ("@parent", r.ParentId?.ToString()));
+        ("@at", Iso(r.CreatedAt)), ("@parent", r.ParentId?.ToString()),
+        ("@notices", r.Notices.Count == 0 ? null : System.Text.Json.JsonSerializer.Serialize(r.Notices)));
 
     const string RunColumns = """
         id, name, kind, framework, backbone, dataset, device, status, options_json, created_at, started_at, finished_at,
         stage, stage_started_at, stage_total, stage_done, stage_resumed_at, best_name, best_value, message, parent_id, job_id,
         cancel_requested, attempts, genotype_text, artifacts_json, metrics_json,
-        (SELECT COUNT(*) FROM events e WHERE e.run_id = runs.id)
+        (SELECT COUNT(*) FROM events e WHERE e.run_id = runs.id), notices_json
         """;
 
     static RunRecord ReadRun(DbDataReader r) => new()
@@ -35,6 +36,7 @@ public sealed class RunRepository(RunDatabase db)
         CancelRequested = r.GetInt64(22) != 0, Attempts = (int)r.GetInt64(23), GenotypeText = r.IsDBNull(24) ? null : r.GetString(24),
         ArtifactsJson = r.IsDBNull(25) ? null : r.GetString(25), MetricsJson = r.IsDBNull(26) ? null : r.GetString(26),
         EventCount = r.GetInt64(27),
+        Notices = r.IsDBNull(28) ? [] : System.Text.Json.JsonSerializer.Deserialize<string[]>(r.GetString(28)) ?? [],
     };
 
     public RunRecord? Get(Guid id) => Query("WHERE id = @id", ("@id", id.ToString())).FirstOrDefault();
