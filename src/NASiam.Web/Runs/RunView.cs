@@ -1,5 +1,6 @@
 using System.Globalization;
 using NASiam.Core.Reporting;
+using NASiam.Core.Options;
 
 namespace NASiam.Web.Runs;
 
@@ -43,6 +44,15 @@ public sealed class RunView(int pointsPerSeries = 500)
     readonly Dictionary<string, List<string>> _stagesOf = [];
     // Stages with a step-axis series, in pipeline order (a stage it does not name after those, as first seen).
     static readonly string[] PipelineOrder = ["search", "pretrain", "lincls"];
+
+    /// <summary>
+    /// A run's stage as the runs list names it: a pipeline's with its place ("pretrain (2 of 3)"), since each stage's
+    /// progress starts again from 0 (the bar went from 66 % of the search to 31 % of the pre-training).
+    /// </summary>
+    public static string? StageLabel(RunKind kind, string? stage) =>
+        kind == RunKind.Pipeline && stage is not null && Array.IndexOf(PipelineOrder, stage) is >= 0 and var i
+            ? $"{stage} ({i + 1} of {PipelineOrder.Length})"
+            : stage;
     readonly List<string> _stepStages = [];
     readonly Dictionary<(string Cell, int Layer), (IReadOnlyList<string> Ops, SeriesBuffer[] Weights, List<ChartMarker> Changes, string? Winner)> _ops = [];
 

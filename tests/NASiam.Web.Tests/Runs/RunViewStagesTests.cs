@@ -100,4 +100,14 @@ public class RunViewStagesTests
         ]);
         Assert.Equal([new ChartPoint(1, 30), new ChartPoint(2, 35)], Assert.Single(view.Lines("knn top1")).Points);
     }
+
+    // The runs list showed a pipeline's progress as "search 66%" then "pretrain 31%": the stage's place is named.
+    [Fact]
+    public void APipelinesStage_IsNamedWithItsPlace_OtherRunsStagesAsThey_Are()
+    {
+        Assert.Equal("pretrain (2 of 3)", RunView.StageLabel(NASiam.Core.Options.RunKind.Pipeline, "pretrain"));
+        Assert.Equal("search (1 of 3)", RunView.StageLabel(NASiam.Core.Options.RunKind.Pipeline, "search"));
+        Assert.Equal("pretrain", RunView.StageLabel(NASiam.Core.Options.RunKind.Pretrain, "pretrain"));
+        Assert.Null(RunView.StageLabel(NASiam.Core.Options.RunKind.Pipeline, null));
+    }
 }
