@@ -197,6 +197,34 @@ public class RunFormTests
         Assert.Equal(moco, RunRequestResolver.Resolve(submitted!, policy).OptionsOrThrow().Pretrain.Genotype);
     }
 
+    // A stored genotype with a notice (a stopped search's, given by the run's id): the first click showed the notice and
+    // replaced the id by the genotype's text, so the second queued the text, without the notice or the run's lineage.
+    [Fact]
+    public async Task AStoredGenotypesReference_StaysInTheField_WhenTheFirstClickShowsItsNotice()
+    {
+        await using var ctx = Bunit.Context();
+        var run = Guid.NewGuid();
+        var moco = GenotypeText.Write(GenotypePresets.Find("moco/cifar10_resnet18")!.Genotype!);
+        var policy = RunRequestPolicy.Web with
+        {
+            GenotypeById = id => id == run ? new StoredGenotype(moco, NASiam.Core.Framework.MoCo, "run x") { Notice = "Provisional genotype: argmax of the alphas at step 3" } : null,
+        };
+        RunRequest? submitted = null;
+        var form = ctx.Render<RunForm>(p => p.Add(x => x.OnSubmit, o => submitted = o).Add(x => x.Policy, policy));
+        await form.InvokeAsync(() => form.Instance.ApplyPreset(RunPresets.QuickDemo, NASiam.Core.Framework.MoCo));
+        await form.InvokeAsync(() => form.Instance.Set("kind", "pretrain"));
+        await form.InvokeAsync(() => form.Instance.Set("pretrain.genotype", run.ToString()));
+        await Submit(form);
+        form.WaitForAssertion(() => Assert.Contains("pretrain.genotype: Provisional genotype: argmax of the alphas at step 3",
+            form.FindAll(".form-notice").Select(n => n.TextContent.Trim())));
+        Assert.Null(submitted);
+        Assert.Equal(run.ToString(), form.Instance.Model.Values["pretrain.genotype"]);
+
+        await Submit(form);
+        form.WaitForAssertion(() => Assert.NotNull(submitted));
+        Assert.Equal(run.ToString(), submitted!.Overrides!["pretrain"]!["genotype"]!.GetValue<string>());
+    }
+
     [Fact]
     public async Task ChoosingAFrameworkPreset_LoadsThatPresetWithItsOwnFramework()
     {
