@@ -196,6 +196,11 @@ public sealed class RunScheduler(
         if (run.IsActive)
             return new(null, [new FieldError(RetryStateField, $"run '{run.Name}' is {run.Status.ToString().ToLowerInvariant()}; a retry starts a fresh copy of a run that ended: cancel it first, or resume it once stopped")]);
         var options = run.Options();
+        // What the copy reads must still be there: a deleted run's checkpoint made a retry that failed at its start.
+        if (options.Kind == RunKind.LinCls && !string.IsNullOrWhiteSpace(options.Linear.Checkpoint) && !File.Exists(options.Linear.Checkpoint))
+            return new(null, [new FieldError("checkpoint", $"run '{run.Name}' evaluated {options.Linear.Checkpoint}, which no longer exists (the run it came from was deleted?): a copy could not start; evaluate another run's backbone instead")]);
+        if (Policy.CheckDataFolders && NASiam.Core.Data.DataSets.LocateError(options.Dataset, options.DataPath) is { } missing)
+            return new(null, [new FieldError("dataPath", $"run '{run.Name}' read its data from a folder that is no longer there: {missing}")]);
         return Create(options with { Name = RetryName(run.Name, store.List().Select(r => r.Name).ToHashSet(StringComparer.Ordinal)) }, runId, run.Notices);
     }
 

@@ -64,6 +64,10 @@ public sealed class RunView(int pointsPerSeries = 500)
 
     public AlphasLogged? LatestAlphas { get; private set; }
     public CollapseLogged? LatestCollapse { get; private set; }
+
+    /// <summary>The newest collapse probe of <paramref name="stage"/>, or of any stage when null.</summary>
+    public CollapseLogged? LatestCollapseOf(string? stage) => stage is null ? LatestCollapse : _collapseByStage.GetValueOrDefault(stage);
+    readonly Dictionary<string, CollapseLogged> _collapseByStage = [];
     public ThroughputLogged? LatestThroughput { get; private set; }
     public string? GenotypeText { get; private set; }
     public List<WarningRaised> Warnings { get; } = [];
@@ -103,6 +107,7 @@ public sealed class RunView(int pointsPerSeries = 500)
             case AlphasLogged a: ApplyAlphas(a); break;
             case CollapseLogged c:
                 LatestCollapse = c;
+                _collapseByStage[c.Stage] = c;
                 StepSeries("std ratio", c).Add(c.Step, c.StdRatio);
                 StepSeries("effective rank", c).Add(c.Step, c.EffectiveRank);
                 break;

@@ -570,6 +570,16 @@ public class RunsApiTests : IAsyncLifetime
         var linear = detail.GetProperty("options").GetProperty("linear");
         Assert.Equal(file, linear.GetProperty("checkpoint").GetString());
         Assert.Equal(2, linear.GetProperty("epochs").GetInt32());
+
+        // The evaluated run deleted anyway: the evaluation says where it came from, and a retry, which could not read
+        // the checkpoint, is refused up front (it was queued and failed at its start).
+        await NasiamAppFactory.WaitForStatus(_c, child, "Succeeded");
+        Assert.Equal(HttpStatusCode.NoContent, (await _c.DeleteAsync($"/api/runs/{id}?dependants=detach")).StatusCode);
+        var orphan = (await _c.GetFromJsonAsync<JsonElement>($"/api/runs/{child}")).GetProperty("run");
+        Assert.Contains(orphan.GetProperty("notices").EnumerateArray(), n => n.GetString()!.StartsWith($"lineage: it descended from run {id} ('{parentName}'), deleted ", StringComparison.Ordinal));
+        var retry = await _c.PostAsync($"/api/runs/{child}/retry", null);
+        Assert.Equal(HttpStatusCode.BadRequest, retry.StatusCode);
+        Assert.Contains("which no longer exists", (await retry.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").GetProperty("checkpoint")[0].GetString());
     }
 
     // A retry is a fresh copy of a run that ended; of an active run it would run the same thing twice (the

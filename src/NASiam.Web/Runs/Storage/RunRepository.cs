@@ -63,6 +63,18 @@ public sealed class RunRepository(RunDatabase db)
     {
         using var c = db.Open();
         using var tx = c.BeginTransaction();
+        // Its children keep a word of where they came from (their lineage no longer names it).
+        var name = db.Scalar(c, "SELECT name FROM runs WHERE id = @id", ("@id", id.ToString())) as string;
+        var children = new List<(string Id, string? Notices)>();
+        using (var cmd = db.Command(c, "SELECT id, notices_json FROM runs WHERE parent_id = @id", ("@id", id.ToString())))
+        using (var r = cmd.ExecuteReader())
+            while (r.Read()) children.Add((r.GetString(0), r.IsDBNull(1) ? null : r.GetString(1)));
+        foreach (var (child, json) in children)
+        {
+            var notices = (json is null ? null : System.Text.Json.JsonSerializer.Deserialize<List<string>>(json)) ?? [];
+            notices.Add($"lineage: it descended from run {id} ('{name}'), deleted {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC");
+            db.Exec(c, "UPDATE runs SET notices_json = @n WHERE id = @child", ("@n", System.Text.Json.JsonSerializer.Serialize(notices)), ("@child", child));
+        }
         db.Exec(c, "DELETE FROM events WHERE run_id = @id", ("@id", id.ToString()));
         db.Exec(c, "DELETE FROM run_leases WHERE run_id = @id", ("@id", id.ToString()));
         db.Exec(c, "DELETE FROM runs WHERE id = @id", ("@id", id.ToString()));
