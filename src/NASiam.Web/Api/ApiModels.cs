@@ -38,7 +38,7 @@ public sealed record RunSummary(
 {
     public static RunSummary From(RunRecord r, DateTimeOffset now) => new(
         r.Id, r.Name, NASiam.Core.Options.EnumNames.Name(r.Kind), r.Framework.ToName(), r.Backbone, r.Dataset, r.Device, r.Status.ToString(), r.Stage,
-        r.Progress, r.Elapsed(now)?.TotalSeconds, r.Eta(now)?.TotalSeconds, r.BestMetricName, r.BestMetric,
+        r.Progress, r.Elapsed(now)?.TotalSeconds, r.Eta(now)?.TotalSeconds, r.BestMetricLabel, r.BestMetric,
         r.CreatedAt, r.StartedAt, r.FinishedAt, r.Message, r.ParentId, r.EventCount);
 }
 

@@ -37,6 +37,14 @@ public sealed record RunRecord
     public long StageDoneSteps { get; init; }
     public long StageResumedAtStep { get; init; }
     public string? BestMetricName { get; init; }
+
+    /// <summary>
+    /// <see cref="BestMetricName"/> as lists show it: a linear evaluation without a checkpoint measured the untrained
+    /// (random-init) baseline, and says so (its top-1 read like a trained backbone's in the runs list).
+    /// </summary>
+    public string? BestMetricLabel => BestMetricName == "linear top-1" && Kind == RunKind.LinCls && string.IsNullOrWhiteSpace(Options().Linear.Checkpoint)
+        ? "linear top-1 (untrained backbone)"
+        : BestMetricName;
     public double? BestMetric { get; init; }
     public string? Message { get; init; }
     /// <summary>The run this one was launched from (genotype source, retried run, evaluated checkpoint).</summary>

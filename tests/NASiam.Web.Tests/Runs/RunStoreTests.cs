@@ -132,6 +132,21 @@ public class RunStoreTests : IDisposable
         Device = "cpu", Status = status, OptionsJson = "{}", CreatedAt = DateTimeOffset.UtcNow,
     };
 
+    // An untrained backbone's linear top-1 read like a trained one's in the runs list.
+    [Fact]
+    public void ALinearEvaluationWithoutACheckpoint_LabelsItsBestMetricUntrained()
+    {
+        var store = new RunStore(Open("sqlite"));
+        var options = RunPresets.Get(RunPresets.QuickDemo, Framework.SimSiam) with { Kind = RunKind.LinCls };
+        Guid untrained = Guid.NewGuid(), trained = Guid.NewGuid();
+        store.Insert(NewRun(untrained) with { Kind = RunKind.LinCls, OptionsJson = options.ToJson() });
+        store.Insert(NewRun(trained) with { Kind = RunKind.LinCls, OptionsJson = (options with { Linear = options.Linear with { Checkpoint = "/runs/x/checkpoints/pretrain.ckpt" } }).ToJson() });
+        foreach (var id in new[] { untrained, trained })
+            store.Append(id, [new LinearEvalLogged { RunId = id, Sequence = 0, At = DateTimeOffset.UtcNow, Stage = "lincls", Epoch = 0, TrainLoss = 2, Top1 = 16.9, Top5 = 60, IsBest = true }]);
+        Assert.Equal(("linear top-1", "linear top-1 (untrained backbone)"), (store.Get(untrained)!.BestMetricName, store.Get(untrained)!.BestMetricLabel));
+        Assert.Equal("linear top-1", store.Get(trained)!.BestMetricLabel);
+    }
+
     // A run's notices were in the answer to its request only; kept now (schema 3), and a database of schema 2 gets the
     // column on open, its runs reading with none.
     [Theory, InlineData("sqlite"), PostgresData]
