@@ -133,7 +133,7 @@ public static class ComparisonPlanner
                 && pre.FirstOrDefault(p => string.Equals(p.Key, "genotype", StringComparison.OrdinalIgnoreCase)) is { Key: { } genotypeKey })
             {
                 errors.Add(new("overrides.pretrain.genotype", "a comparison pre-trains its genotype against the standard heads: give the genotype as genotype (top level) or sourceRunId, and leave pretrain.genotype out"));
-                (overrides?[FindKeyIn(overrides, "pretrain")] as JsonObject)?.Remove(genotypeKey);
+                (overrides?[RunRequestResolver.FindKey(overrides, "pretrain") ?? "pretrain"] as JsonObject)?.Remove(genotypeKey);
             }
         }
         if (seeds.Length == 0) errors.Add(new("seeds", "give at least one seed"));
@@ -162,15 +162,12 @@ public static class ComparisonPlanner
         {
             try
             {
-                var g = GenotypeReference.Resolve(request.Genotype, options.Framework, policy.AllowServerFiles, policy.GenotypeById, policy.GenotypeByName);
+                var g = GenotypeReference.Resolve(request.Genotype, options.Framework, policy.AllowServerFiles, policy.GenotypeById, policy.GenotypeByName, out var stored);
                 if (g is null) errors.Add(new("genotype", "'standard' is the baseline itself; give the genotype to compare with it (or none for a fresh search)"));
                 else
                 {
                     genotypeText = GenotypeText.Write(g);
-                    if (policy.AllowServerFiles && GenotypeFile.InRunFolder(request.Genotype) is { } runGenotype)
-                        notices.Add($"genotype: '{request.Genotype!.Trim()}' is a run folder; its genotype is read from {runGenotype}");
-                    if (GenotypeReference.Stored(request.Genotype, policy.GenotypeById, policy.GenotypeByName) is { Notice: { } notice })
-                        notices.Add($"genotype: {notice}");
+                    notices.AddRange(GenotypeReference.Notices(request.Genotype, policy.AllowServerFiles, stored).Select(n => $"genotype: {n}"));
                 }
             }
             catch (Exception e) when (e is ArgumentException or FormatException or IOException or UnauthorizedAccessException)
@@ -233,8 +230,6 @@ public static class ComparisonPlanner
         Engine.NasiamEngine.EvaluatesBestCheckpoint(pretrainOptions) && artifacts.TryGetValue("pretrain-best", out var best) ? best
             : artifacts.TryGetValue("pretrain", out var last) ? last
             : throw new InvalidDataException("the pre-training left no checkpoint");
-
-    static string FindKeyIn(JsonObject o, string key) => o.FirstOrDefault(p => string.Equals(p.Key, key, StringComparison.OrdinalIgnoreCase)).Key ?? key;
 
     static RunRequest ChildRequest(string? preset, string? framework, JsonObject? overrides, RunKind kind, int seed, string? genotype, string? name = null)
     {

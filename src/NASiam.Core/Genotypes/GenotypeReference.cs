@@ -37,8 +37,17 @@ public static class GenotypeReference
     /// </summary>
     /// <exception cref="ArgumentException">Also for an id nothing stored has, and for a stored genotype of another framework.</exception>
     public static Genotype? Resolve(string? reference, Framework framework, bool allowFiles, Func<Guid, StoredGenotype?>? byId,
-        Func<string, StoredGenotype?>? byName = null)
+        Func<string, StoredGenotype?>? byName = null) => Resolve(reference, framework, allowFiles, byId, byName, out _);
+
+    /// <summary>
+    /// As <see cref="Resolve(string?, Framework, bool, Func{Guid, StoredGenotype?}, Func{string, StoredGenotype?})"/>;
+    /// <paramref name="stored"/> is the stored genotype the reference named (by id or name), null for any other form,
+    /// so a door reads its notice without looking it up again (<see cref="Notices"/>).
+    /// </summary>
+    public static Genotype? Resolve(string? reference, Framework framework, bool allowFiles, Func<Guid, StoredGenotype?>? byId,
+        Func<string, StoredGenotype?>? byName, out StoredGenotype? stored)
     {
+        stored = null;
         if (IsSearched(reference))
             throw new ArgumentException($"'searched' names the genotype a pipeline's search finds; outside a pipeline give 'standard', a preset, genotype text{(allowFiles ? " or a file" : "")}.");
         var text = reference!.Trim();
@@ -52,7 +61,7 @@ public static class GenotypeReference
         }
         if (byId is not null && Guid.TryParse(text, out var id))
         {
-            var stored = byId(id) ?? throw new ArgumentException($"no genotype library entry or run with a genotype has id {id}.");
+            stored = byId(id) ?? throw new ArgumentException($"no genotype library entry or run with a genotype has id {id}.");
             if (stored.Framework != framework)
                 throw new ArgumentException($"{stored.Description} holds a {stored.Framework.ToName()} genotype, not a {framework.ToName()} one.");
             text = stored.Text.Trim();
@@ -64,6 +73,7 @@ public static class GenotypeReference
                 throw new ArgumentException($"{named.Description} holds a {named.Framework.ToName()} genotype, not a {framework.ToName()} one.");
             text = named.Text.Trim();
             inline = true;
+            stored = named;
         }
         if (!inline)
         {
@@ -81,15 +91,15 @@ public static class GenotypeReference
     }
 
     /// <summary>
-    /// The stored genotype a reference names (an id through <paramref name="byId"/>, else a name through
-    /// <paramref name="byName"/>), or null: a door's notices and its lineage read it, after <see cref="Resolve(string?, Framework, bool, Func{Guid, StoredGenotype?}, Func{string, StoredGenotype?})"/> accepted the reference.
+    /// What a run resolved from <paramref name="reference"/> must be told, without its field's name: the genotype.txt a
+    /// run folder stood for (where paths are allowed), and a stored genotype's <see cref="StoredGenotype.Notice"/> (a
+    /// stopped search's provisional genotype). <paramref name="stored"/> is what Resolve gave.
     /// </summary>
-    public static StoredGenotype? Stored(string? reference, Func<Guid, StoredGenotype?>? byId, Func<string, StoredGenotype?>? byName)
+    public static IEnumerable<string> Notices(string? reference, bool allowFiles, StoredGenotype? stored)
     {
-        var text = reference?.Trim();
-        if (string.IsNullOrEmpty(text) || IsStandard(text) || IsSearched(text)) return null;
-        if (Guid.TryParse(text, out var id)) return byId?.Invoke(id);
-        return GenotypePresets.Find(text) is null ? byName?.Invoke(text) : null;
+        if (allowFiles && GenotypeFile.InRunFolder(reference) is { } runGenotype)
+            yield return $"'{reference!.Trim()}' is a run folder; its genotype is read from {runGenotype}";
+        if (stored?.Notice is { } notice) yield return notice;
     }
 
     static string Shorten(string s) => s.Length <= 80 ? s : s[..77] + "...";

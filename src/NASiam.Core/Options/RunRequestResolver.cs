@@ -190,16 +190,11 @@ public static class RunRequestResolver
         {
             try
             {
-                var g = GenotypeReference.Resolve(options.Pretrain.Genotype, options.Framework, policy.AllowServerFiles, policy.GenotypeById, policy.GenotypeByName);
-                if (policy.AllowServerFiles && GenotypeFile.InRunFolder(options.Pretrain.Genotype) is { } runGenotype)
-                    notices.Add($"pretrain.genotype: '{options.Pretrain.Genotype!.Trim()}' is a run folder; its genotype is read from {runGenotype}");
+                var g = GenotypeReference.Resolve(options.Pretrain.Genotype, options.Framework, policy.AllowServerFiles, policy.GenotypeById, policy.GenotypeByName, out var stored);
+                notices.AddRange(GenotypeReference.Notices(options.Pretrain.Genotype, policy.AllowServerFiles, stored).Select(n => $"pretrain.genotype: {n}"));
                 // A stored genotype's id or name becomes its text: the run keeps what it trains, whatever later happens to the entry.
-                if (g is not null && GenotypeReference.Stored(options.Pretrain.Genotype, policy.GenotypeById, policy.GenotypeByName) is { } stored)
-                {
-                    if (stored.Notice is { } notice)
-                        notices.Add($"pretrain.genotype: {notice}");
+                if (g is not null && stored is not null)
                     options = options with { Pretrain = options.Pretrain with { Genotype = GenotypeText.Write(g) } };
-                }
             }
             catch (Exception e) when (e is ArgumentException or FormatException or IOException or UnauthorizedAccessException)
             {
@@ -278,7 +273,7 @@ public static class RunRequestResolver
         }
     }
 
-    static string? FindKey(JsonObject o, string name) =>
+    internal static string? FindKey(JsonObject o, string name) =>
         o.Select(p => p.Key).FirstOrDefault(k => string.Equals(k, name, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>Leaf paths whose values differ between two options documents, with both values as JSON text.</summary>
