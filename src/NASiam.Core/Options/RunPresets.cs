@@ -196,10 +196,11 @@ public static class RunPresets
                     Compat = reference ? ReferenceCompat(f) : new CompatOptions(),
                 };
             }
-        // A comparison preset given where a run preset is read: say what it is and where it goes, not "unknown".
+        // A comparison preset given where a run preset is read: say what it is and where it goes at each door, not "unknown".
         if (Comparison.ComparisonPresets.Find(n) is not null)
             throw new ArgumentException($"'{n}' is a comparison preset (a genotype against the standard heads over seeds), not a run preset: " +
-                $"use 'nasiam compare --preset {n}' ('--print-options' shows its plan without running). Run presets: {string.Join(", ", Descriptions.Keys)}.");
+                $"queue it as a comparison (POST /api/comparisons, the dashboard's Genotype vs baseline, or 'nasiam compare --preset {n}'). " +
+                $"Run presets: {string.Join(", ", Descriptions.Keys)}.");
         throw new ArgumentException($"Unknown preset '{name}'. Valid: {string.Join(", ", Descriptions.Keys)}.");
     }
 }

@@ -115,9 +115,9 @@ public sealed class RunCommandsTests : IDisposable
     [InlineData("lincls --out {0} --checkpoint /nonexistent/x.ckpt", "checkpoint: '/nonexistent/x.ckpt' does not exist (--checkpoint)")]
     [InlineData("search --out {0} --preset nope", "Unknown preset 'nope'")]
     [InlineData("search --out {0} --options /nonexistent/o.json", "--options: file '/nonexistent/o.json' does not exist")]
-    [InlineData("options --preset quick-compare", "--preset: 'quick-compare' is a comparison preset (a genotype against the standard heads over seeds), not a run preset: use 'nasiam compare --preset quick-compare'")]
+    [InlineData("options --preset quick-compare", "--preset: 'quick-compare' is a comparison preset (a genotype against the standard heads over seeds), not a run preset: queue it as a comparison (POST /api/comparisons, the dashboard's Genotype vs baseline, or 'nasiam compare --preset quick-compare')")]
     [InlineData("options --preset quick-compare", "Run presets: quick-demo")]
-    [InlineData("search --out {0} --preset quick-compare", "use 'nasiam compare --preset quick-compare'")]
+    [InlineData("search --out {0} --preset quick-compare", "'nasiam compare --preset quick-compare'")]
     [InlineData("genotype derive /nonexistent.ckpt", "does not exist")]
     [InlineData("export /nonexistent.ckpt out.pt", "checkpoint '/nonexistent.ckpt' does not exist")]
     public void RunVerbs_ExitWithBadInputAndOneLineReason(string commandLine, string expected)

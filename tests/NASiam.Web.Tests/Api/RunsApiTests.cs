@@ -137,6 +137,18 @@ public class RunsApiTests : IAsyncLifetime
         Assert.DoesNotContain("System.", text);
     }
 
+    // A comparison preset named as a run's preset: the API's answer names the API's way to queue it, not only the CLI's.
+    [Fact]
+    public async Task Create_WithAComparisonPreset_SaysToQueueItAsAComparison()
+    {
+        var r = await _c.PostAsync("/api/runs", new StringContent("""{"preset":"quick-compare"}""", System.Text.Encoding.UTF8, "application/json"));
+        var text = await r.Content.ReadAsStringAsync();
+        Assert.True(r.StatusCode == HttpStatusCode.BadRequest, text);
+        var message = Assert.Single(JsonDocument.Parse(text).RootElement.GetProperty("errors").GetProperty("preset").EnumerateArray()).GetString();
+        Assert.Contains("is a comparison preset", message);
+        Assert.Contains("POST /api/comparisons", message);
+    }
+
     // A member name that does not decode (an unpaired escaped surrogate) is a client error, never a 500.
     [Theory]
     [InlineData("""{"\ud800":1}""")]

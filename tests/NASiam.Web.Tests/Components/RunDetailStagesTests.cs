@@ -165,4 +165,36 @@ public sealed class RunDetailStagesTests() : ScriptedAppTests("stages", () => ne
         Assert.Equal("step (pretrain)", Chart(page, "Loss").XTitle);
         Assert.Equal(Losses("pretrain", 3), Chart(page, "Loss").DrawnSeries("loss"));
     }
+
+    // The pick is kept in the address: a reload (or a shared link) with ?stage= shows that stage, and picking the
+    // stage the run shows anyway takes it out again.
+    [Fact]
+    public async Task ThePickedStage_IsKeptInTheAddress_AndAReloadShowsIt()
+    {
+        using var c = App.Api();
+        await using var ctx = PageContext();
+        var id = RunningPipeline(await SucceededQuickDemo(c), pretrainSteps: 3);
+        var nav = ctx.Services.GetRequiredService<Microsoft.AspNetCore.Components.NavigationManager>();
+        nav.NavigateTo($"/runs/{id}");
+        var page = ctx.Render<RunDetail>(p => p.Add(x => x.Id, id));
+        page.WaitForAssertion(() => Assert.Equal("pretrain", SelectedStage(page)), TimeSpan.FromSeconds(10));
+
+        await page.Find("#stage-search").ClickAsync(new MouseEventArgs());
+        page.WaitForAssertion(() => Assert.EndsWith($"/runs/{id}?stage=search", nav.Uri), TimeSpan.FromSeconds(10));
+
+        // A reload: a new page from the address's query.
+        var reloaded = ctx.Render<RunDetail>(p => p.Add(x => x.Id, id));
+        reloaded.WaitForAssertion(() => Assert.Equal("search", SelectedStage(reloaded)), TimeSpan.FromSeconds(10));
+        Assert.Equal(Losses("search", 5), Chart(reloaded, "Loss").DrawnSeries("loss"));
+
+        // Picking the stage the run shows anyway (the running one) takes the pick out of the address.
+        await reloaded.Find("#stage-pretrain").ClickAsync(new MouseEventArgs());
+        reloaded.WaitForAssertion(() => Assert.EndsWith($"/runs/{id}", nav.Uri), TimeSpan.FromSeconds(10));
+        Assert.Equal("pretrain", SelectedStage(reloaded));
+
+        // A stage the run has not reached (or a typo) shows what the run would.
+        nav.NavigateTo($"/runs/{id}?stage=lincls");
+        var unknown = ctx.Render<RunDetail>(p => p.Add(x => x.Id, id));
+        unknown.WaitForAssertion(() => Assert.Equal("pretrain", SelectedStage(unknown)), TimeSpan.FromSeconds(10));
+    }
 }

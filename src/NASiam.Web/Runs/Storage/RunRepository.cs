@@ -72,7 +72,9 @@ public sealed class RunRepository(RunDatabase db)
         foreach (var (child, json) in children)
         {
             var notices = (json is null ? null : System.Text.Json.JsonSerializer.Deserialize<List<string>>(json)) ?? [];
-            notices.Add($"lineage: it descended from run {id} ('{name}'), deleted {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC");
+            // Invariant: ':' in a format string is the current culture's time separator.
+            notices.Add(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"lineage: it descended from run {id} ('{name}'), deleted {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC"));
             db.Exec(c, "UPDATE runs SET notices_json = @n WHERE id = @child", ("@n", System.Text.Json.JsonSerializer.Serialize(notices)), ("@child", child));
         }
         db.Exec(c, "DELETE FROM events WHERE run_id = @id", ("@id", id.ToString()));
