@@ -42,7 +42,6 @@ public sealed record RunSummary(
         r.CreatedAt, r.StartedAt, r.FinishedAt, r.Message, r.ParentId, r.EventCount);
 }
 
-/// <summary>A run with its options, lineage and files.</summary>
 /// <summary>What POST /api/runs would queue (POST /api/runs/preview).</summary>
 /// <param name="Options">The resolved options, as the run's "options" would read (device resolved to one of this server's).</param>
 /// <param name="ParentId">The run it would descend from (the evaluated run, or the run whose genotype it pre-trains), or null.</param>

@@ -27,6 +27,8 @@ public static class GenotypesApi
             .WithSummary("Delete a library entry (imported or discovered) by id; runs keep their genotype's text")
             .Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
         g.MapPost("/", Import).WithSummary("Import a genotype: text/plain (reference text) or JSON {name, text, framework}")
+            // Documented, not enforced: Accepts() would answer 415 to curl --data-binary's default content type.
+            .AddOpenApiOperationTransformer(OpenApiRequestBodies.DocumentImportBody)
             .Produces<GenotypeInfo>(StatusCodes.Status201Created).ProducesValidationProblem().ProducesProblem(StatusCodes.Status413PayloadTooLarge);
         return g;
     }

@@ -33,7 +33,7 @@ public static class WebExtensions
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddMudServices();
         builder.Services.AddSignalR();
-        builder.Services.AddOpenApi();
+        builder.Services.AddOpenApi(o => o.AddDocumentTransformer(NASiam.Web.Api.OpenApiRequestBodies.OptionalNotNull));
         // A query or route value that does not bind (maxPoints=abc) throws, and UseBindingFailureProblems
         // answers 400 naming the parameter, instead of an empty 400 (or Development's stack trace).
         builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);

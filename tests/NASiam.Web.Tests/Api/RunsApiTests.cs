@@ -272,6 +272,17 @@ public class RunsApiTests : IAsyncLifetime
         var cancel = doc.RootElement.GetProperty("paths").GetProperty("/api/runs/{id}/cancel").GetProperty("post").GetProperty("responses");
         foreach (var code in new[] { "202", "404", "409" }) Assert.True(cancel.TryGetProperty(code, out _), code);
         Assert.True(doc.RootElement.GetProperty("paths").TryGetProperty("/api/runs/{id}/export", out _));
+
+        // The bodies' members are optional but never null (an explicit null is a 400): a client generated from the
+        // document must not be told it may send null.
+        var schemas = doc.RootElement.GetProperty("components").GetProperty("schemas");
+        var import = doc.RootElement.GetProperty("paths").GetProperty("/api/genotypes").GetProperty("post").GetProperty("requestBody").GetProperty("content");
+        Assert.Equal("string", import.GetProperty("text/plain").GetProperty("schema").GetProperty("type").GetString());
+        var bodies = new[] { schemas.GetProperty(reference.Split('/')[^1]), schemas.GetProperty("CreateComparisonRequest"), import.GetProperty("application/json").GetProperty("schema") };
+        Assert.True(import.GetProperty("application/json").GetProperty("schema").GetProperty("properties").TryGetProperty("framework", out _));
+        foreach (var body2 in bodies)
+            foreach (var member in body2.GetProperty("properties").EnumerateObject())
+                Assert.False(member.Value.GetRawText().Contains("\"null\""), $"{member.Name}: {member.Value.GetRawText()}");
     }
 
     // A value that does not bind is a 400 validation problem naming the parameter, in the API's words: as a
@@ -384,6 +395,10 @@ public class RunsApiTests : IAsyncLifetime
             unnamed.Add((await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("name").GetString()!);
         }
         Assert.All(unnamed, n => Assert.StartsWith("imported ", n));
+        // curl's --data-binary @genotype.txt sends its default content type: read as the text, not refused (415).
+        var curl = await _c.PostAsync("/api/genotypes", new StringContent(text, System.Text.Encoding.UTF8, "application/x-www-form-urlencoded"));
+        Assert.True(curl.StatusCode == HttpStatusCode.Created, await curl.Content.ReadAsStringAsync());
+        Assert.Equal(text, (await curl.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("text").GetString());
         // The stem is the minute: within one, the second gets " #2" (a minute boundary between them gives a new stem).
         Assert.True(unnamed[1] == unnamed[0] + " #2" || (unnamed[1] != unnamed[0] && !unnamed[1].Contains('#')), string.Join(" | ", unnamed));
         var listed = (await _c.GetFromJsonAsync<JsonElement>("/api/genotypes")).EnumerateArray().Select(e => e.GetProperty("name").GetString()).ToArray();
