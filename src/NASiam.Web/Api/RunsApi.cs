@@ -62,16 +62,27 @@ public static class RunsApi
             .Produces(StatusCodes.Status204NoContent).ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         g.MapGet("/{id:guid}/genotype", Genotype).WithName("GetRunGenotype").WithSummary("The run's genotype: format=txt (reference text) or json")
             .Produces<string>(StatusCodes.Status200OK, "text/plain", "application/json").ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
-        g.MapGet("/{id:guid}/checkpoints", (Guid id, RunStore store, RunFiles files) =>
-            store.Get(id) is null ? NotFound(id) : Results.Ok(files.Checkpoints(id)))
-            .WithName("ListRunCheckpoints").Produces<IReadOnlyList<CheckpointFile>>().ProducesProblem(StatusCodes.Status404NotFound);
-        g.MapGet("/{id:guid}/checkpoints/{**name}", (Guid id, string name, RunStore store, RunFiles files) =>
-            store.Get(id) is null ? NotFound(id)
-            : files.Resolve(id, CatchAll.Decode(name)) is { } path
-                ? Results.File(path, "application/octet-stream", Path.GetFileName(path))
-                : Results.Problem($"Run {id} has no file '{CatchAll.Decode(name)}'; GET /api/runs/{id}/checkpoints lists its files.", statusCode: StatusCodes.Status404NotFound))
-            .WithName("DownloadRunCheckpoint").WithSummary("Download a checkpoint file (NASiam format; resumable by the product)")
-            .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream").ProducesProblem(StatusCodes.Status404NotFound);
+        // /files is the name: the listing holds result.json and metrics.jsonl besides checkpoints, and its names start
+        // with checkpoints/ (a checkpoint's URL read /checkpoints/checkpoints/...). /checkpoints stays as before.
+        foreach (var (route, deprecated) in new[] { ("files", false), ("checkpoints", true) })
+        {
+            var list = g.MapGet($"/{{id:guid}}/{route}", (Guid id, RunStore store, RunFiles files) =>
+                    store.Get(id) is null ? NotFound(id) : Results.Ok(files.Checkpoints(id)))
+                .WithName(deprecated ? "ListRunCheckpoints" : "ListRunFiles")
+                .WithSummary("The run's files: checkpoints, exports, result.json and metrics.jsonl" + (deprecated ? " (old name of /files)" : ""))
+                .Produces<IReadOnlyList<CheckpointFile>>().ProducesProblem(StatusCodes.Status404NotFound);
+            var download = g.MapGet($"/{{id:guid}}/{route}/{{**name}}", (Guid id, string name, RunStore store, RunFiles files) =>
+                    store.Get(id) is null ? NotFound(id)
+                    : files.Resolve(id, CatchAll.Decode(name)) is { } path
+                        ? Results.File(path, "application/octet-stream", Path.GetFileName(path))
+                        : Results.Problem($"Run {id} has no file '{CatchAll.Decode(name)}'; GET /api/runs/{id}/files lists its files.", statusCode: StatusCodes.Status404NotFound))
+                .WithName(deprecated ? "DownloadRunCheckpoint" : "DownloadRunFile")
+                .WithSummary("Download one of the run's files by its listed name (checkpoints in the NASiam format, resumable by the product)" + (deprecated ? " (old name of /files/{name})" : ""))
+                .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream").ProducesProblem(StatusCodes.Status404NotFound);
+            if (deprecated)
+                foreach (var endpoint in new[] { list, download })
+                    endpoint.AddOpenApiOperationTransformer((operation, _, _) => { operation.Deprecated = true; return Task.CompletedTask; });
+        }
         g.MapGet("/{id:guid}/export", Export).WithName("ExportRun")
             .WithSummary("The run's model as a PyTorch state dict under the reference's key names (torch.load + load_state_dict); checkpoint=pretrain|search|<name under checkpoints/> (default: the pre-training checkpoint a pipeline evaluates, kNN-best or last, else search); part=alphas gives a search checkpoint's alphas instead (keys alphas.<cell>, shape [layers, operations])")
             .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream").ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);

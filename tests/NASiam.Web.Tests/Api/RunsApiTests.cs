@@ -37,13 +37,16 @@ public class RunsApiTests : IAsyncLifetime
         var json = await _c.GetStringAsync($"/api/runs/{id}/genotype?format=json");
         Assert.True(GenotypeJson.Parse(json).SameAs(g));
 
-        var list = await _c.GetFromJsonAsync<JsonElement>($"/api/runs/{id}/checkpoints");
+        var list = await _c.GetFromJsonAsync<JsonElement>($"/api/runs/{id}/files");
         var names = list.EnumerateArray().Select(e => e.GetProperty("name").GetString()!).ToList();
         Assert.Contains("checkpoints/step-0012.ckpt", names);
-        var bytes = await _c.GetByteArrayAsync($"/api/runs/{id}/checkpoints/checkpoints/step-0012.ckpt");
+        var bytes = await _c.GetByteArrayAsync($"/api/runs/{id}/files/checkpoints/step-0012.ckpt");
         Assert.Equal(File.ReadAllBytes(Path.Combine(_data, "runs", id.ToString("N"), "checkpoints", "step-0012.ckpt")), bytes);
         // The listed name escaped as one path segment (Uri.EscapeDataString) names the same file.
-        Assert.Equal(bytes, await _c.GetByteArrayAsync($"/api/runs/{id}/checkpoints/{Uri.EscapeDataString("checkpoints/step-0012.ckpt")}"));
+        Assert.Equal(bytes, await _c.GetByteArrayAsync($"/api/runs/{id}/files/{Uri.EscapeDataString("checkpoints/step-0012.ckpt")}"));
+        // The old name of /files still answers, alike.
+        Assert.Equal(list.GetRawText(), (await _c.GetFromJsonAsync<JsonElement>($"/api/runs/{id}/checkpoints")).GetRawText());
+        Assert.Equal(bytes, await _c.GetByteArrayAsync($"/api/runs/{id}/checkpoints/checkpoints/step-0012.ckpt"));
 
         var library = await _c.GetFromJsonAsync<JsonElement>("/api/genotypes");
         Assert.Contains(library.EnumerateArray(), e => e.GetProperty("source").GetString() == "discovered" && e.GetProperty("text").GetString() == txt);
@@ -272,6 +275,11 @@ public class RunsApiTests : IAsyncLifetime
         var cancel = doc.RootElement.GetProperty("paths").GetProperty("/api/runs/{id}/cancel").GetProperty("post").GetProperty("responses");
         foreach (var code in new[] { "202", "404", "409" }) Assert.True(cancel.TryGetProperty(code, out _), code);
         Assert.True(doc.RootElement.GetProperty("paths").TryGetProperty("/api/runs/{id}/export", out _));
+        // /files is the name; /checkpoints answers as before, marked deprecated.
+        var paths = doc.RootElement.GetProperty("paths");
+        Assert.False(paths.GetProperty("/api/runs/{id}/files/{name}").GetProperty("get").TryGetProperty("deprecated", out _));
+        Assert.True(paths.GetProperty("/api/runs/{id}/checkpoints/{name}").GetProperty("get").GetProperty("deprecated").GetBoolean());
+        Assert.True(paths.GetProperty("/api/runs/{id}/checkpoints").GetProperty("get").GetProperty("deprecated").GetBoolean());
 
         // The bodies' members are optional but never null (an explicit null is a 400): a client generated from the
         // document must not be told it may send null.
@@ -320,6 +328,7 @@ public class RunsApiTests : IAsyncLifetime
     [InlineData("/api/runs/{id}/metrics?afterSeq=3", "afterSeq", "this endpoint takes types, afterSequence, maxPoints")]
     [InlineData("/api/runs/{id}/genotype?format=json&fmt=txt", "fmt", "this endpoint takes format")]
     [InlineData("/api/runs/{id}/checkpoints/search.ckpt?download=1", "download", "this endpoint takes no query parameters")]
+    [InlineData("/api/runs/{id}/files/search.ckpt?download=1", "download", "this endpoint takes no query parameters")]
     [InlineData("/api/genotypes?framework=moco", "framework", "this endpoint takes no query parameters")]
     [InlineData("/api/comparisons?seed=1", "seed", "this endpoint takes no query parameters")]
     public async Task AnUnknownQueryParameter_Is400NamingIt(string url, string field, string message)
@@ -549,8 +558,11 @@ public class RunsApiTests : IAsyncLifetime
     {
         var id = await NasiamAppFactory.CreateQuickDemo(_c);
         await NasiamAppFactory.WaitForStatus(_c, id, "Succeeded");
-        var r = await _c.GetAsync($"/api/runs/{id}/checkpoints/{name}");
-        Assert.Equal(HttpStatusCode.NotFound, r.StatusCode);
+        foreach (var route in new[] { "files", "checkpoints" })
+        {
+            var r = await _c.GetAsync($"/api/runs/{id}/{route}/{name}");
+            Assert.Equal(HttpStatusCode.NotFound, r.StatusCode);
+        }
     }
 
     static StringContent Json(string body) => new(body, System.Text.Encoding.UTF8, "application/json");
@@ -674,7 +686,7 @@ public class RunsApiTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NotFound, (await _c.DeleteAsync($"/api/runs/{id}")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await _c.GetAsync("/healthz")).StatusCode);
         var openapi = await _c.GetStringAsync("/openapi/v1.json");
-        Assert.Contains("/api/runs/{id}/checkpoints/{name}", openapi);
+        Assert.Contains("/api/runs/{id}/files/{name}", openapi);
     }
 
     public async Task DisposeAsync()

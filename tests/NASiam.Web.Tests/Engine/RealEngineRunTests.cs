@@ -89,13 +89,13 @@ public class RealEngineRunTests : IDisposable
         Assert.Equal(GenotypeText.Write(genotype), GenotypeText.Write(GenotypeJson.Parse(json)));
 
         // Checkpoint: listed, downloadable, and a readable engine checkpoint of the completed search.
-        var listed = await c.GetFromJsonAsync<JsonElement>($"/api/runs/{id}/checkpoints");
+        var listed = await c.GetFromJsonAsync<JsonElement>($"/api/runs/{id}/files");
         Assert.Contains("checkpoints/search.ckpt", listed.EnumerateArray().Select(f => f.GetProperty("name").GetString()));
         // The run's record, which its artifacts name, downloads as its checkpoints do (result.json was a 404).
-        var result = await c.GetFromJsonAsync<JsonElement>($"/api/runs/{id}/checkpoints/result.json");
+        var result = await c.GetFromJsonAsync<JsonElement>($"/api/runs/{id}/files/result.json");
         Assert.Equal(id.ToString(), result.GetProperty("run_id").GetString());
-        Assert.Contains("\"type\":\"run_started\"", await c.GetStringAsync($"/api/runs/{id}/checkpoints/metrics.jsonl"));
-        var bytes = await c.GetByteArrayAsync($"/api/runs/{id}/checkpoints/checkpoints/search.ckpt");
+        Assert.Contains("\"type\":\"run_started\"", await c.GetStringAsync($"/api/runs/{id}/files/metrics.jsonl"));
+        var bytes = await c.GetByteArrayAsync($"/api/runs/{id}/files/checkpoints/search.ckpt");
         var copy = Path.Combine(_data, "downloaded.ckpt");
         await File.WriteAllBytesAsync(copy, bytes);
         var state = CheckpointStore.ReadState(copy);
@@ -126,7 +126,7 @@ public class RealEngineRunTests : IDisposable
         var searched = GenotypeText.Parse(await c.GetStringAsync($"/api/runs/{id}/genotype?format=txt"));
 
         // The pre-training checkpoint records the heads it trained: the searched genotype, not the baseline.
-        var bytes = await c.GetByteArrayAsync($"/api/runs/{id}/checkpoints/checkpoints/pretrain.ckpt");
+        var bytes = await c.GetByteArrayAsync($"/api/runs/{id}/files/checkpoints/pretrain.ckpt");
         var copy = Path.Combine(_data, "pretrain-downloaded.ckpt");
         await File.WriteAllBytesAsync(copy, bytes);
         var state = CheckpointStore.ReadState(copy);
@@ -145,7 +145,7 @@ public class RealEngineRunTests : IDisposable
         var alphas = await c.GetAsync($"/api/runs/{id}/export?checkpoint=search&part=alphas");
         Assert.True(alphas.StatusCode == HttpStatusCode.OK, await alphas.Content.ReadAsStringAsync());
         var searchCopy = Path.Combine(_data, "search-downloaded.ckpt");
-        await File.WriteAllBytesAsync(searchCopy, await c.GetByteArrayAsync($"/api/runs/{id}/checkpoints/checkpoints/search.ckpt"));
+        await File.WriteAllBytesAsync(searchCopy, await c.GetByteArrayAsync($"/api/runs/{id}/files/checkpoints/search.ckpt"));
         using (var model = CheckpointExport.LoadModel(searchCopy))
         {
             var dict = TorchSharp.PyBridge.PyTorchUnpickler.UnpickleStateDict(await alphas.Content.ReadAsStreamAsync());
@@ -162,7 +162,7 @@ public class RealEngineRunTests : IDisposable
         Assert.Equal(HttpStatusCode.BadRequest, (await c.GetAsync($"/api/runs/{id}/export?part=weights")).StatusCode);
         // An unknown checkpoint's message offers what can be exported: the pipeline's linear-probe checkpoint holds
         // no model, so it is not among them (it was).
-        Assert.Contains((await c.GetFromJsonAsync<JsonElement>($"/api/runs/{id}/checkpoints")).EnumerateArray(),
+        Assert.Contains((await c.GetFromJsonAsync<JsonElement>($"/api/runs/{id}/files")).EnumerateArray(),
             f => f.GetProperty("name").GetString() == "checkpoints/lincls.ckpt");
         var unknown = await c.GetAsync($"/api/runs/{id}/export?checkpoint=nosuch");
         Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);

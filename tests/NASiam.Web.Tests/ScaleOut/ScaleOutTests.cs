@@ -118,9 +118,9 @@ public class ScaleOutTests(ITestOutputHelper output) : IDisposable
 
         // Artefacts live on the shared directory: the web node, which executed nothing, lists and serves
         // what a worker wrote (checkpoint bytes and the genotype).
-        var listed = await http.GetFromJsonAsync<JsonElement>($"/api/runs/{ids[0]}/checkpoints");
+        var listed = await http.GetFromJsonAsync<JsonElement>($"/api/runs/{ids[0]}/files");
         var ckpt = listed.EnumerateArray().First();
-        var bytes = await http.GetByteArrayAsync($"/api/runs/{ids[0]}/checkpoints/{ckpt.GetProperty("name").GetString()}");
+        var bytes = await http.GetByteArrayAsync($"/api/runs/{ids[0]}/files/{ckpt.GetProperty("name").GetString()}");
         Assert.Equal(ckpt.GetProperty("bytes").GetInt64(), bytes.LongLength);
         Assert.Equal(store.Get(ids[0])!.GenotypeText!.Trim(), (await http.GetStringAsync($"/api/runs/{ids[0]}/genotype?format=txt")).Trim());
 
