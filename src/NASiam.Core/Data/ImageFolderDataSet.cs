@@ -118,7 +118,10 @@ public sealed partial class ImageFolderDataSet : IImageDataSet
     /// <summary>root/train and root/val; <see cref="DirectoryNotFoundException"/> naming what is missing.</summary>
     internal static (string Train, string Val) RequireSplits(string root)
     {
-        if (!Directory.Exists(root)) throw new DirectoryNotFoundException($"Image folder '{root}' does not exist.");
+        if (File.Exists(root)) throw new DirectoryNotFoundException($"Image folder '{root}' is a file; give the folder that holds train/ and val/.");
+        // A relative path is read from the working directory of the process that reads it (the server's, for the web).
+        if (!Directory.Exists(root))
+            throw new DirectoryNotFoundException($"Image folder '{root}' does not exist{(Path.IsPathRooted(root) ? "" : $" (a relative path, read from {Environment.CurrentDirectory})")}.");
         var trainDir = Path.Combine(root, "train");
         var valDir = Path.Combine(root, "val");
         foreach (var d in new[] { trainDir, valDir })

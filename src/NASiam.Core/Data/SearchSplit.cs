@@ -52,6 +52,9 @@ public sealed record SearchIndices(long[] Weights, long[] Alphas)
 
 public sealed partial record SearchSplit
 {
+    /// <summary>The share of an ImageNet-style folder's train split a search draws from (doc 5.1: a quarter).</summary>
+    public const double FolderSearchFraction = 0.25;
+
     /// <summary>
     /// The search stage's weight and alpha batch providers (streams 0 and 1, drop_last) for a data
     /// set. An ImageNet-style folder searches on a quarter of its train split: by default the random,
@@ -64,7 +67,7 @@ public sealed partial record SearchSplit
     {
         ArgumentNullException.ThrowIfNull(data);
         if (imageNetStyle && !firstQuarterByIndex && data is ImageFolderDataSet folder)
-            return Balanced(folder.TrainImages.Select(i => i.Label).ToList(), 0.25, trainPortion, seed).Providers(batchSize, seed);
+            return Balanced(folder.TrainImages.Select(i => i.Label).ToList(), FolderSearchFraction, trainPortion, seed).Providers(batchSize, seed);
         var split = Compute(data.TrainCount, trainPortion, imageNetStyle);
         return (new BatchProvider(split.Weights, batchSize, seed, stream: 0), new BatchProvider(split.Alphas, batchSize, seed, stream: 1));
     }
@@ -77,6 +80,30 @@ public sealed partial record SearchSplit
     /// <paramref name="fraction"/> is 0.25 for ImageNet (the reference's quarter). Throws
     /// <see cref="ArgumentException"/> when a half would be empty.
     /// </summary>
+    /// <summary>
+    /// One class's share of <see cref="Balanced"/>: it takes ⌊fraction·size⌋ images (at least 1), of which
+    /// ⌊trainPortion·take⌋ go to the weights and the rest to the alphas. Seed-independent, so the split's sizes
+    /// are known from the class sizes alone (<see cref="BalancedSizes"/>).
+    /// </summary>
+    static (int Take, int ToWeights) ClassShare(int classSize, double fraction, double trainPortion)
+    {
+        var take = Math.Max(1, (int)Math.Floor(fraction * classSize));
+        return (take, (int)Math.Floor(trainPortion * take));
+    }
+
+    /// <summary>The (weights, alphas) image counts <see cref="Balanced"/> gives for classes of these sizes, without drawing it.</summary>
+    public static (long Weights, long Alphas) BalancedSizes(IEnumerable<int> classSizes, double fraction, double trainPortion)
+    {
+        long weights = 0, alphas = 0;
+        foreach (var size in classSizes.Where(n => n > 0))
+        {
+            var (take, toWeights) = ClassShare(size, fraction, trainPortion);
+            weights += toWeights;
+            alphas += take - toWeights;
+        }
+        return (weights, alphas);
+    }
+
     public static SearchIndices Balanced(IReadOnlyList<long> labels, double fraction, double trainPortion, long seed)
     {
         ArgumentNullException.ThrowIfNull(labels);
@@ -94,8 +121,7 @@ public sealed partial record SearchSplit
         {
             var shuffled = members.ToArray();
             SplitMix.Shuffle(shuffled, SplitMix.Seed(seed, 20, label));
-            var take = Math.Max(1, (int)Math.Floor(fraction * shuffled.Length));
-            var toWeights = (int)Math.Floor(trainPortion * take);
+            var (take, toWeights) = ClassShare(shuffled.Length, fraction, trainPortion);
             weights.AddRange(shuffled.Take(toWeights));
             alphas.AddRange(shuffled.Skip(toWeights).Take(take - toWeights));
         }

@@ -111,7 +111,8 @@ public sealed class NasiamEngine : IRunEngine
         catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or Numerics.KernelCheckException)
         {
             var stage = stages.Count == 0 ? options.Kind.ToString().ToLowerInvariant() : "run";
-            stages.Add(new StageResult { Stage = stage, Outcome = RunOutcome.Failed, Message = $"{e.GetType().Name}: {e.Message}" });
+            // The message names the file and what is wrong; the exception's type name read as a crash ("InvalidDataException: Image ... is truncated").
+            stages.Add(new StageResult { Stage = stage, Outcome = RunOutcome.Failed, Message = e.Message });
             events.Emit(stage, new StageFinished { Outcome = RunOutcome.Failed, Message = e.Message });
         }
 

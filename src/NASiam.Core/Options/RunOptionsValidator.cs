@@ -38,6 +38,9 @@ public static class RunOptionsValidator
         Check(Backbones.Contains(o.Backbone), "backbone", $"unknown backbone '{o.Backbone}'; valid: {string.Join(", ", Backbones)}");
         Check(Datasets.Contains(o.Dataset), "dataset", $"unknown data set '{o.Dataset}'; valid: {string.Join(", ", Datasets)}");
         Check(o.Dataset is "synthetic" || !string.IsNullOrWhiteSpace(o.DataPath), "dataPath", $"is required for data set '{o.Dataset}'");
+        // A folder beside the built-in set was stored with the run and read by nothing: the run looked as if it used it.
+        Check(o.Dataset is not "synthetic" || string.IsNullOrWhiteSpace(o.DataPath), "dataPath",
+            "the synthetic data set is built in and reads no folder: set dataset to folder, cifar10 or cifar100 to train on this one, or leave dataPath empty");
         Check(o.SyntheticTrainSize is >= 100 and <= 1_000_000, "syntheticTrainSize", "must be between 100 and 1000000");
         Check(o.Data is not null, "data", "must be an object ({\"imageSize\": ..., \"workers\": ...})");
         if (o.Data is { } d)
@@ -83,16 +86,9 @@ public static class RunOptionsValidator
             if (o.Framework == Framework.MoCo)
                 Check(h.QueueSize % (2 * s.BatchSize) == 0, "heads.queueSize",
                     $"must be a multiple of 2 x search.batchSize ({2 * s.BatchSize}): each step enqueues the keys of both views");
-            // Known before any file is read for the synthetic set and CIFAR: each half of the search split
-            // (doc 5.1) must fill a batch, as each step draws a full one (drop_last).
-            if (knownTrain is { } n && s.TrainPortion is > 0 and < 1)
-            {
-                var (weights, alphas) = SearchSplit.Sizes(n, s.TrainPortion);
-                long smaller = Math.Min(weights, alphas);
-                Check(s.BatchSize <= smaller, "search.batchSize",
-                    $"{s.BatchSize} is more than the {smaller} images of the search's {(weights <= alphas ? "weight" : "architecture")} split " +
-                    $"(search.trainPortion {s.TrainPortion} of {n} train images, {TrainSource(o)}); every step draws a full batch");
-            }
+            // Known before any file is read for the synthetic set and CIFAR (an image folder's, once listed:
+            // RunDataCheck): each half of the search split (doc 5.1) must fill a batch, as each step draws a full one (drop_last).
+            if (knownTrain is { } n && RunDataCheck.SearchSplitError(o, n, classSizes: null) is { } split) e.Add(split);
         }
         if (pretrains)
         {

@@ -177,10 +177,9 @@ public static class RunRequestResolver
 
         // 6. Field checks, then the genotype reference itself.
         errors.AddRange(options.ValidateFields());
-        // A data folder that is not there: refused now, not a run that fails at its start.
-        if (policy.CheckDataFolders && !errors.Any(e => e.Path is "dataPath" or "dataset")
-            && Data.DataSets.LocateError(options.Dataset, options.DataPath) is { } missing)
-            errors.Add(new("dataPath", missing));
+        // A data folder that is not there, does not list, or is too small for a batch: refused now, not a run that fails at its start.
+        if (policy.CheckDataFolders && !errors.Any(e => e.Path is "dataPath" or "dataset"))
+            errors.AddRange(RunDataCheck.Errors(options).Where(d => !errors.Any(e => e.Path == d.Path)));
         if (!string.IsNullOrWhiteSpace(options.Linear.Checkpoint) && !policy.MayRead(options.Linear.Checkpoint))
             errors.Add(new("linear.checkpoint", Guid.TryParse(options.Linear.Checkpoint.Trim(), out _)
                 ? "a run id goes in the request's checkpoint (top level, {\"checkpoint\": \"RUN-ID\"}), not in linear.checkpoint, which takes a file path on the command line only"

@@ -199,8 +199,8 @@ public sealed class RunScheduler(
         // What the copy reads must still be there: a deleted run's checkpoint made a retry that failed at its start.
         if (options.Kind == RunKind.LinCls && !string.IsNullOrWhiteSpace(options.Linear.Checkpoint) && !File.Exists(options.Linear.Checkpoint))
             return new(null, [new FieldError("checkpoint", $"run '{run.Name}' evaluated {options.Linear.Checkpoint}, which no longer exists (the run it came from was deleted?): a copy could not start; evaluate another run's backbone instead")]);
-        if (Policy.CheckDataFolders && NASiam.Core.Data.DataSets.LocateError(options.Dataset, options.DataPath) is { } missing)
-            return new(null, [new FieldError("dataPath", $"run '{run.Name}' read its data from a folder that is no longer there: {missing}")]);
+        if (Policy.CheckDataFolders && RunDataCheck.Errors(options) is [var data, ..])
+            return new(null, [data with { Message = $"run '{run.Name}' read its data from a folder that no longer serves it: {data.Message}" }]);
         return Create(options with { Name = RetryName(run.Name, store.List().Select(r => r.Name).ToHashSet(StringComparer.Ordinal)) }, runId, run.Notices);
     }
 

@@ -283,7 +283,7 @@ public class ModelBuilderKernelChoiceTests
                 Assert.Equal(choice.Layout == ConvLayout.ChannelsLast, t.IsChannelsLast);
                 Assert.Equal(choice.Strided1x1Workaround, t.UsesStrided1x1Workaround);
             });
-            Assert.Contains(notices, n => n.Contains($"convolution setting for resnet-tiny (CIFAR stem, 32 px) on the CPU: {choice.Name}"));
+            Assert.Contains(notices, n => n.Contains($"convolution setting for resnet-tiny (CIFAR stem, checked at 32 px) on the CPU: {choice.Name}"));
         }
         finally
         {

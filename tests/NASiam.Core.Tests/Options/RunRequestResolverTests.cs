@@ -3,6 +3,7 @@ using NASiam.Core.Engine.Checkpoints;
 using NASiam.Core.Engine.Runs;
 using NASiam.Core.Genotypes;
 using NASiam.Core.Options;
+using NASiam.Core.Tests.Data;
 
 namespace NASiam.Core.Tests.Options;
 
@@ -24,6 +25,75 @@ public class RunRequestResolverTests
         Assert.Equal("is required for data set 'cifar10'", Assert.Single(none.Errors, e => e.Path == "dataPath").Message);
     }
     static JsonObject Patch(string json) => JsonNode.Parse(json)!.AsObject();
+
+    /// <summary>An image folder of <paramref name="classes"/> train classes of <paramref name="perClass"/> files (listed, never decoded, at queue time) and a val split.</summary>
+    static string Folder(TempDir dir, int classes, int perClass, string? emptyClass = null)
+    {
+        foreach (var split in new[] { "train", "val" })
+            for (int c = 0; c < classes; c++)
+            {
+                var d = Path.Combine(dir.Path, split, $"class{c}");
+                Directory.CreateDirectory(d);
+                for (int i = 0; i < (split == "train" ? perClass : 2); i++) File.WriteAllBytes(Path.Combine(d, $"{i}.png"), [0]);
+            }
+        if (emptyClass is not null) Directory.CreateDirectory(Path.Combine(dir.Path, "train", emptyClass));
+        return dir.Path;
+    }
+
+    static JsonObject FolderPatch(string path, string options)
+    {
+        var patch = Patch(options);
+        patch["dataset"] = "folder";
+        patch["dataPath"] = path;
+        return patch;
+    }
+
+    static IReadOnlyList<FieldError> FolderErrors(string path, RunKind kind, string options = "{}")
+    {
+        return RunRequestResolver.Resolve(new RunRequest { Preset = "quick-demo", Kind = kind, Overrides = FolderPatch(path, options), Genotype = kind == RunKind.Pretrain ? "standard" : null }, RunRequestPolicy.Cli).Errors;
+    }
+
+    // An image folder is listed before the run is queued, as the run lists it: a broken one, or one too small for a
+    // stage's batch, is refused naming the field (each was queued and failed at the run's start).
+    [Fact]
+    public void AnImageFolder_IsListedBeforeTheRunIsQueued_AndEachStagesBatchMustFit()
+    {
+        using var dir = new TempDir();
+        var good = Folder(dir, classes: 4, perClass: 20);
+        // A class-balanced quarter of 4 x 20: 5 a class, of which trainPortion 0.5 gives 2 to the weights and 3 to the architecture.
+        var error = Assert.Single(FolderErrors(good, RunKind.Search, """{"search":{"batchSize":16,"trainPortion":0.5}}"""));
+        Assert.Equal("search.batchSize", error.Path);
+        Assert.Equal("16 is more than the 8 images of the search's weight split (a search on an image folder draws a class-balanced quarter of its 80 train images " +
+                     "(4 classes), and search.trainPortion 0.5 gives 8 of them to the weights and 12 to the architecture); every step draws a full batch", error.Message);
+        Assert.Empty(FolderErrors(good, RunKind.Search, """{"search":{"batchSize":8,"trainPortion":0.5}}"""));
+        Assert.Equal("pretrain.batchSize", Assert.Single(FolderErrors(good, RunKind.Pretrain, """{"pretrain":{"batchSize":100}}""")).Path);
+        Assert.Empty(FolderErrors(good, RunKind.Pretrain, """{"pretrain":{"batchSize":80}}"""));
+        // The engine says the same when it opens the set (a web-only node cannot list the workers' folders).
+        var o = RunRequestResolver.Resolve(new RunRequest { Preset = "quick-demo", Kind = RunKind.Search, Overrides = FolderPatch(good, """{"search":{"batchSize":16,"trainPortion":0.5}}""") },
+            RunRequestPolicy.Web).Options!;
+        using (var set = NASiam.Core.Data.ImageFolderDataSet.Open(good, 32))
+            Assert.Equal(error, RunDataCheck.SearchSplitError(o, set.TrainCount, RunDataCheck.CountsOf(set)));
+
+        using var broken = new TempDir();
+        var empty = Folder(broken, classes: 3, perClass: 4, emptyClass: "zebra");
+        var e = Assert.Single(FolderErrors(empty, RunKind.Search));
+        Assert.Equal("dataPath", e.Path);
+        Assert.Contains("zebra", e.Message);
+        Assert.Contains("holds no image", e.Message);
+
+        using var one = new TempDir();
+        Assert.Contains("expected at least 2", Assert.Single(FolderErrors(Folder(one, classes: 1, perClass: 40), RunKind.Pretrain)).Message);
+        Assert.Contains("is a file", Assert.Single(FolderErrors(Path.Combine(good, "train", "class0", "0.png"), RunKind.Search)).Message);
+    }
+
+    // A data folder with the built-in synthetic set was stored with the run and read by nothing.
+    [Fact]
+    public void ADataFolder_WithTheSyntheticSet_IsAnError()
+    {
+        var r = Resolve(new RunRequest { Preset = "quick-demo", Overrides = Patch("""{"dataPath":"/data/mine"}""") });
+        Assert.Equal("dataPath", Assert.Single(r.Errors).Path);
+        Assert.Contains("reads no folder", r.Errors[0].Message);
+    }
 
     [Fact]
     public void Preset_PlusOverrides_MergesOnlyTheGivenFields()

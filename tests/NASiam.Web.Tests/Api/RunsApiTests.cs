@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using NASiam.Core.Genotypes;
 using NASiam.Web.Runs;
 using NASiam.Web.Tests.Fakes;
@@ -138,6 +139,44 @@ public class RunsApiTests : IAsyncLifetime
         Assert.Equal(message, Assert.Single(messages.EnumerateArray()).GetString());
         Assert.DoesNotContain("NASiam.", text);
         Assert.DoesNotContain("System.", text);
+    }
+
+    // The dashboard's and the API's door lists an image folder before queueing (an executing node sees it): a class folder
+    // without an image, or a search batch the folder's class-balanced quarter cannot fill, is a 400 naming the field
+    // (both were queued and failed at the run's start); a folder with the synthetic set is refused (it was stored, unread).
+    [Fact]
+    public async Task Create_WithAnImageFolderThatCannotServeTheRun_Is400NamingTheField()
+    {
+        var root = Path.Combine(_data, "folder-set");
+        foreach (var split in new[] { "train", "val" })
+            foreach (var c in new[] { "a", "b", "c", "d" })
+            {
+                Directory.CreateDirectory(Path.Combine(root, split, c));
+                for (int i = 0; i < 20; i++) File.WriteAllBytes(Path.Combine(root, split, c, $"{i}.png"), [0]);
+            }
+        string Body(string extra) => JsonSerializer.Serialize(new { preset = "quick-demo", kind = "search", options = JsonNode.Parse($$"""{"dataset":"folder","dataPath":{{JsonSerializer.Serialize(root)}}{{extra}}}""") });
+        async Task<(string Field, string Message)> Error(string body)
+        {
+            var r = await _c.PostAsync("/api/runs/preview", Json(body));
+            var text = await r.Content.ReadAsStringAsync();
+            Assert.True(r.StatusCode == HttpStatusCode.BadRequest, text);
+            var member = Assert.Single(JsonDocument.Parse(text).RootElement.GetProperty("errors").EnumerateObject());
+            return (member.Name, member.Value[0].GetString()!);
+        }
+        var batch = await Error(Body(""","search":{"batchSize":16,"trainPortion":0.5}"""));
+        Assert.Equal("options.search.batchSize", batch.Field);
+        Assert.StartsWith("16 is more than the 8 images of the search's weight split (a search on an image folder draws a class-balanced quarter of its 80 train images", batch.Message);
+        Assert.Equal(HttpStatusCode.OK, (await _c.PostAsync("/api/runs/preview", Json(Body(""","search":{"batchSize":8,"trainPortion":0.5}""")))).StatusCode);
+
+        Directory.CreateDirectory(Path.Combine(root, "train", "empty"));
+        var empty = await Error(Body(""","search":{"batchSize":8,"trainPortion":0.5}"""));
+        Assert.Equal("options.dataPath", empty.Field);
+        Assert.Contains("holds no image", empty.Message);
+        Assert.Equal(HttpStatusCode.BadRequest, (await _c.PostAsync("/api/runs", Json(Body(""","search":{"batchSize":8,"trainPortion":0.5}""")))).StatusCode);
+        Assert.Empty((await _c.GetFromJsonAsync<JsonElement>("/api/runs")).EnumerateArray());
+
+        var synthetic = await Error("""{"preset":"quick-demo","options":{"dataPath":"/data/mine"}}""");
+        Assert.Equal(("options.dataPath", true), (synthetic.Field, synthetic.Message.Contains("reads no folder")));
     }
 
     // A comparison preset named as a run's preset: the API's answer names the API's way to queue it, not only the CLI's.

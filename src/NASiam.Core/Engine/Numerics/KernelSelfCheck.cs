@@ -77,8 +77,8 @@ public sealed record KernelCheckReport(HostInfo Host, string Backbone, bool Cifa
     /// <summary>The cache file (null when the cache was off).</summary>
     [JsonIgnore] public string? CachePath { get; init; }
 
-    /// <summary>"resnet18 (CIFAR stem, 32 px)".</summary>
-    [JsonIgnore] public string Subject => $"{Backbone} ({(CifarStem ? "CIFAR" : "ImageNet")} stem, {string.Join("/", InputSizes)} px)";
+    /// <summary>"resnet18 (CIFAR stem, checked at 32 px)": the sizes are the check's, not a run's input size (a run's log read "224/32 px" beside its 32-px images).</summary>
+    [JsonIgnore] public string Subject => $"{Backbone} ({(CifarStem ? "CIFAR" : "ImageNet")} stem, checked at {string.Join("/", InputSizes)} px)";
 
     /// <summary>The choice, or <see cref="KernelCheckException"/> naming every candidate's fault.</summary>
     public KernelSetting RequireChoice() => Choice ?? throw new KernelCheckException(
@@ -314,7 +314,7 @@ public static class KernelSelfCheck
             double fastest = correct.Min(r => r.PassSeconds!.Value);
             var best = correct.First(r => r.PassSeconds!.Value <= fastest * (1 + TieTolerance));
             choice = best.Setting;
-            rule = string.Format(CultureInfo.InvariantCulture, "fastest correct: {0:0.000} s per forward+backward pass, batch {1} at {2} px{3}",
+            rule = string.Format(CultureInfo.InvariantCulture, "fastest correct: {0:0.000} s per forward+backward pass, timed at batch {1}, {2} px{3}",
                 best.PassSeconds, o.TimingBatch, sizes[0], best.PassSeconds > fastest
                     ? string.Format(CultureInfo.InvariantCulture, ", within {0:0%} of the fastest {1:0.000} s", TieTolerance, fastest) : "");
         }

@@ -1,3 +1,4 @@
+using NASiam.Core.Options;
 using NASiam.Core.Data;
 using NASiam.Core.Engine.Checkpoints;
 using NASiam.Core.Engine.Evaluation;
@@ -31,6 +32,9 @@ public sealed class SearchStage(StageEnvironment env) : SslStageBase(env, "searc
         using var alphaOpt = OptimizerFactory.CreateAlphaOptimizer(alphas, s);
         // Disjoint weight/alpha halves (method doc 5.1); on image folders a random class-balanced quarter
         // unless Compat.ImageNetSearchFirstQuarter reproduces the reference's first quarter by index (D20).
+        // Said in the queue-time check's words (RunDataCheck), for a door that could not list the data (a web-only node).
+        if (RunDataCheck.SearchSplitError(o, Env.Data.TrainCount, Env.ImageNetStyle && Env.Data is ImageFolderDataSet folder ? RunDataCheck.CountsOf(folder) : null) is { } tooSmall)
+            throw new ArgumentException(tooSmall.ToString());
         var (weightBatches, alphaBatches) = SearchSplit.Providers(Env.Data, s.TrainPortion, Env.ImageNetStyle, o.Compat.ImageNetSearchFirstQuarter, s.BatchSize, o.Seed);
         var augmenter = Env.SslAugmenter();
         using var generator = new Generator(Env.AugmentationSeed(1));

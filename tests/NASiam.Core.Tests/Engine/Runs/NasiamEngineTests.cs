@@ -251,7 +251,7 @@ public sealed class NasiamEngineTests : IDisposable
         // Every stage's log says which convolution kernels its CPU trunk ran (the kernel self-check's choice),
         // also when the choice was already made in this process: a run's record names its kernels.
         foreach (var stage in new[] { "search", "pretrain", "lincls" })
-            Assert.Contains(recorder.Events.OfType<LogMessage>(), m => m.Stage == stage && m.Message.StartsWith("convolution setting for resnet-tiny (CIFAR stem, 32 px) on the CPU: "));
+            Assert.Contains(recorder.Events.OfType<LogMessage>(), m => m.Stage == stage && m.Message.StartsWith("convolution setting for resnet-tiny (CIFAR stem, checked at 32 px) on the CPU: "));
     }
 
     [Theory]
@@ -301,7 +301,7 @@ public sealed class NasiamEngineTests : IDisposable
             int waiting = events.FindIndex(e => e is LogMessage { Stage: "run" } m && m.Message.StartsWith("search: checking convolution kernels for resnet-tiny on this CPU"));
             int started = events.FindIndex(e => e is StageStarted);
             Assert.InRange(waiting, 1, started - 1);
-            int choice = events.FindIndex(e => e is LogMessage { Stage: "search" } m && m.Message.StartsWith("convolution setting for resnet-tiny (CIFAR stem, 32 px) on the CPU: "));
+            int choice = events.FindIndex(e => e is LogMessage { Stage: "search" } m && m.Message.StartsWith("convolution setting for resnet-tiny (CIFAR stem, checked at 32 px) on the CPU: "));
             Assert.True(choice > started, $"choice at {choice}, stage_started at {started}");
 
             // Probed once: a second run reads the cache and announces no wait.
