@@ -64,6 +64,15 @@ public sealed record OptionEntry(
     /// <summary>True when a run of <paramref name="kind"/> reads this option.</summary>
     public bool UsedBy(RunKind kind) => Kinds.Contains(kind);
 
+    /// <summary>
+    /// True when the option belongs to a framework's recipe (<see cref="RunPresets.ForFramework"/>: the framework,
+    /// backbone, heads, every stage's optimiser, LR, schedule, epochs and batch size, the compat switches, the
+    /// genotype); false for what the user sets up around any recipe (name, kind, data, device, threads, seed, step
+    /// cap, log and checkpoint intervals). Another framework re-applies the recipe options and keeps the others.
+    /// </summary>
+    public bool FrameworkRecipe => Path is "framework" or "backbone"
+        || Group is OptionGroup.Heads or OptionGroup.Search or OptionGroup.Pretrain or OptionGroup.Linear or OptionGroup.Compat;
+
     /// <summary>The value in <paramref name="options"/> as text (invariant culture, enum canonical names); null when unset.</summary>
     public string? ReadText(RunOptions options) => OptionCatalog.FormatValue(OptionCatalog.ReadValue(options, Path));
 

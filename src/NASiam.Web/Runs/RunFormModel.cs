@@ -50,6 +50,23 @@ public sealed class RunFormModel
         foreach (var f in Fields) Values[f.Path] = f.ReadText(options) ?? "";
     }
 
+    /// <summary>
+    /// After <see cref="Load"/> brought another framework's recipe: puts back the user's edits that are not part of a
+    /// recipe (<see cref="OptionEntry.FrameworkRecipe"/>: name, data, step cap, device…). <paramref name="before"/> are
+    /// the values before the load, <paramref name="loadedBefore"/> what the previous load showed (an edit is a
+    /// difference between the two). Returns the edits kept and the recipe edits the load replaced.
+    /// </summary>
+    public (IReadOnlyList<OptionEntry> Kept, IReadOnlyList<OptionEntry> Reset) KeepSetupEdits(
+        IReadOnlyDictionary<string, string> before, IReadOnlyDictionary<string, string> loadedBefore)
+    {
+        var edited = Fields.Where(f => f.Path != "framework" && before.GetValueOrDefault(f.Path, "") != loadedBefore.GetValueOrDefault(f.Path, "")).ToList();
+        var kept = edited.Where(f => !f.FrameworkRecipe).ToList();
+        foreach (var f in kept) Values[f.Path] = before[f.Path];
+        // An edit equal to the new recipe's value was not lost: not reported as reset.
+        var reset = edited.Where(f => f.FrameworkRecipe && Values.GetValueOrDefault(f.Path, "") != before[f.Path]).ToList();
+        return (kept, reset);
+    }
+
     static JsonNode? Node(JsonObject root, string path)
     {
         JsonNode? cur = root;

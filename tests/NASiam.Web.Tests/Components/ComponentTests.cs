@@ -252,8 +252,44 @@ public class RunFormTests
         await Type(form, "search.epochs", "7");
         await form.InvokeAsync(() => form.Instance.Set("framework", "simsiam"));
         form.Render(); // Set is called as the select's handler would; a direct call does not render by itself
-        Assert.Contains("your earlier edits were reset", form.Find("#framework-reload").TextContent);
+        Assert.Contains("Reset to the recipe: Search epochs (was 7).", form.Find("#framework-reload").TextContent);
         Assert.NotEqual("7", form.Instance.Model.Values["search.epochs"]);
+    }
+
+    // Changing the framework reloaded the whole preset: the data set, its folder, the image size, the step cap and
+    // the run name went back to the quick demo's, and the notice said only "your earlier edits were reset".
+    [Fact]
+    public async Task ChangingTheFramework_KeepsEditsNoRecipeHolds_ResetsTheRecipe_AndSaysWhichIsWhich()
+    {
+        await using var ctx = Bunit.Context();
+        var form = ctx.Render<RunForm>();
+        var edits = new Dictionary<string, string>
+        {
+            ["name"] = "my folder run", ["dataset"] = "folder", ["dataPath"] = "/data/flowers", ["data.imageSize"] = "32",
+            ["maxStepsPerStage"] = "5", ["seed"] = "7", ["search.epochs"] = "2", ["search.batchSize"] = "32",
+        };
+        foreach (var (path, value) in edits) await form.InvokeAsync(() => form.Instance.Set(path, value));
+        await form.InvokeAsync(() => form.Instance.Set("framework", "moco"));
+        form.Render();
+
+        var values = form.Instance.Model.Values;
+        Assert.Equal("moco", values["framework"]);
+        foreach (var path in new[] { "name", "dataset", "dataPath", "data.imageSize", "maxStepsPerStage", "seed" }) Assert.Equal(edits[path], values[path]);
+        var moco = RunPresets.Get(RunPresets.QuickDemo, NASiam.Core.Framework.MoCo);
+        Assert.Equal(moco.Search.Epochs.ToString(System.Globalization.CultureInfo.InvariantCulture), values["search.epochs"]);
+        Assert.Equal(moco.Search.BatchSize.ToString(System.Globalization.CultureInfo.InvariantCulture), values["search.batchSize"]);
+        Assert.Equal("adam", values["search.alphaOptimizer"]);
+        var note = form.Find("#framework-reload").TextContent;
+        Assert.Contains("Reset to the recipe: Search epochs (was 2), Search batch size (was 32).", note);
+        Assert.Contains("Kept: Run name, Random seed, Step cap per stage, Data set, Data folder, Image size.", note);
+        Assert.DoesNotContain("earlier edits were reset", note);
+
+        // An unedited name follows the preset's flavour (the kept one was the user's own).
+        form = ctx.Render<RunForm>();
+        await form.InvokeAsync(() => form.Instance.Set("dataset", "folder"));
+        await form.InvokeAsync(() => form.Instance.Set("framework", "moco"));
+        Assert.Equal(moco.Name, form.Instance.Model.Values["name"]);
+        Assert.Equal("folder", form.Instance.Model.Values["dataset"]);
     }
 }
 
