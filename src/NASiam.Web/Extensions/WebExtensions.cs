@@ -31,7 +31,8 @@ public static class WebExtensions
         builder.Services.AddNasiamServices(appRoot);
 
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
-        builder.Services.AddMudServices();
+        // Snackbars at the bottom: at the top right they covered a run page's Cancel/Resume/Retry/Delete buttons.
+        builder.Services.AddMudServices(c => c.SnackbarConfiguration.PositionClass = MudBlazor.Defaults.Classes.Position.BottomRight);
         builder.Services.AddSignalR();
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer(NASiam.Web.Api.OpenApiRequestBodies.OptionalNotNull));
         // A query or route value that does not bind (maxPoints=abc) throws, and UseBindingFailureProblems

@@ -128,6 +128,35 @@ public sealed class RunActionsTests() : ScriptedAppTests("actions", () => new Sc
         page.WaitForAssertion(() => Assert.EndsWith("/runs", nav.Uri));
     }
 
+    // A run that ended while the Cancel question was open: the page said 'Cancelling "NAME": it stops within a step'
+    // beside a Succeeded chip, where the API answered 409 "The run is not active". It now says what the store reads
+    // and shows it. Snackbars sit at the bottom: at the top right they covered these buttons.
+    [Fact]
+    public async Task RunPage_CancelOfARunThatEndedMeanwhile_SaysItHadEndedWithItsStatus_AndShowsIt()
+    {
+        using var c = App.Api();
+        await using var ctx = PageContext();
+        var dialogs = ctx.Render<MudDialogProvider>();
+        var template = Store.Get(await SucceededQuickDemo(c))!;
+        var running = Stored(template, "ending run", RunStatus.Running, started: true);
+        var page = ctx.Render<RunDetail>(p => p.Add(x => x.Id, running.Id));
+
+        var asked = page.Find("#cancel-run").ClickAsync(new MouseEventArgs());
+        dialogs.WaitForAssertion(() => Assert.NotEmpty(dialogs.FindAll(".mud-message-box__yes-button")));
+        Store.Finish(running.Id, RunStatus.Succeeded, null, null, null, null); // ends while the question is open
+        await dialogs.Find(".mud-message-box__yes-button").ClickAsync(new MouseEventArgs());
+        await asked;
+
+        page.WaitForAssertion(() => Assert.Contains("\"ending run\" had already ended (Succeeded): nothing to cancel", Said(ctx, Severity.Info)));
+        Assert.Empty(Said(ctx, Severity.Success));
+        page.WaitForAssertion(() => Assert.Equal("Succeeded", page.Find("#run-status").TextContent.Trim()));
+        Assert.Empty(page.FindAll("#cancel-run"));
+        Assert.Equal(System.Net.HttpStatusCode.Conflict, (await c.PostAsync($"/api/runs/{running.Id}/cancel", null)).StatusCode);
+
+        Assert.Equal(Defaults.Classes.Position.BottomRight,
+            App.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<SnackbarConfiguration>>().Value.PositionClass);
+    }
+
     // A search that stopped before its end showed the alphas' argmax as if it were the final genotype.
     [Fact]
     public async Task AStoppedSearch_LabelsItsGenotypeProvisional_TheCollapsePanelNamesTheStage_AndAnEmptyLineageSaysWhatComes()

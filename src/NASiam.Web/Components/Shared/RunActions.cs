@@ -19,10 +19,35 @@ public sealed class RunActions(IDialogService dialogs, ISnackbar snackbar, RunSc
         ? "Start: it was stopped before it started, so it is queued from the beginning"
         : "Resume from its newest checkpoint";
 
-    public Task<bool> Cancel(RunRecord r) =>
-        // A queued run is cancelled at once; a running one stops within a step.
-        Confirm(r, "Cancel", () => scheduler.Cancel(r.Id) ? null : "it is no longer active",
-            () => r.Status == RunStatus.Queued ? $"Cancelled \"{r.Name}\" before it started" : $"Cancelling \"{r.Name}\": it stops within a step");
+    /// <summary>
+    /// Cancel, said as the store then reads: a run that ended while the question was open (or that no engine
+    /// executed) is not "stopping within a step". Before, the message came from the status the page showed when
+    /// the button was pressed: "Cancelling…" beside a Succeeded chip, where the API answered 409 "not active".
+    /// True when the run was cancelled or is stopping; either way the caller should read the record again.
+    /// </summary>
+    public async Task<bool> Cancel(RunRecord r)
+    {
+        if (!await Ask(r, "Cancel")) return false;
+        bool accepted = scheduler.Cancel(r.Id);
+        var now = store.Get(r.Id);
+        if (now is null)
+        {
+            snackbar.Add($"Cancel \"{r.Name}\": not done, it no longer exists", Severity.Warning);
+            return false;
+        }
+        if (accepted && now.IsActive)
+        {
+            snackbar.Add($"Cancelling \"{r.Name}\": it stops within a step", Severity.Success);
+            return true;
+        }
+        if (accepted && now.Status == RunStatus.Cancelled)
+        {
+            snackbar.Add(now.StartedAt is null ? $"Cancelled \"{r.Name}\" before it started" : $"Cancelled \"{r.Name}\"", Severity.Success);
+            return true;
+        }
+        snackbar.Add($"\"{r.Name}\" had already ended ({now.Status}): nothing to cancel", Severity.Info);
+        return false;
+    }
 
     public Task<bool> Resume(RunRecord r)
     {
@@ -58,10 +83,7 @@ public sealed class RunActions(IDialogService dialogs, ISnackbar snackbar, RunSc
     /// <summary>Asks, acts, and says what happened (<paramref name="act"/> returns why it was refused, null when done).</summary>
     async Task<bool> Confirm(RunRecord r, string action, Func<string?> act, Func<string> done, string? also = null)
     {
-        // "Cancel" alone on the confirming button read as "dismiss" beside "Keep": both buttons name what they do.
-        var ok = await dialogs.ShowMessageBoxAsync($"{action} run", $"{action} \"{r.Name}\"?{also}", yesText: $"{action} run",
-            cancelText: action == "Cancel" ? "Keep running" : "Keep");
-        if (ok != true) return false;
+        if (!await Ask(r, action, also)) return false;
         if (act() is { } refused)
         {
             snackbar.Add($"{action} \"{r.Name}\": not done, {refused}", Severity.Warning);
@@ -69,5 +91,14 @@ public sealed class RunActions(IDialogService dialogs, ISnackbar snackbar, RunSc
         }
         snackbar.Add(done(), Severity.Success);
         return true;
+    }
+
+    /// <summary>The question before an action; true when the user said yes.</summary>
+    async Task<bool> Ask(RunRecord r, string action, string? also = null)
+    {
+        // "Cancel" alone on the confirming button read as "dismiss" beside "Keep": both buttons name what they do.
+        var ok = await dialogs.ShowMessageBoxAsync($"{action} run", $"{action} \"{r.Name}\"?{also}", yesText: $"{action} run",
+            cancelText: action == "Cancel" ? "Keep running" : "Keep");
+        return ok == true;
     }
 }
