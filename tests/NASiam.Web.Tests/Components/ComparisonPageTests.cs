@@ -94,6 +94,11 @@ public class ComparisonPageTests
             store.SetStatus(id, NASiam.Web.Runs.RunStatus.Succeeded, headline, finished: true);
             var page = ctx.Render<ComparisonDetail>(p => p.Add(x => x.Id, id));
             Assert.Single(page.FindAll(".mud-alert, .comparison-metric-words"), e => e.TextContent.Contains(headline));
+            // The status chip is coloured as the runs list's (it was grey for Succeeded and Failed alike).
+            Assert.Contains("mud-chip-color-success", page.Find("#comparison-status").ClassList);
+            store.SetStatus(id, NASiam.Web.Runs.RunStatus.Failed, "broke", finished: true);
+            page = ctx.Render<ComparisonDetail>(p => p.Add(x => x.Id, id));
+            Assert.Contains("mud-chip-color-error", page.Find("#comparison-status").ClassList);
         }
         finally
         {

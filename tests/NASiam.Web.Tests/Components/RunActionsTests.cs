@@ -157,6 +157,24 @@ public sealed class RunActionsTests() : ScriptedAppTests("actions", () => new Sc
             App.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<SnackbarConfiguration>>().Value.PositionClass);
     }
 
+    // The run page's status chip was grey for Succeeded and Failed alike; the runs list's is green and red.
+    [Fact]
+    public async Task StatusChips_OnTheRunPage_AreColouredAsOnTheRunsList()
+    {
+        using var c = App.Api();
+        await using var ctx = PageContext();
+        var template = Store.Get(await SucceededQuickDemo(c))!;
+        var failed = Stored(template, "failed run", RunStatus.Failed, started: true);
+        var list = ctx.Render<NASiam.Web.Components.Pages.Runs>();
+        string Listed(string name) => list.FindAll("#runs-table tbody tr").Single(r => r.TextContent.Contains(name)).QuerySelector(".run-status")!.ClassName!;
+        foreach (var (run, color) in new[] { (template, "mud-chip-color-success"), (failed, "mud-chip-color-error") })
+        {
+            var chip = ctx.Render<RunDetail>(p => p.Add(x => x.Id, run.Id)).Find("#run-status");
+            Assert.Contains(color, chip.ClassList);
+            Assert.Contains(color, Listed(run.Name));
+        }
+    }
+
     // A search that stopped before its end showed the alphas' argmax as if it were the final genotype.
     [Fact]
     public async Task AStoppedSearch_LabelsItsGenotypeProvisional_TheCollapsePanelNamesTheStage_AndAnEmptyLineageSaysWhatComes()
