@@ -21,6 +21,16 @@ public sealed record ChartLine(string Name, IReadOnlyList<ChartPoint> Points, in
     public int StableCount => Math.Clamp(Stable ?? Points.Count, 0, Points.Count);
 }
 
+/// <summary>Warnings of one kind and stage: the newest, how many came, and the step of the first.</summary>
+public sealed record WarningGroup(WarningRaised Latest, int Count, long FirstStep)
+{
+    public string Kind => Latest.Kind;
+    public string Stage => Latest.Stage;
+
+    /// <summary>" (7 times since step 120)" for a repeated warning, "" for one said once.</summary>
+    public string Repeats => Count <= 1 ? "" : FirstStep > 0 ? $" ({Count} times since step {FirstStep})" : $" ({Count} times)";
+}
+
 /// <summary>A vertical marker on a line chart (e.g. where a layer's winning op changed).</summary>
 public sealed record ChartMarker(double X, string Label);
 
@@ -71,6 +81,14 @@ public sealed class RunView(int pointsPerSeries = 500)
     public ThroughputLogged? LatestThroughput { get; private set; }
     public string? GenotypeText { get; private set; }
     public List<WarningRaised> Warnings { get; } = [];
+
+    /// <summary>
+    /// The warnings once per kind and stage, with the newest message, in the order each first came: a long search
+    /// repeats the same one every few epochs (seven "[architecture] … dominated by identity/pooling" banners). Every
+    /// warning stays in <see cref="Log"/> (and <see cref="Warnings"/>); counts cover the whole run, not only those kept.
+    /// </summary>
+    public IReadOnlyList<WarningGroup> WarningGroups => _warningGroups.Values.ToList();
+    readonly OrderedDictionary<(string Kind, string Stage), WarningGroup> _warningGroups = [];
     public List<TrainingEvent> Log { get; } = [];
 
     /// <summary>The current stage and its progress, from the events (no database read).</summary>
@@ -118,7 +136,12 @@ public sealed class RunView(int pointsPerSeries = 500)
                 if (t.RssMib is { } rss) StepSeries("rss MiB", t).Add(t.Step, rss);
                 break;
             case LinearEvalLogged l: Series("linear top1", l).Add(l.Epoch + 1, l.Top1); break;
-            case WarningRaised w: Keep(Warnings, w); AddLog(w); break;
+            case WarningRaised w:
+                Keep(Warnings, w);
+                _warningGroups[(w.Kind, w.Stage)] = _warningGroups.TryGetValue((w.Kind, w.Stage), out var seen)
+                    ? seen with { Latest = w, Count = seen.Count + 1 } : new WarningGroup(w, 1, w.Step);
+                AddLog(w);
+                break;
             case GenotypeDerived g: GenotypeText = g.GenotypeText; AddLog(g); break;
             default: AddLog(e); break;
         }
