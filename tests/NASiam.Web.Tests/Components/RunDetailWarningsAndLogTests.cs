@@ -7,7 +7,7 @@ using NASiam.Web.Tests.Fakes;
 
 namespace NASiam.Web.Tests.Components;
 
-/// <summary>What a run's page says of repeated warnings.</summary>
+/// <summary>What a run's page says of repeated warnings, and of a failure its events do not record.</summary>
 public sealed class RunDetailWarningsAndLogTests() : ScriptedAppTests("warnings", () => new ScriptedRunEngine(totalSteps: 4, stepMilliseconds: 1))
 {
     RunStore Store => App.Services.GetRequiredService<RunStore>();
@@ -53,5 +53,30 @@ public sealed class RunDetailWarningsAndLogTests() : ScriptedAppTests("warnings"
         var collapse = Assert.Single(page.FindAll(".collapse-warning")).TextContent.Trim();
         Assert.Equal("[collapse] search, step 70: std ratio 0.7 (7 times since step 10)", collapse);
         Assert.Equal(7, page.FindAll("#run-log .mud-typography").Count(l => l.TextContent.Contains("warning (architecture)")));
+    }
+
+    // A run that failed before its first stage showed only run_started in its log; the error was in the banner alone.
+    [Fact]
+    public async Task ARunThatFailedBeforeItsFirstStage_ShowsItsFailureAsTheLogsNewestLine()
+    {
+        const string error = "Data folder '/nowhere' does not exist.";
+        var id = await StoredRun(RunStatus.Failed, error, run => [new RunStarted { RunId = run, Sequence = 0, At = DateTimeOffset.UtcNow, Stage = "run", Kind = "search" }]);
+        await using var ctx = PageContext();
+        var page = ctx.Render<RunDetail>(p => p.Add(x => x.Id, id));
+
+        page.WaitForAssertion(() => Assert.Contains("run_started", page.Find("#run-log").TextContent));
+        var lines = page.FindAll("#run-log .mud-typography-caption").Select(l => l.TextContent).ToList();
+        Assert.EndsWith($"[run] run failed: {error}", lines[0]); // newest first
+        Assert.EndsWith("run_started", lines[^1]);
+
+        // A stage's failure is already in the log (its stage_finished): not said twice.
+        var staged = await StoredRun(RunStatus.Failed, "boom", run =>
+        [
+            new RunStarted { RunId = run, Sequence = 0, At = DateTimeOffset.UtcNow, Stage = "run", Kind = "search" },
+            new StageFinished { RunId = run, Sequence = 1, At = DateTimeOffset.UtcNow, Stage = "search", Outcome = RunOutcome.Failed, Message = "boom" },
+        ]);
+        page = ctx.Render<RunDetail>(p => p.Add(x => x.Id, staged));
+        page.WaitForAssertion(() => Assert.Contains("stage finished: Failed boom", page.Find("#run-log").TextContent));
+        Assert.Empty(page.FindAll(".log-failure"));
     }
 }
