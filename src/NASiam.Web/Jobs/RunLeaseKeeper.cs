@@ -141,11 +141,14 @@ public sealed class RunLeaseSweeper(
             {
                 try { jobs.Delete(run.JobId); } catch (Exception e) { log.LogWarning(e, "Could not delete stale job {JobId}", run.JobId); }
             }
-            if (scheduler.Resume(runId))
+            var outcome = scheduler.Recover(runId, lost?.Owner ?? "(unknown)");
+            if (outcome == RecoveryOutcome.Requeued)
             {
                 n++;
                 log.LogWarning("Run {RunId}: executor {Owner} lost (lease expired); re-queued by {Node}", runId, lost?.Owner ?? "(none)", node.Id);
             }
+            else if (outcome == RecoveryOutcome.Cancelled)
+                log.LogWarning("Run {RunId}: executor {Owner} lost (lease expired) after a cancel was asked; ended as Cancelled by {Node}", runId, lost?.Owner ?? "(none)", node.Id);
         }
         return n;
     }

@@ -160,12 +160,12 @@ public sealed class RunScheduler(
     /// run, and only then enqueued: enqueued directly, a worker could fetch it before the id is
     /// recorded and, seeing the previous job's id on a resumed run, skip it as stale.
     /// </summary>
-    void Enqueue(Guid runId, string device)
+    void Enqueue(Guid runId, string device, bool clearCancel = true)
     {
         var queue = DeviceQueues.QueueFor(device);
         var job = Hangfire.Common.Job.FromExpression<NasiamRunJob>(j => j.Execute(runId, null, CancellationToken.None), queue);
         var jobId = jobs.Create(job, new ScheduledState(TimeSpan.FromDays(3650)) { Reason = "waiting for its run id to be recorded" });
-        lifecycle.Queued(runId, jobId);
+        lifecycle.Queued(runId, jobId, clearCancel);
         if (!jobs.ChangeState(jobId, new EnqueuedState(queue), ScheduledState.StateName))
             log.LogWarning("Job {JobId} of run {RunId} could not be enqueued", jobId, runId);
     }
@@ -173,14 +173,37 @@ public sealed class RunScheduler(
     /// <summary>Stops a run through the one cancel path (<see cref="RunLifecycle.Cancel"/>): the engine stops within a step; a queued run never starts.</summary>
     public bool Cancel(Guid runId) => lifecycle.Cancel(runId);
 
-    /// <summary>Queues a stopped run again; the engine continues from its newest checkpoint.</summary>
-    public bool Resume(Guid runId)
+    /// <summary>Queues a stopped run again; the engine continues from its newest checkpoint. A user's resume: it clears an earlier cancel request.</summary>
+    public bool Resume(Guid runId) => Requeue(runId, byUser: true);
+
+    /// <summary>
+    /// Recovery's re-queue of a run whose executor is gone (the lease sweeper): not a user's resume. A
+    /// cancel asked while its executor was gone (accepted, but nobody was left to stop the engine) ends
+    /// the run as Cancelled here, resumable as any cancelled run, instead of training on; one asked
+    /// between this check and the new job stands too (the job finds it and ends the run before it starts).
+    /// </summary>
+    public RecoveryOutcome Recover(Guid runId, string lostExecutor)
+    {
+        if (EndIfCancelRequested(runId, lostExecutor)) return RecoveryOutcome.Cancelled;
+        return Requeue(runId, byUser: false) ? RecoveryOutcome.Requeued : RecoveryOutcome.None;
+    }
+
+    bool Requeue(Guid runId, bool byUser)
     {
         var run = store.Get(runId);
         // An ended run has left its job's registry entry and lease already (NasiamRunJob writes the end
         // and gives the lease back together); a live lease here means another node executes it.
         if (run is null || !run.CanResume || store.Leases.HeldByOther(runId)) return false;
-        Enqueue(runId, run.Device);
+        Enqueue(runId, run.Device, clearCancel: byUser);
+        return true;
+    }
+
+    /// <summary>Ends an active run with a pending cancel request as Cancelled (its executor is gone); true when it did.</summary>
+    bool EndIfCancelRequested(Guid runId, string lostExecutor)
+    {
+        if (store.Get(runId) is not { IsActive: true, CancelRequested: true }) return false;
+        lifecycle.Ended(runId, RunStatus.Cancelled, $"Cancelled: the cancel was asked while its executor ({lostExecutor}) had stopped; resume continues it from its last checkpoint.");
+        log.LogInformation("Run {RunId}: cancelled while its executor {Executor} was gone; ended as Cancelled instead of being re-queued", runId, lostExecutor);
         return true;
     }
 
@@ -259,13 +282,18 @@ public sealed class RunScheduler(
             if (state == ScheduledState.StateName && jobs.ChangeState(run.JobId!, new EnqueuedState(DeviceQueues.QueueFor(run.Device)), ScheduledState.StateName))
                 continue;
             if (run.JobId is not null && state == ProcessingState.StateName) jobs.Delete(run.JobId);
+            // A cancel asked before the stop that its engine never acted on: the run ends as asked.
+            if (EndIfCancelRequested(run.Id, "the previous app process")) continue;
             log.LogInformation("Resuming run {RunId} (was {Status}, job state {State})", run.Id, run.Status, state ?? "missing");
-            Enqueue(run.Id, run.Device);
+            Enqueue(run.Id, run.Device, clearCancel: false);
             requeued++;
         }
         return requeued;
     }
 }
+
+/// <summary>What <see cref="RunScheduler.Recover"/> did with a run whose executor is gone.</summary>
+public enum RecoveryOutcome { None, Requeued, Cancelled }
 
 /// <summary>Runs <see cref="RunScheduler.RecoverInterrupted"/> once at start-up (registered before the Hangfire servers).</summary>
 public sealed class RunRecoveryService(RunScheduler scheduler, JobStorage storage, IOptions<NasiamWebOptions> options, ILogger<RunRecoveryService> log) : IHostedService

@@ -13,10 +13,13 @@ namespace NASiam.Web.Runs;
 public sealed class RunLifecycle(
     RunStore store, RunExecutionRegistry registry, IHubContext<RunsHub, IRunsClient> hub, RunNotificationService notifications)
 {
-    /// <summary>The run's job <paramref name="jobId"/> was created: Queued (a new cancel request may follow).</summary>
-    public void Queued(Guid runId, string jobId)
+    /// <summary>
+    /// The run's job <paramref name="jobId"/> was created: Queued (a new cancel request may follow).
+    /// <paramref name="clearCancel"/> false for recovery re-queues: a cancel asked meanwhile stands.
+    /// </summary>
+    public void Queued(Guid runId, string jobId, bool clearCancel = true)
     {
-        store.SetJob(runId, jobId, RunStatus.Queued);
+        store.SetJob(runId, jobId, RunStatus.Queued, clearCancel);
         Changed(runId);
     }
 

@@ -86,7 +86,7 @@ public sealed class RunStore
     }
 
     // Status (the lifecycle owner only)
-    internal void SetJob(Guid id, string jobId, RunStatus status) => Status.SetJob(id, jobId, status);
+    internal void SetJob(Guid id, string jobId, RunStatus status, bool clearCancel = true) => Status.SetJob(id, jobId, status, clearCancel);
     internal bool Interrupt(Guid id, string message, string leaseOwner) => Status.Interrupt(id, message, leaseOwner);
     internal void MarkStarted(Guid id) => Status.MarkStarted(id);
     internal void RequestCancel(Guid id) => Status.RequestCancel(id);

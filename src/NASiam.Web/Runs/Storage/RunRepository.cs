@@ -90,8 +90,13 @@ public sealed class RunRepository(RunDatabase db)
 /// <summary>Status columns of a run. Only the lifecycle owner, <see cref="RunLifecycle"/>, calls these (through <see cref="RunStore"/>).</summary>
 public sealed class RunStatusStore(RunDatabase db, RunLeases leases)
 {
-    public void SetJob(Guid id, string jobId, RunStatus status) =>
-        db.Exec("UPDATE runs SET job_id = @job, status = @st, cancel_requested = 0, message = NULL WHERE id = @id",
+    /// <summary>
+    /// Records the run's new job. <paramref name="clearCancel"/>: a user's resume (or a new run) starts
+    /// afresh; a recovery re-queue (lease sweep, start-up) keeps a pending cancel request, so the job it
+    /// queues ends the run as Cancelled instead of training on.
+    /// </summary>
+    public void SetJob(Guid id, string jobId, RunStatus status, bool clearCancel = true) =>
+        db.Exec($"UPDATE runs SET job_id = @job, status = @st{(clearCancel ? ", cancel_requested = 0" : "")}, message = NULL WHERE id = @id",
             ("@id", id.ToString()), ("@job", jobId), ("@st", status.ToString()));
 
     /// <summary>
