@@ -28,7 +28,7 @@ namespace NASiam.Web.Jobs;
 /// resumable that very moment (Interrupted, written during an app stop, is the exception).
 /// </summary>
 public sealed class NasiamRunJob(
-    RunStore store, RunPaths paths, IRunEngine engine, ProcessRunEngine processEngine, RunExecutionRegistry registry, ProgressChannel channel,
+    RunStore store, RunPaths paths, RunScheduler scheduler, IRunEngine engine, ProcessRunEngine processEngine, RunExecutionRegistry registry, ProgressChannel channel,
     RunLifecycle lifecycle, RunLeaseKeeper leases, IHostApplicationLifetime lifetime, IOptions<NasiamWebOptions> options, ILogger<NasiamRunJob> log)
 {
     [AutomaticRetry(Attempts = 0, OnAttemptsExceeded = AttemptsExceededAction.Fail)]
@@ -63,13 +63,13 @@ public sealed class NasiamRunJob(
         }
         if (ending is null)
         {
-            try { RemoveFolderIfDeleted(runId); }
+            try { RemoveFolderIfDeleted(runId, owner); }
             catch (Exception e) { log.LogWarning(e, "Run {RunId}: could not check whether it was deleted", runId); }
             return;
         }
         try
         {
-            if (!RemoveFolderIfDeleted(runId)) End(run, ending, owner);
+            if (!RemoveFolderIfDeleted(runId, owner)) End(run, ending, owner);
         }
         catch (Exception e)
         {
@@ -220,6 +220,12 @@ public sealed class NasiamRunJob(
         if (!channel.Barrier().Wait(TimeSpan.FromSeconds(30)))
             log.LogWarning("Events of run {RunId} were not all stored within 30 s", runId);
 
+        if (lease.Deleted || (lease.Lost && store.Get(runId) is null))
+        {
+            // Deleted meanwhile: nothing to write; the caller removes its folder now that the engine stopped.
+            log.LogInformation("Run {RunId}: stopped because it was deleted", runId);
+            return null;
+        }
         if (lease.Lost)
         {
             // Another worker owns the run now (it resumes from the last checkpoint): write nothing.
@@ -274,26 +280,20 @@ public sealed class NasiamRunJob(
     /// When the run was deleted while this attempt executed it (RunScheduler.Delete leaves the folder
     /// while an engine still writes there), removes its folder now that the attempt stopped; not while
     /// another attempt of it is still in this process. True when the run is deleted.
+    /// The delete kept this attempt's lease row (it was live); it goes after the folder, so that a sweeper
+    /// (<see cref="RunScheduler.RemoveFoldersOfDeletedRuns"/>) only ever finds a row whose folder is still to remove.
     /// </summary>
-    bool RemoveFolderIfDeleted(Guid runId)
+    bool RemoveFolderIfDeleted(Guid runId, string owner)
     {
         if (store.Get(runId) is not null) return false;
-        if (!registry.IsRunning(runId)) RemoveFolderOfDeleted(runId);
-        return true;
-    }
-
-    void RemoveFolderOfDeleted(Guid runId)
-    {
-        var dir = paths.RunDirectory(runId);
-        try
+        if (!registry.IsRunning(runId))
         {
-            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+            scheduler.RemoveFolder(runId);
             log.LogInformation("Run {RunId} was deleted while it executed; its folder is removed now that it stopped", runId);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            log.LogWarning("Run {RunId} was deleted, but its folder {Dir} could not be removed: {Message}", runId, dir, e.Message);
-        }
+        try { store.Leases.Forget(runId, owner); }
+        catch (Exception e) { log.LogWarning(e, "Run {RunId}: could not drop the lease of the deleted run; a lease sweep does once it expired", runId); }
+        return true;
     }
 
     /// <summary>The library entry of a run's discovered genotype; null (with a warning) when the text does not parse.</summary>

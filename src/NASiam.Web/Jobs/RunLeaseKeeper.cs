@@ -41,19 +41,34 @@ public sealed class RunLeaseKeeper(RunStore store, RunExecutionRegistry registry
         catch (Exception e) { log.LogWarning(e, "Could not release the lease of run {RunId}; it expires on its own", runId); }
     }
 
-    /// <summary>One renewal; true when the lease is lost (the engine is then stopped here).</summary>
-    bool BeatOnce(Guid runId, string owner)
+    /// <summary>One renewal; true when the lease is lost (the engine is then stopped here). <paramref name="deleted"/>: the run was deleted (logged once).</summary>
+    bool BeatOnce(Guid runId, string owner, ref bool deleted)
     {
         try
         {
             if (!store.Leases.Renew(runId, owner, Ttl))
             {
-                log.LogError("Run {RunId}: lease lost by {Owner} (it expired and another execution took it); stopping here without writing its status", runId, owner);
+                if (store.Get(runId) is null)
+                {
+                    if (!deleted) log.LogInformation("Run {RunId} was deleted; {Owner} stops its engine, and its folder is removed once it stopped", runId, owner);
+                    deleted = true;
+                }
+                else
+                    log.LogError("Run {RunId}: lease lost by {Owner} (it expired and another execution took it); stopping here without writing its status", runId, owner);
                 registry.Cancel(runId);
                 return true;
             }
-            // A cancel asked on another node (web) reaches the engine here within one heartbeat.
-            if (store.Status.CancelRequested(runId)) registry.Cancel(runId);
+            // A cancel asked on another node (web) reaches the engine here within one heartbeat; a delete
+            // (the run is gone, its lease row kept while live) stops it the same way.
+            switch (store.Status.CancelState(runId))
+            {
+                case true: registry.Cancel(runId); break;
+                case null:
+                    if (!deleted) log.LogInformation("Run {RunId} was deleted; {Owner} stops its engine, and its folder is removed once it stopped", runId, owner);
+                    deleted = true;
+                    registry.Cancel(runId);
+                    break;
+            }
         }
         catch (Exception e)
         {
@@ -84,6 +99,10 @@ public sealed class RunLeaseKeeper(RunStore store, RunExecutionRegistry registry
 
         public bool Lost { get; private set; }
 
+        /// <summary>The run was deleted while this attempt executed it (its engine is stopped; nothing is written about the run).</summary>
+        public bool Deleted => _deleted;
+        bool _deleted;
+
         /// <summary>The execution attempt's lease owner name.</summary>
         public string Owner => _owner;
 
@@ -92,7 +111,7 @@ public sealed class RunLeaseKeeper(RunStore store, RunExecutionRegistry registry
             lock (_gate)
             {
                 if (_disposed || Lost) return;
-                Lost = _k.BeatOnce(_runId, _owner);
+                Lost = _k.BeatOnce(_runId, _owner, ref _deleted);
             }
         }
 
@@ -127,9 +146,11 @@ public sealed class RunLeaseSweeper(
         }
     }
 
-    /// <summary>One sweep; returns how many runs this node re-queued.</summary>
+    /// <summary>One sweep; returns how many runs this node re-queued. Also removes the folders of runs deleted while their (now dead) executor held them.</summary>
     public int SweepOnce()
     {
+        try { scheduler.RemoveFoldersOfDeletedRuns(); }
+        catch (Exception e) { log.LogWarning(e, "Could not remove the folders of deleted runs; retrying at the next sweep"); }
         int n = 0;
         foreach (var runId in store.Leases.Orphans())
         {

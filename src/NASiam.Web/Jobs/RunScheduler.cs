@@ -248,18 +248,40 @@ public sealed class RunScheduler(
         var run = store.Get(runId);
         if (run is null) return false;
         if (run.IsActive) Cancel(runId);
-        // Read before the delete, which drops the lease row too: a run executing on another node keeps its
-        // folder until its job there stops (NasiamRunJob removes the folder of a deleted run).
-        bool leasedElsewhere = store.Leases.HeldByOther(runId);
-        store.Delete(runId);
-        var dir = paths.RunDirectory(runId);
+        // A live lease (decided in the delete's transaction) keeps its row and the folder: a run executing on
+        // another node keeps its folder until its job there stops (NasiamRunJob removes the folder of a
+        // deleted run), or, when that node died, until a lease sweep finds the lease expired (RunLeaseSweeper).
+        bool leased = store.Delete(runId);
         // Not while it executes here or on another node (its engine is still writing there).
-        if (!registry.IsRunning(runId) && !leasedElsewhere && Directory.Exists(dir))
-        {
-            try { Directory.Delete(dir, recursive: true); }
-            catch (IOException e) { log.LogWarning("Could not delete {Dir}: {Message}", dir, e.Message); }
-        }
+        if (!registry.IsRunning(runId) && !leased) RemoveFolder(runId);
         return true;
+    }
+
+    /// <summary>Removes a deleted run's folder (best effort: a warning when it cannot).</summary>
+    internal void RemoveFolder(Guid runId)
+    {
+        var dir = paths.RunDirectory(runId);
+        try { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
+        catch (DirectoryNotFoundException) { } // removed meanwhile by whoever else cleans up after the run
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { log.LogWarning("Could not delete {Dir}: {Message}", dir, e.Message); }
+    }
+
+    /// <summary>
+    /// Removes the folders of runs deleted while a lease on them was live, once that lease has expired (their
+    /// executor died before it could remove the folder itself). Exactly one sweeper removes each. Returns how many.
+    /// </summary>
+    public int RemoveFoldersOfDeletedRuns()
+    {
+        int n = 0;
+        foreach (var runId in store.Leases.DeletedWithExpiredLease())
+        {
+            // An attempt still in this process (stalled past its lease) removes the folder itself when it stops.
+            if (registry.IsRunning(runId) || !store.Leases.TryForgetDeleted(runId)) continue;
+            RemoveFolder(runId);
+            log.LogInformation("Run {RunId} was deleted while its executor held it, and that executor stopped renewing its lease; its folder is removed", runId);
+            n++;
+        }
+        return n;
     }
 
     /// <summary>

@@ -64,7 +64,8 @@ public sealed class RunStore
     public void Insert(RunRecord r) => Runs.Insert(r);
     public RunRecord? Get(Guid id) => Runs.Get(id);
     public IReadOnlyList<RunRecord> List(Guid? parentId = null) => Runs.List(parentId);
-    public void Delete(Guid id) => Runs.Delete(id);
+    /// <summary>Deletes the run; true when a live lease on it remained (see <see cref="RunRepository.Delete"/>).</summary>
+    public bool Delete(Guid id) => Runs.Delete(id);
 
     /// <summary>
     /// What refers to a run, in words ("run ID ('name')", "comparison ID ('name')"): the runs that descend from it

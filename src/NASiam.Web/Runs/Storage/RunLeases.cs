@@ -100,6 +100,37 @@ public sealed class RunLeases(RunDatabase db)
         return n == 1;
     }
 
+    /// <summary>
+    /// Runs deleted while a lease on them was live (<see cref="RunRepository.Delete"/> keeps that row) whose
+    /// lease has expired since: their executor stopped without removing the run's folder (it died), so a
+    /// sweeper removes it. Keys of comparisons (leased with this table too) are not runs' and are left alone.
+    /// </summary>
+    public IReadOnlyList<Guid> DeletedWithExpiredLease()
+    {
+        using var c = db.Open();
+        using var cmd = db.Command(c, $"""
+            SELECT l.run_id FROM run_leases l
+            WHERE l.expires_at < {db.NowMs} AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = l.run_id)
+              AND NOT EXISTS (SELECT 1 FROM comparisons k WHERE k.id = l.run_id)
+            """);
+        using var reader = cmd.ExecuteReader();
+        var list = new List<Guid>();
+        while (reader.Read()) if (Guid.TryParse(reader.GetString(0), out var id)) list.Add(id);
+        return list;
+    }
+
+    /// <summary>
+    /// Drops the expired lease row of a deleted run (<see cref="DeletedWithExpiredLease"/>); true for exactly
+    /// one caller, which then removes the run's folder. False once the row is gone or live again.
+    /// </summary>
+    public bool TryForgetDeleted(Guid runId) => db.Exec($"""
+        DELETE FROM run_leases WHERE run_id = @r AND expires_at < {db.NowMs} AND NOT EXISTS (SELECT 1 FROM runs WHERE id = @r)
+        """, ("@r", runId.ToString())) == 1;
+
+    /// <summary>Drops <paramref name="owner"/>'s lease row of a run that was deleted while it executed (its folder is removed by that executor).</summary>
+    public void Forget(Guid runId, string owner) =>
+        db.Exec("DELETE FROM run_leases WHERE run_id = @r AND owner = @o", ("@r", runId.ToString()), ("@o", owner));
+
     /// <summary>Who acquired the run's lease, in order (one row per execution attempt).</summary>
     public IReadOnlyList<(string Owner, long AcquiredAtMs)> Executions(Guid runId)
     {

@@ -59,7 +59,13 @@ public sealed class RunRepository(RunDatabase db)
         return list;
     }
 
-    public void Delete(Guid id)
+    /// <summary>
+    /// Removes the run, its events and its lineage links. A live lease row stays (its holder, alive or
+    /// dead, may still write to the run's folder): its executor removes the folder once it stopped, or
+    /// a lease sweep does once the lease expired (<see cref="RunLeases.DeletedWithExpiredLease"/>).
+    /// True when such a live lease remained, so the caller leaves the folder.
+    /// </summary>
+    public bool Delete(Guid id)
     {
         using var c = db.Open();
         using var tx = c.BeginTransaction();
@@ -78,12 +84,14 @@ public sealed class RunRepository(RunDatabase db)
             db.Exec(c, "UPDATE runs SET notices_json = @n WHERE id = @child", ("@n", System.Text.Json.JsonSerializer.Serialize(notices)), ("@child", child));
         }
         db.Exec(c, "DELETE FROM events WHERE run_id = @id", ("@id", id.ToString()));
-        db.Exec(c, "DELETE FROM run_leases WHERE run_id = @id", ("@id", id.ToString()));
+        db.Exec(c, $"DELETE FROM run_leases WHERE run_id = @id AND expires_at < {db.NowMs}", ("@id", id.ToString()));
+        bool leased = Convert.ToInt64(db.Scalar(c, "SELECT COUNT(*) FROM run_leases WHERE run_id = @id", ("@id", id.ToString()))) > 0;
         db.Exec(c, "DELETE FROM runs WHERE id = @id", ("@id", id.ToString()));
         db.Exec(c, "UPDATE runs SET parent_id = NULL WHERE parent_id = @id", ("@id", id.ToString()));
         // A genotype the run discovered stays in the library (its text is whole), no longer pointing at a run that is gone.
         db.Exec(c, "UPDATE genotypes SET run_id = NULL WHERE run_id = @id", ("@id", id.ToString()));
         tx.Commit();
+        return leased;
     }
 }
 
@@ -118,10 +126,14 @@ public sealed class RunStatusStore(RunDatabase db, RunLeases leases)
     public void RequestCancel(Guid id) => db.Exec("UPDATE runs SET cancel_requested = 1 WHERE id = @id", ("@id", id.ToString()));
 
     /// <summary>True when a cancel was requested for the run (read by the executing node's lease heartbeat).</summary>
-    public bool CancelRequested(Guid id)
+    public bool CancelRequested(Guid id) => CancelState(id) == true;
+
+    /// <summary>Whether a cancel was requested for the run; null when the run was deleted (the heartbeat stops its engine for both).</summary>
+    public bool? CancelState(Guid id)
     {
         using var c = db.Open();
-        return db.Scalar(c, "SELECT cancel_requested FROM runs WHERE id = @id", ("@id", id.ToString())) is long v && v != 0;
+        return db.Scalar(c, "SELECT cancel_requested FROM runs WHERE id = @id", ("@id", id.ToString())) is { } v and not DBNull
+            ? Convert.ToInt64(v) != 0 : null;
     }
 
     /// <summary>
