@@ -38,10 +38,22 @@ public static class WebExtensions
         // A query or route value that does not bind (maxPoints=abc) throws, and UseBindingFailureProblems
         // answers 400 naming the parameter, instead of an empty 400 (or Development's stack trace).
         builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
-        builder.Services.Configure<ExceptionHandlerOptions>(o => o.StatusCodeSelector = e => e is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError);
+        // A call that fails because the run database cannot be reached is 503 naming the storage (the client
+        // may retry; the operator knows what to look at), not a generic 500.
+        builder.Services.Configure<ExceptionHandlerOptions>(o => o.StatusCodeSelector = e =>
+            e is BadHttpRequestException bad ? bad.StatusCode
+            : RunDatabase.IsUnavailable(e) ? StatusCodes.Status503ServiceUnavailable
+            : StatusCodes.Status500InternalServerError);
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
         {
             if (c.Exception is BadHttpRequestException bad) c.ProblemDetails.Detail = bad.Message;
+            else if (RunDatabase.IsUnavailable(c.Exception))
+            {
+                var storage = c.HttpContext.RequestServices.GetRequiredService<RunDatabase>().Description;
+                c.ProblemDetails.Title = "Storage unavailable";
+                c.ProblemDetails.Detail = $"{storage} is unreachable: {c.Exception!.GetBaseException().Message}";
+                c.ProblemDetails.Extensions["storage"] = storage;
+            }
         });
         builder.Services.AddNasiamAccessKey();
         builder.Services.Configure<FormOptions>(o => o.MultipartBodyLengthLimit = 64L * 1024 * 1024);
@@ -138,7 +150,7 @@ public static class WebExtensions
         if (string.Equals(app.Configuration[$"{NasiamWebOptions.Section}:{nameof(NasiamWebOptions.Role)}"]?.Trim(), "worker", StringComparison.OrdinalIgnoreCase))
         {
             // A worker node serves no pages, API or hub: only its health, for the orchestrator.
-            app.MapGet("/healthz", () => Results.Ok(new { status = "ok", role = "worker" })).AllowAnonymous().WithTags("Health");
+            app.MapGet("/healthz", (RunDatabase db, CancellationToken ct) => Health(db, "worker", ct)).AllowAnonymous().WithTags("Health");
             return app;
         }
         // An unhandled exception becomes a 500 problem document (AddProblemDetails); the app has no /error page to re-execute.
@@ -152,7 +164,7 @@ public static class WebExtensions
         app.UseAuthorization();
         app.UseAntiforgery();
         app.MapStaticAssets().AllowAnonymous();
-        app.MapGet("/healthz", () => Results.Ok(new { status = "ok" })).AllowAnonymous().WithTags("Health");
+        app.MapGet("/healthz", (RunDatabase db, CancellationToken ct) => Health(db, null, ct)).AllowAnonymous().WithTags("Health");
         app.MapSignIn();
         app.MapOpenApi();
         app.MapRunsApi();
@@ -166,6 +178,17 @@ public static class WebExtensions
         });
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         return app;
+    }
+
+    /// <summary>How long /healthz waits for the run database: an orchestrator's probe must not hang on a dead server's connect timeout.</summary>
+    static readonly TimeSpan HealthProbeTimeout = TimeSpan.FromSeconds(3);
+
+    /// <summary>/healthz: 200 when the run database answers a trivial query; else 503 naming the storage (nothing on the node works without it).</summary>
+    static async Task<IResult> Health(RunDatabase db, string? role, CancellationToken ct)
+    {
+        if (await db.ProbeAsync(HealthProbeTimeout, ct) is { } error)
+            return Results.Json(new { status = "unavailable", role, storage = db.Description, error }, statusCode: StatusCodes.Status503ServiceUnavailable);
+        return role is null ? Results.Ok(new { status = "ok" }) : Results.Ok(new { status = "ok", role });
     }
 
     /// <summary>

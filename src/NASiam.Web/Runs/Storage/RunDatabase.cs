@@ -32,9 +32,58 @@ public sealed class RunDatabase : IDisposable
 
     public DatabaseKind Kind { get; }
 
-    RunDatabase(DatabaseKind kind, string? sqlite, NpgsqlDataSource? pg)
+    RunDatabase(DatabaseKind kind, string? sqlite, NpgsqlDataSource? pg, string description)
     {
-        Kind = kind; _sqlite = sqlite; _pg = pg;
+        Kind = kind; _sqlite = sqlite; _pg = pg; Description = description;
+    }
+
+    /// <summary>The storage in an operator's words, naming its setting (health answers and 503 problems say which store is down).</summary>
+    public string Description { get; }
+
+    /// <summary>
+    /// A cheap round trip (open, SELECT 1) within <paramref name="timeout"/>: null when the store answers,
+    /// else why not. For /healthz, which must not hang for the connect timeout of the connection string.
+    /// </summary>
+    public async Task<string?> ProbeAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(timeout);
+        try
+        {
+            await using var c = _pg is not null ? await _pg.OpenConnectionAsync(cts.Token) : Open();
+            await using var cmd = c.CreateCommand();
+            cmd.CommandText = "SELECT 1";
+            await cmd.ExecuteScalarAsync(cts.Token);
+            return null;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return $"no answer within {timeout.TotalSeconds:0.#} s";
+        }
+        catch (Exception e) when (e is DbException or System.Net.Sockets.SocketException or TimeoutException or IOException or InvalidOperationException)
+        {
+            return e.Message;
+        }
+    }
+
+    /// <summary>
+    /// True when <paramref name="e"/> (or an exception inside it) says the store cannot be reached or is not
+    /// serving (connection refused or lost, a timeout, the server shutting down or out of connections), as
+    /// opposed to a fault of the statement; the API answers 503 for these.
+    /// </summary>
+    public static bool IsUnavailable(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            // Class 08: connection exception; 57P: operator intervention (shutdown, cannot connect now); 53: out of resources.
+            if (e is PostgresException pg) return pg.SqlState.StartsWith("08", StringComparison.Ordinal) || pg.SqlState.StartsWith("57P", StringComparison.Ordinal)
+                                                   || pg.SqlState.StartsWith("53", StringComparison.Ordinal);
+            // Npgsql's own (not the server's) errors are failures to reach or talk to the server.
+            if (e is NpgsqlException) return true;
+            // SQLite: the file cannot be opened (14, SQLITE_CANTOPEN) or stays locked past the timeout (5, SQLITE_BUSY).
+            if (e is SqliteException { SqliteErrorCode: 14 or 5 }) return true;
+        }
+        return false;
     }
 
     /// <summary>A SQLite file (created with its folder when missing); the schema is ready on return.</summary>
@@ -46,7 +95,7 @@ public sealed class RunDatabase : IDisposable
             DataSource = databasePath, Mode = SqliteOpenMode.ReadWriteCreate, Cache = SqliteCacheMode.Private,
             Pooling = true, DefaultTimeout = 30,
         }.ToString();
-        var db = new RunDatabase(DatabaseKind.Sqlite, cs, null);
+        var db = new RunDatabase(DatabaseKind.Sqlite, cs, null, $"SQLite file {Path.GetFullPath(databasePath)} (Nasiam:DataDirectory)");
         db.EnsureSchema();
         return db;
     }
@@ -60,13 +109,14 @@ public sealed class RunDatabase : IDisposable
         NpgsqlConnectionStringBuilder b;
         try { b = new NpgsqlConnectionStringBuilder(connectionString); }
         catch (ArgumentException e) { throw new BackingServiceUnavailableException($"Nasiam:ConnectionString is not a valid PostgreSQL connection string: {e.Message}", e); }
-        var db = new RunDatabase(DatabaseKind.PostgreSql, null, NpgsqlDataSource.Create(b));
+        var db = new RunDatabase(DatabaseKind.PostgreSql, null, NpgsqlDataSource.Create(b),
+            $"PostgreSQL at Nasiam:ConnectionString (host {b.Host ?? "?"}, port {b.Port}, database {b.Database ?? "?"})");
         try { db.EnsureSchema(); }
         catch (Exception e) when (e is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException or InvalidOperationException)
         {
             db.Dispose();
             throw new BackingServiceUnavailableException(
-                $"PostgreSQL at Nasiam:ConnectionString (host {b.Host ?? "?"}, port {b.Port}, database {b.Database ?? "?"}) is unreachable or unusable: {e.Message}", e);
+                $"{db.Description} is unreachable or unusable: {e.Message}", e);
         }
         return db;
     }
