@@ -79,7 +79,10 @@ public static class WebExtensions
     /// <summary>Options, run store, jobs and live updates (no UI).</summary>
     public static IServiceCollection AddNasiamServices(this IServiceCollection services, string appRoot)
     {
-        services.AddOptions<NasiamWebOptions>().BindConfiguration(NasiamWebOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        // NasiamWebOptions.Bind, not BindConfiguration: a value of the wrong type (LeaseSeconds=abc) is one
+        // validation line naming the setting (exit code 2), not the binder's InvalidOperationException and trace.
+        services.AddOptions<NasiamWebOptions>().Configure<IConfiguration>((o, config) => NasiamWebOptions.Bind(o, config.GetSection(NasiamWebOptions.Section)))
+            .ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton(sp => new RunPaths(sp.GetRequiredService<IOptions<NasiamWebOptions>>().Value.DataPath(appRoot)));
         services.AddSingleton(sp => OpenRunDatabase(sp.GetRequiredService<IOptions<NasiamWebOptions>>().Value, sp.GetRequiredService<RunPaths>()));
         services.AddSingleton(sp => new RunStore(sp.GetRequiredService<RunDatabase>()));

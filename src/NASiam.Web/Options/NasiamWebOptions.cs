@@ -8,7 +8,7 @@ namespace NASiam.Web.Options;
 /// variables such as Nasiam__AccessKey). They never travel with a run: a run's own settings are
 /// its <see cref="RunOptions"/>. Validated at start-up so a typo stops the app with a clear message.
 /// </summary>
-public sealed class NasiamWebOptions : IValidatableObject
+public sealed partial class NasiamWebOptions : IValidatableObject
 {
     public const string Section = "Nasiam";
 
@@ -202,6 +202,37 @@ public sealed class NasiamWebOptions : IValidatableObject
         if (AccessKey is { Length: > 0 and < 8 })
             yield return new("Nasiam:AccessKey must be at least 8 characters (or empty to disable it).", [nameof(AccessKey)]);
     }
+
+    /// <summary>
+    /// Binds the configuration section; a value the binder cannot convert (Nasiam:LeaseSeconds=abc,
+    /// Nasiam:ResumeInterruptedRuns=maybe) becomes an <see cref="OptionsValidationException"/> naming the
+    /// setting and what it takes, so start-up stops with the one line every other bad setting gives.
+    /// </summary>
+    public static void Bind(NasiamWebOptions o, IConfigurationSection section)
+    {
+        try { section.Bind(o); }
+        catch (InvalidOperationException e) when (ConversionFailure().Match(e.Message) is { Success: true } m)
+        {
+            var key = m.Groups["key"].Value;
+            var takes = m.Groups["type"].Value switch
+            {
+                "System.Boolean" => "true or false",
+                "System.Int32" or "System.Int64" => "a whole number",
+                "System.Double" or "System.Single" or "System.Decimal" => "a number (e.g. 30 or 0.5)",
+                var t => $"a {t}",
+            };
+            // The setting's own range, where it has one, says what a good value is.
+            var range = typeof(NasiamWebOptions).GetProperty(key[(key.LastIndexOf(':') + 1)..])?
+                .GetCustomAttributes(typeof(RangeAttribute), false).OfType<RangeAttribute>().FirstOrDefault()?.ErrorMessage;
+            throw new Microsoft.Extensions.Options.OptionsValidationException(Microsoft.Extensions.Options.Options.DefaultName, typeof(NasiamWebOptions),
+                [$"{key} '{m.Groups["value"].Value}' is not {takes}{(range is null ? "." : $": {range}")}"]);
+        }
+    }
+
+    // Microsoft.Extensions.Configuration.Binder's text: Failed to convert configuration value 'abc' at 'Nasiam:LeaseSeconds' to type 'System.Double'.
+    [System.Text.RegularExpressions.GeneratedRegex("""^Failed to convert configuration value '(?<value>.*)' at '(?<key>[^']+)' to type '(?<type>[^']+)'""",
+        System.Text.RegularExpressions.RegexOptions.Singleline)]
+    private static partial System.Text.RegularExpressions.Regex ConversionFailure();
 
     /// <summary>The data directory as an absolute path.</summary>
     public string DataPath(string appRoot) =>

@@ -27,6 +27,23 @@ public class AppStartupTests : IDisposable
         Assert.DoesNotContain("one worker on queue", output);
     }
 
+    // Was: "Unhandled exception. System.InvalidOperationException: Failed to convert configuration value 'abc' at
+    // 'Nasiam:LeaseSeconds' to type 'System.Double'", a stack trace and exit code 134; every other bad setting is one line, exit 2.
+    [Theory]
+    [InlineData("Nasiam__LeaseSeconds", "abc", "NASiam.Web cannot start: Nasiam:LeaseSeconds 'abc' is not a number")]
+    [InlineData("Nasiam__ResumeInterruptedRuns", "maybe", "NASiam.Web cannot start: Nasiam:ResumeInterruptedRuns 'maybe' is not true or false.")]
+    public async Task ASettingOfTheWrongType_IsOneLineNamingIt_Exit2(string variable, string value, string expected)
+    {
+        var (exit, output) = await AppProcess.RunToExit(new Dictionary<string, string>
+        {
+            ["Nasiam__DataDirectory"] = _data, ["Nasiam__Storage"] = "inmemory", [variable] = value,
+        });
+        Assert.Equal(2, exit);
+        Assert.Contains(expected, output);
+        Assert.DoesNotContain("Unhandled exception", output);
+        Assert.DoesNotContain("   at ", output);
+    }
+
     // Was: a second app on the same SQLite folder started without a word and ran jobs beside the first.
     [Fact]
     public async Task ASecondAppOnTheSameSqliteDataDirectory_Stops_WhileTheFirstServes_AndTheLockGoesWithTheFirst()

@@ -16,6 +16,10 @@ public class NasiamWebOptionsTests : IDisposable
     [InlineData("Nasiam:Role", "web", "Nasiam:Role 'web' needs Nasiam:Storage=postgresql")]
     [InlineData("Nasiam:LeaseHeartbeatSeconds", "20", "must be at most half of Nasiam:LeaseSeconds")]
     [InlineData("Nasiam:CpuThreads", "-1", "Nasiam:CpuThreads must be between 0 (automatic: cores - 1) and 256")]
+    // A value the binder cannot convert was an InvalidOperationException with a stack trace (exit 134).
+    [InlineData("Nasiam:LeaseSeconds", "abc", "Nasiam:LeaseSeconds 'abc' is not a number (e.g. 30 or 0.5): Nasiam:LeaseSeconds must be between 1 and 3600.")]
+    [InlineData("Nasiam:ResumeInterruptedRuns", "maybe", "Nasiam:ResumeInterruptedRuns 'maybe' is not true or false.")]
+    [InlineData("Nasiam:CpuThreads", "two", "Nasiam:CpuThreads 'two' is not a whole number")]
     public void Startup_InvalidSetting_FailsWithClearMessage(string key, string value, string expected)
     {
         using var app = new NasiamAppFactory(_data, new ScriptedRunEngine()).WithWebHostBuilder(b => b.UseSetting(key, value));
