@@ -117,6 +117,13 @@ public static class TorchRuntime
         return n;
     }
 
+    /// <summary>How many CUDA devices torch can use on this host (0 with the CPU build of TorchSharp or no GPU).</summary>
+    public static int CudaDeviceCount()
+    {
+        Initialise();
+        return torch.cuda.is_available() ? torch.cuda.device_count() : 0;
+    }
+
     /// <summary>Resolves auto|cpu|cuda|cuda:N to a torch device; asking for CUDA without it is an error.</summary>
     public static torch.Device ResolveDevice(string request)
     {

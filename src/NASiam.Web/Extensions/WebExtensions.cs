@@ -83,6 +83,7 @@ public static class WebExtensions
         // validation line naming the setting (exit code 2), not the binder's InvalidOperationException and trace.
         services.AddOptions<NasiamWebOptions>().Configure<IConfiguration>((o, config) => NasiamWebOptions.Bind(o, config.GetSection(NasiamWebOptions.Section)))
             .ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<IValidateOptions<NasiamWebOptions>>(new DeviceAvailability());
         services.AddSingleton(sp => new RunPaths(sp.GetRequiredService<IOptions<NasiamWebOptions>>().Value.DataPath(appRoot)));
         services.AddSingleton(sp => OpenRunDatabase(sp.GetRequiredService<IOptions<NasiamWebOptions>>().Value, sp.GetRequiredService<RunPaths>()));
         services.AddSingleton(sp => new RunStore(sp.GetRequiredService<RunDatabase>()));

@@ -20,12 +20,39 @@ public class NasiamWebOptionsTests : IDisposable
     [InlineData("Nasiam:LeaseSeconds", "abc", "Nasiam:LeaseSeconds 'abc' is not a number (e.g. 30 or 0.5): Nasiam:LeaseSeconds must be between 1 and 3600.")]
     [InlineData("Nasiam:ResumeInterruptedRuns", "maybe", "Nasiam:ResumeInterruptedRuns 'maybe' is not true or false.")]
     [InlineData("Nasiam:CpuThreads", "two", "Nasiam:CpuThreads 'two' is not a whole number")]
+    // A node that executes runs refuses a device it does not have (this host has no CUDA); it started and failed every cuda run.
+    [InlineData("Nasiam:Devices:0", "cuda:0", "Nasiam:Devices entry 'cuda:0': CUDA is not available on this host")]
+    [InlineData("Nasiam:Devices:0", "cuda", "Nasiam:Devices entry 'cuda': CUDA is not available on this host")]
     public void Startup_InvalidSetting_FailsWithClearMessage(string key, string value, string expected)
     {
         using var app = new NasiamAppFactory(_data, new ScriptedRunEngine()).WithWebHostBuilder(b => b.UseSetting(key, value));
         var ex = Assert.Throws<OptionsValidationException>(() => app.Server);
         Assert.Contains(expected, ex.Message);
     }
+
+    [Fact]
+    public void Startup_CpuDevice_Starts()
+    {
+        using var app = new NasiamAppFactory(_data, new ScriptedRunEngine()).WithWebHostBuilder(b => b.UseSetting("Nasiam:Devices:0", "cpu"));
+        Assert.NotNull(app.Server);
+    }
+
+    [Theory]
+    [InlineData(0, "cuda:0", "CUDA is not available on this host")]
+    [InlineData(2, "cuda:2", "this host has 2 CUDA device(s) (cuda:0 to cuda:1)")]
+    [InlineData(2, "cuda:1", null)]
+    [InlineData(0, "cpu", null)]
+    public void DeviceAvailability_RefusesDevicesTheHostLacks(int cudaDevices, string device, string? expected)
+    {
+        var result = new NASiam.Web.Options.DeviceAvailability(() => cudaDevices)
+            .Validate(null, new NASiam.Web.Options.NasiamWebOptions { Devices = [device] });
+        if (expected is null) Assert.False(result.Failed);
+        else Assert.Contains(expected, Assert.Single(result.Failures!));
+    }
+
+    [Fact]
+    public void DeviceAvailability_AWebNode_IsNotChecked() => Assert.True(new NASiam.Web.Options.DeviceAvailability(() => 0)
+        .Validate(null, new NASiam.Web.Options.NasiamWebOptions { Devices = ["cuda:0"], Role = "web", Storage = "postgresql" }).Skipped);
 
     public void Dispose()
     {
