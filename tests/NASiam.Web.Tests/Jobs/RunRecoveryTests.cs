@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -109,6 +110,29 @@ public class RunRecoveryTests : IDisposable
         Sweeper(app).SweepOnce();
         var run = await NasiamAppFactory.WaitForStatus(c, id, "Succeeded", 30);
         Assert.Equal(2, store.Get(id)!.Attempts);
+    }
+
+    // A run whose worker died, seen from a node that does not recover it (a web node; here a node whose sweep
+    // has not come yet): it read Running forever, message null. It says its worker stopped responding, and when.
+    [Theory, InlineData("inmemory"), PostgresData]
+    public async Task ARunningRunWhoseLeaseExpired_SaysItsWorkerStoppedResponding(string backend)
+    {
+        var settings = new Dictionary<string, string> { ["Nasiam:LeaseSeconds"] = "600", ["Nasiam:LeaseHeartbeatSeconds"] = "300" };
+        if (backend == "postgresql") settings["Nasiam:ConnectionString"] = PostgresCluster.NewDatabase("stalled");
+        await using var app = new NasiamAppFactory(_data, new ScriptedRunEngine(), storage: backend, settings: settings);
+        using var c = app.Api();
+        var store = app.Services.GetRequiredService<RunStore>();
+        var id = RunOfADeadWorker(store);
+        Assert.Equal(JsonValueKind.Null, (await NasiamAppFactory.RunJson(c, id)).GetProperty("message").ValueKind); // its lease is live
+
+        app.Services.GetRequiredService<NASiam.Web.Runs.Storage.RunDatabase>().Exec(
+            "UPDATE run_leases SET expires_at = expires_at - 3600000 WHERE run_id = @r", ("@r", id.ToString()));
+        var run = await NasiamAppFactory.RunJson(c, id);
+        Assert.Equal("Running", run.GetProperty("status").GetString());
+        var message = run.GetProperty("message").GetString()!;
+        Assert.Contains("Its worker stopped responding (its lease expired at ", message);
+        Assert.Contains("a worker serving device cpu resumes it", message);
+        Assert.Equal(RunStatus.Running, store.Get(id)!.Status); // nothing changed who recovers it
     }
 
     public void Dispose()

@@ -23,7 +23,11 @@ public sealed class RunRepository(RunDatabase db)
         (SELECT COUNT(*) FROM events e WHERE e.run_id = runs.id), notices_json
         """;
 
-    static RunRecord ReadRun(DbDataReader r) => new()
+    // The run's lease expiry and the database clock, read with the run: a Running run whose lease expired has no live
+    // executor (see StalledNotice).
+    string Columns => $"{RunColumns}, (SELECT l.expires_at FROM run_leases l WHERE l.run_id = runs.id), {db.NowMs}";
+
+    static RunRecord ReadRun(DbDataReader r) => new RunRecord
     {
         Id = Guid.Parse(r.GetString(0)), Name = r.GetString(1), Kind = Enum.Parse<RunKind>(r.GetString(2)),
         Framework = Enum.Parse<Framework>(r.GetString(3)), Backbone = r.GetString(4), Dataset = r.GetString(5),
@@ -37,7 +41,22 @@ public sealed class RunRepository(RunDatabase db)
         ArtifactsJson = r.IsDBNull(25) ? null : r.GetString(25), MetricsJson = r.IsDBNull(26) ? null : r.GetString(26),
         EventCount = r.GetInt64(27),
         Notices = r.IsDBNull(28) ? [] : System.Text.Json.JsonSerializer.Deserialize<string[]>(r.GetString(28)) ?? [],
-    };
+    } is var run && run.Message is null && StalledNotice(run, r.IsDBNull(29) ? null : r.GetInt64(29), Convert.ToInt64(r.GetValue(30))) is { } stalled
+        ? run with { Message = stalled } : run;
+
+    /// <summary>
+    /// What a Running run whose lease expired says in place of a message: its executor died, and only a worker
+    /// re-queues it (its lease sweep), so the web node would show it Running forever without a word. Read-time
+    /// only: nothing is written, and the next attempt's start clears the stored message as before.
+    /// </summary>
+    static string? StalledNotice(RunRecord run, long? leaseExpiresAtMs, long nowMs)
+    {
+        // 0: released (an end or an interrupt writes its status with it); no row: never leased or reclaimed.
+        if (run.Status != RunStatus.Running || leaseExpiresAtMs is not > 0 || leaseExpiresAtMs >= nowMs) return null;
+        var at = DateTimeOffset.FromUnixTimeMilliseconds(leaseExpiresAtMs.Value);
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"Its worker stopped responding (its lease expired at {at:HH:mm:ss} UTC); a worker serving device {run.Device} resumes it from its last checkpoint when one runs.");
+    }
 
     public RunRecord? Get(Guid id) => Query("WHERE id = @id", ("@id", id.ToString())).FirstOrDefault();
 
@@ -52,7 +71,7 @@ public sealed class RunRepository(RunDatabase db)
     List<RunRecord> Query(string tail, params (string Name, object? Value)[] args)
     {
         using var c = db.Open();
-        using var cmd = db.Command(c, $"SELECT {RunColumns} FROM runs {tail}", args);
+        using var cmd = db.Command(c, $"SELECT {Columns} FROM runs {tail}", args);
         using var r = cmd.ExecuteReader();
         var list = new List<RunRecord>();
         while (r.Read()) list.Add(ReadRun(r));
