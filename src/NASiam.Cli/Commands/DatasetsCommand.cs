@@ -55,11 +55,19 @@ public static class DatasetsCommand
             }
             using var ds = DataSets.Open(name, folder, options);
             foreach (var notice in ds.Notices) context.Stderr.WriteLine($"notice: {notice}");
+            var notices = ds.Notices.ToList();
             ImageFolderCheckReport? report = null;
             if (ds is ImageFolderDataSet folderSet)
             {
                 report = ImageFolderCheck.Run(folderSet, p.GetValue(sample), context.CancellationToken);
                 foreach (var bad in report.Unreadable) context.Stderr.WriteLine($"unreadable: {bad.Error}");
+                // Batches are data.imageSize px whatever the files are: far larger blows every image up (224 px from 40 px files).
+                if (report.MaxSide > 0 && folderSet.ImageSize > 2 * report.MaxSide)
+                {
+                    notices.Add($"the images' shorter side is {report.MinSide}-{report.MaxSide} px, and batches are {folderSet.ImageSize} px (data.imageSize, --image-size): " +
+                                $"every image is enlarged at least {folderSet.ImageSize / (double)report.MaxSide:0.#}x; an image size near the images' own (e.g. {Math.Max(32, report.MaxSide / 32 * 32)}) trains on what they hold");
+                    context.Stderr.WriteLine($"notice: {notices[^1]}");
+                }
             }
             else if (p.GetValue(sample) > 0) throw new CliException("--sample applies only to image folders (--dataset folder).");
             var stats = report is { Ok: false } ? null : DataSetStatistics.Measure(ds, p.GetValue(maxImages));
@@ -69,12 +77,14 @@ public static class DatasetsCommand
                 train = ds.TrainCount,
                 test = ds.TestCount,
                 classes = ds.ClassCount,
-                imageSize = ds.ImageSize,
+                imageSize = ds.ImageSize, // the side of a batch's images (an image folder's: data.imageSize), not the files'
+                sourceShorterSide = report is { MaxSide: > 0 } ? new { min = report.MinSide, max = report.MaxSide } : null,
                 mean = stats?.Mean.Select(v => Math.Round(v, 5)).ToArray(),
                 std = stats?.Std.Select(v => Math.Round(v, 5)).ToArray(),
+                @checked = report is null ? null : new { train = report.TrainChecked, test = report.TestChecked },
                 decoded = report is null ? null : new { train = report.TrainDecoded, test = report.TestDecoded },
                 skipped = (ds as ImageFolderDataSet)?.Skipped.GroupBy(f => f.Reason).ToDictionary(g => g.Key, g => g.Count()),
-                notices = ds.Notices,
+                notices,
                 unreadable = report?.Unreadable.Select(u => new { path = u.Path, error = u.Error }).ToArray(),
             }, JsonOptions));
             if (report is { Ok: false })

@@ -103,6 +103,13 @@ public sealed record ComparisonReport
             Metric("images_per_second", "Pre-training throughput", "img/s", r => r.ImagesPerSecond, level, notices),
         };
         if (Seeds.Count == 1) notices.Add(OneSeedNotice);
+        // Top-1 measured and top-5 not, in every result: the engine reports no top-5 on a set of 5 classes or fewer
+        // (100 % by construction); its panel would read "no paired result" as if something had failed.
+        if (Results.Count > 0 && Results.All(r => r.LinclsTop1 is not null && r.LinclsTop5 is null))
+        {
+            metrics.RemoveAll(m => m.Name == "lincls_top5");
+            notices.Add("lincls_top5: not reported; on a data set of 5 classes or fewer every label is among the top 5");
+        }
         return this with { Metrics = metrics, Cost = cost, Notices = notices.Distinct().ToArray() };
     }
 

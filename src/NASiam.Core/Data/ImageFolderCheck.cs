@@ -3,11 +3,20 @@ namespace NASiam.Core.Data;
 /// <summary>An image that failed to decode: its path relative to the folder root and the decoder's reason.</summary>
 public sealed record UnreadableImage(string Path, string Error);
 
-/// <summary>What <see cref="ImageFolderCheck.Run"/> found: images decoded per split and every failure.</summary>
-public sealed record ImageFolderCheckReport(long TrainDecoded, long TestDecoded, IReadOnlyList<UnreadableImage> Unreadable)
+/// <summary>
+/// What <see cref="ImageFolderCheck.Run"/> found: images checked per split, every failure, and the sides (px) of the
+/// images that decoded (<see cref="MinSide"/>, <see cref="MaxSide"/>: the shorter side's smallest and largest; 0 when none decoded).
+/// </summary>
+public sealed record ImageFolderCheckReport(long TrainChecked, long TestChecked, IReadOnlyList<UnreadableImage> Unreadable, int MinSide = 0, int MaxSide = 0)
 {
     /// <summary>True when every checked image decoded.</summary>
     public bool Ok => Unreadable.Count == 0;
+
+    /// <summary>Train images that decoded: those checked less the unreadable ones (it counted attempts, beside the failures).</summary>
+    public long TrainDecoded => TrainChecked - Unreadable.Count(u => u.Path.StartsWith("train/", StringComparison.Ordinal));
+
+    /// <summary>Val images that decoded.</summary>
+    public long TestDecoded => TestChecked - Unreadable.Count(u => u.Path.StartsWith("val/", StringComparison.Ordinal));
 }
 
 /// <summary>
@@ -28,15 +37,35 @@ public static class ImageFolderCheck
         var train = Select(dataSet.TrainImages, samplePerClass);
         var test = Select(dataSet.TestImages, samplePerClass);
         var failures = new System.Collections.Concurrent.ConcurrentBag<UnreadableImage>();
+        int minSide = int.MaxValue, maxSide = 0;
         Parallel.ForEach(train.Concat(test), new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken }, file =>
         {
-            try { ImageDecoder.Decode(file); }
+            try
+            {
+                var image = ImageDecoder.Decode(file);
+                int side = Math.Min(image.Width, image.Height);
+                InterlockedMin(ref minSide, side);
+                InterlockedMax(ref maxSide, side);
+            }
             catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
             {
                 failures.Add(new UnreadableImage(Path.GetRelativePath(dataSet.Root, file).Replace('\\', '/'), e.Message));
             }
         });
-        return new ImageFolderCheckReport(train.Count, test.Count, failures.OrderBy(f => f.Path, StringComparer.Ordinal).ToList());
+        return new ImageFolderCheckReport(train.Count, test.Count, failures.OrderBy(f => f.Path, StringComparer.Ordinal).ToList(),
+            maxSide == 0 ? 0 : minSide, maxSide);
+    }
+
+    static void InterlockedMin(ref int target, int value)
+    {
+        int seen;
+        while (value < (seen = Volatile.Read(ref target)) && Interlocked.CompareExchange(ref target, value, seen) != seen) { }
+    }
+
+    static void InterlockedMax(ref int target, int value)
+    {
+        int seen;
+        while (value > (seen = Volatile.Read(ref target)) && Interlocked.CompareExchange(ref target, value, seen) != seen) { }
     }
 
     static List<string> Select(IReadOnlyList<FolderImage> images, int perClass)

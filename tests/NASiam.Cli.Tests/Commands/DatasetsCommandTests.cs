@@ -144,6 +144,15 @@ public class DatasetsCommandTests
             Assert.Equal(0.5, r.GetProperty("mean")[0].GetDouble(), 5); // half the images white, half black
             Assert.Contains("notice: train/: ignored 2 file(s)", err);
             Assert.Contains("train/cats/Thumbs.db", err);
+            // The files' own size beside the batches' (imageSize): 8-px files at the default 224 px are said to be enlarged 28x.
+            Assert.Equal(8, r.GetProperty("sourceShorterSide").GetProperty("max").GetInt32());
+            Assert.DoesNotContain("enlarged", err);
+            (code, output, err) = Run("datasets", "check", "--dataset", "folder", "--data", root);
+            Assert.True(code == 0, err);
+            using var large = JsonDocument.Parse(output);
+            Assert.Equal(224, large.RootElement.GetProperty("imageSize").GetInt32());
+            Assert.Contains("notice: the images' shorter side is 8-8 px, and batches are 224 px (data.imageSize, --image-size): every image is enlarged at least 28x", err);
+            Assert.Equal(3, large.RootElement.GetProperty("notices").GetArrayLength());
         }
         finally { Directory.Delete(root, true); }
     }
@@ -165,6 +174,9 @@ public class DatasetsCommandTests
             using var json = JsonDocument.Parse(output);
             var unreadable = json.RootElement.GetProperty("unreadable").EnumerateArray().Select(u => u.GetProperty("path").GetString()).ToList();
             Assert.Equal(["train/cats/1.png", "val/dogs/0.png"], unreadable);
+            // Decoded counts what decoded, beside what was checked (it counted attempts).
+            Assert.Equal((6, 2), (json.RootElement.GetProperty("checked").GetProperty("train").GetInt64(), json.RootElement.GetProperty("checked").GetProperty("test").GetInt64()));
+            Assert.Equal((5, 1), (json.RootElement.GetProperty("decoded").GetProperty("train").GetInt64(), json.RootElement.GetProperty("decoded").GetProperty("test").GetInt64()));
             Assert.False(json.RootElement.TryGetProperty("mean", out _));
             Assert.Contains($"unreadable: Image '{Path.Combine(root, "train", "cats", "1.png")}' is truncated", err);
             Assert.Contains("2 image(s) could not be decoded", err);

@@ -70,6 +70,25 @@ public class PairedStatisticsTests
         Seeds = rows.Select(r => r.Seed).Distinct().ToArray(), Status = "succeeded", Results = rows,
     };
 
+    // A set of 5 classes or fewer has no top-5 (the engine reports none: every label is among the top 5); the report
+    // says so instead of a "Linear top-5" panel of 100 - 100 = +0.00 or of "no paired result".
+    [Fact]
+    public void Report_WithoutTop5_DropsItsMetric_AndSaysWhy()
+    {
+        var rows = new List<ComparisonSeedResult>();
+        for (int i = 0; i < 2; i++)
+        {
+            rows.Add(new() { Seed = i, Arm = ComparisonArms.Genotype, LinclsTop1 = Genotype[i], KnnTop1 = 50 });
+            rows.Add(new() { Seed = i, Arm = ComparisonArms.Baseline, LinclsTop1 = Baseline[i], KnnTop1 = 50 });
+        }
+        var report = Report([.. rows]).WithStatistics();
+        Assert.Equal(["lincls_top1", "knn_top1"], report.Metrics.Select(m => m.Name));
+        Assert.Contains("lincls_top5: not reported; on a data set of 5 classes or fewer every label is among the top 5", report.Notices);
+        // One seed with a top-5 (a set with more classes): the metric stays, with what it has.
+        rows[0] = rows[0] with { LinclsTop5 = 90 };
+        Assert.Contains(Report([.. rows]).WithStatistics().Metrics, m => m.Name == "lincls_top5");
+    }
+
     [Fact]
     public void Report_PairsBySeed_ComputesEveryMetric_AndWritesFiles()
     {

@@ -115,12 +115,15 @@ public class ImageDecoderTests
         Write("train/b/9.jpg", jpeg[..^2]);
         using var ds = ImageFolderDataSet.Open(dir.Path, 16);
         var all = ImageFolderCheck.Run(ds);
-        Assert.Equal((20L, 2L), (all.TrainDecoded, all.TestDecoded));
+        Assert.Equal((20L, 2L), (all.TrainChecked, all.TestChecked));
+        Assert.Equal((19L, 1L), (all.TrainDecoded, all.TestDecoded)); // it counted attempts, beside the failures
+        Assert.Equal((16, 16), (all.MinSide, all.MaxSide));
         Assert.False(all.Ok);
         Assert.Equal(["train/b/9.jpg", "val/b/v.jpg"], all.Unreadable.Select(u => u.Path));
         Assert.All(all.Unreadable, u => Assert.Contains("is truncated", u.Error));
         var sample = ImageFolderCheck.Run(ds, samplePerClass: 3);
-        Assert.Equal((6L, 2L), (sample.TrainDecoded, sample.TestDecoded));
+        Assert.Equal((6L, 2L), (sample.TrainChecked, sample.TestChecked));
+        Assert.Equal((5L, 1L), (sample.TrainDecoded, sample.TestDecoded));
         Assert.Equal(["train/b/9.jpg", "val/b/v.jpg"], sample.Unreadable.Select(u => u.Path)); // the last of each class is always sampled
         Assert.Throws<ArgumentException>(() => ImageFolderCheck.Run(ds, -1));
     }

@@ -32,6 +32,7 @@ public sealed class LinearEvalStage(StageEnvironment env, string? backboneCheckp
         var (loaded, backbone) = LoadBackbone();
         using var model = loaded;
         model.eval();
+        if (!Env.HasTop5) Events.Log(Stage, "info", Env.NoTop5);
         foreach (var prm in model.parameters()) prm.requires_grad = false;
         using var probe = new LinearProbe(model.FeatureDim, Env.Data.ClassCount, Env.Device, o.Seed + 3, l.NormalizeFeatures);
         using var optimizer = OptimizerFactory.CreateWeightOptimizer([new ParameterGroupSpec("classifier", probe.Parameters(), false)],
@@ -95,7 +96,7 @@ public sealed class LinearEvalStage(StageEnvironment env, string? backboneCheckp
                 bool isBest = acc.Top1 > best;
                 if (isBest) best = acc.Top1;
                 metrics["lincls_top1"] = acc.Top1;
-                metrics["lincls_top5"] = acc.Top5;
+                if (Env.HasTop5) metrics["lincls_top5"] = acc.Top5;
                 metrics["lincls_best_top1"] = best;
                 Events.Emit(Stage, new LinearEvalLogged
                 {

@@ -26,6 +26,7 @@ public sealed class PretrainStage(StageEnvironment env, Genotype? genotype) : Ss
         var p = o.Pretrain;
         var genotypeText = genotype is null ? null : GenotypeText.Write(genotype);
         using var model = ModelBuilder.Fixed(Env, genotype, log: SetupLog);
+        if (p.KnnEveryEpochs > 0 && !Env.HasTop5) Events.Log(Stage, "info", Env.NoTop5);
         using var optimizer = OptimizerFactory.CreateWeightOptimizer(ModelBuilder.Groups(model), WeightOptimizerSettings.ForPretrain(p));
         var batches = new BatchProvider(new IndexRange(0, Env.Data.TrainCount), p.BatchSize, o.Seed, stream: 2);
         var augmenter = Env.SslAugmenter();
@@ -89,7 +90,7 @@ public sealed class PretrainStage(StageEnvironment env, Genotype? genotype) : Ss
                 if (acc is { } a)
                 {
                     metrics["knn_top1"] = a.Top1;
-                    metrics["knn_top5"] = a.Top5;
+                    if (Env.HasTop5) metrics["knn_top5"] = a.Top5;
                     if (improved) metrics["knn_best_top1"] = best = a.Top1;
                 }
                 if (last || improved || Cancelled || (epoch + 1) % o.CheckpointEveryEpochs == 0)

@@ -131,6 +131,11 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
             TotalEpochs = epochs, TotalSteps = totalSteps, StepsPerEpoch = stepsPerEpoch, ResumedAtStep = resumedAt, Device = Env.Device.ToString(),
         });
         if (Env.CpuNote is { } cpu) Events.Log(Stage, "info", cpu);
+        // A capped stage ends early yet succeeds: said, so its epochs and numbers are not read as the recipe's.
+        long planned = (long)stepsPerEpoch * epochs;
+        if (totalSteps < planned)
+            Events.Log(Stage, "info", $"maxStepsPerStage {Options.MaxStepsPerStage} ends this stage after {totalSteps} of its {planned} steps " +
+                                      $"(in epoch {(totalSteps + stepsPerEpoch - 1) / stepsPerEpoch} of {epochs})");
         foreach (var line in _setupNotes) Events.Log(Stage, "info", line);
         _setupNotes.Clear();
     }

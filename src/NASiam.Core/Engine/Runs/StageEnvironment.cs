@@ -75,6 +75,15 @@ public sealed class StageEnvironment
     /// <summary>Image-folder data sets use the ImageNet recipes; CIFAR and synthetic the CIFAR ones.</summary>
     public bool ImageNetStyle => IsImageNetStyle(Data);
 
+    /// <summary>
+    /// Whether top-5 accuracy means anything: with 5 classes or fewer every label is in the top 5, so it is 100 % by
+    /// construction; such a set reports no top-5 metric (<see cref="NoTop5"/> says why in the stage's log).
+    /// </summary>
+    public bool HasTop5 => Data.ClassCount > 5;
+
+    /// <summary>The log line of a stage on a set without <see cref="HasTop5"/>.</summary>
+    public string NoTop5 => $"top-5 accuracy is not reported: the data set has {Data.ClassCount} classes, so every label is among the top 5 (100 % by construction)";
+
     static bool IsImageNetStyle(IImageDataSet data) => data.Name == "folder";
 
     /// <summary>The normalisation a framework uses on this data set (method doc 6.3).</summary>

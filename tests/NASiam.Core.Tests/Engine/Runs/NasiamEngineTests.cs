@@ -194,6 +194,28 @@ public sealed class NasiamEngineTests : IDisposable
         Assert.Single(recorder.Events.OfType<CollapseLogged>());
     }
 
+    // With 5 classes or fewer every label is among the top 5: no top-5 metric (it read 100 and was compared), and the log says why.
+    [Fact]
+    public void Run_LinCls_OnFourClasses_ReportsNoTop5_AndSaysWhy()
+    {
+        var root = Dir("four-classes");
+        foreach (var (split, n) in new[] { ("train", 8), ("val", 2) })
+            for (int c = 0; c < 4; c++)
+                for (int i = 0; i < n; i++)
+                {
+                    var file = Path.Combine(root, split, $"c{c}", $"{i}.png");
+                    Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+                    NASiam.Core.Tests.Data.TestImages.WritePng(file, 32, 32, (byte)(60 * c), (byte)(20 * i), 100);
+                }
+        var options = TinyRuns.Options(Framework.SimSiam, RunKind.LinCls) with { Dataset = "folder", DataPath = root, Data = new DataOptions { ImageSize = 32 } };
+        var (result, recorder) = TinyRuns.Run(options with { Linear = options.Linear with { BatchSize = 8 } }, Dir("l4"));
+        Assert.Equal(RunOutcome.Succeeded, result.Outcome);
+        Assert.True(result.Metrics.ContainsKey("lincls_top1"));
+        Assert.False(result.Metrics.ContainsKey("lincls_top5"));
+        Assert.Contains(recorder.Events.OfType<LogMessage>(), m => m.Stage == "lincls"
+            && m.Message == "top-5 accuracy is not reported: the data set has 4 classes, so every label is among the top 5 (100 % by construction)");
+    }
+
     [Fact]
     public void Run_LinCls_WithoutCheckpoint_EvaluatesAnUntrainedBackbone()
     {
@@ -204,6 +226,7 @@ public sealed class NasiamEngineTests : IDisposable
         Assert.True(evals[0].IsBest);
         Assert.Equal(evals.Max(e => e.Top1), result.Metrics["lincls_best_top1"]);
         Assert.All(evals, e => Assert.True(e.Top5 >= e.Top1));
+        Assert.True(result.Metrics.ContainsKey("lincls_top5")); // 10 classes
         // Said as a warning (it was an info log line), so the number does not pass for a trained backbone's.
         var warning = Assert.Single(recorder.Events.OfType<WarningRaised>(), w => w.Kind == "backbone");
         Assert.Contains("untrained (randomly initialised) backbone", warning.Message);
@@ -335,6 +358,8 @@ public sealed class NasiamEngineTests : IDisposable
         Assert.Equal("lincls", warning.Stage);
         Assert.EndsWith($": the pre-training did not finish; this evaluates its backbone after 0 of 2 epochs (step {state.Step})", warning.Message);
         Assert.Equal(3, state.Step);
+        // The cap that ends the stage early (it succeeds) is said: 256 images in batches of 64 plan 4 steps.
+        Assert.Contains(events.Events.OfType<LogMessage>(), m => m.Stage == "lincls" && m.Message == "maxStepsPerStage 2 ends this stage after 2 of its 4 steps (in epoch 1 of 1)");
     }
 
     // The kNN-best checkpoint is a copy of an earlier epoch's and never marked complete itself: a pipeline
