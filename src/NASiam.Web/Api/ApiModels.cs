@@ -72,7 +72,10 @@ public sealed record MetricsResponse(Guid RunId, long LastSequence, bool Downsam
 public sealed record ImportGenotypeRequest(string? Name, string? Text, string? Framework);
 
 /// <summary>A genotype for the API: presets and the library.</summary>
-public sealed record GenotypeInfo(string Id, string Name, string Framework, string Source, string? Text, string? Description, Guid? RunId);
+/// <param name="RunId">The run that found it (source "discovered"); null for presets, imports, and once that run is deleted.</param>
+/// <param name="CreatedAt">When it entered the library (a discovery: when its run finished); null for presets.</param>
+public sealed record GenotypeInfo(string Id, string Name, string Framework, string Source, string? Text, string? Description, Guid? RunId,
+    DateTimeOffset? CreatedAt = null);
 
 /// <summary>
 /// The API's request bodies: read with the size limit, deserialised with <see cref="RunsApi.BodyJson"/>

@@ -62,7 +62,7 @@ public sealed class GenotypeLibrary(RunStore store)
             .ToArray();
 
     public static GenotypeInfo Info(GenotypeEntry e) =>
-        new(e.Id.ToString(), e.Name, e.Framework.ToName(), e.Source, e.Text, null, e.RunId);
+        new(e.Id.ToString(), e.Name, e.Framework.ToName(), e.Source, e.Text, null, e.RunId, e.CreatedAt);
 
     /// <summary>The longest name an entry may have: names are shown in tables and lists.</summary>
     public const int MaxNameLength = 100;

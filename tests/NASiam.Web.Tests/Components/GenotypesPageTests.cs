@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using Bunit;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Web;
@@ -27,6 +28,29 @@ public sealed class GenotypesPageTests() : ScriptedAppTests("genotypes", () => n
         Assert.Contains(App.Services.GetRequiredService<NASiam.Web.Runs.RunStore>().Genotypes(), g => g.Text == text);
         // Its "Compare vs standard" hands the comparison form the genotype itself, not the entry's bare id.
         page.WaitForAssertion(() => Assert.Contains(page.FindAll("a.compare-genotype"), a => a.GetAttribute("href")!.Contains(Uri.EscapeDataString(text))));
+    }
+
+    // A discovered entry says when and by which run it was found (two runs finding one genotype were two identical rows).
+    [Fact]
+    public async Task ADiscoveredGenotype_SaysWhenAndByWhichRun()
+    {
+        using var c = App.Api();
+        var run = await SucceededQuickDemo(c);
+        var name = App.Services.GetRequiredService<NASiam.Web.Runs.RunStore>().Get(run)!.Name;
+        var listed = (await c.GetFromJsonAsync<System.Text.Json.JsonElement>("/api/genotypes")).EnumerateArray()
+            .Single(g => g.GetProperty("runId").ValueKind == System.Text.Json.JsonValueKind.String && g.GetProperty("runId").GetGuid() == run);
+        var at = listed.GetProperty("createdAt").GetDateTimeOffset();
+        Assert.True(Math.Abs((DateTimeOffset.UtcNow - at).TotalMinutes) < 5, at.ToString("O"));
+
+        await using var ctx = Bunit.Context();
+        ctx.Services.AddFallbackServiceProvider(App.Services);
+        var page = ctx.Render<Genotypes>();
+        var link = page.FindAll("a.genotype-run").Single(a => a.GetAttribute("href") == $"/runs/{run}");
+        Assert.Equal(name, link.TextContent.Trim());
+        var provenance = link.Closest(".genotype-provenance")!.TextContent;
+        Assert.Contains($"found {at.UtcDateTime:yyyy-MM-dd HH:mm} UTC", provenance);
+        // Presets have no date or run.
+        Assert.Equal(page.FindAll("tbody tr").Count - page.FindAll(".genotype-provenance").Count, NASiam.Core.Genotypes.GenotypePresets.All.Count);
     }
 
     [Fact]
