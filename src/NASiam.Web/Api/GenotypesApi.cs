@@ -113,7 +113,7 @@ public sealed class GenotypeLibrary(RunStore store)
         var names = new Dictionary<string, GenotypeInfo>(StringComparer.OrdinalIgnoreCase);
         foreach (var x in All()) names.TryAdd(x.Name, x);
         string entryName;
-        if (string.IsNullOrWhiteSpace(name)) entryName = UniqueName($"imported {DateTime.UtcNow:yyyy-MM-dd HH:mm}", names.Keys);
+        if (string.IsNullOrWhiteSpace(name)) entryName = UniqueName(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"imported {DateTime.UtcNow:yyyy-MM-dd HH:mm}"), names.Keys);
         else entryName = name.Trim();
         if (entryName.Length > MaxNameLength) return (null, ("name", $"must be at most {MaxNameLength} characters (got {entryName.Length})"));
         if (names.TryGetValue(entryName, out var taken))

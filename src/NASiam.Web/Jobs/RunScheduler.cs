@@ -145,7 +145,7 @@ public sealed class RunScheduler(
         var record = new RunRecord
         {
             Id = Guid.NewGuid(),
-            Name = string.IsNullOrWhiteSpace(runOptions.Name) ? $"{EnumNames.Name(runOptions.Kind)} {runOptions.Framework.ToName()} {DateTime.UtcNow:MM-dd HH:mm}" : runOptions.Name!,
+            Name = string.IsNullOrWhiteSpace(runOptions.Name) ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{EnumNames.Name(runOptions.Kind)} {runOptions.Framework.ToName()} {DateTime.UtcNow:MM-dd HH:mm}") : runOptions.Name!,
             Kind = runOptions.Kind, Framework = runOptions.Framework, Backbone = runOptions.Backbone, Dataset = runOptions.Dataset,
             Device = device, Status = RunStatus.Queued, OptionsJson = runOptions.ToJson(), CreatedAt = DateTimeOffset.UtcNow, ParentId = parentId,
             Notices = notices ?? [],

@@ -91,7 +91,7 @@ public sealed record KernelCheckReport(HostInfo Host, string Backbone, bool Cifa
     public IEnumerable<string> Lines()
     {
         var c = CultureInfo.InvariantCulture;
-        yield return $"{Subject}: {BackboneConvShapes.Distinct(Backbone, CifarStem, InputSizes.ToArray()).Count} distinct conv shapes, batch {Batch}, tolerance {Tolerance.ToString("0e0", c)}{(FromCache ? $", cached {CheckedAt:yyyy-MM-dd HH:mm} ({CachePath})" : "")}";
+        yield return $"{Subject}: {BackboneConvShapes.Distinct(Backbone, CifarStem, InputSizes.ToArray()).Count} distinct conv shapes, batch {Batch}, tolerance {Tolerance.ToString("0e0", c)}{(FromCache ? $", cached {CheckedAt.ToString("yyyy-MM-dd HH:mm", c)} ({CachePath})" : "")}";
         foreach (var r in Candidates)
         {
             var time = r.PassSeconds is { } s ? string.Format(c, "{0,7:0.000} s/pass", s) : "       -      ";
