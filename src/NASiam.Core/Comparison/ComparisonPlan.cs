@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using NASiam.Core.Genotypes;
 using NASiam.Core.Options;
@@ -26,6 +27,14 @@ public sealed record ComparisonRequest
     public IReadOnlyList<int>? Seeds { get; init; }
     /// <summary>Seeds of the fresh searches (only without a genotype); null = the first comparison seed. Two or more give a stability analysis and the modal genotype is compared.</summary>
     public IReadOnlyList<int>? SearchSeeds { get; init; }
+    /// <summary>
+    /// The options of the run whose genotype is compared (a source run), with <see cref="SourceName"/>: without a
+    /// preset the arms start from them (its backbone, data, heads and stage recipes), not from the framework's full
+    /// recipe, which for a quick demo's search was a ResNet-50 at 800 epochs that ran a host out of memory.
+    /// </summary>
+    public RunOptions? SourceOptions { get; init; }
+    /// <summary>How notices name the source run ("run ID ('NAME')").</summary>
+    public string? SourceName { get; init; }
 }
 
 /// <summary>A validated comparison: the resolved genotype (or the searches that will find it) and the recipe's request.</summary>
@@ -109,6 +118,15 @@ public static class ComparisonPlanner
             try { RunPresets.Get(request.Preset); }
             catch (ArgumentException e) { return new(null, [new FieldError("preset", $"{e.Message.TrimEnd('.')}; or the comparison preset {ComparisonPresets.QuickCompare}")], notices); }
         }
+        if (string.IsNullOrWhiteSpace(request.Preset) && request.SourceOptions is { } source)
+        {
+            var based = SourceRecipe(source);
+            if (overrides is not null) MergeInto(based, overrides);
+            overrides = based;
+            notices.Add($"preset: none given, so the arms take the recipe {request.SourceName ?? "the source run"} was queued with " +
+                        $"({source.Backbone}, {source.Dataset}, pre-training {source.Pretrain.Epochs} epochs at batch {source.Pretrain.BatchSize}" +
+                        $"{(source.MaxStepsPerStage is { } sourceCap ? $", at most {sourceCap} steps a stage" : "")}); give a preset for another");
+        }
         if (ComparisonPresets.Find(request.Preset) is { } cp)
         {
             preset = cp.RunPreset;
@@ -185,6 +203,10 @@ public static class ComparisonPlanner
         }
         if (errors.Count > 0) return new(null, errors, notices);
         if (seeds.Length == 1) notices.Add(ComparisonReport.OneSeedNotice);
+        // Each capped stage succeeds: without this the report read as the recipe's epochs.
+        if (options.MaxStepsPerStage is { } cap)
+            notices.Add($"maxStepsPerStage {cap}: every stage of every child stops after at most {cap} steps, so the arms are compared on " +
+                        "shortened training, not the recipe's epochs (each run's log says where its stages ended)");
 
         var name = string.IsNullOrWhiteSpace(request.Name) ? $"compare {options.Framework.ToName()} {options.Backbone} {options.Dataset}" : request.Name.Trim();
         return new(new ComparisonPlan
@@ -237,6 +259,27 @@ public static class ComparisonPlanner
         patch["seed"] = seed;
         if (name is not null) patch["name"] = name;
         return new RunRequest { Preset = preset, Framework = framework, Kind = kind, Overrides = patch, Genotype = genotype };
+    }
+
+    /// <summary>
+    /// A source run's options as a merge patch for the arms: what the comparison decides itself (kind, seed, name, the
+    /// pre-training genotype, the evaluated checkpoint) is left out, and so are unset (null) members (a patch's null removes).
+    /// </summary>
+    static JsonObject SourceRecipe(RunOptions source)
+    {
+        var json = JsonSerializer.SerializeToNode(source, RunOptions.Json)!.AsObject();
+        foreach (var own in new[] { "kind", "seed", "name" }) json.Remove(own);
+        (json["pretrain"] as JsonObject)?.Remove("genotype");
+        (json["linear"] as JsonObject)?.Remove("checkpoint");
+        RemoveNulls(json);
+        return json;
+
+        static void RemoveNulls(JsonObject o)
+        {
+            foreach (var (k, v) in o.ToArray())
+                if (v is null) o.Remove(k);
+                else if (v is JsonObject inner) RemoveNulls(inner);
+        }
     }
 
     static void MergeInto(JsonObject target, JsonObject patch)

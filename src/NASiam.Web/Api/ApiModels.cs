@@ -69,7 +69,7 @@ public sealed record CheckpointFile(string Name, long Bytes, DateTimeOffset Modi
 public sealed record MetricsResponse(Guid RunId, long LastSequence, bool Downsampled, IReadOnlyList<JsonElement> Events, JsonElement? AttemptStarted);
 
 /// <summary>Body of POST /api/genotypes (JSON form); text/plain bodies carry the genotype text alone.</summary>
-public sealed record ImportGenotypeRequest(string? Name, string? Text, string? Framework);
+public sealed record ImportGenotypeRequest(string? Name = null, string? Text = null, string? Framework = null);
 
 /// <summary>A genotype for the API: presets and the library.</summary>
 /// <param name="RunId">The run that found it (source "discovered"); null for presets, imports, and once that run is deleted.</param>

@@ -88,7 +88,7 @@ public static class ComparisonsApi
             : new ComparisonChildView(ch.RunId, ch.Role, ch.Arm, ch.Seed, "Deleted", "")).ToArray();
         var o = c.Plan.Recipe;
         return new ComparisonView(c.Id, c.Name, c.Status.ToString(), c.Message, o.Framework.ToName(), o.Backbone, o.Dataset, c.Plan.Seeds,
-            c.Plan.SearchSeeds, c.Plan.GenotypeText, c.SourceRunId, c.CreatedAt, c.FinishedAt, children, report, notices);
+            c.Plan.SearchSeeds, c.Plan.GenotypeText, c.SourceRunId, c.CreatedAt, c.FinishedAt, children, report, notices ?? c.Plan.Notices);
     }
 
     static async Task<IResult> Create(HttpRequest request, ComparisonService service, ComparisonStore store, RunStore runs, IOptions<NasiamWebOptions> options)

@@ -30,6 +30,8 @@ public static class OpenApiRequestBodies
     {
         var json = await context.GetOrCreateSchemaAsync(typeof(ImportGenotypeRequest), cancellationToken: cancel);
         if (json.Properties is { } members) StripNull(members);
+        // Text is the genotype; a name (else "imported <time>") and a framework (else inferred) are optional.
+        json.Required = new HashSet<string> { "text" };
         operation.RequestBody = new OpenApiRequestBody
         {
             Required = true,

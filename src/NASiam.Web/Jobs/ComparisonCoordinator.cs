@@ -50,13 +50,16 @@ public sealed class ComparisonService(ComparisonStore comparisons, RunStore runs
             // Said of the source run, not as a parse error of its genotype under another framework's fields.
             if (request.Framework is { } asked && FrameworkNames.TryParse(asked, out var f) && f != run.Framework)
                 return new(null, [new("sourceRunId", $"run {src} ('{run.Name}') searched {run.Framework.ToName()} heads; its genotype cannot be compared as {f.ToName()}: leave framework out, or give {run.Framework.ToName()}")], []);
-            request = request with { Genotype = run.GenotypeText, Framework = request.Framework ?? run.Framework.ToName() };
+            request = request with { Genotype = run.GenotypeText, Framework = request.Framework ?? run.Framework.ToName(), SourceOptions = OptionsOf(run), SourceName = $"run {src} ('{run.Name}')" };
             // A running or stopped search's genotype is its alphas' current argmax: said, as for a genotype given by the run's id.
             if (runs.ProvisionalGenotype(run) is { } notice) provisional = $"sourceRunId: {notice}";
         }
         // A run's id as the genotype: the comparison descends from that run (the planner resolves the genotype).
-        else if (Guid.TryParse(request.Genotype?.Trim(), out var gid) && runs.Get(gid) is { GenotypeText: not null })
+        else if (Guid.TryParse(request.Genotype?.Trim(), out var gid) && runs.Get(gid) is { GenotypeText: not null } byId)
+        {
             sourceRunId = gid;
+            request = request with { SourceOptions = OptionsOf(byId), SourceName = $"run {gid} ('{byId.Name}')" };
+        }
         var planned = ComparisonPlanner.Plan(request, scheduler.Policy);
         if (provisional is not null) planned = planned with { Notices = [provisional, .. planned.Notices] };
         if (!planned.Ok) return new(null, planned.Errors, planned.Notices);
@@ -67,12 +70,21 @@ public sealed class ComparisonService(ComparisonStore comparisons, RunStore runs
 
         var record = new ComparisonRecord
         {
-            Id = Guid.NewGuid(), Name = planned.Plan.Name, Plan = planned.Plan, Status = RunStatus.Queued,
+            // The plan keeps every notice it was queued with (a source run's provisional genotype was in the create
+            // response only): the report, GET and the page show them.
+            Id = Guid.NewGuid(), Name = planned.Plan.Name, Plan = planned.Plan with { Notices = planned.Notices }, Status = RunStatus.Queued,
             SourceRunId = sourceRunId, CreatedAt = DateTimeOffset.UtcNow,
         };
         comparisons.Insert(record);
         TryAdvance(record.Id);
         return new(comparisons.Get(record.Id), errors, planned.Notices);
+    }
+
+    // A record whose options do not read (an old schema) gives no recipe: the framework's, as before.
+    static NASiam.Core.Options.RunOptions? OptionsOf(RunRecord run)
+    {
+        try { return run.Options(); }
+        catch (Exception e) when (e is System.Text.Json.JsonException or ArgumentException or NotSupportedException) { return null; }
     }
 
     /// <summary>Cancels every active child; the comparison stops creating children. False when it is not active.</summary>

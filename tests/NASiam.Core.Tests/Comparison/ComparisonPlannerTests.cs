@@ -9,6 +9,18 @@ public class ComparisonPlannerTests
 {
     const string Genotype = "Genotype(predictor=[['linear_relu'], ['identity'], ['linear_silu'], ['linear_elu'], ['identity'], ['linear_relu']])";
 
+    // A step cap ends every child's stages early, each "succeeded": the plan says the arms compare shortened training.
+    [Fact]
+    public void AStepCap_IsSaidInTheNotices()
+    {
+        var request = new ComparisonRequest { Preset = "quick-demo", Framework = "simclr", Genotype = Genotype, Seeds = [0, 1] };
+        Assert.DoesNotContain(ComparisonPlanner.Plan(request, RunRequestPolicy.Web).Notices, n => n.StartsWith("maxStepsPerStage"));
+        var capped = ComparisonPlanner.Plan(request with { Overrides = JsonNode.Parse("""{"maxStepsPerStage":40}""")!.AsObject() }, RunRequestPolicy.Web);
+        Assert.True(capped.Ok, string.Join("; ", capped.Errors));
+        Assert.Contains("maxStepsPerStage 40: every stage of every child stops after at most 40 steps, so the arms are compared on shortened training, " +
+                        "not the recipe's epochs (each run's log says where its stages ended)", capped.Plan!.Notices);
+    }
+
     [Fact]
     public void GivenGenotype_BothArmsResolveToTheSameRecipe_ButTheHeads()
     {

@@ -75,6 +75,40 @@ public class ComparisonsApiTests : IDisposable
         Assert.Contains("searched simsiam heads; its genotype cannot be compared as simclr", error);
     }
 
+    // A source run and no preset: the arms take the recipe the source was queued with (a quick demo's search gave a
+    // ResNet-50, 800-epoch comparison that ran a host out of memory), said in a notice; the notices are kept with the
+    // comparison (GET and the report), not only in the create response.
+    [Fact]
+    public async Task SourceRun_WithoutAPreset_GivesTheArmsItsRecipe_AndTheNoticesAreKept()
+    {
+        await using var app = new NasiamAppFactory(_data, new ScriptedRunEngine(totalSteps: 2, stepMilliseconds: 0));
+        using var c = app.Api();
+        var made = await c.PostAsync("/api/runs", Json("""{"preset":"quick-demo","framework":"simsiam","kind":"search"}"""));
+        var search = (await made.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+        await NasiamAppFactory.WaitForStatus(c, search, "Succeeded");
+        var source = (await c.GetFromJsonAsync<JsonElement>($"/api/runs/{search}")).GetProperty("options");
+
+        var r = await c.PostAsync("/api/comparisons", Json($$"""{"sourceRunId":"{{search}}","seeds":[0]}"""));
+        var text = await r.Content.ReadAsStringAsync();
+        Assert.True(r.StatusCode == HttpStatusCode.Created, text);
+        var created = JsonDocument.Parse(text).RootElement;
+        Assert.Equal("resnet-tiny", created.GetProperty("backbone").GetString());
+        var id = created.GetProperty("id").GetGuid();
+        var notice = Assert.Single(created.GetProperty("notices").EnumerateArray().Select(n => n.GetString()!), n => n.StartsWith("preset: none given"));
+        Assert.Contains($"the arms take the recipe run {search} (", notice);
+
+        var got = await c.GetFromJsonAsync<JsonElement>($"/api/comparisons/{id}");
+        Assert.Contains(notice, got.GetProperty("notices").EnumerateArray().Select(n => n.GetString()));
+        Assert.Contains(notice, got.GetProperty("report").GetProperty("notices").EnumerateArray().Select(n => n.GetString()));
+        // Its pre-training children run the source's recipe.
+        var child = got.GetProperty("children").EnumerateArray().First(ch => ch.GetProperty("role").GetString() == "pretrain").GetProperty("runId").GetGuid();
+        var options = (await c.GetFromJsonAsync<JsonElement>($"/api/runs/{child}")).GetProperty("options");
+        foreach (var path in new[] { "backbone", "dataset", "syntheticTrainSize" })
+            Assert.Equal(source.GetProperty(path).GetRawText(), options.GetProperty(path).GetRawText());
+        Assert.Equal(source.GetProperty("pretrain").GetProperty("epochs").GetInt32(), options.GetProperty("pretrain").GetProperty("epochs").GetInt32());
+        Assert.Equal(source.GetProperty("heads").GetRawText(), options.GetProperty("heads").GetRawText());
+    }
+
     [Fact]
     public async Task OpenApi_DescribesTheComparisonsEndpoints()
     {

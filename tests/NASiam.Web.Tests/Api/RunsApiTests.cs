@@ -327,6 +327,7 @@ public class RunsApiTests : IAsyncLifetime
         Assert.Equal("string", import.GetProperty("text/plain").GetProperty("schema").GetProperty("type").GetString());
         var bodies = new[] { schemas.GetProperty(reference.Split('/')[^1]), schemas.GetProperty("CreateComparisonRequest"), import.GetProperty("application/json").GetProperty("schema") };
         Assert.True(import.GetProperty("application/json").GetProperty("schema").GetProperty("properties").TryGetProperty("framework", out _));
+        Assert.Equal(["text"], import.GetProperty("application/json").GetProperty("schema").GetProperty("required").EnumerateArray().Select(r => r.GetString()));
         foreach (var body2 in bodies)
             foreach (var member in body2.GetProperty("properties").EnumerateObject())
                 Assert.False(member.Value.GetRawText().Contains("\"null\""), $"{member.Name}: {member.Value.GetRawText()}");
