@@ -66,6 +66,12 @@ public sealed record ComparisonReport
     public required IReadOnlyList<int> Seeds { get; init; }
     /// <summary>The compared genotype in the reference text format.</summary>
     public string? GenotypeText { get; init; }
+    /// <summary>
+    /// The options every arm shares, as a run's "options" reads (the first seed's baseline pre-training): each arm's
+    /// pre-training differs only in its heads and seed, its linear evaluation in the backbone it reads. What an
+    /// appendix needs (epochs, batch sizes, learning rates, step cap, linear recipe) without opening every child run.
+    /// </summary>
+    public System.Text.Json.JsonElement? Recipe { get; init; }
     /// <summary>Always "standard": the framework's baseline heads.</summary>
     public string Baseline { get; init; } = "standard";
     /// <summary>queued | running | succeeded | failed | cancelled (of the comparison as a whole).</summary>

@@ -198,6 +198,7 @@ public static class ComparisonSchedule
         {
             Id = id, Name = plan.Name, Framework = o.Framework.ToName(), Backbone = o.Backbone, Dataset = o.Dataset, Seeds = plan.Seeds,
             GenotypeText = plan.GenotypeText, Status = status, Results = rows, Stability = stability,
+            Recipe = System.Text.Json.JsonSerializer.SerializeToElement(o with { Name = null }, RunOptions.Json),
             Complete = rows.All(r => r.LinclsTop1 is not null && r.KnnTop1 is not null), Notices = notices, FinishedAt = finishedAt,
         }.WithStatistics();
     }

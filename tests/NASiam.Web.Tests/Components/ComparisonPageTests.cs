@@ -94,6 +94,14 @@ public class ComparisonPageTests
             store.SetStatus(id, NASiam.Web.Runs.RunStatus.Succeeded, headline, finished: true);
             var page = ctx.Render<ComparisonDetail>(p => p.Add(x => x.Id, id));
             Assert.Single(page.FindAll(".mud-alert, .comparison-metric-words"), e => e.TextContent.Contains(headline));
+            // The recipe both arms share, on the page and in comparison.json (a reviewer opened every child run for it).
+            var recipe = page.Find("#comparison-recipe").TextContent;
+            var plan = store.Get(id)!.Plan.Recipe;
+            Assert.Contains($"{plan.Pretrain.Epochs} epochs, batch {plan.Pretrain.BatchSize}, ", recipe);
+            Assert.Contains($"{plan.Linear.Epochs} epochs, batch {plan.Linear.BatchSize}, ", recipe);
+            Assert.Contains("simclr, resnet-tiny", recipe);
+            var json = await c.GetFromJsonAsync<JsonElement>($"/api/comparisons/{id}/files/comparison.json");
+            Assert.Equal(plan.Pretrain.Epochs, json.GetProperty("recipe").GetProperty("pretrain").GetProperty("epochs").GetInt32());
             // The status chip is coloured as the runs list's (it was grey for Succeeded and Failed alike).
             Assert.Contains("mud-chip-color-success", page.Find("#comparison-status").ClassList);
             store.SetStatus(id, NASiam.Web.Runs.RunStatus.Failed, "broke", finished: true);
