@@ -55,7 +55,8 @@ public static class RunDataCheck
         string source = !folder
             ? $"search.trainPortion {s.TrainPortion} of {trainCount} train images, {(o.Dataset == "synthetic" ? "syntheticTrainSize" : $"{o.Dataset}'s train split")}"
             : $"a search on an image folder draws {(o.Compat.ImageNetSearchFirstQuarter ? "the first quarter (by index, compat D20)" : "a class-balanced quarter")} " +
-              $"of its {trainCount} train images ({classSizes!.Count} classes), and search.trainPortion {s.TrainPortion} gives {weights} of them to the weights and {alphas} to the architecture";
+              $"of its {trainCount} train images ({classSizes!.Count} classes): {weights + alphas} images, of which search.trainPortion {s.TrainPortion} " +
+              $"(the weights' share) gives {weights} to the weights and {alphas} to the architecture{(o.Compat.ImageNetSearchFirstQuarter ? "" : ", rounding down in each class")}";
         if (weights < 1 || alphas < 1)
             return new("search.trainPortion", $"leaves the search's {(weights < 1 ? "weight" : "architecture")} split empty ({source}): use more images or another search.trainPortion");
         long smaller = Math.Min(weights, alphas);

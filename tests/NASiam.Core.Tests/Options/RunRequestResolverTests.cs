@@ -64,7 +64,8 @@ public class RunRequestResolverTests
         var error = Assert.Single(FolderErrors(good, RunKind.Search, """{"search":{"batchSize":16,"trainPortion":0.5}}"""));
         Assert.Equal("search.batchSize", error.Path);
         Assert.Equal("16 is more than the 8 images of the search's weight split (a search on an image folder draws a class-balanced quarter of its 80 train images " +
-                     "(4 classes), and search.trainPortion 0.5 gives 8 of them to the weights and 12 to the architecture); every step draws a full batch", error.Message);
+                     "(4 classes): 20 images, of which search.trainPortion 0.5 (the weights' share) gives 8 to the weights and 12 to the architecture, rounding down in each class); " +
+                     "every step draws a full batch", error.Message);
         Assert.Empty(FolderErrors(good, RunKind.Search, """{"search":{"batchSize":8,"trainPortion":0.5}}"""));
         Assert.Equal("pretrain.batchSize", Assert.Single(FolderErrors(good, RunKind.Pretrain, """{"pretrain":{"batchSize":100}}""")).Path);
         Assert.Empty(FolderErrors(good, RunKind.Pretrain, """{"pretrain":{"batchSize":80}}"""));
