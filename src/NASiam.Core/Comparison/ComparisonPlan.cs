@@ -172,28 +172,20 @@ public static class ComparisonPlanner
         int recipeSeed = seeds.Length > 0 && seeds[0] >= 0 ? seeds[0] : 0;
         var recipe = RunRequestResolver.Resolve(ChildRequest(preset, request.Framework, overrides, RunKind.Pretrain, recipeSeed, GenotypeReference.Standard), policy);
         notices.AddRange(recipe.Notices.Where(n => !n.StartsWith("pretrain.genotype", StringComparison.Ordinal)));
-        if (!recipe.Ok) return new(null, [.. errors, .. recipe.Errors], notices);
+        if (!recipe.Ok)
+        {
+            // The genotype's own error in the same answer where the framework is known without the recipe (a form
+            // otherwise showed it only after the options were fixed).
+            if (!fresh && FrameworkNames.TryParse(request.Framework, out var asked) && recipe.Errors.All(e => e.Path != "framework"))
+                GenotypeError(asked);
+            return new(null, [.. errors, .. recipe.Errors], notices);
+        }
         var options = recipe.Options!;
 
         string? genotypeText = null;
-        if (!fresh)
-        {
-            try
-            {
-                var g = GenotypeReference.Resolve(request.Genotype, options.Framework, policy.AllowServerFiles, policy.GenotypeById, policy.GenotypeByName, out var stored);
-                if (g is null) errors.Add(new("genotype", "'standard' is the baseline itself; give the genotype to compare with it (or none for a fresh search)"));
-                else
-                {
-                    genotypeText = GenotypeText.Write(g);
-                    notices.AddRange(GenotypeReference.Notices(request.Genotype, policy.AllowServerFiles, stored).Select(n => $"genotype: {n}"));
-                }
-            }
-            catch (Exception e) when (e is ArgumentException or FormatException or IOException or UnauthorizedAccessException)
-            {
-                errors.Add(new("genotype", e.Message));
-            }
-        }
-        else
+        if (!fresh && GenotypeError(options.Framework) is { } resolved)
+            genotypeText = GenotypeText.Write(resolved);
+        else if (fresh)
         {
             var search = RunRequestResolver.Resolve(ChildRequest(preset, request.Framework, overrides, RunKind.Search, Math.Max(0, searchSeeds.FirstOrDefault()), null), policy);
             if (!search.Ok) errors.AddRange(search.Errors);
@@ -214,6 +206,23 @@ public static class ComparisonPlanner
             Name = name, Framework = options.Framework, Seeds = seeds, SearchSeeds = searchSeeds, GenotypeText = genotypeText,
             Preset = preset, Overrides = overrides, Recipe = options, Notices = notices,
         }, [], notices);
+
+        // The given genotype under framework: its errors and notices are added; the genotype, or null.
+        Genotype? GenotypeError(Framework framework)
+        {
+            try
+            {
+                var g = GenotypeReference.Resolve(request.Genotype, framework, policy.AllowServerFiles, policy.GenotypeById, policy.GenotypeByName, out var stored);
+                if (g is null) errors.Add(new("genotype", "'standard' is the baseline itself; give the genotype to compare with it (or none for a fresh search)"));
+                else notices.AddRange(GenotypeReference.Notices(request.Genotype, policy.AllowServerFiles, stored).Select(n => $"genotype: {n}"));
+                return g;
+            }
+            catch (Exception e) when (e is ArgumentException or FormatException or IOException or UnauthorizedAccessException)
+            {
+                errors.Add(new("genotype", e.Message));
+                return null;
+            }
+        }
     }
 
     /// <summary>Options of the search child for <paramref name="seed"/>.</summary>

@@ -9,6 +9,20 @@ public class ComparisonPlannerTests
 {
     const string Genotype = "Genotype(predictor=[['linear_relu'], ['identity'], ['linear_silu'], ['linear_elu'], ['identity'], ['linear_relu']])";
 
+    // Every error in one answer: a genotype of another framework was said only once the options' errors were fixed.
+    [Fact]
+    public void ABadGenotype_IsReportedWithTheOptionsErrors()
+    {
+        var r = ComparisonPlanner.Plan(new ComparisonRequest
+        {
+            Preset = "quick-demo", Framework = "simclr", Genotype = "moco/cifar10_resnet18", Seeds = [0, 1],
+            Overrides = JsonNode.Parse("""{"pretrain":{"epochs":0}}""")!.AsObject(),
+        }, RunRequestPolicy.Web);
+        Assert.False(r.Ok);
+        Assert.Contains(r.Errors, e => e.Path == "pretrain.epochs");
+        Assert.Contains(r.Errors, e => e.Path == "genotype");
+    }
+
     // A step cap ends every child's stages early, each "succeeded": the plan says the arms compare shortened training.
     [Fact]
     public void AStepCap_IsSaidInTheNotices()
