@@ -39,6 +39,25 @@ public static class RunDataCheck
     }
 
     /// <summary>
+    /// What the data makes of the recipe without refusing it: a linear batch larger than the train split (the linear
+    /// evaluation keeps a partial batch) is one batch an epoch of every image. An image folder's count is known where
+    /// <paramref name="listFolders"/> (the door reads the data); empty otherwise.
+    /// </summary>
+    public static IReadOnlyList<string> Notices(RunOptions o, bool listFolders)
+    {
+        if (o.Kind is not (RunKind.LinCls or RunKind.Pipeline)) return [];
+        long? train = DataSets.KnownTrainCount(o.Dataset, o.SyntheticTrainSize);
+        if (train is null && o.Dataset == "folder" && listFolders && !string.IsNullOrWhiteSpace(o.DataPath))
+        {
+            try { train = Listing(o.DataPath).Train; }
+            catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException or ArgumentException) { return []; }
+        }
+        return train is { } n && o.Linear.BatchSize > n
+            ? [$"linear.batchSize: {o.Linear.BatchSize} is more than the {n} train images, so each linear epoch is one batch of all {n}"]
+            : [];
+    }
+
+    /// <summary>
     /// Null when both halves of the search split (method doc 5.1) fill a batch of <c>search.batchSize</c>; else the
     /// field and why, with the numbers that lead there. <paramref name="classSizes"/>: an image folder's train classes
     /// (it searches on a class-balanced quarter, <see cref="SearchSplit.Balanced"/>, or with compat D20 on the first

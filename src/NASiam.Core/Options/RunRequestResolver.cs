@@ -200,6 +200,7 @@ public static class RunRequestResolver
                 errors.Add(new("pretrain.genotype", e.Message));
             }
         }
+        if (errors.Count == 0) notices.AddRange(RunDataCheck.Notices(options, policy.CheckDataFolders));
         // A linear evaluation of nothing is the random-init baseline: legitimate, and said, so its number is not read as a run's.
         if (errors.Count == 0 && options.Kind == RunKind.LinCls && string.IsNullOrWhiteSpace(options.Linear.Checkpoint))
             notices.Add($"checkpoint: none given, so {UntrainedBackbone}");

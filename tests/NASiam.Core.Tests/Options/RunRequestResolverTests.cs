@@ -69,6 +69,10 @@ public class RunRequestResolverTests
         Assert.Empty(FolderErrors(good, RunKind.Search, """{"search":{"batchSize":8,"trainPortion":0.5}}"""));
         Assert.Equal("pretrain.batchSize", Assert.Single(FolderErrors(good, RunKind.Pretrain, """{"pretrain":{"batchSize":100}}""")).Path);
         Assert.Empty(FolderErrors(good, RunKind.Pretrain, """{"pretrain":{"batchSize":80}}"""));
+        // A linear batch larger than the set is kept (a partial batch), and said.
+        var lincls = RunRequestResolver.Resolve(new RunRequest { Preset = "quick-demo", Kind = RunKind.LinCls, Overrides = FolderPatch(good, """{"linear":{"batchSize":128}}""") }, RunRequestPolicy.Cli);
+        Assert.True(lincls.Ok, string.Join("; ", lincls.Errors));
+        Assert.Contains("linear.batchSize: 128 is more than the 80 train images, so each linear epoch is one batch of all 80", lincls.Notices);
         // The engine says the same when it opens the set (a web-only node cannot list the workers' folders).
         var o = RunRequestResolver.Resolve(new RunRequest { Preset = "quick-demo", Kind = RunKind.Search, Overrides = FolderPatch(good, """{"search":{"batchSize":16,"trainPortion":0.5}}""") },
             RunRequestPolicy.Web).Options!;
