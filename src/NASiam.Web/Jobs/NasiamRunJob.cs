@@ -233,6 +233,13 @@ public sealed class NasiamRunJob(
             return null;
         }
         bool userCancelled = userCancel.IsCancellationRequested || store.Get(runId)?.CancelRequested == true;
+        if (failure is RunProcessException died && userCancelled)
+        {
+            // The user asked it to stop and its process died first (the cancel reached it too late, or it was
+            // killed from outside while stopping): what the user asked for happened, so not Failed.
+            log.LogWarning("Run {RunId}: its process died after the user cancelled it: {Message}", runId, died.Message);
+            return new RunEnding(RunStatus.Cancelled, "Stopped at the user's request; " + died.Message);
+        }
         if (failure is not null)
         {
             // A run the engine refused as bad input (its ArgumentException, the CLI's exit code 2) is the user's to

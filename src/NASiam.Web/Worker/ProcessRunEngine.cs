@@ -108,14 +108,24 @@ public sealed class ProcessRunEngine(RunProcessLauncher launcher, RunExecutionRe
                 throw new ArgumentException(message);
             throw new RunProcessException(message, exitCode, signal: null);
         }
-        if (killedAfterCancel)
+        var signal = ExitStatus.Signal(exitCode);
+        // A child that dies after it was told to stop ends the run as cancelled, not failed: the user
+        // (or an app stop, which the job writes as Interrupted with its own message) asked for it, and
+        // a child that is still building its model can take longer than the grace, or be killed from
+        // outside while it tears down. Its message is what a user sees after a cancel.
+        if (cancelSent)
+        {
+            var how = killedAfterCancel
+                ? $"its process did not stop within {Duration(CancelGrace)} of the cancel and was killed"
+                : signal is { } cs ? $"its process ended with {ExitStatus.Describe(cs)} while stopping" + (cs == 9 ? " (not killed by this app)" : "")
+                : $"its process exited with code {exitCode} while stopping";
             return new RunResult
             {
                 Outcome = RunOutcome.Cancelled,
-                Message = $"Cancelled; the run's process did not stop within {CancelGrace.TotalMinutes:0.#} min and was killed {progress.Where()}. Resume continues from its last checkpoint.",
+                Message = $"Stopped at the user's request {progress.Where()}; {how}. {ResumeNote(context.OutputDirectory)}",
                 NextSequence = progress.NextSequence,
             };
-        var signal = ExitStatus.Signal(exitCode);
+        }
         var last = stderr.Last is { } l ? $" Its last output: {Truncate(l, 300)}" : "";
         if (signal is { } s)
         {
@@ -200,6 +210,19 @@ public sealed class ProcessRunEngine(RunProcessLauncher launcher, RunExecutionRe
     static int SafeId(Process p)
     {
         try { return p.Id; } catch (InvalidOperationException) { return 0; }
+    }
+
+    /// <summary>"10 min", "90 s": a test's grace of a second must not read "0 min".</summary>
+    static string Duration(TimeSpan t) => t.TotalMinutes >= 1 ? $"{t.TotalMinutes:0.#} min" : $"{t.TotalSeconds:0.#} s";
+
+    /// <summary>What a resume does: a run killed before any checkpoint has nothing to continue from.</summary>
+    static string ResumeNote(string outputDirectory)
+    {
+        var dir = Path.Combine(outputDirectory, "checkpoints");
+        bool any;
+        try { any = Directory.Exists(dir) && Directory.EnumerateFiles(dir, "*.ckpt").Any(); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { any = false; }
+        return any ? "Resume continues from its last checkpoint." : "It had no checkpoint yet; resume starts it from the beginning.";
     }
 
     static string Truncate(string s, int max) => s.Length <= max ? s : s[..max] + "…";

@@ -23,6 +23,16 @@ public sealed class RunProcessLauncher
 {
     readonly Lazy<(string FileName, string[] Prefix)> _command = new(Resolve);
 
+    public RunProcessLauncher() { }
+
+    RunProcessLauncher(string fileName, string[] prefix) => _command = new(() => (fileName, prefix));
+
+    /// <summary>
+    /// Starts <paramref name="fileName"/> with <paramref name="prefix"/> instead of the app: tests stand in a
+    /// scripted child (one that ignores a cancel, or dies while stopping). A factory, not a constructor, so DI keeps the default.
+    /// </summary>
+    public static RunProcessLauncher ForCommand(string fileName, params string[] prefix) => new(fileName, prefix);
+
     /// <summary>The executable and the arguments before the child's own, e.g. ("/usr/bin/dotnet", ["/app/NASiam.Web.dll"]).</summary>
     public (string FileName, IReadOnlyList<string> Prefix) Command => _command.Value;
 
