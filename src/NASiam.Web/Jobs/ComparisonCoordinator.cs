@@ -87,18 +87,38 @@ public sealed class ComparisonService(ComparisonStore comparisons, RunStore runs
         catch (Exception e) when (e is System.Text.Json.JsonException or ArgumentException or NotSupportedException) { return null; }
     }
 
-    /// <summary>Cancels every active child; the comparison stops creating children. False when it is not active.</summary>
+    /// <summary>
+    /// Cancels every active child; the comparison stops creating children. It reads Cancelled only once
+    /// every child has stopped (a child's process may take minutes to checkpoint); until then it stays
+    /// active with a "Cancelling: …" message (<see cref="ComparisonRecord.IsCancelling"/>) and
+    /// <see cref="Advance"/> settles it. False when it is not active.
+    /// </summary>
     public bool Cancel(Guid id)
     {
         lock (_gate)
         {
             var c = comparisons.Get(id);
             if (c is null || !c.IsActive) return false;
-            comparisons.SetStatus(id, RunStatus.Cancelled, "Cancelled; resume continues with the unfinished children.", finished: true);
-            foreach (var child in comparisons.Children(id))
+            var children = comparisons.Children(id);
+            // Marked before the children are cancelled: an advance in between must not create a child.
+            comparisons.SetStatus(id, c.Status, CancellingMessage(children.Count), finished: false);
+            foreach (var child in children)
                 if (runs.Get(child.RunId) is { IsActive: true }) scheduler.Cancel(child.RunId);
+            SettleCancel(comparisons.Get(id)!);
             return true;
         }
+    }
+
+    const string CancelledMessage = "Cancelled; resume continues with the unfinished children.";
+
+    static string CancellingMessage(int children) => $"{ComparisonRecord.CancellingPrefix}waiting for {children} child run(s) to stop.";
+
+    /// <summary>A cancelling comparison: Cancelled once no child is active, else its message counts those still stopping.</summary>
+    void SettleCancel(ComparisonRecord c)
+    {
+        int active = comparisons.Children(c.Id).Count(ch => runs.Get(ch.RunId) is { IsActive: true });
+        if (active == 0) Finish(c, RunStatus.Cancelled, CancelledMessage);
+        else if (c.Message != CancellingMessage(active)) comparisons.SetStatus(c.Id, c.Status, CancellingMessage(active), finished: false);
     }
 
     /// <summary>
@@ -172,6 +192,7 @@ public sealed class ComparisonService(ComparisonStore comparisons, RunStore runs
         {
             var c = comparisons.Get(id);
             if (c is null || !c.IsActive) return;
+            if (c.IsCancelling) { SettleCancel(c); return; }
             var children = comparisons.Children(id).ToList();
             var views = new List<ComparisonChildView>();
             foreach (var ch in children)

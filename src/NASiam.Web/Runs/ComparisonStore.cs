@@ -20,6 +20,15 @@ public sealed record ComparisonRecord
     public required DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset? FinishedAt { get; init; }
     public bool IsActive => Status is RunStatus.Queued or RunStatus.Running;
+
+    /// <summary>
+    /// Starts the message of a comparison cancelled while a child still runs. It stays Queued/Running (API
+    /// clients know those values) until every child has stopped, and creates no child meanwhile. The
+    /// message is the durable mark because every node's coordinator must see it and it needs no new column.
+    /// </summary>
+    public const string CancellingPrefix = "Cancelling: ";
+
+    public bool IsCancelling => IsActive && Message?.StartsWith(CancellingPrefix, StringComparison.Ordinal) == true;
 }
 
 /// <summary>One child run of a comparison: a search, or one arm's pre-training or linear evaluation for one seed.</summary>

@@ -172,6 +172,33 @@ public class ComparisonsApiTests : IDisposable
         Assert.Contains("no checkpoint", cmp.GetProperty("message").GetString());
     }
 
+    [Fact]
+    public async Task Cancel_WhileAChildIsStillStopping_ReadsCancellingUntilEveryChildEnded_ThenCancelled()
+    {
+        // Each cancelled child takes 3 s to stop (a real one checkpoints, or builds its model first).
+        await using var app = new NasiamAppFactory(_data, new ScriptedRunEngine(totalSteps: 400, stepMilliseconds: 40, stopMilliseconds: 3000));
+        using var c = app.Api();
+        var created = await c.PostAsJsonAsync("/api/comparisons", new { preset = "quick-demo", framework = "simclr", genotype = Genotype, seeds = new[] { 0 } });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+        await NasiamAppFactory.WaitUntil(async () => Children(await Comparison(c, id)).Any(x => x.Status == "Running"),
+            TimeSpan.FromSeconds(30), "a child to run");
+
+        Assert.Equal(HttpStatusCode.Accepted, (await c.PostAsync($"/api/comparisons/{id}/cancel", null)).StatusCode);
+        var cmp = await Comparison(c, id);
+        Assert.Contains(Children(cmp), x => x.Status == "Running");
+        Assert.NotEqual("Cancelled", cmp.GetProperty("status").GetString());
+        Assert.StartsWith("Cancelling: waiting for 1 child run(s) to stop", cmp.GetProperty("message").GetString());
+        // Cancelling again is still accepted; resuming is not (it has not stopped yet).
+        Assert.Equal(HttpStatusCode.Accepted, (await c.PostAsync($"/api/comparisons/{id}/cancel", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, (await c.PostAsync($"/api/comparisons/{id}/resume", null)).StatusCode);
+
+        await NasiamAppFactory.WaitUntil(async () => (cmp = await Comparison(c, id)).GetProperty("status").GetString() == "Cancelled",
+            TimeSpan.FromSeconds(30), "the comparison to read Cancelled");
+        Assert.All(Children(cmp), x => Assert.True(x.Status is "Succeeded" or "Cancelled", $"{x.Role}/{x.Arm}: {x.Status}"));
+        Assert.StartsWith("Cancelled;", cmp.GetProperty("message").GetString());
+    }
+
     static async Task<JsonElement> Comparison(HttpClient c, Guid id) => await c.GetFromJsonAsync<JsonElement>($"/api/comparisons/{id}");
 
     static IEnumerable<(Guid RunId, string Role, string Arm, int Seed, string Status)> Children(JsonElement cmp) =>
@@ -200,7 +227,9 @@ public class ComparisonsApiTests : IDisposable
         Assert.Equal(HttpStatusCode.Accepted, (await c.PostAsync($"/api/comparisons/{id}/cancel", null)).StatusCode);
         await NasiamAppFactory.WaitUntil(async () => Children(cmp = await Comparison(c, id)).All(x => x.Status is "Succeeded" or "Cancelled"),
             TimeSpan.FromSeconds(60), "the children to stop");
-        Assert.Equal("Cancelled", cmp.GetProperty("status").GetString());
+        // The comparison reads Cancelled once its coordinator saw the last child stop.
+        await NasiamAppFactory.WaitUntil(async () => (cmp = await Comparison(c, id)).GetProperty("status").GetString() == "Cancelled",
+            TimeSpan.FromSeconds(15), "the comparison to read Cancelled");
         var finishedBefore = new Dictionary<Guid, (DateTimeOffset? At, int Attempts)>();
         foreach (var ch in Children(cmp).Where(x => x.Status == "Succeeded"))
         {
