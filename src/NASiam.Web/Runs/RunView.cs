@@ -195,9 +195,13 @@ public sealed class RunView(int pointsPerSeries = 500)
     /// <summary>
     /// The stage whose steps the step charts show: <paramref name="picked"/> (by hand) when it has step data, else
     /// <see cref="DefaultStepStage"/>; null (every stage's lines, as a single-stage run has) while fewer than two have.
+    /// The pick matches case-insensitively (the selector shows "SEARCH", and a hand-typed ?stage=SEARCH must work) and
+    /// the stage's own name comes back, as the chart series are keyed by it.
     /// </summary>
     public string? ShownStepStage(string? picked, bool active) =>
-        _stepStages.Count < 2 ? null : picked is not null && _stepStages.Contains(picked) ? picked : DefaultStepStage(active);
+        _stepStages.Count < 2 ? null
+        : picked is not null && _stepStages.FirstOrDefault(s => string.Equals(s, picked, StringComparison.OrdinalIgnoreCase)) is { } stage ? stage
+        : DefaultStepStage(active);
 
     void ApplyAlphas(AlphasLogged a)
     {

@@ -55,6 +55,7 @@ public class RunViewStagesTests
         Assert.Equal("pretrain", view.DefaultStepStage(active: true));
         Assert.Equal("pretrain", view.ShownStepStage(null, active: true));
         Assert.Equal("search", view.ShownStepStage("search", active: true)); // picked by hand
+        Assert.Equal("search", view.ShownStepStage("SEARCH", active: true)); // ?stage= as the selector shows it
         Assert.Equal("pretrain", view.ShownStepStage("lincls", active: true)); // no steps of it (yet)
 
         view.Apply([new KnnLogged { Sequence = 4, Stage = "lincls", Epoch = 0, Top1 = 30, Top5 = 70, IsBest = true, Protocol = "k=200" }, Started(5, "lincls")]);
