@@ -61,7 +61,7 @@ public sealed class ProcessRunEngine(RunProcessLauncher launcher, RunExecutionRe
         log.LogInformation("Run {RunId} executes in process {Pid} ({Command})", runId, pid, launcher.Describe());
 
         var stdinGate = new object();
-        bool cancelSent = false, killedAfterCancel = false;
+        bool cancelSent = false, killedAfterCancel = false, killedAfterOutput = false;
         Timer? killTimer = null;
         var progress = new Progress();
         RunResult? result = null;
@@ -81,6 +81,7 @@ public sealed class ProcessRunEngine(RunProcessLauncher launcher, RunExecutionRe
             else
             {
                 log.LogError("Run {RunId}: process {Pid} closed its output but did not exit within {Wait}; killing it", runId, pid, ExitWait);
+                killedAfterOutput = true;
                 TryKill(process);
                 process.WaitForExit();
             }
@@ -117,6 +118,7 @@ public sealed class ProcessRunEngine(RunProcessLauncher launcher, RunExecutionRe
         {
             var how = killedAfterCancel
                 ? $"its process did not stop within {Duration(CancelGrace)} of the cancel and was killed"
+                : killedAfterOutput ? $"its process did not exit within {Duration(ExitWait)} of closing its output and was killed"
                 : signal is { } cs ? $"its process ended with {ExitStatus.Describe(cs)} while stopping" + (cs == 9 ? " (not killed by this app)" : "")
                 : $"its process exited with code {exitCode} while stopping";
             return new RunResult
