@@ -104,6 +104,11 @@ public class ComparisonPageTests
             Assert.Equal(plan.Pretrain.Epochs, json.GetProperty("recipe").GetProperty("pretrain").GetProperty("epochs").GetInt32());
             // The status chip is coloured as the runs list's (it was grey for Succeeded and Failed alike).
             Assert.Contains("mud-chip-color-success", page.Find("#comparison-status").ClassList);
+            // Cancelling (active, waiting for its children to stop): said on the chip, and no second Cancel.
+            store.SetStatus(id, NASiam.Web.Runs.RunStatus.Running, NASiam.Web.Runs.ComparisonRecord.CancellingPrefix + "waiting for 1 child run(s) to stop.", finished: false);
+            page = ctx.Render<ComparisonDetail>(p => p.Add(x => x.Id, id));
+            Assert.Equal("Cancelling", page.Find("#comparison-status").TextContent.Trim());
+            Assert.Empty(page.FindAll("#cancel-comparison"));
             store.SetStatus(id, NASiam.Web.Runs.RunStatus.Failed, "broke", finished: true);
             page = ctx.Render<ComparisonDetail>(p => p.Add(x => x.Id, id));
             Assert.Contains("mud-chip-color-error", page.Find("#comparison-status").ClassList);
