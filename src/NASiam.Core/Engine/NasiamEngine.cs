@@ -152,12 +152,12 @@ public sealed class NasiamEngine : IRunEngine
     /// </summary>
     static void CheckResumable(RunOptions options, string outDir)
     {
-        string[] stages = options.Kind switch
+        IReadOnlyList<string> stages = options.Kind switch
         {
             RunKind.Search => ["search"],
             RunKind.Pretrain => ["pretrain"],
             RunKind.LinCls => ["lincls"],
-            _ => ["search", "pretrain", "lincls"],
+            _ => StageEnvironment.PipelineStages,
         };
         foreach (var stage in stages)
         {
@@ -180,7 +180,7 @@ public sealed class NasiamEngine : IRunEngine
     {
         long first = context.FirstSequence;
         string? from = null;
-        var dir = Path.Combine(outDir, "checkpoints");
+        var dir = StageEnvironment.CheckpointDirectoryIn(outDir);
         if (!context.Resume || !Directory.Exists(dir)) return (first, from);
         foreach (var file in Directory.EnumerateFiles(dir, "*.ckpt"))
         {

@@ -72,7 +72,7 @@ public static class RunDataCheck
             ? SearchSplit.BalancedSizes(classSizes!, SearchSplit.FolderSearchFraction, s.TrainPortion)
             : SearchSplit.Sizes(trainCount, s.TrainPortion, quarterOfTrain: folder);
         string source = !folder
-            ? $"search.trainPortion {s.TrainPortion} of {trainCount} train images, {(o.Dataset == "synthetic" ? "syntheticTrainSize" : $"{o.Dataset}'s train split")}"
+            ? $"search.trainPortion {s.TrainPortion} of {trainCount} train images, {TrainSource(o)}"
             : $"a search on an image folder draws {(o.Compat.ImageNetSearchFirstQuarter ? "the first quarter (by index, compat D20)" : "a class-balanced quarter")} " +
               $"of its {trainCount} train images ({classSizes!.Count} classes): {weights + alphas} images, of which search.trainPortion {s.TrainPortion} " +
               $"(the weights' share) gives {weights} to the weights and {alphas} to the architecture{(o.Compat.ImageNetSearchFirstQuarter ? "" : ", rounding down in each class")}";
@@ -82,6 +82,9 @@ public static class RunDataCheck
         return s.BatchSize <= smaller ? null : new("search.batchSize",
             $"{s.BatchSize} is more than the {smaller} images of the search's {(weights <= alphas ? "weight" : "architecture")} split ({source}); every step draws a full batch");
     }
+
+    /// <summary>Where a count of train images fixed by the options comes from, as the batch messages name it.</summary>
+    internal static string TrainSource(RunOptions o) => o.Dataset == "synthetic" ? "syntheticTrainSize" : $"{o.Dataset}'s train split";
 
     static readonly ConcurrentDictionary<string, (DateTime At, string Stamp, FolderCounts Counts)> Recent = new(StringComparer.Ordinal);
     static readonly TimeSpan Reuse = TimeSpan.FromSeconds(10);

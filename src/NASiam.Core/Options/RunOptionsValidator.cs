@@ -104,7 +104,7 @@ public static class RunOptionsValidator
                     $"must be a multiple of 2 x pretrain.batchSize ({2 * p.BatchSize})");
             if (knownTrain is { } n)
                 Check(p.BatchSize <= n, "pretrain.batchSize",
-                    $"{p.BatchSize} is more than the {n} train images ({TrainSource(o)}); every step draws a full batch");
+                    $"{p.BatchSize} is more than the {n} train images ({RunDataCheck.TrainSource(o)}); every step draws a full batch");
         }
         if (evaluates)
         {
@@ -116,8 +116,6 @@ public static class RunOptionsValidator
             $"only a linear evaluation (kind lincls) reads it; a {o.Kind.ToString().ToLowerInvariant()} run would ignore it: leave it empty");
         return e;
     }
-
-    static string TrainSource(RunOptions o) => o.Dataset == "synthetic" ? "syntheticTrainSize" : $"{o.Dataset}'s train split";
 
     static void Stage(string name, int epochs, int batch, double lr, double momentum, double wd, List<FieldError> e)
     {

@@ -48,11 +48,7 @@ public sealed class RunLeaseKeeper(RunStore store, RunExecutionRegistry registry
         {
             if (!store.Leases.Renew(runId, owner, Ttl))
             {
-                if (store.Get(runId) is null)
-                {
-                    if (!deleted) log.LogInformation("Run {RunId} was deleted; {Owner} stops its engine, and its folder is removed once it stopped", runId, owner);
-                    deleted = true;
-                }
+                if (store.Get(runId) is null) NoteDeleted(ref deleted);
                 else
                     log.LogError("Run {RunId}: lease lost by {Owner} (it expired and another execution took it); stopping here without writing its status", runId, owner);
                 registry.Cancel(runId);
@@ -64,8 +60,7 @@ public sealed class RunLeaseKeeper(RunStore store, RunExecutionRegistry registry
             {
                 case true: registry.Cancel(runId); break;
                 case null:
-                    if (!deleted) log.LogInformation("Run {RunId} was deleted; {Owner} stops its engine, and its folder is removed once it stopped", runId, owner);
-                    deleted = true;
+                    NoteDeleted(ref deleted);
                     registry.Cancel(runId);
                     break;
             }
@@ -76,6 +71,13 @@ public sealed class RunLeaseKeeper(RunStore store, RunExecutionRegistry registry
             log.LogWarning(e, "Run {RunId}: lease renewal failed; retrying at the next heartbeat", runId);
         }
         return false;
+
+        // Whichever beat finds it first: logged once.
+        void NoteDeleted(ref bool seen)
+        {
+            if (!seen) log.LogInformation("Run {RunId} was deleted; {Owner} stops its engine, and its folder is removed once it stopped", runId, owner);
+            seen = true;
+        }
     }
 
     /// <summary>Starts renewing <paramref name="owner"/>'s lease on the run until disposed.</summary>

@@ -53,15 +53,22 @@ public sealed class RunView(int pointsPerSeries = 500)
     readonly Dictionary<(string Name, string Stage), SeriesBuffer> _series = [];
     readonly Dictionary<string, List<string>> _stagesOf = [];
     // Stages with a step-axis series, in pipeline order (a stage it does not name after those, as first seen).
-    static readonly string[] PipelineOrder = ["search", "pretrain", "lincls"];
+    static IReadOnlyList<string> PipelineOrder => NASiam.Core.Engine.Runs.StageEnvironment.PipelineStages;
+
+    /// <summary>A stage's place in <see cref="PipelineOrder"/>, or -1.</summary>
+    static int OrderOf(string stage)
+    {
+        for (int i = 0; i < PipelineOrder.Count; i++) if (PipelineOrder[i] == stage) return i;
+        return -1;
+    }
 
     /// <summary>
     /// A run's stage as the runs list names it: a pipeline's with its place ("pretrain (2 of 3)"), since each stage's
     /// progress starts again from 0 (the bar went from 66 % of the search to 31 % of the pre-training).
     /// </summary>
     public static string? StageLabel(RunKind kind, string? stage) =>
-        kind == RunKind.Pipeline && stage is not null && Array.IndexOf(PipelineOrder, stage) is >= 0 and var i
-            ? $"{stage} ({i + 1} of {PipelineOrder.Length})"
+        kind == RunKind.Pipeline && stage is not null && OrderOf(stage) is >= 0 and var i
+            ? $"{stage} ({i + 1} of {PipelineOrder.Count})"
             : stage;
     readonly List<string> _stepStages = [];
     readonly Dictionary<(string Cell, int Layer), (IReadOnlyList<string> Ops, SeriesBuffer[] Weights, List<ChartMarker> Changes, string? Winner)> _ops = [];
@@ -172,7 +179,7 @@ public sealed class RunView(int pointsPerSeries = 500)
     {
         if (!_stepStages.Contains(e.Stage))
         {
-            int Rank(string stage) => Array.IndexOf(PipelineOrder, stage) is >= 0 and var i ? i : PipelineOrder.Length;
+            int Rank(string stage) => OrderOf(stage) is >= 0 and var i ? i : PipelineOrder.Count;
             int at = _stepStages.FindIndex(s => Rank(s) > Rank(e.Stage));
             _stepStages.Insert(at < 0 ? _stepStages.Count : at, e.Stage);
         }

@@ -220,7 +220,7 @@ public sealed class ProcessRunEngine(RunProcessLauncher launcher, RunExecutionRe
     /// <summary>What a resume does: a run killed before any checkpoint has nothing to continue from.</summary>
     static string ResumeNote(string outputDirectory)
     {
-        var dir = Path.Combine(outputDirectory, "checkpoints");
+        var dir = NASiam.Core.Engine.Runs.StageEnvironment.CheckpointDirectoryIn(outputDirectory);
         bool any;
         try { any = Directory.Exists(dir) && Directory.EnumerateFiles(dir, "*.ckpt").Any(); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { any = false; }

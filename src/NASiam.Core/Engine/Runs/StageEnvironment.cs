@@ -35,10 +35,13 @@ public sealed class StageEnvironment
     /// <summary>Test seam: runs before each weight step (e.g. to corrupt a weight and provoke a NaN loss).</summary>
     internal Action<SiameseModel, long>? BeforeWeightStep { get; init; }
 
-    public string CheckpointDirectory => Path.Combine(OutputDirectory, "checkpoints");
+    public string CheckpointDirectory => CheckpointDirectoryIn(OutputDirectory);
+
+    /// <summary>The checkpoints/ folder of a run's output directory.</summary>
+    public static string CheckpointDirectoryIn(string outputDirectory) => Path.Combine(outputDirectory, "checkpoints");
     public string CheckpointPath(string name) => CheckpointPathIn(OutputDirectory, name);
     /// <summary>Where a run folder keeps a stage's checkpoint: checkpoints/{name}.ckpt.</summary>
-    public static string CheckpointPathIn(string outputDirectory, string name) => Path.Combine(outputDirectory, "checkpoints", name + ".ckpt");
+    public static string CheckpointPathIn(string outputDirectory, string name) => Path.Combine(CheckpointDirectoryIn(outputDirectory), name + ".ckpt");
 
     /// <summary>
     /// The checkpoint a whole run folder stands for when its backbone is evaluated or exported, the one a
@@ -67,6 +70,9 @@ public sealed class StageEnvironment
 
     /// <summary>The stages whose checkpoints hold a trained backbone, in the order <see cref="FinalBackboneCheckpointIn"/> prefers them.</summary>
     public static IReadOnlyList<string> BackboneStages { get; } = ["pretrain", "search"];
+
+    /// <summary>A pipeline's stages in the order it runs them (each also a single-stage run's one stage).</summary>
+    public static IReadOnlyList<string> PipelineStages { get; } = ["search", "pretrain", "lincls"];
 
     /// <summary>A stage checkpoint's name relative to its run folder, with forward slashes as run files are listed: checkpoints/{stage}.ckpt.</summary>
     public static string CheckpointName(string stage) => $"checkpoints/{stage}.ckpt";
