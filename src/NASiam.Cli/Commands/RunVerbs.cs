@@ -155,16 +155,16 @@ public static class RunVerbs
         var (stdout, stderr) = (context.Stdout, context.Stderr);
         var verb = "nasiam " + VerbName(kind);
         var (request, inputErrors, notices) = BuildRequest(kind, flags, parse);
-        bool print = parse.GetValue(flags.PrintOptions);
+        bool print = parse.GetValue(flags.PrintOptions), printMemory = parse.GetValue(flags.PrintMemory);
         var outDir = parse.GetValue(flags.Out);
-        if (outDir is null && !print) inputErrors.Add("--out DIR is required (or --print-options to only show the resolved options)");
+        if (outDir is null && !print && !printMemory) inputErrors.Add("--out DIR is required (or --print-options to only show the resolved options)");
         if (inputErrors.Count > 0 || request is null)
         {
             foreach (var e in inputErrors) stderr.WriteLine($"{verb}: {e}");
             return ExitCodes.BadInput;
         }
 
-        var resolution = RunRequestResolver.Resolve(request, RunRequestPolicy.Cli);
+        var resolution = RunRequestResolver.Resolve(request, RunRequestPolicy.Cli with { HostMemoryBytes = RunMemoryEstimate.HostMemoryBytes() });
         foreach (var n in notices.Concat(resolution.Notices)) stderr.WriteLine($"{verb}: note: {n}");
         if (!resolution.Ok)
         {
@@ -175,6 +175,14 @@ public static class RunVerbs
         if (print)
         {
             stdout.WriteLine(options.ToJson());
+            return ExitCodes.Ok;
+        }
+        if (printMemory)
+        {
+            // One line a stage, its figure last (bench/engine/memory-estimate.sh reads it), then the host's.
+            foreach (var stage in RunMemoryEstimate.For(options).Stages)
+                stdout.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{stage.Stage}: {stage.Basis}: estimated peak MiB {stage.PeakBytes / 1048576.0:F0}"));
+            stdout.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"host: memory MiB {RunMemoryEstimate.HostMemoryBytes() / 1048576.0:F0}"));
             return ExitCodes.Ok;
         }
 
@@ -241,6 +249,7 @@ internal sealed class RunFlags
     public Option<string> Out { get; } = new("--out") { HelpName = "DIR", Description = "Output folder (required): genotype.txt/json, metrics.jsonl, checkpoints/, result.json. Re-running into the same folder resumes." };
     public Option<bool> Fresh { get; } = new("--fresh") { Description = "Ignore existing checkpoints in --out and start over." };
     public Option<bool> PrintOptions { get; } = new("--print-options") { Description = "Print the resolved options JSON (what the run would use) and exit without running; --out is not needed." };
+    public Option<bool> PrintMemory { get; } = new("--print-memory") { Description = "Print each stage's estimated peak memory on a CPU host (MiB, docs/memory.md) and this host's memory, and exit without running; --out is not needed." };
     public Option<string> Preset { get; } = new("--preset") { HelpName = "NAME", Description = $"Start from a preset: {string.Join(", ", RunPresets.Names)} (default: the framework's recipe). See docs/options.md." };
     public Option<string> Framework { get; } = new("--framework") { HelpName = string.Join("|", EnumNames.All<Core.Framework>()), Description = "Framework (case-insensitive). With no preset: its recipe (default simsiam); with quick-demo: its flavour (default simclr)." };
     public Option<string> OptionsFile { get; } = new("--options") { HelpName = "FILE", Description = "A JSON merge patch on the options (camelCase, as in result.json \"options\"; a UTF-8 BOM is fine), applied before the flags: {\"compat\": {\"mocoReferenceBatchNorm\": true}} changes that field only." };
@@ -318,6 +327,7 @@ internal sealed class RunFlags
             yield return Lr;
             yield return Fresh;
             yield return PrintOptions;
+            yield return PrintMemory;
             foreach (var (_, option) in Catalog) yield return option;
         }
     }

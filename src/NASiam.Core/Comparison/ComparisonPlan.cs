@@ -189,6 +189,7 @@ public static class ComparisonPlanner
         {
             var search = RunRequestResolver.Resolve(ChildRequest(preset, request.Framework, overrides, RunKind.Search, Math.Max(0, searchSeeds.FirstOrDefault()), null), policy);
             if (!search.Ok) errors.AddRange(search.Errors);
+            notices.AddRange(search.Notices.Where(n => n.StartsWith(RunMemoryEstimate.NoticePrefix, StringComparison.Ordinal)).Select(n => $"search child: {n}"));
             notices.Add(searchSeeds.Length > 1
                 ? $"no genotype given: {searchSeeds.Length} searches run first; their modal genotype is compared"
                 : "no genotype given: a search runs first and its genotype is compared");

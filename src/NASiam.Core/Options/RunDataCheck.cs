@@ -83,6 +83,14 @@ public static class RunDataCheck
             $"{s.BatchSize} is more than the {smaller} images of the search's {(weights <= alphas ? "weight" : "architecture")} split ({source}); every step draws a full batch");
     }
 
+    /// <summary>An image folder's train images as listed (the 10 s listing reused); null for other data sets or a folder that does not list.</summary>
+    internal static long? ListedTrainCount(RunOptions o)
+    {
+        if (o.Dataset != "folder" || string.IsNullOrWhiteSpace(o.DataPath)) return null;
+        try { return Listing(o.DataPath).Train; }
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException or ArgumentException) { return null; }
+    }
+
     /// <summary>Where a count of train images fixed by the options comes from, as the batch messages name it.</summary>
     internal static string TrainSource(RunOptions o) => o.Dataset == "synthetic" ? "syntheticTrainSize" : $"{o.Dataset}'s train split";
 

@@ -72,6 +72,13 @@ public sealed record RunRequestPolicy
     /// </summary>
     public bool CheckDataFolders { get; init; }
 
+    /// <summary>
+    /// The memory, in bytes, a run this door starts may use on its CPU host (the CLI: this machine's; a web node that
+    /// executes runs: its own, or <c>Nasiam:MemoryLimitMib</c>); null where runs execute elsewhere. The resolver says when
+    /// a CPU run's estimated peak (<see cref="RunMemoryEstimate"/>) comes near it.
+    /// </summary>
+    public long? HostMemoryBytes { get; init; }
+
     /// <summary>True when <paramref name="path"/> is a file or folder the request may name: any with server files allowed, else <see cref="TrustedCheckpointFolder"/> itself or anything inside it.</summary>
     public bool MayRead(string path)
     {

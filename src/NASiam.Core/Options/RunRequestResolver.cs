@@ -201,6 +201,9 @@ public static class RunRequestResolver
             }
         }
         if (errors.Count == 0) notices.AddRange(RunDataCheck.Notices(options, policy.CheckDataFolders));
+        // A run that cannot fit this host's memory is said before it is queued, not found killed hours in.
+        if (errors.Count == 0 && policy.HostMemoryBytes is { } host && RunMemoryEstimate.Notice(options, host, policy.CheckDataFolders ? RunDataCheck.ListedTrainCount(options) : null) is { } memory)
+            notices.Add(memory);
         // A linear evaluation of nothing is the random-init baseline: legitimate, and said, so its number is not read as a run's.
         if (errors.Count == 0 && options.Kind == RunKind.LinCls && string.IsNullOrWhiteSpace(options.Linear.Checkpoint))
             notices.Add($"checkpoint: none given, so {UntrainedBackbone}");

@@ -46,7 +46,23 @@ public sealed record RunSummary(
 /// <param name="Options">The resolved options, as the run's "options" would read (device resolved to one of this server's).</param>
 /// <param name="ParentId">The run it would descend from (the evaluated run, or the run whose genotype it pre-trains), or null.</param>
 /// <param name="Notices">What the resolver filled in or changed, as the create response lists it.</param>
-public sealed record RunPreview(JsonElement Options, Guid? ParentId, IReadOnlyList<string> Notices);
+/// <param name="MemoryEstimate">Each stage's estimated peak memory on a CPU host (<see cref="NASiam.Core.Options.RunMemoryEstimate"/>), in run order.</param>
+public sealed record RunPreview(JsonElement Options, Guid? ParentId, IReadOnlyList<string> Notices, IReadOnlyList<StageMemoryPreview> MemoryEstimate);
+
+/// <summary>One stage's estimated peak memory on a CPU host: the stage (search, pretrain, lincls), MiB, and what it assumes ("batch 512 × 2 views at 32 px on resnet18").</summary>
+public sealed record StageMemoryPreview(string Stage, double PeakMib, string Basis)
+{
+    /// <summary>The estimate of each stage <paramref name="options"/> runs; empty where the options give none (an unknown backbone is a field error of its own).</summary>
+    public static IReadOnlyList<StageMemoryPreview> For(NASiam.Core.Options.RunOptions options)
+    {
+        try
+        {
+            return NASiam.Core.Options.RunMemoryEstimate.For(options).Stages
+                .Select(s => new StageMemoryPreview(s.Stage, Math.Round(s.PeakBytes / 1048576.0), s.Basis)).ToArray();
+        }
+        catch (ArgumentException) { return []; }
+    }
+}
 
 /// <summary>A run preset (GET /api/presets): its name, for "preset" in a create body, and what it sets.</summary>
 public sealed record PresetInfo(string Name, string Description);

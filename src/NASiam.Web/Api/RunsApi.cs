@@ -125,7 +125,7 @@ public static class RunsApi
         var plan = scheduler.Plan(runRequest, parentId);
         if (!plan.Ok) return Results.ValidationProblem(BodyErrors.ToDictionary(plan.Errors), title: "The run request is invalid.");
         using var resolved = JsonDocument.Parse(plan.Options!.ToJson());
-        return Results.Ok(new RunPreview(resolved.RootElement.Clone(), plan.ParentId, plan.Notices));
+        return Results.Ok(new RunPreview(resolved.RootElement.Clone(), plan.ParentId, plan.Notices, StageMemoryPreview.For(plan.Options)));
     }
 
     /// <summary>The create body as a <see cref="RunRequest"/> and its parent, or the 400/413 that answers it.</summary>

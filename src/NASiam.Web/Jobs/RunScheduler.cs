@@ -32,8 +32,8 @@ public sealed class RunScheduler(
 {
     public IReadOnlyList<string> Devices => options.Value.EffectiveDevices;
 
-    /// <summary>The web's request policy: no server file paths; genotype library and run ids as genotypes (<see cref="RunStore.WebPolicy"/>); data folders checked where this node executes runs.</summary>
-    public RunRequestPolicy Policy => store.WebPolicy with { CheckDataFolders = options.Value.ExecutesRuns };
+    /// <summary>The web's request policy: no server file paths; genotype library and run ids as genotypes (<see cref="RunStore.WebPolicy"/>); data folders and the host's memory checked where this node executes runs.</summary>
+    public RunRequestPolicy Policy => store.WebPolicy with { CheckDataFolders = options.Value.ExecutesRuns, HostMemoryBytes = options.Value.ExecutesRuns ? options.Value.EffectiveMemoryBytes : null };
 
     /// <summary>
     /// The web's one entry for new runs (form and API): <see cref="Plan"/>s the request, then

@@ -85,6 +85,16 @@ public sealed partial class NasiamWebOptions : IValidatableObject
     public int EffectiveCpuThreads => CpuThreads > 0 ? CpuThreads : DefaultCpuThreads;
 
     /// <summary>
+    /// The memory, in MiB, a run on this node may use; 0 means the host's (or its container's limit). A run whose estimated
+    /// peak on the CPU comes above 90 % of it is queued with a notice that says so (<see cref="RunMemoryEstimate"/>).
+    /// </summary>
+    [Range(0, long.MaxValue / (1024 * 1024), ErrorMessage = "Nasiam:MemoryLimitMib must be 0 (the host's memory) or more.")]
+    public long MemoryLimitMib { get; set; }
+
+    /// <summary>The memory a run on this node may use, in bytes (<see cref="MemoryLimitMib"/>, else the host's).</summary>
+    public long EffectiveMemoryBytes => MemoryLimitMib > 0 ? MemoryLimitMib * 1024 * 1024 : RunMemoryEstimate.HostMemoryBytes();
+
+    /// <summary>
     /// Where runs execute: "process" (default) starts each run in its own child process (the app's
     /// executable with a hidden argument), so a native crash in libtorch (SIGFPE/SIGSEGV, the OOM
     /// killer) fails only that run, named by its signal, and a finished run's memory goes back to

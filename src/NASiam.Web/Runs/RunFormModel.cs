@@ -83,15 +83,31 @@ public sealed class RunFormModel
     {
         Errors.Clear();
         Notices.Clear();
+        return ReadRequest(AddError);
+    }
+
+    RunRequest ReadRequest(Action<string, string> unreadable)
+    {
         var basis = JsonSerializer.SerializeToNode(RunPresets.Get(Preset, Framework), RunOptions.Json)!.AsObject();
         var patch = new JsonObject();
         foreach (var f in Fields)
         {
-            if (!f.TryParseText(Values.GetValueOrDefault(f.Path, ""), out var node, out var error)) { AddError(f.Path, error); continue; }
+            if (!f.TryParseText(Values.GetValueOrDefault(f.Path, ""), out var node, out var error)) { unreadable(f.Path, error); continue; }
             if (SameValue(Node(basis, f.Path), node, f)) continue;
             Set(patch, f.Path, node);
         }
         return new RunRequest { Preset = Preset, Framework = Framework.ToName(), Overrides = patch.Count == 0 ? null : patch };
+    }
+
+    /// <summary>
+    /// The options the fields stand for as <paramref name="resolve"/> reads them, showing nothing (no error or notice is
+    /// changed); null while a field does not read as its type or the request is refused.
+    /// </summary>
+    public RunOptions? Peek(Func<RunRequest, RunResolution> resolve)
+    {
+        bool unread = false;
+        var request = ReadRequest((_, _) => unread = true);
+        return unread ? null : resolve(request).Options;
     }
 
     /// <summary>

@@ -106,6 +106,25 @@ public sealed class RunRequestTests : IDisposable
         Assert.Contains("does not exist", err);
     }
 
+    // The memory estimate at the second door: --print-memory gives each stage's figure (RunMemoryEstimate's), and a run
+    // too large for any host this suite runs on is queued with the resolver's memory notice on stderr.
+    [Fact]
+    public void PrintMemory_GivesEachStagesEstimate_AndARunTooLargeForTheHostIsSaid()
+    {
+        var (code, output, err) = CliRunner.Run("pipeline", "--preset", "quick-demo", "--framework", "simsiam", "--print-memory");
+        Assert.True(code == ExitCodes.Ok, err);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var expected = RunMemoryEstimate.For(RunPresets.QuickDemoFor(Core.Framework.SimSiam) with { Kind = RunKind.Pipeline }).Stages;
+        Assert.Equal(expected.Select(s => $"{s.Stage}: {s.Basis}: estimated peak MiB {Math.Round(s.PeakBytes / 1048576.0)}"), lines[..^1]);
+        Assert.StartsWith("host: memory MiB ", lines[^1]);
+
+        // ResNet-50 at 1024 px, batch 4096: terabytes, on any host.
+        (code, _, err) = CliRunner.Run("pretrain", "--framework", "simsiam", "--backbone", "resnet50", "--dataset", "synthetic", "--data-image-size", "1024",
+            "--batch-size", "4096", "--synthetic-size", "5000", "--print-options");
+        Assert.True(code == ExitCodes.Ok, err);
+        Assert.Matches(@"nasiam pretrain: note: memory: the pre-training is estimated to peak near [\d.]+ GiB of memory on the CPU \(batch 4096 × 2 views at 1024 px on resnet50\), more than 90% of this host's", err);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
