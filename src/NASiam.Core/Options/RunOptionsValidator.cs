@@ -72,8 +72,8 @@ public static class RunOptionsValidator
         long? knownTrain = DataSets.KnownTrainCount(o.Dataset, o.SyntheticTrainSize);
         bool searches = o.Kind is RunKind.Search or RunKind.Pipeline;
         bool pretrains = o.Kind is RunKind.Pretrain or RunKind.Pipeline;
-        bool evaluates = o.Kind is RunKind.LinCls or RunKind.Pipeline;
-        if (searches)
+        // Every stage's own ranges hold whatever the kind: a value no stage could run (pretrain.epochs -2 on a search) is an
+        // error, not a field stored and silently unread (a later pipeline, retry or evaluation of the run would inherit it).
         {
             var s = o.Search;
             Stage("search", s.Epochs, s.BatchSize, s.Lr, s.Momentum, s.WeightDecay, e);
@@ -83,6 +83,16 @@ public static class RunOptionsValidator
             Check(s.AlphaBeta1 is >= 0 and < 1, "search.alphaBeta1", "must be in [0, 1)");
             Check(s.AlphaBeta2 is >= 0 and < 1, "search.alphaBeta2", "must be in [0, 1)");
             Check(s.AlphaWeightDecay is >= 0 and < 1, "search.alphaWeightDecay", "must be in [0, 1)");
+            var p = o.Pretrain;
+            Stage("pretrain", p.Epochs, p.BatchSize, p.Lr, p.Momentum, p.WeightDecay, e);
+            Check(p.KnnEveryEpochs >= 0, "pretrain.knnEveryEpochs", "must be >= 0");
+            Check(p.KnnK >= 1, "pretrain.knnK", "must be >= 1");
+            var l = o.Linear;
+            Stage("linear", l.Epochs, l.BatchSize, l.Lr, l.Momentum, l.WeightDecay, e);
+        }
+        if (searches)
+        {
+            var s = o.Search;
             if (o.Framework == Framework.MoCo)
                 Check(h.QueueSize % (2 * s.BatchSize) == 0, "heads.queueSize",
                     $"must be a multiple of 2 x search.batchSize ({2 * s.BatchSize}): each step enqueues the keys of both views");
@@ -93,9 +103,6 @@ public static class RunOptionsValidator
         if (pretrains)
         {
             var p = o.Pretrain;
-            Stage("pretrain", p.Epochs, p.BatchSize, p.Lr, p.Momentum, p.WeightDecay, e);
-            Check(p.KnnEveryEpochs >= 0, "pretrain.knnEveryEpochs", "must be >= 0");
-            Check(p.KnnK >= 1, "pretrain.knnK", "must be >= 1");
             if (o.Kind == RunKind.Pretrain)
                 Check(!string.IsNullOrWhiteSpace(p.Genotype) && !GenotypeReference.IsSearched(p.Genotype), "pretrain.genotype",
                     "a pre-training needs a genotype: 'standard', a preset name, genotype text or (from the command line) a file ('searched' exists only in a pipeline)");
@@ -105,11 +112,6 @@ public static class RunOptionsValidator
             if (knownTrain is { } n)
                 Check(p.BatchSize <= n, "pretrain.batchSize",
                     $"{p.BatchSize} is more than the {n} train images ({RunDataCheck.TrainSource(o)}); every step draws a full batch");
-        }
-        if (evaluates)
-        {
-            var l = o.Linear;
-            Stage("linear", l.Epochs, l.BatchSize, l.Lr, l.Momentum, l.WeightDecay, e);
         }
         // A pipeline evaluates the backbone it pre-trains; a search or pre-training evaluates none.
         Check(o.Kind == RunKind.LinCls || string.IsNullOrWhiteSpace(o.Linear.Checkpoint), "linear.checkpoint",

@@ -104,9 +104,11 @@ public static class RunRequestResolver
                 return Fail("preset", "give a checkpoint or a preset, not both: a checkpoint brings its own recipe");
             if (framework is { } asked && asked != checkpointOptions.Framework)
                 return Fail("framework", $"the checkpoint is a {checkpointOptions.Framework.ToName()} model; it cannot be evaluated as {asked.ToName()}");
+            // The thread count is the host's, not the recipe's: a web node writes its own fill-in (1) into the checkpoint,
+            // which pinned every later evaluation of it, on any host, to one thread.
             baseOptions = checkpointOptions with
             {
-                Name = null, Kind = request.Kind ?? RunKind.LinCls, Linear = checkpointOptions.Linear with { Checkpoint = path },
+                Name = null, Kind = request.Kind ?? RunKind.LinCls, Threads = 0, Linear = checkpointOptions.Linear with { Checkpoint = path },
             };
             notices.Add($"from the checkpoint: {checkpointOptions.Framework.ToName()}, {checkpointOptions.Backbone}, {checkpointOptions.Dataset}, the {checkpointOptions.Framework.ToName()} linear recipe");
         }
@@ -174,6 +176,10 @@ public static class RunRequestResolver
                     notices.Add($"{path}: {was} (checkpoint) → {now} (request)");
             }
         }
+
+        // A step cap the evaluation inherits from its checkpoint is said: its number otherwise reads as a full linear evaluation.
+        if (checkpointOptions?.MaxStepsPerStage is { } inherited && options.MaxStepsPerStage == inherited)
+            notices.Add($"maxStepsPerStage: {inherited} (from the checkpoint), so the linear evaluation stops after at most {inherited} steps, not its {options.Linear.Epochs} epochs; set maxStepsPerStage to null for the full recipe");
 
         // 6. Field checks, then the genotype reference itself.
         errors.AddRange(options.ValidateFields());

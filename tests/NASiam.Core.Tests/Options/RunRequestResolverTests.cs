@@ -272,6 +272,41 @@ public class RunRequestResolverTests
         Assert.Equal("options", bad!.Path);
     }
 
+    // Check D: a web node writes its thread fill-in (1) into a run's checkpoint, and every evaluation of it, on any host,
+    // was pinned to one thread; an inherited step cap made a 4-step evaluation read as a full one, unsaid.
+    [Fact]
+    public void Checkpoint_LeavesItsThreadsToTheHost_AndAnInheritedStepCapIsSaid()
+    {
+        var dir = Directory.CreateTempSubdirectory().FullName;
+        var demo = RunPresets.Get("quick-demo", Framework.SimSiam);
+        var saved = demo with { Kind = RunKind.Pretrain, Threads = 1, MaxStepsPerStage = 4, Pretrain = demo.Pretrain with { Genotype = "standard" } };
+        var ckpt = Path.Combine(dir, "pretrain.ckpt");
+        CheckpointStore.Save(ckpt, new CheckpointState { Stage = "pretrain", Epoch = 1, Step = 1, OptionsJson = saved.ToJson() }, new CheckpointContent());
+
+        var r = Resolve(new RunRequest { Kind = RunKind.LinCls, Checkpoint = ckpt });
+        Assert.True(r.Ok, string.Join("; ", r.Errors));
+        Assert.Equal(0, r.Options!.Threads);
+        Assert.Equal(4, r.Options.MaxStepsPerStage);
+        Assert.Contains($"maxStepsPerStage: 4 (from the checkpoint), so the linear evaluation stops after at most 4 steps, not its {demo.Linear.Epochs} epochs; set maxStepsPerStage to null for the full recipe", r.Notices);
+        // Asked for: kept, and the request's own cap is not "from the checkpoint".
+        Assert.Equal(2, Resolve(new RunRequest { Checkpoint = ckpt, Overrides = Patch("""{"threads":2}""") }).Options!.Threads);
+        var uncapped = Resolve(new RunRequest { Checkpoint = ckpt, Overrides = Patch("""{"maxStepsPerStage":null}""") });
+        Assert.Null(uncapped.Options!.MaxStepsPerStage);
+        Assert.DoesNotContain(uncapped.Notices, n => n.StartsWith("maxStepsPerStage: 4 (from", StringComparison.Ordinal));
+    }
+
+    // Check D: pretrain.epochs -2 on a search was stored and never read; a later pipeline, retry or evaluation would inherit it.
+    [Theory]
+    [InlineData("search", """{"pretrain":{"epochs":-2}}""", "pretrain.epochs")]
+    [InlineData("search", """{"linear":{"lr":-5}}""", "linear.lr")]
+    [InlineData("pretrain", """{"search":{"alphaLr":0}}""", "search.alphaLr")]
+    [InlineData("lincls", """{"pretrain":{"batchSize":1}}""", "pretrain.batchSize")]
+    public void AStagesRanges_HoldWhateverTheKind(string kind, string patch, string field)
+    {
+        var r = Resolve(new RunRequest { Preset = "quick-demo", Kind = EnumNames.Parse<RunKind>(kind), Overrides = Patch(patch) });
+        Assert.Contains(r.Errors, e => e.Path == field);
+    }
+
     [Fact]
     public void Checkpoint_BringsItsIdentityAndRecipe_RecipeOverridesAreListed_ModelChangesRefused()
     {
