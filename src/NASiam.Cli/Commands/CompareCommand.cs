@@ -178,10 +178,17 @@ public static class CompareCommand
         return ExitCodes.Ok;
     }
 
-    /// <summary>A child's folder under the comparison's: search-seed1/, seed1/genotype/pretrain/, seed1/genotype/lincls/.</summary>
-    static string ChildDirectory(string outDir, ComparisonChildKey key) => key.Role == ComparisonRoles.Search
-        ? Path.Combine(outDir, $"search-seed{key.Seed}")
-        : Path.Combine(outDir, $"seed{key.Seed}", key.Arm, key.Role);
+    /// <summary>
+    /// A child's folder under the comparison's: search-seed1/, seed1/genotype/pretrain/, seed1/standard/lincls/. A folder
+    /// a comparison made before the standard arm's rename (seed1/baseline/...) is kept, so a rerun resumes it.
+    /// </summary>
+    static string ChildDirectory(string outDir, ComparisonChildKey key)
+    {
+        if (key.Role == ComparisonRoles.Search) return Path.Combine(outDir, $"search-seed{key.Seed}");
+        var dir = Path.Combine(outDir, $"seed{key.Seed}", key.Arm, key.Role);
+        var legacy = Path.Combine(outDir, $"seed{key.Seed}", ComparisonArms.LegacyStandard, key.Role);
+        return key.Arm == ComparisonArms.Standard && !Directory.Exists(dir) && Directory.Exists(legacy) ? legacy : dir;
+    }
 
     static string Label(ComparisonChildKey key) => key.Role switch
     {
@@ -210,7 +217,7 @@ public static class CompareCommand
             sb.AppendLine(string.Format(c, "{0,-5} {1,-9} {2,12} {3,12} {4,10} {5,12} {6,10}", r.Seed, r.Arm, F(r.LinclsTop1), F(r.LinclsTop5), F(r.KnnTop1), F(r.PretrainSeconds), F(r.ImagesPerSecond)));
         sb.AppendLine();
         foreach (var m in report.Metrics.Concat(report.Cost))
-            sb.AppendLine($"{m.Label}: genotype {S(m.Genotype)}, baseline {S(m.Baseline)} {m.Unit}; genotype − baseline {m.Words}");
+            sb.AppendLine($"{m.Label}: genotype {S(m.Genotype)}, standard {S(m.Baseline)} {m.Unit}; genotype − standard {m.Words}");
         return sb.ToString();
 
         string F(double? v) => v is { } x ? x.ToString("0.00", c) : "—";

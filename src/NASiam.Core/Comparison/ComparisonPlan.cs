@@ -237,7 +237,7 @@ public static class ComparisonPlanner
     /// <exception cref="InvalidOperationException">The genotype arm before the genotype is known.</exception>
     public static RunResolution PretrainOptions(ComparisonPlan plan, int seed, string arm)
     {
-        string genotype = arm == ComparisonArms.Baseline ? GenotypeReference.Standard
+        string genotype = arm == ComparisonArms.Standard ? GenotypeReference.Standard
             : plan.GenotypeText ?? throw new InvalidOperationException("The comparison's genotype is not known yet (its searches have not finished).");
         return RunRequestResolver.Resolve(ChildRequest(plan.Preset, plan.Framework.ToName(), plan.Overrides, RunKind.Pretrain, seed, genotype, $"{plan.Name} · seed {seed} · {arm} pre-train"), ChildPolicy);
     }

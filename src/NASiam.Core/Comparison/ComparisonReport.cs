@@ -5,18 +5,34 @@ using System.Text.Json.Serialization;
 
 namespace NASiam.Core.Comparison;
 
-/// <summary>The two arms of a comparison: the genotype's heads and the framework's standard heads.</summary>
+/// <summary>
+/// The two arms of a comparison: the genotype's heads and the framework's standard heads. One name per arm
+/// everywhere a user meets it: the page, comparison.json ("arm"), comparison.csv, the API's children and the CLI.
+/// </summary>
 public static class ComparisonArms
 {
+    /// <summary>The compared genotype's heads.</summary>
     public const string Genotype = "genotype";
-    public const string Baseline = "baseline";
-    public static readonly string[] All = [Genotype, Baseline];
+    /// <summary>The framework's own (standard) heads: the reference the genotype is measured against.</summary>
+    public const string Standard = "standard";
+    /// <summary>
+    /// The standard arm's former name, still found in comparisons stored, reports written and CLI folders made before the
+    /// arm was renamed; read as <see cref="Standard"/> (<see cref="Normalize"/>), never written.
+    /// </summary>
+    public const string LegacyStandard = "baseline";
+    /// <summary>Both arms in display order: genotype, then standard.</summary>
+    public static readonly string[] All = [Genotype, Standard];
 
-    /// <summary>The arm as pages and reports name it: "standard" (the framework's standard heads) or "genotype".</summary>
-    public static string Label(string arm) => arm == Baseline ? "standard" : arm;
+    /// <summary>An arm as stored or read (possibly <see cref="LegacyStandard"/>) under its one name; other values unchanged.</summary>
+    public static string Normalize(string arm) => arm == LegacyStandard ? Standard : arm;
 }
 
-/// <summary>One kNN monitor point of a pre-training (epoch, top-1 in percent).</summary>
+/// <summary>One kNN monitor point of a pre-training (docs/comparison-report.md).</summary>
+/// <param name="Epoch">
+/// The 0-based epoch index, as the run's own <c>knn</c> events carry it (docs/metrics-schema.md); what people read counts from 1:
+/// the comparison page plots it at epoch <c>Epoch + 1</c>, as the run page does.
+/// </param>
+/// <param name="Top1">kNN top-1 accuracy in percent.</param>
 public sealed record KnnPoint(int Epoch, double Top1);
 
 /// <summary>
@@ -28,7 +44,7 @@ public sealed record KnnPoint(int Epoch, double Top1);
 public sealed record ComparisonSeedResult
 {
     public required int Seed { get; init; }
-    /// <summary><see cref="ComparisonArms.Genotype"/> or <see cref="ComparisonArms.Baseline"/>.</summary>
+    /// <summary><see cref="ComparisonArms.Genotype"/> or <see cref="ComparisonArms.Standard"/>.</summary>
     public required string Arm { get; init; }
     public double? LinclsTop1 { get; init; }
     public double? LinclsTop5 { get; init; }
@@ -45,11 +61,18 @@ public sealed record ComparisonSeedResult
 }
 
 /// <summary>One metric compared over seeds: both arms' summaries, the paired difference and its wording.</summary>
+/// <param name="Name">Machine name (lincls_top1, pretrain_seconds, ...).</param>
+/// <param name="Label">What the page calls it.</param>
+/// <param name="Unit">Unit of the values: % (accuracies; their differences are percentage points), s or img/s.</param>
+/// <param name="Genotype">The genotype arm's mean ± std over its seeds.</param>
+/// <param name="Baseline">The standard arm's mean ± std (the JSON member keeps its name "baseline": the reference the genotype is measured against).</param>
+/// <param name="Difference">Genotype − standard, paired over the seeds with both values.</param>
+/// <param name="Words">The difference in words (mean, CI, seeds).</param>
 public sealed record ComparisonMetric(
     string Name, string Label, string Unit, SampleSummary? Genotype, SampleSummary? Baseline, PairedDifference? Difference, string Words);
 
 /// <summary>
-/// The result of a comparison (comparison.json): identity, the per-seed results of both arms, the
+/// The result of a comparison (comparison.json; every member in docs/comparison-report.md): identity, the per-seed results of both arms, the
 /// statistics per metric, the cost, an optional search-stability analysis and every notice (seeds
 /// left out, missing values, no interval with one seed).
 /// </summary>
@@ -67,12 +90,12 @@ public sealed record ComparisonReport
     /// <summary>The compared genotype in the reference text format.</summary>
     public string? GenotypeText { get; init; }
     /// <summary>
-    /// The options every arm shares, as a run's "options" reads (the first seed's baseline pre-training): each arm's
+    /// The options every arm shares, as a run's "options" reads (the first seed's standard-arm pre-training): each arm's
     /// pre-training differs only in its heads and seed, its linear evaluation in the backbone it reads. What an
     /// appendix needs (epochs, batch sizes, learning rates, step cap, linear recipe) without opening every child run.
     /// </summary>
     public System.Text.Json.JsonElement? Recipe { get; init; }
-    /// <summary>Always "standard": the framework's baseline heads.</summary>
+    /// <summary>Always "standard": the baseline (reference) of the comparison is the arm <see cref="ComparisonArms.Standard"/>, the framework's own heads.</summary>
     public string Baseline { get; init; } = "standard";
     /// <summary>queued | running | succeeded | failed | cancelled (of the comparison as a whole).</summary>
     public required string Status { get; init; }
@@ -128,14 +151,14 @@ public sealed record ComparisonReport
         foreach (var seed in Seeds)
         {
             var gv = Results.FirstOrDefault(r => r.Seed == seed && r.Arm == ComparisonArms.Genotype) is { } gr ? pick(gr) : null;
-            var bv = Results.FirstOrDefault(r => r.Seed == seed && r.Arm == ComparisonArms.Baseline) is { } br ? pick(br) : null;
+            var bv = Results.FirstOrDefault(r => r.Seed == seed && r.Arm == ComparisonArms.Standard) is { } br ? pick(br) : null;
             if (gv is { } x && !double.IsFinite(x)) { notices.Add($"seed {seed}: genotype {name} is {x}; left out"); gv = null; }
-            if (bv is { } y && !double.IsFinite(y)) { notices.Add($"seed {seed}: baseline {name} is {y}; left out"); bv = null; }
+            if (bv is { } y && !double.IsFinite(y)) { notices.Add($"seed {seed}: standard {name} is {y}; left out"); bv = null; }
             if (gv is { } gx) gAll.Add(gx);
             if (bv is { } bx) bAll.Add(bx);
             if (gv is { } pg && bv is { } pb) { g.Add(pg); b.Add(pb); }
             else if (Status is "succeeded" or "failed" or "cancelled" && (gv is not null || bv is not null))
-                notices.Add($"seed {seed}: {name} exists for the {(gv is null ? "baseline" : "genotype")} only; the seed is left out of the paired {name}");
+                notices.Add($"seed {seed}: {name} exists for the {(gv is null ? ComparisonArms.Standard : ComparisonArms.Genotype)} only; the seed is left out of the paired {name}");
         }
         var diff = g.Count > 0 ? PairedStatistics.Paired(g, b, level) : null;
         string words = diff is null ? (Status is "succeeded" or "failed" or "cancelled" ? "no paired result (not measured for both arms of any seed)" : "no paired result yet")
@@ -155,11 +178,16 @@ public sealed record ComparisonReport
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
+    /// <summary>Reads comparison.json; a report written before the standard arm's rename reads with <see cref="ComparisonArms.Standard"/>.</summary>
     /// <exception cref="ArgumentException">Malformed JSON.</exception>
     public static ComparisonReport FromJson(string json)
     {
-        try { return JsonSerializer.Deserialize<ComparisonReport>(json, Json) ?? throw new ArgumentException("comparison JSON is null"); }
+        ComparisonReport report;
+        try { report = JsonSerializer.Deserialize<ComparisonReport>(json, Json) ?? throw new ArgumentException("comparison JSON is null"); }
         catch (JsonException e) { throw new ArgumentException($"comparison JSON is malformed: {e.Message}", e); }
+        return report.Results.Any(r => r.Arm == ComparisonArms.LegacyStandard)
+            ? report with { Results = report.Results.Select(r => r with { Arm = ComparisonArms.Normalize(r.Arm) }).ToArray() }
+            : report;
     }
 
     /// <summary>

@@ -120,9 +120,15 @@ public static class ComparisonsApi
     {
         var c = store.Get(id);
         if (c is null || name is not (ComparisonReport.JsonFile or ComparisonReport.CsvFile)) return NotFound(id);
-        var path = Path.Combine(service.Directory(id), name);
         var type = name.EndsWith(".json", StringComparison.Ordinal) ? "application/json" : "text/csv";
-        if (System.IO.File.Exists(path)) return Results.File(path, type, name);
+        // Both files are written from comparison.json's report: served from it, so a report written before the standard
+        // arm's rename ('baseline') reads with today's arm names in the JSON and the CSV alike.
+        var written = Path.Combine(service.Directory(id), ComparisonReport.JsonFile);
+        if (System.IO.File.Exists(written))
+        {
+            var saved = ComparisonReport.FromJson(System.IO.File.ReadAllText(written));
+            return Results.File(System.Text.Encoding.UTF8.GetBytes(name == ComparisonReport.JsonFile ? saved.ToJson() : saved.ToCsv()), type, name);
+        }
         var report = service.Report(c);
         return Results.Text(name == ComparisonReport.JsonFile ? report.ToJson() : report.ToCsv(), type);
     }

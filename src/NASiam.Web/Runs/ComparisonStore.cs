@@ -33,7 +33,7 @@ public sealed record ComparisonRecord
 
 /// <summary>One child run of a comparison: a search, or one arm's pre-training or linear evaluation for one seed.</summary>
 /// <param name="Role">search | pretrain | lincls.</param>
-/// <param name="Arm">genotype | baseline; empty for a search.</param>
+/// <param name="Arm">genotype | standard (<see cref="ComparisonArms"/>); empty for a search.</param>
 public sealed record ComparisonChild(Guid ComparisonId, string Role, string Arm, int Seed, Guid RunId);
 
 /// <summary>
@@ -69,7 +69,8 @@ public sealed class ComparisonStore(RunDatabase db)
             ("@c", comparisonId.ToString()));
         using var r = cmd.ExecuteReader();
         var list = new List<ComparisonChild>();
-        while (r.Read()) list.Add(new(comparisonId, r.GetString(0), r.GetString(1), (int)r.GetInt64(2), Guid.Parse(r.GetString(3))));
+        // A child stored before the standard arm's rename has arm 'baseline': read under the one name.
+        while (r.Read()) list.Add(new(comparisonId, r.GetString(0), ComparisonArms.Normalize(r.GetString(1)), (int)r.GetInt64(2), Guid.Parse(r.GetString(3))));
         return list;
     }
 

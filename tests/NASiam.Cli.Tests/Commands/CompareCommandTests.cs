@@ -52,6 +52,21 @@ public sealed class CompareCommandTests : IDisposable
         Assert.Contains(notice, plan["notices"]!.AsArray().Select(n => (string?)n));
     }
 
+    // The printed table names the arms as comparison.json and comparison.csv do: genotype and standard (it said 'baseline').
+    [Fact]
+    public void TheTable_NamesTheArmsAsTheFilesDo()
+    {
+        var report = new ComparisonReport
+        {
+            Id = Guid.NewGuid(), Name = "t", Framework = "simclr", Backbone = "resnet-tiny", Dataset = "synthetic", Seeds = [0], Status = "succeeded",
+            Results = [new() { Seed = 0, Arm = ComparisonArms.Genotype, LinclsTop1 = 61 }, new() { Seed = 0, Arm = ComparisonArms.Standard, LinclsTop1 = 60 }],
+        }.WithStatistics();
+        var table = NASiam.Cli.Commands.CompareCommand.Table(report);
+        Assert.DoesNotContain("baseline", table);
+        Assert.Contains("Linear top-1: genotype 61.00, standard 60.00 %; genotype − standard +1.00 pt", table);
+        Assert.Equal(["genotype", "standard"], table.Split('\n').Skip(1).Take(2).Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]));
+    }
+
     [Fact]
     public void FreshSearch_OneSeed_PrintsTheTable_WritesFiles_AndARerunKeepsFinishedChildren()
     {

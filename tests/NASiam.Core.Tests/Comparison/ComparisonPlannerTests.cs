@@ -48,7 +48,7 @@ public class ComparisonPlannerTests
         Assert.Empty(plan.SearchSeeds);
         Assert.Equal([3, 4], plan.Seeds);
         var g = ComparisonPlanner.PretrainOptions(plan, 4, ComparisonArms.Genotype);
-        var b = ComparisonPlanner.PretrainOptions(plan, 4, ComparisonArms.Baseline);
+        var b = ComparisonPlanner.PretrainOptions(plan, 4, ComparisonArms.Standard);
         Assert.True(g.Ok && b.Ok);
         Assert.Equal(RunKind.Pretrain, g.Options!.Kind);
         Assert.Equal(4, g.Options.Seed);

@@ -43,7 +43,7 @@ public class ComparisonScheduleTests
         Assert.True(s2.PlanChanged);
         Assert.Equal(Found, s2.Plan.GenotypeText);
         Assert.NotNull(s2.Stability);
-        Assert.Equal(["pretrain genotype seed 0", "pretrain baseline seed 0", "pretrain genotype seed 1", "pretrain baseline seed 1"],
+        Assert.Equal(["pretrain genotype seed 0", "pretrain standard seed 0", "pretrain genotype seed 1", "pretrain standard seed 1"],
             s2.Create.Select(c => c.Key.ToString()));
         Assert.All(s2.Create, c => Assert.Equal(new ComparisonChildKey("search", "", 0), c.Parent));
         Assert.All(s2.Create, c => Assert.Equal(c.Key.Seed, c.Options.Options!.Seed));
@@ -53,7 +53,7 @@ public class ComparisonScheduleTests
         {
             Child("search", "", 0, ComparisonChildState.Succeeded),
             Child("pretrain", "genotype", 0, ComparisonChildState.Succeeded, plan),
-            Child("pretrain", "baseline", 0, ComparisonChildState.Active, plan),
+            Child("pretrain", "standard", 0, ComparisonChildState.Active, plan),
         };
         var s3 = ComparisonSchedule.Next(plan, children);
         Assert.False(s3.PlanChanged);
@@ -63,7 +63,7 @@ public class ComparisonScheduleTests
         var evaluated = ComparisonPlanner.EvaluatedCheckpoint(children[1].Options!, children[1].Artifacts);
         // The resolver reads the checkpoint named here (a fake folder in this test, so it answers that it does not exist).
         Assert.Contains(s3.Create[0].Options.Errors, e => e.Path == "checkpoint" && e.Message.Contains(Path.Combine("/runs/pretrain-genotype-0", evaluated)));
-        Assert.Equal(["lincls genotype seed 0", "pretrain genotype seed 1", "pretrain baseline seed 1"], s3.Create.Select(c => c.Key.ToString()));
+        Assert.Equal(["lincls genotype seed 0", "pretrain genotype seed 1", "pretrain standard seed 1"], s3.Create.Select(c => c.Key.ToString()));
     }
 
     [Fact]
@@ -71,9 +71,9 @@ public class ComparisonScheduleTests
     {
         var plan = QuickMoco() with { GenotypeText = Found };
         var step = ComparisonSchedule.Next(plan,
-            [Child("search", "", 0, ComparisonChildState.Succeeded), Child("pretrain", "baseline", 1, ComparisonChildState.Cancelled, plan, message: "stopped by user")]);
+            [Child("search", "", 0, ComparisonChildState.Succeeded), Child("pretrain", "standard", 1, ComparisonChildState.Cancelled, plan, message: "stopped by user")]);
         Assert.Equal(ComparisonChildState.Cancelled, step.Stopped!.Value.State);
-        Assert.Contains("pretrain baseline seed 1 cancelled: stopped by user", step.Stopped.Value.Message);
+        Assert.Contains("pretrain standard seed 1 cancelled: stopped by user", step.Stopped.Value.Message);
         Assert.Empty(step.Create);
     }
 
@@ -88,7 +88,7 @@ public class ComparisonScheduleTests
                 children.Add(Child("pretrain", arm, seed, ComparisonChildState.Succeeded, plan,
                     new() { ["knn_top1"] = 30 + seed, ["head_parameters"] = arm == ComparisonArms.Genotype ? 1234 : 5678 }));
                 // A non-finite accuracy is reported as missing, never as a number.
-                double top1 = arm == ComparisonArms.Baseline && seed == 1 ? double.NaN : 60 + seed + (arm == ComparisonArms.Genotype ? 2 : 0);
+                double top1 = arm == ComparisonArms.Standard && seed == 1 ? double.NaN : 60 + seed + (arm == ComparisonArms.Genotype ? 2 : 0);
                 children.Add(Child("lincls", arm, seed, ComparisonChildState.Succeeded, plan, new() { ["lincls_top1"] = top1 }));
             }
         var step = ComparisonSchedule.Next(plan, children);
@@ -103,9 +103,9 @@ public class ComparisonScheduleTests
         Assert.Equal(10, g0.PretrainSeconds);
         Assert.Equal(2, g0.KnnCurve.Count);
         Assert.Equal(1234, g0.HeadParameters);
-        Assert.Equal(5678, report.Results.Single(r => r.Seed == 0 && r.Arm == ComparisonArms.Baseline).HeadParameters);
+        Assert.Equal(5678, report.Results.Single(r => r.Seed == 0 && r.Arm == ComparisonArms.Standard).HeadParameters);
         Assert.Contains(",1234,", report.ToCsv());
-        Assert.Null(report.Results.Single(r => r.Seed == 1 && r.Arm == ComparisonArms.Baseline).LinclsTop1);
+        Assert.Null(report.Results.Single(r => r.Seed == 1 && r.Arm == ComparisonArms.Standard).LinclsTop1);
         Assert.False(report.Complete);
         Assert.NotNull(report.Stability);
     }

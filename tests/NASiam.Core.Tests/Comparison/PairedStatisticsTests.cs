@@ -79,7 +79,7 @@ public class PairedStatisticsTests
         for (int i = 0; i < 2; i++)
         {
             rows.Add(new() { Seed = i, Arm = ComparisonArms.Genotype, LinclsTop1 = Genotype[i], KnnTop1 = 50 });
-            rows.Add(new() { Seed = i, Arm = ComparisonArms.Baseline, LinclsTop1 = Baseline[i], KnnTop1 = 50 });
+            rows.Add(new() { Seed = i, Arm = ComparisonArms.Standard, LinclsTop1 = Baseline[i], KnnTop1 = 50 });
         }
         var report = Report([.. rows]).WithStatistics();
         Assert.Equal(["lincls_top1", "knn_top1"], report.Metrics.Select(m => m.Name));
@@ -96,7 +96,7 @@ public class PairedStatisticsTests
         for (int i = 0; i < 3; i++)
         {
             rows.Add(new() { Seed = i, Arm = ComparisonArms.Genotype, LinclsTop1 = Genotype[i], LinclsTop5 = 90, KnnTop1 = 50 + i, PretrainSeconds = 100, LinclsSeconds = 10, ImagesPerSecond = 300 });
-            rows.Add(new() { Seed = i, Arm = ComparisonArms.Baseline, LinclsTop1 = Baseline[i], LinclsTop5 = 89, KnnTop1 = 50, PretrainSeconds = 80, LinclsSeconds = 10, ImagesPerSecond = 400 });
+            rows.Add(new() { Seed = i, Arm = ComparisonArms.Standard, LinclsTop1 = Baseline[i], LinclsTop5 = 89, KnnTop1 = 50, PretrainSeconds = 80, LinclsSeconds = 10, ImagesPerSecond = 400 });
         }
         var report = Report([.. rows]).WithStatistics();
         var top1 = report.Metrics.Single(m => m.Name == "lincls_top1");
@@ -117,7 +117,7 @@ public class PairedStatisticsTests
         var csv = File.ReadAllLines(Path.Combine(dir, ComparisonReport.CsvFile));
         Assert.Equal(7, csv.Length);
         Assert.StartsWith("0,genotype,60,90,50,100,10,300,", csv[1]);
-        Assert.StartsWith("0,baseline,59,89,50,80,10,400,", csv[2]);
+        Assert.StartsWith("0,standard,59,89,50,80,10,400,", csv[2]);
     }
 
     [Fact]
@@ -125,15 +125,15 @@ public class PairedStatisticsTests
     {
         var report = Report(
             new() { Seed = 0, Arm = ComparisonArms.Genotype, LinclsTop1 = 61 },
-            new() { Seed = 0, Arm = ComparisonArms.Baseline, LinclsTop1 = 60 },
+            new() { Seed = 0, Arm = ComparisonArms.Standard, LinclsTop1 = 60 },
             new() { Seed = 1, Arm = ComparisonArms.Genotype, LinclsTop1 = 70 },
-            new() { Seed = 1, Arm = ComparisonArms.Baseline }).WithStatistics();
+            new() { Seed = 1, Arm = ComparisonArms.Standard }).WithStatistics();
         var top1 = report.Metrics.Single(m => m.Name == "lincls_top1");
         Assert.Equal(1, top1.Difference!.N);
         Assert.Equal(2, top1.Genotype!.N);
         Assert.Contains(report.Notices, n => n.Contains("seed 1") && n.Contains("lincls_top1"));
         Assert.Contains("no confidence interval", top1.Words);
         // Unmeasured values stay empty in the CSV, never 0.
-        Assert.Contains("1,baseline,,,,,,,,,", report.ToCsv());
+        Assert.Contains("1,standard,,,,,,,,,", report.ToCsv());
     }
 }

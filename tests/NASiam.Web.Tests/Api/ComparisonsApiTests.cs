@@ -205,6 +205,45 @@ public class ComparisonsApiTests : IDisposable
         cmp.GetProperty("children").EnumerateArray().Select(x => (x.GetProperty("runId").GetGuid(), x.GetProperty("role").GetString()!,
             x.GetProperty("arm").GetString()!, x.GetProperty("seed").GetInt32(), x.GetProperty("status").GetString()!));
 
+    // comparison.csv named the standard arm 'baseline' where the page and comparison.json said 'standard'. One name
+    // everywhere: the live report's JSON and CSV, the children, and a report written before the rename, served anew.
+    [Fact]
+    public async Task TheJsonTheCsvAndTheChildren_NameTheArmsAlike_EvenForAReportWrittenBeforeTheRename()
+    {
+        await using var app = new NasiamAppFactory(_data, new ScriptedRunEngine(totalSteps: 400, stepMilliseconds: 40));
+        using var c = app.Api();
+        var created = await c.PostAsJsonAsync("/api/comparisons", new { preset = "quick-demo", framework = "simclr", genotype = Genotype, seeds = new[] { 0 } });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+        var leases = app.Services.GetRequiredService<NASiam.Web.Runs.RunStore>().Leases;
+        await NasiamAppFactory.WaitUntil(() => Task.FromResult(leases.TryAcquire(id, "other-node", TimeSpan.FromMinutes(5), recordExecution: false)),
+            TimeSpan.FromSeconds(30), "the comparison's lease");
+
+        static string[] CsvArms(string csv) => csv.Trim().Split('\n').Skip(1).Select(l => l.Split(',')[1]).ToArray();
+        static string[] JsonArms(string json) => JsonDocument.Parse(json).RootElement.GetProperty("results").EnumerateArray().Select(r => r.GetProperty("arm").GetString()!).ToArray();
+        var live = (Json: await c.GetStringAsync($"/api/comparisons/{id}/files/comparison.json"), Csv: await c.GetStringAsync($"/api/comparisons/{id}/files/comparison.csv"));
+        Assert.Equal(["genotype", "standard"], JsonArms(live.Json));
+        Assert.Equal(JsonArms(live.Json), CsvArms(live.Csv));
+        Assert.Equal(["genotype", "standard"], Children(await Comparison(c, id)).Select(x => x.Arm));
+
+        // A finished comparison whose files were written with the old name: served with the one name, in both files and GET.
+        var service = app.Services.GetRequiredService<NASiam.Web.Jobs.ComparisonService>();
+        var dir = service.Directory(id);
+        Directory.CreateDirectory(dir);
+        var old = ComparisonReport.FromJson(live.Json) with { Status = "succeeded" };
+        File.WriteAllText(Path.Combine(dir, ComparisonReport.JsonFile), old.ToJson().Replace("\"arm\": \"standard\"", "\"arm\": \"baseline\""));
+        File.WriteAllText(Path.Combine(dir, ComparisonReport.CsvFile), "seed,arm\n0,genotype\n0,baseline\n");
+        Assert.Contains("\"arm\": \"baseline\"", File.ReadAllText(Path.Combine(dir, ComparisonReport.JsonFile)));
+        app.Services.GetRequiredService<NASiam.Web.Runs.ComparisonStore>().SetStatus(id, NASiam.Web.Runs.RunStatus.Succeeded, "done", finished: true);
+        var json = await c.GetStringAsync($"/api/comparisons/{id}/files/comparison.json");
+        var csv = await c.GetStringAsync($"/api/comparisons/{id}/files/comparison.csv");
+        Assert.Equal(["genotype", "standard"], JsonArms(json));
+        Assert.Equal(JsonArms(json), CsvArms(csv));
+        Assert.Equal(["genotype", "standard"], (await Comparison(c, id)).GetProperty("report").GetProperty("results").EnumerateArray().Select(r => r.GetProperty("arm").GetString()));
+        leases.Release(id, "other-node");
+        foreach (var ch in Children(await Comparison(c, id))) await c.PostAsync($"/api/runs/{ch.RunId}/cancel", null);
+    }
+
     [Fact]
     public async Task TinyComparison_RealEngine_TrainsBothArms_CancelResumeKeepsFinishedChildren_AndWritesComparisonJson()
     {
@@ -266,9 +305,9 @@ public class ComparisonsApiTests : IDisposable
             Assert.Equal(1, starts);
         }
 
-        // The arms differ only in the heads: identical recipe and seed; the baseline trains the standard heads, the genotype arm the genotype.
+        // The arms differ only in the heads: identical recipe and seed; the standard arm trains the standard heads, the genotype arm the genotype.
         var g0 = children.Single(x => x.Role == "pretrain" && x.Arm == "genotype" && x.Seed == 1).RunId;
-        var b0 = children.Single(x => x.Role == "pretrain" && x.Arm == "baseline" && x.Seed == 1).RunId;
+        var b0 = children.Single(x => x.Role == "pretrain" && x.Arm == "standard" && x.Seed == 1).RunId;
         var gOpt = RunOptions.FromJson((await c.GetFromJsonAsync<JsonElement>($"/api/runs/{g0}")).GetProperty("options").GetRawText());
         var bOpt = RunOptions.FromJson((await c.GetFromJsonAsync<JsonElement>($"/api/runs/{b0}")).GetProperty("options").GetRawText());
         Assert.Equal(1, gOpt.Seed);
@@ -294,7 +333,7 @@ public class ComparisonsApiTests : IDisposable
         var top1 = report.Metrics.Single(m => m.Name == "lincls_top1");
         Assert.Equal(2, top1.Difference!.N);
         Assert.NotNull(top1.Difference.Lower);
-        var expected = report.Results.Where(r => r.Arm == "genotype").OrderBy(r => r.Seed).Zip(report.Results.Where(r => r.Arm == "baseline").OrderBy(r => r.Seed))
+        var expected = report.Results.Where(r => r.Arm == "genotype").OrderBy(r => r.Seed).Zip(report.Results.Where(r => r.Arm == "standard").OrderBy(r => r.Seed))
             .Average(p => p.First.LinclsTop1!.Value - p.Second.LinclsTop1!.Value);
         Assert.Equal(expected, top1.Difference.Mean, 9);
         Assert.True(File.Exists(Path.Combine(_data, "comparisons", id.ToString("N"), "comparison.json")));

@@ -20,7 +20,7 @@ public class ComparisonPageTests
         {
             new ComparisonSeedResult { Seed = s.Seed, Arm = ComparisonArms.Genotype, LinclsTop1 = s.G, LinclsTop5 = 90, KnnTop1 = 40, PretrainSeconds = 60, ImagesPerSecond = 200,
                 KnnCurve = [new KnnPoint(1, 30), new KnnPoint(2, 40)] },
-            new ComparisonSeedResult { Seed = s.Seed, Arm = ComparisonArms.Baseline, LinclsTop1 = s.B, LinclsTop5 = 89, KnnTop1 = 38, PretrainSeconds = 50, ImagesPerSecond = 250,
+            new ComparisonSeedResult { Seed = s.Seed, Arm = ComparisonArms.Standard, LinclsTop1 = s.B, LinclsTop5 = 89, KnnTop1 = 38, PretrainSeconds = 50, ImagesPerSecond = 250,
                 KnnCurve = [new KnnPoint(1, 29), new KnnPoint(2, 38)] },
         }).ToArray(),
     }.WithStatistics();
@@ -33,7 +33,7 @@ public class ComparisonPageTests
         Assert.Equal("+2.00 pt, 95 % CI [-0.48, 4.48], 3 seeds", page.Find(".comparison-delta").TextContent);
         var top1 = page.Find("svg.comparison-dots[data-metric='lincls_top1']");
         Assert.Equal(3, top1.QuerySelectorAll("circle.seed-point[data-arm='genotype']").Length);
-        Assert.Equal(3, top1.QuerySelectorAll("circle.seed-point[data-arm='baseline']").Length);
+        Assert.Equal(3, top1.QuerySelectorAll("circle.seed-point[data-arm='standard']").Length);
         Assert.Single(top1.QuerySelectorAll("line.ci"));
         Assert.Equal(2, top1.QuerySelectorAll("line.mean").Length);
         var knn = page.FindComponent<NASiam.Web.Components.Shared.PlotlyLineChart>().Instance; // kNN curves: 2 arms x 3 seeds
