@@ -60,6 +60,26 @@ public sealed record ComparisonChildView
 public sealed record ComparisonChildToCreate(ComparisonChildKey Key, RunResolution Options, ComparisonChildKey? Parent);
 
 /// <summary>
+/// The order children are listed in (API, page): by seed, then pipeline stage (search, pretrain, lincls, as
+/// <see cref="Engine.Runs.StageEnvironment.PipelineStages"/> runs them), then arm (<see cref="ComparisonArms.All"/>:
+/// genotype, standard). A seed's linear evaluation comes after its pre-training.
+/// </summary>
+public static class ComparisonChildOrder
+{
+    /// <summary><paramref name="items"/> sorted by their keys in this order (stable; unknown roles or arms last).</summary>
+    public static IEnumerable<T> Sort<T>(IEnumerable<T> items, Func<T, ComparisonChildKey> key) =>
+        items.OrderBy(x => key(x).Seed)
+            .ThenBy(x => Rank(Engine.Runs.StageEnvironment.PipelineStages, key(x).Role))
+            .ThenBy(x => Rank(ComparisonArms.All, key(x).Arm));
+
+    static int Rank(IReadOnlyList<string> order, string value)
+    {
+        for (int i = 0; i < order.Count; i++) if (order[i] == value) return i;
+        return order.Count;
+    }
+}
+
+/// <summary>
 /// The schedule's answer for the current children: the plan (with the genotype filled in once the
 /// searches finished), children to create, and whether the comparison stopped or is done.
 /// </summary>

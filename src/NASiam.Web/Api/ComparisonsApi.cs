@@ -80,12 +80,19 @@ public static class ComparisonsApi
     /// <summary>A comparison as the API and the page show it.</summary>
     public static ComparisonView View(ComparisonRecord c, ComparisonService service, RunStore runs, IReadOnlyList<string>? notices = null)
     {
+        // Children by seed, then pipeline stage (search, pretrain, lincls), then arm (genotype, standard): a seed's
+        // linear evaluation after its pre-training.
+        var children = ComparisonChildOrder.Sort(service.Children(c.Id), ch => new ComparisonChildKey(ch.Role, ch.Arm, ch.Seed))
+            .Select(ch => runs.Get(ch.RunId) is { } r
+                ? new ComparisonChildView(ch.RunId, ch.Role, ch.Arm, ch.Seed, r.Status.ToString(), r.Name)
+                : new ComparisonChildView(ch.RunId, ch.Role, ch.Arm, ch.Seed, "Deleted", "")).ToArray();
+        // An active comparison's status is the one its children give (the coordinator writes the same rule when it next
+        // advances): a child already running reads Running here, not the Queued stored before it started.
+        if (c.IsActive)
+            c = c with { Status = ComparisonService.ActiveStatus(children.Where(ch => ch.Status != "Deleted").Select(ch => Enum.Parse<RunStatus>(ch.Status))) };
         // A finished comparison is served as written (cheap: no child events to read); otherwise the results so far.
         var file = Path.Combine(service.Directory(c.Id), ComparisonReport.JsonFile);
         var report = c.Status == RunStatus.Succeeded && System.IO.File.Exists(file) ? ComparisonReport.FromJson(System.IO.File.ReadAllText(file)) with { Status = "succeeded" } : service.Report(c);
-        var children = service.Children(c.Id).Select(ch => runs.Get(ch.RunId) is { } r
-            ? new ComparisonChildView(ch.RunId, ch.Role, ch.Arm, ch.Seed, r.Status.ToString(), r.Name)
-            : new ComparisonChildView(ch.RunId, ch.Role, ch.Arm, ch.Seed, "Deleted", "")).ToArray();
         var o = c.Plan.Recipe;
         return new ComparisonView(c.Id, c.Name, c.Status.ToString(), c.Message, o.Framework.ToName(), o.Backbone, o.Dataset, c.Plan.Seeds,
             c.Plan.SearchSeeds, c.Plan.GenotypeText, c.SourceRunId, c.CreatedAt, c.FinishedAt, children, report, notices ?? c.Plan.Notices);

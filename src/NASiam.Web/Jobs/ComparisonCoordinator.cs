@@ -262,9 +262,17 @@ public sealed class ComparisonService(ComparisonStore comparisons, RunStore runs
 
     void Running(ComparisonRecord c, List<ComparisonChild> children)
     {
-        var status = children.Any(ch => runs.Get(ch.RunId)?.Status is RunStatus.Running or RunStatus.Succeeded) ? RunStatus.Running : RunStatus.Queued;
+        var status = ActiveStatus(children.Select(ch => runs.Get(ch.RunId)?.Status).OfType<RunStatus>());
         if (status != c.Status) comparisons.SetStatus(c.Id, status, null, finished: false);
     }
+
+    /// <summary>
+    /// The one rule for an active comparison's status, from its children's: Running once any child runs or has
+    /// succeeded, else Queued. The coordinator writes it when it advances; the API and the pages read it the same
+    /// way meanwhile, so a child that started before the next advance does not sit under a "Queued" comparison.
+    /// </summary>
+    public static RunStatus ActiveStatus(IEnumerable<RunStatus> children) =>
+        children.Any(s => s is RunStatus.Running or RunStatus.Succeeded) ? RunStatus.Running : RunStatus.Queued;
 
     void Finish(ComparisonRecord c, RunStatus status, string? message)
     {

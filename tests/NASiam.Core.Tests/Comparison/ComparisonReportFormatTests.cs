@@ -4,7 +4,7 @@ using NASiam.Core.Reporting;
 
 namespace NASiam.Core.Tests.Comparison;
 
-/// <summary>What comparison.json and comparison.csv say (docs/comparison-report.md): arm names, epoch base.</summary>
+/// <summary>What comparison.json and comparison.csv say (docs/comparison-report.md): arm names, epoch base, child order.</summary>
 public class ComparisonReportFormatTests
 {
     static ComparisonReport Report() => new ComparisonReport
@@ -68,6 +68,21 @@ public class ComparisonReportFormatTests
         var doc = File.ReadAllText(Path.Combine(RepoRoot(), "docs", "comparison-report.md"));
         Assert.Contains("`epoch` is the **0-based** epoch index", doc);
         Assert.Contains("`standard`", doc);
+    }
+
+    // The child-run table listed a seed's linear evaluation before its pre-training.
+    [Fact]
+    public void Children_OrderBySeedThenPipelineStageThenArm()
+    {
+        ComparisonChildKey[] keys =
+        [
+            new("lincls", "standard", 0), new("lincls", "genotype", 0), new("pretrain", "standard", 1), new("search", "", 1),
+            new("pretrain", "standard", 0), new("pretrain", "genotype", 0), new("search", "", 0), new("lincls", "genotype", 1),
+        ];
+        Assert.Equal(
+            ["search seed 0", "pretrain genotype seed 0", "pretrain standard seed 0", "lincls genotype seed 0", "lincls standard seed 0",
+             "search seed 1", "pretrain standard seed 1", "lincls genotype seed 1"],
+            ComparisonChildOrder.Sort(keys, k => k).Select(k => k.ToString()));
     }
 
     static string RepoRoot()

@@ -1,3 +1,4 @@
+using Bunit;
 using Microsoft.Extensions.DependencyInjection;
 using System.Net;
 using System.Net.Http.Json;
@@ -204,6 +205,81 @@ public class ComparisonsApiTests : IDisposable
     static IEnumerable<(Guid RunId, string Role, string Arm, int Seed, string Status)> Children(JsonElement cmp) =>
         cmp.GetProperty("children").EnumerateArray().Select(x => (x.GetProperty("runId").GetGuid(), x.GetProperty("role").GetString()!,
             x.GetProperty("arm").GetString()!, x.GetProperty("seed").GetInt32(), x.GetProperty("status").GetString()!));
+
+    // A comparison's status was written by the coordinator after its child had started: the page and the API read
+    // "Queued" over a running child for up to a coordinator tick. An active comparison now reads the status its
+    // children give (the coordinator's own rule), whatever was stored before it advanced.
+    [Fact]
+    public async Task AChildRunningBeforeTheCoordinatorAdvanced_TheComparisonReadsRunning_OnTheApiListAndPage()
+    {
+        await using var app = new NasiamAppFactory(_data, new ScriptedRunEngine(totalSteps: 400, stepMilliseconds: 40));
+        using var c = app.Api();
+        var created = await c.PostAsJsonAsync("/api/comparisons", new { preset = "quick-demo", framework = "simclr", genotype = Genotype, seeds = new[] { 0 } });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+        await NasiamAppFactory.WaitUntil(async () => Children(await Comparison(c, id)).Any(x => x.Status == "Running"), TimeSpan.FromSeconds(30), "a child to run");
+        // As between a child's start and the coordinator's next advance: stored Queued (another node holds the lease).
+        var leases = app.Services.GetRequiredService<NASiam.Web.Runs.RunStore>().Leases;
+        await NasiamAppFactory.WaitUntil(() => Task.FromResult(leases.TryAcquire(id, "other-node", TimeSpan.FromMinutes(5), recordExecution: false)),
+            TimeSpan.FromSeconds(30), "the comparison's lease");
+        var store = app.Services.GetRequiredService<NASiam.Web.Runs.ComparisonStore>();
+        store.SetStatus(id, NASiam.Web.Runs.RunStatus.Queued, null, finished: false);
+
+        var cmp = await Comparison(c, id);
+        Assert.Contains(Children(cmp), x => x.Status == "Running");
+        Assert.Equal("Running", cmp.GetProperty("status").GetString());
+        Assert.Equal("running", cmp.GetProperty("report").GetProperty("status").GetString());
+        var listed = (await c.GetFromJsonAsync<JsonElement>("/api/comparisons")).EnumerateArray().Single(x => x.GetProperty("id").GetGuid() == id);
+        Assert.Equal("Running", listed.GetProperty("status").GetString());
+        await using var ctx = NASiam.Web.Tests.Components.Bunit.Context();
+        ctx.Services.AddFallbackServiceProvider(app.Services);
+        var page = ctx.Render<NASiam.Web.Components.Pages.ComparisonDetail>(p => p.Add(x => x.Id, id));
+        Assert.Equal("Running", page.Find("#comparison-status").TextContent.Trim());
+        // Reading wrote nothing: the coordinator's next advance writes the same rule.
+        Assert.Equal(NASiam.Web.Runs.RunStatus.Queued, store.Get(id)!.Status);
+        Assert.Equal(NASiam.Web.Runs.RunStatus.Running, NASiam.Web.Jobs.ComparisonService.ActiveStatus([NASiam.Web.Runs.RunStatus.Running, NASiam.Web.Runs.RunStatus.Queued]));
+        Assert.Equal(NASiam.Web.Runs.RunStatus.Queued, NASiam.Web.Jobs.ComparisonService.ActiveStatus([NASiam.Web.Runs.RunStatus.Queued, NASiam.Web.Runs.RunStatus.Cancelled]));
+        leases.Release(id, "other-node");
+        Assert.Equal(HttpStatusCode.Accepted, (await c.PostAsync($"/api/comparisons/{id}/cancel", null)).StatusCode);
+    }
+
+    // The child-run table listed a seed's linear evaluation before its pre-training (stored order: seed, role, arm
+    // alphabetically). Children now come by seed, pipeline stage (search, pretrain, lincls), then arm (genotype,
+    // standard); a child stored under the standard arm's old name 'baseline' reads as 'standard'.
+    [Fact]
+    public async Task Children_AreListedBySeedThenPipelineStageThenArm()
+    {
+        await using var app = new NasiamAppFactory(_data, new ScriptedRunEngine(totalSteps: 400, stepMilliseconds: 40));
+        using var c = app.Api();
+        var created = await c.PostAsJsonAsync("/api/comparisons", new { preset = "quick-demo", framework = "simclr", genotype = Genotype, seeds = new[] { 0, 1 } });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+        var leases = app.Services.GetRequiredService<NASiam.Web.Runs.RunStore>().Leases;
+        await NasiamAppFactory.WaitUntil(() => Task.FromResult(leases.TryAcquire(id, "other-node", TimeSpan.FromMinutes(5), recordExecution: false)),
+            TimeSpan.FromSeconds(30), "the comparison's lease");
+        var store = app.Services.GetRequiredService<NASiam.Web.Runs.ComparisonStore>();
+        Assert.Equal(4, store.Children(id).Count); // both arms' pre-trainings of seeds 0 and 1
+        // Linear evaluations as the coordinator adds them (their runs need not exist for the order); one under the old arm name.
+        foreach (var (arm, seed) in new[] { ("genotype", 1), ("baseline", 0), ("genotype", 0) })
+            store.AddChild(new NASiam.Web.Runs.ComparisonChild(id, "lincls", arm, seed, Guid.NewGuid()));
+
+        string[] expected =
+        [
+            "0 pretrain genotype", "0 pretrain standard", "0 lincls genotype", "0 lincls standard",
+            "1 pretrain genotype", "1 pretrain standard", "1 lincls genotype",
+        ];
+        Assert.Equal(expected, Children(await Comparison(c, id)).Select(x => $"{x.Seed} {x.Role} {x.Arm}"));
+        await using var ctx = NASiam.Web.Tests.Components.Bunit.Context();
+        ctx.Services.AddFallbackServiceProvider(app.Services);
+        var page = ctx.Render<NASiam.Web.Components.Pages.ComparisonDetail>(p => p.Add(x => x.Id, id));
+        Assert.Equal(expected, page.FindAll("#comparison-children tbody tr").Select(tr =>
+        {
+            var td = tr.QuerySelectorAll("td");
+            return $"{td[2].TextContent.Trim()} {td[0].TextContent.Trim()} {td[1].TextContent.Trim()}";
+        }));
+        leases.Release(id, "other-node");
+        await c.PostAsync($"/api/comparisons/{id}/cancel", null);
+    }
 
     // comparison.csv named the standard arm 'baseline' where the page and comparison.json said 'standard'. One name
     // everywhere: the live report's JSON and CSV, the children, and a report written before the rename, served anew.
