@@ -44,16 +44,79 @@ public class ComparisonPageTests
         Assert.Equal(6, page.FindAll("#comparison-seeds tbody tr").Count);
     }
 
-    // The headline was also the linear top-1 card's caption (and, on the comparison's page, its message).
+    // The headline was also the linear top-1 card's caption (and, on the comparison's page, its message). Its card
+    // then had no caption at all while the others had theirs: now it has one, pointing to the headline.
     [Fact]
-    public async Task TheHeadline_IsSaidOnce()
+    public async Task TheHeadline_IsSaidOnce_AndEveryMetricPanelHasItsCaption()
     {
         await using var ctx = Bunit.Context();
         var report = Report((0, 60, 59), (1, 62.5, 60.5), (2, 61, 58));
         var page = ctx.Render<ComparisonResults>(p => p.Add(x => x.Report, report));
         Assert.Single(System.Text.RegularExpressions.Regex.Matches(page.Markup, System.Text.RegularExpressions.Regex.Escape(report.Headline)));
-        Assert.Empty(page.FindAll(".comparison-metric-words[data-metric='lincls_top1']"));
-        Assert.Single(page.FindAll(".comparison-metric-words[data-metric='lincls_top5']")); // the other metrics keep theirs
+        Assert.Equal(report.Metrics.Select(m => m.Name), page.FindAll(".comparison-metric-words").Select(e => e.GetAttribute("data-metric")));
+        Assert.Equal("Genotype − standard: the headline above.", page.Find(".comparison-metric-words[data-metric='lincls_top1']").TextContent.Trim());
+        var top5 = report.Metrics.Single(m => m.Name == "lincls_top5").Words;
+        Assert.Equal($"Genotype − standard: {top5}", page.Find(".comparison-metric-words[data-metric='lincls_top5']").TextContent.Trim());
+    }
+
+    // The difference was drawn on its own axis with no scale: +0.3 and +3 points looked alike. Now its axis has ticks
+    // 1/2/2.5/5 × 10^k apart, labelled in percentage points, 0 among them, spanning the CI.
+    [Theory]
+    [InlineData(new[] { 60.0, 62.5, 61.0 }, new[] { 59.0, 60.5, 58.0 })]   // +2.00 pt, CI [-0.48, 4.48]
+    [InlineData(new[] { 60.3, 61.2, 60.5 }, new[] { 60.0, 61.0, 60.1 })]   // +0.30 pt, CI about [0.05, 0.55]
+    [InlineData(new[] { 60.0, 61.0 }, new[] { 60.0, 61.0 })]               // 0, no spread
+    public async Task TheDifferenceAxis_HasTicksLabelledInPercentagePoints_CoveringTheCi(double[] g, double[] b)
+    {
+        await using var ctx = Bunit.Context();
+        static double Num(AngleSharp.Dom.IElement e, string a) => double.Parse(e.GetAttribute(a)!, System.Globalization.CultureInfo.InvariantCulture);
+        var report = Report(g.Select((v, i) => (i, v, b[i])).ToArray());
+        var d = report.Metrics.Single(m => m.Name == "lincls_top1").Difference!;
+        var svg = ctx.Render<ComparisonResults>(p => p.Add(x => x.Report, report)).Find("svg.comparison-dots[data-metric='lincls_top1']");
+        var labels = svg.QuerySelectorAll("text.difference-tick-label").ToList();
+        Assert.InRange(labels.Count, 3, 7);
+        Assert.Equal(labels.Count, svg.QuerySelectorAll("line.difference-tick").Length);
+        Assert.All(labels, l => Assert.EndsWith(" pt", l.TextContent));
+        var values = labels.Select(l => double.Parse(l.TextContent[..^3].TrimStart('+'), System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        Assert.Contains(0.0, values);
+        Assert.True(values.Min() <= Math.Min(0, d.Lower ?? d.Mean) && values.Max() >= Math.Max(0, d.Upper ?? d.Mean), string.Join(", ", values));
+        // Evenly spaced, top to bottom in decreasing value, and the zero line sits at the "0 pt" tick.
+        var steps = values.Zip(values.Skip(1), (x, y) => Math.Round(x - y, 9)).Distinct().ToArray();
+        Assert.Single(steps);
+        var zeroTick = labels[Array.IndexOf(values, 0.0)];
+        Assert.True(Math.Abs(Num(svg.QuerySelector("line.zero")!, "y1") + 3.5 - Num(zeroTick, "y")) < 0.02);
+        // The difference's own value is written left of its dot, the tick labels right of the axis: never on each other.
+        var axis = Num(svg.QuerySelector("line.difference-axis")!, "x1");
+        var label = svg.QuerySelector("text.difference-label")!;
+        Assert.Equal("end", label.GetAttribute("text-anchor"));
+        Assert.True(Num(label, "x") < Num(svg.QuerySelector("circle.difference-mean")!, "cx") && Num(label, "x") < axis);
+        Assert.All(labels, l => Assert.True(Num(l, "x") > axis));
+    }
+
+    [Theory]
+    [InlineData(-0.48, 4.48, new[] { -2.0, 0, 2, 4, 6 })]
+    [InlineData(0, 0.55, new[] { 0, 0.2, 0.4, 0.6 })]
+    [InlineData(-1, 1, new[] { -1, -0.5, 0, 0.5, 1 })]
+    [InlineData(0, 0, new[] { -1, -0.5, 0, 0.5, 1 })]
+    [InlineData(-12, 0, new[] { -15, -10, -5, 0.0 })]
+    public void DifferenceTicks_AreRoundAndIncludeZero(double lo, double hi, double[] expected) =>
+        Assert.Equal(expected, ComparisonResults.DifferenceTicks(lo, hi).Select(t => Math.Round(t, 9)));
+
+    // At 400 px the cost and per-seed tables scrolled sideways: they are MudBlazor responsive tables (each row a card of
+    // labelled cells below their breakpoint), and the cost's difference says its unit.
+    [Fact]
+    public async Task CostAndPerSeedTables_StackIntoLabelledCellsOnANarrowScreen()
+    {
+        await using var ctx = Bunit.Context();
+        var page = ctx.Render<ComparisonResults>(p => p.Add(x => x.Report, Report((0, 60, 59), (1, 62.5, 60.5))));
+        var cost = page.Find("#comparison-cost");
+        Assert.Contains("mud-xs-table", cost.ClassList);
+        Assert.Equal(["cost", "genotype", "standard", "genotype − standard"], cost.QuerySelector("tbody tr")!.QuerySelectorAll("td").Select(td => td.GetAttribute("data-label")));
+        Assert.Equal("+10.00 s", cost.QuerySelectorAll("tbody tr").First(tr => tr.TextContent.Contains("Pre-training wall time")).QuerySelectorAll("td")[3].TextContent.Trim());
+        var seeds = page.Find("#comparison-seeds");
+        Assert.Contains("mud-sm-table", seeds.ClassList);
+        Assert.All(seeds.QuerySelectorAll("tbody td"), td => Assert.False(string.IsNullOrEmpty(td.GetAttribute("data-label"))));
+        // The arm reads "standard" here as in comparison.json and comparison.csv.
+        Assert.Equal(["genotype", "standard", "genotype", "standard"], seeds.QuerySelectorAll("tbody tr").Select(tr => tr.QuerySelectorAll("td")[1].TextContent.Trim()));
     }
 
     // A difference near zero wrote its "+0.00" over the zero line's "0" label.
@@ -61,16 +124,15 @@ public class ComparisonPageTests
     public async Task ADifferenceNearZero_DoesNotWriteItsLabelOverTheZeroLabel()
     {
         await using var ctx = Bunit.Context();
-        static double Y(AngleSharp.Dom.IElement t) => double.Parse(t.GetAttribute("y")!, System.Globalization.CultureInfo.InvariantCulture);
-        foreach (var (seeds, apart) in new[] { (new[] { (0, 60.0, 60.0), (1, 61.0, 61.0) }, false), (new[] { (0, 60.0, 59.0), (1, 62.5, 60.5), (2, 61.0, 58.0) }, true) })
+        static double Num(AngleSharp.Dom.IElement t, string a) => double.Parse(t.GetAttribute(a)!, System.Globalization.CultureInfo.InvariantCulture);
+        foreach (var seeds in new[] { new[] { (0, 60.0, 60.0), (1, 61.0, 61.0) }, new[] { (0, 60.0, 59.0), (1, 62.5, 60.5), (2, 61.0, 58.0) } })
         {
             var page = ctx.Render<ComparisonResults>(p => p.Add(x => x.Report, Report(seeds)));
             var svg = page.Find("svg.comparison-dots[data-metric='lincls_top1']");
             var label = svg.QuerySelector("text.difference-label")!;
-            var zero = svg.QuerySelectorAll("text").Where(t => t.TextContent == "0").ToList();
-            // Any zero label left sits at least a line (10 px font) away from the difference's label.
-            Assert.All(zero, z => Assert.True(Math.Abs(Y(z) - Y(label)) >= 10, $"'0' at y={Y(z)}, '{label.TextContent}' at y={Y(label)}"));
-            Assert.Equal(apart, zero.Count == 1); // far from zero the axis keeps its label
+            var zero = Assert.Single(svg.QuerySelectorAll("text.difference-tick-label"), t => t.TextContent == "0 pt");
+            // The "0 pt" tick label starts right of where the difference's label (anchored at its end) stops.
+            Assert.True(Num(zero, "x") > Num(label, "x"), $"'0 pt' at x={Num(zero, "x")}, '{label.TextContent}' ends at x={Num(label, "x")}");
         }
     }
 
