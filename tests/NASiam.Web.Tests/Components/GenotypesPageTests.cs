@@ -116,4 +116,31 @@ public sealed class GenotypesPageTests() : ScriptedAppTests("genotypes", () => n
         Assert.DoesNotContain(App.Services.GetRequiredService<NASiam.Web.Runs.RunStore>().Genotypes(), g => g.Id == entry.Id);
         Assert.Contains(ctx.Services.GetRequiredService<ISnackbar>().ShownSnackbars, s => s.Message == "Deleted 'to delete' from the library");
     }
+    // At 400 px the table broke names mid-word (overflow-wrap: anywhere): names and genotype texts now wrap only at
+    // the <wbr> after '_', '/', '.', ',', '=' or '[' (and at '-' or spaces), and the text reads unchanged.
+    [Fact]
+    public async Task NamesAndGenotypeTexts_BreakAtSeparators_NotMidWord()
+    {
+        await using var ctx = Bunit.Context();
+        ctx.Services.AddFallbackServiceProvider(App.Services);
+        var page = ctx.Render<Genotypes>();
+        Assert.DoesNotContain("overflow-wrap:anywhere", page.Markup.Replace(" ", ""));
+        var preset = GenotypePresets.Find("simsiam/cifar10_resnet18")!;
+        var row = page.FindAll("tbody tr").First(r => r.QuerySelector(".genotype-name")!.TextContent == preset.Name);
+        var name = row.QuerySelector(".genotype-name .breakable-text")!;
+        Assert.Equal(preset.Name, name.TextContent);
+        Assert.Equal(["simsiam/", "cifar10_", "resnet18"], name.ChildNodes.OfType<AngleSharp.Dom.IText>().Select(t => t.Data));
+        Assert.Equal(2, name.QuerySelectorAll("wbr").Length);
+        Assert.Equal(preset.Description, row.QuerySelector(".genotype-text .breakable-text")!.TextContent);
+        // Each row is a card of labelled cells below MudBlazor's sm breakpoint.
+        Assert.Equal(["Name", "Framework", "Source"], row.QuerySelectorAll("td").Take(3).Select(td => td.GetAttribute("data-label")));
+    }
+
+    [Theory]
+    [InlineData("moco/cifar10_resnet18", new[] { "moco/", "cifar10_", "resnet18" })]
+    [InlineData("plain", new[] { "plain" })]
+    [InlineData("ends_", new[] { "ends_" })]
+    [InlineData("", new string[0])]
+    public void BreakableText_CutsAfterSeparators(string text, string[] parts) =>
+        Assert.Equal(parts, NASiam.Web.Components.Shared.BreakableText.Parts(text));
 }
