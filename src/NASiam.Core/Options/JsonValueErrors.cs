@@ -26,9 +26,15 @@ public static partial class JsonValueErrors
         var message = e.Message.Split(" Path: ")[0];
         if (!message.StartsWith("The JSON value could not be converted", StringComparison.Ordinal))
             return "malformed JSON: " + message;
+        // A string holding a lone UTF-16 surrogate ("\ud800") is valid JSON but no text; reading it again to quote it threw,
+        // and the API answered 500 with a stack trace.
+        if (e.InnerException is InvalidOperationException { Message: var inner } && inner.Contains("surrogate", StringComparison.OrdinalIgnoreCase))
+            return UndecodableText;
         var path = JsonPath(e);
         var expected = TypeAt(root, path) is { } t ? Expected(t) : null;
-        var got = ValueAt(document, path) is { } node ? Shorten(node.ToJsonString()) : null;
+        string? got;
+        try { got = ValueAt(document, path) is { } node ? Shorten(node.ToJsonString()) : null; }
+        catch (InvalidOperationException) { return UndecodableText; }
         // A member given as null is not a value of its type; left out, it would keep its default.
         if (got is null && expected is not null && IsNullMember(document, path))
             return "null is not a value here: leave the member out to keep its default";
@@ -38,6 +44,33 @@ public static partial class JsonValueErrors
             (not null, null) => $"expected {expected}",
             _ => "a value of the wrong type here",
         };
+    }
+
+    /// <summary>The message for a string value that is no text (a lone UTF-16 surrogate escape).</summary>
+    public const string UndecodableText = "not valid text: a UTF-16 surrogate escape (\\uD800-\\uDFFF) without its pair";
+
+    /// <summary>
+    /// The dotted path (as <see cref="JsonPath"/>) of the first string value under <paramref name="node"/> that does not decode
+    /// as text (a lone UTF-16 surrogate escape: valid JSON, but reading it throws <see cref="InvalidOperationException"/>); null if none.
+    /// </summary>
+    public static string? UndecodablePath(JsonNode? node, string prefix = "")
+    {
+        switch (node)
+        {
+            case JsonObject o:
+                foreach (var (key, value) in o)
+                    if (UndecodablePath(value, prefix.Length == 0 ? key : $"{prefix}.{key}") is { } p) return p;
+                return null;
+            case JsonArray a:
+                for (int i = 0; i < a.Count; i++)
+                    if (UndecodablePath(a[i], $"{prefix}[{i}]") is { } p) return p;
+                return null;
+            case JsonValue v when v.GetValueKind() == System.Text.Json.JsonValueKind.String:
+                try { v.GetValue<string>(); return null; }
+                catch (InvalidOperationException) { return prefix; }
+            default:
+                return null;
+        }
     }
 
     /// <summary>The error's member path, dotted, with array items as [i] (as the API's error keys name members); "" for the root.</summary>

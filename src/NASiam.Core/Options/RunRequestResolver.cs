@@ -145,6 +145,10 @@ public static class RunRequestResolver
             var path = JsonValueErrors.JsonPath(e);
             return Fail(path, OutOfRangeMessage(document, path) ?? JsonValueErrors.Describe(e, typeof(RunOptions), document));
         }
+        catch (InvalidOperationException) when (JsonValueErrors.UndecodablePath(document) is { } undecodable)
+        {
+            return Fail(undecodable, JsonValueErrors.UndecodableText);
+        }
 
         if (checkpointOptions is not null && options.Kind != RunKind.LinCls) return Fail("kind", CheckpointNotRead(options.Kind));
 

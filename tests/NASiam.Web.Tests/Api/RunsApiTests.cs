@@ -201,6 +201,22 @@ public class RunsApiTests : IAsyncLifetime
         Assert.True(r.StatusCode == HttpStatusCode.BadRequest, $"{(int)r.StatusCode}: {await r.Content.ReadAsStringAsync()}");
     }
 
+    // Check E: a lone surrogate in a value (not a name) was a 500 with a stack trace: the error's own message re-read it.
+    [Theory]
+    [InlineData("/api/runs", """{"preset":"quick-demo","name":"\ud800"}""", "name")]
+    [InlineData("/api/runs/preview", """{"preset":"\udc00"}""", "preset")]
+    [InlineData("/api/runs", """{"preset":"quick-demo","options":{"search":{"optimizer":"\ud800"}}}""", "options.search.optimizer")]
+    [InlineData("/api/comparisons", """{"preset":"quick-compare","name":"\ud800"}""", "name")]
+    public async Task ALoneSurrogateInAValue_Is400NamingTheField(string url, string body, string field)
+    {
+        var r = await _c.PostAsync(url, new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+        var text = await r.Content.ReadAsStringAsync();
+        Assert.True(r.StatusCode == HttpStatusCode.BadRequest, $"{(int)r.StatusCode}: {text}");
+        var errors = JsonDocument.Parse(text).RootElement.GetProperty("errors");
+        Assert.True(errors.TryGetProperty(field, out var messages), text);
+        Assert.Contains("surrogate", messages[0].GetString());
+    }
+
     /// <summary>Creates a run from a raw body and returns the options the run was stored with.</summary>
     async Task<JsonElement> CreatedOptions(string body)
     {
