@@ -161,16 +161,13 @@ public static class RunsApi
         if (partName is not ("model" or "alphas"))
             return Results.ValidationProblem(new Dictionary<string, string[]> { ["part"] = [$"'{part}' is not model (the state dict) or alphas (a search checkpoint's architecture weights)"] });
         // What can be exported: the checkpoints that hold a backbone (search, pretrain and its kNN-best), not the linear probe's.
-        var listed = files.Checkpoints(id)
-            .Select(c => c.Name)
-            .Where(n => n.StartsWith("checkpoints/", StringComparison.Ordinal) && n.EndsWith(".ckpt", StringComparison.Ordinal))
-            .Select(n => Path.GetFileNameWithoutExtension(n))
-            .Where(stem => NASiam.Core.Engine.Runs.StageEnvironment.BackboneStages.Contains(stem.EndsWith("-best", StringComparison.Ordinal) ? stem[..^5] : stem))
-            .Order(StringComparer.Ordinal)
-            .ToArray();
+        // The run page lists the same checkpoints in the same order, with the same labels (BackboneCheckpoints).
+        var offered = files.BackboneCheckpoints(id);
+        var listed = offered.Select(c => c.Stem).Order(StringComparer.Ordinal).ToArray();
         // Alphas live in a search checkpoint only, so asking for them without naming a checkpoint means the search's.
+        // Otherwise the checkpoint the run stands for: the one its linear evaluation reads (kNN-best or last), the page's first link.
         var name = checkpoint is null
-            ? partName == "alphas" ? NASiam.Core.Engine.Runs.StageEnvironment.CheckpointName("search") : files.FinalBackboneCheckpoint(id)
+            ? partName == "alphas" ? NASiam.Core.Engine.Runs.StageEnvironment.CheckpointName("search") : offered.FirstOrDefault(c => c.Evaluated)?.Name
             : checkpoint.Contains('/') ? checkpoint : NASiam.Core.Engine.Runs.StageEnvironment.CheckpointName(checkpoint.Trim().ToLowerInvariant().Replace(".ckpt", ""));
         if (name is null) return Results.Problem("The run has no pre-training or search checkpoint.", statusCode: StatusCodes.Status404NotFound);
         var source = files.Resolve(id, name);

@@ -54,6 +54,16 @@ public sealed class RunFiles(RunPaths paths)
         return path is null ? null : Path.GetRelativePath(dir, path).Replace('\\', '/');
     }
 
+    /// <summary>
+    /// The run's backbone checkpoints, the one it stands for first (<see cref="NASiam.Core.Engine.Runs.BackboneCheckpoints"/>:
+    /// the export's default, kNN-best or last by the engine's rule), each with its label; empty when it has none.
+    /// </summary>
+    public IReadOnlyList<NASiam.Core.Engine.Runs.BackboneCheckpoint> BackboneCheckpoints(Guid runId)
+    {
+        var dir = paths.RunDirectory(runId);
+        return Directory.Exists(dir) ? NASiam.Core.Engine.Runs.BackboneCheckpoints.In(dir) : [];
+    }
+
     /// <summary>genotype.txt / genotype.json written by the engine, when present.</summary>
     public string? GenotypeFile(Guid runId, string fileName)
     {
