@@ -80,4 +80,72 @@ public sealed class RunDetailRecipeAndExportTests() : ScriptedAppTests("recipe",
         Assert.Equal($"{first}-{run.Id:N}.pt", await ApiDefaultExport(c, run.Id));
         Assert.Equal($"checkpoints/{first}.ckpt", App.Services.GetRequiredService<RunFiles>().FinalBackboneCheckpoint(run.Id));
     }
+
+    // "Pre-train this genotype" of a search on 256 synthetic images with a step cap opened the quick demo (2048 images,
+    // no cap). Now the form starts from the run's own stored options, says so, and the queued run descends from it.
+    [Fact]
+    public async Task PretrainThisGenotype_StartsFromTheRunsOwnSetup_AndKeepsItsLineage()
+    {
+        using var c = App.Api();
+        var created = await c.PostAsJsonAsync("/api/runs", new
+        {
+            preset = "quick-demo", framework = "simsiam", kind = "search", name = "small search",
+            options = new { syntheticTrainSize = 256, maxStepsPerStage = 7, seed = 3, pretrain = new { epochs = 4 } },
+        });
+        Assert.True(created.IsSuccessStatusCode, await created.Content.ReadAsStringAsync());
+        var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+        await NasiamAppFactory.WaitForStatus(c, id, "Succeeded");
+        var source = Store.Get(id)!;
+        var sourceOptions = source.Options();
+
+        await using var ctx = PageContext();
+        var detail = ctx.Render<RunDetail>(p => p.Add(x => x.Id, id));
+        Assert.Equal($"/runs/new?from={id}", detail.Find("#pretrain-genotype").GetAttribute("href"));
+
+        ctx.Services.GetRequiredService<NavigationManager>().NavigateTo($"/runs/new?from={id}");
+        var page = ctx.Render<NewRun>();
+        var form = page.FindComponent<RunForm>();
+        var values = form.Instance.Model.Values;
+        Assert.Equal("256", values["syntheticTrainSize"]);
+        Assert.Equal("7", values["maxStepsPerStage"]);
+        Assert.Equal("3", values["seed"]);
+        Assert.Equal("4", values["pretrain.epochs"]);
+        Assert.Equal("simsiam", values["framework"]);
+        Assert.Equal("resnet-tiny", values["backbone"]);
+        Assert.Equal("pretrain", values["kind"]);
+        Assert.Equal(source.GenotypeText, values["pretrain.genotype"]);
+        Assert.Contains("Started from run 'small search''s setup", page.Find("#form-origin").TextContent);
+        Assert.Empty(form.FindAll("[data-error='true']"));
+
+        // Queued (a second click confirms when the resolver had notices): the run's setup, kind pretrain, its genotype, under it.
+        await form.Find("#submit-run").ClickAsync(new MouseEventArgs());
+        if (Store.List(id).Count == 0) await form.Find("#submit-run").ClickAsync(new MouseEventArgs());
+        page.WaitForAssertion(() => Assert.Single(Store.List(id)));
+        var child = Store.List(id)[0];
+        var o = child.Options();
+        Assert.Equal(RunKind.Pretrain, o.Kind);
+        Assert.Equal(source.GenotypeText, o.Pretrain.Genotype);
+        var expected = sourceOptions with { Kind = RunKind.Pretrain, Name = o.Name, Device = o.Device, Pretrain = sourceOptions.Pretrain with { Genotype = o.Pretrain.Genotype } };
+        Assert.Equal(expected.ToJson(), o.ToJson());
+    }
+
+    // The library's PRE-TRAIN of a preset genotype (moco/cifar10_resnet18) landed on the quick demo's default
+    // framework (SimCLR): now the entry's framework, and the form says which preset it started from.
+    [Fact]
+    public async Task PretrainALibraryPreset_StartsFromItsFramework_AndSaysWhichPreset()
+    {
+        await using var ctx = PageContext();
+        var library = ctx.Render<Genotypes>();
+        var href = library.FindAll("a.pretrain-genotype").Select(a => a.GetAttribute("href")!)
+            .Single(h => h.Contains(Uri.EscapeDataString("moco/cifar10_resnet18")));
+        Assert.Contains("framework=moco", href, StringComparison.OrdinalIgnoreCase);
+
+        ctx.Services.GetRequiredService<NavigationManager>().NavigateTo(href);
+        var page = ctx.Render<NewRun>();
+        var form = page.FindComponent<RunForm>();
+        Assert.Equal("moco", form.Instance.Model.Values["framework"]);
+        Assert.Equal("pretrain", form.Instance.Model.Values["kind"]);
+        Assert.Empty(page.FindAll("#genotype-notice"));
+        Assert.Contains($"Started from the {RunPresets.QuickDemo} preset's moco recipe", page.Find("#form-origin").TextContent);
+    }
 }

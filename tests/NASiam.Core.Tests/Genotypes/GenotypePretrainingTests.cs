@@ -1,0 +1,48 @@
+using NASiam.Core.Genotypes;
+using NASiam.Core.Options;
+
+namespace NASiam.Core.Tests.Genotypes;
+
+/// <summary>"Pre-train this genotype" of a run: the request starts from the run's stored options, whatever preset it is laid on.</summary>
+public sealed class GenotypePretrainingTests
+{
+    static readonly string Text = GenotypeText.Write(GenotypePresets.Find("moco/cifar10_resnet18")!.Genotype!);
+
+    static RunRequestPolicy Policy(Guid runId) => RunRequestPolicy.Cli with
+    {
+        CheckDataFolders = false,
+        GenotypeById = id => id == runId ? new StoredGenotype(Text, Framework.MoCo, "the run's genotype") : null,
+    };
+
+    // The form lays the request on its quick-demo preset (resnet-tiny, synthetic 2048, cpu, a name): every field of
+    // the run's options wins, nulls included (no image size stays none).
+    [Theory]
+    [InlineData(null)]
+    [InlineData(RunPresets.QuickDemo)]
+    public void Resolved_IsTheRunsOptions_AsAPretrainingOfItsGenotype(string? preset)
+    {
+        var runId = Guid.NewGuid();
+        var source = RunPresets.Get("moco-cifar10") with
+        {
+            Kind = RunKind.Search, Name = "cifar search", DataPath = "/data/cifar", Seed = 7, Threads = 3, MaxStepsPerStage = 11,
+            Device = "cuda:1", Data = new DataOptions { ImageSize = null, Workers = 2 },
+        };
+        var request = GenotypePretraining.FromRun(source, runId, source.Name) with { Preset = preset };
+        Assert.Equal(runId.ToString(), request.Genotype);
+
+        var resolution = RunRequestResolver.Resolve(request, Policy(runId));
+
+        Assert.True(resolution.Ok, string.Join("; ", resolution.Errors.Select(e => $"{e.Path}: {e.Message}")));
+        var expected = source with { Kind = RunKind.Pretrain, Name = "cifar search · pretrain", Pretrain = source.Pretrain with { Genotype = Text } };
+        Assert.Equal(expected.ToJson(), resolution.Options!.ToJson());
+    }
+
+    [Fact]
+    public void StartedFromNote_SaysWhoseSetup_AndItsDataAndStepCap()
+    {
+        var source = RunPresets.QuickDemoFor(Framework.SimSiam) with { SyntheticTrainSize = 256, MaxStepsPerStage = 7 };
+        var note = GenotypePretraining.StartedFromNote("small search", source);
+        Assert.StartsWith("Started from run 'small search''s setup: simsiam, resnet-tiny on synthetic (256 images)", note);
+        Assert.Contains("at most 7 steps a stage", note);
+    }
+}
