@@ -148,4 +148,41 @@ public sealed class RunDetailRecipeAndExportTests() : ScriptedAppTests("recipe",
         Assert.Empty(page.FindAll("#genotype-notice"));
         Assert.Contains($"Started from the {RunPresets.QuickDemo} preset's moco recipe", page.Find("#form-origin").TextContent);
     }
+
+    // The page showed charts only: what a run used and measured took a download of result.json.
+    [Fact]
+    public async Task RecipeAndFinalMetrics_AreShown_WithUnits()
+    {
+        using var c = App.Api();
+        await using var ctx = PageContext();
+        var template = Store.Get(await SucceededQuickDemo(c))!;
+        var options = RunPresets.QuickDemoFor(Framework.SimSiam) with { Kind = RunKind.Pipeline, MaxStepsPerStage = 9, Seed = 5, Threads = 2, SyntheticTrainSize = 512 };
+        var metrics = JsonSerializer.Serialize(new Dictionary<string, double> { ["knn_top1"] = 41.25, ["lincls_top1"] = 38.5, ["head_parameters"] = 1049088, ["search_final_loss"] = -0.9 });
+        var run = Stored(template, options, metrics);
+
+        var page = ctx.Render<RunDetail>(p => p.Add(x => x.Id, run.Id));
+        var recipe = page.Find("#run-recipe").TextContent;
+        Assert.Contains("simsiam, resnet-tiny", recipe);
+        Assert.Contains("synthetic, 512 train images", recipe);
+        Assert.Contains($"{options.Search.Epochs} epochs, batch {options.Search.BatchSize}, ", recipe);
+        Assert.Contains($"{options.Pretrain.Epochs} epochs, batch {options.Pretrain.BatchSize}, ", recipe);
+        Assert.Contains($"{options.Linear.Epochs} epochs, batch {options.Linear.BatchSize}, ", recipe);
+        Assert.Contains("at most 9 steps a stage", recipe);
+        Assert.Contains("2 CPU threads", recipe);
+        Assert.Contains("seed 5", recipe);
+
+        Assert.Equal(["lincls_top1", "knn_top1", "head_parameters", "search_final_loss"], page.FindAll(".run-metric").Select(e => e.GetAttribute("data-metric")));
+        Assert.Equal("38.50 %", page.Find("#metric-lincls_top1 .run-metric-value").TextContent.Trim());
+        Assert.Equal("41.25 %", page.Find("#metric-knn_top1 .run-metric-value").TextContent.Trim());
+        Assert.Equal("1,049,088 parameters", page.Find("#metric-head_parameters .run-metric-value").TextContent.Trim());
+
+        // A search-only run shows its search recipe, not the stages it did not run.
+        var search = Stored(template, options with { Kind = RunKind.Search });
+        page = ctx.Render<RunDetail>(p => p.Add(x => x.Id, search.Id));
+        var rows = page.FindAll("#run-recipe td:first-child").Select(td => td.TextContent.Trim()).ToArray();
+        Assert.Contains("search", rows);
+        Assert.DoesNotContain("pre-training", rows);
+        Assert.DoesNotContain("linear evaluation", rows);
+        Assert.Equal("The run reported no final metrics.", page.Find("#run-metrics-empty").TextContent.Trim());
+    }
 }
