@@ -42,11 +42,19 @@ public static class WebExtensions
         // may retry; the operator knows what to look at), not a generic 500.
         builder.Services.Configure<ExceptionHandlerOptions>(o => o.StatusCodeSelector = e =>
             e is BadHttpRequestException bad ? bad.StatusCode
+            : RunDatabase.IsFull(e) ? StatusCodes.Status507InsufficientStorage
             : RunDatabase.IsUnavailable(e) ? StatusCodes.Status503ServiceUnavailable
             : StatusCodes.Status500InternalServerError);
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
         {
             if (c.Exception is BadHttpRequestException bad) c.ProblemDetails.Detail = bad.Message;
+            else if (RunDatabase.IsFull(c.Exception))
+            {
+                var storage = c.HttpContext.RequestServices.GetRequiredService<RunDatabase>().Description;
+                c.ProblemDetails.Title = "Storage full";
+                c.ProblemDetails.Detail = $"{storage}: the disk holding it is full ({c.Exception!.GetBaseException().Message}); nothing was stored. Free space and try again.";
+                c.ProblemDetails.Extensions["storage"] = storage;
+            }
             else if (RunDatabase.IsUnavailable(c.Exception))
             {
                 var storage = c.HttpContext.RequestServices.GetRequiredService<RunDatabase>().Description;

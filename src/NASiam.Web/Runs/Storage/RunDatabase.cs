@@ -86,6 +86,23 @@ public sealed class RunDatabase : IDisposable
         return false;
     }
 
+    /// <summary>
+    /// True when <paramref name="e"/> (or an exception inside it) says the disk holding the store is full: SQLite's
+    /// SQLITE_FULL (13), PostgreSQL's disk_full (53100), or an I/O error ENOSPC; the API answers 507 for these and the
+    /// pages say so, where a raw SqliteException 500 (and a dead page) came before.
+    /// </summary>
+    public static bool IsFull(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            if (e is SqliteException { SqliteErrorCode: 13 }) return true;
+            if (e is PostgresException { SqlState: "53100" }) return true;
+            // .NET on Linux carries the errno (ENOSPC = 28) in an IOException's HResult.
+            if (e is IOException io && (io.HResult == 28 || io.Message.Contains("No space left on device", StringComparison.Ordinal))) return true;
+        }
+        return false;
+    }
+
     /// <summary>A SQLite file (created with its folder when missing); the schema is ready on return.</summary>
     public static RunDatabase Sqlite(string databasePath)
     {
