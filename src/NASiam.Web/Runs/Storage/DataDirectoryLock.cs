@@ -28,6 +28,14 @@ public sealed class DataDirectoryLock : IDisposable
         {
             return new DataDirectoryLock(new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));
         }
+        // Only a sharing violation (another process holds the lock) is another instance; a read-only or unwritable
+        // folder said "another NASiam.Web serves it" with nobody there.
+        catch (Exception e) when (e is UnauthorizedAccessException || (e is IOException && CannotWrite(dataDirectory)))
+        {
+            throw new BackingServiceUnavailableException(
+                $"the data directory {dataDirectory} (Nasiam:DataDirectory) cannot be written: {e.Message} " +
+                "Runs, checkpoints and the SQLite database live there: give a writable folder.", e);
+        }
         catch (IOException e)
         {
             throw new BackingServiceUnavailableException(
@@ -35,6 +43,19 @@ public sealed class DataDirectoryLock : IDisposable
                 "SQLite storage belongs to one process: stop the other one, give this one another Nasiam:DataDirectory, " +
                 "or share the work between machines with Nasiam:Storage=postgresql (docs/deploy.md).", e);
         }
+    }
+
+    /// <summary>True when no new file can be made in <paramref name="dataDirectory"/> (a read-only mount, no permission).</summary>
+    static bool CannotWrite(string dataDirectory)
+    {
+        var probe = Path.Combine(dataDirectory, $".nasiam-write-probe-{Guid.NewGuid():N}");
+        try
+        {
+            using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write)) { }
+            File.Delete(probe);
+            return false;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return true; }
     }
 
     public void Dispose() => _file.Dispose();
