@@ -110,8 +110,13 @@ public static class RunOptionsValidator
                 Check(h.QueueSize % (2 * p.BatchSize) == 0, "heads.queueSize",
                     $"must be a multiple of 2 x pretrain.batchSize ({2 * p.BatchSize})");
             if (knownTrain is { } n)
+            {
                 Check(p.BatchSize <= n, "pretrain.batchSize",
                     $"{p.BatchSize} is more than the {n} train images ({RunDataCheck.TrainSource(o)}); every step draws a full batch");
+                // The monitor votes with at most the bank's size; k = 100000 on 256 images ran as k = 256 and was reported as 100000.
+                Check(p.KnnK <= n, "pretrain.knnK",
+                    $"{p.KnnK} is more neighbours than the {n} train images of the kNN monitor's bank ({RunDataCheck.TrainSource(o)})");
+            }
         }
         // A pipeline evaluates the backbone it pre-trains; a search or pre-training evaluates none.
         Check(o.Kind == RunKind.LinCls || string.IsNullOrWhiteSpace(o.Linear.Checkpoint), "linear.checkpoint",

@@ -301,6 +301,8 @@ public class RunRequestResolverTests
     [InlineData("search", """{"linear":{"lr":-5}}""", "linear.lr")]
     [InlineData("pretrain", """{"search":{"alphaLr":0}}""", "search.alphaLr")]
     [InlineData("lincls", """{"pretrain":{"batchSize":1}}""", "pretrain.batchSize")]
+    // Check E: k = 100000 on 256 images ran as k = 256 and was reported as 100000.
+    [InlineData("pipeline", """{"syntheticTrainSize":256,"pretrain":{"knnK":100000}}""", "pretrain.knnK")]
     public void AStagesRanges_HoldWhateverTheKind(string kind, string patch, string field)
     {
         var r = Resolve(new RunRequest { Preset = "quick-demo", Kind = EnumNames.Parse<RunKind>(kind), Overrides = Patch(patch) });
