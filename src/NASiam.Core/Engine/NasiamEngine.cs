@@ -152,14 +152,7 @@ public sealed class NasiamEngine : IRunEngine
     /// </summary>
     static void CheckResumable(RunOptions options, string outDir)
     {
-        IReadOnlyList<string> stages = options.Kind switch
-        {
-            RunKind.Search => ["search"],
-            RunKind.Pretrain => ["pretrain"],
-            RunKind.LinCls => ["lincls"],
-            _ => StageEnvironment.PipelineStages,
-        };
-        foreach (var stage in stages)
+        foreach (var stage in RunKindStages.Of(options.Kind))
         {
             var path = StageEnvironment.CheckpointPathIn(outDir, stage);
             if (!File.Exists(path)) continue;

@@ -74,14 +74,12 @@ public static class RunMemoryEstimate
         long train = trainCount ?? DataSets.KnownTrainCount(o.Dataset, o.SyntheticTrainSize) ?? 0;
         long inMemoryImages = o.Dataset == "folder" ? 0 : (long)(train * 1.2) * 3 * size * size; // uint8, train + test (a fifth, or CIFAR's 10,000)
 
-        var stages = o.Kind switch
+        return new MemoryEstimate(RunKindStages.Of(o.Kind).Select(stage => stage switch
         {
-            RunKind.Search => [Ssl("search", o.Search.BatchSize, search: true)],
-            RunKind.Pretrain => [Ssl("pretrain", o.Pretrain.BatchSize, search: false)],
-            RunKind.LinCls => [Linear()],
-            _ => new[] { Ssl("search", o.Search.BatchSize, search: true), Ssl("pretrain", o.Pretrain.BatchSize, search: false), Linear() },
-        };
-        return new MemoryEstimate(stages);
+            "search" => Ssl("search", o.Search.BatchSize, search: true),
+            "pretrain" => Ssl("pretrain", o.Pretrain.BatchSize, search: false),
+            _ => Linear(),
+        }).ToArray());
 
         StageMemoryEstimate Ssl(string stage, int batch, bool search)
         {

@@ -44,17 +44,6 @@ public sealed class RunFiles(RunPaths paths)
     }
 
     /// <summary>
-    /// The listed name (checkpoints/pretrain.ckpt or checkpoints/search.ckpt) of the checkpoint the run
-    /// stands for, by the engine's rule (<see cref="NASiam.Core.Engine.Runs.StageEnvironment.FinalBackboneCheckpointIn"/>); null when it has neither.
-    /// </summary>
-    public string? FinalBackboneCheckpoint(Guid runId)
-    {
-        var dir = paths.RunDirectory(runId);
-        var path = NASiam.Core.Engine.Runs.StageEnvironment.FinalBackboneCheckpointIn(dir);
-        return path is null ? null : Path.GetRelativePath(dir, path).Replace('\\', '/');
-    }
-
-    /// <summary>
     /// The run's backbone checkpoints, the one it stands for first (<see cref="NASiam.Core.Engine.Runs.BackboneCheckpoints"/>:
     /// the export's default, kNN-best or last by the engine's rule), each with its label; empty when it has none.
     /// </summary>

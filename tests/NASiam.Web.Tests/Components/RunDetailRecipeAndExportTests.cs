@@ -78,7 +78,8 @@ public sealed class RunDetailRecipeAndExportTests() : ScriptedAppTests("recipe",
 
         // The API's default is the same checkpoint (it names it in its download, or in its answer when the file holds no weights).
         Assert.Equal($"{first}-{run.Id:N}.pt", await ApiDefaultExport(c, run.Id));
-        Assert.Equal($"checkpoints/{first}.ckpt", App.Services.GetRequiredService<RunFiles>().FinalBackboneCheckpoint(run.Id));
+        var dir = App.Services.GetRequiredService<RunPaths>().RunDirectory(run.Id);
+        Assert.Equal(Path.GetFullPath(Path.Combine(dir, $"checkpoints/{first}.ckpt")), Path.GetFullPath(NASiam.Core.Engine.Runs.StageEnvironment.FinalBackboneCheckpointIn(dir)!));
     }
 
     // "Pre-train this genotype" of a search on 256 synthetic images with a step cap opened the quick demo (2048 images,
