@@ -21,8 +21,20 @@ public static class SyntheticShapes
 
     /// <summary>Images are drawn at this multiple of the output size and box-filtered down (anti-aliasing).</summary>
     const int Supersample = 2;
-    /// <summary>Images composited at a time (see <see cref="Generate"/>).</summary>
-    const int CompositeChunk = 512;
+    /// <summary>
+    /// Float elements one intermediate of <see cref="Generate"/>'s chunked passes may hold (4 MiB):
+    /// the supersampled shape coordinates are drawn for this many pixels at a time, and images are
+    /// composited (and their noise drawn) this many elements at a time, so the generator's working
+    /// set stays near 0.1 GiB whatever the image count and size.
+    /// </summary>
+    const long ChunkElements = 1 << 20;
+    /// <summary>
+    /// Chunks between glibc trims in <see cref="Generate"/>. Each chunk's freed buffers are reused
+    /// only in part (the heap fragments: RSS grew by about one intermediate a chunk, 635 MiB above
+    /// the start for 512 images of 224 px, while 90-160 MiB were in use); a trim every 8 chunks
+    /// holds that to 213-232 MiB for about 1 s more (a trim after every chunk: 212 MiB, 3 s more).
+    /// </summary>
+    const int TrimEveryChunks = 8;
 
     /// <summary>
     /// Opens the synthetic set: <paramref name="trainCount"/> train images and trainCount/5 (at least
@@ -45,7 +57,12 @@ public static class SyntheticShapes
 
     static ulong Mix(int seed, int stream) => (ulong)(uint)seed * 0x9E3779B97F4A7C15UL ^ (ulong)stream * 0xBF58476D1CE4E5B9UL;
 
-    /// <summary>Draws <paramref name="count"/> images: uint8 [count,3,S,S] and int64 labels [count].</summary>
+    /// <summary>
+    /// Draws <paramref name="count"/> images: uint8 [count,3,S,S] and int64 labels [count].
+    /// Memory: the result, a byte mask [count,1,S,S] and a few floats per image, plus chunked working
+    /// buffers of at most 4 MiB each (peak measured 90-140 MiB above the start for 6,400 images of
+    /// 32 px, 210-270 MiB for 512 of 224 px; SyntheticShapesTests prints it).
+    /// </summary>
     public static (Tensor Images, Tensor Labels) Generate(int count, ulong seed, int imageSize = 32)
     {
         using var sc = new ScalarScope();
@@ -72,47 +89,70 @@ public static class SyntheticShapes
         var bg = Plus(baseLevel.unsqueeze(1), (rand(count, 3, generator: gen) - sc[0.5]) * sc[0.12]).clamp(sc[0], sc[1]);
         var fg = Plus(Plus(baseLevel, contrast).unsqueeze(1), (rand(count, 3, generator: gen) - sc[0.5]) * sc[0.12]).clamp(sc[0], sc[1]);
         var gradient = (rand(count, 2, generator: gen) - sc[0.5]) * sc[0.1];
-        var noise = randn(new long[] { count, 3, imageSize, imageSize }, generator: gen) * sc[0.04];
+        // The noise is drawn chunk by chunk in the composite pass below (the generator's last draws,
+        // in image order, in chunks of a multiple of 16 images): libtorch fills a float normal tensor
+        // from the uniform stream 16 values at a time, so the chunks equal one draw for the whole set
+        // while the set's float noise (count x 3 x S x S x 4 bytes, 1.2 GiB for 2,048 images at
+        // 224 px) is never held at once. The output bytes are those of the single draw (checked for
+        // 10 to 6,400 images at 9 to 224 px when this changed).
 
-        var masks = zeros(count, 1, imageSize, imageSize);
+        // Each image's anti-aliased shape mask is k/Supersample² for k in 0..Supersample², exact in
+        // float, so it is kept as the byte k (a quarter of the float mask's memory) until compositing.
+        int subpixels = Supersample * Supersample;
+        var maskCounts = zeros(new long[] { count, 1, imageSize, imageSize }, ScalarType.Byte);
         var big = imageSize * Supersample;
         var axis = Plus(arange(sc[big], ScalarType.Float32), sc[0.5]) / sc[big] * sc[2] - sc[1];   // pixel centres in [-1, 1]
         var gy = axis.view(1, big, 1);
         var gx = axis.view(1, 1, big);
+        int chunks = 0;
+        long shapeChunk = Math.Max(1, ChunkElements / ((long)big * big));
         for (int k = 0; k < classes; k++)
         {
-            // One scope per class: its supersampled coordinates (tens of MiB each at 128 px) are freed
-            // before the next class instead of piling up until the end (a 2.5 GiB peak for 6,400 images).
-            using var classScope = NewDisposeScope();
-            var idx = (labels == sc[k]).nonzero().view(-1);
-            if (idx.numel() == 0) continue;
-            var a = angle.index_select(0, idx).view(-1, 1, 1);
-            var s = scale.index_select(0, idx).view(-1, 1, 1);
-            var n = cells.index_select(0, idx).view(-1, 1, 1);
-            var c = centre.index_select(0, idx);
-            var dx = gx - c[.., 0].view(-1, 1, 1);
-            var dy = gy - c[.., 1].view(-1, 1, 1);
-            var (cos, sin) = (a.cos(), a.sin());
-            // Lattice coordinates: each cell maps to [-1, 1]², then the shape's radius is s of it.
-            var u = ((Plus(cos * dx, sin * dy) * n / sc[2]).remainder(sc[1.0]) * sc[2] - sc[1]) / s;
-            var v = (((cos * dy - sin * dx) * n / sc[2]).remainder(sc[1.0]) * sc[2] - sc[1]) / s;
-            var mask = ShapeMask(k, u, v).to_type(ScalarType.Float32).unsqueeze(1);
-            masks.index_copy_(0, idx, nn.functional.avg_pool2d(mask, Supersample));
+            var classIdx = (labels == sc[k]).nonzero().view(-1);
+            for (long start = 0; start < classIdx.numel(); start += shapeChunk)
+            {
+                // One scope per chunk of a class's images: the supersampled coordinates (about 25
+                // intermediates of chunk x (2S)² floats) are freed before the next chunk; held for
+                // a whole class they made a 1 GiB peak at 6,400 images of 32 px, far more at 224 px.
+                using var chunkScope = NewDisposeScope();
+                var idx = classIdx.narrow(0, start, Math.Min(shapeChunk, classIdx.numel() - start));
+                var a = angle.index_select(0, idx).view(-1, 1, 1);
+                var s = scale.index_select(0, idx).view(-1, 1, 1);
+                var n = cells.index_select(0, idx).view(-1, 1, 1);
+                var c = centre.index_select(0, idx);
+                var dx = gx - c[.., 0].view(-1, 1, 1);
+                var dy = gy - c[.., 1].view(-1, 1, 1);
+                var (cos, sin) = (a.cos(), a.sin());
+                // Lattice coordinates: each cell maps to [-1, 1]², then the shape's radius is s of it.
+                // In place after the first broadcast (the same kernels, so the same values): one
+                // chunk x (2S)² buffer each instead of seven.
+                var u = Plus(cos * dx, sin * dy).mul_(n).div_(sc[2]).remainder_(sc[1.0]).mul_(sc[2]).sub_(sc[1]).div_(s);
+                var v = (cos * dy - sin * dx).mul_(n).div_(sc[2]).remainder_(sc[1.0]).mul_(sc[2]).sub_(sc[1]).div_(s);
+                var mask = ShapeMask(k, u, v).to_type(ScalarType.Float32).unsqueeze(1);
+                var pooled = nn.functional.avg_pool2d(mask, Supersample);
+                maskCounts.index_copy_(0, idx, (pooled * sc[subpixels]).round().to_type(ScalarType.Byte));
+                chunkScope.Dispose();
+                if (++chunks % TrimEveryChunks == 0) NativeMemory.Trim();
+            }
         }
 
         var ramp = axis.view(1, big)[.., TensorIndex.Slice(0, big, Supersample)];
         var bytes = empty(new long[] { count, 3, imageSize, imageSize }, ScalarType.Byte);
-        // Composited in chunks of images (elementwise, so the same bytes as one pass): float
-        // intermediates of the whole set at once would be several times the uint8 result.
-        for (int start = 0; start < count; start += CompositeChunk)
+        long imageElements = 3L * imageSize * imageSize;
+        int compositeChunk = (int)(16 * Math.Max(1, ChunkElements / (16 * imageElements)));
+        for (int start = 0; start < count; start += compositeChunk)
         {
             using var chunkScope = NewDisposeScope();
-            var rows = TensorIndex.Slice(start, Math.Min(count, start + CompositeChunk));
-            var m = masks[rows];
+            int end = Math.Min(count, start + compositeChunk);
+            var rows = TensorIndex.Slice(start, end);
+            var noise = randn(new long[] { end - start, 3, imageSize, imageSize }, generator: gen) * sc[0.04];
+            var m = maskCounts[rows].to_type(ScalarType.Float32) / sc[subpixels];
             var grad = gradient[rows];
             var shade = Plus(grad[.., 0].view(-1, 1, 1, 1) * ramp.view(1, 1, 1, -1), grad[.., 1].view(-1, 1, 1, 1) * ramp.view(1, 1, -1, 1));
-            var image = Plus(Plus(Plus(bg[rows].view(-1, 3, 1, 1) * Minus(sc[1], m), fg[rows].view(-1, 3, 1, 1) * m), shade), noise[rows]);
+            var image = Plus(Plus(Plus(bg[rows].view(-1, 3, 1, 1) * Minus(sc[1], m), fg[rows].view(-1, 3, 1, 1) * m), shade), noise);
             bytes[rows].copy_((image.clamp(sc[0], sc[1]) * sc[255]).round().to_type(ScalarType.Byte));
+            chunkScope.Dispose();
+            if (++chunks % TrimEveryChunks == 0) NativeMemory.Trim();
         }
         return (bytes.MoveToOuterDisposeScope(), labels.MoveToOuterDisposeScope());
     }
@@ -121,7 +161,7 @@ public static class SyntheticShapes
     static Tensor ShapeMask(int k, Tensor u, Tensor v)
     {
         using var sc = new ScalarScope();
-        var r = Plus(u * u, v * v).sqrt();
+        var r = (u * u).add_(v * v, sc[1]).sqrt_();
         var box = maximum(u.abs(), v.abs());
         return k switch
         {

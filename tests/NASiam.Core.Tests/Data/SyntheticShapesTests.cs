@@ -2,10 +2,11 @@ using NASiam.Core.Engine;
 using NASiam.Core.Data;
 using TorchSharp;
 using static TorchSharp.torch;
+using Xunit.Abstractions;
 
 namespace NASiam.Core.Tests.Data;
 
-public class SyntheticShapesTests
+public class SyntheticShapesTests(ITestOutputHelper output)
 {
     [Fact]
     public void Open_GivesBalancedUint8Set_WithRequestedCounts()
@@ -68,20 +69,32 @@ public class SyntheticShapesTests
         Assert.Equal(5000, ds.TrainLabels.shape[0]);
     }
 
-    [Fact]
-    public void Generate_6400Images_PeaksUnderOneGibibyteAboveWhereItStarted()
+    [Theory]
+    [InlineData(6400, 32)]
+    [InlineData(512, 224)]
+    public void Generate_PeaksUnder384MibAboveItsResult(int count, int imageSize)
     {
+        // libtorch's code and thread pools, paged in by its first ops (about 120 MiB when this runs
+        // first in the process), are not the generator's: a small set first.
+        var (warmImages, warmLabels) = SyntheticShapes.Generate(10, seed: 2, imageSize);
+        warmImages.Dispose(); warmLabels.Dispose();
         // Free memory the C heap already holds would hide the peak: hand it back first, then restart
         // the kernel's peak-RSS counter (VmHWM) at the current RSS (Linux clear_refs 5).
         NativeMemory.CollectAndTrim();
         File.WriteAllText("/proc/self/clear_refs", "5");
         double before = NativeMemory.ProcessStatusMib("VmRSS");
-        var (images, labels) = SyntheticShapes.Generate(6400, seed: 1);
+        var (images, labels) = SyntheticShapes.Generate(count, seed: 1, imageSize);
         double peak = NativeMemory.ProcessStatusMib("VmHWM");
         images.Dispose(); labels.Dispose();
-        // Measured: 3,511 MiB when every class's supersampled coordinates and the whole set's float
-        // composite were held to the end; 659 MiB freed per class and composited in chunks.
-        Assert.InRange(peak - before, 0, 1024);
+        double resultMib = count * 3.0 * imageSize * imageSize / (1 << 20);
+        output.WriteLine($"{count} images of {imageSize} px: peak {peak - before:F0} MiB above {before:F0} MiB (the result is {resultMib:F0} MiB)");
+        // Measured for 6,400 images of 32 px: 3,511 MiB when every class's supersampled coordinates
+        // and the whole set's float composite were held to the end; 607-708 MiB here and 1,064 MiB
+        // on a CI host with each class's coordinates held at once; 88-137 MiB with chunks of 4 MiB
+        // intermediates and a trim every 8 chunks. For 512 images of 224 px: 3,503 MiB (11 s) with
+        // the whole set's float noise and composite held, 213-272 MiB (2 s) chunked. The bound leaves
+        // room for another host's allocator, not for a regression to whole-set buffers.
+        Assert.InRange(peak - before, 0, 384 + resultMib);
     }
 
     [Fact]
