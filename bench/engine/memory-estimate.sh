@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${1:-$(mktemp -d)}
+mkdir -p "$OUT"
 dotnet build -c Release src/NASiam.Cli -v q -nologo >/dev/null
 N=src/NASiam.Cli/bin/Release/net10.0/nasiam
 echo "host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"

@@ -38,7 +38,7 @@ public sealed record MemoryEstimate(IReadOnlyList<StageMemoryEstimate> Stages)
 public static class RunMemoryEstimate
 {
     /// <summary>The process before any model: the .NET runtime, libtorch and oneDNN's code and caches (fitted, MiB).</summary>
-    internal const double RuntimeMib = 445;
+    internal const double RuntimeMib = 350;
     /// <summary>Bytes held per trained fp32 trunk parameter: weight, gradient, SGD momentum, and oneDNN's reordered copies of the convolution weights (fitted).</summary>
     internal const double TrunkParameterBytes = 32;
     /// <summary>Bytes held per trained fp32 head parameter: weight, gradient, SGD momentum, and an allocator's slack (fitted).</summary>
@@ -48,6 +48,11 @@ public static class RunMemoryEstimate
     /// until its step's dispose scope ends: this share of a training pass's activations (fitted on MoCo).
     /// </summary>
     internal const double NoGradShare = 0.5;
+    /// <summary>
+    /// The linear evaluation's frozen trunk keeps this share of a training pass's activations (fitted on the one linear
+    /// calibration run: its batches of 256 and the test pass's features make it more than MoCo's key passes).
+    /// </summary>
+    internal const double LinearNoGradShare = 0.75;
     /// <summary>Bytes per trunk convolution output element kept for one image's backward pass (conv and BN inputs, ReLU outputs; fitted).</summary>
     internal const double ActivationBytesPerConvOutput = 9.6;
     /// <summary>Bytes per head feature per op kept for the backward pass (Linear input, BN input and output).</summary>
@@ -103,9 +108,9 @@ public static class RunMemoryEstimate
         StageMemoryEstimate Linear()
         {
             int batch = o.Linear.BatchSize;
-            // The frozen trunk runs without autograd (NoGradShare); the classifier (at most 1,000 classes counted) is trained.
+            // The frozen trunk runs without autograd (LinearNoGradShare); the classifier (at most 1,000 classes counted) is trained.
             long parameters = trunkParameters * 8 + (long)(d * 1000 * HeadParameterBytes);
-            long activations = (long)(batch * convOutputs * ActivationBytesPerConvOutput * NoGradShare);
+            long activations = (long)(batch * convOutputs * ActivationBytesPerConvOutput * LinearNoGradShare);
             long data = inMemoryImages + batch * 3L * size * size * 4 * (o.Dataset == "folder" ? FolderBatchesInFlight : 1);
             return Stage("lincls", parameters, activations, data, 0, $"batch {batch} at {size} px on {o.Backbone}, the trunk frozen");
         }
