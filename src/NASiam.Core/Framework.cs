@@ -20,6 +20,12 @@ public static class FrameworkNames
     /// <summary>Lower-case name used in options, files, the API and the CLI: simsiam, moco, simclr.</summary>
     public static string ToName(this Framework f) => EnumNames.Name(f);
 
+    /// <summary>The name in prose, as the papers write it: SimSiam, MoCo, SimCLR.</summary>
+    public static string DisplayName(this Framework f) => f switch
+    {
+        Framework.SimSiam => "SimSiam", Framework.MoCo => "MoCo", Framework.SimClr => "SimCLR", _ => f.ToName(),
+    };
+
     /// <summary>Parses simsiam | moco | mocov2 | simclr (case-insensitive).</summary>
     public static bool TryParse(string? text, out Framework framework) => EnumNames.TryParse(text, out framework);
 

@@ -104,7 +104,7 @@ public static class CompareCommand
     /// </summary>
     static int PrintPlan(ComparisonRequest request, CliContext context)
     {
-        var planned = ComparisonPlanner.Plan(request, RunRequestPolicy.Cli with { HostMemoryBytes = RunMemoryEstimate.HostMemoryBytes() });
+        var planned = ComparisonPlanner.Plan(request, RunRequestPolicy.CliOnThisHost());
         foreach (var n in planned.Notices) context.Stderr.WriteLine($"nasiam compare: note: {n}");
         if (!planned.Ok)
         {
@@ -132,7 +132,7 @@ public static class CompareCommand
     static int Execute(ComparisonRequest request, string outDir, CliContext context)
     {
         var (stdout, stderr) = (context.Stdout, context.Stderr);
-        var planned = ComparisonPlanner.Plan(request, RunRequestPolicy.Cli with { HostMemoryBytes = RunMemoryEstimate.HostMemoryBytes() });
+        var planned = ComparisonPlanner.Plan(request, RunRequestPolicy.CliOnThisHost());
         foreach (var n in planned.Notices) stderr.WriteLine($"nasiam compare: note: {n}");
         if (!planned.Ok)
         {

@@ -157,14 +157,14 @@ public static class RunVerbs
         var (request, inputErrors, notices) = BuildRequest(kind, flags, parse);
         bool print = parse.GetValue(flags.PrintOptions), printMemory = parse.GetValue(flags.PrintMemory);
         var outDir = parse.GetValue(flags.Out);
-        if (outDir is null && !print && !printMemory) inputErrors.Add("--out DIR is required (or --print-options to only show the resolved options)");
+        if (outDir is null && !print && !printMemory) inputErrors.Add("--out DIR is required (or --print-options to only show the resolved options, --print-memory their memory estimate)");
         if (inputErrors.Count > 0 || request is null)
         {
             foreach (var e in inputErrors) stderr.WriteLine($"{verb}: {e}");
             return ExitCodes.BadInput;
         }
 
-        var resolution = RunRequestResolver.Resolve(request, RunRequestPolicy.Cli with { HostMemoryBytes = RunMemoryEstimate.HostMemoryBytes() });
+        var resolution = RunRequestResolver.Resolve(request, RunRequestPolicy.CliOnThisHost());
         foreach (var n in notices.Concat(resolution.Notices)) stderr.WriteLine($"{verb}: note: {n}");
         if (!resolution.Ok)
         {
@@ -294,7 +294,7 @@ internal sealed class RunFlags
         foreach (var entry in OptionCatalog.Entries.Where(e => e.UsedBy(kind) && !NotFlags.Contains(e.Path)))
         {
             var aliases = Aliases.GetValueOrDefault(entry.Path) ?? [];
-            var description = $"{entry.Help} [{entry.Path}{(entry.Unit is null ? "" : $", {entry.Unit}")}]";
+            var description = $"{entry.FullHelp} [{entry.Path}{(entry.Unit is null ? "" : $", {entry.Unit}")}]";
             Option option = entry.Type == OptionValueType.Boolean && !entry.Nullable
                 ? new Option<bool>(entry.Flag, aliases) { Description = description + " Alone means true; or give true/false.", Arity = ArgumentArity.ZeroOrOne }
                 : new Option<string>(entry.Flag, aliases) { Description = description, HelpName = HelpName(entry) };

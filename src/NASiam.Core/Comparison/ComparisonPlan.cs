@@ -171,7 +171,8 @@ public static class ComparisonPlanner
         // the seeds are already reported bad, so their error is not repeated as the options' seed).
         int recipeSeed = seeds.Length > 0 && seeds[0] >= 0 ? seeds[0] : 0;
         var recipe = RunRequestResolver.Resolve(ChildRequest(preset, request.Framework, overrides, RunKind.Pretrain, recipeSeed, GenotypeReference.Standard), policy);
-        notices.AddRange(recipe.Notices.Where(n => !n.StartsWith("pretrain.genotype", StringComparison.Ordinal)));
+        // The recipe is resolved as a pre-training; which fields go unused is the comparison's (its children's kinds) to say, below.
+        notices.AddRange(recipe.Notices.Where(n => !n.StartsWith("pretrain.genotype", StringComparison.Ordinal) && !n.StartsWith(RunRequestResolver.UnusedNoticePrefix, StringComparison.Ordinal)));
         if (!recipe.Ok)
         {
             // The genotype's own error in the same answer where the framework is known without the recipe (a form
@@ -195,6 +196,9 @@ public static class ComparisonPlanner
                 : "no genotype given: a search runs first and its genotype is compared");
         }
         if (errors.Count > 0) return new(null, errors, notices);
+        RunKind[] childKinds = fresh ? [RunKind.Search, RunKind.Pretrain, RunKind.LinCls] : [RunKind.Pretrain, RunKind.LinCls];
+        if (RunRequestResolver.UnusedNotice(recipe.ChangedFields.Where(p => p is not ("seed" or "name")), options.Framework, childKinds) is { } unused)
+            notices.Add(unused);
         if (seeds.Length == 1) notices.Add(ComparisonReport.OneSeedNotice);
         // Each capped stage succeeds: without this the report read as the recipe's epochs.
         if (options.MaxStepsPerStage is { } cap)

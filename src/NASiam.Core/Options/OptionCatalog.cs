@@ -64,6 +64,15 @@ public sealed record OptionEntry(
     /// <summary>True when a run of <paramref name="kind"/> reads this option.</summary>
     public bool UsedBy(RunKind kind) => Kinds.Contains(kind);
 
+    /// <summary>The frameworks whose models or recipes read this option (MoCo's queue, SimCLR's one alpha step per epoch…); null: every framework.</summary>
+    public IReadOnlyList<Framework>? Frameworks { get; init; }
+
+    /// <summary><see cref="Help"/>, and which frameworks read the option where not every one does ("Read by MoCo only."): the form, the CLI's help and docs/options.md show this.</summary>
+    public string FullHelp => Frameworks is { } only ? $"{Help} Read by {string.Join(" and ", only.Select(f => f.DisplayName()))} only." : Help;
+
+    /// <summary>True when a <paramref name="framework"/> run of <paramref name="kind"/> reads this option.</summary>
+    public bool UsedBy(RunKind kind, Framework framework) => UsedBy(kind) && (Frameworks is null || Frameworks.Contains(framework));
+
     /// <summary>
     /// True when the option belongs to a framework's recipe (<see cref="RunPresets.ForFramework"/>: the framework,
     /// backbone, heads, every stage's optimiser, LR, schedule, epochs and batch size, the compat switches, the
@@ -358,6 +367,25 @@ public static class OptionCatalog
         Add("compat.resNet50ImageNetStemOnCifar", OptionGroup.Compat, "D18: ResNet-50 ImageNet stem on CIFAR", null, "ResNet-50 on CIFAR keeps the ImageNet stem, as the released ResNet-50 genotypes were searched (doc 3, 9 D18).", All);
         Add("compat.imageNetSearchFirstQuarter", OptionGroup.Compat, "D20: ImageNet search on the first quarter by index", null, "An image-folder search uses the first quarter of the train split by index (the first quarter of the sorted classes, weight and alpha halves with disjoint classes) as the reference does; off, a random class-balanced quarter (doc 5.1, 9 D20).", Searches);
 
+
+        // Options only some frameworks read (ModelFactory, KnnProtocol, SearchStage, ModelBuilder.CifarStem).
+        Framework[] simSiam = [Framework.SimSiam], moco = [Framework.MoCo], simClr = [Framework.SimClr];
+        var frameworks = new Dictionary<string, Framework[]>
+        {
+            ["heads.predDim"] = [Framework.SimSiam, Framework.SimClr],
+            ["heads.encoderLayers"] = [Framework.SimSiam, Framework.MoCo],
+            ["heads.predictorLayers"] = [Framework.SimSiam, Framework.SimClr],
+            ["heads.queueSize"] = moco, ["heads.searchMomentum"] = moco, ["heads.pretrainMomentum"] = moco,
+            ["heads.temperature"] = [Framework.MoCo, Framework.SimClr],
+            ["search.fixPredictorLr"] = simSiam, ["pretrain.fixPredictorLr"] = simSiam,
+            ["compat.mocoReferenceBatchNorm"] = moco, ["compat.mocoFrozenSharedCell"] = moco,
+            ["compat.mocoMomentumKeyCellInSearch"] = moco, ["compat.mocoQueueOnArchStep"] = moco,
+            ["compat.simClrAlphaStepPerEpoch"] = simClr,
+            ["compat.resNet50ImageNetStemOnCifar"] = [Framework.SimSiam, Framework.MoCo],
+        };
+        for (int i = 0; i < list.Count; i++)
+            if (frameworks.TryGetValue(list[i].Path, out var only)) list[i] = list[i] with { Frameworks = only };
+
         return list;
     }
 
@@ -375,7 +403,9 @@ public static class OptionCatalog
         sb.Append("so `{\"search\": {\"epochs\": 2}}` changes one field and keeps the rest. Enum values have one spelling ");
         sb.Append("(case-insensitive on input). \"doc N\" cites the method reference.\n\n");
         sb.Append("Defaults shown: the framework recipes (`--framework` with no preset; the `<framework>-<dataset>` presets ");
-        sb.Append("start from the same values) and `quick-demo` (SimCLR flavour).\n");
+        sb.Append("start from the same values) and `quick-demo` (SimCLR flavour). A field that a run's kind or framework does ");
+        sb.Append("not read (the help says \"Read by MoCo only\" where a framework's) is stored with a notice, `not used: ...`, ");
+        sb.Append("when a request changes it.\n");
         var frameworks = Enum.GetValues<Framework>();
         var recipes = frameworks.Select(f => RunPresets.ForFramework(f)).ToArray();
         var demo = RunPresets.Get(RunPresets.QuickDemo);
@@ -399,7 +429,7 @@ public static class OptionCatalog
                 var flag = e.Path == "kind" ? "the verb" : $"`{e.Flag}`";
                 sb.Append($"| `{e.Path}` | {flag} | {e.Label} | {e.Unit ?? ""} | {type} | ")
                   .Append(string.Join(" | ", recipes.Select(r => Cell(e.ReadText(r)))))
-                  .Append($" | {Cell(e.ReadText(demo))} | {e.Help.Replace("|", "\\|", StringComparison.Ordinal)} |\n");
+                  .Append($" | {Cell(e.ReadText(demo))} | {e.FullHelp.Replace("|", "\\|", StringComparison.Ordinal)} |\n");
             }
         }
         return sb.ToString();

@@ -91,6 +91,8 @@ public sealed record RunRequestPolicy
 
     /// <summary>The command line: paths are the user's own.</summary>
     public static RunRequestPolicy Cli { get; } = new() { AllowServerFiles = true, CheckDataFolders = true };
+    /// <summary><see cref="Cli"/> with this host's memory (<see cref="RunMemoryEstimate.HostMemoryBytes"/>): the command line runs what it resolves, so a run too large for the host is said.</summary>
+    public static RunRequestPolicy CliOnThisHost() => Cli with { HostMemoryBytes = RunMemoryEstimate.HostMemoryBytes() };
     /// <summary>The dashboard and the API: no probing of the server's files.</summary>
     public static RunRequestPolicy Web { get; } = new() { AllowServerFiles = false };
 }
@@ -99,6 +101,9 @@ public sealed record RunRequestPolicy
 public sealed record RunResolution(RunOptions? Options, IReadOnlyList<FieldError> Errors, IReadOnlyList<string> Notices)
 {
     public bool Ok => Options is not null && Errors.Count == 0;
+
+    /// <summary>The options document paths the request changed from its base (preset, recipe or checkpoint); empty on errors.</summary>
+    public IReadOnlyList<string> ChangedFields { get; init; } = [];
 
     /// <summary>The options, or <see cref="ArgumentException"/> listing every error.</summary>
     public RunOptions OptionsOrThrow() => Ok ? Options!

@@ -122,6 +122,7 @@ public static class RunRequestResolver
 
         // 3. Overrides as a merge patch on the base document.
         var document = JsonSerializer.SerializeToNode(baseOptions, RunOptions.Json)!.AsObject();
+        var baseDocument = document.DeepClone().AsObject();
         bool genotypeInPatch = false;
         if (patch is not null)
         {
@@ -151,6 +152,9 @@ public static class RunRequestResolver
         }
 
         if (checkpointOptions is not null && options.Kind != RunKind.LinCls) return Fail("kind", CheckpointNotRead(options.Kind));
+        // What the request changed from its base, by path (the unused-field notice below; a comparison's own). After
+        // deserialisation, which refuses text that cannot be written back (a lone surrogate).
+        var changed = Differences(baseDocument, document, "").Select(d => d.Path).ToArray();
 
         // 4. Genotype rules by kind.
         if (request.Genotype is not null && options.Kind is not (RunKind.Pretrain or RunKind.Pipeline))
@@ -217,9 +221,42 @@ public static class RunRequestResolver
         // A linear evaluation of nothing is the random-init baseline: legitimate, and said, so its number is not read as a run's.
         if (errors.Count == 0 && options.Kind == RunKind.LinCls && string.IsNullOrWhiteSpace(options.Linear.Checkpoint))
             notices.Add($"checkpoint: none given, so {UntrainedBackbone}");
-        return errors.Count > 0 ? new(null, errors, notices) : new(options, [], notices);
+        // A field the run does not read was stored without a word (heads.queueSize on SimCLR, pretrain.* on a search).
+        if (errors.Count == 0 && UnusedNotice(changed, options.Framework, [options.Kind]) is { } unused)
+            notices.Add(unused);
+        return errors.Count > 0 ? new(null, errors, notices) : new(options, [], notices) { ChangedFields = changed };
 
         RunResolution Fail(string path, string message) => new(null, [.. errors, new FieldError(path, message)], notices);
+    }
+
+    /// <summary>Start of the notice that names changed options a run does not read (<see cref="UnusedNotice"/>).</summary>
+    public const string UnusedNoticePrefix = "not used: ";
+
+    /// <summary>
+    /// The notice naming each of <paramref name="changedPaths"/> (options document paths) that no run of
+    /// <paramref name="kinds"/> under <paramref name="framework"/> reads (<see cref="OptionEntry.UsedBy(RunKind, Framework)"/>:
+    /// pretrain.* on a search, heads.queueSize on SimCLR, a MoCo compat switch on SimSiam), with why; null when every
+    /// one is read. A notice, not an error: a stored setup copied to another kind carries such fields harmlessly,
+    /// but a value a user set and the run ignores must not pass for one that took effect.
+    /// </summary>
+    public static string? UnusedNotice(IEnumerable<string> changedPaths, Framework framework, IReadOnlyCollection<RunKind> kinds)
+    {
+        var unused = changedPaths.Select(OptionCatalog.Find).OfType<OptionEntry>()
+            .Where(e => !kinds.Any(k => e.UsedBy(k, framework))).ToList();
+        if (unused.Count == 0) return null;
+        var fw = framework.DisplayName();
+        string runs = kinds.Count == 1 ? $"a {fw} {Words(kinds.First())}" : $"this {fw} comparison's runs ({string.Join(", ", kinds.Select(Words))})";
+        string one = unused.Count == 1 ? "it" : "them";
+        return $"{UnusedNoticePrefix}{string.Join(", ", unused.Select(e => $"{e.Path} ({Why(e)})"))}: {runs} {(kinds.Count == 1 ? "does" : "do")} not read {one}, "
+            + $"so the value{(unused.Count == 1 ? "" : "s")} given change{(unused.Count == 1 ? "s" : "")} nothing";
+
+        string Why(OptionEntry e) => e.Frameworks is { } only && !only.Contains(framework)
+            ? string.Join(" and ", only.Select(f => f.DisplayName())) + " only"
+            : "read by " + string.Join(", ", e.Kinds.Select(Words));
+        static string Words(RunKind k) => k switch
+        {
+            RunKind.Search => "search", RunKind.Pretrain => "pre-training", RunKind.LinCls => "linear evaluation", _ => "pipeline",
+        };
     }
 
     /// <summary>What a linear evaluation without a checkpoint measures (method doc 7), in the resolver's notice and the run's warning.</summary>

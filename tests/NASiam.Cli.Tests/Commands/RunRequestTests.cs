@@ -125,6 +125,18 @@ public sealed class RunRequestTests : IDisposable
         Assert.Matches(@"nasiam pretrain: note: memory: the pre-training is estimated to peak near [\d.]+ GiB of memory on the CPU \(batch 4096 × 2 views at 1024 px on resnet50\), more than 90% of this host's", err);
     }
 
+    // The CLI offers every flag a verb's stages read, whatever the framework: one the framework does not read is said.
+    [Fact]
+    public void AFlagTheFrameworkDoesNotRead_IsSaid()
+    {
+        var (code, _, err) = CliRunner.Run("search", "--framework", "simclr", "--heads-queue-size", "8192", "--print-options");
+        Assert.True(code == ExitCodes.Ok, err);
+        Assert.Contains("nasiam search: note: not used: heads.queueSize (MoCo only): a SimCLR search does not read it, so the value given changes nothing", err);
+        (code, _, err) = CliRunner.Run("search", "--framework", "moco", "--heads-queue-size", "8192", "--print-options");
+        Assert.True(code == ExitCodes.Ok, err);
+        Assert.DoesNotContain("not used", err);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

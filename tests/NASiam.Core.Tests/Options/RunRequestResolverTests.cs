@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using NASiam.Core.Comparison;
 using NASiam.Core.Engine.Checkpoints;
 using NASiam.Core.Engine.Runs;
 using NASiam.Core.Genotypes;
@@ -514,5 +515,58 @@ public class RunRequestResolverTests
         Assert.True(trusted.MayRead(Path.Combine(run, "checkpoints", "pretrain.ckpt")));
         Assert.True(trusted.MayRead(run));
         Assert.True(trusted.MayRead(run + Path.DirectorySeparatorChar));
+    }
+}
+
+public class UnusedFieldNoticeTests
+{
+    static RunResolution Resolve(string framework, RunKind kind, string patch) => RunRequestResolver.Resolve(
+        new RunRequest { Preset = "quick-demo", Framework = framework, Kind = kind, Overrides = JsonNode.Parse(patch)!.AsObject() },
+        RunRequestPolicy.Cli with { CheckDataFolders = false });
+
+    static string? Unused(RunResolution r)
+    {
+        Assert.True(r.Ok, string.Join("; ", r.Errors));
+        return r.Notices.SingleOrDefault(n => n.StartsWith(RunRequestResolver.UnusedNoticePrefix, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void AFieldTheFrameworkDoesNotRead_IsSaid()
+    {
+        var notice = Unused(Resolve("simclr", RunKind.Search, """{"heads":{"queueSize":8192},"compat":{"mocoQueueOnArchStep":true}}"""));
+        Assert.Equal("not used: heads.queueSize (MoCo only), compat.mocoQueueOnArchStep (MoCo only): a SimCLR search does not read them, so the values given change nothing", notice);
+        // The framework that reads it: no notice.
+        Assert.Null(Unused(Resolve("moco", RunKind.Search, """{"heads":{"queueSize":8192}}""")));
+    }
+
+    [Fact]
+    public void AStageTheKindDoesNotRun_IsSaid_AndAValueEqualToTheBaseIsNot()
+    {
+        var notice = Unused(Resolve("simsiam", RunKind.Search, """{"pretrain":{"epochs":7},"search":{"epochs":3}}"""));
+        Assert.Equal("not used: pretrain.epochs (read by pre-training, pipeline): a SimSiam search does not read it, so the value given changes nothing", notice);
+        Assert.Null(Unused(Resolve("simsiam", RunKind.Pipeline, """{"pretrain":{"epochs":7}}""")));
+        // A field sent with the preset's own value (a form or a full document) changed nothing, so it is not named.
+        var demoEpochs = RunPresets.Get("quick-demo", Framework.SimSiam).Pretrain.Epochs;
+        Assert.Null(Unused(Resolve("simsiam", RunKind.Search, "{\"pretrain\":{\"epochs\":" + demoEpochs + "}}")));
+    }
+
+    [Fact]
+    public void AComparison_SaysWhatNoneOfItsChildrenRead()
+    {
+        var policy = RunRequestPolicy.Cli with { CheckDataFolders = false };
+        ComparisonPlanResult Plan(string? genotype, string overrides) => ComparisonPlanner.Plan(new ComparisonRequest
+        {
+            Preset = "quick-demo", Framework = "moco", Genotype = genotype, Seeds = [0, 1],
+            Overrides = JsonNode.Parse(overrides)!.AsObject(),
+        }, policy);
+        // A fresh search runs: its fields are read. Linear fields are read by the linear evaluations.
+        var fresh = Plan(null, """{"search":{"epochs":2},"linear":{"epochs":2}}""");
+        Assert.True(fresh.Errors.Count == 0, string.Join("; ", fresh.Errors));
+        Assert.DoesNotContain(fresh.Notices, n => n.StartsWith(RunRequestResolver.UnusedNoticePrefix, StringComparison.Ordinal));
+        // A given genotype: no search runs, so its fields change nothing; the predictor's width neither, on MoCo.
+        var given = Plan("moco/cifar10_resnet18", """{"search":{"epochs":2},"heads":{"predDim":256}}""");
+        Assert.True(given.Errors.Count == 0, string.Join("; ", given.Errors));
+        Assert.Equal("not used: heads.predDim (SimSiam and SimCLR only), search.epochs (read by search, pipeline): this MoCo comparison's runs (pre-training, linear evaluation) do not read them, so the values given change nothing",
+            Assert.Single(given.Notices, n => n.StartsWith(RunRequestResolver.UnusedNoticePrefix, StringComparison.Ordinal)));
     }
 }

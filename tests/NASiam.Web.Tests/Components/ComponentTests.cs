@@ -106,7 +106,9 @@ public class RunFormTests
         RunRequest? submitted = null;
         var form = ctx.Render<RunForm>(p => p.Add(x => x.OnSubmit, o => submitted = o));
         await Type(form, "search.epochs", "2");
-        await Type(form, "heads.encoderLayers", "3");
+        // The quick demo's default framework is SimCLR: its head cell's depth (heads.encoderLayers, the projector
+        // cell's, is SimSiam's and MoCo's, and the form says so before queueing).
+        await Type(form, "heads.predictorLayers", "3");
         await Submit(form);
 
         form.WaitForAssertion(() => Assert.NotNull(submitted));
@@ -115,7 +117,7 @@ public class RunFormTests
         var expected = RunPresets.Get(RunPresets.QuickDemo);
         Assert.Equal(RunPresets.QuickDemoDefaultFramework, options.Framework);
         Assert.Equal(2, options.Search.Epochs);
-        Assert.Equal(3, options.Heads.EncoderLayers);
+        Assert.Equal(3, options.Heads.PredictorLayers);
         Assert.Equal(expected.Backbone, options.Backbone);
         Assert.Equal(expected.Search.BatchSize, options.Search.BatchSize);
         Assert.Equal(expected.Heads.Dim, options.Heads.Dim);
