@@ -9,8 +9,13 @@ namespace NASiam.Core.Reporting;
 /// <param name="Value">The value as stored, in <paramref name="Unit"/>.</param>
 public sealed record RunMetric(string Name, string Label, string? Unit, double Value)
 {
-    /// <summary>The value with its unit: "71.42 %", "1,049,088 parameters", "0.3127".</summary>
-    public string Text => Unit switch
+    /// <summary>
+    /// The value with its unit: "71.42 %", "1,049,088 parameters", "0.3127"; a value that is not a number says so
+    /// ("NaN: not measured, or the training diverged"), never a blank or a 0.
+    /// </summary>
+    public string Text => !double.IsFinite(Value)
+        ? double.IsNaN(Value) ? "NaN: not measured, or the training diverged" : $"{(Value > 0 ? "+" : "-")}infinite: the training diverged"
+        : Unit switch
     {
         "%" => Value.ToString("0.00", CultureInfo.InvariantCulture) + " %",
         "parameters" => Value.ToString("#,0", CultureInfo.InvariantCulture) + " parameters",
@@ -41,14 +46,15 @@ public static class RunMetricCatalog
 
     /// <summary>
     /// <paramref name="metrics"/> (name → value) as labelled metrics, known names first in the catalog's order,
-    /// then the others by name; non-finite values (a metric that was never measured) are left out.
+    /// then the others by name. Non-finite values are listed too (<see cref="RunMetric.Text"/> says what they are): left
+    /// out, a diverged loss or an unmeasured accuracy read as a metric the run never had.
     /// </summary>
     public static IReadOnlyList<RunMetric> Describe(IReadOnlyDictionary<string, double> metrics)
     {
         ArgumentNullException.ThrowIfNull(metrics);
-        var known = Known.Where(k => metrics.TryGetValue(k.Name, out var v) && double.IsFinite(v))
+        var known = Known.Where(k => metrics.ContainsKey(k.Name))
             .Select(k => new RunMetric(k.Name, k.Label, k.Unit, metrics[k.Name]));
-        var others = metrics.Where(m => Known.All(k => k.Name != m.Key) && double.IsFinite(m.Value))
+        var others = metrics.Where(m => Known.All(k => k.Name != m.Key))
             .OrderBy(m => m.Key, StringComparer.Ordinal)
             .Select(m => new RunMetric(m.Key, m.Key, null, m.Value));
         return [.. known, .. others];

@@ -185,5 +185,15 @@ public sealed class RunDetailRecipeAndExportTests() : ScriptedAppTests("recipe",
         Assert.DoesNotContain("pre-training", rows);
         Assert.DoesNotContain("linear evaluation", rows);
         Assert.Equal("The run reported no final metrics.", page.Find("#run-metrics-empty").TextContent.Trim());
+
+        // A metric that is not a number is listed as such (it was left out, so a diverged loss read as none), and
+        // metrics that cannot be read are said, not shown as none.
+        var diverged = Stored(template, options, """{"knn_top1":12.5,"pretrain_final_loss":"NaN"}""");
+        page = ctx.Render<RunDetail>(p => p.Add(x => x.Id, diverged.Id));
+        Assert.Equal(["knn_top1", "pretrain_final_loss"], page.FindAll(".run-metric").Select(e => e.GetAttribute("data-metric")));
+        Assert.Equal("NaN: not measured, or the training diverged", page.Find("#metric-pretrain_final_loss .run-metric-value").TextContent.Trim());
+        var unreadable = Stored(template, options, """{"knn_top1":"twelve"}""");
+        page = ctx.Render<RunDetail>(p => p.Add(x => x.Id, unreadable.Id));
+        Assert.StartsWith("The run's final metrics could not be read: ", page.Find("#run-metrics-empty").TextContent.Trim());
     }
 }
