@@ -64,8 +64,9 @@ public sealed record StageMemoryPreview(string Stage, double PeakMib, string Bas
     }
 }
 
-/// <summary>A run preset (GET /api/presets): its name, for "preset" in a create body, and what it sets.</summary>
-public sealed record PresetInfo(string Name, string Description);
+/// <summary>A preset (GET /api/presets): its name, for "preset" in a create body, what it sets, and which bodies take it.</summary>
+/// <param name="For">"runs" (POST /api/runs) and/or "comparisons" (POST /api/comparisons).</param>
+public sealed record PresetInfo(string Name, string Description, IReadOnlyList<string> For);
 
 /// <summary>A run (GET /api/runs/{id}).</summary>
 /// <param name="GenotypeText">Its genotype in the reference text format, or null.</param>

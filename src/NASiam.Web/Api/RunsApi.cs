@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using NASiam.Core;
 using NASiam.Core.Engine.Checkpoints;
 using NASiam.Core.Genotypes;
+using NASiam.Core.Comparison;
 using NASiam.Core.Options;
 using NASiam.Core.Reporting;
 using NASiam.Web.Jobs;
@@ -53,7 +54,8 @@ public static class RunsApi
             if (store.Get(id) is null) return NotFound(id); // as every other /api/runs/{id} endpoint
             var r = s.Retry(id);
             if (r.Errors is [{ Path: RunScheduler.RetryStateField } active]) return Conflict(active.Message);
-            return r.Ok ? Results.Created($"/api/runs/{r.Run!.Id}", RunSummary.From(r.Run, DateTimeOffset.UtcNow)) : Results.ValidationProblem(BodyErrors.ToDictionary(r.Errors));
+            // With the copy's notices, as a create gives them (the original's, carried with its options).
+            return r.Ok ? Results.Created($"/api/runs/{r.Run!.Id}", RunSummary.From(r.Run, DateTimeOffset.UtcNow) with { Notices = r.Run.Notices }) : Results.ValidationProblem(BodyErrors.ToDictionary(r.Errors));
         }).WithName("RetryRun").WithSummary("Start a fresh run with the same options as an ended run (the old one becomes its parent)")
             .Produces<RunSummary>(StatusCodes.Status201Created).ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict);
@@ -93,8 +95,10 @@ public static class RunsApi
     public static RouteGroupBuilder MapPresetsApi(this IEndpointRouteBuilder app)
     {
         var g = app.MapGroup("/api/presets").WithTags("Runs").RejectUnknownQueryParameters();
-        g.MapGet("/", () => RunPresets.Descriptions.Select(p => new PresetInfo(p.Key, p.Value)).ToArray())
-            .WithName("ListPresets").WithSummary("Run presets: names for 'preset' in POST /api/runs and /api/comparisons; POST /api/runs/preview shows the options one resolves to");
+        // The comparison presets too (quick-compare), marked: a client listed here what "preset" takes and missed them.
+        g.MapGet("/", () => RunPresets.Descriptions.Select(p => new PresetInfo(p.Key, p.Value, ["runs", "comparisons"]))
+                .Concat(ComparisonPresets.Descriptions.Select(p => new PresetInfo(p.Key, p.Value, ["comparisons"]))).ToArray())
+            .WithName("ListPresets").WithSummary("Presets: names for 'preset' in POST /api/runs and /api/comparisons ('for' says which takes each); POST /api/runs/preview shows the options a run preset resolves to");
         return g;
     }
 

@@ -55,6 +55,49 @@ public class DoorsAgreeTests : IAsyncLifetime
         Assert.Equal(2, viaForm.Pretrain.Epochs);
     }
 
+    // A value the run does not read (MoCo's queue on a SimCLR search) was stored without a word at every door.
+    [Fact]
+    public async Task AFieldTheRunDoesNotRead_IsSaid_ByTheApiAndTheForm()
+    {
+        const string expected = "not used: heads.queueSize (MoCo only): a SimCLR search does not read it, so the value given changes nothing";
+        var r = await _c.PostAsync("/api/runs", new StringContent(
+            """{"preset":"quick-demo","framework":"simclr","kind":"search","options":{"heads":{"queueSize":8192}}}""",
+            System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Created, r.StatusCode);
+        Assert.Contains(expected, (await r.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("notices").EnumerateArray().Select(n => n.GetString()));
+
+        await using var ctx = Components.Bunit.Context();
+        RunRequest? submitted = null;
+        var form = ctx.Render<RunForm>(p => p.Add(x => x.OnSubmit, o => submitted = o));
+        await form.InvokeAsync(() => form.Instance.Set("framework", "simclr"));
+        await form.InvokeAsync(() => form.Instance.Set("kind", "search"));
+        await form.Find("[data-field='heads.queueSize'] input").ChangeAsync(new Microsoft.AspNetCore.Components.ChangeEventArgs { Value = "8192" });
+        await form.Find("#submit-run").ClickAsync(new Microsoft.AspNetCore.Components.Web.MouseEventArgs());
+        // Said on the first click, queued (as it was asked) on the second.
+        form.WaitForAssertion(() => Assert.Contains(form.FindAll(".form-notice"), n => n.TextContent.Contains(expected)));
+        Assert.Null(submitted);
+        await form.Find("#submit-run").ClickAsync(new Microsoft.AspNetCore.Components.Web.MouseEventArgs());
+        form.WaitForAssertion(() => Assert.NotNull(submitted));
+        Assert.Equal(8192, RunRequestResolver.Resolve(submitted!, RunRequestPolicy.Web).OptionsOrThrow().Heads.QueueSize);
+    }
+
+    // A retry answered without the notices its create had given (the same options, the same resolver's words).
+    [Fact]
+    public async Task ARetry_GivesTheNoticesItsCreateGave()
+    {
+        var r = await _c.PostAsync("/api/runs", new StringContent(
+            """{"preset":"quick-demo","framework":"moco","kind":"pretrain","options":{"pretrain":{"epochs":2}}}""", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Created, r.StatusCode);
+        var created = await r.Content.ReadFromJsonAsync<JsonElement>();
+        var notices = created.GetProperty("notices").EnumerateArray().Select(n => n.GetString()).ToArray();
+        Assert.Contains(notices, n => n!.StartsWith("pretrain.genotype: none given"));
+        var id = created.GetProperty("id").GetGuid();
+        await NasiamAppFactory.WaitForStatus(_c, id, "Succeeded");
+        var retried = await _c.PostAsync($"/api/runs/{id}/retry", null);
+        Assert.Equal(HttpStatusCode.Created, retried.StatusCode);
+        Assert.Equal(notices, (await retried.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("notices").EnumerateArray().Select(n => n.GetString()).ToArray());
+    }
+
     // The API's dry run: what POST /api/runs would queue, byte for byte, and nothing queued.
     [Fact]
     public async Task Preview_IsWhatCreateQueues_AndQueuesNothing()
@@ -83,7 +126,9 @@ public class DoorsAgreeTests : IAsyncLifetime
 
         // The names a body's "preset" takes.
         var presets = (await _c.GetFromJsonAsync<JsonElement[]>("/api/presets"))!;
-        Assert.Equal(RunPresets.Names.Order(), presets.Select(p => p.GetProperty("name").GetString()!).Order());
+        string[] For(string body) => presets.Where(p => p.GetProperty("for").EnumerateArray().Any(f => f.GetString() == body)).Select(p => p.GetProperty("name").GetString()!).Order().ToArray();
+        Assert.Equal(RunPresets.Names.Order(), For("runs"));
+        Assert.Equal(RunPresets.Names.Append(NASiam.Core.Comparison.ComparisonPresets.QuickCompare).Order(), For("comparisons"));
         Assert.All(presets, p => Assert.False(string.IsNullOrWhiteSpace(p.GetProperty("description").GetString())));
     }
 
