@@ -165,8 +165,10 @@ public static class WebExtensions
             app.MapGet("/healthz", (RunDatabase db, CancellationToken ct) => Health(db, "worker", ct)).AllowAnonymous().WithTags("Health");
             return app;
         }
-        // An unhandled exception becomes a 500 problem document (AddProblemDetails); the app has no /error page to re-execute.
-        if (!app.Environment.IsDevelopment()) app.UseExceptionHandler();
+        // An unhandled exception becomes a 500 problem document (AddProblemDetails; the app has no /error page to
+        // re-execute) in every environment: the README's `dotnet run` is Development, where the developer exception
+        // page sent the stack trace to any client (the README also shows binding 0.0.0.0). The log keeps the trace.
+        app.UseExceptionHandler();
         app.UseStatusCodePages();
         // Inside both: a value that does not bind is the client's error, named, in every environment.
         app.UseBindingFailureProblems();
