@@ -197,7 +197,9 @@ public static class ComparisonPlanner
         }
         if (errors.Count > 0) return new(null, errors, notices);
         RunKind[] childKinds = fresh ? [RunKind.Search, RunKind.Pretrain, RunKind.LinCls] : [RunKind.Pretrain, RunKind.LinCls];
-        if (RunRequestResolver.UnusedNotice(recipe.ChangedFields.Where(p => p is not ("seed" or "name")), options.Framework, childKinds) is { } unused)
+        // linear.useBestCheckpoint is read here, not by a child: the comparison picks each pre-training's evaluated
+        // checkpoint by the pipeline's rule (EvaluatedCheckpoint).
+        if (RunRequestResolver.UnusedNotice(recipe.ChangedFields.Where(p => p is not ("seed" or "name" or "linear.useBestCheckpoint")), options.Framework, childKinds) is { } unused)
             notices.Add(unused);
         if (seeds.Length == 1) notices.Add(ComparisonReport.OneSeedNotice);
         // Each capped stage succeeds: without this the report read as the recipe's epochs.

@@ -560,7 +560,8 @@ public class UnusedFieldNoticeTests
             Overrides = JsonNode.Parse(overrides)!.AsObject(),
         }, policy);
         // A fresh search runs: its fields are read. Linear fields are read by the linear evaluations.
-        var fresh = Plan(null, """{"search":{"epochs":2},"linear":{"epochs":2}}""");
+        // linear.useBestCheckpoint is the comparison's own rule for which checkpoint each arm's evaluation reads.
+        var fresh = Plan(null, """{"search":{"epochs":2},"linear":{"epochs":2,"useBestCheckpoint":false}}""");
         Assert.True(fresh.Errors.Count == 0, string.Join("; ", fresh.Errors));
         Assert.DoesNotContain(fresh.Notices, n => n.StartsWith(RunRequestResolver.UnusedNoticePrefix, StringComparison.Ordinal));
         // A given genotype: no search runs, so its fields change nothing; the predictor's width neither, on MoCo.
