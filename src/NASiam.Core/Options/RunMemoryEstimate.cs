@@ -22,7 +22,7 @@ public sealed record MemoryEstimate(IReadOnlyList<StageMemoryEstimate> Stages)
     public StageMemoryEstimate Peak => Stages.MaxBy(s => s.PeakBytes)!;
 
     /// <summary>Each stage's peak in words, in run order: "search 1.5 GiB, pre-training 1.2 GiB, linear evaluation 0.9 GiB".</summary>
-    public string Summary() => string.Join(", ", Stages.Select(s => $"{RunMemoryEstimate.StageWords(s.Stage)} {RunMemoryEstimate.Gib(s.PeakBytes)}"));
+    public string Summary() => string.Join(", ", Stages.Select(s => $"{RunKindStages.Words(s.Stage)} {RunMemoryEstimate.Gib(s.PeakBytes)}"));
 }
 
 /// <summary>
@@ -146,9 +146,9 @@ public static class RunMemoryEstimate
         string advice = fits >= 1
             ? $"{field} {fits} or less is estimated to fit"
             : $"even a batch of 1 is estimated not to fit; use a smaller backbone or image size";
-        return $"{NoticePrefix}the {StageWords(worst.Stage)} is estimated to peak near {Gib(worst.PeakBytes)} of memory on the CPU ({worst.Basis}), " +
+        return $"{NoticePrefix}the {RunKindStages.Words(worst.Stage)} is estimated to peak near {Gib(worst.PeakBytes)} of memory on the CPU ({worst.Basis}), " +
                $"more than {(int)(HostShare * 100)}% of this host's {Gib(hostBytes)}: it would likely be killed for lack of memory; {advice}" +
-               (over.Length > 1 ? $" (also over: {string.Join(", ", over.Where(s => s != worst).Select(s => $"{StageWords(s.Stage)} {Gib(s.PeakBytes)}"))})" : "");
+               (over.Length > 1 ? $" (also over: {string.Join(", ", over.Where(s => s != worst).Select(s => $"{RunKindStages.Words(s.Stage)} {Gib(s.PeakBytes)}"))})" : "");
     }
 
     /// <summary>How <see cref="Notice"/> begins.</summary>
@@ -157,8 +157,6 @@ public static class RunMemoryEstimate
     /// <summary>Bytes as "23.4 GiB" (invariant culture).</summary>
     public static string Gib(long bytes) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes / (1024.0 * 1024 * 1024):F1} GiB");
 
-    /// <summary>A stage's name in prose: search, pre-training, linear evaluation.</summary>
-    public static string StageWords(string stage) => stage switch { "search" => "search", "pretrain" => "pre-training", _ => "linear evaluation" };
 
     static (string Field, int Batch) BatchOf(RunOptions o, string stage) => stage switch
     {

@@ -245,18 +245,14 @@ public static class RunRequestResolver
             .Where(e => !kinds.Any(k => e.UsedBy(k, framework))).ToList();
         if (unused.Count == 0) return null;
         var fw = framework.DisplayName();
-        string runs = kinds.Count == 1 ? $"a {fw} {Words(kinds.First())}" : $"this {fw} comparison's runs ({string.Join(", ", kinds.Select(Words))})";
+        string runs = kinds.Count == 1 ? $"a {fw} {RunKindStages.Words(kinds.First())}" : $"this {fw} comparison's runs ({string.Join(", ", kinds.Select(RunKindStages.Words))})";
         string one = unused.Count == 1 ? "it" : "them";
         return $"{UnusedNoticePrefix}{string.Join(", ", unused.Select(e => $"{e.Path} ({Why(e)})"))}: {runs} {(kinds.Count == 1 ? "does" : "do")} not read {one}, "
             + $"so the value{(unused.Count == 1 ? "" : "s")} given change{(unused.Count == 1 ? "s" : "")} nothing";
 
         string Why(OptionEntry e) => e.Frameworks is { } only && !only.Contains(framework)
             ? string.Join(" and ", only.Select(f => f.DisplayName())) + " only"
-            : "read by " + string.Join(", ", e.Kinds.Select(Words));
-        static string Words(RunKind k) => k switch
-        {
-            RunKind.Search => "search", RunKind.Pretrain => "pre-training", RunKind.LinCls => "linear evaluation", _ => "pipeline",
-        };
+            : "read by " + string.Join(", ", e.Kinds.Select(RunKindStages.Words));
     }
 
     /// <summary>What a linear evaluation without a checkpoint measures (method doc 7), in the resolver's notice and the run's warning.</summary>

@@ -231,7 +231,7 @@ public sealed class ComparisonService(ComparisonStore comparisons, RunStore runs
         },
         Options = r.Options(), Directory = paths.RunDirectory(r.Id), GenotypeText = r.GenotypeText,
         Artifacts = r.ArtifactsJson is null ? new Dictionary<string, string>() : JsonSerializer.Deserialize<Dictionary<string, string>>(r.ArtifactsJson)!,
-        Metrics = r.MetricsJson is null ? new Dictionary<string, double>() : JsonSerializer.Deserialize<Dictionary<string, double>>(r.MetricsJson) ?? [],
+        Metrics = r.Metrics(),
         FinalAlphas = () => runs.Read(r.Id, types: ["alphas"]).Events.OfType<AlphasLogged>().LastOrDefault()?.Cells,
         Measures = () => ChildMeasures.From(runs.Read(r.Id, types: ["knn", "throughput", "stage_started", "stage_finished"]).Events),
     };

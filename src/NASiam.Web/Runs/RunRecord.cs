@@ -83,6 +83,18 @@ public sealed record RunRecord
         StartedAt is { } s ? (FinishedAt ?? now) - s : null;
 
     public RunOptions Options() => RunOptions.FromJson(OptionsJson);
+
+    /// <summary>
+    /// <see cref="MetricsJson"/> as name → value (empty before the run ends; "NaN" and "Infinity" read as such).
+    /// </summary>
+    /// <exception cref="System.Text.Json.JsonException">The stored text is not such a map.</exception>
+    public IReadOnlyDictionary<string, double> Metrics() => MetricsJson is null ? new Dictionary<string, double>()
+        : System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, double>>(MetricsJson, MetricsReading) ?? [];
+
+    static readonly System.Text.Json.JsonSerializerOptions MetricsReading = new()
+    {
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
 }
 
 /// <summary>A genotype in the library (imported or discovered by a run).</summary>

@@ -13,4 +13,10 @@ public static class RunKindStages
         RunKind.LinCls => ["lincls"],
         _ => StageEnvironment.PipelineStages,
     };
+
+    /// <summary>A stage's name in prose: search, pre-training, linear evaluation (notices, memory estimates).</summary>
+    public static string Words(string stage) => stage switch { "search" => "search", "pretrain" => "pre-training", _ => "linear evaluation" };
+
+    /// <summary>A run kind in prose: its one stage's words, or "pipeline".</summary>
+    public static string Words(RunKind kind) => kind == RunKind.Pipeline ? "pipeline" : Words(Of(kind)[0]);
 }
