@@ -171,7 +171,7 @@ public sealed class NasiamRunJob(
         var r = ending.Result;
         var discovered = ending.Status == RunStatus.Succeeded && r?.GenotypeText is { } text && run.Kind is RunKind.Search or RunKind.Pipeline
             ? Discovered(run, text) : null;
-        if (!lifecycle.Finished(run.Id, ending.Status, ending.Message, r?.GenotypeText, Json(r?.Artifacts), Json(r?.Metrics), owner, discovered))
+        if (!lifecycle.Finished(run.Id, ending.Status, ending.Message, r?.GenotypeText, Json(r?.Artifacts), r is null ? null : Core.Reporting.HeadlineMetricsJson.Serialize(r.Metrics), owner, discovered))
         {
             log.LogWarning("Run {RunId}: its lease was taken by {Owner} before its end ({Status}) was written; nothing written, the new owner continues it",
                 run.Id, store.Leases.Get(run.Id)?.Owner, ending.Status);

@@ -88,13 +88,7 @@ public sealed record RunRecord
     /// <see cref="MetricsJson"/> as name → value (empty before the run ends; "NaN" and "Infinity" read as such).
     /// </summary>
     /// <exception cref="System.Text.Json.JsonException">The stored text is not such a map.</exception>
-    public IReadOnlyDictionary<string, double> Metrics() => MetricsJson is null ? new Dictionary<string, double>()
-        : System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, double>>(MetricsJson, MetricsReading) ?? [];
-
-    static readonly System.Text.Json.JsonSerializerOptions MetricsReading = new()
-    {
-        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
+    public IReadOnlyDictionary<string, double> Metrics() => NASiam.Core.Reporting.HeadlineMetricsJson.Parse(MetricsJson);
 }
 
 /// <summary>A genotype in the library (imported or discovered by a run).</summary>

@@ -677,6 +677,27 @@ public class RunsApiTests : IAsyncLifetime
         Assert.Contains("which no longer exists", (await retry.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").GetProperty("checkpoint")[0].GetString());
     }
 
+    // A metric that was not measured (a search whose first step's loss is NaN ends with search_final_loss NaN) or that
+    // diverged: plain JSON has no NaN, and writing the run's end threw, so the run never recorded how it ended.
+    [Fact]
+    public async Task A_RunWhoseMetricsAreNaNOrInfinite_RecordsItsEnd_AndServesThemAsNamedLiterals()
+    {
+        await using var app = new NasiamAppFactory(Path.Combine(_data, "nan"), new ScriptedRunEngine(totalSteps: 2, stepMilliseconds: 0)
+        {
+            FinalMetrics = new Dictionary<string, double> { ["search_final_loss"] = double.NaN, ["search_final_arch_loss"] = double.NegativeInfinity, ["knn_top1"] = 41.5 },
+        });
+        using var c = app.Api();
+        var id = await NasiamAppFactory.CreateQuickDemo(c);
+        await NasiamAppFactory.WaitForStatus(c, id, "Succeeded");
+        var metrics = (await c.GetFromJsonAsync<JsonElement>($"/api/runs/{id}")).GetProperty("metrics");
+        Assert.Equal("NaN", metrics.GetProperty("search_final_loss").GetString());
+        Assert.Equal("-Infinity", metrics.GetProperty("search_final_arch_loss").GetString());
+        Assert.Equal(41.5, metrics.GetProperty("knn_top1").GetDouble());
+        var stored = app.Services.GetRequiredService<RunStore>().Get(id)!.Metrics();
+        Assert.True(double.IsNaN(stored["search_final_loss"]));
+        Assert.Equal(double.NegativeInfinity, stored["search_final_arch_loss"]);
+    }
+
     // A retry is a fresh copy of a run that ended; of an active run it would run the same thing twice (the
     // dashboard offered it on running rows and queued a duplicate with the same name).
     [Fact]

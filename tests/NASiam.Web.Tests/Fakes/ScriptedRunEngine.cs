@@ -18,6 +18,8 @@ namespace NASiam.Web.Tests.Fakes;
 public sealed class ScriptedRunEngine(int totalSteps = 12, int stepMilliseconds = 10, int checkpointEvery = 4, int stopMilliseconds = 0) : IRunEngine
 {
     public int Calls { get; private set; }
+    /// <summary>The headline metrics a succeeded run returns (default: search_final_loss -0.9).</summary>
+    public IReadOnlyDictionary<string, double> FinalMetrics { get; init; } = new Dictionary<string, double> { ["search_final_loss"] = -0.9 };
     /// <summary>The options of the latest call, as the job handed them over.</summary>
     public RunOptions? LastOptions { get; private set; }
 
@@ -73,9 +75,9 @@ public sealed class ScriptedRunEngine(int totalSteps = 12, int stepMilliseconds 
         File.WriteAllText(Path.Combine(context.OutputDirectory, "genotype.json"), GenotypeJson.Write(GenotypeText.Parse(genotype), Framework.SimSiam));
         Emit(new GenotypeDerived { RunId = context.RunId, Sequence = seq++, At = DateTimeOffset.UtcNow, Stage = "search", GenotypeText = genotype });
         Emit(new StageFinished { RunId = context.RunId, Sequence = seq++, At = DateTimeOffset.UtcNow, Stage = "search", Outcome = RunOutcome.Succeeded,
-            Metrics = new Dictionary<string, double> { ["final_loss"] = -0.9 } });
+            Metrics = FinalMetrics });
         return new RunResult { Outcome = RunOutcome.Succeeded, GenotypeText = genotype, NextSequence = seq,
-            Metrics = new Dictionary<string, double> { ["search_final_loss"] = -0.9 },
+            Metrics = FinalMetrics,
             Artifacts = new Dictionary<string, string> { ["search"] = "genotype.txt" } };
 
         void SaveCheckpoint(long step)

@@ -24,7 +24,10 @@ public static class RunArtifacts
         WriteAtomically(Path.Combine(directory, GenotypeJsonFile), GenotypeJson.Write(genotype, framework));
     }
 
-    /// <summary>Writes result.json: run id, outcome, message, genotype, metrics, artefacts, per-stage lineage, options.</summary>
+    /// <summary>
+    /// Writes result.json: run id, outcome, message, genotype, metrics, artefacts, per-stage lineage, options.
+    /// Metrics that are NaN or infinite are written as the strings "NaN", "Infinity", "-Infinity" (<see cref="Reporting.HeadlineMetricsJson"/>).
+    /// </summary>
     public static void WriteResult(string directory, Guid runId, RunOptions options, Engine.RunResult result, IReadOnlyList<StageResult> stages)
     {
         var lineage = new JsonArray();
@@ -62,8 +65,7 @@ public static class RunArtifacts
         WriteAtomically(Path.Combine(directory, ResultFile), root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }
 
-    static JsonObject Metrics(IReadOnlyDictionary<string, double> metrics) =>
-        new(metrics.Where(kv => double.IsFinite(kv.Value)).Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value)));
+    static JsonObject Metrics(IReadOnlyDictionary<string, double> metrics) => Reporting.HeadlineMetricsJson.ToNode(metrics);
 
     static void WriteAtomically(string path, string text)
     {

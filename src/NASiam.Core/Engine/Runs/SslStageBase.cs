@@ -257,9 +257,9 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
         };
     }
 
-    /// <summary>Emits stage_finished (non-finite metrics left out: no NaN is reported as a number).</summary>
+    /// <summary>Emits stage_finished with every metric: one not measured stays "NaN" in the event (not dropped, not a number).</summary>
     void EmitFinished(RunOutcome outcome, string? message, IReadOnlyDictionary<string, double> metrics) =>
-        Events.Emit(Stage, new StageFinished { Outcome = outcome, Message = message, Metrics = metrics.Where(kv => double.IsFinite(kv.Value)).ToDictionary() });
+        Events.Emit(Stage, new StageFinished { Outcome = outcome, Message = message, Metrics = metrics.ToDictionary() });
 
     /// <summary>
     /// The result of a stage whose checkpoint says it already completed (a resumed pipeline skips it).

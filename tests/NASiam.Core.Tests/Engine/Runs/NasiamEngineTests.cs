@@ -117,6 +117,35 @@ public sealed class NasiamEngineTests : IDisposable
         Assert.Contains(x.Cells.Values.SelectMany(v => v).SelectMany(v => v), v => Math.Abs(v) > 1e-6);
     }
 
+    // A search whose first step's loss is NaN (a learning rate far too high, broken data) measured no loss: its final
+    // loss is NaN, and stays so (named, as "NaN") in stage_finished and result.json instead of being dropped; the
+    // web database's form of the metrics reads it back.
+    [Fact]
+    public void Run_NaNLossAtTheFirstStep_ReportsItsUnmeasuredLossAsNaN_InTheEventAndResultJson()
+    {
+        using var sc = new ScalarScope();
+        var engine = new NasiamEngine
+        {
+            BeforeWeightStep = (model, step) =>
+            {
+                if (step != 0) return;
+                using var _ = no_grad();
+                model.WeightGroups()[0].Parameters[0].fill_(sc[double.NaN]);
+            },
+        };
+        var (result, recorder) = TinyRuns.Run(TinyRuns.Options(Framework.SimSiam, RunKind.Search), Dir("first"), engine: engine);
+
+        Assert.Equal(RunOutcome.Failed, result.Outcome);
+        Assert.Contains("step 1", result.Message);
+        Assert.True(double.IsNaN(result.Metrics["search_final_loss"]));
+        Assert.True(double.IsNaN(recorder.Events.OfType<StageFinished>().Single().Metrics["search_final_loss"]));
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Dir("first"), "result.json")));
+        Assert.Equal("NaN", doc.RootElement.GetProperty("metrics").GetProperty("search_final_loss").GetString());
+        Assert.Equal("NaN", doc.RootElement.GetProperty("lineage")[0].GetProperty("metrics").GetProperty("search_final_loss").GetString());
+        var stored = NASiam.Core.Reporting.HeadlineMetricsJson.Serialize(result.Metrics);
+        Assert.True(double.IsNaN(NASiam.Core.Reporting.HeadlineMetricsJson.Parse(stored)["search_final_loss"]));
+    }
+
     [Fact]
     public void Run_NaNLoss_FailsWithStepAndReason_AndKeepsTheLastGoodCheckpoint()
     {
