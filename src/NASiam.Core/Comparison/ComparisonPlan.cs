@@ -121,7 +121,7 @@ public static class ComparisonPlanner
         if (string.IsNullOrWhiteSpace(request.Preset) && request.SourceOptions is { } source)
         {
             var based = SourceRecipe(source);
-            if (overrides is not null) MergeInto(based, overrides);
+            if (overrides is not null) MergePatches.LayerOnto(based, overrides);
             overrides = based;
             notices.Add($"preset: none given, so the arms take the recipe {request.SourceName ?? "the source run"} was queued with " +
                         $"({source.Backbone}, {source.Dataset}, pre-training {source.Pretrain.Epochs} epochs at batch {source.Pretrain.BatchSize}" +
@@ -132,7 +132,7 @@ public static class ComparisonPlanner
             preset = cp.RunPreset;
             if (request.Seeds is null) seeds = cp.Seeds;
             var merged = cp.Overrides;
-            if (overrides is not null) MergeInto(merged, overrides);
+            if (overrides is not null) MergePatches.LayerOnto(merged, overrides);
             overrides = merged;
         }
 
@@ -295,15 +295,6 @@ public static class ComparisonPlanner
             foreach (var (k, v) in o.ToArray())
                 if (v is null) o.Remove(k);
                 else if (v is JsonObject inner) RemoveNulls(inner);
-        }
-    }
-
-    static void MergeInto(JsonObject target, JsonObject patch)
-    {
-        foreach (var (k, v) in patch.ToArray())
-        {
-            if (v is JsonObject inner && target[k] is JsonObject t) MergeInto(t, inner);
-            else target[k] = v?.DeepClone();
         }
     }
 }

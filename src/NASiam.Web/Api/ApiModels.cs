@@ -98,6 +98,18 @@ public sealed record GenotypeInfo(string Id, string Name, string Framework, stri
 /// The API's request bodies: read with the size limit, deserialised with <see cref="RunsApi.BodyJson"/>
 /// (unknown members are errors), and errors keyed as the body names them.
 /// </summary>
+/// <summary>
+/// The optional body of POST /api/runs/{id}/pretrain: changes to the run's setup, as POST /api/runs's members of the same names.
+/// </summary>
+/// <param name="Options">Partial options, a JSON merge patch on the run's setup (e.g. {"pretrain": {"epochs": 2}}).</param>
+/// <param name="Name">Display name (default: "{run's name} · pretrain").</param>
+/// <param name="Device">A device of this server (cpu, cuda:0) or auto (default: the run's).</param>
+public sealed record PretrainRunRequest(System.Text.Json.Nodes.JsonObject? Options = null, string? Name = null, string? Device = null)
+{
+    /// <summary>The members, as an unknown-member error lists them.</summary>
+    public static readonly IReadOnlyList<string> Members = ["options", "name", "device"];
+}
+
 public static class BodyErrors
 {
     static readonly HashSet<string> RunRequestMembers = ["preset", "framework", "kind", "genotype", "device", "name", "parentId", "checkpoint", "id", "body"];

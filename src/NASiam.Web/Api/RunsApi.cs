@@ -59,6 +59,13 @@ public static class RunsApi
         }).WithName("RetryRun").WithSummary("Start a fresh run with the same options as an ended run (the old one becomes its parent)")
             .Produces<RunSummary>(StatusCodes.Status201Created).ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict);
+        g.MapPost("/{id:guid}/pretrain", PretrainGenotype).WithName("PretrainRunGenotype")
+            .WithSummary("Queue a pre-training of the run's genotype on the run's own setup (the run page's 'Pre-train this genotype'); the new run descends from it")
+            .WithDescription("The run's stored options with kind pretrain and the run's genotype; what a pre-training does not read (the search and linear recipes) comes from the framework's recipe. " +
+                             "An optional body {options, name, device} changes that setup as POST /api/runs's members do (options is a JSON merge patch). 409 when the run has no genotype.")
+            .Accepts<PretrainRunRequest>("application/json")
+            .Produces<RunSummary>(StatusCodes.Status201Created).ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
         g.MapDelete("/{id:guid}", Delete)
             .WithName("DeleteRun").WithSummary("Cancel if needed, then delete the run, its events and its folder; a run others refer to (its evaluations, pre-trainings of its genotype, retries, comparisons) is a 409 naming them unless dependants=detach")
             .Produces(StatusCodes.Status204NoContent).ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
@@ -119,6 +126,26 @@ public static class RunsApi
         return result.Ok
             ? Results.Created($"/api/runs/{result.Run!.Id}", RunSummary.From(result.Run, DateTimeOffset.UtcNow) with { Notices = result.Notices })
             : Results.ValidationProblem(BodyErrors.ToDictionary(result.Errors), title: "The run request is invalid.");
+    }
+
+    static async Task<IResult> PretrainGenotype(Guid id, HttpRequest request, RunScheduler scheduler, RunStore store, IOptions<NasiamWebOptions> options)
+    {
+        if (store.Get(id) is null) return NotFound(id);
+        PretrainRunRequest body = new();
+        // No body, or an empty one, is the run's setup as it is (a client may send no content type for it).
+        var text = await BodyReader.ReadTextAsync(request, options.Value.MaxUploadBytes);
+        if (text is null) return Results.Problem("The request body is larger than Nasiam:MaxUploadBytes.", statusCode: StatusCodes.Status413PayloadTooLarge);
+        if (!string.IsNullOrWhiteSpace(text))
+        {
+            var (parsed, error) = BodyErrors.Parse<PretrainRunRequest>(text, PretrainRunRequest.Members, "The request body is invalid.");
+            if (parsed is null) return error!;
+            body = parsed;
+        }
+        var r = scheduler.PretrainGenotype(id, body.Options?.DeepClone().AsObject(), body.Name, body.Device);
+        if (r.Errors is [{ Path: RunScheduler.RetryStateField } state]) return Conflict(state.Message);
+        return r.Ok
+            ? Results.Created($"/api/runs/{r.Run!.Id}", RunSummary.From(r.Run, DateTimeOffset.UtcNow) with { Notices = r.Notices })
+            : Results.ValidationProblem(BodyErrors.ToDictionary(r.Errors), title: "The pre-training request is invalid.");
     }
 
     /// <summary>The create body resolved as POST /api/runs would queue it, nothing queued (the CLI's --print-options).</summary>

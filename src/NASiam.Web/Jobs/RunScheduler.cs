@@ -211,6 +211,29 @@ public sealed class RunScheduler(
     /// <summary>The error field of a retry refused because the run is still active (the API answers 409 for it).</summary>
     public const string RetryStateField = "status";
 
+    /// <summary>
+    /// "Pre-train this genotype" of a run (POST /api/runs/{id}/pretrain; the run page's button opens the form with the
+    /// same request, <see cref="NASiam.Core.Genotypes.GenotypePretraining.FromRun(NASiam.Core.Options.RunOptions, Guid, string?, string?)"/>): the run's
+    /// own setup, kind pretrain, its genotype by its id (a stopped search's provisional genotype with the resolver's notice),
+    /// the run as parent; <paramref name="changes"/>, <paramref name="name"/> and <paramref name="device"/> over it.
+    /// A run without a genotype is refused under <see cref="RetryStateField"/>.
+    /// </summary>
+    public ScheduleResult PretrainGenotype(Guid runId, System.Text.Json.Nodes.JsonObject? changes = null, string? name = null, string? device = null)
+    {
+        var run = store.Get(runId);
+        if (run is null) return new(null, [new FieldError("id", $"run {runId} does not exist")]);
+        if (run.GenotypeText is null)
+            return new(null, [new FieldError(RetryStateField, $"run '{run.Name}' has no genotype to pre-train ({EnumNames.Name(run.Kind)}, {run.Status.ToString().ToLowerInvariant()}): " +
+                "a search or pipeline has one once its first alpha snapshot is taken")]);
+        NASiam.Core.Options.RunOptions options;
+        try { options = run.Options(); }
+        catch (Exception e) when (e is System.Text.Json.JsonException or ArgumentException or NotSupportedException)
+        {
+            return new(null, [new FieldError(RetryStateField, $"run '{run.Name}''s stored options do not read ({e.Message}); pre-train its genotype with POST /api/runs and genotype = its id")]);
+        }
+        return Submit(NASiam.Core.Genotypes.GenotypePretraining.FromRun(options, run.Id, run.Name, changes, name, device), run.Id);
+    }
+
     public ScheduleResult Retry(Guid runId)
     {
         var run = store.Get(runId);

@@ -14,18 +14,21 @@ public sealed class GenotypePretrainingTests
         GenotypeById = id => id == runId ? new StoredGenotype(Text, Framework.MoCo, "the run's genotype") : null,
     };
 
-    // The form lays the request on its quick-demo preset (resnet-tiny, synthetic 2048, cpu, a name): every field of
-    // the run's options wins, nulls included (no image size stays none).
+    // The form lays the request on its quick-demo preset (resnet-tiny, synthetic 2048, cpu, a name): every field a
+    // pre-training reads is the run's, nulls included (no image size stays none); what it does not read (the run's
+    // search and linear recipe) is the base's, so nothing is called "not used".
     [Theory]
     [InlineData(null)]
     [InlineData(RunPresets.QuickDemo)]
     public void Resolved_IsTheRunsOptions_AsAPretrainingOfItsGenotype(string? preset)
     {
         var runId = Guid.NewGuid();
-        var source = RunPresets.Get("moco-cifar10") with
+        var moco = RunPresets.Get("moco-cifar10");
+        var source = moco with
         {
-            Kind = RunKind.Search, Name = "cifar search", DataPath = "/data/cifar", Seed = 7, Threads = 3, MaxStepsPerStage = 11,
+            Kind = RunKind.Pipeline, Name = "cifar search", DataPath = "/data/cifar", Seed = 7, Threads = 3, MaxStepsPerStage = 11,
             Device = "cuda:1", Data = new DataOptions { ImageSize = null, Workers = 2 },
+            Search = moco.Search with { Epochs = 3, Lr = 0.07 }, Linear = moco.Linear with { Epochs = 5 },
         };
         var request = GenotypePretraining.FromRun(source, runId, source.Name) with { Preset = preset };
         Assert.Equal(runId.ToString(), request.Genotype);
@@ -33,8 +36,14 @@ public sealed class GenotypePretrainingTests
         var resolution = RunRequestResolver.Resolve(request, Policy(runId));
 
         Assert.True(resolution.Ok, string.Join("; ", resolution.Errors.Select(e => $"{e.Path}: {e.Message}")));
+        Assert.DoesNotContain(resolution.Notices, n => n.StartsWith(RunRequestResolver.UnusedNoticePrefix));
         var expected = source with { Kind = RunKind.Pretrain, Name = "cifar search · pretrain", Pretrain = source.Pretrain with { Genotype = Text } };
-        Assert.Equal(expected.ToJson(), resolution.Options!.ToJson());
+        var basis = OptionCatalog.Defaults(preset, Framework.MoCo);
+        foreach (var entry in OptionCatalog.Entries)
+        {
+            var want = entry.UsedBy(RunKind.Pretrain, Framework.MoCo) ? expected : basis;
+            Assert.True(entry.ReadText(want) == entry.ReadText(resolution.Options!), $"{entry.Path}: {entry.ReadText(resolution.Options!)}, expected {entry.ReadText(want)}");
+        }
     }
 
     [Fact]

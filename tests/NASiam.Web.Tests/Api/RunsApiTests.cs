@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using NASiam.Core.Genotypes;
+using NASiam.Core.Options;
 using NASiam.Web.Runs;
 using NASiam.Web.Tests.Fakes;
 
@@ -675,6 +676,54 @@ public class RunsApiTests : IAsyncLifetime
         var retry = await _c.PostAsync($"/api/runs/{child}/retry", null);
         Assert.Equal(HttpStatusCode.BadRequest, retry.StatusCode);
         Assert.Contains("which no longer exists", (await retry.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").GetProperty("checkpoint")[0].GetString());
+    }
+
+    // The run page's "Pre-train this genotype" had no API door: genotype = <run id> in POST /api/runs takes only the
+    // genotype (the recipe is the preset's). POST /api/runs/{id}/pretrain takes the run's setup, with optional changes.
+    [Fact]
+    public async Task PretrainEndpoint_QueuesTheRunsGenotypeOnItsSetup_WithTheBodysChanges_AndRefusesWhatItCannot()
+    {
+        var created = await _c.PostAsJsonAsync("/api/runs", new
+        {
+            preset = "quick-demo", framework = "simsiam", kind = "search", name = "small search",
+            options = new { syntheticTrainSize = 256, maxStepsPerStage = 7, seed = 3, search = new { epochs = 3 } },
+        });
+        var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+        await NasiamAppFactory.WaitForStatus(_c, id, "Succeeded");
+        var store = _app.Services.GetRequiredService<RunStore>();
+        var source = store.Get(id)!;
+
+        var r = await _c.PostAsync($"/api/runs/{id}/pretrain", new StringContent(
+            """{"options": {"pretrain": {"epochs": 3}}, "name": "mine"}""", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Created, r.StatusCode);
+        var summary = await r.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal($"/api/runs/{summary.GetProperty("id").GetGuid()}", r.Headers.Location!.OriginalString);
+        var child = store.Get(summary.GetProperty("id").GetGuid())!;
+        var o = child.Options();
+        Assert.Equal((id, "mine", RunKind.Pretrain), (child.ParentId!.Value, o.Name!, o.Kind));
+        Assert.Equal(source.GenotypeText, o.Pretrain.Genotype);
+        Assert.Equal((256, 7, 3, 3), (o.SyntheticTrainSize, o.MaxStepsPerStage!.Value, o.Seed, o.Pretrain.Epochs));
+        // The search recipe is not the pre-training's to carry (nor to call "not used").
+        Assert.Equal(RunPresets.QuickDemoFor(NASiam.Core.Framework.SimSiam).Search.Epochs, o.Search.Epochs);
+        Assert.DoesNotContain(summary.GetProperty("notices").EnumerateArray(), n => n.GetString()!.StartsWith(RunRequestResolver.UnusedNoticePrefix));
+
+        var unknown = await _c.PostAsync($"/api/runs/{id}/pretrain", new StringContent("""{"epochs": 3}""", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);
+        Assert.Contains("options, name, device", await unknown.Content.ReadAsStringAsync());
+        var bad = await _c.PostAsync($"/api/runs/{id}/pretrain", new StringContent("""{"options": {"pretrain": {"epochs": 0}}}""", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.True((await bad.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").TryGetProperty("options.pretrain.epochs", out _));
+        Assert.Equal(HttpStatusCode.NotFound, (await _c.PostAsync($"/api/runs/{Guid.NewGuid()}/pretrain", null)).StatusCode);
+
+        // A run with no genotype yet (a search before its first alpha snapshot): 409 saying so, nothing queued.
+        await using var slow = new NasiamAppFactory(Path.Combine(_data, "slow"), new ScriptedRunEngine(totalSteps: 4, stepMilliseconds: 60_000));
+        using var sc = slow.Api();
+        var running = await NasiamAppFactory.CreateQuickDemo(sc);
+        var refused = await sc.PostAsync($"/api/runs/{running}/pretrain", null);
+        Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+        Assert.Contains("has no genotype to pre-train", (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString());
+        Assert.Single(await sc.GetFromJsonAsync<JsonElement[]>("/api/runs") ?? []);
+        Assert.Equal(HttpStatusCode.Accepted, (await sc.PostAsync($"/api/runs/{running}/cancel", null)).StatusCode);
     }
 
     // A metric that was not measured (a search whose first step's loss is NaN ends with search_final_loss NaN) or that

@@ -128,6 +128,13 @@ public sealed class RunDetailRecipeAndExportTests() : ScriptedAppTests("recipe",
         Assert.Equal(source.GenotypeText, o.Pretrain.Genotype);
         var expected = sourceOptions with { Kind = RunKind.Pretrain, Name = o.Name, Device = o.Device, Pretrain = sourceOptions.Pretrain with { Genotype = o.Pretrain.Genotype } };
         Assert.Equal(expected.ToJson(), o.ToJson());
+
+        // The API's door to the same action (POST /api/runs/{id}/pretrain, no body) queues the same options under the same run.
+        var viaApi = await c.PostAsync($"/api/runs/{id}/pretrain", null);
+        Assert.Equal(System.Net.HttpStatusCode.Created, viaApi.StatusCode);
+        var apiChild = Store.Get((await viaApi.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid())!;
+        Assert.Equal(id, apiChild.ParentId);
+        Assert.Equal(o.ToJson(), apiChild.Options().ToJson());
     }
 
     // The library's PRE-TRAIN of a preset genotype (moco/cifar10_resnet18) landed on the quick demo's default
