@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Text.Json.Nodes;
 using NASiam.Core;
 using NASiam.Core.Engine;
+using NASiam.Core.Engine.Runs;
+using NASiam.Core.Genotypes;
 using NASiam.Core.Options;
 using NASiam.Core.Reporting;
 
@@ -102,7 +104,23 @@ public static class RunVerbs
             }
         }
         var overrides = filePatch ?? new JsonObject();
-        Merge(overrides, flagPatch);
+        MergePatches.LayerOnto(overrides, flagPatch);
+
+        // --from RUN-FOLDER: the dashboard's "Pre-train this genotype" (that run's setup and genotype; the flags change it).
+        if (flags.From is not null && parse.GetValue(flags.From) is { } from)
+        {
+            if (parse.GetValue(flags.Preset) is not null) errors.Add("--from: the run folder brings its own setup; give --from or --preset, not both");
+            if (flags.Genotype is not null && parse.GetValue(flags.Genotype) is not null) errors.Add("--from: pre-trains that run's genotype; give --from or --genotype, not both");
+            RunOptions? source = null;
+            try { source = RunArtifacts.ReadOptions(from); }
+            catch (ArgumentException e) { errors.Add($"--from: {e.Message}"); }
+            if (source is not null && parse.GetValue(flags.Framework) is { } fw && !(FrameworkNames.TryParse(fw, out var f) && f == source.Framework))
+                errors.Add($"--from: the run is a {source.Framework.ToName()} run; its genotype cannot be pre-trained as '{fw}'");
+            if (errors.Count > 0 || source is null) return (null, errors, notices);
+            var fromRun = GenotypePretraining.FromRun(source, Guid.Empty, source.Name, overrides, name: null, device: null) with { Genotype = Path.GetFullPath(from) };
+            notices.Add($"--from: {GenotypePretraining.SetupSummary(source)} from {from}; the flags change it");
+            return (fromRun, errors, notices);
+        }
 
         var request = new RunRequest
         {
@@ -137,17 +155,6 @@ public static class RunVerbs
 
     static string? Key(JsonObject o, string name) =>
         o.Select(p => p.Key).FirstOrDefault(k => string.Equals(k, name, StringComparison.OrdinalIgnoreCase));
-
-    /// <summary>Merges <paramref name="patch"/> into <paramref name="target"/> (both merge patches; the later one wins field by field).</summary>
-    static void Merge(JsonObject target, JsonObject patch)
-    {
-        foreach (var (name, value) in patch.ToArray())
-        {
-            var key = Key(target, name) ?? name;
-            if (value is JsonObject inner && target[key] is JsonObject existing) Merge(existing, inner);
-            else target[key] = value?.DeepClone();
-        }
-    }
 
     /// <summary>Resolves the request, prints errors or notices, then runs (or prints the options).</summary>
     static int Execute(RunKind kind, RunFlags flags, ParseResult parse, CliContext context)
@@ -255,6 +262,8 @@ internal sealed class RunFlags
     public Option<string> OptionsFile { get; } = new("--options") { HelpName = "FILE", Description = "A JSON merge patch on the options (camelCase, as in result.json \"options\"; a UTF-8 BOM is fine), applied before the flags: {\"compat\": {\"mocoReferenceBatchNorm\": true}} changes that field only." };
     public Option<string>? Genotype { get; }
     public Option<string>? Checkpoint { get; }
+    /// <summary>pretrain only: a run folder whose genotype to pre-train on its own setup.</summary>
+    public Option<string>? From { get; }
     public Option<string> Epochs { get; }
     public Option<string> BatchSize { get; }
     public Option<string> Lr { get; }
@@ -287,6 +296,13 @@ internal sealed class RunFlags
                 Description = kind == RunKind.Pipeline
                     ? "Pre-train G instead of the searched genotype: standard, a genotype preset (nasiam genotype presets), a file or genotype text."
                     : "The heads to pre-train: standard (the default), a genotype preset (nasiam genotype presets), a file or genotype text.",
+            };
+        if (kind == RunKind.Pretrain)
+            From = new("--from")
+            {
+                HelpName = "RUN-FOLDER",
+                Description = "Pre-train the genotype of a run's --out folder on that run's own setup (its result.json options: framework, backbone, data, " +
+                              "step cap, seed, pre-training recipe; the run page's 'Pre-train this genotype'); other flags change it. Not with --preset or --genotype.",
             };
         if (kind == RunKind.LinCls)
             Checkpoint = new("--checkpoint") { HelpName = "FILE|RUN-FOLDER", Description = "A pretrain (or search) checkpoint, e.g. OUT/checkpoints/pretrain-best.ckpt, or a run's --out folder (the pre-training checkpoint its pipeline evaluates: pretrain-best.ckpt for SimSiam and MoCo, pretrain.ckpt for SimCLR or with linear.useBestCheckpoint false; else checkpoints/search.ckpt): its framework, backbone, data set and recipe are the defaults." };
@@ -322,6 +338,7 @@ internal sealed class RunFlags
             yield return OptionsFile;
             if (Genotype is not null) yield return Genotype;
             if (Checkpoint is not null) yield return Checkpoint;
+            if (From is not null) yield return From;
             yield return Epochs;
             yield return BatchSize;
             yield return Lr;

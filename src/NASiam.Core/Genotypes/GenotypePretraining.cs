@@ -81,9 +81,16 @@ public static class GenotypePretraining
 
     /// <summary>The note a form shows when it starts from a run's setup: whose, and what that setup is.</summary>
     public static string StartedFromNote(string runName, RunOptions source) =>
-        $"Started from run '{runName}''s setup: {source.Framework.ToName()}, {source.Backbone} on {source.Dataset}" +
+        $"Started from run '{runName}''s setup: {SetupSummary(source)}. The Preset menu replaces these fields with a preset's.";
+
+    /// <summary>
+    /// What a pre-training of <paramref name="source"/>'s genotype takes from it, in words ("simsiam, resnet-tiny on synthetic
+    /// (256 images), at most 7 steps a stage, device cpu, seed 3, its pre-training recipe, kind pretrain and its genotype").
+    /// </summary>
+    public static string SetupSummary(RunOptions source) =>
+        $"{source.Framework.ToName()}, {source.Backbone} on {source.Dataset}" +
         $"{(source.Dataset == "synthetic" ? $" ({source.SyntheticTrainSize} images)" : source.DataPath is { } p ? $" ({p})" : "")}" +
         $"{(source.Data.ImageSize is { } px ? $" at {px} px" : "")}, " +
         $"{(source.MaxStepsPerStage is { } cap ? $"at most {cap} steps a stage" : "no step cap")}, device {source.Device}, seed {source.Seed}, " +
-        "its pre-training recipe, kind pretrain and its genotype. The Preset menu replaces these fields with a preset's.";
+        "its pre-training recipe, kind pretrain and its genotype";
 }

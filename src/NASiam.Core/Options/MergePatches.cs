@@ -7,17 +7,19 @@ public static class MergePatches
 {
     /// <summary>
     /// Lays <paramref name="later"/> over <paramref name="target"/> in place, so that applying the result equals
-    /// applying <paramref name="target"/> and then <paramref name="later"/>: objects merge member by member, any
+    /// applying <paramref name="target"/> and then <paramref name="later"/>: objects merge member by member (names in any case), any
     /// other value (a null, which clears, included) replaces. <paramref name="later"/> is not modified.
     /// </summary>
     public static void LayerOnto(JsonObject target, JsonObject later)
     {
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(later);
-        foreach (var (k, v) in later.ToArray())
+        foreach (var (name, value) in later.ToArray())
         {
-            if (v is JsonObject inner && target[k] is JsonObject t) LayerOnto(t, inner);
-            else target[k] = v?.DeepClone();
+            // Member names match as the resolver reads them (any case): "Search" lays over "search", not beside it.
+            var key = target.Select(p => p.Key).FirstOrDefault(k => string.Equals(k, name, StringComparison.OrdinalIgnoreCase)) ?? name;
+            if (value is JsonObject inner && target[key] is JsonObject existing) LayerOnto(existing, inner);
+            else target[key] = value?.DeepClone();
         }
     }
 }

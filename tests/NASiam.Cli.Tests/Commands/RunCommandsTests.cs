@@ -19,6 +19,43 @@ public sealed class RunCommandsTests : IDisposable
         return (code, stdout.ToString(), stderr.ToString());
     }
 
+    // The dashboard's "Pre-train this genotype" (POST /api/runs/{id}/pretrain) on the command line: pretrain --from a run
+    // folder takes that run's setup and genotype, the flags change it, and it stores what the web door stores.
+    [Fact]
+    public void Pretrain_From_ARunFolder_TakesItsSetupAndGenotype_AsTheWebDoorDoes()
+    {
+        var outDir = Path.Combine(_dir, "s");
+        var (code, _, stderr) = Cli(default, ["pipeline", "--out", outDir, "--framework", "simsiam", "--preset", "quick-demo",
+            "--synthetic-size", "256", "--max-steps", "2", "--seed", "5", "--search-epochs", "2", "--pretrain-epochs", "6", "--threads", "2"]);
+        Assert.True(code == ExitCodes.Ok, stderr);
+        var genotype = File.ReadAllText(Path.Combine(outDir, "genotype.txt"));
+
+        (code, var stdout, stderr) = Cli(default, ["pretrain", "--from", outDir, "--lr", "0.002", "--print-options"]);
+        Assert.True(code == ExitCodes.Ok, stderr);
+        Assert.Contains("--from: simsiam, resnet-tiny on synthetic (256 images), at most 2 steps a stage", stderr);
+        Assert.DoesNotContain(NASiam.Core.Options.RunRequestResolver.UnusedNoticePrefix, stderr);
+        var o = NASiam.Core.Options.RunOptions.FromJson(stdout);
+        Assert.Equal((NASiam.Core.Options.RunKind.Pretrain, 256, 2, 5, 6, 0.002), (o.Kind, o.SyntheticTrainSize, o.MaxStepsPerStage!.Value, o.Seed, o.Pretrain.Epochs, o.Pretrain.Lr));
+        // The command line keeps a genotype file or run folder as its path (read when the run starts, as --genotype does).
+        Assert.Equal(Path.GetFullPath(outDir), o.Pretrain.Genotype);
+        Assert.Contains($"its genotype is read from {Path.Combine(Path.GetFullPath(outDir), "genotype.txt")}", stderr);
+        Assert.StartsWith("Genotype(", genotype);
+
+        // The web door's request (POST /api/runs/{id}/pretrain with the same change), resolved: the same options.
+        var source = NASiam.Core.Engine.Runs.RunArtifacts.ReadOptions(outDir);
+        var web = GenotypePretraining.FromRun(source, Guid.NewGuid(), source.Name, new System.Text.Json.Nodes.JsonObject { ["pretrain"] = new System.Text.Json.Nodes.JsonObject { ["lr"] = 0.002 } }, null, null)
+            with { Genotype = Path.GetFullPath(outDir) };
+        var viaWeb = NASiam.Core.Options.RunRequestResolver.Resolve(web, NASiam.Core.Options.RunRequestPolicy.Cli).OptionsOrThrow();
+        Assert.Equal(viaWeb.ToJson(), o.ToJson());
+
+        (code, _, stderr) = Cli(default, ["pretrain", "--from", outDir, "--preset", "quick-demo", "--print-options"]);
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Contains("give --from or --preset, not both", stderr);
+        (code, _, stderr) = Cli(default, ["pretrain", "--from", Path.Combine(_dir, "none"), "--print-options"]);
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Contains("is not a folder", stderr);
+    }
+
     [Fact]
     public void Search_WritesEveryArtefact_AndGenotypeDeriveReadsTheCheckpoint()
     {

@@ -65,6 +65,25 @@ public static class RunArtifacts
         WriteAtomically(Path.Combine(directory, ResultFile), root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }
 
+    /// <summary>
+    /// The options a run folder's result.json records (what the run was started with; the run's --out folder).
+    /// </summary>
+    /// <exception cref="ArgumentException">The folder, its result.json or its "options" is missing or does not read; the message names the folder.</exception>
+    public static RunOptions ReadOptions(string folder)
+    {
+        ArgumentNullException.ThrowIfNull(folder);
+        if (!Directory.Exists(folder)) throw new ArgumentException($"'{folder}' is not a folder (give a run's --out folder)");
+        var path = Path.Combine(folder, ResultFile);
+        if (!File.Exists(path)) throw new ArgumentException($"'{folder}' holds no {ResultFile}: give the --out folder of a run that ended");
+        try
+        {
+            var options = JsonNode.Parse(File.ReadAllText(path))?["options"]
+                ?? throw new ArgumentException($"{path} records no \"options\"");
+            return RunOptions.FromJson(options.ToJsonString());
+        }
+        catch (JsonException e) { throw new ArgumentException($"{path} does not read as a run's result: {e.Message}", e); }
+    }
+
     static JsonObject Metrics(IReadOnlyDictionary<string, double> metrics) => Reporting.HeadlineMetricsJson.ToNode(metrics);
 
     static void WriteAtomically(string path, string text)
