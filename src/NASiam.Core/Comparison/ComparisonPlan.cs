@@ -97,6 +97,9 @@ public static class ComparisonPlanner
     /// <summary>The most seeds one comparison may have (each seed is two pre-trainings).</summary>
     public const int MaxSeeds = 20;
 
+    /// <summary>The longest comparison name: its children's names add up to 41 characters (" · seed 2147483647 · standard linear eval").</summary>
+    public const int MaxNameLength = RunOptionsValidator.MaxNameLength - 50;
+
     /// <summary>
     /// The children's policy: the recipe was checked with the door's at planning; a child is created later, maybe
     /// on a node that does not see the workers' data folders, so its folder is left to the run.
@@ -208,6 +211,8 @@ public static class ComparisonPlanner
                         "shortened training, not the recipe's epochs (each run's log says where its stages ended)");
 
         var name = string.IsNullOrWhiteSpace(request.Name) ? $"compare {options.Framework.ToName()} {options.Backbone} {options.Dataset}" : request.Name.Trim();
+        // Checked here, not as each child's name: a long one failed as its children's "name must be at most 200 characters".
+        if (DisplayNames.Problem(name, MaxNameLength) is { } nameProblem) return new(null, [new FieldError("name", nameProblem)], notices);
         return new(new ComparisonPlan
         {
             Name = name, Framework = options.Framework, Seeds = seeds, SearchSeeds = searchSeeds, GenotypeText = genotypeText,

@@ -32,7 +32,7 @@ public static class RunOptionsValidator
         void Check(bool ok, string field, string message) { if (!ok) e.Add(new FieldError(field, message)); }
 
         // A name is a label in lists and page titles, not a document.
-        Check(o.Name is null || o.Name.Length <= MaxNameLength, "name", $"must be at most {MaxNameLength} characters (got {o.Name?.Length})");
+        if (o.Name is not null && DisplayNames.Problem(o.Name, MaxNameLength) is { } nameProblem) e.Add(new FieldError("name", nameProblem));
         Check(Enum.IsDefined(o.Kind), "kind", $"must be one of {string.Join(", ", EnumNames.All<RunKind>())}");
         Check(Enum.IsDefined(o.Framework), "framework", $"must be one of {string.Join(", ", EnumNames.All<Framework>())}");
         Check(Backbones.Contains(o.Backbone), "backbone", $"unknown backbone '{o.Backbone}'; valid: {string.Join(", ", Backbones)}");

@@ -1,3 +1,4 @@
+using NASiam.Core.Options;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using NASiam.Core;
@@ -115,7 +116,7 @@ public sealed class GenotypeLibrary(RunStore store)
         string entryName;
         if (string.IsNullOrWhiteSpace(name)) entryName = UniqueName(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"imported {DateTime.UtcNow:yyyy-MM-dd HH:mm}"), names.Keys);
         else entryName = name.Trim();
-        if (entryName.Length > MaxNameLength) return (null, ("name", $"must be at most {MaxNameLength} characters (got {entryName.Length})"));
+        if (DisplayNames.Problem(entryName, MaxNameLength) is { } nameProblem) return (null, ("name", nameProblem));
         if (names.TryGetValue(entryName, out var taken))
             return (null, ("name", taken.Source == "preset"
                 ? $"'{entryName}' is the name of a published preset; choose another name"
