@@ -102,6 +102,9 @@ public sealed record RunOptions
         WriteIndented = true,
         // One spelling for enum values everywhere (simsiam, lincls, adamw); older kebab-case rows still read.
         Converters = { new CanonicalEnumConverterFactory() },
+        // Names and paths as typed ("search · pretrain", "données/"), not \u00B7 escapes: --print-options and result.json
+        // are read by people. The JSON is never inlined into HTML or script.
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
