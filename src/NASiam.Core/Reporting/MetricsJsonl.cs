@@ -55,10 +55,11 @@ public static class MetricsJsonl
     {
         if (!File.Exists(path)) return;
         var keep = Read(path).Where(e => e.Sequence < firstSequence).ToList();
-        var tmp = path + ".tmp";
-        using (var w = new StreamWriter(tmp, append: false, new System.Text.UTF8Encoding(false)) { NewLine = "\n" })
+        IO.AtomicFile.Write(path, stream =>
+        {
+            using var w = new StreamWriter(stream, new System.Text.UTF8Encoding(false), leaveOpen: true) { NewLine = "\n" };
             foreach (var e in keep) w.WriteLine(TrainingEventJson.Serialize(e));
-        File.Move(tmp, path, overwrite: true);
+        });
     }
 }
 

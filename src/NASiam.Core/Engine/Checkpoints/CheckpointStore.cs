@@ -36,31 +36,15 @@ public static class CheckpointStore
     /// <summary>Test hook: wraps the temporary file's stream (e.g. to fail mid-write).</summary>
     internal static Func<Stream, Stream>? WrapStreamForTests;
 
-    /// <summary>Saves atomically to <paramref name="path"/> (folders are created).</summary>
-    public static void Save(string path, CheckpointState state, CheckpointContent content)
-    {
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(dir);
-        var temp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
-        try
+    /// <summary>Saves atomically to <paramref name="path"/> (folders are created; <see cref="IO.AtomicFile"/>).</summary>
+    public static void Save(string path, CheckpointState state, CheckpointContent content) =>
+        IO.AtomicFile.Write(path, file =>
         {
-            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            {
-                var stream = WrapStreamForTests?.Invoke(file) ?? file;
-                using (var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true))
-                {
-                    WriteAll(writer, state, content);
-                }
-                stream.Flush();
-                file.Flush(flushToDisk: true);
-            }
-            File.Move(temp, path, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
-        }
-    }
+            var stream = WrapStreamForTests?.Invoke(file) ?? file;
+            using (var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true))
+                WriteAll(writer, state, content);
+            stream.Flush();
+        });
 
     static void WriteAll(BinaryWriter w, CheckpointState state, CheckpointContent c)
     {

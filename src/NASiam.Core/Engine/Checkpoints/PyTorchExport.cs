@@ -17,9 +17,6 @@ public static class PyTorchExport
     /// </summary>
     public static void SaveStateDict(string path, IEnumerable<KeyValuePair<string, Tensor>> stateDict)
     {
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(dir);
-        var temp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
         var copies = new List<Tensor>();
         try
         {
@@ -31,13 +28,11 @@ public static class PyTorchExport
                 copies.Add(cpu);
                 dict[key] = cpu;
             }
-            PyTorchPickler.PickleStateDict(temp, dict);
-            File.Move(temp, path, overwrite: true);
+            NASiam.Core.IO.AtomicFile.Write(path, stream => PyTorchPickler.PickleStateDict(stream, dict, leaveOpen: true));
         }
         finally
         {
             foreach (var c in copies) c.Dispose();
-            if (File.Exists(temp)) File.Delete(temp);
         }
     }
 }

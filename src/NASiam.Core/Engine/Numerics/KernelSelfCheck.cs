@@ -279,10 +279,8 @@ public static class KernelSelfCheck
     {
         try
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            var tmp = path + "." + Environment.ProcessId + ".tmp";
-            File.WriteAllText(tmp, JsonSerializer.Serialize(report, new JsonSerializerOptions(KernelProbe.Json) { WriteIndented = true }));
-            File.Move(tmp, path, overwrite: true); // atomic: another process never reads half a file
+            // Atomic: another process never reads half a file.
+            IO.AtomicFile.WriteAllText(path, JsonSerializer.Serialize(report, new JsonSerializerOptions(KernelProbe.Json) { WriteIndented = true }));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

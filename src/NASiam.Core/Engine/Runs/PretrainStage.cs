@@ -95,7 +95,7 @@ public sealed class PretrainStage(StageEnvironment env, Genotype? genotype) : Ss
                 }
                 if (last || improved || Cancelled || (epoch + 1) % o.CheckpointEveryEpochs == 0)
                     Save(content, generator, epoch + 1, 0, step, last, optimizer.Epoch, new Dictionary<string, long>(), metrics, genotypeText);
-                if (improved) CopyAtomically(CheckpointPath, BestPath);
+                if (improved) IO.AtomicFile.Copy(CheckpointPath, BestPath);
                 if (Cancelled && !last)
                     return Finish(RunOutcome.Cancelled, $"cancelled after epoch {epoch + 1} of {p.Epochs}; resumable from {Env.Relative(CheckpointPath)}", metrics, genotypeText, BestIfAny());
             }
@@ -108,10 +108,4 @@ public sealed class PretrainStage(StageEnvironment env, Genotype? genotype) : Ss
         return Finish(RunOutcome.Succeeded, null, metrics, genotypeText, BestIfAny());
     }
 
-    static void CopyAtomically(string from, string to)
-    {
-        var temp = to + ".copy.tmp";
-        File.Copy(from, temp, overwrite: true);
-        File.Move(temp, to, overwrite: true);
-    }
 }

@@ -20,8 +20,8 @@ public static class RunArtifacts
     public static void WriteGenotype(string directory, string genotypeText, Framework framework)
     {
         var genotype = GenotypeRules.ParseAnyDepth(genotypeText, framework);
-        WriteAtomically(Path.Combine(directory, GenotypeTextFile), GenotypeText.Write(genotype));
-        WriteAtomically(Path.Combine(directory, GenotypeJsonFile), GenotypeJson.Write(genotype, framework));
+        IO.AtomicFile.WriteAllText(Path.Combine(directory, GenotypeTextFile), GenotypeText.Write(genotype));
+        IO.AtomicFile.WriteAllText(Path.Combine(directory, GenotypeJsonFile), GenotypeJson.Write(genotype, framework));
     }
 
     /// <summary>
@@ -62,7 +62,7 @@ public static class RunArtifacts
             ["options"] = JsonNode.Parse(options.ToJson()),
             ["finished_at"] = DateTimeOffset.UtcNow.ToString("O"),
         };
-        WriteAtomically(Path.Combine(directory, ResultFile), root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        IO.AtomicFile.WriteAllText(Path.Combine(directory, ResultFile), root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }
 
     /// <summary>
@@ -85,11 +85,4 @@ public static class RunArtifacts
     }
 
     static JsonObject Metrics(IReadOnlyDictionary<string, double> metrics) => Reporting.HeadlineMetricsJson.ToNode(metrics);
-
-    static void WriteAtomically(string path, string text)
-    {
-        var temp = path + ".tmp";
-        File.WriteAllText(temp, text);
-        File.Move(temp, path, overwrite: true);
-    }
 }

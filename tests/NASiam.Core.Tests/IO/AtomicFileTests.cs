@@ -1,0 +1,37 @@
+using NASiam.Core.IO;
+
+namespace NASiam.Core.Tests.IO;
+
+public sealed class AtomicFileTests : IDisposable
+{
+    readonly string _dir = Directory.CreateTempSubdirectory("nasiam-atomic-").FullName;
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void AWriteThatFails_LeavesTheOldFileWhole_AndNoTemporaryFile()
+    {
+        var path = Path.Combine(_dir, "result.json");
+        AtomicFile.WriteAllText(path, "old");
+        var e = Assert.Throws<IOException>(() => AtomicFile.Write(path, s =>
+        {
+            s.Write("new, half"u8);
+            throw new IOException("disk full");
+        }));
+        Assert.Equal("disk full", e.Message);
+        Assert.Equal("old", File.ReadAllText(path));
+        Assert.Equal(["result.json"], Directory.GetFiles(_dir).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void WriteAllText_IsUtf8WithoutAByteOrderMark_AndCreatesTheFolder_AndCopyCopies()
+    {
+        var path = Path.Combine(_dir, "a", "b", "genotype.txt");
+        AtomicFile.WriteAllText(path, "Genotype · été");
+        Assert.Equal("Genotype · été"u8.ToArray(), File.ReadAllBytes(path));
+        var copy = Path.Combine(_dir, "copy.txt");
+        File.WriteAllText(copy, "stale and longer than the new content");
+        AtomicFile.Copy(path, copy);
+        Assert.Equal(File.ReadAllBytes(path), File.ReadAllBytes(copy));
+        Assert.Equal(2, Directory.GetFiles(_dir, "*", SearchOption.AllDirectories).Length);
+    }
+}
