@@ -271,7 +271,7 @@ public static class CompareCommand
         switch (result.Outcome)
         {
             case RunOutcome.Succeeded:
-                File.WriteAllText(measuresPath, JsonSerializer.Serialize(new SavedMeasures(measures, alphas), ComparisonReport.Json));
+                NASiam.Core.IO.AtomicFile.WriteAllText(measuresPath, JsonSerializer.Serialize(new SavedMeasures(measures, alphas), ComparisonReport.Json));
                 return new(ExitCodes.Ok, options, result.Metrics, result.Artifacts, measures, result.GenotypeText, alphas);
             case RunOutcome.Cancelled:
                 stderr.WriteLine($"nasiam compare: {label} cancelled; run the same command again to resume (finished children are kept)");

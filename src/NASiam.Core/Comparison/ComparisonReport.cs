@@ -212,16 +212,13 @@ public sealed record ComparisonReport
     public const string JsonFile = "comparison.json";
     public const string CsvFile = "comparison.csv";
 
-    /// <summary>Writes comparison.json and comparison.csv into <paramref name="directory"/> (atomically, via temp files).</summary>
+    /// <summary>
+    /// Writes comparison.json and comparison.csv into <paramref name="directory"/>, each atomically (<see cref="IO.AtomicFile"/>:
+    /// two writers at once, such as two downloads of a live comparison's files, each leave a whole file).
+    /// </summary>
     public void WriteFiles(string directory)
     {
-        Directory.CreateDirectory(directory);
-        Write(Path.Combine(directory, JsonFile), ToJson());
-        Write(Path.Combine(directory, CsvFile), ToCsv());
-        static void Write(string path, string text)
-        {
-            File.WriteAllText(path + ".tmp", text);
-            File.Move(path + ".tmp", path, overwrite: true);
-        }
+        IO.AtomicFile.WriteAllText(Path.Combine(directory, JsonFile), ToJson());
+        IO.AtomicFile.WriteAllText(Path.Combine(directory, CsvFile), ToCsv());
     }
 }
