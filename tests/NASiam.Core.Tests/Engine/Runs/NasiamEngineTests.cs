@@ -117,6 +117,17 @@ public sealed class NasiamEngineTests : IDisposable
         Assert.Contains(x.Cells.Values.SelectMany(v => v).SelectMany(v => v), v => Math.Abs(v) > 1e-6);
     }
 
+    /// <summary>An engine whose first weight group's first parameter turns NaN (a diverged weight) before weight step <paramref name="step"/> (0-based).</summary>
+    static NasiamEngine DivergingBeforeWeightStep(long step, ScalarScope sc) => new()
+    {
+        BeforeWeightStep = (model, at) =>
+        {
+            if (at != step) return;
+            using var _ = no_grad();
+            model.WeightGroups()[0].Parameters[0].fill_(sc[double.NaN]);
+        },
+    };
+
     // A search whose first step's loss is NaN (a learning rate far too high, broken data) measured no loss: its final
     // loss is NaN, and stays so (named, as "NaN") in stage_finished and result.json instead of being dropped; the
     // web database's form of the metrics reads it back.
@@ -124,15 +135,7 @@ public sealed class NasiamEngineTests : IDisposable
     public void Run_NaNLossAtTheFirstStep_ReportsItsUnmeasuredLossAsNaN_InTheEventAndResultJson()
     {
         using var sc = new ScalarScope();
-        var engine = new NasiamEngine
-        {
-            BeforeWeightStep = (model, step) =>
-            {
-                if (step != 0) return;
-                using var _ = no_grad();
-                model.WeightGroups()[0].Parameters[0].fill_(sc[double.NaN]);
-            },
-        };
+        var engine = DivergingBeforeWeightStep(0, sc);
         var (result, recorder) = TinyRuns.Run(TinyRuns.Options(Framework.SimSiam, RunKind.Search), Dir("first"), engine: engine);
 
         Assert.Equal(RunOutcome.Failed, result.Outcome);
@@ -150,15 +153,7 @@ public sealed class NasiamEngineTests : IDisposable
     public void Run_NaNLoss_FailsWithStepAndReason_AndKeepsTheLastGoodCheckpoint()
     {
         using var sc = new ScalarScope();
-        var engine = new NasiamEngine
-        {
-            BeforeWeightStep = (model, step) =>
-            {
-                if (step != 5) return;
-                using var _ = no_grad();
-                model.WeightGroups()[0].Parameters[0].fill_(sc[double.NaN]); // a diverged weight
-            },
-        };
+        var engine = DivergingBeforeWeightStep(5, sc);
         var (result, recorder) = TinyRuns.Run(TinyRuns.Options(Framework.SimSiam, RunKind.Search, searchEpochs: 2), Dir("nan"), engine: engine);
 
         Assert.Equal(RunOutcome.Failed, result.Outcome);
