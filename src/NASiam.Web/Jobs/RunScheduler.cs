@@ -216,7 +216,7 @@ public sealed class RunScheduler(
     /// same request, <see cref="NASiam.Core.Genotypes.GenotypePretraining.FromRun(NASiam.Core.Options.RunOptions, Guid, string?, string?)"/>): the run's
     /// own setup, kind pretrain, its genotype by its id (a stopped search's provisional genotype with the resolver's notice),
     /// the run as parent; <paramref name="changes"/>, <paramref name="name"/> and <paramref name="device"/> over it.
-    /// A run without a genotype is refused under <see cref="RetryStateField"/>.
+    /// A run that is not <see cref="RunRecord.CanPretrainGenotype"/> is refused under <see cref="RetryStateField"/>.
     /// </summary>
     public ScheduleResult PretrainGenotype(Guid runId, System.Text.Json.Nodes.JsonObject? changes = null, string? name = null, string? device = null)
     {
@@ -225,6 +225,9 @@ public sealed class RunScheduler(
         if (run.GenotypeText is null)
             return new(null, [new FieldError(RetryStateField, $"run '{run.Name}' has no genotype to pre-train ({EnumNames.Name(run.Kind)}, {run.Status.ToString().ToLowerInvariant()}): " +
                 "a search or pipeline has one once its first alpha snapshot is taken")]);
+        if (!run.CanPretrainGenotype)
+            return new(null, [new FieldError(RetryStateField, $"run '{run.Name}' is {run.Status.ToString().ToLowerInvariant()} and its genotype still changes: " +
+                "pre-train it once the run ended (cancel it to take the genotype it has now)")]);
         NASiam.Core.Options.RunOptions options;
         try { options = run.Options(); }
         catch (Exception e) when (e is System.Text.Json.JsonException or ArgumentException or NotSupportedException)

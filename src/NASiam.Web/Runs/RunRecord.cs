@@ -65,6 +65,13 @@ public sealed record RunRecord
     public bool IsActive => Status is RunStatus.Queued or RunStatus.Running or RunStatus.Interrupted;
     public bool CanResume => Status is RunStatus.Cancelled or RunStatus.Failed or RunStatus.Interrupted;
 
+    /// <summary>
+    /// Whether its genotype can be pre-trained on its setup (the run page's "Pre-train this genotype", POST
+    /// /api/runs/{id}/pretrain): it has a genotype and has ended. A stopped search's is the argmax of its alphas at
+    /// the last snapshot (the resolver's notice says so); a running one's still changes.
+    /// </summary>
+    public bool CanPretrainGenotype => GenotypeText is not null && !IsActive;
+
     /// <summary>Fraction of the current stage done, 0..1.</summary>
     public double Progress => Status == RunStatus.Succeeded ? 1
         : StageTotalSteps > 0 ? Math.Clamp((double)StageDoneSteps / StageTotalSteps, 0, 1) : 0;

@@ -724,6 +724,28 @@ public class RunsApiTests : IAsyncLifetime
         Assert.Contains("has no genotype to pre-train", (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString());
         Assert.Single(await sc.GetFromJsonAsync<JsonElement[]>("/api/runs") ?? []);
         Assert.Equal(HttpStatusCode.Accepted, (await sc.PostAsync($"/api/runs/{running}/cancel", null)).StatusCode);
+
+        // A running search with a genotype: 409 (it still changes); once cancelled, its genotype at the last snapshot is
+        // pre-trained, said to be provisional, and the run page offers the same action.
+        await using var live = new NasiamAppFactory(Path.Combine(_data, "live"), new ScriptedRunEngine(totalSteps: 400, stepMilliseconds: 40));
+        using var lc = live.Api();
+        // SimSiam: the scripted engine's genotype is a SimSiam one (the quick demo's default framework is SimCLR).
+        var searching = (await (await lc.PostAsJsonAsync("/api/runs", new { preset = "quick-demo", framework = "simsiam", kind = "search" }))
+            .Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+        var liveStore = live.Services.GetRequiredService<RunStore>();
+        await NasiamAppFactory.WaitUntil(() => Task.FromResult(liveStore.Get(searching)!.GenotypeText is not null), TimeSpan.FromSeconds(30), "a first alpha snapshot");
+        var early = await lc.PostAsync($"/api/runs/{searching}/pretrain", null);
+        Assert.Equal(HttpStatusCode.Conflict, early.StatusCode);
+        Assert.Contains("its genotype still changes", (await early.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString());
+        Assert.Equal(HttpStatusCode.Accepted, (await lc.PostAsync($"/api/runs/{searching}/cancel", null)).StatusCode);
+        await NasiamAppFactory.WaitForStatus(lc, searching, "Cancelled");
+        Assert.True(liveStore.Get(searching)!.CanPretrainGenotype);
+        var stopped = await lc.PostAsync($"/api/runs/{searching}/pretrain", null);
+        Assert.True(stopped.StatusCode == HttpStatusCode.Created, await stopped.Content.ReadAsStringAsync());
+        var stoppedChild = await stopped.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(liveStore.Get(searching)!.GenotypeText, liveStore.Get(stoppedChild.GetProperty("id").GetGuid())!.Options().Pretrain.Genotype);
+        Assert.Contains(stoppedChild.GetProperty("notices").EnumerateArray(), n => n.GetString()!.Contains("Provisional genotype: argmax of the alphas at step"));
+        Assert.Equal(HttpStatusCode.Accepted, (await lc.PostAsync($"/api/runs/{stoppedChild.GetProperty("id").GetGuid()}/cancel", null)).StatusCode);
     }
 
     // A metric that was not measured (a search whose first step's loss is NaN ends with search_final_loss NaN) or that
