@@ -206,6 +206,9 @@ public sealed class RunActionsTests() : ScriptedAppTests("actions", () => new Sc
         Assert.EndsWith("(provisional)", page.Find("#download-genotype-json").TextContent.Trim());
         Assert.Contains("[collapse] search, step 20: possible collapse", page.Find("#collapse-panel").TextContent);
         Assert.Contains("Nothing yet", page.Find("#lineage-empty").TextContent);
+        // Its genotype as it stands can be pre-trained (the form then shows the same provisional notice).
+        Assert.Equal($"/runs/new?from={stopped.Id}", page.Find("#pretrain-genotype").GetAttribute("href"));
+        Assert.Empty(page.FindAll("#compare-genotype"));
 
         // The API says what the page says: on the run, on its genotype download, and to a pre-training of its id,
         // which was queued without a word before.
