@@ -61,8 +61,8 @@ public static class RunsApi
             .ProducesProblem(StatusCodes.Status409Conflict);
         g.MapPost("/{id:guid}/pretrain", PretrainGenotype).WithName("PretrainRunGenotype")
             .WithSummary("Queue a pre-training of the run's genotype on the run's own setup (the run page's 'Pre-train this genotype'); the new run descends from it")
-            .WithDescription("The run's stored options with kind pretrain and the run's genotype; what a pre-training does not read (the search and linear recipes) comes from the framework's recipe. " +
-                             "An optional body {options, name, device} changes that setup as POST /api/runs's members do (options is a JSON merge patch). 409 when the run has no genotype.")
+            .WithDescription("The run's stored options with kind pretrain and the run's genotype; what a pre-training does not read (the search and linear recipes) comes from the framework's quick-demo preset. " +
+                             "An optional body {options, name, device} changes that setup as POST /api/runs's members do (options is a JSON merge patch). 409 when the run has no genotype or is still running.")
             .Accepts<PretrainRunRequest>("application/json")
             .Produces<RunSummary>(StatusCodes.Status201Created).ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict);
@@ -141,7 +141,7 @@ public static class RunsApi
             if (parsed is null) return error!;
             body = parsed;
         }
-        var r = scheduler.PretrainGenotype(id, body.Options?.DeepClone().AsObject(), body.Name, body.Device);
+        var r = scheduler.PretrainGenotype(id, body.Options, body.Name, body.Device);
         if (r.Errors is [{ Path: RunScheduler.RetryStateField } state]) return Conflict(state.Message);
         return r.Ok
             ? Results.Created($"/api/runs/{r.Run!.Id}", RunSummary.From(r.Run, DateTimeOffset.UtcNow) with { Notices = r.Notices })
