@@ -11,9 +11,15 @@ namespace NASiam.Core.IO;
 /// </summary>
 public static class AtomicFile
 {
-    /// <summary>Writes <paramref name="path"/> with what <paramref name="write"/> puts in the stream (folders are created).</summary>
+    /// <summary>
+    /// Writes <paramref name="path"/> with what <paramref name="write"/> puts in the stream (folders are created).
+    /// <paramref name="beforeCommit"/>, when given, runs once the content is on disk and just before the rename makes it
+    /// the target: what must be recorded before the file can be seen (a checkpoint's own event, which the checkpoint
+    /// counts) is recorded there, so a process killed in between leaves the old file and a record a resume drops,
+    /// never a file that counts a record nobody kept.
+    /// </summary>
     /// <exception cref="IOException">The write, the flush or the rename failed; the target is unchanged.</exception>
-    public static void Write(string path, Action<Stream> write)
+    public static void Write(string path, Action<Stream> write, Action? beforeCommit = null)
     {
         ArgumentNullException.ThrowIfNull(write);
         var full = Path.GetFullPath(path);
@@ -27,6 +33,7 @@ public static class AtomicFile
                 write(file);
                 file.Flush(flushToDisk: true);
             }
+            beforeCommit?.Invoke();
             File.Move(temp, full, overwrite: true);
         }
         finally

@@ -181,7 +181,10 @@ public sealed record WarningRaised : TrainingEvent
     public long Step { get; init; }
 }
 
-/// <summary>A checkpoint was written (atomically).</summary>
+/// <summary>
+/// A checkpoint was written (atomically). Emitted when its bytes are on disk, just before the rename that
+/// makes them the checkpoint at <see cref="Path"/>; if that rename fails, the stage fails with the error.
+/// </summary>
 public sealed record CheckpointSaved : TrainingEvent
 {
     public required string Name { get; init; }

@@ -34,4 +34,24 @@ public sealed class AtomicFileTests : IDisposable
         Assert.Equal(File.ReadAllBytes(path), File.ReadAllBytes(copy));
         Assert.Equal(2, Directory.GetFiles(_dir, "*", SearchOption.AllDirectories).Length);
     }
+
+    [Fact]
+    public void BeforeCommit_RunsWithTheNewContentOnDiskAndTheOldFileStillInPlace_AndItsFailureKeepsTheOldFile()
+    {
+        var path = Path.Combine(_dir, "search.ckpt");
+        AtomicFile.WriteAllText(path, "old");
+        string? seen = null;
+        string? pending = null;
+        AtomicFile.Write(path, s => s.Write("new"u8), beforeCommit: () =>
+        {
+            seen = File.ReadAllText(path);
+            pending = File.ReadAllText(Assert.Single(Directory.GetFiles(_dir, "*.tmp")));
+        });
+        Assert.Equal(("old", "new"), (seen, pending));
+        Assert.Equal("new", File.ReadAllText(path));
+
+        Assert.Throws<InvalidOperationException>(() => AtomicFile.Write(path, s => s.Write("newer"u8), () => throw new InvalidOperationException()));
+        Assert.Equal("new", File.ReadAllText(path));
+        Assert.Equal(["search.ckpt"], Directory.GetFiles(_dir).Select(Path.GetFileName));
+    }
 }

@@ -36,15 +36,18 @@ public static class CheckpointStore
     /// <summary>Test hook: wraps the temporary file's stream (e.g. to fail mid-write).</summary>
     internal static Func<Stream, Stream>? WrapStreamForTests;
 
-    /// <summary>Saves atomically to <paramref name="path"/> (folders are created; <see cref="IO.AtomicFile"/>).</summary>
-    public static void Save(string path, CheckpointState state, CheckpointContent content) =>
+    /// <summary>
+    /// Saves atomically to <paramref name="path"/> (folders are created; <see cref="IO.AtomicFile"/>).
+    /// <paramref name="beforeCommit"/> runs when the bytes are on disk, just before the rename.
+    /// </summary>
+    public static void Save(string path, CheckpointState state, CheckpointContent content, Action? beforeCommit = null) =>
         IO.AtomicFile.Write(path, file =>
         {
             var stream = WrapStreamForTests?.Invoke(file) ?? file;
             using (var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true))
                 WriteAll(writer, state, content);
             stream.Flush();
-        });
+        }, beforeCommit);
 
     static void WriteAll(BinaryWriter w, CheckpointState state, CheckpointContent c)
     {

@@ -94,7 +94,12 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
         };
     }
 
-    /// <summary>Writes the stage checkpoint atomically (with both RNG states) and reports it.</summary>
+    /// <summary>
+    /// Writes the stage checkpoint atomically (with both RNG states) and reports it. The checkpoint counts its own
+    /// checkpoint_saved event (a resume numbers on after it), so the event is emitted once the bytes are on disk and
+    /// before the rename makes them the checkpoint: a process killed in between leaves the previous checkpoint, whose
+    /// resume drops the event, instead of a checkpoint whose event never reached the store (a hole in the numbering).
+    /// </summary>
     protected void Save(CheckpointContent content, Generator generator, int nextEpoch, int stepInEpoch, long step, bool completed,
         int scheduleEpoch, IReadOnlyDictionary<string, long> data, IReadOnlyDictionary<string, double> metrics, string? genotypeText,
         IReadOnlyList<string>? alphaCells = null)
@@ -115,11 +120,10 @@ public abstract class SslStageBase(StageEnvironment env, string stage)
             {
                 ["augmentation_rng"] = augmentationRng, ["torch_rng"] = torchRng,
             },
-        });
-        Events.Emit(Stage, new CheckpointSaved
+        }, beforeCommit: () => Events.Emit(Stage, new CheckpointSaved
         {
             Name = Stage, Path = Env.Relative(CheckpointPath), Epoch = nextEpoch, Step = step,
-        });
+        }));
     }
 
     /// <summary>Emits stage_started, preceded by the extension note when the run changed the stage's epoch count and followed by the CPU thread note and the <see cref="SetupNote"/>s.</summary>

@@ -105,6 +105,54 @@ public sealed class NasiamEngineTests : IDisposable
         AssertSameAlphas(Dir("full"), Dir("cut"));
     }
 
+    // A checkpoint counts its own checkpoint_saved event (a resume numbers on after it). Were the file renamed into
+    // place before the event was recorded, a process killed in between (seen once in CI: SIGKILL of a worker child)
+    // would leave a checkpoint that counts an event no store has: the resume's numbering skipped it ("17, 18, 20").
+    // So the event is recorded first; a kill at that moment leaves the previous checkpoint, and its resume drops the event.
+    [Fact]
+    public void CheckpointSaved_IsRecordedBeforeItsCheckpointIsCommitted_SoAKillInBetweenLeavesNoHoleInTheNumbering()
+    {
+        var options = TinyRuns.Options(Framework.SimSiam, RunKind.Search, searchEpochs: 2);
+        var killed = new KillAtCheckpointEvent(Path.Combine(Dir("a"), "checkpoints", "search.ckpt"), Path.Combine(Dir("b"), "checkpoints", "search.ckpt"), epoch: 2);
+        var (_, before) = TinyRuns.Run(options, Dir("a"), extra: killed);
+        // At each event the file on disk was still the previous checkpoint (or none), never the one counting the event.
+        Assert.Equal([null, 4L], killed.OnDiskAtEvent.Select(s => s?.Step));
+        Assert.All(killed.OnDiskAtEvent.Zip(before.Events.OfType<CheckpointSaved>()),
+            p => Assert.True(p.First is null || p.First.NextSequence <= p.Second.Sequence, $"checkpoint on disk counts event {p.First?.NextSequence - 1}"));
+        Assert.Equal(before.Events.OfType<CheckpointSaved>().Last().Sequence + 1, CheckpointStore.ReadState(Path.Combine(Dir("a"), "checkpoints", "search.ckpt")).NextSequence);
+
+        // What a kill at the second checkpoint's event leaves: the events up to it stored, the first checkpoint on disk.
+        var stored = before.Events.Where(e => e.Sequence <= killed.KilledAtSequence).ToList();
+        var (resumed, after) = TinyRuns.Run(options, Dir("b"));
+        Assert.Equal(RunOutcome.Succeeded, resumed.Outcome);
+        Assert.Equal(4, after.Events.OfType<StageStarted>().Single().ResumedAtStep); // from the first checkpoint (the copy happened)
+        long start = after.Events.OfType<RunStarted>().Single().Sequence;
+        Assert.True(start <= killed.KilledAtSequence, $"the resume starts at {start}, after the event at {killed.KilledAtSequence}");
+        var all = stored.Where(e => e.Sequence < start).Concat(after.Events).ToList(); // a run_started drops what it replays
+        Assert.Equal(Enumerable.Range(0, all.Count).Select(i => (long)i), all.Select(e => e.Sequence));
+        Assert.Equal(Enumerable.Range(1, 8).Select(i => (long)i), all.OfType<StepLogged>().Select(s => s.Step));
+    }
+
+    /// <summary>
+    /// Records the checkpoint file on disk at each checkpoint_saved event and, at the one of <paramref name="epoch"/>,
+    /// copies that file to <paramref name="copyTo"/>: the folder a process killed at that moment would leave.
+    /// </summary>
+    sealed class KillAtCheckpointEvent(string checkpoint, string copyTo, int epoch) : ITrainingObserver
+    {
+        public List<CheckpointState?> OnDiskAtEvent { get; } = [];
+        public long KilledAtSequence { get; private set; } = -1;
+
+        public void On(TrainingEvent e)
+        {
+            if (e is not CheckpointSaved saved) return;
+            OnDiskAtEvent.Add(File.Exists(checkpoint) ? CheckpointStore.ReadState(checkpoint) : null);
+            if (saved.Epoch != epoch) return;
+            KilledAtSequence = e.Sequence;
+            Directory.CreateDirectory(Path.GetDirectoryName(copyTo)!);
+            File.Copy(checkpoint, copyTo);
+        }
+    }
+
     static void AssertSameAlphas(string a, string b)
     {
         var x = SavedAlphas.Read(Path.Combine(a, "checkpoints", "search.ckpt"));
