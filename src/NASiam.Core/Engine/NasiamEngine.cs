@@ -1,6 +1,7 @@
 using NASiam.Core.Data;
 using NASiam.Core.Engine.Runs;
 using NASiam.Core.Genotypes;
+using NASiam.Core.IO;
 using NASiam.Core.Methods;
 using NASiam.Core.Options;
 using NASiam.Core.Reporting;
@@ -54,6 +55,11 @@ public sealed class NasiamEngine : IRunEngine
             observer is null ? metricsFile : new CompositeObserver(metricsFile, observer));
         events.Emit("run", new RunStarted { Kind = options.Kind.ToString().ToLowerInvariant(), ResumedFrom = resumedFrom });
         if (damagedMetrics is not null) events.Warn("run", "resume", damagedMetrics, 0);
+        // A process killed mid-write left its temporary file (a checkpoint's is the model's size); said, then removed.
+        foreach (var folder in new[] { outDir, StageEnvironment.CheckpointDirectoryIn(outDir) })
+            if (AtomicFile.RemoveLeftovers(folder) is { Names.Count: > 0 } left)
+                events.Log("run", "info", $"removed {left.Names.Count} unfinished write(s) a stopped attempt left in " +
+                    $"{(folder == outDir ? "the run folder" : Path.GetRelativePath(outDir, folder))} ({left.Bytes / 1048576.0:0.#} MiB): {string.Join(", ", left.Names)}");
         using var data = DataSets.Open(options.Dataset, options.DataPath, new DataSetOpenOptions
         {
             CoarseLabels = options.CoarseLabels, SyntheticTrainSize = options.SyntheticTrainSize, SyntheticSeed = options.Seed,

@@ -42,6 +42,36 @@ public static class AtomicFile
         }
     }
 
+    /// <summary>
+    /// Deletes the temporary files of writes that never finished in <paramref name="directory"/> (not its subfolders): a
+    /// process killed mid-write leaves its <c>.NAME.GUID.tmp</c> (a checkpoint's is the model's size). Call it only where
+    /// no other process writes the folder. Returns the deleted files' names and their total size in bytes.
+    /// </summary>
+    public static (IReadOnlyList<string> Names, long Bytes) RemoveLeftovers(string directory)
+    {
+        if (!Directory.Exists(directory)) return ([], 0);
+        var names = new List<string>();
+        long bytes = 0;
+        foreach (var file in new DirectoryInfo(directory).EnumerateFiles(".*.tmp"))
+        {
+            if (!IsTemporaryName(file.Name)) continue;
+            long length = file.Length;
+            file.Delete();
+            names.Add(file.Name);
+            bytes += length;
+        }
+        return (names, bytes);
+    }
+
+    // ".NAME.<32 hex digits>.tmp", as Write names them.
+    static bool IsTemporaryName(string name)
+    {
+        if (!name.StartsWith('.') || !name.EndsWith(".tmp", StringComparison.Ordinal)) return false;
+        var stem = name[..^4];
+        int dot = stem.LastIndexOf('.');
+        return dot > 1 && stem.Length - dot - 1 == 32 && stem[(dot + 1)..].All(Uri.IsHexDigit);
+    }
+
     /// <summary>Writes <paramref name="text"/> to <paramref name="path"/> as UTF-8 without a byte-order mark.</summary>
     public static void WriteAllText(string path, string text)
     {

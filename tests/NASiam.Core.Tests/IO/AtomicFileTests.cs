@@ -54,4 +54,23 @@ public sealed class AtomicFileTests : IDisposable
         Assert.Equal("new", File.ReadAllText(path));
         Assert.Equal(["search.ckpt"], Directory.GetFiles(_dir).Select(Path.GetFileName));
     }
+
+    [Fact]
+    public void RemoveLeftovers_DeletesOnlyTheTemporaryFilesOfWrites_AndSaysWhichAndHowLarge()
+    {
+        var leftover = $".search.ckpt.{Guid.NewGuid():N}.tmp";
+        File.WriteAllBytes(Path.Combine(_dir, leftover), new byte[3000]);
+        string[] kept = ["search.ckpt", ".notes.tmp", $".x.{Guid.NewGuid():N}.tmp.bak", $"y.{Guid.NewGuid():N}.tmp", $".z.{new string('g', 32)}.tmp"];
+        foreach (var name in kept) File.WriteAllText(Path.Combine(_dir, name), "keep");
+        Directory.CreateDirectory(Path.Combine(_dir, "sub"));
+        File.WriteAllText(Path.Combine(_dir, "sub", leftover), "other folder");
+
+        var (names, bytes) = AtomicFile.RemoveLeftovers(_dir);
+        Assert.Equal([leftover], names);
+        Assert.Equal(3000, bytes);
+        Assert.Equal(kept.Order(), Directory.GetFiles(_dir).Select(Path.GetFileName).Order());
+        Assert.True(File.Exists(Path.Combine(_dir, "sub", leftover)));
+        var none = AtomicFile.RemoveLeftovers(Path.Combine(_dir, "missing"));
+        Assert.Equal((0, 0L), (none.Names.Count, none.Bytes));
+    }
 }

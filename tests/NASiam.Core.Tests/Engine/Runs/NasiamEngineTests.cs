@@ -113,13 +113,14 @@ public sealed class NasiamEngineTests : IDisposable
     public void CheckpointSaved_IsRecordedBeforeItsCheckpointIsCommitted_SoAKillInBetweenLeavesNoHoleInTheNumbering()
     {
         var options = TinyRuns.Options(Framework.SimSiam, RunKind.Search, searchEpochs: 2);
-        var killed = new KillAtCheckpointEvent(Path.Combine(Dir("a"), "checkpoints", "search.ckpt"), Path.Combine(Dir("b"), "checkpoints", "search.ckpt"), epoch: 2);
+        var killed = new KillAtCheckpointEvent(Path.Combine(Dir("a"), "checkpoints"), Path.Combine(Dir("b"), "checkpoints"), epoch: 2);
         var (_, before) = TinyRuns.Run(options, Dir("a"), extra: killed);
         // At each event the file on disk was still the previous checkpoint (or none), never the one counting the event.
         Assert.Equal([null, 4L], killed.OnDiskAtEvent.Select(s => s?.Step));
         Assert.All(killed.OnDiskAtEvent.Zip(before.Events.OfType<CheckpointSaved>()),
             p => Assert.True(p.First is null || p.First.NextSequence <= p.Second.Sequence, $"checkpoint on disk counts event {p.First?.NextSequence - 1}"));
         Assert.Equal(before.Events.OfType<CheckpointSaved>().Last().Sequence + 1, CheckpointStore.ReadState(Path.Combine(Dir("a"), "checkpoints", "search.ckpt")).NextSequence);
+        Assert.Empty(Directory.GetFiles(Path.Combine(Dir("a"), "checkpoints"), "*.tmp"));
 
         // What a kill at the second checkpoint's event leaves: the events up to it stored, the first checkpoint on disk.
         var stored = before.Events.Where(e => e.Sequence <= killed.KilledAtSequence).ToList();
@@ -131,25 +132,37 @@ public sealed class NasiamEngineTests : IDisposable
         var all = stored.Where(e => e.Sequence < start).Concat(after.Events).ToList(); // a run_started drops what it replays
         Assert.Equal(Enumerable.Range(0, all.Count).Select(i => (long)i), all.Select(e => e.Sequence));
         Assert.Equal(Enumerable.Range(1, 8).Select(i => (long)i), all.OfType<StepLogged>().Select(s => s.Step));
+        // The killed write's temporary file (the new checkpoint, complete but never renamed) is removed, and said.
+        var leftover = Path.GetFileName(Assert.Single(killed.Copied, f => f.EndsWith(".tmp")));
+        Assert.Empty(Directory.GetFiles(Path.Combine(Dir("b"), "checkpoints"), "*.tmp"));
+        Assert.Contains(after.Events.OfType<LogMessage>(), m => m.Message.StartsWith("removed 1 unfinished write(s) a stopped attempt left in checkpoints (")
+                                                               && m.Message.EndsWith(leftover));
     }
 
     /// <summary>
-    /// Records the checkpoint file on disk at each checkpoint_saved event and, at the one of <paramref name="epoch"/>,
-    /// copies that file to <paramref name="copyTo"/>: the folder a process killed at that moment would leave.
+    /// Records the search checkpoint on disk at each checkpoint_saved event and, at the one of <paramref name="epoch"/>,
+    /// copies the checkpoints folder (the unfinished write's temporary file too) to <paramref name="copyTo"/>: what a
+    /// process killed at that moment would leave.
     /// </summary>
-    sealed class KillAtCheckpointEvent(string checkpoint, string copyTo, int epoch) : ITrainingObserver
+    sealed class KillAtCheckpointEvent(string checkpoints, string copyTo, int epoch) : ITrainingObserver
     {
         public List<CheckpointState?> OnDiskAtEvent { get; } = [];
+        public List<string> Copied { get; } = [];
         public long KilledAtSequence { get; private set; } = -1;
 
         public void On(TrainingEvent e)
         {
             if (e is not CheckpointSaved saved) return;
+            var checkpoint = Path.Combine(checkpoints, "search.ckpt");
             OnDiskAtEvent.Add(File.Exists(checkpoint) ? CheckpointStore.ReadState(checkpoint) : null);
             if (saved.Epoch != epoch) return;
             KilledAtSequence = e.Sequence;
-            Directory.CreateDirectory(Path.GetDirectoryName(copyTo)!);
-            File.Copy(checkpoint, copyTo);
+            Directory.CreateDirectory(copyTo);
+            foreach (var file in Directory.GetFiles(checkpoints))
+            {
+                File.Copy(file, Path.Combine(copyTo, Path.GetFileName(file)));
+                Copied.Add(file);
+            }
         }
     }
 
