@@ -33,8 +33,16 @@ public static class CheckpointStore
     public const int FormatVersion = 1;
     static readonly byte[] Magic = "NASIAMCK"u8.ToArray();
 
-    /// <summary>Test hook: wraps the temporary file's stream (e.g. to fail mid-write).</summary>
-    internal static Func<Stream, Stream>? WrapStreamForTests;
+    /// <summary>
+    /// Test hook: wraps the temporary file's stream (e.g. to fail mid-write) for the saves of the setting test's own
+    /// flow only (async-local), so a test running beside it in the same process never writes through it.
+    /// </summary>
+    internal static Func<Stream, Stream>? WrapStreamForTests
+    {
+        get => s_wrapStreamForTests.Value;
+        set => s_wrapStreamForTests.Value = value;
+    }
+    static readonly AsyncLocal<Func<Stream, Stream>?> s_wrapStreamForTests = new();
 
     /// <summary>
     /// Saves atomically to <paramref name="path"/> (folders are created; <see cref="IO.AtomicFile"/>).
