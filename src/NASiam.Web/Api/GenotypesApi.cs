@@ -56,11 +56,11 @@ public static class GenotypesApi
 /// <summary>Parses (never evaluates) and stores imported genotypes; lists presets and the library.</summary>
 public sealed class GenotypeLibrary(RunStore store)
 {
-    public IReadOnlyList<GenotypeInfo> All() =>
+    public IReadOnlyList<GenotypeInfo> All() => [.. Presets(), .. store.Genotypes().Select(Info)];
+
+    static IEnumerable<GenotypeInfo> Presets() =>
         GenotypePresets.All.Select(p => new GenotypeInfo(p.Name, p.Name, p.Framework.ToName(), "preset",
-                p.Genotype is null ? null : GenotypeText.Write(p.Genotype), p.Description, null))
-            .Concat(store.Genotypes().Select(Info))
-            .ToArray();
+            p.Genotype is null ? null : GenotypeText.Write(p.Genotype), p.Description, null));
 
     public static GenotypeInfo Info(GenotypeEntry e) =>
         new(e.Id.ToString(), e.Name, e.Framework.ToName(), e.Source, e.Text, null, e.RunId, e.CreatedAt);
@@ -70,17 +70,12 @@ public sealed class GenotypeLibrary(RunStore store)
 
     public enum DeleteOutcome { Deleted, Preset, NotFound }
 
-    /// <summary><paramref name="stem"/>, or "stem #2", "#3"… the first no entry of <paramref name="taken"/> has (compared case-insensitively).</summary>
-    public static string UniqueName(string stem, IEnumerable<string> taken)
-    {
-        var set = taken.ToHashSet(StringComparer.OrdinalIgnoreCase);
-        var name = stem;
-        for (int n = 2; set.Contains(name); n++) name = $"{stem} #{n}";
-        return name;
-    }
-
-    /// <summary>The library name of a run's discovered genotype: "RUN (discovered)", numbered when taken (two runs of one name).</summary>
-    public string DiscoveredName(string runName) => UniqueName($"{runName} (discovered)", All().Select(x => x.Name));
+    /// <summary>
+    /// The library entry of a run's discovered genotype, named "RUN (discovered)" as a stem: storing it with the run's
+    /// end numbers it when taken (two runs of one name; <see cref="Runs.Storage.GenotypeStore.InsertNamed"/>).
+    /// </summary>
+    public static GenotypeEntry Discovered(Runs.RunRecord run, string text) =>
+        new(Guid.NewGuid(), $"{run.Name} (discovered)", run.Framework, text, "discovered", run.Id, DateTimeOffset.UtcNow);
 
     /// <summary>Deletes a library entry by id; presets are built in.</summary>
     public DeleteOutcome Delete(string id) =>
@@ -108,21 +103,24 @@ public sealed class GenotypeLibrary(RunStore store)
             fw = inferred;
         }
         catch (GenotypeFormatException e) { return (null, ("text", e.Message)); }
+        string? given = string.IsNullOrWhiteSpace(name) ? null : name.Trim();
+        if (given is not null && DisplayNames.Problem(given, MaxNameLength) is { } nameProblem) return (null, ("name", nameProblem));
+        var genotypeText = GenotypeText.Write(g);
         // Names are how people pick a genotype in the form's and the comparison's lists (ids are long):
         // a second entry of the same name would be indistinguishable there, and a preset's name is its id.
-        // Tolerates names already repeated (libraries from before names were unique): the first holder is named.
-        var names = new Dictionary<string, GenotypeInfo>(StringComparer.OrdinalIgnoreCase);
-        foreach (var x in All()) names.TryAdd(x.Name, x);
-        string entryName;
-        if (string.IsNullOrWhiteSpace(name)) entryName = UniqueName(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"imported {DateTime.UtcNow:yyyy-MM-dd HH:mm}"), names.Keys);
-        else entryName = name.Trim();
-        if (DisplayNames.Problem(entryName, MaxNameLength) is { } nameProblem) return (null, ("name", nameProblem));
-        if (names.TryGetValue(entryName, out var taken))
-            return (null, ("name", taken.Source == "preset"
-                ? $"'{entryName}' is the name of a published preset; choose another name"
-                : $"the library already holds a genotype named '{taken.Name}' (id {taken.Id}); choose another name"));
-        var entry = new GenotypeEntry(Guid.NewGuid(), entryName, fw.Value, GenotypeText.Write(g), "imported", null, DateTimeOffset.UtcNow);
-        store.AddGenotype(entry);
-        return (entry, null);
+        // The check and the insert are one locked transaction, so two imports of one name at once cannot both pass.
+        return store.GenotypeLibrary.AddNamed<(string Field, string Message)?>(held =>
+        {
+            // Tolerates names already repeated (libraries from before names were unique): the first holder is named.
+            var names = new Dictionary<string, GenotypeInfo>(StringComparer.OrdinalIgnoreCase);
+            foreach (var x in Presets().Concat(held.Select(Info))) names.TryAdd(x.Name, x);
+            var entryName = given ?? Runs.Storage.GenotypeStore.UniqueName(
+                string.Create(System.Globalization.CultureInfo.InvariantCulture, $"imported {DateTime.UtcNow:yyyy-MM-dd HH:mm}"), names.Keys);
+            if (names.TryGetValue(entryName, out var taken))
+                return (null, ("name", taken.Source == "preset"
+                    ? $"'{entryName}' is the name of a published preset; choose another name"
+                    : $"the library already holds a genotype named '{taken.Name}' (id {taken.Id}); choose another name"));
+            return (new GenotypeEntry(Guid.NewGuid(), entryName, fw.Value, genotypeText, "imported", null, DateTimeOffset.UtcNow), null);
+        });
     }
 }

@@ -309,8 +309,8 @@ public sealed class NasiamRunJob(
         try
         {
             GenotypeText.Parse(text);
-            // Library names are unique (they are how entries are picked): a second run of one name gets "#2".
-            return new GenotypeEntry(Guid.NewGuid(), new Api.GenotypeLibrary(store).DiscoveredName(run.Name), run.Framework, text, "discovered", run.Id, DateTimeOffset.UtcNow);
+            // Library names are unique (they are how entries are picked): the run's end stores it as "#2" when taken.
+            return Api.GenotypeLibrary.Discovered(run, text);
         }
         catch (GenotypeFormatException e)
         {

@@ -223,6 +223,60 @@ public class RunStoreTests : IDisposable
         Assert.True(store.Leases.TryAcquire(_run, "node-b", TimeSpan.FromMinutes(5)));
     }
 
+    // Library names are unique, and two nodes (or two requests on one) storing one name at once must not both find
+    // it free: the read and the insert are one transaction under a lock. Each decision here waits 50 ms with the
+    // library read, so without the lock every one of them would read "free".
+    [Theory, InlineData("sqlite"), PostgresData]
+    public async Task AddNamed_ManyWritersOfOneNameAtOnce_StoreItOnce_FromTwoNodes(string backend)
+    {
+        string? postgres = backend == "postgresql" ? PostgresCluster.NewDatabase("store") : null;
+        RunStore Node()
+        {
+            var db = postgres is not null ? RunDatabase.PostgreSql(postgres) : RunDatabase.Sqlite(Path.Combine(_data, "runs.db"));
+            _databases.Add(db);
+            return new RunStore(db);
+        }
+        var nodes = new[] { Node(), Node() };
+        using var go = new ManualResetEventSlim();
+        var writers = Enumerable.Range(0, 8).Select(i => Task.Run(() =>
+        {
+            go.Wait();
+            return nodes[i % 2].GenotypeLibrary.AddNamed(held =>
+            {
+                Thread.Sleep(50);
+                return held.Any(e => string.Equals(e.Name, "Shared", StringComparison.OrdinalIgnoreCase))
+                    ? (null, "taken")
+                    : (new GenotypeEntry(Guid.NewGuid(), i % 2 == 0 ? "shared" : "SHARED", Framework.SimSiam, "g-text", "imported", null, DateTimeOffset.UtcNow), "stored");
+            });
+        })).ToArray();
+        go.Set();
+        var outcomes = await Task.WhenAll(writers);
+        Assert.Single(outcomes, o => o.Outcome == "stored");
+        Assert.Equal(7, outcomes.Count(o => o.Outcome == "taken" && o.Entry is null));
+        Assert.Single(nodes[1].Genotypes(), e => string.Equals(e.Name, "shared", StringComparison.OrdinalIgnoreCase));
+    }
+
+    // A run's discovered genotype is named "RUN (discovered)" and numbered, at its end, when the library or the
+    // presets hold that name (two runs of one name), in the transaction that stores it.
+    [Theory, InlineData("sqlite"), PostgresData]
+    public void Finish_ADiscoveredGenotypesName_IsNumberedWhenTaken(string backend)
+    {
+        var store = new RunStore(Open(backend));
+        store.AddGenotype(new GenotypeEntry(Guid.NewGuid(), "Dup (discovered)", Framework.SimSiam, "g-text", "discovered", null, DateTimeOffset.UtcNow));
+        string preset = NASiam.Core.Genotypes.GenotypePresets.All[0].Name;
+        var names = new List<string>();
+        foreach (var stem in new[] { "dup (discovered)", "dup (discovered)", "fresh (discovered)", preset })
+        {
+            var id = Guid.NewGuid();
+            store.Insert(NewRun(id));
+            store.MarkStarted(id);
+            Assert.True(store.Finish(id, RunStatus.Succeeded, null, "g-text", null, null,
+                discovered: new GenotypeEntry(Guid.NewGuid(), stem, Framework.SimSiam, "g-text", "discovered", id, DateTimeOffset.UtcNow)));
+            names.Add(store.Genotypes().Single(e => e.RunId == id).Name);
+        }
+        Assert.Equal(["dup (discovered) #2", "dup (discovered) #3", "fresh (discovered)", preset + " #2"], names);
+    }
+
     [Theory, InlineData("sqlite"), PostgresData]
     public void RunsStatusGenotypesAndComparisons_RoundTrip(string backend)
     {

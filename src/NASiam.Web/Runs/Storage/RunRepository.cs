@@ -1,5 +1,6 @@
 using System.Data.Common;
 using NASiam.Core;
+using NASiam.Core.Genotypes;
 using NASiam.Core.Options;
 using static NASiam.Web.Runs.Storage.RunDatabase;
 
@@ -163,7 +164,8 @@ public sealed class RunStatusStore(RunDatabase db, RunLeases leases)
     /// is written only while the lease is still that owner's. False, with nothing written, when another
     /// owner has taken the lease meanwhile (this executor stalled past its expiry; the new owner continues).
     /// A <paramref name="discovered"/> library entry is stored in the same transaction: whoever reads the
-    /// run as Succeeded finds its genotype in the library, and a lost lease stores neither.
+    /// run as Succeeded finds its genotype in the library, and a lost lease stores neither. Its name is a stem:
+    /// it is stored under the first of "stem", "stem #2", … that no entry or preset holds (<see cref="GenotypeStore.InsertNamed"/>).
     /// </summary>
     public bool Finish(Guid id, RunStatus status, string? message, string? genotypeText, string? artifactsJson, string? metricsJson,
         string? leaseOwner = null, GenotypeEntry? discovered = null)
@@ -181,7 +183,8 @@ public sealed class RunStatusStore(RunDatabase db, RunLeases leases)
               metrics_json = COALESCE(@m, metrics_json) WHERE id = @id
             """, ("@id", id.ToString()), ("@st", status.ToString()), ("@msg", message), ("@now", Iso(DateTimeOffset.UtcNow)),
             ("@g", genotypeText), ("@a", artifactsJson), ("@m", metricsJson));
-        if (discovered is not null) GenotypeStore.Insert(db, c, discovered);
+        if (discovered is not null)
+            GenotypeStore.InsertNamed(db, c, held => discovered with { Name = GenotypeStore.UniqueName(discovered.Name, GenotypeStore.TakenNames(held)) });
         tx.Commit();
         return true;
     }
@@ -190,10 +193,55 @@ public sealed class RunStatusStore(RunDatabase db, RunLeases leases)
 /// <summary>The genotype library: presets the user saved and genotypes runs discovered.</summary>
 public sealed class GenotypeStore(RunDatabase db)
 {
+    // Any constant: the advisory lock that serialises name checks with their inserts on PostgreSQL.
+    const long NameLockKey = 7461204;
+
     public void Add(GenotypeEntry g)
     {
         using var c = db.Open();
         Insert(db, c, g);
+    }
+
+    /// <summary>
+    /// Stores the entry <paramref name="decide"/> makes from the entries the library holds, or nothing when it
+    /// returns no entry; returns what it returned. The read and the insert are one transaction that excludes every
+    /// other named insert (SQLite: an immediate, i.e. write-locked, transaction; PostgreSQL: an advisory lock), so two
+    /// imports of one name at once, from one node or several, cannot both find it free.
+    /// </summary>
+    public (GenotypeEntry? Entry, T Outcome) AddNamed<T>(Func<IReadOnlyList<GenotypeEntry>, (GenotypeEntry? Entry, T Outcome)> decide)
+    {
+        using var c = db.Open();
+        using var tx = c.BeginTransaction();
+        (GenotypeEntry? Entry, T Outcome) result = default;
+        InsertNamed(db, c, held => (result = decide(held)).Entry);
+        tx.Commit();
+        return result;
+    }
+
+    /// <summary>
+    /// Inside its caller's transaction: takes the name lock, reads the entries held and stores what
+    /// <paramref name="make"/> makes of them (nothing for null). See <see cref="AddNamed{T}"/>.
+    /// </summary>
+    internal static GenotypeEntry? InsertNamed(RunDatabase db, DbConnection c, Func<IReadOnlyList<GenotypeEntry>, GenotypeEntry?> make)
+    {
+        // SQLite's transactions here begin IMMEDIATE (Microsoft.Data.Sqlite's default): they already hold the write lock.
+        if (db.Kind == DatabaseKind.PostgreSql) db.Exec(c, $"SELECT pg_advisory_xact_lock({NameLockKey})");
+        var entry = make(Read(db, c, "ORDER BY created_at DESC"));
+        if (entry is not null) Insert(db, c, entry);
+        return entry;
+    }
+
+    /// <summary>The names an entry may not take: the library's and the published presets' (a preset's name is its id).</summary>
+    public static IReadOnlyCollection<string> TakenNames(IEnumerable<GenotypeEntry> held) =>
+        GenotypePresets.All.Select(p => p.Name).Concat(held.Select(e => e.Name)).ToHashSet(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary><paramref name="stem"/>, or "stem #2", "#3"… the first no entry of <paramref name="taken"/> has (compared case-insensitively).</summary>
+    public static string UniqueName(string stem, IEnumerable<string> taken)
+    {
+        var set = taken.ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var name = stem;
+        for (int n = 2; set.Contains(name); n++) name = $"{stem} #{n}";
+        return name;
     }
 
     /// <summary>Stores (or replaces) an entry on an open connection, inside its caller's transaction.</summary>
@@ -214,6 +262,11 @@ public sealed class GenotypeStore(RunDatabase db)
     List<GenotypeEntry> Query(string tail, params (string Name, object? Value)[] args)
     {
         using var c = db.Open();
+        return Read(db, c, tail, args);
+    }
+
+    static List<GenotypeEntry> Read(RunDatabase db, DbConnection c, string tail, params (string Name, object? Value)[] args)
+    {
         using var cmd = db.Command(c, $"SELECT id, name, framework, text, source, run_id, created_at FROM genotypes {tail}", args);
         using var r = cmd.ExecuteReader();
         var list = new List<GenotypeEntry>();
