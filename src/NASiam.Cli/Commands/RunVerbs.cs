@@ -216,8 +216,15 @@ public static class RunVerbs
                 progress, context.CancellationToken);
         }
         if (result.GenotypeText is { } g) stdout.WriteLine($"genotype: {g}");
-        foreach (var (k, v) in result.Metrics.OrderBy(kv => kv.Key))
-            stdout.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{k}: {v:0.####}"));
+        // The dashboard's labels, units and order (RunMetricCatalog), after the name result.json keys them by.
+        var metrics = RunMetricCatalog.Describe(result.Metrics);
+        if (metrics.Count > 0)
+        {
+            stdout.WriteLine("metrics (result.json \"metrics\"):");
+            int nameWidth = metrics.Max(m => m.Name.Length), valueWidth = metrics.Max(m => m.Text.Length);
+            foreach (var m in metrics)
+                stdout.WriteLine(m.Label == m.Name ? $"  {m.Name.PadRight(nameWidth)}  {m.Text}" : $"  {m.Name.PadRight(nameWidth)}  {m.Text.PadRight(valueWidth)}  {m.Label}");
+        }
         switch (result.Outcome)
         {
             case RunOutcome.Succeeded:

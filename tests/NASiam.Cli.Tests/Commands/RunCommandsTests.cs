@@ -64,6 +64,9 @@ public sealed class RunCommandsTests : IDisposable
 
         Assert.True(code == ExitCodes.Ok, stderr);
         Assert.Contains("genotype: Genotype(", stdout);
+        // The final metrics under the dashboard's labels (RunMetricCatalog), keyed by their result.json names.
+        Assert.Contains("metrics (result.json \"metrics\"):", stdout);
+        Assert.Matches(@"(?m)^  search_final_loss\s+-?\d+(\.\d+)?\s+Search: final training loss$", stdout);
         var text = File.ReadAllText(Path.Combine(outDir, "genotype.txt"));
         var genotype = GenotypeText.Parse(text, Framework.SimSiam);
         Assert.True(GenotypeJson.Parse(File.ReadAllText(Path.Combine(outDir, "genotype.json")), Framework.SimSiam).SameAs(genotype));
