@@ -1,3 +1,4 @@
+using System.IO.Hashing;
 using System.Text;
 using System.Text.Json;
 using TorchSharp;
@@ -30,7 +31,12 @@ public sealed class CheckpointContent
 /// </summary>
 public static class CheckpointStore
 {
-    public const int FormatVersion = 1;
+    /// <summary>
+    /// 2: the state and every section are followed by their XxHash3 (64-bit), checked on load, so a flipped bit
+    /// is an error instead of silently different weights. 1 (no checksums) is still read.
+    /// </summary>
+    public const int FormatVersion = 2;
+    const int UncheckedFormatVersion = 1;
     static readonly byte[] Magic = "NASIAMCK"u8.ToArray();
 
     /// <summary>
@@ -61,7 +67,9 @@ public static class CheckpointStore
     {
         w.Write(Magic);
         w.Write(FormatVersion);
-        w.Write(JsonSerializer.Serialize(state, CheckpointState.Json));
+        var json = JsonSerializer.Serialize(state, CheckpointState.Json);
+        w.Write(json);
+        w.Write(XxHash3.HashToUInt64(Encoding.UTF8.GetBytes(json)));
         var sections = new List<(string Name, Action<BinaryWriter> Write)>();
         if (c.Model is { } model) sections.Add(("model", bw => model.save(bw)));
         if (c.Alphas is { } alphas) sections.Add(("alphas", bw => WriteTensors(bw, alphas.Select((a, i) => ($"{i}", (Tensor)a)))));
@@ -79,11 +87,14 @@ public static class CheckpointStore
             w.Write(name);
             long lengthAt = stream.Position;
             w.Write(0L);
-            using (var bw = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true)) write(bw);
+            var hash = new XxHash3();
+            using (var hashing = new HashingWriteStream(stream, hash))
+            using (var bw = new BinaryWriter(hashing, Encoding.UTF8, leaveOpen: true)) write(bw);
             long end = stream.Position;
             stream.Position = lengthAt;
             w.Write(end - lengthAt - sizeof(long));
             stream.Position = end;
+            w.Write(hash.GetCurrentHashAsUInt64());
         }
         w.Write(Magic); // trailer: a truncated file fails loudly
     }
@@ -108,7 +119,9 @@ public static class CheckpointStore
     /// weights and buffers, alphas copied in place (the optimizer keeps pointing at the same tensors),
     /// optimizer states, extra tensors copied in place (added when absent). Returns the state.
     /// </summary>
-    public static CheckpointState Load(string path, CheckpointContent content)
+    public static CheckpointState Load(string path, CheckpointContent content) => Load(path, content, verifyAll: false);
+
+    static CheckpointState Load(string path, CheckpointContent content, bool verifyAll)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"Checkpoint '{path}' does not exist.", path);
         try
@@ -118,9 +131,13 @@ public static class CheckpointStore
             if (!r.ReadBytes(Magic.Length).AsSpan().SequenceEqual(Magic))
                 throw new InvalidDataException($"'{path}' is not a NASiam checkpoint (bad magic).");
             var version = r.ReadInt32();
-            if (version != FormatVersion)
-                throw new InvalidDataException($"Checkpoint '{path}' has format version {version}; this build reads {FormatVersion}.");
-            var state = JsonSerializer.Deserialize<CheckpointState>(r.ReadString(), CheckpointState.Json)
+            if (version is not (FormatVersion or UncheckedFormatVersion))
+                throw new InvalidDataException($"Checkpoint '{path}' has format version {version}; this build reads {UncheckedFormatVersion} and {FormatVersion}.");
+            bool checksums = version == FormatVersion;
+            var json = r.ReadString();
+            if (checksums && r.ReadUInt64() != XxHash3.HashToUInt64(Encoding.UTF8.GetBytes(json)))
+                throw Damaged(path, "its state");
+            var state = JsonSerializer.Deserialize<CheckpointState>(json, CheckpointState.Json)
                         ?? throw new InvalidDataException($"Checkpoint '{path}' has an empty state.");
             int count = r.ReadInt32();
             for (int s = 0; s < count; s++)
@@ -128,10 +145,16 @@ public static class CheckpointStore
                 var name = r.ReadString();
                 var length = r.ReadInt64();
                 var start = file.Position;
-                if (length < 0 || start + length > file.Length)
+                long stored = checksums ? sizeof(ulong) : 0;
+                if (length < 0 || start + length + stored > file.Length)
                     throw new InvalidDataException($"Checkpoint '{path}' is truncated in section '{name}'.");
-                ReadSection(r, name, content);
-                file.Position = start + length;
+                bool load = Loads(name, content) || (verifyAll && checksums);
+                // Checked before anything is loaded: a damaged section never reaches the model or the optimizers.
+                if (checksums && load && !SectionMatches(file, start, length))
+                    throw Damaged(path, $"section '{name}'");
+                file.Position = start;
+                if (Loads(name, content)) ReadSection(r, name, content);
+                file.Position = start + length + stored;
             }
             if (!r.ReadBytes(Magic.Length).AsSpan().SequenceEqual(Magic))
                 throw new InvalidDataException($"Checkpoint '{path}' is truncated (no trailer).");
@@ -155,11 +178,69 @@ public static class CheckpointStore
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
     }
 
-    /// <summary>True when <paramref name="path"/> exists and reads back completely.</summary>
+    /// <summary>
+    /// Reads the whole file and checks every checksum (format 2) without loading anything; returns the state.
+    /// Throws <see cref="InvalidDataException"/> naming the damaged part.
+    /// </summary>
+    public static CheckpointState Verify(string path) => Load(path, new CheckpointContent(), verifyAll: true);
+
+    /// <summary>True when <paramref name="path"/> exists, reads back completely and matches its checksums.</summary>
     public static bool IsValid(string path)
     {
-        try { ReadState(path); return true; }
+        try { Verify(path); return true; }
         catch (Exception e) when (e is InvalidDataException or IOException or JsonException) { return false; }
+    }
+
+    static InvalidDataException Damaged(string path, string part) =>
+        new($"Checkpoint '{path}' is damaged: {part} does not match its checksum (the file changed after it was written: a disk or copy error).");
+
+    /// <summary>Whether <see cref="ReadSection"/> loads section <paramref name="name"/> into <paramref name="c"/>.</summary>
+    static bool Loads(string name, CheckpointContent c) => name switch
+    {
+        "model" => c.Model is not null,
+        "alphas" => c.Alphas is not null || c.AlphasOut is not null,
+        "weight_optimizer" => c.WeightOptimizer is not null,
+        "alpha_optimizer" => c.AlphaOptimizer is not null,
+        "extra" => c.Extra is not null,
+        _ => false,
+    };
+
+    /// <summary>The section's <paramref name="length"/> bytes at <paramref name="start"/> hash to the 64 bits stored after them.</summary>
+    static bool SectionMatches(FileStream file, long start, long length)
+    {
+        var hash = new XxHash3();
+        var buffer = new byte[1 << 20];
+        file.Position = start;
+        for (long left = length; left > 0;)
+        {
+            int n = file.Read(buffer, 0, (int)Math.Min(buffer.Length, left));
+            if (n == 0) throw new EndOfStreamException();
+            hash.Append(buffer.AsSpan(0, n));
+            left -= n;
+        }
+        Span<byte> stored = stackalloc byte[sizeof(ulong)];
+        file.ReadExactly(stored);
+        return BitConverter.ToUInt64(stored) == hash.GetCurrentHashAsUInt64();
+    }
+
+    /// <summary>Passes writes through to the file and into the section's hash.</summary>
+    sealed class HashingWriteStream(Stream inner, NonCryptographicHashAlgorithm hash) : Stream
+    {
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            inner.Write(buffer);
+            hash.Append(buffer);
+        }
+        public override void Flush() => inner.Flush();
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
     }
 
     static void ReadSection(BinaryReader r, string name, CheckpointContent c)

@@ -184,4 +184,74 @@ public sealed class CheckpointStoreTests : IDisposable
         g2.set_state(extra["rng"]);
         Assert.True(expected.allclose(rand(3, generator: g2), rtol: 0, atol: 0));
     }
+
+    // A flipped bit inside a section used to load silently: other weights, no error (only a truncation was caught).
+    // Every section carries its checksum (format 2), checked before anything is loaded.
+    [Fact]
+    public void Load_ThrowsInvalidData_NamingTheSection_WhenABitFlipped_AndLoadsNothingOfIt()
+    {
+        var path = Path.Combine(_dir, "flip.ckpt");
+        using var saved = new Rig(6);
+        CheckpointStore.Save(path, State(1), saved.Content());
+        var bytes = File.ReadAllBytes(path);
+        int model = bytes.AsSpan().IndexOf((byte[])[5, .. "model"u8]) + 6 + sizeof(long);
+        bytes[model + 100] ^= 0x10;
+        File.WriteAllBytes(path, bytes);
+
+        using var target = new Rig(7);
+        using var before = target.Model.state_dict()["fc.weight"].clone();
+        var e = Assert.Throws<InvalidDataException>(() => CheckpointStore.Load(path, target.Content()));
+        Assert.Equal($"Checkpoint '{path}' is damaged: section 'model' does not match its checksum (the file changed after it was written: a disk or copy error).", e.Message);
+        Assert.True(before.allclose(target.Model.state_dict()["fc.weight"], rtol: 0, atol: 0), "a damaged section reached the model");
+        // The state alone still reads (a listing needs no weights); a full check finds the damage.
+        Assert.Equal(1, CheckpointStore.ReadState(path).Epoch);
+        Assert.Contains("section 'model'", Assert.Throws<InvalidDataException>(() => CheckpointStore.Verify(path)).Message);
+        Assert.False(CheckpointStore.IsValid(path));
+        // A section not asked for is not read: the alphas alone still load.
+        var alphas = new List<Tensor>();
+        CheckpointStore.Load(path, new CheckpointContent { AlphasOut = alphas });
+        Assert.True(alphas.Single().allclose(saved.Alpha, rtol: 0, atol: 0));
+    }
+
+    [Fact]
+    public void ReadState_ThrowsInvalidData_WhenTheStateChanged()
+    {
+        var path = Path.Combine(_dir, "state.ckpt");
+        CheckpointStore.Save(path, State(3), new CheckpointContent());
+        var bytes = File.ReadAllBytes(path);
+        int step = bytes.AsSpan().IndexOf("\"step\":30"u8) + "\"step\":".Length;
+        bytes[step] = (byte)'9'; // still valid JSON: step 90
+        File.WriteAllBytes(path, bytes);
+        Assert.Contains("is damaged: its state does not match its checksum", Assert.Throws<InvalidDataException>(() => CheckpointStore.ReadState(path)).Message);
+    }
+
+    // Checkpoints of format 1 (before checksums) in existing run folders still resume and evaluate.
+    [Fact]
+    public void Load_ReadsFormat1_WithoutChecksums()
+    {
+        var path = Path.Combine(_dir, "v1.ckpt");
+        using var rng = randn(6);
+        using (var w = new BinaryWriter(File.Create(path)))
+        {
+            w.Write("NASIAMCK"u8);
+            w.Write(1);
+            w.Write(System.Text.Json.JsonSerializer.Serialize(State(2), CheckpointState.Json));
+            w.Write(1);
+            w.Write("extra");
+            long lengthAt = w.BaseStream.Position;
+            w.Write(0L);
+            w.Write(1);
+            w.Write("rng");
+            rng.Save(w);
+            long end = w.BaseStream.Position;
+            w.BaseStream.Position = lengthAt;
+            w.Write(end - lengthAt - sizeof(long));
+            w.BaseStream.Position = end;
+            w.Write("NASIAMCK"u8);
+        }
+        var extra = new Dictionary<string, Tensor>();
+        Assert.Equal(2, CheckpointStore.Load(path, new CheckpointContent { Extra = extra }).Epoch);
+        Assert.True(rng.allclose(extra["rng"], rtol: 0, atol: 0));
+        Assert.True(CheckpointStore.IsValid(path));
+    }
 }

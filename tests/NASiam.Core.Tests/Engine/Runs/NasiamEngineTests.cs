@@ -447,6 +447,30 @@ public sealed class NasiamEngineTests : IDisposable
         Assert.Contains(events.Events.OfType<LogMessage>(), m => m.Stage == "lincls" && m.Message == "maxStepsPerStage 2 ends this stage after 2 of its 4 steps (in epoch 1 of 1)");
     }
 
+    // A checkpoint whose bytes changed after it was written (a disk or copy error) used to load other weights without
+    // a word; its linear evaluation, and the resume of its own run, now fail naming the damaged section.
+    [Fact]
+    public void ADamagedCheckpoint_FailsItsEvaluationAndItsResume_NamingTheSection()
+    {
+        var options = TinyRuns.Options(Framework.SimSiam, RunKind.Pretrain, pretrainEpochs: 2);
+        var stopper = new TinyRuns.CancelWhen(e => e is CheckpointSaved { Epoch: 1 });
+        Assert.Equal(RunOutcome.Cancelled, TinyRuns.Run(options, Dir("damaged"), stopper.Source.Token, extra: stopper).Result.Outcome);
+        var checkpoint = Path.Combine(Dir("damaged"), "checkpoints", "pretrain.ckpt");
+        var bytes = File.ReadAllBytes(checkpoint);
+        bytes[bytes.AsSpan().IndexOf((byte[])[5, .. "model"u8]) + 6 + sizeof(long) + 2000] ^= 0x01;
+        File.WriteAllBytes(checkpoint, bytes);
+        string damaged = $"Checkpoint '{checkpoint}' is damaged: section 'model' does not match its checksum";
+
+        var lincls = TinyRuns.Options(Framework.SimSiam, RunKind.LinCls) with { MaxStepsPerStage = 2 };
+        var (evaluated, _) = TinyRuns.Run(lincls with { Linear = lincls.Linear with { Checkpoint = checkpoint } }, Dir("damaged-lincls"));
+        Assert.Equal(RunOutcome.Failed, evaluated.Outcome);
+        Assert.Contains(damaged, evaluated.Message);
+
+        var (resumed, _) = TinyRuns.Run(options, Dir("damaged"));
+        Assert.Equal(RunOutcome.Failed, resumed.Outcome);
+        Assert.Contains(damaged, resumed.Message);
+    }
+
     // The kNN-best checkpoint is a copy of an earlier epoch's and never marked complete itself: a pipeline
     // that evaluates it after a finished pre-training warned "did not finish". Its stage finished when the
     // stage's own checkpoint beside it did.
