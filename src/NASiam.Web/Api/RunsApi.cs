@@ -228,6 +228,12 @@ public static class RunsApi
             // The message names the file by its server path; the client knows it by its name in the run.
             return Results.ValidationProblem(new Dictionary<string, string[]> { ["checkpoint"] = [e.Message.Replace(source, name, StringComparison.Ordinal)] });
         }
+        catch (InvalidDataException e)
+        {
+            // A damaged or truncated checkpoint (its checksums, CheckpointStore): the request is fine, the stored file is not.
+            return Results.Problem(e.Message.Replace(source, name, StringComparison.Ordinal), statusCode: StatusCodes.Status409Conflict,
+                title: "The checkpoint cannot be exported.");
+        }
         finally { ExportGate.Release(); }
         return Results.File(served, "application/octet-stream", $"{Path.GetFileNameWithoutExtension(source)}-{id:N}{(partName == "alphas" ? ".alphas.pt" : ".pt")}");
     }

@@ -400,6 +400,32 @@ public class RunsApiTests : IAsyncLifetime
         Assert.Equal($"unknown query parameter; {message}", Assert.Single(errors.GetProperty(field).EnumerateArray()).GetString());
     }
 
+    // A checkpoint damaged after it was written (its checksum no longer matches) is a 409 naming it and the damaged
+    // section, not a 500; nothing is exported from it.
+    [Fact]
+    public async Task Export_OfADamagedCheckpoint_Is409NamingTheDamage()
+    {
+        var id = await NasiamAppFactory.CreateQuickDemo(_c);
+        await NasiamAppFactory.WaitForStatus(_c, id, "Succeeded");
+        // The scripted engine writes no checkpoint: a pre-training's header with a small model section stands in (the
+        // checksums are checked before the model is built into, so its contents do not matter).
+        var path = RunCheckpoints.WritePretrain(_app.Services, id);
+        var state = NASiam.Core.Engine.Checkpoints.CheckpointStore.ReadState(path);
+        using (var model = TorchSharp.torch.nn.Linear(64, 64))
+            NASiam.Core.Engine.Checkpoints.CheckpointStore.Save(path, state, new NASiam.Core.Engine.Checkpoints.CheckpointContent { Model = model });
+        var bytes = File.ReadAllBytes(path);
+        bytes[bytes.AsSpan().IndexOf((byte[])[5, .. "model"u8]) + 6 + sizeof(long) + 1000] ^= 0x04;
+        File.WriteAllBytes(path, bytes);
+
+        var r = await _c.GetAsync($"/api/runs/{id}/export?checkpoint=pretrain");
+        var text = await r.Content.ReadAsStringAsync();
+        Assert.True(r.StatusCode == HttpStatusCode.Conflict, $"{(int)r.StatusCode}: {text}");
+        var detail = JsonDocument.Parse(text).RootElement.GetProperty("detail").GetString()!;
+        Assert.StartsWith("Checkpoint 'checkpoints/pretrain.ckpt' is damaged: section 'model' does not match its checksum", detail);
+        Assert.DoesNotContain(Path.GetTempPath(), detail);
+        Assert.False(File.Exists(Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(path))!, "exports", "pretrain.pt")));
+    }
+
     [Fact]
     public async Task TheQueryParametersAnEndpointTakes_AreAccepted_InAnyCase_WithTheAccessKeysParameter()
     {
