@@ -306,6 +306,16 @@ public sealed class RunRequestTests : IDisposable
         var both = CliRunner.Run("export", ckpt, pt, "--out", pt2);
         Assert.Equal(ExitCodes.BadInput, both.Code);
         Assert.Contains("give one", both.Err);
+
+        // A checkpoint whose bytes changed after it was written is refused by its checksum, naming the section.
+        var damaged = Path.Combine(_dir, "damaged.ckpt");
+        var bytes = File.ReadAllBytes(ckpt);
+        bytes[bytes.AsSpan().IndexOf((byte[])[5, .. "model"u8]) + 6 + sizeof(long) + 3000] ^= 0x02;
+        File.WriteAllBytes(damaged, bytes);
+        var refused = CliRunner.Run("export", damaged, Path.Combine(_dir, "damaged.pt"));
+        Assert.Equal(ExitCodes.BadInput, refused.Code);
+        Assert.Contains($"nasiam export: Checkpoint '{damaged}' is damaged: section 'model' does not match its checksum", refused.Err);
+        Assert.False(File.Exists(Path.Combine(_dir, "damaged.pt")));
     }
 
     [Fact]
