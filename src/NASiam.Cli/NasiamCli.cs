@@ -26,6 +26,7 @@ public static class NasiamCli
         CompareCommand.Create(context),
         GenotypeCommand.Create(context),
         ExportCommand.Create(context),
+        CheckpointCommand.Create(context),
         BenchCommand.Create(context),
         DatasetsCommand.Create(context),
         OptionsCommand.Create(context),

@@ -185,7 +185,7 @@ public sealed class RunCommandsTests : IDisposable
     {
         var (code, stdout, _) = Cli(default, "--help");
         Assert.Equal(ExitCodes.Ok, code);
-        foreach (var verb in new[] { "search", "pretrain", "lincls", "pipeline", "genotype", "export", "bench", "datasets", "options" })
+        foreach (var verb in new[] { "search", "pretrain", "lincls", "pipeline", "genotype", "export", "checkpoint", "bench", "datasets", "options" })
             Assert.Matches($"(?m)^  {verb} ", stdout);
         var pipeline = Cli(default, "pipeline", "--help");
         Assert.Equal(ExitCodes.Ok, pipeline.Code);

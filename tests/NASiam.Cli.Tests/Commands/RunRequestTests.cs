@@ -316,6 +316,12 @@ public sealed class RunRequestTests : IDisposable
         Assert.Equal(ExitCodes.BadInput, refused.Code);
         Assert.Contains($"nasiam export: Checkpoint '{damaged}' is damaged: section 'model' does not match its checksum", refused.Err);
         Assert.False(File.Exists(Path.Combine(_dir, "damaged.pt")));
+        // `checkpoint verify` reads both whole: the good one is ok, the damaged one named, exit code 1.
+        var verify = CliRunner.Run("checkpoint", "verify", ckpt, damaged);
+        Assert.Equal(ExitCodes.RunFailed, verify.Code);
+        Assert.Matches($@"^{System.Text.RegularExpressions.Regex.Escape(ckpt)}: ok \(pretrain, \d+ epoch\(s\) done, step \d+(, completed)?; checksums match\)\n$", verify.Out.Replace("\r\n", "\n"));
+        Assert.Contains($"{damaged}: Checkpoint '{damaged}' is damaged: section 'model' does not match its checksum", verify.Err);
+        Assert.Equal(ExitCodes.Ok, CliRunner.Run("checkpoint", "verify", ckpt).Code);
     }
 
     [Fact]

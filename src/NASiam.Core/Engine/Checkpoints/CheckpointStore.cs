@@ -137,8 +137,8 @@ public static class CheckpointStore
             var json = r.ReadString();
             if (checksums && r.ReadUInt64() != XxHash3.HashToUInt64(Encoding.UTF8.GetBytes(json)))
                 throw Damaged(path, "its state");
-            var state = JsonSerializer.Deserialize<CheckpointState>(json, CheckpointState.Json)
-                        ?? throw new InvalidDataException($"Checkpoint '{path}' has an empty state.");
+            var state = (JsonSerializer.Deserialize<CheckpointState>(json, CheckpointState.Json)
+                        ?? throw new InvalidDataException($"Checkpoint '{path}' has an empty state.")) with { FormatVersion = version }; // the header's is the file's
             int count = r.ReadInt32();
             for (int s = 0; s < count; s++)
             {
