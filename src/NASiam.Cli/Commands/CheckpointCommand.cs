@@ -28,7 +28,7 @@ public static class CheckpointCommand
                     var state = CheckpointStore.Verify(path);
                     string checks = state.FormatVersion >= CheckpointStore.FormatVersion
                         ? "checksums match"
-                        : $"format {state.FormatVersion}: written before checksums, read whole";
+                        : $"format {state.FormatVersion}: written before checksums, only its structure checked";
                     context.Stdout.WriteLine($"{path}: ok ({state.Stage}, {state.Epoch} epoch(s) done, step {state.Step}{(state.Completed ? ", completed" : "")}; {checks})");
                 }
                 catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException or System.Text.Json.JsonException)

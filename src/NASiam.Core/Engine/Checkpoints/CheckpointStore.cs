@@ -148,12 +148,15 @@ public static class CheckpointStore
                 long stored = checksums ? sizeof(ulong) : 0;
                 if (length < 0 || start + length + stored > file.Length)
                     throw new InvalidDataException($"Checkpoint '{path}' is truncated in section '{name}'.");
-                bool load = Loads(name, content) || (verifyAll && checksums);
+                bool loads = Loads(name, content);
                 // Checked before anything is loaded: a damaged section never reaches the model or the optimizers.
-                if (checksums && load && !SectionMatches(file, start, length))
+                if (checksums && (loads || verifyAll) && !SectionMatches(file, start, length))
                     throw Damaged(path, $"section '{name}'");
-                file.Position = start;
-                if (Loads(name, content)) ReadSection(r, name, content);
+                if (loads)
+                {
+                    file.Position = start;
+                    ReadSection(r, name, content);
+                }
                 file.Position = start + length + stored;
             }
             if (!r.ReadBytes(Magic.Length).AsSpan().SequenceEqual(Magic))

@@ -232,8 +232,8 @@ public sealed class GenotypeStore(RunDatabase db)
     }
 
     /// <summary>The names an entry may not take: the library's and the published presets' (a preset's name is its id).</summary>
-    public static IReadOnlyCollection<string> TakenNames(IEnumerable<GenotypeEntry> held) =>
-        GenotypePresets.All.Select(p => p.Name).Concat(held.Select(e => e.Name)).ToHashSet(StringComparer.OrdinalIgnoreCase);
+    public static IEnumerable<string> TakenNames(IEnumerable<GenotypeEntry> held) =>
+        GenotypePresets.All.Select(p => p.Name).Concat(held.Select(e => e.Name));
 
     /// <summary><paramref name="stem"/>, or "stem #2", "#3"… the first no entry of <paramref name="taken"/> has (compared case-insensitively).</summary>
     public static string UniqueName(string stem, IEnumerable<string> taken)
